@@ -1,0 +1,3 @@
+module github.com/musterhq/muster/services/campaigns
+
+go 1.26.8

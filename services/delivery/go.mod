@@ -1,0 +1,3 @@
+module github.com/musterhq/muster/services/delivery
+
+go 1.26.8

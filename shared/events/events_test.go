@@ -1,0 +1,100 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func fixedMeta(typ string, version int) Meta {
+	return Meta{
+		ID:            "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+		Type:          typ,
+		Version:       version,
+		OccurredAt:    time.Date(2026, 11, 28, 14, 30, 0, 0, time.UTC),
+		CorrelationID: "corr-1",
+	}
+}
+
+// TestGolden pins the wire form of every event: a change that alters what
+// another service reads must change a golden file, visibly, in review.
+func TestGolden(t *testing.T) {
+	at := time.Date(2026, 11, 28, 14, 30, 0, 0, time.UTC)
+	cases := map[string]any{
+		"send_requested": &SendRequested{
+			Meta:           fixedMeta(TypeSendRequested, VersionSendRequested),
+			IdempotencyKey: IdempotencyKey("camp1", 0, "ct1", ChannelSMS),
+			CampaignID:     "camp1", ContactID: "ct1", Channel: ChannelSMS,
+			To: "+15552013344", Body: "Hi Ana, rally at 5pm. Reply STOP to opt out.",
+			TimeZone: "America/New_York",
+		},
+		"status_changed": &StatusChanged{
+			Meta:      fixedMeta(TypeStatusChanged, VersionStatusChanged),
+			MessageID: "msg1", IdempotencyKey: "c.camp1.s0.ct1.sms", CampaignID: "camp1",
+			ContactID: "ct1", Channel: ChannelSMS, Status: StatusDelivered, ProviderID: "SM123",
+		},
+		"inbound_received": &InboundReceived{
+			Meta:      fixedMeta(TypeInboundReceived, VersionInbound),
+			MessageID: "in1", ProviderID: "SM456", Channel: ChannelSMS,
+			From: "+15552013344", To: "+15550001111", Body: "YES", CampaignID: "camp1", ContactID: "ct1",
+		},
+		"consent_changed": &ConsentChanged{
+			Meta:    fixedMeta(TypeConsentChanged, VersionConsent),
+			Channel: ChannelSMS, Address: "+15552013344", Change: ConsentOptedOut,
+			Source: SourceInboundSMS, Evidence: "STOP", At: at,
+		},
+		"audience_page": &AudiencePage{
+			Members: []Member{{ContactID: "ct1", FirstName: "Ana", LastName: "Ruiz", Phone: "+15552013344", TimeZone: "America/New_York"}},
+			Next:    "ct1",
+		},
+	}
+	for name, ev := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := json.MarshalIndent(ev, "", "  ")
+			if err != nil {
+				t.Fatalf("marshal: %v", err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join("testdata", name+".json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("reading golden (run with -update to create): %v", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("wire form changed for %s:\n got: %s\nwant: %s", name, got, want)
+			}
+			// The golden file must decode back into the same value.
+			back := reflect.New(reflect.TypeOf(ev).Elem()).Interface()
+			if err := json.Unmarshal(want, back); err != nil {
+				t.Fatalf("unmarshal golden: %v", err)
+			}
+			if !reflect.DeepEqual(back, ev) {
+				t.Errorf("round trip differs: %#v != %#v", back, ev)
+			}
+		})
+	}
+}
+
+func TestNewMetaUsesOwnIDAsCorrelationWhenNoneGiven(t *testing.T) {
+	now := time.Now()
+	m := NewMeta(TypeConsentChanged, VersionConsent, "", now)
+	if m.ID == "" || m.CorrelationID != m.ID {
+		t.Fatalf("want correlation id = event id, got %+v", m)
+	}
+	m2 := NewMeta(TypeConsentChanged, VersionConsent, "abc", now)
+	if m2.CorrelationID != "abc" || m2.ID == m.ID {
+		t.Fatalf("want given correlation id and a fresh id, got %+v", m2)
+	}
+}

@@ -1,0 +1,41 @@
+package events
+
+// Streams and subjects. The stream definitions that bind them live in the
+// stream package; these names are the contract between services.
+const (
+	// StreamSend is the work queue of send requests from campaigns to delivery.
+	StreamSend = "SEND"
+	// SubjectSendPrefix is followed by the channel: delivery.send.sms.
+	SubjectSendPrefix = "delivery.send."
+	// SubjectSendAll matches every send request.
+	SubjectSendAll = "delivery.send.>"
+
+	// StreamMessages carries what happened to messages and members' replies.
+	StreamMessages = "MESSAGES"
+	// SubjectStatusPrefix is followed by the status: messages.status.delivered.
+	SubjectStatusPrefix = "messages.status."
+	// SubjectInbound carries members' replies.
+	SubjectInbound = "messages.inbound"
+	// SubjectMessagesAll matches every subject of StreamMessages.
+	SubjectMessagesAll = "messages.>"
+
+	// StreamConsent carries every consent change, whoever made it.
+	StreamConsent = "CONSENT"
+	// SubjectConsentChanged is the one consent subject.
+	SubjectConsentChanged = "consent.changed"
+
+	// StreamDeadLetter keeps what consumers gave up on, for operators.
+	StreamDeadLetter = "DEADLETTER"
+	// SubjectDeadLetterPrefix is followed by the consumer name.
+	SubjectDeadLetterPrefix = "deadletter."
+
+	// SubjectAudiencePage is the request/reply subject contacts answers with
+	// one page of an audience.
+	SubjectAudiencePage = "contacts.audience.page"
+)
+
+// SendSubject is the subject a send request on channel c is published to.
+func SendSubject(c Channel) string { return SubjectSendPrefix + string(c) }
+
+// StatusSubject is the subject a status change to status is published to.
+func StatusSubject(status string) string { return SubjectStatusPrefix + status }

@@ -1,0 +1,164 @@
+package events
+
+import (
+	"fmt"
+	"time"
+)
+
+// Event type names and their current versions. A consumer that meets a
+// higher version than it knows refuses the event rather than misread it.
+const (
+	TypeSendRequested    = "send.requested"
+	TypeStatusChanged    = "message.status_changed"
+	TypeInboundReceived  = "message.inbound_received"
+	TypeConsentChanged   = "consent.changed"
+	TypeDeadLettered     = "consumer.dead_lettered"
+	VersionSendRequested = 1
+	VersionStatusChanged = 1
+	VersionInbound       = 1
+	VersionConsent       = 1
+	VersionDeadLettered  = 1
+)
+
+// IdempotencyKey names one intended message: one campaign step to one
+// contact on one channel. Delivery records at most one message per key, so
+// a re-launch, a redelivery or a resumed fan-out can never send twice.
+func IdempotencyKey(campaignID string, step int, contactID string, ch Channel) string {
+	return fmt.Sprintf("c.%s.s%d.%s.%s", campaignID, step, contactID, ch)
+}
+
+// SendRequested asks delivery to send one rendered message. Its Meta.ID is
+// the idempotency key.
+type SendRequested struct {
+	Meta
+	IdempotencyKey string  `json:"idempotency_key"`
+	CampaignID     string  `json:"campaign_id"`
+	Step           int     `json:"step"`
+	ContactID      string  `json:"contact_id"`
+	Channel        Channel `json:"channel"`
+	// To is an E.164 phone number for SMS or a lower-cased email address.
+	To       string `json:"to"`
+	Body     string `json:"body"`
+	Subject  string `json:"subject,omitempty"`
+	HTML     string `json:"html,omitempty"`
+	TimeZone string `json:"time_zone,omitempty"`
+	// Urgent alerts may bypass frequency caps, never an opt-out.
+	Urgent bool `json:"urgent,omitempty"`
+}
+
+// Message statuses. Terminal ones end a message's life; the order of the
+// rest is the order a message moves through (see delivery's status type).
+const (
+	StatusQueued      = "queued"
+	StatusSending     = "sending"
+	StatusSent        = "sent"
+	StatusDelivered   = "delivered"
+	StatusUndelivered = "undelivered"
+	StatusFailed      = "failed"
+	StatusSuppressed  = "suppressed"
+	StatusExpired     = "expired"
+	StatusCancelled   = "cancelled"
+	StatusUnknown     = "unknown"
+)
+
+// StatusChanged reports that a message moved to a new status.
+type StatusChanged struct {
+	Meta
+	MessageID      string  `json:"message_id"`
+	IdempotencyKey string  `json:"idempotency_key"`
+	CampaignID     string  `json:"campaign_id"`
+	ContactID      string  `json:"contact_id"`
+	Channel        Channel `json:"channel"`
+	Status         string  `json:"status"`
+	ProviderID     string  `json:"provider_id,omitempty"`
+	ErrorCode      string  `json:"error_code,omitempty"`
+	Reason         string  `json:"reason,omitempty"`
+}
+
+// InboundReceived is a member's reply. CampaignID and ContactID come from the
+// latest outbound message to that address, when there is one.
+type InboundReceived struct {
+	Meta
+	MessageID  string  `json:"message_id"`
+	ProviderID string  `json:"provider_id"`
+	Channel    Channel `json:"channel"`
+	From       string  `json:"from"`
+	To         string  `json:"to"`
+	Body       string  `json:"body"`
+	// Keyword is the compliance keyword family delivery already handled
+	// (opt_out, opt_in, help), empty for an ordinary reply.
+	Keyword    string `json:"keyword,omitempty"`
+	CampaignID string `json:"campaign_id,omitempty"`
+	ContactID  string `json:"contact_id,omitempty"`
+}
+
+// Consent changes.
+const (
+	ConsentOptedOut    = "opted_out"
+	ConsentResubscribe = "resubscribed"
+	ConsentBounced     = "bounced"
+	ConsentComplained  = "complained"
+)
+
+// Consent sources.
+const (
+	SourceInboundSMS = "inbound_sms"
+	SourceOrganizer  = "organizer"
+	SourceProvider   = "provider_event"
+	SourceImport     = "import"
+)
+
+// ConsentChanged records one change of consent for an address on a channel.
+// Consent follows the address, not the contact record.
+type ConsentChanged struct {
+	Meta
+	Channel Channel `json:"channel"`
+	Address string  `json:"address"`
+	Change  string  `json:"change"`
+	Source  string  `json:"source"`
+	// Evidence is the raw proof: the inbound text, the provider event, who
+	// acted. Reason explains a plain-language match.
+	Evidence string    `json:"evidence,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// DeadLettered records a message a consumer gave up on, with the original
+// payload so an operator can inspect or replay it.
+type DeadLettered struct {
+	Meta
+	Consumer   string `json:"consumer"`
+	Subject    string `json:"subject"`
+	Data       []byte `json:"data"`
+	Error      string `json:"error"`
+	Deliveries uint64 `json:"deliveries"`
+}
+
+// AudiencePageRequest asks contacts for one page of members reachable on
+// Channel who carry Tag, after the contact id After.
+type AudiencePageRequest struct {
+	Tag     string  `json:"tag"`
+	Channel Channel `json:"channel"`
+	After   string  `json:"after,omitempty"`
+	Limit   int     `json:"limit"`
+}
+
+// Member is what campaigns needs of a contact to render and address one
+// message.
+type Member struct {
+	ContactID string            `json:"contact_id"`
+	FirstName string            `json:"first_name"`
+	LastName  string            `json:"last_name"`
+	Phone     string            `json:"phone,omitempty"`
+	Email     string            `json:"email,omitempty"`
+	TimeZone  string            `json:"time_zone,omitempty"`
+	Language  string            `json:"language,omitempty"`
+	Fields    map[string]string `json:"fields,omitempty"`
+}
+
+// AudiencePage is one page of an audience. Next is empty on the last page.
+type AudiencePage struct {
+	Members []Member `json:"members"`
+	Next    string   `json:"next,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}

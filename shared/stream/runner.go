@@ -1,0 +1,229 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/shared/events"
+)
+
+// Msg is what a handler sees of one JetStream message.
+type Msg struct {
+	Subject    string
+	Data       []byte
+	Header     nats.Header
+	Deliveries uint64
+}
+
+// Handler processes one message. Returning nil acknowledges it; Retry and
+// Permanent say what else should happen; any other error is retried with
+// back-off until the consumer's attempts run out, then dead-lettered.
+type Handler func(ctx context.Context, m Msg) error
+
+type retryError struct {
+	err   error
+	delay time.Duration
+}
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+// Retry asks for redelivery after delay without counting towards
+// dead-lettering: for a dependency that is down (PostgreSQL, Redis, a
+// provider's 429) or work deferred on purpose (quiet hours).
+func Retry(err error, delay time.Duration) error { return &retryError{err: err, delay: delay} }
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent says the message can never succeed (it does not decode, it
+// names nothing that exists): it is dead-lettered at once.
+func Permanent(err error) error { return &permanentError{err: err} }
+
+// Consumer declares one durable pull consumer and how to run it.
+type Consumer struct {
+	Stream  string
+	Durable string
+	// Subjects filters the stream; empty takes every subject.
+	Subjects []string
+	// Workers handle messages concurrently. Use 1 where per-address order
+	// matters.
+	Workers int
+	// MaxAttempts bounds plain errors before a message is dead-lettered.
+	MaxAttempts int
+	// AckWait is how long the server waits before redelivering a message
+	// whose handler neither acked nor naked it (a crashed process).
+	AckWait time.Duration
+	// DeliverNew starts a new consumer at new messages only.
+	DeliverNew bool
+}
+
+func (c Consumer) withDefaults() Consumer {
+	if c.Workers <= 0 {
+		c.Workers = 1
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 8
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 30 * time.Second
+	}
+	return c
+}
+
+// Running is a consumer that is being run; Stop drains it.
+type Running struct {
+	cc   jetstream.ConsumeContext
+	work chan jetstream.Msg
+	wg   sync.WaitGroup
+	stop context.CancelFunc
+}
+
+// Run declares the durable consumer (idempotently) and starts handling its
+// messages until Stop.
+func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, log *zap.Logger) (*Running, error) {
+	spec = spec.withDefaults()
+	cfg := jetstream.ConsumerConfig{
+		Durable:       spec.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       spec.AckWait,
+		MaxDeliver:    -1, // the runner decides when to give up; see Handler
+		MaxAckPending: max(spec.Workers*64, 256),
+	}
+	if spec.DeliverNew {
+		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
+	}
+	switch len(spec.Subjects) {
+	case 0:
+	case 1:
+		cfg.FilterSubject = spec.Subjects[0]
+	default:
+		cfg.FilterSubjects = spec.Subjects
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, spec.Stream, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("declaring consumer %s on %s: %w", spec.Durable, spec.Stream, err)
+	}
+	log = log.With(zap.String("consumer", spec.Durable))
+	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	r := &Running{work: make(chan jetstream.Msg, spec.Workers), stop: stop}
+	d := dispatcher{js: js, spec: spec, handle: h, log: log}
+	for range spec.Workers {
+		r.wg.Go(func() {
+			for m := range r.work {
+				d.dispatch(workCtx, m)
+			}
+		})
+	}
+	r.cc, err = cons.Consume(func(m jetstream.Msg) { r.work <- m },
+		jetstream.PullMaxMessages(max(spec.Workers*32, 64)),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			log.Debug("consume error", zap.Error(err))
+		}))
+	if err != nil {
+		stop()
+		close(r.work)
+		r.wg.Wait()
+		return nil, fmt.Errorf("consuming %s: %w", spec.Durable, err)
+	}
+	return r, nil
+}
+
+// Stop drains the consumer: buffered messages are handled, then the
+// workers end. Messages not finished by ctx's deadline are left unacked and
+// will be redelivered.
+func (r *Running) Stop(ctx context.Context) {
+	r.cc.Drain()
+	select {
+	case <-r.cc.Closed():
+	case <-ctx.Done():
+		r.cc.Stop()
+	}
+	close(r.work)
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.stop()
+		<-done
+	}
+	r.stop()
+}
+
+type dispatcher struct {
+	js     jetstream.JetStream
+	spec   Consumer
+	handle Handler
+	log    *zap.Logger
+}
+
+func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
+	var deliveries uint64 = 1
+	if meta, err := m.Metadata(); err == nil {
+		deliveries = meta.NumDelivered
+	}
+	err := d.handle(ctx, Msg{Subject: m.Subject(), Data: m.Data(), Header: m.Headers(), Deliveries: deliveries})
+	var retry *retryError
+	var perm *permanentError
+	switch {
+	case err == nil:
+		if err := m.Ack(); err != nil {
+			d.log.Warn("ack failed; message will be redelivered", zap.Error(err))
+		}
+	case errors.As(err, &retry):
+		d.log.Debug("retrying later", zap.Duration("delay", retry.delay), zap.Error(err))
+		_ = m.NakWithDelay(retry.delay)
+	case errors.As(err, &perm):
+		d.deadLetter(ctx, m, deliveries, err)
+	case int(deliveries) >= d.spec.MaxAttempts:
+		d.deadLetter(ctx, m, deliveries, err)
+	default:
+		delay := backoff(deliveries)
+		d.log.Warn("handler failed; retrying", zap.Uint64("deliveries", deliveries), zap.Duration("delay", delay), zap.Error(err))
+		_ = m.NakWithDelay(delay)
+	}
+}
+
+// deadLetter keeps the message for operators before terminating it; if
+// the dead letter cannot be stored the message is retried instead, so
+// nothing is ever dropped silently.
+func (d dispatcher) deadLetter(ctx context.Context, m jetstream.Msg, deliveries uint64, cause error) {
+	dl := events.DeadLettered{
+		Meta:     events.NewMeta(events.TypeDeadLettered, events.VersionDeadLettered, m.Headers().Get("Correlation-Id"), time.Now()),
+		Consumer: d.spec.Durable, Subject: m.Subject(), Data: m.Data(),
+		Error: cause.Error(), Deliveries: deliveries,
+	}
+	data, err := json.Marshal(dl)
+	if err == nil {
+		pubCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = d.js.Publish(pubCtx, events.SubjectDeadLetterPrefix+d.spec.Durable, data, jetstream.WithMsgID(dl.ID))
+		cancel()
+	}
+	if err != nil {
+		d.log.Error("dead-lettering failed; retrying message", zap.NamedError("cause", cause), zap.Error(err))
+		_ = m.NakWithDelay(backoff(deliveries))
+		return
+	}
+	d.log.Error("message dead-lettered", zap.String("subject", m.Subject()), zap.Uint64("deliveries", deliveries), zap.Error(cause))
+	_ = m.TermWithReason(cause.Error())
+}
+
+// backoff grows from 100ms to 30s with the number of deliveries.
+func backoff(deliveries uint64) time.Duration {
+	d := 100 * time.Millisecond
+	for i := uint64(1); i < deliveries && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 30*time.Second)
+}

@@ -1,0 +1,126 @@
+// Package stream is Muster's JetStream plumbing: connecting, declaring the
+// streams every service relies on, publishing events with their id as the
+// dedupe key, and the one consumer runner that owns ack, retry and
+// dead-lettering so handlers only say what happened.
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/shared/events"
+)
+
+// Connect dials NATS and keeps reconnecting for as long as the process
+// lives: a broker restart pauses work, it never ends the service.
+func Connect(url, name string, log *zap.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", zap.Error(err))
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("nats reconnected", zap.String("url", c.ConnectedUrlRedacted()))
+		}),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to nats: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("opening jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
+// Topology says how streams are stored. Replicas is 1 on one server and 3
+// on a three-node cluster.
+type Topology struct {
+	Replicas int
+}
+
+// StreamConfigs are the streams Muster needs. SEND is a work queue: a send
+// request is removed once delivery acknowledged it. The others keep history
+// so several services can each read every event.
+func StreamConfigs(t Topology) []jetstream.StreamConfig {
+	replicas := max(t.Replicas, 1)
+	return []jetstream.StreamConfig{
+		{
+			Name: events.StreamSend, Subjects: []string{events.SubjectSendAll},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
+			Replicas: replicas, Duplicates: 10 * time.Minute,
+		},
+		{
+			Name: events.StreamMessages, Subjects: []string{events.SubjectMessagesAll},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Replicas: replicas, Duplicates: 10 * time.Minute, MaxAge: 14 * 24 * time.Hour,
+		},
+		{
+			Name: events.StreamConsent, Subjects: []string{events.SubjectConsentChanged},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Replicas: replicas, Duplicates: 10 * time.Minute,
+		},
+		{
+			Name: events.StreamDeadLetter, Subjects: []string{events.SubjectDeadLetterPrefix + ">"},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Replicas: replicas, MaxAge: 30 * 24 * time.Hour,
+		},
+	}
+}
+
+// EnsureStreams creates or updates every stream; every service calls it at
+// start-up, so the order services start in does not matter.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology) error {
+	for _, cfg := range StreamConfigs(t) {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("declaring stream %s: %w", cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// Publish sends v as JSON to subject and waits for JetStream to store it.
+// id becomes the Nats-Msg-Id: publishing the same id again inside the
+// stream's duplicate window stores nothing new.
+func Publish(ctx context.Context, js jetstream.JetStream, subject, id string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", subject, err)
+	}
+	if _, err := js.Publish(ctx, subject, data, jetstream.WithMsgID(id)); err != nil {
+		return fmt.Errorf("publishing %s: %w", subject, err)
+	}
+	return nil
+}
+
+// PublishEventually retries Publish until it succeeds or ctx ends: for an
+// event that must not be lost after the state change it reports was
+// committed (a broker restart is a pause, not a loss).
+func PublishEventually(ctx context.Context, js jetstream.JetStream, subject, id string, v any) error {
+	delay := 50 * time.Millisecond
+	for {
+		err := Publish(ctx, js, subject, id, v)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}

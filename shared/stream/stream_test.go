@@ -1,0 +1,197 @@
+package stream_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/testkit"
+)
+
+func setup(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	n := testkit.StartNATS(t)
+	nc, js, err := stream.Connect(n.URL(), t.Name(), zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if err := stream.EnsureStreams(context.Background(), js, stream.Topology{}); err != nil {
+		t.Fatal(err)
+	}
+	// Declaring twice must be harmless: every service does it at start-up.
+	if err := stream.EnsureStreams(context.Background(), js, stream.Topology{}); err != nil {
+		t.Fatalf("second EnsureStreams: %v", err)
+	}
+	return js
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestPublishDedupesByID(t *testing.T) {
+	js := setup(t)
+	ctx := context.Background()
+	for range 3 {
+		if err := stream.Publish(ctx, js, events.SendSubject(events.ChannelSMS), "key-1", map[string]string{"a": "b"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := js.Stream(ctx, events.StreamSend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Fatalf("stored %d messages for one id, want 1", info.State.Msgs)
+	}
+}
+
+func TestRunnerAcksRetriesAndDeadLetters(t *testing.T) {
+	js := setup(t)
+	ctx := context.Background()
+	log := zaptest.NewLogger(t)
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	h := func(_ context.Context, m stream.Msg) error {
+		var v map[string]string
+		if err := json.Unmarshal(m.Data, &v); err != nil {
+			return stream.Permanent(err)
+		}
+		mu.Lock()
+		seen[v["id"]]++
+		n := seen[v["id"]]
+		mu.Unlock()
+		switch v["id"] {
+		case "retry-once":
+			if n == 1 {
+				return stream.Retry(errors.New("redis down"), 10*time.Millisecond)
+			}
+		case "always-fails":
+			return errors.New("boom")
+		}
+		return nil
+	}
+	r, err := stream.Run(ctx, js, stream.Consumer{
+		Stream: events.StreamSend, Durable: "test", Workers: 4, MaxAttempts: 3,
+	}, h, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(ctx)
+
+	subj := events.SendSubject(events.ChannelSMS)
+	for _, id := range []string{"ok", "retry-once", "always-fails"} {
+		if err := stream.Publish(ctx, js, subj, id, map[string]string{"id": id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := js.Publish(ctx, subj, []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+
+	count := func(id string) int { mu.Lock(); defer mu.Unlock(); return seen[id] }
+	waitFor(t, "retry to succeed", func() bool { return count("retry-once") == 2 })
+	waitFor(t, "failing message to use its attempts", func() bool { return count("always-fails") == 3 })
+
+	dl, err := js.Stream(ctx, events.StreamDeadLetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "two dead letters", func() bool {
+		info, err := dl.Info(ctx)
+		return err == nil && info.State.Msgs == 2
+	})
+	var got []string
+	for seq := uint64(1); seq <= 2; seq++ {
+		raw, err := dl.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d events.DeadLettered
+		if err := json.Unmarshal(raw.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(d.Data))
+		if d.Consumer != "test" || d.Error == "" {
+			t.Errorf("dead letter lacks consumer or error: %+v", d)
+		}
+	}
+	if !(contains(got, `{"id":"always-fails"}`) && contains(got, "not json")) {
+		t.Errorf("dead letters = %q", got)
+	}
+	if count("ok") != 1 {
+		t.Errorf("ok handled %d times, want 1", count("ok"))
+	}
+
+	// The SEND work queue is empty once everything is acked or terminated.
+	s, _ := js.Stream(ctx, events.StreamSend)
+	waitFor(t, "work queue to empty", func() bool {
+		info, err := s.Info(ctx)
+		return err == nil && info.State.Msgs == 0
+	})
+}
+
+func TestRunnerSurvivesBrokerRestart(t *testing.T) {
+	n := testkit.StartNATS(t)
+	log := zaptest.NewLogger(t)
+	nc, js, err := stream.Connect(n.URL(), t.Name(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx := context.Background()
+	if err := stream.EnsureStreams(ctx, js, stream.Topology{}); err != nil {
+		t.Fatal(err)
+	}
+	var handled atomic.Int64
+	r, err := stream.Run(ctx, js, stream.Consumer{Stream: events.StreamSend, Durable: "restart"},
+		func(context.Context, stream.Msg) error { handled.Add(1); return nil }, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(ctx)
+	if err := stream.Publish(ctx, js, events.SendSubject(events.ChannelSMS), "a", 1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first message", func() bool { return handled.Load() == 1 })
+
+	n.Stop()
+	n.Start()
+	pubCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := stream.PublishEventually(pubCtx, js, events.SendSubject(events.ChannelSMS), "b", 2); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "message after restart", func() bool { return handled.Load() == 2 })
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+// Package web holds the HTTP plumbing every Muster service shares: JSON in
+// and out, the mapping from apperr kinds to status codes, and a server with
+// health, readiness, metrics and graceful shutdown.
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/shared/apperr"
+)
+
+// MaxJSONBody bounds every JSON request body a service reads.
+const MaxJSONBody = 1 << 20
+
+// ErrorBody is the JSON shape of every error answer.
+type ErrorBody struct {
+	Error string `json:"error"`
+	Kind  string `json:"kind"`
+	Field string `json:"field,omitempty"`
+}
+
+// WriteJSON writes v with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// StatusOf maps an error's kind to an HTTP status.
+func StatusOf(err error) int {
+	switch apperr.KindOf(err) {
+	case apperr.KindInvalid:
+		return http.StatusBadRequest
+	case apperr.KindNotFound:
+		return http.StatusNotFound
+	case apperr.KindConflict:
+		return http.StatusConflict
+	case apperr.KindUnauthorized:
+		return http.StatusUnauthorized
+	case apperr.KindForbidden:
+		return http.StatusForbidden
+	case apperr.KindUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// WriteError answers with err's status and a JSON body. Internal errors are
+// logged here, once, and their detail is not shown to the caller; client
+// errors are the caller's to read and are not logged.
+func WriteError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
+	status := StatusOf(err)
+	body := ErrorBody{Error: err.Error(), Kind: apperr.KindOf(err).String(), Field: apperr.FieldOf(err)}
+	if status >= 500 {
+		log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		if status == http.StatusInternalServerError {
+			body.Error = "internal error"
+		}
+	}
+	WriteJSON(w, status, body)
+}
+
+// DecodeJSON reads a bounded JSON body into v, refusing unknown fields so a
+// typo in a request is an error rather than a silently ignored setting.
+func DecodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, MaxJSONBody+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typ):
+			return apperr.Invalid(typ.Field, "wrong type: want %s", typ.Type)
+		case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			return apperr.Invalid("body", "not valid JSON")
+		default:
+			return apperr.Invalid("body", "%s", err.Error())
+		}
+	}
+	if dec.More() {
+		return apperr.Invalid("body", "more than one JSON value")
+	}
+	return nil
+}
+
+// Errorf is a convenience for an invalid-input error naming no field.
+func Errorf(format string, args ...any) error {
+	return apperr.Invalid("", "%s", fmt.Sprintf(format, args...))
+}

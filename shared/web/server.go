@@ -1,0 +1,125 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// Check reports whether one dependency is usable; readiness runs them all.
+type Check func(ctx context.Context) error
+
+// Server is an HTTP server with /healthz (the process is alive), /readyz
+// (every dependency answers) and /metrics (Prometheus) beside the service's
+// own routes. It listens as soon as it is built so a test can ask for port 0
+// and read the address back.
+type Server struct {
+	srv *http.Server
+	ln  net.Listener
+	log *zap.Logger
+}
+
+// NewServer listens on addr and mounts routes under the standard endpoints.
+func NewServer(addr string, routes http.Handler, reg *prometheus.Registry, checks map[string]Check, log *zap.Logger) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(metricsMiddleware(reg))
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", readyHandler(checks))
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	r.Mount("/", routes)
+	return &Server{
+		srv: &http.Server{
+			Handler:           r,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      0, // server-sent event streams stay open
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          zap.NewStdLog(log.Named("http")),
+		},
+		ln:  ln,
+		log: log,
+	}, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the base URL of the server.
+func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// Serve blocks until the server is shut down. A shutdown is not an error.
+func (s *Server) Serve() error {
+	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving http: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops taking requests and waits for those in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if err := s.srv.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutting down http: %w", err)
+	}
+	return nil
+}
+
+func readyHandler(checks map[string]Check) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		status := http.StatusOK
+		result := make(map[string]string, len(checks))
+		for name, check := range checks {
+			if err := check(ctx); err != nil {
+				status = http.StatusServiceUnavailable
+				result[name] = err.Error()
+				continue
+			}
+			result[name] = "ok"
+		}
+		WriteJSON(w, status, result)
+	}
+}
+
+func metricsMiddleware(reg *prometheus.Registry) func(http.Handler) http.Handler {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "http_requests_total",
+		Help: "HTTP requests by route pattern, method and status code.",
+	}, []string{"route", "method", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "http_request_duration_seconds",
+		Help:    "HTTP request latency by route pattern.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route"})
+	reg.MustRegister(requests, latency)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r)
+			route := "unmatched"
+			if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+				route = rc.RoutePattern()
+			}
+			requests.WithLabelValues(route, r.Method, strconv.Itoa(ww.Status())).Inc()
+			latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		})
+	}
+}
