@@ -1,0 +1,90 @@
+// Package app assembles the contacts service: configuration, dependencies,
+// the HTTP API, the audience responder and the consent consumer.
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/contacts/api"
+	"github.com/musterhq/muster/services/contacts/audience"
+	"github.com/musterhq/muster/services/contacts/migrations"
+	"github.com/musterhq/muster/services/contacts/store"
+	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/service"
+	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/web"
+)
+
+// Config is the contacts service's configuration, read from CONTACTS_*.
+type Config struct {
+	service.Config
+	// DefaultRegion reads phone numbers typed without a country code.
+	DefaultRegion string `env:"DEFAULT_REGION" envDefault:"US"`
+}
+
+// DefaultConfig is the configuration with every default applied and no
+// environment read: what tests and the dev stack start from.
+func DefaultConfig() Config {
+	var cfg Config
+	_ = service.Defaults(&cfg) // tags are fixed at compile time; cannot fail at run time
+	cfg.HTTPAddr = "127.0.0.1:8081"
+	cfg.DatabaseURL = "postgres://postgres@127.0.0.1:5432/muster_contacts?sslmode=disable"
+	return cfg
+}
+
+// LoadConfig reads CONTACTS_* over the defaults.
+func LoadConfig() (Config, error) {
+	cfg := DefaultConfig()
+	if err := service.Load("CONTACTS_", &cfg); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// App is a running contacts service.
+type App struct {
+	deps   *service.Deps
+	server *web.Server
+}
+
+// New connects everything and starts consuming; Run serves HTTP.
+func New(ctx context.Context, cfg Config, log *zap.Logger) (*App, error) {
+	deps, err := service.Open(ctx, "contacts", cfg.Config, migrations.FS, log)
+	if err != nil {
+		return nil, fmt.Errorf("starting contacts: %w", err)
+	}
+	a := &App{deps: deps}
+	if err := a.start(ctx, cfg); err != nil {
+		deps.Close(ctx)
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) start(ctx context.Context, cfg Config) error {
+	st := store.New(a.deps.Pool)
+	log := a.deps.Log
+	sub, err := audience.NewResponder(st, log.Named("audience")).Subscribe(a.deps.NC)
+	if err != nil {
+		return err
+	}
+	a.deps.Subscribed(sub)
+	// One worker: consent changes for an address are applied in order.
+	err = a.deps.Consume(ctx, stream.Consumer{
+		Stream: events.StreamConsent, Durable: "contacts-consent", Workers: 1,
+	}, audience.ConsentHandler(st, log.Named("consent")))
+	if err != nil {
+		return err
+	}
+	a.server, err = a.deps.NewServer(api.New(st, cfg.DefaultRegion, log.Named("api")).Routes(), a.deps.Checks())
+	return err
+}
+
+// URL is the base URL the API listens on.
+func (a *App) URL() string { return a.server.URL() }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (a *App) Run(ctx context.Context) error { return a.deps.Serve(ctx, a.server) }

@@ -1,0 +1,95 @@
+// Package audience answers campaigns' requests for pages of an audience
+// over NATS request/reply, and applies consent events from the CONSENT
+// stream to the contacts database.
+package audience
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/contacts/store"
+	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/stream"
+)
+
+// Responder serves audience pages. It subscribes in a queue group so any
+// number of contacts replicas share the requests.
+type Responder struct {
+	store *store.Store
+	log   *zap.Logger
+}
+
+// NewResponder builds a responder over the store.
+func NewResponder(s *store.Store, log *zap.Logger) *Responder {
+	return &Responder{store: s, log: log}
+}
+
+// Subscribe starts answering on the audience subject.
+func (r *Responder) Subscribe(nc *nats.Conn) (*nats.Subscription, error) {
+	sub, err := nc.QueueSubscribe(events.SubjectAudiencePage, "contacts", r.handle)
+	if err != nil {
+		return nil, fmt.Errorf("subscribing to %s: %w", events.SubjectAudiencePage, err)
+	}
+	return sub, nil
+}
+
+func (r *Responder) handle(msg *nats.Msg) {
+	var req events.AudiencePageRequest
+	var resp events.AudiencePage
+	if err := json.Unmarshal(msg.Data, &req); err != nil {
+		resp.Error = "malformed audience request: " + err.Error()
+	} else if req.Tag == "" || !req.Channel.Valid() {
+		resp.Error = "an audience request needs a tag and a channel (sms or email)"
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		members, next, err := r.store.AudiencePage(ctx, req)
+		cancel()
+		if err != nil {
+			r.log.Error("audience page failed", zap.String("tag", req.Tag), zap.Error(err))
+			resp.Error = "audience query failed"
+		}
+		resp.Members, resp.Next = members, next
+	}
+	if resp.Members == nil {
+		resp.Members = []events.Member{}
+	}
+	data, err := json.Marshal(resp)
+	if err != nil {
+		r.log.Error("encoding audience page", zap.Error(err))
+		return
+	}
+	if err := msg.Respond(data); err != nil {
+		r.log.Warn("answering audience request", zap.Error(err))
+	}
+}
+
+// ConsentHandler applies consent events; each is recorded once in the
+// ledger however often it is redelivered.
+func ConsentHandler(s *store.Store, log *zap.Logger) stream.Handler {
+	return func(ctx context.Context, m stream.Msg) error {
+		var ev events.ConsentChanged
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			return stream.Permanent(fmt.Errorf("decoding consent event: %w", err))
+		}
+		if ev.Version > events.VersionConsent {
+			return stream.Permanent(fmt.Errorf("consent event version %d is newer than this service knows", ev.Version))
+		}
+		if !ev.Channel.Valid() || ev.Address == "" || ev.ID == "" {
+			return stream.Permanent(fmt.Errorf("consent event %q lacks channel, address or id", ev.ID))
+		}
+		applied, err := s.ApplyConsent(ctx, ev)
+		if err != nil {
+			return stream.Retry(err, time.Second)
+		}
+		if applied {
+			log.Info("consent applied", zap.String("event_id", ev.ID), zap.String("channel", string(ev.Channel)),
+				zap.String("change", ev.Change), zap.String("source", ev.Source))
+		}
+		return nil
+	}
+}

@@ -1,0 +1,207 @@
+// Package service owns what every Muster service starts and stops the same
+// way: configuration from the environment, the PostgreSQL pool and its
+// migrations, the NATS connection and streams, consumers, and the HTTP
+// server, started in that order and stopped in reverse.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/shared/postgres"
+	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/web"
+)
+
+// Config is what every service reads from its environment, under its own
+// prefix (CONTACTS_, CAMPAIGNS_, DELIVERY_). A service embeds it in its
+// own config struct.
+type Config struct {
+	HTTPAddr       string `env:"HTTP_ADDR"`
+	DatabaseURL    string `env:"DATABASE_URL"`
+	DBMaxConns     int32  `env:"DB_MAX_CONNS" envDefault:"16"`
+	NATSURL        string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	StreamReplicas int    `env:"STREAM_REPLICAS" envDefault:"1"`
+	LogLevel       string `env:"LOG_LEVEL" envDefault:"info"`
+	LogDev         bool   `env:"LOG_DEV" envDefault:"false"`
+	// ShutdownTimeout bounds a graceful stop; the watchdog ends it after.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+}
+
+// Load fills cfg (a pointer to a struct) from the environment variables
+// that start with prefix, applying envDefault tags. It is the only place a
+// service reads its environment.
+func Load(prefix string, cfg any) error {
+	if err := env.ParseWithOptions(cfg, env.Options{Prefix: prefix}); err != nil {
+		return fmt.Errorf("reading %s* configuration: %w", prefix, err)
+	}
+	return nil
+}
+
+// Defaults fills cfg from its envDefault tags alone, reading no
+// environment: the starting point for tests and the dev stack.
+func Defaults(cfg any) error {
+	if err := env.ParseWithOptions(cfg, env.Options{Environment: map[string]string{}}); err != nil {
+		return fmt.Errorf("applying configuration defaults: %w", err)
+	}
+	return nil
+}
+
+// Migrate creates the service's database when missing and applies its
+// migrations, then disconnects: the `migrate` subcommand.
+func Migrate(ctx context.Context, cfg Config, migrations fs.FS) error {
+	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return postgres.Migrate(ctx, pool, migrations)
+}
+
+// Deps are the connections a running service holds.
+type Deps struct {
+	Log      *zap.Logger
+	Pool     *pgxpool.Pool
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	Registry *prometheus.Registry
+
+	cfg       Config
+	mu        sync.Mutex
+	consumers []*stream.Running
+	subs      []*nats.Subscription
+}
+
+// Open makes the service's database if it is missing, applies migrations,
+// connects to NATS and declares the streams.
+func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *zap.Logger) (*Deps, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, errors.New("no database url configured")
+	}
+	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return nil, err
+	}
+	if err := postgres.Migrate(ctx, pool, migrations); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	nc, js, err := stream.Connect(cfg.NATSURL, "muster-"+name, log.Named("nats"))
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := stream.EnsureStreams(ctx, js, stream.Topology{Replicas: cfg.StreamReplicas}); err != nil {
+		nc.Close()
+		pool.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Deps{Log: log, Pool: pool, NC: nc, JS: js, Registry: reg, cfg: cfg}, nil
+}
+
+// Consume runs a durable consumer that Close will drain.
+func (d *Deps) Consume(ctx context.Context, spec stream.Consumer, h stream.Handler) error {
+	r, err := stream.Run(ctx, d.JS, spec, h, d.Log.Named("consumer"))
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.consumers = append(d.consumers, r)
+	d.mu.Unlock()
+	return nil
+}
+
+// Subscribed registers a core NATS subscription (request/reply) for Close
+// to drain.
+func (d *Deps) Subscribed(sub *nats.Subscription) {
+	d.mu.Lock()
+	d.subs = append(d.subs, sub)
+	d.mu.Unlock()
+}
+
+// Checks are the readiness checks every service has; a service adds its
+// own (Redis, say) to the map.
+func (d *Deps) Checks() map[string]web.Check {
+	return map[string]web.Check{
+		"postgres": func(ctx context.Context) error { return d.Pool.Ping(ctx) },
+		"nats": func(context.Context) error {
+			if !d.NC.IsConnected() {
+				return fmt.Errorf("nats is %s", d.NC.Status())
+			}
+			return nil
+		},
+	}
+}
+
+// NewServer listens on the configured address with the standard endpoints
+// and the service's routes.
+func (d *Deps) NewServer(routes http.Handler, checks map[string]web.Check) (*web.Server, error) {
+	return web.NewServer(d.cfg.HTTPAddr, routes, d.Registry, checks, d.Log.Named("http"))
+}
+
+// Serve runs srv until ctx ends, then stops everything in reverse order of
+// start: HTTP, consumers, subscriptions, NATS, the pool. A watchdog bounds
+// the stop so a hung dependency cannot keep the process alive.
+func (d *Deps) Serve(ctx context.Context, srv *web.Server) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	d.Log.Info("serving", zap.String("addr", srv.Addr()))
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(stopCtx); err != nil {
+		d.Log.Warn("http shutdown incomplete", zap.Error(err))
+	}
+	d.Close(stopCtx)
+	return serveErr
+}
+
+// Close drains consumers and NATS and closes the pool. It is safe to call
+// on a service whose server never started.
+func (d *Deps) Close(ctx context.Context) {
+	d.mu.Lock()
+	consumers, subs := d.consumers, d.subs
+	d.consumers, d.subs = nil, nil
+	d.mu.Unlock()
+	for _, c := range consumers {
+		c.Stop(ctx)
+	}
+	for _, s := range subs {
+		_ = s.Drain()
+	}
+	if d.NC != nil && !d.NC.IsClosed() {
+		if err := d.NC.Drain(); err != nil {
+			d.NC.Close()
+		}
+		for !d.NC.IsClosed() && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		d.NC.Close()
+	}
+	d.Pool.Close()
+}
