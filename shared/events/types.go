@@ -51,6 +51,7 @@ type SendRequested struct {
 const (
 	StatusQueued      = "queued"
 	StatusSending     = "sending"
+	StatusAccepted    = "accepted"
 	StatusSent        = "sent"
 	StatusDelivered   = "delivered"
 	StatusUndelivered = "undelivered"

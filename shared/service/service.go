@@ -86,6 +86,9 @@ type Deps struct {
 	mu        sync.Mutex
 	consumers []*stream.Running
 	subs      []*nats.Subscription
+	bgCancel  context.CancelFunc
+	bg        sync.WaitGroup
+	bgCtx     context.Context
 }
 
 // Open makes the service's database if it is missing, applies migrations,
@@ -117,7 +120,14 @@ func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *z
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Deps{Log: log, Pool: pool, NC: nc, JS: js, Registry: reg, cfg: cfg}, nil
+	bgCtx, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
+	return &Deps{Log: log, Pool: pool, NC: nc, JS: js, Registry: reg, cfg: cfg, bgCtx: bgCtx, bgCancel: bgCancel}, nil
+}
+
+// Go runs a background loop (a scheduler, a fan-out runner) until Close,
+// which cancels its context and waits for it before closing connections.
+func (d *Deps) Go(loop func(ctx context.Context)) {
+	d.bg.Go(func() { loop(d.bgCtx) })
 }
 
 // Consume runs a durable consumer that Close will drain.
@@ -184,6 +194,8 @@ func (d *Deps) Serve(ctx context.Context, srv *web.Server) error {
 // Close drains consumers and NATS and closes the pool. It is safe to call
 // on a service whose server never started.
 func (d *Deps) Close(ctx context.Context) {
+	d.bgCancel()
+	d.bg.Wait()
 	d.mu.Lock()
 	consumers, subs := d.consumers, d.subs
 	d.consumers, d.subs = nil, nil

@@ -6,11 +6,11 @@ package testkit
 
 import (
 	"fmt"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/musterhq/muster/shared/natsserver"
 )
 
 // NATS is an embedded NATS server with JetStream that a test can stop and
@@ -35,12 +35,12 @@ func StartNATS(t testing.TB) *NATS {
 // Start (re)starts the server on the same port and store directory.
 func (n *NATS) Start() {
 	n.t.Helper()
-	srv, err := RunNATS("127.0.0.1", n.port, n.dir)
+	srv, err := natsserver.Run("127.0.0.1", n.port, n.dir)
 	if err != nil {
 		n.t.Fatal(err)
 	}
 	n.srv = srv
-	n.port = srv.Addr().(*net.TCPAddr).Port
+	n.port = natsserver.Port(srv)
 }
 
 // Stop shuts the server down; clients see a disconnect and reconnect when
@@ -55,27 +55,3 @@ func (n *NATS) Stop() {
 
 // URL is the client URL of the server.
 func (n *NATS) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
-
-// RunNATS starts an embedded JetStream server; port -1 picks a free one.
-// `make run` uses it too, so a developer needs no NATS install.
-func RunNATS(host string, port int, storeDir string) (*server.Server, error) {
-	srv, err := server.NewServer(&server.Options{
-		Host:      host,
-		Port:      port,
-		JetStream: true,
-		StoreDir:  storeDir,
-		NoSigs:    true,
-		// Plenty of room for benchmarks on a developer machine.
-		JetStreamMaxMemory: 256 << 20,
-		JetStreamMaxStore:  8 << 30,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("configuring nats server: %w", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		return nil, fmt.Errorf("nats server not ready on %s:%d", host, port)
-	}
-	return srv, nil
-}

@@ -1,0 +1,101 @@
+# Muster — build, test and run. `make help` lists the targets.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO      ?= go
+GOFMT   ?= gofmt
+BIN_DIR := bin
+RUN_DIR := .run
+
+# Always use the repo's workspace, whatever GOWORK says in the caller's env.
+export GOWORK := $(CURDIR)/go.work
+
+# staticcheck, pinned (0.8.2 = staticcheck 2026.2.2, supports Go 1.26).
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# Every module in go.work, as ./relative/dirs (go list -m lists them all in
+# workspace mode). CODE_MODULES drops modules that have no .go files yet, so a
+# bare go.mod does not break vet/test ("matched no packages"); PKGS are their
+# ./dir/... patterns, run from the repo root in one go invocation.
+MODULES      := $(patsubst $(CURDIR)/%,./%,$(shell GOWORK=$(GOWORK) $(GO) list -m -f '{{.Dir}}' 2>/dev/null))
+CODE_MODULES := $(strip $(foreach m,$(MODULES),$(if $(shell find $(m) -name '*.go' -not -path '*/testdata/*' -print -quit 2>/dev/null),$(m))))
+PKGS         := $(addsuffix /...,$(CODE_MODULES))
+
+# Binaries: services/<name>/cmd/<name>. Ones whose main package does not exist
+# (yet) are skipped.
+SERVICES := contacts campaigns delivery simulator devstack console
+BINARIES := $(strip $(foreach s,$(SERVICES),$(if $(wildcard services/$(s)/cmd/$(s)/*.go),$(s))))
+
+# Services with a `migrate` subcommand.
+MIGRATE_SERVICES := contacts campaigns delivery
+
+GO_TEST_FLAGS := -count=1 -timeout 20m -p 2
+TESTFLAGS     ?=
+
+.PHONY: help build run test test-race test-faults lint bench migrate \
+	docker-config clean ensure-services check-modules
+
+help: ## List the targets
+	@echo "Usage: make <target>"
+	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z_-]+:.*## / { printf "  %-16s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+build: ## Build every existing service binary into ./bin (CGO_ENABLED=0)
+	@mkdir -p $(BIN_DIR)
+ifeq ($(BINARIES),)
+	@echo "build: no services/<name>/cmd/<name> packages yet"
+else
+	CGO_ENABLED=0 $(GO) build -o $(BIN_DIR)/ $(foreach s,$(BINARIES),./services/$(s)/cmd/$(s))
+endif
+
+run: ensure-services build ## Run the whole stack in one process: ./bin/devstack (Ctrl-C stops it; ARGS=... passed on)
+	@[ -x $(BIN_DIR)/devstack ] || { echo "run: $(BIN_DIR)/devstack was not built (services/devstack/cmd/devstack missing?)"; exit 1; }
+	exec ./$(BIN_DIR)/devstack $(ARGS)
+
+test: ensure-services check-modules ## Run the tests of every module in go.work (TESTFLAGS=... adds flags)
+	$(GO) test $(GO_TEST_FLAGS) $(TESTFLAGS) $(PKGS)
+
+test-race: ensure-services check-modules ## Same as test, with the race detector
+	CGO_ENABLED=1 $(GO) test -race $(GO_TEST_FLAGS) $(TESTFLAGS) $(PKGS)
+
+test-faults: ensure-services ## Run the fault-injection suite (tests matching 'Fault') in services/devstack
+ifeq ($(filter ./services/devstack,$(CODE_MODULES)),)
+	@echo "test-faults: services/devstack has no Go code yet"
+else
+	cd services/devstack && $(GO) test -count=1 -timeout 30m -run 'Fault' $(TESTFLAGS) ./...
+endif
+
+lint: check-modules ## gofmt -l (must print nothing), go vet and staticcheck over every module
+	@echo "$(GOFMT) -l $(CODE_MODULES)"
+	@out=$$($(GOFMT) -l $(CODE_MODULES)); \
+	if [ -n "$$out" ]; then echo "gofmt: these files need 'gofmt -w':"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
+
+bench: ## Run the registered benchmarks, print BENCH lines (BENCH=<metric> for one; log in .run/bench.log)
+	@BENCH='$(BENCH)' bash deployments/local/bench.sh
+
+migrate: ensure-services build ## Create/migrate the databases: ./bin/<svc> migrate for contacts, campaigns, delivery
+	@for s in $(MIGRATE_SERVICES); do \
+		[ -x $(BIN_DIR)/$$s ] || { echo "migrate: $(BIN_DIR)/$$s was not built (services/$$s/cmd/$$s missing?)"; exit 1; }; \
+		echo "./$(BIN_DIR)/$$s migrate"; ./$(BIN_DIR)/$$s migrate; \
+	done
+
+docker-config: ## Validate docker-compose.yml (docker compose config -q; needs no engine)
+	@if docker compose version >/dev/null 2>&1; then docker compose config -q; \
+	elif command -v docker-compose >/dev/null 2>&1; then docker-compose config -q; \
+	else echo "docker-config: neither 'docker compose' nor 'docker-compose' is installed"; exit 1; fi
+	@echo "docker-compose.yml is valid"
+
+clean: ## Remove ./bin and ./.run
+	rm -rf $(BIN_DIR) $(RUN_DIR)
+
+ensure-services: ## Make sure PostgreSQL (:5432) and Redis (:6379) are up locally
+	@bash deployments/local/ensure-services.sh
+
+check-modules:
+	@if [ -z "$(MODULES)" ]; then echo "cannot list the modules of go.work (go list -m failed)"; exit 1; fi
+	@if [ -z "$(CODE_MODULES)" ]; then echo "no module in go.work has Go code"; exit 1; fi
+	@echo "modules with Go code: $(CODE_MODULES)"

@@ -1,0 +1,36 @@
+// Command campaigns runs the campaigns service: campaigns, their fan-out
+// and live results. `campaigns migrate` applies migrations and exits.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/campaigns/app"
+	"github.com/musterhq/muster/services/campaigns/migrations"
+	"github.com/musterhq/muster/shared/cli"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "campaigns:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		return err
+	}
+	return cli.Main(os.Args[1:], "campaigns", cfg.Config, migrations.FS, func(ctx context.Context, log *zap.Logger) error {
+		a, err := app.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		return a.Run(ctx)
+	})
+}

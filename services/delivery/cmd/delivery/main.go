@@ -1,0 +1,36 @@
+// Command delivery runs the delivery service: the send pipeline, provider
+// webhooks and the message log. `delivery migrate` applies migrations and exits.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/delivery/app"
+	"github.com/musterhq/muster/services/delivery/migrations"
+	"github.com/musterhq/muster/shared/cli"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "delivery:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		return err
+	}
+	return cli.Main(os.Args[1:], "delivery", cfg.Config, migrations.FS, func(ctx context.Context, log *zap.Logger) error {
+		a, err := app.New(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		return a.Run(ctx)
+	})
+}

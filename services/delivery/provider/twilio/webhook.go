@@ -1,0 +1,206 @@
+package twilio
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/twilio/twilio-go/client"
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/web"
+)
+
+// Webhook paths, relative to the public base URL Twilio is given.
+const (
+	StatusPath  = "/webhooks/twilio/status"
+	InboundPath = "/webhooks/twilio/inbound"
+)
+
+// maxWebhookBody bounds a webhook form; Twilio's are a few hundred bytes.
+const maxWebhookBody = 64 << 10
+
+// StatusCallback is a Twilio status callback for one of our messages.
+type StatusCallback struct {
+	// MessageID is ours, carried in the callback URL we gave Twilio.
+	MessageID  string
+	MessageSID string
+	Status     string
+	ErrorCode  string
+}
+
+// Inbound is a text a member sent us.
+type Inbound struct {
+	MessageSID string
+	From       string
+	To         string
+	Body       string
+	// OptOutType is set when Twilio's Advanced Opt-Out already handled a
+	// keyword and replied: we record it but must not confirm again.
+	OptOutType string
+}
+
+// Receiver acts on verified, decoded webhooks. Inbound returns the text to
+// reply with, or "" for no reply.
+type Receiver interface {
+	Status(ctx context.Context, cb StatusCallback) error
+	Inbound(ctx context.Context, in Inbound) (reply string, err error)
+}
+
+// Webhooks verifies and decodes Twilio's webhooks.
+type Webhooks struct {
+	validator client.RequestValidator
+	publicURL string
+	recv      Receiver
+	log       *zap.Logger
+}
+
+// NewWebhooks builds the handlers. publicURL is the base URL Twilio was
+// given (behind a proxy it differs from what this server sees), and
+// signatures are checked against it.
+func NewWebhooks(authToken, publicURL string, recv Receiver, log *zap.Logger) *Webhooks {
+	return &Webhooks{
+		validator: client.NewRequestValidator(authToken),
+		publicURL: strings.TrimRight(publicURL, "/"),
+		recv:      recv,
+		log:       log,
+	}
+}
+
+// StatusCallbackURL is the callback URL to give Twilio for a message.
+func StatusCallbackURL(publicURL, messageID string) string {
+	return strings.TrimRight(publicURL, "/") + StatusPath + "?message_id=" + url.QueryEscape(messageID)
+}
+
+// Routes mounts the webhook endpoints.
+func (h *Webhooks) Routes(r chi.Router) {
+	r.Post(StatusPath, h.status)
+	r.Post(InboundPath, h.inbound)
+}
+
+func (h *Webhooks) status(w http.ResponseWriter, r *http.Request) {
+	form, err := h.verify(r)
+	if err != nil {
+		h.refuse(w, r, err)
+		return
+	}
+	cb := StatusCallback{
+		MessageID:  r.URL.Query().Get("message_id"),
+		MessageSID: form.Get("MessageSid"),
+		Status:     form.Get("MessageStatus"),
+		ErrorCode:  form.Get("ErrorCode"),
+	}
+	if cb.MessageSID == "" || cb.Status == "" {
+		h.refuse(w, r, apperr.Invalid("MessageStatus", "status callback lacks MessageSid or MessageStatus"))
+		return
+	}
+	if err := h.recv.Status(r.Context(), cb); err != nil {
+		h.refuse(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Webhooks) inbound(w http.ResponseWriter, r *http.Request) {
+	form, err := h.verify(r)
+	if err != nil {
+		h.refuse(w, r, err)
+		return
+	}
+	in := Inbound{
+		MessageSID: form.Get("MessageSid"),
+		From:       form.Get("From"),
+		To:         form.Get("To"),
+		Body:       form.Get("Body"),
+		OptOutType: form.Get("OptOutType"),
+	}
+	if in.MessageSID == "" || in.From == "" {
+		h.refuse(w, r, apperr.Invalid("From", "inbound message lacks MessageSid or From"))
+		return
+	}
+	reply, err := h.recv.Inbound(r.Context(), in)
+	if err != nil {
+		h.refuse(w, r, err)
+		return
+	}
+	writeTwiML(w, reply)
+}
+
+// verify checks the request's form and signature. Only the signature
+// proves the request came from Twilio, so nothing is acted on before it.
+func (h *Webhooks) verify(r *http.Request) (url.Values, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, &apperr.Error{Kind: apperr.KindInvalid, Field: "Content-Type", Message: "want application/x-www-form-urlencoded"}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxWebhookBody+1))
+	if err != nil {
+		return nil, apperr.Invalid("body", "reading body: %v", err)
+	}
+	if len(body) > maxWebhookBody {
+		return nil, apperr.Invalid("body", "over %d bytes", maxWebhookBody)
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, apperr.Invalid("body", "not a form: %v", err)
+	}
+	sig := r.Header.Get("X-Twilio-Signature")
+	if sig == "" {
+		return nil, apperr.Forbidden("missing X-Twilio-Signature")
+	}
+	params := make(map[string]string, len(form))
+	for k, v := range form {
+		if len(v) > 1 {
+			return nil, apperr.Invalid(k, "repeated parameter")
+		}
+		params[k] = v[0]
+	}
+	if !h.validator.Validate(h.publicURL+r.URL.RequestURI(), params, sig) {
+		return nil, apperr.Forbidden("X-Twilio-Signature does not match")
+	}
+	return form, nil
+}
+
+// refuse answers a webhook we will not act on and logs it once. The error
+// texts carry no personal data.
+func (h *Webhooks) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	status := web.StatusOf(err)
+	if errors.Is(err, context.Canceled) {
+		status = http.StatusServiceUnavailable
+	}
+	fields := []zap.Field{zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err)}
+	if status >= 500 {
+		h.log.Error("twilio webhook failed", fields...)
+	} else {
+		h.log.Warn("twilio webhook refused", fields...)
+	}
+	web.WriteJSON(w, status, web.ErrorBody{Error: err.Error(), Kind: apperr.KindOf(err).String(), Field: apperr.FieldOf(err)})
+}
+
+type twiml struct {
+	XMLName  xml.Name `xml:"Response"`
+	Messages []string `xml:"Message"`
+}
+
+func writeTwiML(w http.ResponseWriter, reply string) {
+	doc := twiml{}
+	if reply != "" {
+		doc.Messages = []string{reply}
+	}
+	out, err := xml.Marshal(doc)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("encoding twiml: %v", err), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	_, _ = w.Write([]byte(xml.Header))
+	_, _ = w.Write(out)
+}

@@ -1,0 +1,62 @@
+// Package publish announces what delivery did: status changes, consent
+// changes and members' replies, as events on JetStream. Event ids are
+// derived from what happened (message and status, provider message id),
+// so announcing the same thing twice stores it once.
+package publish
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/delivery/store"
+	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/stream"
+)
+
+// Publisher publishes delivery's events.
+type Publisher struct {
+	js  jetstream.JetStream
+	log *zap.Logger
+	// patience bounds how long one announcement waits out a broker outage.
+	patience time.Duration
+}
+
+// New builds a publisher.
+func New(js jetstream.JetStream, log *zap.Logger) *Publisher {
+	return &Publisher{js: js, log: log, patience: 30 * time.Second}
+}
+
+// Status announces that m now stands in its current status. The state is
+// already committed; the event is retried through a broker outage, and
+// only a failure past that is logged (the message log stays the truth).
+func (p *Publisher) Status(ctx context.Context, m store.Message) {
+	ev := events.StatusChanged{
+		Meta:      events.NewMeta(events.TypeStatusChanged, events.VersionStatusChanged, m.CorrelationID, time.Now()),
+		MessageID: m.ID, IdempotencyKey: m.IdempotencyKey, CampaignID: m.CampaignID, ContactID: m.ContactID,
+		Channel: events.Channel(m.Channel), Status: string(m.Status), ProviderID: m.ProviderID,
+		ErrorCode: m.ErrorCode, Reason: m.Reason,
+	}
+	ev.ID = m.ID + "." + string(m.Status)
+	p.send(ctx, events.StatusSubject(string(m.Status)), ev.ID, ev, zap.String("message_id", m.ID))
+}
+
+// Consent announces a consent change for contacts' ledger.
+func (p *Publisher) Consent(ctx context.Context, ev events.ConsentChanged) {
+	p.send(ctx, events.SubjectConsentChanged, ev.ID, ev, zap.String("event_id", ev.ID))
+}
+
+// Inbound announces a member's reply for campaigns and the inbox.
+func (p *Publisher) Inbound(ctx context.Context, ev events.InboundReceived) {
+	p.send(ctx, events.SubjectInbound, ev.ID, ev, zap.String("message_id", ev.MessageID))
+}
+
+func (p *Publisher) send(ctx context.Context, subject, id string, v any, field zap.Field) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.patience)
+	defer cancel()
+	if err := stream.PublishEventually(ctx, p.js, subject, id, v); err != nil {
+		p.log.Error("event not published", zap.String("subject", subject), field, zap.Error(err))
+	}
+}

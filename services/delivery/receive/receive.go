@@ -1,0 +1,203 @@
+// Package receive acts on what providers tell delivery: status callbacks
+// move messages forward, and members' texts are read for keywords. A STOP
+// is written to the suppression list before the webhook answers, so no
+// send that starts after the answer can reach the member.
+package receive
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/delivery/keyword"
+	"github.com/musterhq/muster/services/delivery/provider/twilio"
+	"github.com/musterhq/muster/services/delivery/status"
+	"github.com/musterhq/muster/services/delivery/store"
+	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/logging"
+)
+
+// Publisher announces what the receiver changed.
+type Publisher interface {
+	Status(ctx context.Context, m store.Message)
+	Consent(ctx context.Context, ev events.ConsentChanged)
+	Inbound(ctx context.Context, ev events.InboundReceived)
+}
+
+// Replies are the organization's answers to compliance keywords.
+type Replies struct {
+	OptOut string
+	OptIn  string
+	Help   string
+}
+
+// Receiver implements twilio.Receiver.
+type Receiver struct {
+	store   *store.Store
+	pub     Publisher
+	replies Replies
+	log     *zap.Logger
+}
+
+// New builds a receiver.
+func New(st *store.Store, pub Publisher, replies Replies, log *zap.Logger) *Receiver {
+	return &Receiver{store: st, pub: pub, replies: replies, log: log}
+}
+
+var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// carrierOptOut is Twilio's code for a recipient who replied STOP at the
+// carrier; it suppresses like a STOP to us.
+const carrierOptOut = "21610"
+
+// Status applies a status callback. Callbacks come late, out of order and
+// repeated; the store lets a message move forward only.
+func (r *Receiver) Status(ctx context.Context, cb twilio.StatusCallback) error {
+	st, ok := status.FromTwilio(cb.Status)
+	if !ok {
+		return apperr.Invalid("MessageStatus", "unknown status %q", cb.Status)
+	}
+	id := cb.MessageID
+	if id != "" && !uuidRe.MatchString(id) {
+		return apperr.Invalid("message_id", "not a message id")
+	}
+	if id == "" {
+		var err error
+		if id, err = r.store.MessageIDByProvider(ctx, cb.MessageSID); err != nil {
+			return err
+		}
+	}
+	msg, moved, err := r.store.Apply(ctx, id, store.Update{
+		Status: st, ProviderID: cb.MessageSID, ErrorCode: cb.ErrorCode, ProviderStatus: cb.Status,
+	})
+	if err != nil {
+		return err
+	}
+	if moved {
+		r.pub.Status(ctx, msg)
+	}
+	if cb.ErrorCode == carrierOptOut {
+		return r.optOut(ctx, msg.To, "carrier opt-out", events.SourceProvider, "twilio error 21610 on "+cb.MessageSID, "cb."+cb.MessageSID)
+	}
+	return nil
+}
+
+// Inbound reads a member's text and returns the reply to send, if any.
+func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, error) {
+	m := keyword.Classify(in.Body)
+	suppressed, err := r.store.IsSuppressed(ctx, string(events.ChannelSMS), in.From)
+	if err != nil {
+		return "", err
+	}
+	if m.Family == keyword.Yes {
+		// YES is an opt-in only for a member who is opted out; for
+		// everyone else it is an answer to a campaign.
+		if suppressed {
+			m.Family = keyword.OptIn
+		} else {
+			m = keyword.Match{}
+		}
+	}
+	// Twilio's Advanced Opt-Out already answered this keyword: record, do
+	// not confirm a second time (a second reply would fail with 21610).
+	providerAnswered := in.OptOutType != ""
+	var reply string
+	switch m.Family {
+	case keyword.OptOut:
+		added, err := r.suppress(ctx, in, m)
+		if err != nil {
+			return "", err
+		}
+		if added && !providerAnswered {
+			reply = r.replies.OptOut
+		}
+	case keyword.OptIn:
+		lifted, err := r.resubscribe(ctx, in)
+		if err != nil {
+			return "", err
+		}
+		if lifted && !providerAnswered {
+			reply = r.replies.OptIn
+		}
+	case keyword.Help:
+		if !providerAnswered {
+			reply = r.replies.Help
+		}
+	}
+	campaignID, contactID, err := r.store.LatestOutbound(ctx, string(events.ChannelSMS), in.From)
+	if err != nil {
+		return "", err
+	}
+	rec, created, err := r.store.RecordInbound(ctx, store.Inbound{
+		ProviderID: in.MessageSID, Channel: string(events.ChannelSMS), From: in.From, To: in.To, Body: in.Body,
+		Keyword: string(m.Family), Reason: m.Reason, CampaignID: campaignID, ContactID: contactID, Reply: reply,
+	})
+	if err != nil {
+		return "", err
+	}
+	if !created {
+		// Twilio retried a webhook we already took: answer as before.
+		return rec.Reply, nil
+	}
+	r.pub.Inbound(ctx, events.InboundReceived{
+		Meta:      events.Meta{ID: "in." + in.MessageSID, Type: events.TypeInboundReceived, Version: events.VersionInbound, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
+		MessageID: rec.ID, ProviderID: in.MessageSID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
+		Keyword: string(m.Family), CampaignID: campaignID, ContactID: contactID,
+	})
+	return reply, nil
+}
+
+func (r *Receiver) suppress(ctx context.Context, in twilio.Inbound, m keyword.Match) (bool, error) {
+	reason := "member texted " + strings.ToUpper(strings.TrimSpace(in.Body))
+	if m.Reason != "" && !strings.EqualFold(m.Reason, strings.TrimSpace(in.Body)) {
+		reason = "member " + m.Reason
+	}
+	added, err := r.store.Suppress(ctx, store.Suppression{
+		Channel: string(events.ChannelSMS), Address: in.From, Reason: reason, Source: events.SourceInboundSMS,
+		Evidence: fmt.Sprintf("%s (%s)", in.Body, in.MessageSID),
+	})
+	if err != nil {
+		return false, err
+	}
+	r.log.Info("number opted out", logging.Phone("from", in.From), zap.String("reason", m.Reason), zap.Bool("new", added))
+	r.pub.Consent(ctx, events.ConsentChanged{
+		Meta:    events.Meta{ID: "stop." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
+		Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentOptedOut, Source: events.SourceInboundSMS,
+		Evidence: in.Body, Reason: m.Reason, At: time.Now().UTC(),
+	})
+	return added, nil
+}
+
+func (r *Receiver) resubscribe(ctx context.Context, in twilio.Inbound) (bool, error) {
+	lifted, err := r.store.Unsuppress(ctx, string(events.ChannelSMS), in.From)
+	if err != nil {
+		return false, err
+	}
+	if lifted {
+		r.log.Info("number opted back in", logging.Phone("from", in.From))
+		r.pub.Consent(ctx, events.ConsentChanged{
+			Meta:    events.Meta{ID: "start." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
+			Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentResubscribe, Source: events.SourceInboundSMS,
+			Evidence: in.Body, At: time.Now().UTC(),
+		})
+	}
+	return lifted, nil
+}
+
+// optOut suppresses an address on a provider's word.
+func (r *Receiver) optOut(ctx context.Context, addr, reason, source, evidence, eventID string) error {
+	added, err := r.store.Suppress(ctx, store.Suppression{Channel: string(events.ChannelSMS), Address: addr, Reason: reason, Source: source, Evidence: evidence})
+	if err != nil || !added {
+		return err
+	}
+	r.pub.Consent(ctx, events.ConsentChanged{
+		Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC()},
+		Channel: events.ChannelSMS, Address: addr, Change: events.ConsentOptedOut, Source: source, Evidence: evidence, At: time.Now().UTC(),
+	})
+	return nil
+}

@@ -1,0 +1,83 @@
+// Package status is the life of one message: the statuses it can be in,
+// the order they come in, and the rule that a message only ever moves
+// forward, however late or out of order the provider's callbacks arrive.
+package status
+
+import (
+	"fmt"
+
+	"github.com/musterhq/muster/shared/events"
+)
+
+// Status is where a message is.
+type Status string
+
+// The statuses, in the order a message moves through them.
+const (
+	Queued      Status = events.StatusQueued    // recorded, not yet handed to a provider
+	Sending     Status = events.StatusSending   // a provider call is in flight
+	Unknown     Status = events.StatusUnknown   // the call's outcome is unknown; to reconcile
+	Accepted    Status = events.StatusAccepted  // the provider took it
+	Sent        Status = events.StatusSent      // the provider handed it to the carrier
+	Delivered   Status = events.StatusDelivered // terminal
+	Undelivered Status = events.StatusUndelivered
+	Failed      Status = events.StatusFailed
+	Suppressed  Status = events.StatusSuppressed
+	Expired     Status = events.StatusExpired
+	Cancelled   Status = events.StatusCancelled
+)
+
+var rank = map[Status]int{
+	Queued:      0,
+	Sending:     1,
+	Unknown:     2,
+	Accepted:    3,
+	Sent:        4,
+	Delivered:   9,
+	Undelivered: 9,
+	Failed:      9,
+	Suppressed:  9,
+	Expired:     9,
+	Cancelled:   9,
+}
+
+// Parse accepts a status name.
+func Parse(s string) (Status, error) {
+	st := Status(s)
+	if _, ok := rank[st]; !ok {
+		return "", fmt.Errorf("unknown message status %q", s)
+	}
+	return st, nil
+}
+
+// Terminal reports whether a message in s has ended its life.
+func (s Status) Terminal() bool { return rank[s] == 9 }
+
+// Rank orders statuses; a message moves only to a higher rank. The SQL
+// that applies updates uses the same numbers (see the store).
+func (s Status) Rank() int { return rank[s] }
+
+// CanMove reports whether a message in from may move to to. Terminal
+// statuses never move, so a late "sent" cannot undo "delivered".
+func CanMove(from, to Status) bool { return rank[to] > rank[from] }
+
+// FromTwilio maps a Twilio MessageStatus to ours. ok is false for statuses
+// that say nothing about an outbound message (receiving, received).
+func FromTwilio(s string) (st Status, ok bool) {
+	st, ok = twilioStatuses[s]
+	return st, ok
+}
+
+var twilioStatuses = map[string]Status{
+	"accepted":            Accepted,
+	"scheduled":           Accepted,
+	"queued":              Accepted,
+	"sending":             Accepted,
+	"sent":                Sent,
+	"delivered":           Delivered,
+	"read":                Delivered,
+	"undelivered":         Undelivered,
+	"failed":              Failed,
+	"canceled":            Cancelled,
+	"partially_delivered": Delivered,
+}

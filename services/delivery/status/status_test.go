@@ -1,0 +1,44 @@
+package status
+
+import "testing"
+
+func TestCanMoveOnlyForward(t *testing.T) {
+	cases := []struct {
+		from, to Status
+		want     bool
+	}{
+		{Queued, Sending, true},
+		{Sending, Accepted, true},
+		{Sending, Unknown, true},
+		{Unknown, Delivered, true},
+		{Accepted, Sent, true},
+		{Sent, Delivered, true},
+		{Delivered, Sent, false},
+		{Delivered, Failed, false},
+		{Failed, Delivered, false},
+		{Sent, Accepted, false},
+		{Sent, Sent, false},
+		{Queued, Suppressed, true},
+		{Suppressed, Sending, false},
+	}
+	for _, c := range cases {
+		if got := CanMove(c.from, c.to); got != c.want {
+			t.Errorf("CanMove(%s, %s) = %v, want %v", c.from, c.to, got, c.want)
+		}
+	}
+}
+
+func TestFromTwilio(t *testing.T) {
+	for in, want := range map[string]Status{"queued": Accepted, "sent": Sent, "delivered": Delivered, "undelivered": Undelivered, "failed": Failed} {
+		got, ok := FromTwilio(in)
+		if !ok || got != want {
+			t.Errorf("FromTwilio(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	if _, ok := FromTwilio("received"); ok {
+		t.Error("an inbound status mapped to an outbound one")
+	}
+	if _, err := Parse("bogus"); err == nil {
+		t.Error("Parse accepted an unknown status")
+	}
+}

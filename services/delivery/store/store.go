@@ -1,0 +1,360 @@
+// Package store is delivery's PostgreSQL state: the message log, the
+// suppression list and members' replies. Status updates are written so
+// that a message only moves forward (see package status), in SQL, so two
+// racing writers cannot undo each other.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/musterhq/muster/services/delivery/status"
+	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/events"
+)
+
+// Store reads and writes the delivery database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New wraps a pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Ping checks the database answers; sending pauses while it does not.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Message is one row of the message log.
+type Message struct {
+	ID             string        `json:"id"`
+	IdempotencyKey string        `json:"idempotency_key"`
+	CampaignID     string        `json:"campaign_id"`
+	Step           int           `json:"step"`
+	ContactID      string        `json:"contact_id"`
+	Channel        string        `json:"channel"`
+	To             string        `json:"to"`
+	Body           string        `json:"body"`
+	Status         status.Status `json:"status"`
+	ProviderID     string        `json:"provider_id,omitempty"`
+	ErrorCode      string        `json:"error_code,omitempty"`
+	Reason         string        `json:"reason,omitempty"`
+	CorrelationID  string        `json:"correlation_id,omitempty"`
+	CreatedAt      time.Time     `json:"created_at"`
+	UpdatedAt      time.Time     `json:"updated_at"`
+}
+
+const messageColumns = `id::text, idempotency_key, campaign_id, step, contact_id, channel, to_addr, body,
+	status, coalesce(provider_id, ''), error_code, reason, correlation_id, created_at, updated_at`
+
+func scanMessage(row pgx.Row) (Message, error) {
+	var m Message
+	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
+		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.CreatedAt, &m.UpdatedAt)
+	return m, err
+}
+
+// Record writes a send request to the log once. A request whose key is
+// already recorded returns the existing row with created false: the caller
+// must not send it again unless it is still queued.
+func (s *Store) Record(ctx context.Context, req events.SendRequested) (Message, bool, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank, correlation_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (idempotency_key) DO NOTHING
+		RETURNING `+messageColumns,
+		req.IdempotencyKey, req.CampaignID, req.Step, req.ContactID, string(req.Channel), req.To, req.Body,
+		status.Queued, status.Queued.Rank(), req.CorrelationID))
+	if err == nil {
+		return m, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Message{}, false, fmt.Errorf("recording message: %w", err)
+	}
+	m, err = scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1`, req.IdempotencyKey))
+	if err != nil {
+		return Message{}, false, fmt.Errorf("reading recorded message: %w", err)
+	}
+	return m, false, nil
+}
+
+// RecordFailed logs a send request that can never be sent (an invalid
+// address, an oversized body) straight into failed, so the message log
+// shows it and why.
+func (s *Store) RecordFailed(ctx context.Context, req events.SendRequested, reason string) (Message, bool, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank, reason, correlation_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (idempotency_key) DO NOTHING
+		RETURNING `+messageColumns,
+		req.IdempotencyKey, req.CampaignID, req.Step, req.ContactID, string(req.Channel), req.To, req.Body,
+		status.Failed, status.Failed.Rank(), reason, req.CorrelationID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Message{}, false, nil
+	}
+	if err != nil {
+		return Message{}, false, fmt.Errorf("recording failed message: %w", err)
+	}
+	return m, true, nil
+}
+
+// Claim moves a queued message to sending, or to suppressed when its
+// address is on the suppression list, in one statement: the suppression
+// check and the decision to send read the same moment. It returns the new
+// status, or "" when the message was not queued (someone else has it).
+func (s *Store) Claim(ctx context.Context, id string) (status.Status, error) {
+	var st status.Status
+	err := s.pool.QueryRow(ctx, `
+		UPDATE messages m SET
+			status = CASE WHEN sup.address IS NULL THEN $2::text ELSE $3::text END,
+			status_rank = CASE WHEN sup.address IS NULL THEN $4::smallint ELSE $5::smallint END,
+			reason = CASE WHEN sup.address IS NULL THEN m.reason ELSE 'suppressed: ' || sup.reason END,
+			updated_at = now()
+		FROM messages cur
+		LEFT JOIN suppressions sup ON sup.channel = cur.channel AND sup.address = cur.to_addr
+		WHERE m.id = $1 AND cur.id = m.id AND m.status = 'queued'
+		RETURNING m.status`,
+		id, status.Sending, status.Suppressed, status.Sending.Rank(), status.Suppressed.Rank()).Scan(&st)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("claiming message %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// Release puts a message whose provider call certainly did not happen (a
+// retryable failure) back to queued, the one backward move there is.
+func (s *Store) Release(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE messages SET status = 'queued', status_rank = 0, updated_at = now()
+		WHERE id = $1 AND status = 'sending'`, id)
+	if err != nil {
+		return fmt.Errorf("releasing message %s: %w", id, err)
+	}
+	return nil
+}
+
+// Update is one status report for a message.
+type Update struct {
+	Status     status.Status
+	ProviderID string
+	ErrorCode  string
+	Reason     string
+	// ProviderStatus is the provider's own word, kept in the event log.
+	ProviderStatus string
+}
+
+// Apply records a status report and moves the message forward if the new
+// status ranks higher. It returns the message as it now stands and
+// whether it moved. The provider id is filled in even when the status
+// does not move: a callback can beat the send's own result.
+func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, error) {
+	var m Message
+	var moved bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var rank int
+		err := tx.QueryRow(ctx, `SELECT status_rank FROM messages WHERE id = $1 FOR UPDATE`, id).Scan(&rank)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apperr.NotFound("no message %s", id)
+		}
+		if err != nil {
+			return fmt.Errorf("locking message: %w", err)
+		}
+		moved = u.Status.Rank() > rank
+		m, err = scanMessage(tx.QueryRow(ctx, `
+			UPDATE messages SET
+				provider_id = coalesce(provider_id, nullif($2, '')),
+				status = CASE WHEN $6::boolean THEN $3::text ELSE status END,
+				status_rank = CASE WHEN $6::boolean THEN $4::smallint ELSE status_rank END,
+				error_code = CASE WHEN $6::boolean AND $5::text <> '' THEN $5::text ELSE error_code END,
+				reason = CASE WHEN $6::boolean AND $7::text <> '' THEN $7::text ELSE reason END,
+				sent_at = CASE WHEN $6::boolean AND $4::smallint >= 3 AND sent_at IS NULL THEN now() ELSE sent_at END,
+				updated_at = now()
+			WHERE id = $1
+			RETURNING `+messageColumns,
+			id, u.ProviderID, u.Status, u.Status.Rank(), u.ErrorCode, moved, u.Reason))
+		if err != nil {
+			return fmt.Errorf("updating message: %w", err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
+			VALUES ($1, $2, $3, $4, $5)`, id, u.Status, u.ProviderStatus, u.ErrorCode, moved)
+		if err != nil {
+			return fmt.Errorf("logging status report: %w", err)
+		}
+		return nil
+	})
+	return m, moved, err
+}
+
+// MessageIDByProvider finds our id for a provider's message id.
+func (s *Store) MessageIDByProvider(ctx context.Context, providerID string) (string, error) {
+	var id string
+	err := s.pool.QueryRow(ctx, `SELECT id::text FROM messages WHERE provider_id = $1`, providerID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", apperr.NotFound("no message with provider id %s", providerID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("finding message by provider id: %w", err)
+	}
+	return id, nil
+}
+
+// Get reads one message.
+func (s *Store) Get(ctx context.Context, id string) (Message, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id::text = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Message{}, apperr.NotFound("no message %s", id)
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("reading message: %w", err)
+	}
+	return m, nil
+}
+
+// ListQuery selects messages from the log.
+type ListQuery struct {
+	CampaignID string
+	To         string
+	After      string
+	Limit      int
+}
+
+// List returns a page of the message log in id order.
+func (s *Store) List(ctx context.Context, q ListQuery) ([]Message, string, error) {
+	limit := q.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE ($1 = '' OR campaign_id = $1) AND ($2 = '' OR to_addr = $2) AND ($3 = '' OR id > $3::uuid)
+		ORDER BY id LIMIT $4`, q.CampaignID, q.To, q.After, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("listing messages: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, "", fmt.Errorf("reading messages: %w", err)
+	}
+	if len(list) <= limit {
+		return list, "", nil
+	}
+	return list[:limit], list[limit-1].ID, nil
+}
+
+// Suppression is one entry of the suppression list.
+type Suppression struct {
+	Channel   string    `json:"channel"`
+	Address   string    `json:"address"`
+	Reason    string    `json:"reason"`
+	Source    string    `json:"source"`
+	Evidence  string    `json:"evidence"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Suppress adds an address to the list; added is false when it was there.
+func (s *Store) Suppress(ctx context.Context, sup Suppression) (added bool, err error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO suppressions (channel, address, reason, source, evidence)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel, address) DO NOTHING`,
+		sup.Channel, sup.Address, sup.Reason, sup.Source, sup.Evidence)
+	if err != nil {
+		return false, fmt.Errorf("suppressing address: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Unsuppress lifts an opt-out; only a member's own opt-in may call it.
+func (s *Store) Unsuppress(ctx context.Context, channel, address string) (removed bool, err error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address = $2`, channel, address)
+	if err != nil {
+		return false, fmt.Errorf("lifting suppression: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// IsSuppressed reports whether an address is on the list.
+func (s *Store) IsSuppressed(ctx context.Context, channel, address string) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE channel = $1 AND address = $2)`,
+		channel, address).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("checking suppression: %w", err)
+	}
+	return ok, nil
+}
+
+// Suppressions lists the list, newest first.
+func (s *Store) Suppressions(ctx context.Context, limit int) ([]Suppression, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.pool.Query(ctx, `SELECT channel, address, reason, source, evidence, created_at
+		FROM suppressions ORDER BY created_at DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing suppressions: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Suppression])
+	if err != nil {
+		return nil, fmt.Errorf("reading suppressions: %w", err)
+	}
+	return list, nil
+}
+
+// Inbound is a member's reply as recorded.
+type Inbound struct {
+	ID         string
+	ProviderID string
+	Channel    string
+	From       string
+	To         string
+	Body       string
+	Keyword    string
+	Reason     string
+	CampaignID string
+	ContactID  string
+	Reply      string
+}
+
+// RecordInbound stores a reply once per provider id. For a repeat (Twilio
+// retried its webhook) it returns the first recording with created false,
+// so the caller answers the same way and acts on nothing twice.
+func (s *Store) RecordInbound(ctx context.Context, in Inbound) (Inbound, bool, error) {
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO inbound_messages (provider_id, channel, from_addr, to_addr, body, keyword, reason, campaign_id, contact_id, reply)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (provider_id) DO NOTHING RETURNING id::text`,
+		in.ProviderID, in.Channel, in.From, in.To, in.Body, in.Keyword, in.Reason, in.CampaignID, in.ContactID, in.Reply).Scan(&in.ID)
+	if err == nil {
+		return in, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Inbound{}, false, fmt.Errorf("recording inbound message: %w", err)
+	}
+	var prev Inbound
+	err = s.pool.QueryRow(ctx, `SELECT id::text, provider_id, channel, from_addr, to_addr, body, keyword, reason, campaign_id, contact_id, reply
+		FROM inbound_messages WHERE provider_id = $1`, in.ProviderID).Scan(
+		&prev.ID, &prev.ProviderID, &prev.Channel, &prev.From, &prev.To, &prev.Body, &prev.Keyword, &prev.Reason,
+		&prev.CampaignID, &prev.ContactID, &prev.Reply)
+	if err != nil {
+		return Inbound{}, false, fmt.Errorf("reading recorded inbound message: %w", err)
+	}
+	return prev, false, nil
+}
+
+// LatestOutbound finds the campaign and contact of the newest message sent
+// to an address, to link a reply to what it answers.
+func (s *Store) LatestOutbound(ctx context.Context, channel, to string) (campaignID, contactID string, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT campaign_id, contact_id FROM messages
+		WHERE channel = $1 AND to_addr = $2 ORDER BY created_at DESC LIMIT 1`, channel, to).Scan(&campaignID, &contactID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("finding latest outbound message: %w", err)
+	}
+	return campaignID, contactID, nil
+}

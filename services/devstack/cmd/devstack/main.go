@@ -1,0 +1,102 @@
+// Command devstack runs the whole platform on one machine for trying it
+// out: an embedded NATS server with JetStream, the provider simulator in
+// place of Twilio and SendGrid, and every service, against the local
+// PostgreSQL (databases created on first run). Ctrl-C stops everything.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/devstack/stack"
+	"github.com/musterhq/muster/shared/logging"
+	"github.com/musterhq/muster/shared/service"
+)
+
+// config is read from MUSTER_*.
+type config struct {
+	// NATSURL points at an external NATS server instead of the embedded one.
+	NATSURL  string `env:"NATS_URL"`
+	NATSPort int    `env:"NATS_PORT" envDefault:"4333"`
+	DataDir  string `env:"DATA_DIR" envDefault:".run"`
+	// DatabaseURL names the PostgreSQL server; each service gets its own
+	// database on it (muster_contacts, muster_campaigns, muster_delivery).
+	DatabaseURL   string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"`
+	ContactsAddr  string `env:"CONTACTS_ADDR" envDefault:"127.0.0.1:8081"`
+	CampaignsAddr string `env:"CAMPAIGNS_ADDR" envDefault:"127.0.0.1:8082"`
+	DeliveryAddr  string `env:"DELIVERY_ADDR" envDefault:"127.0.0.1:8083"`
+	SimulatorAddr string `env:"SIMULATOR_ADDR" envDefault:"127.0.0.1:8090"`
+	LogLevel      string `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var cfg config
+	if err := service.Load("MUSTER_", &cfg); err != nil {
+		return err
+	}
+	log, err := logging.New("muster", true, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	dbFor := func(name string) (string, error) {
+		u, err := url.Parse(cfg.DatabaseURL)
+		if err != nil {
+			return "", fmt.Errorf("parsing MUSTER_DATABASE_URL: %w", err)
+		}
+		u.Path = "/muster_" + name
+		return u.String(), nil
+	}
+	opts := stack.Options{
+		NATSURL: cfg.NATSURL, NATSPort: cfg.NATSPort, NATSDir: filepath.Join(cfg.DataDir, "nats"),
+		ContactsAddr: cfg.ContactsAddr, CampaignsAddr: cfg.CampaignsAddr, DeliveryAddr: cfg.DeliveryAddr,
+		SimulatorAddr: cfg.SimulatorAddr, AutoCallbacks: true, Log: log,
+	}
+	for name, dst := range map[string]*string{"contacts": &opts.ContactsDB, "campaigns": &opts.CampaignsDB, "delivery": &opts.DeliveryDB} {
+		if *dst, err = dbFor(name); err != nil {
+			return err
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	st, err := stack.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Printf(`
+Muster is running.
+  contacts   %s
+  campaigns  %s
+  delivery   %s
+  simulator  %s   (GET /sim/outbox shows texts sent; POST /sim/reply answers as a member)
+  nats       %s
+Press Ctrl-C to stop.
+
+`, st.ContactsURL, st.CampaignsURL, st.DeliveryURL, st.SimulatorURL, st.NATSURL)
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case <-st.Failed():
+		log.Error("a service failed; stopping")
+	}
+	if err := st.Stop(); err != nil {
+		return err
+	}
+	log.Info("stopped", zap.String("data_dir", cfg.DataDir))
+	return nil
+}

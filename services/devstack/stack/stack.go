@@ -1,0 +1,200 @@
+// Package stack runs the whole of Muster in one process for development,
+// end-to-end tests and benchmarks: an embedded NATS server with JetStream
+// (or an external one), the provider simulator, and the contacts,
+// campaigns and delivery services, each exactly as its own binary runs it.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"go.uber.org/zap"
+
+	campaigns "github.com/musterhq/muster/services/campaigns/app"
+	contacts "github.com/musterhq/muster/services/contacts/app"
+	delivery "github.com/musterhq/muster/services/delivery/app"
+	"github.com/musterhq/muster/services/delivery/provider/twilio"
+	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/natsserver"
+)
+
+// Options say where each part runs. Addresses ending in ":0" take a free
+// port.
+type Options struct {
+	// NATSURL points at an external NATS server; empty runs an embedded
+	// one on NATSPort (-1 for any free port) storing under NATSDir.
+	NATSURL  string
+	NATSPort int
+	NATSDir  string
+
+	ContactsDB, CampaignsDB, DeliveryDB string
+
+	ContactsAddr, CampaignsAddr, DeliveryAddr, SimulatorAddr string
+
+	// AutoCallbacks makes the simulator report sent then delivered for
+	// every message, as Twilio would.
+	AutoCallbacks bool
+	CallbackDelay time.Duration
+
+	// DeliveryWorkers overrides delivery's default concurrency when set.
+	DeliveryWorkers int
+
+	Log *zap.Logger
+}
+
+// Stack is a running platform.
+type Stack struct {
+	NATSURL      string
+	Sim          *sim.Server
+	SimulatorURL string
+	ContactsURL  string
+	CampaignsURL string
+	DeliveryURL  string
+
+	natsSrv *server.Server
+	simSrv  *http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	errs    []error
+	failed  chan struct{}
+	once    sync.Once
+}
+
+// Start brings every part up, in dependency order, and returns once each
+// one serves.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	log := o.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Stack{cancel: cancel, failed: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			_ = s.Stop()
+		}
+	}()
+
+	s.NATSURL = o.NATSURL
+	if s.NATSURL == "" {
+		s.natsSrv, err = natsserver.Run("127.0.0.1", o.NATSPort, o.NATSDir)
+		if err != nil {
+			return nil, err
+		}
+		s.NATSURL = fmt.Sprintf("nats://127.0.0.1:%d", natsserver.Port(s.natsSrv))
+	}
+
+	// The simulator posts replies to delivery and delivery sends to the
+	// simulator, so delivery's address is fixed before either starts.
+	deliveryAddr, err := reserve(o.DeliveryAddr)
+	if err != nil {
+		return nil, err
+	}
+	s.DeliveryURL = "http://" + deliveryAddr
+
+	simLn, err := net.Listen("tcp", o.SimulatorAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listening for the simulator: %w", err)
+	}
+	s.SimulatorURL = "http://" + simLn.Addr().String()
+	s.Sim = sim.New(sim.Config{
+		InboundURL: s.DeliveryURL + twilio.InboundPath, AutoCallbacks: o.AutoCallbacks, CallbackDelay: o.CallbackDelay,
+	}, log.Named("simulator"))
+	s.simSrv = &http.Server{Handler: s.Sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.simSrv.Serve(simLn) }()
+
+	cc := contacts.DefaultConfig()
+	cc.HTTPAddr, cc.DatabaseURL, cc.NATSURL = o.ContactsAddr, o.ContactsDB, s.NATSURL
+	ca, err := contacts.New(ctx, cc, log.Named("contacts"))
+	if err != nil {
+		return nil, err
+	}
+	s.ContactsURL = ca.URL()
+	s.run(runCtx, "contacts", ca.Run)
+
+	pc := campaigns.DefaultConfig()
+	pc.HTTPAddr, pc.DatabaseURL, pc.NATSURL = o.CampaignsAddr, o.CampaignsDB, s.NATSURL
+	pc.FanoutPoll = 200 * time.Millisecond
+	pa, err := campaigns.New(ctx, pc, log.Named("campaigns"))
+	if err != nil {
+		return nil, err
+	}
+	s.CampaignsURL = pa.URL()
+	s.run(runCtx, "campaigns", pa.Run)
+
+	dc := delivery.DefaultConfig()
+	dc.HTTPAddr, dc.DatabaseURL, dc.NATSURL = deliveryAddr, o.DeliveryDB, s.NATSURL
+	dc.TwilioAPIURL, dc.TwilioAccountSID, dc.TwilioAuthToken = s.SimulatorURL, sim.DefaultAccountSID, sim.DefaultAuthToken
+	dc.TwilioFrom = "+15550001111"
+	if o.DeliveryWorkers > 0 {
+		dc.Workers = o.DeliveryWorkers
+	}
+	da, err := delivery.New(ctx, dc, log.Named("delivery"))
+	if err != nil {
+		return nil, err
+	}
+	s.run(runCtx, "delivery", da.Run)
+	return s, nil
+}
+
+func (s *Stack) run(ctx context.Context, name string, serve func(context.Context) error) {
+	s.wg.Go(func() {
+		if err := serve(ctx); err != nil {
+			s.mu.Lock()
+			s.errs = append(s.errs, fmt.Errorf("%s: %w", name, err))
+			s.mu.Unlock()
+			s.once.Do(func() { close(s.failed) })
+		}
+	})
+}
+
+// Failed is closed when a service stops with an error.
+func (s *Stack) Failed() <-chan struct{} { return s.failed }
+
+// Stop shuts every service down gracefully, then the simulator and NATS,
+// and returns what the services failed with, if anything.
+func (s *Stack) Stop() error {
+	s.cancel()
+	s.wg.Wait()
+	if s.simSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.simSrv.Shutdown(ctx)
+		cancel()
+	}
+	if s.Sim != nil {
+		s.Sim.Close()
+	}
+	if s.natsSrv != nil {
+		s.natsSrv.Shutdown()
+		s.natsSrv.WaitForShutdown()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return errors.Join(s.errs...)
+}
+
+// reserve turns an address with port 0 into one with a free port. The port
+// is released before the service binds it; on loopback nothing else races
+// for it in practice.
+func reserve(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("parsing address %q: %w", addr, err)
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("finding a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}

@@ -1,0 +1,283 @@
+package sim
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	maxMailBytes         = 30 << 20 // SendGrid's request size limit
+	maxPersonalizations  = 1000
+	sendGridErrorsHelp   = "https://docs.sendgrid.com/api-reference/mail-send/errors"
+	sendGridBearerPrefix = "Bearer "
+)
+
+// Email is one delivered email as the simulator recorded it: one per `to`
+// recipient of each personalization, with that personalization's subject,
+// custom args and headers merged over the message-wide ones.
+type Email struct {
+	MessageID           string            `json:"message_id"`
+	To                  string            `json:"to"`
+	From                string            `json:"from"`
+	Subject             string            `json:"subject"`
+	Text                string            `json:"text"`
+	HTML                string            `json:"html"`
+	CustomArgs          map[string]string `json:"custom_args"`
+	Headers             map[string]string `json:"headers"`
+	TemplateID          string            `json:"template_id,omitempty"`
+	DynamicTemplateData map[string]any    `json:"dynamic_template_data,omitempty"`
+	CreatedAt           time.Time         `json:"created_at"`
+}
+
+// emailStore keeps recorded emails in send order.
+type emailStore struct {
+	mu     sync.RWMutex
+	emails []Email
+}
+
+func (st *emailStore) add(es []Email) {
+	st.mu.Lock()
+	st.emails = append(st.emails, es...)
+	st.mu.Unlock()
+}
+
+func (st *emailStore) list() []Email {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	out := make([]Email, len(st.emails))
+	copy(out, st.emails)
+	return out
+}
+
+func (st *emailStore) reset() {
+	st.mu.Lock()
+	st.emails = nil
+	st.mu.Unlock()
+}
+
+// sgAddress, sgPersonalization and sgMail are the parts of sendgrid-go's
+// mail.SGMailV3 JSON the simulator reads.
+type sgAddress struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+type sgPersonalization struct {
+	To                  []*sgAddress      `json:"to"`
+	From                *sgAddress        `json:"from"`
+	Subject             string            `json:"subject"`
+	Headers             map[string]string `json:"headers"`
+	CustomArgs          map[string]string `json:"custom_args"`
+	DynamicTemplateData map[string]any    `json:"dynamic_template_data"`
+}
+
+type sgContent struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+type sgMail struct {
+	From             *sgAddress           `json:"from"`
+	Subject          string               `json:"subject"`
+	Personalizations []*sgPersonalization `json:"personalizations"`
+	Content          []*sgContent         `json:"content"`
+	TemplateID       string               `json:"template_id"`
+	Headers          map[string]string    `json:"headers"`
+	CustomArgs       map[string]string    `json:"custom_args"`
+}
+
+// sgError is one entry of SendGrid's error body.
+type sgError struct {
+	Message string  `json:"message"`
+	Field   *string `json:"field"`
+	Help    *string `json:"help"`
+}
+
+type sgErrors struct {
+	Errors []sgError `json:"errors"`
+}
+
+func fieldError(field, msg string) sgError {
+	help := sendGridErrorsHelp
+	return sgError{Message: msg, Field: &field, Help: &help}
+}
+
+func (s *Server) sendGridAuthorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	if !strings.HasPrefix(h, sendGridBearerPrefix) {
+		return false
+	}
+	key := strings.TrimPrefix(h, sendGridBearerPrefix)
+	if s.cfg.SendGridKey == "" {
+		return key != ""
+	}
+	return subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.SendGridKey)) == 1
+}
+
+func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
+	if !s.sendGridAuthorized(r) {
+		writeJSON(w, http.StatusUnauthorized, sgErrors{Errors: []sgError{{
+			Message: "The provided authorization grant is invalid, expired, or revoked",
+		}}})
+		return
+	}
+	var m sgMail
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxMailBytes))
+	if err := dec.Decode(&m); err != nil {
+		writeJSON(w, http.StatusBadRequest, sgErrors{Errors: []sgError{{
+			Message: "Bad Request",
+		}}})
+		return
+	}
+	if errs := validateMail(&m); len(errs) > 0 {
+		writeJSON(w, http.StatusBadRequest, sgErrors{Errors: errs})
+		return
+	}
+
+	id := newMessageID()
+	now := time.Now().UTC()
+	var text, html string
+	for _, c := range m.Content {
+		switch c.Type {
+		case "text/plain":
+			text = c.Value
+		case "text/html":
+			html = c.Value
+		}
+	}
+	var out []Email
+	for _, p := range m.Personalizations {
+		from := m.From
+		if p.From != nil && p.From.Email != "" {
+			from = p.From
+		}
+		subject := m.Subject
+		if p.Subject != "" {
+			subject = p.Subject
+		}
+		for _, to := range p.To {
+			out = append(out, Email{
+				MessageID:           id,
+				To:                  to.Email,
+				From:                from.Email,
+				Subject:             subject,
+				Text:                text,
+				HTML:                html,
+				CustomArgs:          merge(m.CustomArgs, p.CustomArgs),
+				Headers:             merge(m.Headers, p.Headers),
+				TemplateID:          m.TemplateID,
+				DynamicTemplateData: p.DynamicTemplateData,
+				CreatedAt:           now,
+			})
+		}
+	}
+	s.emails.add(out)
+	w.Header().Set("X-Message-Id", id)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// validateMail applies SendGrid's checks for the fields the platform uses.
+func validateMail(m *sgMail) []sgError {
+	var errs []sgError
+	switch n := len(m.Personalizations); {
+	case n == 0:
+		errs = append(errs, fieldError("personalizations",
+			"The personalizations field is required and must have at least one personalization."))
+	case n > maxPersonalizations:
+		errs = append(errs, fieldError("personalizations",
+			"The personalizations field must have no more than 1000 personalizations."))
+	}
+	for i, p := range m.Personalizations {
+		if p == nil {
+			errs = append(errs, fieldError(fmt.Sprintf("personalizations.%d", i),
+				"Each personalization must be an object."))
+			continue
+		}
+		if len(p.To) == 0 {
+			errs = append(errs, fieldError(fmt.Sprintf("personalizations.%d.to", i),
+				"The to array is required for all personalization objects, and must have at least one email object with a valid email address."))
+		}
+		for j, to := range p.To {
+			if to == nil || !validEmail(to.Email) {
+				errs = append(errs, fieldError(fmt.Sprintf("personalizations.%d.to.%d.email", i, j),
+					"Does not contain a valid address."))
+			}
+		}
+	}
+	// Every personalization needs a sender: its own or the message's.
+	missingFrom := m.From == nil || m.From.Email == ""
+	if missingFrom && len(m.Personalizations) > 0 {
+		missingFrom = false
+		for _, p := range m.Personalizations {
+			if p != nil && (p.From == nil || p.From.Email == "") {
+				missingFrom = true
+			}
+		}
+	}
+	if missingFrom {
+		errs = append(errs, fieldError("from.email",
+			"The from object must be provided for every email send. It is an object that requires the email parameter, but may also contain a name parameter."))
+	}
+	if m.From != nil && m.From.Email != "" && !validEmail(m.From.Email) {
+		errs = append(errs, fieldError("from.email", "The from email does not contain a valid address."))
+	}
+	if m.TemplateID == "" {
+		if len(m.Content) == 0 {
+			errs = append(errs, fieldError("content",
+				"Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block. We typically suggest both text/plain and text/html blocks are included, but only one block is required."))
+		}
+		for i, c := range m.Content {
+			if c == nil || c.Type == "" || c.Value == "" {
+				errs = append(errs, fieldError(fmt.Sprintf("content.%d", i),
+					"The content value must be a string at least one character in length, with a type."))
+			}
+		}
+	}
+	return errs
+}
+
+// validEmail is a loose address check: something@something.
+func validEmail(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t\r\n")
+}
+
+// merge returns base overlaid with over, or nil when both are empty.
+func merge(base, over map[string]string) map[string]string {
+	if len(base) == 0 && len(over) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
+	}
+	return out
+}
+
+// newMessageID returns a random id shaped like SendGrid's X-Message-Id.
+func newMessageID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (s *Server) handleEmails(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, struct {
+		Emails []Email `json:"emails"`
+	}{Emails: s.Emails()})
+}
+
+func (s *Server) handleEmailsReset(w http.ResponseWriter, _ *http.Request) {
+	s.ResetEmails()
+	w.WriteHeader(http.StatusNoContent)
+}
