@@ -47,7 +47,7 @@ func startStack(t *testing.T, autoCallbacks bool) *stack.Stack {
 }
 
 // call makes a JSON request and decodes the answer into out (if not nil).
-func call(t *testing.T, method, url string, body, out any) int {
+func call(t testing.TB, method, url string, body, out any) int {
 	t.Helper()
 	var r io.Reader
 	if body != nil {

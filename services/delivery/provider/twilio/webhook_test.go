@@ -1,0 +1,168 @@
+package twilio
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap/zaptest"
+)
+
+// sign computes X-Twilio-Signature the way Twilio documents it.
+func sign(token, fullURL string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(fullURL)
+	for _, k := range keys {
+		b.WriteString(k + form.Get(k))
+	}
+	mac := hmac.New(sha1.New, []byte(token))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func TestSignMatchesTwiliosPublishedVector(t *testing.T) {
+	form := url.Values{"Digits": {"1234"}, "CallSid": {"CA1234567890ABCDE"}, "To": {"+18005551212"},
+		"Caller": {"+14158675309"}, "From": {"+14158675309"}, "ReasonConferenceEnded": {"test"}, "Reason": {"Participant"}}
+	if got := sign("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", form); got != "vOEb5UThFn24KEfnOFLQY2AE5FY=" {
+		t.Fatalf("signature = %s", got)
+	}
+}
+
+type recorder struct {
+	statuses []StatusCallback
+	inbound  []Inbound
+	reply    string
+	err      error
+}
+
+func (r *recorder) Status(_ context.Context, cb StatusCallback) error {
+	r.statuses = append(r.statuses, cb)
+	return r.err
+}
+
+func (r *recorder) Inbound(_ context.Context, in Inbound) (string, error) {
+	r.inbound = append(r.inbound, in)
+	return r.reply, r.err
+}
+
+const public = "https://muster.example.org"
+
+func post(t *testing.T, h http.Handler, path, contentType, body, sig string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest("POST", path, strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	if sig != "" {
+		req.Header.Set("X-Twilio-Signature", sig)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	out, _ := io.ReadAll(rec.Body)
+	return rec.Code, string(out)
+}
+
+func handler(recv Receiver, t *testing.T) http.Handler {
+	r := chi.NewRouter()
+	NewWebhooks(testToken, public, recv, zaptest.NewLogger(t)).Routes(r)
+	return r
+}
+
+// Captured shape of a Twilio inbound SMS webhook.
+var inboundForm = url.Values{
+	"ToCountry": {"US"}, "ToState": {"NY"}, "SmsMessageSid": {"SM2f6e4a0c1b0d4a7e9f1c2b3a4d5e6f70"},
+	"NumMedia": {"0"}, "ToCity": {""}, "FromZip": {"10001"}, "SmsSid": {"SM2f6e4a0c1b0d4a7e9f1c2b3a4d5e6f70"},
+	"FromState": {"NY"}, "SmsStatus": {"received"}, "FromCity": {"NEW YORK"}, "Body": {"Stop"},
+	"FromCountry": {"US"}, "To": {"+15550001111"}, "ToZip": {""}, "NumSegments": {"1"},
+	"MessageSid": {"SM2f6e4a0c1b0d4a7e9f1c2b3a4d5e6f70"}, "AccountSid": {testSID},
+	"From": {"+12125550103"}, "ApiVersion": {"2010-04-01"},
+}
+
+func TestInboundVerifiedAndDecoded(t *testing.T) {
+	rec := &recorder{reply: "You are unsubscribed & will get no more texts."}
+	h := handler(rec, t)
+	body := inboundForm.Encode()
+	code, out := post(t, h, InboundPath, "application/x-www-form-urlencoded", body, sign(testToken, public+InboundPath, inboundForm))
+	if code != 200 || len(rec.inbound) != 1 {
+		t.Fatalf("inbound = %d %s", code, out)
+	}
+	in := rec.inbound[0]
+	if in.From != "+12125550103" || in.Body != "Stop" || in.MessageSID != "SM2f6e4a0c1b0d4a7e9f1c2b3a4d5e6f70" || in.OptOutType != "" {
+		t.Errorf("decoded %+v", in)
+	}
+	if !strings.Contains(out, "<Response><Message>You are unsubscribed &amp; will get no more texts.</Message></Response>") {
+		t.Errorf("twiml = %s", out)
+	}
+}
+
+func TestWebhooksRefuseWhatTheyCannotTrust(t *testing.T) {
+	statusForm := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}, "AccountSid": {testSID}}
+	statusPath := StatusPath + "?message_id=6f1c2b3a-4d5e-4f70-8a9b-0c1d2e3f4a5b"
+	cases := []struct {
+		name, path, ctype, body, sig string
+		want                         int
+	}{
+		{"no signature", InboundPath, "application/x-www-form-urlencoded", inboundForm.Encode(), "", 403},
+		{"forged signature", InboundPath, "application/x-www-form-urlencoded", inboundForm.Encode(), sign("wrong", public+InboundPath, inboundForm), 403},
+		{"signed for another url", statusPath, "application/x-www-form-urlencoded", statusForm.Encode(), sign(testToken, public+StatusPath, statusForm), 403},
+		{"json body", InboundPath, "application/json", `{"Body":"STOP"}`, "x", 400},
+		{"oversized", InboundPath, "application/x-www-form-urlencoded", "Body=" + strings.Repeat("a", maxWebhookBody), "x", 400},
+		{"not a form", InboundPath, "application/x-www-form-urlencoded", "%zz", "x", 400},
+		{"status without status", StatusPath, "application/x-www-form-urlencoded", "MessageSid=SM1", sign(testToken, public+StatusPath, url.Values{"MessageSid": {"SM1"}}), 400},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec := &recorder{}
+			code, out := post(t, handler(rec, t), c.path, c.ctype, c.body, c.sig)
+			if code != c.want {
+				t.Errorf("= %d %s, want %d", code, out, c.want)
+			}
+			if len(rec.inbound)+len(rec.statuses) != 0 {
+				t.Error("a refused webhook reached the receiver")
+			}
+		})
+	}
+	// Signed correctly for its own URL, the status callback goes through
+	// with our message id from the query string.
+	rec := &recorder{}
+	code, _ := post(t, handler(rec, t), statusPath, "application/x-www-form-urlencoded", statusForm.Encode(), sign(testToken, public+statusPath, statusForm))
+	if code != 204 || len(rec.statuses) != 1 || rec.statuses[0].MessageID != "6f1c2b3a-4d5e-4f70-8a9b-0c1d2e3f4a5b" {
+		t.Fatalf("signed status = %d %+v", code, rec.statuses)
+	}
+	// A receiver failure is the server's, so Twilio retries.
+	rec = &recorder{err: errors.New("database down")}
+	if code, _ := post(t, handler(rec, t), statusPath, "application/x-www-form-urlencoded", statusForm.Encode(), sign(testToken, public+statusPath, statusForm)); code != 500 {
+		t.Errorf("receiver failure = %d, want 500", code)
+	}
+}
+
+func FuzzWebhookDecode(f *testing.F) {
+	f.Add(inboundForm.Encode(), "application/x-www-form-urlencoded")
+	f.Add("Body=STOP&From=%2B1", "application/x-www-form-urlencoded; charset=utf-8")
+	f.Add("%", "text/plain")
+	f.Fuzz(func(t *testing.T, body, ctype string) {
+		rec := &recorder{}
+		r := chi.NewRouter()
+		NewWebhooks(testToken, public, rec, zaptest.NewLogger(t)).Routes(r)
+		code, _ := post(t, r, InboundPath, ctype, body, "forged")
+		if code < 400 || code >= 500 {
+			t.Fatalf("unsigned webhook answered %d", code)
+		}
+		if len(rec.inbound) != 0 {
+			t.Fatal("unsigned webhook reached the receiver")
+		}
+	})
+}

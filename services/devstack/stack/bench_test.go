@@ -1,0 +1,176 @@
+package stack_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
+	contactsdb "github.com/musterhq/muster/services/contacts/migrations"
+	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
+	"github.com/musterhq/muster/services/devstack/stack"
+	"github.com/musterhq/muster/shared/testkit"
+)
+
+// BenchmarkE2ESMS measures the skeleton end to end: from the launch call
+// to the last of N texts in the simulator's outbox (N = 10,000 unless
+// MUSTER_BENCH_MEMBERS says otherwise), with status callbacks flowing back
+// as they would from Twilio. Beside it, on the same NATS server, it
+// measures raw JetStream publish plus acknowledged consume, the broker's
+// own ceiling that Muster's rate should be read against.
+func BenchmarkE2ESMS(b *testing.B) {
+	members := 10_000
+	if v, err := strconv.Atoi(os.Getenv("MUSTER_BENCH_MEMBERS")); err == nil && v > 0 {
+		members = v
+	}
+	contactsDSN := testkit.Database(b, contactsdb.FS)
+	st, err := stack.Start(context.Background(), stack.Options{
+		NATSPort: -1, NATSDir: b.TempDir(),
+		ContactsDB: contactsDSN, CampaignsDB: testkit.Database(b, campaignsdb.FS), DeliveryDB: testkit.Database(b, deliverydb.FS),
+		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
+		AutoCallbacks: true, Log: zap.NewNop(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := st.Stop(); err != nil {
+			b.Error(err)
+		}
+	}()
+	seedContacts(b, contactsDSN, members)
+
+	b.ResetTimer()
+	var e2e, raw float64
+	for range b.N {
+		// The broker's ceiling first, while the services are idle.
+		raw = rawJetStream(b, st.NATSURL, 100_000)
+		e2e = launchAndWait(b, st, members)
+	}
+	b.StopTimer()
+	b.ReportMetric(e2e, "sms/s")
+	b.ReportMetric(raw, "raw_msg/s")
+	fmt.Printf("BENCH e2e_sms_per_s %.0f msg/s\n", e2e)
+	fmt.Printf("BENCH jetstream_raw_per_s %.0f msg/s\n", raw)
+}
+
+// seedContacts bulk-loads members tagged "bench" straight into the
+// contacts database: the benchmark measures sending, not importing.
+func seedContacts(b *testing.B, dsn string, n int) {
+	b.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = []any{"Member" + strconv.Itoa(i), fmt.Sprintf("+1212%07d", 2_000_000+i), []string{"bench"}}
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags"}, pgx.CopyFromRows(rows)); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func launchAndWait(b *testing.B, st *stack.Stack, n int) float64 {
+	b.Helper()
+	st.Sim.Reset()
+	var c struct {
+		ID string `json:"id"`
+	}
+	if code := call(b, "POST", st.CampaignsURL+"/campaigns", map[string]any{
+		"name": "bench", "body": "Hi {{first_name}}, the vote is Thursday. Reply STOP to opt out.", "audience": map[string]string{"tag": "bench"},
+	}, &c); code != 201 {
+		b.Fatalf("create = %d", code)
+	}
+	start := time.Now()
+	if code := call(b, "POST", st.CampaignsURL+"/campaigns/"+c.ID+"/launch", nil, nil); code != 202 {
+		b.Fatalf("launch = %d", code)
+	}
+	deadline := start.Add(10 * time.Minute)
+	for {
+		out := st.Sim.Outbox()
+		if len(out) >= n {
+			elapsed := time.Since(start)
+			seen := make(map[string]bool, len(out))
+			for _, m := range out {
+				if seen[m.To] {
+					b.Fatalf("%s got two texts", m.To)
+				}
+				seen[m.To] = true
+			}
+			return float64(n) / elapsed.Seconds()
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d texts arrived", len(out), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// rawJetStream publishes n messages asynchronously with message ids to a
+// file-backed stream while a consumer acks them explicitly, and returns
+// messages per second from the first publish to the last ack.
+func rawJetStream(b *testing.B, url string, n int) float64 {
+	b.Helper()
+	ctx := context.Background()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := "BENCHRAW"
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"benchraw.>"}, Storage: jetstream.FileStorage})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = js.DeleteStream(ctx, name) }()
+	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "raw", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 20_000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var acked atomic.Int64
+	done := make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		_ = m.Ack()
+		if acked.Add(1) == int64(n) {
+			close(done)
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cc.Stop()
+	payload := make([]byte, 400) // about the size of a send request
+	start := time.Now()
+	for i := range n {
+		if _, err := js.PublishAsync("benchraw.x", payload, jetstream.WithMsgID(strconv.Itoa(i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		b.Fatal("publishes not acknowledged")
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		b.Fatalf("only %d of %d consumed", acked.Load(), n)
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
