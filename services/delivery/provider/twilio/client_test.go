@@ -26,7 +26,6 @@ func twilioError(status, code int) http.HandlerFunc {
 	}
 }
 
-
 func TestSendClassifiesProviderAnswers(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -39,7 +38,10 @@ func TestSendClassifiesProviderAnswers(t *testing.T) {
 		{"invalid number", twilioError(400, 21211), provider.Permanent, "21211"},
 		{"landline", twilioError(400, 21614), provider.Permanent, "21614"},
 		{"server error", twilioError(500, 20500), provider.Ambiguous, "20500"},
-		{"gateway garbage", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(502); _, _ = w.Write([]byte("<html>bad gateway</html>")) }, provider.Ambiguous, ""},
+		{"gateway garbage", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(502)
+			_, _ = w.Write([]byte("<html>bad gateway</html>"))
+		}, provider.Ambiguous, ""},
 		{"timeout after accept", func(_ http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
