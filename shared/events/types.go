@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -136,12 +137,16 @@ type DeadLettered struct {
 }
 
 // AudiencePageRequest asks contacts for one page of members reachable on
-// Channel who carry Tag, after the contact id After.
+// Channel who carry Tag and match Filter, after the contact id After.
 type AudiencePageRequest struct {
 	Tag     string  `json:"tag"`
 	Channel Channel `json:"channel"`
 	After   string  `json:"after,omitempty"`
 	Limit   int     `json:"limit"`
+	// Filter is an audience in contacts' filter language ({"all": [...]},
+	// {"tag": ...}, {"field": ...}; see docs/contacts.md). It is optional and
+	// raw so this catalog holds no business rules; with Tag, both must hold.
+	Filter json.RawMessage `json:"filter,omitempty"`
 }
 
 // Member is what campaigns needs of a contact to render and address one

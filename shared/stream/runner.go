@@ -85,6 +85,9 @@ func (c Consumer) withDefaults() Consumer {
 type Running struct {
 	cc   jetstream.ConsumeContext
 	work chan jetstream.Msg
+	// done tells workers and the consume callback to stop taking
+	// messages; anything not yet handled stays unacked and is redelivered.
+	done chan struct{}
 	wg   sync.WaitGroup
 	stop context.CancelFunc
 }
@@ -116,47 +119,63 @@ func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, 
 	}
 	log = log.With(zap.String("consumer", spec.Durable))
 	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	r := &Running{work: make(chan jetstream.Msg, spec.Workers), stop: stop}
+	r := &Running{work: make(chan jetstream.Msg, spec.Workers), done: make(chan struct{}), stop: stop}
 	d := dispatcher{js: js, spec: spec, handle: h, log: log}
 	for range spec.Workers {
 		r.wg.Go(func() {
-			for m := range r.work {
-				d.dispatch(workCtx, m)
+			for {
+				select {
+				case m, ok := <-r.work:
+					if !ok {
+						return
+					}
+					d.dispatch(workCtx, m)
+				case <-r.done:
+					return
+				}
 			}
 		})
 	}
-	r.cc, err = cons.Consume(func(m jetstream.Msg) { r.work <- m },
+	r.cc, err = cons.Consume(func(m jetstream.Msg) {
+		select {
+		case r.work <- m:
+		case <-r.done:
+		}
+	},
 		jetstream.PullMaxMessages(max(spec.Workers*32, 64)),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			log.Debug("consume error", zap.Error(err))
 		}))
 	if err != nil {
 		stop()
-		close(r.work)
+		close(r.done)
 		r.wg.Wait()
 		return nil, fmt.Errorf("consuming %s: %w", spec.Durable, err)
 	}
 	return r, nil
 }
 
-// Stop drains the consumer: buffered messages are handled, then the
-// workers end. Messages not finished by ctx's deadline are left unacked and
-// will be redelivered.
+// Stop drains the consumer: buffered messages are handled until ctx's
+// deadline, then the workers end once their current message is done.
+// Messages not handled by then are left unacked and will be redelivered.
 func (r *Running) Stop(ctx context.Context) {
 	r.cc.Drain()
 	select {
 	case <-r.cc.Closed():
+		// The callback has returned for good: workers finish what it
+		// handed them, then end.
+		close(r.work)
 	case <-ctx.Done():
 		r.cc.Stop()
+		close(r.done) // the callback may be blocked handing over; release it
 	}
-	close(r.work)
-	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
+	finished := make(chan struct{})
+	go func() { r.wg.Wait(); close(finished) }()
 	select {
-	case <-done:
+	case <-finished:
 	case <-ctx.Done():
-		r.stop()
-		<-done
+		r.stop() // cancel handlers still running, then wait for them
+		<-finished
 	}
 	r.stop()
 }

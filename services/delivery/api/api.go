@@ -1,5 +1,5 @@
-// Package api is delivery's read API for operators and the console: the
-// message log and the suppression list.
+// Package api is delivery's API for operators and the console: the
+// message log, the suppression list and the dead letters.
 package api
 
 import (
@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/delivery/store"
@@ -16,24 +17,31 @@ import (
 // Handler serves the API.
 type Handler struct {
 	store *store.Store
+	js    jetstream.JetStream
 	log   *zap.Logger
 }
 
-// New builds the handler.
-func New(st *store.Store, log *zap.Logger) *Handler { return &Handler{store: st, log: log} }
+// New builds the handler; js republishes retried dead letters.
+func New(st *store.Store, js jetstream.JetStream, log *zap.Logger) *Handler {
+	return &Handler{store: st, js: js, log: log}
+}
+
+
 
 // Routes mounts the API on r.
 func (h *Handler) Routes(r chi.Router) {
 	r.Get("/messages", h.list)
 	r.Get("/messages/{id}", h.get)
 	r.Get("/suppressions", h.suppressions)
+	r.Get("/dead-letters", h.deadLetters)
+	r.Post("/dead-letters/{id}/retry", h.retryDeadLetter)
 }
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	list, next, err := h.store.List(r.Context(), store.ListQuery{
-		CampaignID: q.Get("campaign_id"), To: q.Get("to"), After: q.Get("after"), Limit: limit,
+		CampaignID: q.Get("campaign_id"), To: q.Get("to"), Status: q.Get("status"), After: q.Get("after"), Limit: limit,
 	})
 	if err != nil {
 		web.WriteError(w, r, h.log, err)

@@ -11,10 +11,16 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/musterhq/muster/services/delivery/api"
+	"github.com/musterhq/muster/services/delivery/freqcap"
+	"github.com/musterhq/muster/services/delivery/metrics"
 	"github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/publish"
+	"github.com/musterhq/muster/services/delivery/quiet"
+	"github.com/musterhq/muster/services/delivery/ratelimit"
 	"github.com/musterhq/muster/services/delivery/receive"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/delivery/worker"
@@ -39,10 +45,34 @@ type Config struct {
 	MessagingServiceSID string        `env:"TWILIO_MESSAGING_SERVICE_SID"`
 	TwilioTimeout       time.Duration `env:"TWILIO_TIMEOUT" envDefault:"10s"`
 	Workers             int           `env:"WORKERS" envDefault:"32"`
-	OrgName             string        `env:"ORG_NAME" envDefault:"Muster"`
-	HelpText            string        `env:"HELP_TEXT"`
-	OptOutText          string        `env:"OPT_OUT_TEXT"`
-	OptInText           string        `env:"OPT_IN_TEXT"`
+	// RedisURL holds the shared rate-limit budgets and frequency caps.
+	RedisURL    string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"muster:"`
+	// Rates in segments per second; 0 is unlimited. Twilio: a long code
+	// about 1, toll-free 3, short code 100, 10DLC by trust score.
+	SenderRate  int `env:"SENDER_RATE" envDefault:"0"`
+	ServiceRate int `env:"SERVICE_RATE" envDefault:"0"`
+	AccountRate int `env:"ACCOUNT_RATE" envDefault:"0"`
+	// Frequency caps per member across campaigns; 0 is no cap.
+	CapPerDay  int `env:"CAP_PER_DAY" envDefault:"3"`
+	CapPerWeek int `env:"CAP_PER_WEEK" envDefault:"10"`
+	// SendWindow is when texts may arrive in the member's local time;
+	// narrower than 08:00-21:00 if the organization wants.
+	SendWindow string `env:"SEND_WINDOW" envDefault:"08:00-21:00"`
+	// TimeZone is the organization's, for members whose zone is unknown.
+	TimeZone string `env:"TIME_ZONE" envDefault:"America/New_York"`
+	// MinOpen is the least time left in a window worth sending into.
+	MinOpen time.Duration `env:"MIN_OPEN" envDefault:"2m"`
+	// MaxAge expires messages still unsent this long after recording.
+	MaxAge time.Duration `env:"MAX_AGE" envDefault:"72h"`
+	// SweepEvery is how often deferred messages are checked for being due.
+	SweepEvery time.Duration `env:"SWEEP_EVERY" envDefault:"1s"`
+	// ReconcileAfter settles an unknown outcome with no callback as failed.
+	ReconcileAfter time.Duration `env:"RECONCILE_AFTER" envDefault:"15m"`
+	OrgName        string        `env:"ORG_NAME" envDefault:"Muster"`
+	HelpText       string        `env:"HELP_TEXT"`
+	OptOutText     string        `env:"OPT_OUT_TEXT"`
+	OptInText      string        `env:"OPT_IN_TEXT"`
 }
 
 // DefaultConfig is the configuration with every default applied and no
@@ -72,6 +102,12 @@ func (c Config) validate() error {
 	if c.TwilioFrom == "" && c.MessagingServiceSID == "" {
 		errs = append(errs, errors.New("set DELIVERY_TWILIO_FROM or DELIVERY_TWILIO_MESSAGING_SERVICE_SID"))
 	}
+	if _, err := quiet.Parse(c.SendWindow); err != nil {
+		errs = append(errs, fmt.Errorf("DELIVERY_SEND_WINDOW: %w", err))
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+		errs = append(errs, fmt.Errorf("DELIVERY_TIME_ZONE: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -94,36 +130,59 @@ func (c Config) replies() receive.Replies {
 type App struct {
 	deps   *service.Deps
 	server *web.Server
+	redis  *redis.Client
+}
+
+// Options are the parts a test may replace; production passes none.
+type Options struct {
+	// Clock drives quiet hours, caps, deferrals and reconciliation.
+	Clock func() time.Time
+	// SMS replaces the Twilio client.
+	SMS worker.SMSSender
 }
 
 // New connects everything and starts consuming; Run serves HTTP.
-func New(ctx context.Context, cfg Config, log *zap.Logger) (*App, error) {
+func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*App, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("configuring delivery: %w", err)
 	}
-	sms, err := twilio.NewClient(twilio.Config{
-		AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIURL: cfg.TwilioAPIURL, Timeout: cfg.TwilioTimeout,
-	})
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.SMS == nil {
+		client, err := twilio.NewClient(twilio.Config{
+			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIURL: cfg.TwilioAPIURL, Timeout: cfg.TwilioTimeout,
+		})
+		if err != nil {
+			return nil, err
+		}
+		o.SMS = client
+	}
+	redisOpts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("parsing DELIVERY_REDIS_URL: %w", err)
 	}
 	deps, err := service.Open(ctx, "delivery", cfg.Config, migrations.FS, log)
 	if err != nil {
 		return nil, fmt.Errorf("starting delivery: %w", err)
 	}
-	a := &App{deps: deps}
-	if err := a.start(ctx, cfg, sms); err != nil {
+	a := &App{deps: deps, redis: redis.NewClient(redisOpts)}
+	if err := a.start(ctx, cfg, o); err != nil {
 		deps.Close(ctx)
+		_ = a.redis.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *App) start(ctx context.Context, cfg Config, sms *twilio.Client) error {
+func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	log := a.deps.Log
 	r := chi.NewRouter()
+	checks := a.deps.Checks()
+	checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
 	var err error
-	if a.server, err = a.deps.NewServer(r, a.deps.Checks()); err != nil {
+	if a.server, err = a.deps.NewServer(r, checks); err != nil {
 		return err
 	}
 	publicURL := cfg.PublicURL
@@ -133,9 +192,33 @@ func (a *App) start(ctx context.Context, cfg Config, sms *twilio.Client) error {
 	st := store.New(a.deps.Pool)
 	pub := publish.New(a.deps.JS, log.Named("publish"))
 	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, receive.New(st, pub, cfg.replies(), log.Named("receive")), log.Named("twilio")).Routes(r)
-	api.New(st, log.Named("api")).Routes(r)
-	w := worker.New(worker.Config{From: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, PublicURL: publicURL},
-		st, sms, pub, log.Named("worker"))
+	api.New(st, a.deps.JS, log.Named("api")).Routes(r)
+	window, _ := quiet.Parse(cfg.SendWindow)   // validated in New
+	zone, _ := time.LoadLocation(cfg.TimeZone) // validated in New
+	w := worker.New(worker.Config{
+		From: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, AccountSID: cfg.TwilioAccountSID,
+		PublicURL: publicURL, Window: window, DefaultZone: zone, MinOpen: cfg.MinOpen, MaxAge: cfg.MaxAge,
+		SenderRate: cfg.SenderRate, ServiceRate: cfg.ServiceRate, AccountRate: cfg.AccountRate, Clock: o.Clock,
+	}, st, o.SMS, pub,
+		ratelimit.New(a.redis, cfg.RedisPrefix),
+		freqcap.New(a.redis, cfg.RedisPrefix, freqcap.Caps{PerDay: cfg.CapPerDay, PerWeek: cfg.CapPerWeek}),
+		metrics.New(a.deps.Registry), log.Named("worker"))
+	a.deps.Go(func(ctx context.Context) { w.Sweep(ctx, cfg.SweepEvery) })
+	a.deps.Go(func(ctx context.Context) { w.Reconcile(ctx, cfg.ReconcileAfter, time.Minute) })
+	// Opt-outs made elsewhere (an organizer in contacts) reach the
+	// suppression list; one worker keeps each address's changes in order.
+	err = a.deps.Consume(ctx, stream.Consumer{
+		Stream: events.StreamConsent, Durable: "delivery-consent", Workers: 1,
+	}, receive.ConsentHandler(st, log.Named("consent")))
+	if err != nil {
+		return err
+	}
+	err = a.deps.Consume(ctx, stream.Consumer{
+		Stream: events.StreamDeadLetter, Durable: "delivery-dead-letters", Subjects: []string{events.SubjectDeadLetterPrefix + "delivery-*"},
+	}, api.DeadLetterHandler(st))
+	if err != nil {
+		return err
+	}
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send", Workers: cfg.Workers,
 		// Longer than the provider timeout, so a slow call is never
@@ -148,4 +231,7 @@ func (a *App) start(ctx context.Context, cfg Config, sms *twilio.Client) error {
 func (a *App) URL() string { return a.server.URL() }
 
 // Run serves until ctx ends, then shuts down gracefully.
-func (a *App) Run(ctx context.Context) error { return a.deps.Serve(ctx, a.server) }
+func (a *App) Run(ctx context.Context) error {
+	defer a.redis.Close()
+	return a.deps.Serve(ctx, a.server)
+}

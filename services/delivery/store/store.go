@@ -44,42 +44,87 @@ type Message struct {
 	ErrorCode      string        `json:"error_code,omitempty"`
 	Reason         string        `json:"reason,omitempty"`
 	CorrelationID  string        `json:"correlation_id,omitempty"`
+	TimeZone       string        `json:"time_zone,omitempty"`
+	Urgent         bool          `json:"urgent,omitempty"`
+	Segments       int           `json:"segments"`
+	DeferredUntil  *time.Time    `json:"deferred_until,omitempty"`
+	DeferReason    string        `json:"defer_reason,omitempty"`
 	CreatedAt      time.Time     `json:"created_at"`
 	UpdatedAt      time.Time     `json:"updated_at"`
 }
 
 const messageColumns = `id::text, idempotency_key, campaign_id, step, contact_id, channel, to_addr, body,
-	status, coalesce(provider_id, ''), error_code, reason, correlation_id, created_at, updated_at`
+	status, coalesce(provider_id, ''), error_code, reason, correlation_id, time_zone, urgent, segments,
+	deferred_until, defer_reason, created_at, updated_at`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
-		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.CreatedAt, &m.UpdatedAt)
+		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
+		&m.DeferredUntil, &m.DeferReason, &m.CreatedAt, &m.UpdatedAt)
 	return m, err
 }
 
 // Record writes a send request to the log once. A request whose key is
 // already recorded returns the existing row with created false: the caller
 // must not send it again unless it is still queued.
-func (s *Store) Record(ctx context.Context, req events.SendRequested) (Message, bool, error) {
+func (s *Store) Record(ctx context.Context, req events.SendRequested, segments int) (Message, bool, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
-		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank, correlation_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
+			correlation_id, time_zone, urgent, segments)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING `+messageColumns,
 		req.IdempotencyKey, req.CampaignID, req.Step, req.ContactID, string(req.Channel), req.To, req.Body,
-		status.Queued, status.Queued.Rank(), req.CorrelationID))
+		status.Queued, status.Queued.Rank(), req.CorrelationID, req.TimeZone, req.Urgent, segments))
 	if err == nil {
 		return m, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Message{}, false, fmt.Errorf("recording message: %w", err)
 	}
-	m, err = scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1`, req.IdempotencyKey))
-	if err != nil {
-		return Message{}, false, fmt.Errorf("reading recorded message: %w", err)
+	m, err = s.ByKey(ctx, req.IdempotencyKey)
+	return m, false, err
+}
+
+// RecordAndClaim records a new send request and, in the same statement,
+// claims it for sending, or records it suppressed when its address is on
+// the suppression list: the record and the suppression check are one
+// atomic step, taken right before the provider call. created is false
+// when the key was recorded before; the existing row is returned as it is.
+func (s *Store) RecordAndClaim(ctx context.Context, req events.SendRequested, segments int) (Message, bool, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
+			reason, correlation_id, time_zone, urgent, segments)
+		SELECT $1, $2, $3, $4, $5, $6, $7,
+			CASE WHEN sup.address IS NULL THEN $8 ELSE $9 END,
+			CASE WHEN sup.address IS NULL THEN $10::smallint ELSE $11::smallint END,
+			CASE WHEN sup.address IS NULL THEN '' ELSE 'suppressed: ' || sup.reason END,
+			$12, $13, $14, $15
+		FROM (SELECT 1) AS one
+		LEFT JOIN suppressions sup ON sup.channel = $5 AND sup.address = $6
+		ON CONFLICT (idempotency_key) DO NOTHING
+		RETURNING `+messageColumns,
+		req.IdempotencyKey, req.CampaignID, req.Step, req.ContactID, string(req.Channel), req.To, req.Body,
+		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(),
+		req.CorrelationID, req.TimeZone, req.Urgent, segments))
+	if err == nil {
+		return m, true, nil
 	}
-	return m, false, nil
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Message{}, false, fmt.Errorf("recording message: %w", err)
+	}
+	m, err = s.ByKey(ctx, req.IdempotencyKey)
+	return m, false, err
+}
+
+// ByKey reads the message recorded under an idempotency key.
+func (s *Store) ByKey(ctx context.Context, key string) (Message, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1`, key))
+	if err != nil {
+		return Message{}, fmt.Errorf("reading message %s: %w", key, err)
+	}
+	return m, nil
 }
 
 // RecordFailed logs a send request that can never be sent (an invalid
@@ -113,6 +158,7 @@ func (s *Store) Claim(ctx context.Context, id string) (status.Status, error) {
 			status = CASE WHEN sup.address IS NULL THEN $2::text ELSE $3::text END,
 			status_rank = CASE WHEN sup.address IS NULL THEN $4::smallint ELSE $5::smallint END,
 			reason = CASE WHEN sup.address IS NULL THEN m.reason ELSE 'suppressed: ' || sup.reason END,
+			deferred_until = NULL,
 			updated_at = now()
 		FROM messages cur
 		LEFT JOIN suppressions sup ON sup.channel = cur.channel AND sup.address = cur.to_addr
@@ -139,6 +185,53 @@ func (s *Store) Release(ctx context.Context, id string) error {
 	return nil
 }
 
+// Defer holds a queued message until a time (quiet hours, a frequency
+// cap); the sweeper picks it up then. It returns false when the message is
+// no longer queued.
+func (s *Store) Defer(ctx context.Context, id string, until time.Time, reason string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE messages SET deferred_until = $2, defer_reason = $3, updated_at = now()
+		WHERE id = $1 AND status = 'queued'`, id, until, reason)
+	if err != nil {
+		return false, fmt.Errorf("deferring message %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Due leases up to limit deferred messages whose time has come, pushing
+// their deferral on by lease so another replica's sweeper skips them; a
+// sweeper that dies mid-batch leaves them due again when the lease ends.
+func (s *Store) Due(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Message, error) {
+	rows, err := s.pool.Query(ctx, `
+		UPDATE messages SET deferred_until = $1::timestamptz + $2::interval
+		WHERE id IN (SELECT id FROM messages WHERE status = 'queued' AND deferred_until <= $1
+		             ORDER BY deferred_until LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING `+messageColumns, now, lease.String(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("leasing due messages: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, fmt.Errorf("reading due messages: %w", err)
+	}
+	return list, nil
+}
+
+// Unsettled lists messages whose provider call's outcome is still unknown
+// since before cutoff: no answer and no callback. The reconciler settles
+// them.
+func (s *Store) Unsettled(ctx context.Context, cutoff time.Time, limit int) ([]Message, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE status = 'unknown' AND updated_at < $1 ORDER BY updated_at LIMIT $2`, cutoff, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing unsettled messages: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, fmt.Errorf("reading unsettled messages: %w", err)
+	}
+	return list, nil
+}
+
 // Update is one status report for a message.
 type Update struct {
 	Status     status.Status
@@ -156,39 +249,39 @@ type Update struct {
 func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, error) {
 	var m Message
 	var moved bool
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var rank int
-		err := tx.QueryRow(ctx, `SELECT status_rank FROM messages WHERE id = $1 FOR UPDATE`, id).Scan(&rank)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return apperr.NotFound("no message %s", id)
-		}
-		if err != nil {
-			return fmt.Errorf("locking message: %w", err)
-		}
-		moved = u.Status.Rank() > rank
-		m, err = scanMessage(tx.QueryRow(ctx, `
-			UPDATE messages SET
-				provider_id = coalesce(provider_id, nullif($2, '')),
-				status = CASE WHEN $6::boolean THEN $3::text ELSE status END,
-				status_rank = CASE WHEN $6::boolean THEN $4::smallint ELSE status_rank END,
-				error_code = CASE WHEN $6::boolean AND $5::text <> '' THEN $5::text ELSE error_code END,
-				reason = CASE WHEN $6::boolean AND $7::text <> '' THEN $7::text ELSE reason END,
-				sent_at = CASE WHEN $6::boolean AND $4::smallint >= 3 AND sent_at IS NULL THEN now() ELSE sent_at END,
+	// One statement: lock the row, move it if the new status ranks
+	// higher, and log the report, in a single round trip and commit.
+	row := s.pool.QueryRow(ctx, `
+		WITH cur AS (SELECT id, status_rank FROM messages WHERE id = $1 FOR UPDATE),
+		upd AS (
+			UPDATE messages m SET
+				provider_id = coalesce(m.provider_id, nullif($2, '')),
+				status = CASE WHEN cur.status_rank < $4::smallint THEN $3::text ELSE m.status END,
+				status_rank = CASE WHEN cur.status_rank < $4::smallint THEN $4::smallint ELSE m.status_rank END,
+				error_code = CASE WHEN cur.status_rank < $4::smallint AND $5::text <> '' THEN $5::text ELSE m.error_code END,
+				reason = CASE WHEN cur.status_rank < $4::smallint AND $6::text <> '' THEN $6::text ELSE m.reason END,
+				sent_at = CASE WHEN cur.status_rank < $4::smallint AND $4::smallint >= 3 AND m.sent_at IS NULL THEN now() ELSE m.sent_at END,
 				updated_at = now()
-			WHERE id = $1
-			RETURNING `+messageColumns,
-			id, u.ProviderID, u.Status, u.Status.Rank(), u.ErrorCode, moved, u.Reason))
-		if err != nil {
-			return fmt.Errorf("updating message: %w", err)
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
-			VALUES ($1, $2, $3, $4, $5)`, id, u.Status, u.ProviderStatus, u.ErrorCode, moved)
-		if err != nil {
-			return fmt.Errorf("logging status report: %w", err)
-		}
-		return nil
-	})
-	return m, moved, err
+			FROM cur WHERE m.id = cur.id
+			RETURNING m.*, cur.status_rank < $4::smallint AS moved),
+		logged AS (
+			INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
+			SELECT id, $3::text, $7::text, $5::text, moved FROM upd)
+		SELECT id::text, idempotency_key, campaign_id, step, contact_id, channel, to_addr, body,
+			status, coalesce(provider_id, ''), error_code, reason, correlation_id, time_zone, urgent, segments,
+			deferred_until, defer_reason, created_at, updated_at, moved
+		FROM upd`,
+		id, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus)
+	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
+		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
+		&m.DeferredUntil, &m.DeferReason, &m.CreatedAt, &m.UpdatedAt, &moved)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Message{}, false, apperr.NotFound("no message %s", id)
+	}
+	if err != nil {
+		return Message{}, false, fmt.Errorf("applying status to message %s: %w", id, err)
+	}
+	return m, moved, nil
 }
 
 // MessageIDByProvider finds our id for a provider's message id.
@@ -220,6 +313,7 @@ func (s *Store) Get(ctx context.Context, id string) (Message, error) {
 type ListQuery struct {
 	CampaignID string
 	To         string
+	Status     string
 	After      string
 	Limit      int
 }
@@ -232,7 +326,8 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]Message, string, error
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages
 		WHERE ($1 = '' OR campaign_id = $1) AND ($2 = '' OR to_addr = $2) AND ($3 = '' OR id > $3::uuid)
-		ORDER BY id LIMIT $4`, q.CampaignID, q.To, q.After, limit+1)
+		  AND ($5 = '' OR status = $5)
+		ORDER BY id LIMIT $4`, q.CampaignID, q.To, q.After, limit+1, q.Status)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing messages: %w", err)
 	}

@@ -1,7 +1,11 @@
-// Package worker is the send pipeline: for each send request, in order,
-// an idempotent record, the suppression check at send time, then the
-// provider call, and a status for every outcome. It fails closed: without
-// a written record and a confirmed suppression check nothing is sent.
+// Package worker is the send pipeline. For each message: quiet hours in
+// the member's time zone, the member's frequency caps and rate-limit room
+// for every budget the send draws on are decided first; then one statement
+// records the message under its idempotency key and, unless the address is
+// suppressed, claims it for sending (a message held by the rules is
+// recorded as deferred instead); then the provider call, and a status for
+// every outcome. It fails closed: without a written record, a rate-limit
+// decision and a confirmed suppression check nothing is sent.
 package worker
 
 import (
@@ -16,12 +20,16 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/delivery/metrics"
 	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
+	"github.com/musterhq/muster/services/delivery/quiet"
+	"github.com/musterhq/muster/services/delivery/ratelimit"
 	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/logging"
+	"github.com/musterhq/muster/shared/sms"
 	"github.com/musterhq/muster/shared/stream"
 )
 
@@ -39,26 +47,67 @@ type Publisher interface {
 	Consent(ctx context.Context, ev events.ConsentChanged)
 }
 
-// Config is what the worker needs to address a message.
+// RateLimiter waits for room in shared send budgets.
+type RateLimiter interface {
+	Wait(ctx context.Context, buckets []ratelimit.Bucket, segments int) (time.Duration, error)
+}
+
+// CapCounter counts a member's texts against frequency caps.
+type CapCounter interface {
+	Reserve(ctx context.Context, address, messageID string, now time.Time, urgent bool) (bool, time.Time, error)
+	Release(ctx context.Context, address, messageID string) error
+}
+
+// Config is how the worker addresses and paces messages.
 type Config struct {
 	From                string
 	MessagingServiceSID string
+	AccountSID          string
 	// PublicURL is the base URL Twilio's status callbacks are sent to.
 	PublicURL string
+	// Window is when texts may arrive in the member's local time.
+	Window quiet.Window
+	// DefaultZone is the organization's time zone, for members whose zone
+	// is known neither from their record nor from their number.
+	DefaultZone *time.Location
+	// MinOpen is the least time left in a window worth sending into:
+	// closer to its end, the text waits for the next window, so a queued
+	// text cannot arrive in quiet hours.
+	MinOpen time.Duration
+	// MaxAge expires a message still unsent this long after it was
+	// recorded (say, held by caps for days).
+	MaxAge time.Duration
+	// Rates per second, in segments; 0 means unlimited.
+	SenderRate, ServiceRate, AccountRate int
+	// Clock is the time source; tests drive it.
+	Clock func() time.Time
 }
 
-// Worker handles send requests from the SEND stream.
+// Worker handles send requests from the SEND stream and deferred messages
+// from the sweeper.
 type Worker struct {
-	cfg   Config
-	store *store.Store
-	sms   SMSSender
-	pub   Publisher
-	log   *zap.Logger
+	cfg     Config
+	store   *store.Store
+	sms     SMSSender
+	pub     Publisher
+	limiter RateLimiter
+	caps    CapCounter
+	metrics *metrics.Metrics
+	log     *zap.Logger
 }
 
 // New builds a worker.
-func New(cfg Config, st *store.Store, sms SMSSender, pub Publisher, log *zap.Logger) *Worker {
-	return &Worker{cfg: cfg, store: st, sms: sms, pub: pub, log: log}
+func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter RateLimiter, caps CapCounter, m *metrics.Metrics, log *zap.Logger) *Worker {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.DefaultZone == nil {
+		cfg.DefaultZone = time.UTC
+	}
+	if cfg.Window == (quiet.Window{}) {
+		cfg.Window = quiet.Default
+	}
+	return &Worker{cfg: cfg, store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
@@ -78,25 +127,77 @@ func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
 	if reason := invalid(req); reason != "" {
 		return w.refuse(ctx, req, reason)
 	}
-	msg, created, err := w.store.Record(ctx, req)
+	segments := sms.Measure(req.Body).Segments
+	d, err := w.admit(ctx, req.To, req.TimeZone, req.IdempotencyKey, req.Urgent, segments)
 	if err != nil {
+		return err
+	}
+	if d.hold {
+		msg, created, err := w.store.Record(ctx, req, segments)
+		if err != nil {
+			return stream.Retry(err, time.Second)
+		}
+		if !created && msg.Status != status.Queued {
+			return w.resume(ctx, msg)
+		}
+		return w.hold(ctx, msg, d.until, d.reason)
+	}
+	msg, created, err := w.store.RecordAndClaim(ctx, req, segments)
+	if err != nil {
+		w.releaseCap(ctx, req.To, req.IdempotencyKey)
 		return stream.Retry(err, time.Second)
 	}
-	if !created && msg.Status != status.Queued {
+	if !created {
+		if msg.Status == status.Queued {
+			return w.Process(ctx, msg) // deferred or released earlier: the rules again
+		}
 		return w.resume(ctx, msg)
 	}
-	claimed, err := w.store.Claim(ctx, msg.ID)
+	return w.claimed(ctx, msg, msg.Status, d.open)
+}
+
+// decision is what the send rules say about a message now.
+type decision struct {
+	hold   bool
+	until  time.Time
+	reason string
+	// open is how long the member's window stays open, for Twilio's
+	// ValidityPeriod.
+	open time.Duration
+}
+
+// admit applies quiet hours, the member's frequency caps and the rate
+// limits, in that order. It either holds the message until a time, or
+// returns once the message may be sent now (its cap slot reserved, its
+// rate-limit room taken). An infrastructure failure is a retry: no send
+// without a decision.
+func (w *Worker) admit(ctx context.Context, to, timeZone, key string, urgent bool, segments int) (decision, error) {
+	now := w.cfg.Clock()
+	zones := quiet.Zones(timeZone, to, w.cfg.DefaultZone)
+	at, open := w.cfg.Window.Next(now, zones)
+	if at.After(now) || open < w.cfg.MinOpen {
+		if !at.After(now) {
+			at, _ = w.cfg.Window.Next(now.Add(open), zones)
+		}
+		return decision{hold: true, until: at, reason: "quiet hours"}, nil
+	}
+	ok, free, err := w.caps.Reserve(ctx, to, key, now, urgent)
 	if err != nil {
-		return stream.Retry(err, time.Second)
+		return decision{}, stream.Retry(err, time.Second)
 	}
-	switch claimed {
-	case "":
-		return nil // another worker holds it
-	case status.Suppressed:
-		w.announce(ctx, msg.ID)
-		return nil
+	if !ok {
+		return decision{hold: true, until: free, reason: "frequency cap"}, nil
 	}
-	return w.send(ctx, msg, req)
+	waited, err := w.limiter.Wait(ctx, w.buckets(), segments)
+	if err != nil {
+		w.releaseCap(ctx, to, key)
+		return decision{}, stream.Retry(err, time.Second)
+	}
+	w.metrics.RateLimitWait.Observe(waited.Seconds())
+	// Whatever is left of the window after the waits bounds how long
+	// Twilio may keep the text queued.
+	_, open = w.cfg.Window.Next(w.cfg.Clock(), zones)
+	return decision{open: open}, nil
 }
 
 // invalid says why a request can never be sent, or "".
@@ -123,6 +224,7 @@ func (w *Worker) refuse(ctx context.Context, req events.SendRequested, reason st
 	}
 	if created {
 		w.log.Warn("send request refused", zap.String("idempotency_key", req.IdempotencyKey), zap.String("reason", reason))
+		w.count(msg.Status)
 		w.pub.Status(ctx, msg)
 	}
 	return nil
@@ -131,7 +233,7 @@ func (w *Worker) refuse(ctx context.Context, req events.SendRequested, reason st
 // resume handles a request seen before. Only a message left in sending
 // needs anything: the process stopped during its provider call, so it may
 // have gone out. It is never resent; it is marked unknown until a status
-// callback (which carries our id) settles it.
+// callback (which carries our id) or the reconciler settles it.
 func (w *Worker) resume(ctx context.Context, msg store.Message) error {
 	if msg.Status != status.Sending {
 		return nil
@@ -140,18 +242,83 @@ func (w *Worker) resume(ctx context.Context, msg store.Message) error {
 	return w.settle(ctx, msg.ID, store.Update{Status: status.Unknown, Reason: "interrupted during provider call; awaiting callback"})
 }
 
-func (w *Worker) send(ctx context.Context, msg store.Message, req events.SendRequested) error {
+// Process runs a recorded, queued message (deferred, or released after a
+// provider refusal) through the send rules again. The sweeper calls it
+// for messages that come due; the claim makes sure only one caller sends.
+func (w *Worker) Process(ctx context.Context, msg store.Message) error {
+	if w.cfg.MaxAge > 0 && w.cfg.Clock().Sub(msg.CreatedAt) > w.cfg.MaxAge {
+		return w.settle(ctx, msg.ID, store.Update{Status: status.Expired, Reason: fmt.Sprintf("not sendable within %s", w.cfg.MaxAge)})
+	}
+	d, err := w.admit(ctx, msg.To, msg.TimeZone, msg.IdempotencyKey, msg.Urgent, msg.Segments)
+	if err != nil {
+		return err
+	}
+	if d.hold {
+		return w.hold(ctx, msg, d.until, d.reason)
+	}
+	st, err := w.store.Claim(ctx, msg.ID)
+	if err != nil {
+		w.releaseCap(ctx, msg.To, msg.IdempotencyKey)
+		return stream.Retry(err, time.Second)
+	}
+	return w.claimed(ctx, msg, st, d.open)
+}
+
+// claimed acts on the outcome of a claim: send, or report the suppression.
+func (w *Worker) claimed(ctx context.Context, msg store.Message, st status.Status, open time.Duration) error {
+	switch st {
+	case "":
+		return nil // another worker holds it
+	case status.Suppressed:
+		w.releaseCap(ctx, msg.To, msg.IdempotencyKey)
+		w.count(status.Suppressed)
+		w.announce(ctx, msg.ID)
+		return nil
+	}
+	return w.send(ctx, msg, open)
+}
+
+func (w *Worker) buckets() []ratelimit.Bucket {
+	return []ratelimit.Bucket{
+		{Key: "sender:" + w.cfg.From, PerSecond: w.cfg.SenderRate},
+		{Key: "service:" + w.cfg.MessagingServiceSID, PerSecond: w.cfg.ServiceRate},
+		{Key: "account:" + w.cfg.AccountSID, PerSecond: w.cfg.AccountRate},
+	}
+}
+
+// hold defers a message to at; it is acknowledged on the stream and the
+// sweeper brings it back then.
+func (w *Worker) hold(ctx context.Context, msg store.Message, at time.Time, reason string) error {
+	deferred, err := w.store.Defer(ctx, msg.ID, at, reason)
+	if err != nil {
+		return stream.Retry(err, time.Second)
+	}
+	if deferred {
+		w.metrics.Deferrals.WithLabelValues(reason).Inc()
+		w.log.Debug("message deferred", zap.String("message_id", msg.ID), zap.String("reason", reason), zap.Time("until", at))
+	}
+	return nil
+}
+
+func (w *Worker) send(ctx context.Context, msg store.Message, validity time.Duration) error {
+	start := time.Now()
 	sid, err := w.sms.Send(ctx, twilio.Message{
 		To: msg.To, From: w.cfg.From, MessagingServiceSID: w.cfg.MessagingServiceSID, Body: msg.Body,
-		StatusCallback: twilio.StatusCallbackURL(w.cfg.PublicURL, msg.ID),
+		StatusCallback: twilio.StatusCallbackURL(w.cfg.PublicURL, msg.ID), ValidityPeriod: validity,
 	})
+	kind, code := provider.Classify(err)
+	outcome := "ok"
+	if err != nil {
+		outcome = kind.String()
+	}
+	w.metrics.ProviderLatency.WithLabelValues("twilio", outcome).Observe(time.Since(start).Seconds())
 	if err == nil {
 		return w.settle(ctx, msg.ID, store.Update{Status: status.Accepted, ProviderID: sid})
 	}
-	kind, code := provider.Classify(err)
 	fields := []zap.Field{zap.String("message_id", msg.ID), zap.String("provider", "twilio"), zap.String("code", code), zap.Error(err)}
 	switch kind {
 	case provider.Retryable:
+		w.releaseCap(ctx, msg.To, msg.IdempotencyKey)
 		if err := w.store.Release(ctx, msg.ID); err != nil {
 			return stream.Retry(err, time.Second)
 		}
@@ -159,17 +326,27 @@ func (w *Worker) send(ctx context.Context, msg store.Message, req events.SendReq
 		w.log.Debug("provider busy; retrying", append(fields, zap.Duration("delay", delay))...)
 		return stream.Retry(err, delay)
 	case provider.Stopped:
+		w.releaseCap(ctx, msg.To, msg.IdempotencyKey)
 		w.log.Info("carrier reports recipient opted out", append(fields, logging.Phone("to", msg.To))...)
 		if err := w.suppress(ctx, msg, code); err != nil {
 			return stream.Retry(err, time.Second)
 		}
 		return w.settle(ctx, msg.ID, store.Update{Status: status.Suppressed, ErrorCode: code, Reason: "carrier reports recipient opted out"})
 	case provider.Permanent:
+		w.releaseCap(ctx, msg.To, msg.IdempotencyKey)
 		w.log.Warn("send failed for good", fields...)
 		return w.settle(ctx, msg.ID, store.Update{Status: status.Failed, ErrorCode: code, Reason: err.Error()})
 	default:
 		w.log.Warn("send outcome ambiguous; not resending", fields...)
 		return w.settle(ctx, msg.ID, store.Update{Status: status.Unknown, ErrorCode: code, Reason: "ambiguous provider answer: " + err.Error()})
+	}
+}
+
+// releaseCap gives back a cap slot for a text that did not go out. A
+// failure only means the member's quota is used up a little early.
+func (w *Worker) releaseCap(ctx context.Context, to, key string) {
+	if err := w.caps.Release(ctx, to, key); err != nil {
+		w.log.Warn("frequency cap not released", zap.String("idempotency_key", key), zap.Error(err))
 	}
 }
 
@@ -182,9 +359,14 @@ func (w *Worker) settle(ctx context.Context, id string, u store.Update) error {
 		return stream.Retry(err, time.Second)
 	}
 	if moved {
+		w.count(msg.Status)
 		w.pub.Status(ctx, msg)
 	}
 	return nil
+}
+
+func (w *Worker) count(st status.Status) {
+	w.metrics.Messages.WithLabelValues(string(st), "twilio").Inc()
 }
 
 func (w *Worker) announce(ctx context.Context, id string) {
@@ -213,4 +395,54 @@ func (w *Worker) suppress(ctx context.Context, msg store.Message, code string) e
 	ev.ID = "carrier-stop." + msg.ID
 	w.pub.Consent(ctx, ev)
 	return nil
+}
+
+// Sweep brings deferred messages back when they come due, until ctx
+// ends. Any number of replicas may sweep; each leases its batch.
+func (w *Worker) Sweep(ctx context.Context, every time.Duration) {
+	for {
+		due, err := w.store.Due(ctx, w.cfg.Clock(), 5*time.Minute, 200)
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn("sweeping deferred messages failed", zap.Error(err))
+		}
+		for _, msg := range due {
+			if err := w.Process(ctx, msg); err != nil && ctx.Err() == nil {
+				// The lease runs out and the message comes due again.
+				w.log.Warn("deferred message not processed", zap.String("message_id", msg.ID), zap.Error(err))
+			}
+		}
+		if len(due) > 0 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// Reconcile settles messages whose provider call's outcome stayed unknown
+// past the deadline with no callback: they end failed, with the reason
+// saying they may have been delivered, and an operator can see them in
+// the message log (status filter) and in metrics.
+func (w *Worker) Reconcile(ctx context.Context, deadline, every time.Duration) {
+	for {
+		stale, err := w.store.Unsettled(ctx, w.cfg.Clock().Add(-deadline), 200)
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn("reconciling unknown outcomes failed", zap.Error(err))
+		}
+		for _, msg := range stale {
+			w.log.Warn("outcome unknown past deadline; marking failed", zap.String("message_id", msg.ID))
+			if err := w.settle(ctx, msg.ID, store.Update{Status: status.Failed, ErrorCode: "unknown",
+				Reason: "no provider answer or callback within " + deadline.String() + "; may have been delivered"}); err != nil && ctx.Err() == nil {
+				w.log.Warn("settling unknown outcome failed", zap.String("message_id", msg.ID), zap.Error(err))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
 	contactsdb "github.com/musterhq/muster/services/contacts/migrations"
 	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
+	delivery "github.com/musterhq/muster/services/delivery/app"
 	"github.com/musterhq/muster/services/devstack/stack"
 	"github.com/musterhq/muster/shared/testkit"
 )
@@ -37,7 +38,7 @@ func BenchmarkE2ESMS(b *testing.B) {
 		NATSPort: -1, NATSDir: b.TempDir(),
 		ContactsDB: contactsDSN, CampaignsDB: testkit.Database(b, campaignsdb.FS), DeliveryDB: testkit.Database(b, deliverydb.FS),
 		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
-		AutoCallbacks: true, Log: zap.NewNop(),
+		AutoCallbacks: true, Log: zap.NewNop(), RedisPrefix: redisPrefix(b), DeliveryOptions: delivery.Options{Clock: middayClock(b)},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
 	contactsdb "github.com/musterhq/muster/services/contacts/migrations"
 	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
+	delivery "github.com/musterhq/muster/services/delivery/app"
 	"github.com/musterhq/muster/services/devstack/stack"
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
@@ -32,7 +33,7 @@ func startStack(t *testing.T, autoCallbacks bool) *stack.Stack {
 		ContactsDB: testkit.Database(t, contactsdb.FS), CampaignsDB: testkit.Database(t, campaignsdb.FS),
 		DeliveryDB:   testkit.Database(t, deliverydb.FS),
 		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
-		AutoCallbacks: autoCallbacks,
+		AutoCallbacks: autoCallbacks, RedisPrefix: redisPrefix(t), DeliveryOptions: delivery.Options{Clock: middayClock(t)},
 		Log:           zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)),
 	})
 	if err != nil {
@@ -332,4 +333,23 @@ func TestWalkingSkeleton(t *testing.T) {
 	if got := outboxTo(st.Sim, phones["Ana"], "outbound-api"); len(got) != 2 || got[1].Body != "Ana, see you Friday!" {
 		t.Fatalf("Ana's texts = %+v", got)
 	}
+}
+
+// redisPrefix gives a test its own keys on the real Redis.
+func redisPrefix(t testing.TB) string {
+	_, prefix := testkit.Redis(t)
+	return prefix
+}
+
+// middayClock runs time forward from noon today in New York, so tests
+// that are not about quiet hours send whatever the hour on the machine.
+func middayClock(t testing.TB) func() time.Time {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	y, m, d := now.In(ny).Date()
+	offset := time.Date(y, m, d, 12, 0, 0, 0, ny).Sub(now)
+	return func() time.Time { return time.Now().Add(offset) }
 }

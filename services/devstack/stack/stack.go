@@ -45,6 +45,16 @@ type Options struct {
 	// DeliveryWorkers overrides delivery's default concurrency when set.
 	DeliveryWorkers int
 
+	// RedisURL and RedisPrefix place delivery's rate limits and caps;
+	// tests give each run a prefix of its own.
+	RedisURL    string
+	RedisPrefix string
+
+	// Delivery adjusts delivery's configuration before it starts (rates,
+	// caps, windows) and DeliveryOptions replaces its parts (a clock).
+	Delivery        func(*delivery.Config)
+	DeliveryOptions delivery.Options
+
 	Log *zap.Logger
 }
 
@@ -136,7 +146,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.DeliveryWorkers > 0 {
 		dc.Workers = o.DeliveryWorkers
 	}
-	da, err := delivery.New(ctx, dc, log.Named("delivery"))
+	if o.RedisURL != "" {
+		dc.RedisURL = o.RedisURL
+	}
+	if o.RedisPrefix != "" {
+		dc.RedisPrefix = o.RedisPrefix
+	}
+	if o.Delivery != nil {
+		o.Delivery(&dc)
+	}
+	da, err := delivery.New(ctx, dc, log.Named("delivery"), o.DeliveryOptions)
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,8 @@ func (c *Client) Send(_ context.Context, m Message) (string, error) {
 		p.SetStatusCallback(m.StatusCallback)
 	}
 	if m.ValidityPeriod > 0 {
-		p.SetValidityPeriod(int(max(m.ValidityPeriod, time.Second).Seconds()))
+		// Twilio takes 1 to 36,000 seconds.
+		p.SetValidityPeriod(int(min(max(m.ValidityPeriod, time.Second), 10*time.Hour).Seconds()))
 	}
 	// twilio-go's CreateMessage takes no context; the HTTP client's
 	// timeout bounds it.

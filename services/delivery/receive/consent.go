@@ -1,0 +1,51 @@
+package receive
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/delivery/store"
+	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/logging"
+	"github.com/musterhq/muster/shared/stream"
+)
+
+// ConsentHandler applies opt-outs made outside delivery (an organizer in
+// contacts, an import that carried one) to the suppression list. Only
+// opt-outs are taken: lifting one is the member's own act (START), which
+// delivery handles itself, so no event from elsewhere can re-subscribe an
+// address.
+func ConsentHandler(st *store.Store, log *zap.Logger) stream.Handler {
+	return func(ctx context.Context, m stream.Msg) error {
+		var ev events.ConsentChanged
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			return stream.Permanent(fmt.Errorf("decoding consent event: %w", err))
+		}
+		if ev.Source == events.SourceInboundSMS || ev.Source == events.SourceProvider {
+			return nil // delivery's own, already on the list
+		}
+		switch ev.Change {
+		case events.ConsentOptedOut, events.ConsentBounced, events.ConsentComplained:
+		default:
+			return nil
+		}
+		if !ev.Channel.Valid() || ev.Address == "" {
+			return stream.Permanent(fmt.Errorf("consent event %q lacks channel or address", ev.ID))
+		}
+		added, err := st.Suppress(ctx, store.Suppression{
+			Channel: string(ev.Channel), Address: ev.Address, Reason: ev.Change + " by " + ev.Source,
+			Source: ev.Source, Evidence: ev.Evidence,
+		})
+		if err != nil {
+			return stream.Retry(err, time.Second)
+		}
+		if added {
+			log.Info("address suppressed", logging.Address("address", ev.Address), zap.String("source", ev.Source), zap.String("event_id", ev.ID))
+		}
+		return nil
+	}
+}

@@ -1,0 +1,192 @@
+package testkit
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is a database or cache server a test runs as a child process of
+// its own, so it can stop and start it mid-run without touching the
+// machine's shared servers.
+type Server struct {
+	t     testing.TB
+	Port  int
+	start func() (*exec.Cmd, error)
+	stop  func(*exec.Cmd) error
+	cmd   *exec.Cmd
+}
+
+// Start (re)starts the server on its port and waits until it accepts
+// connections.
+func (s *Server) Start() {
+	s.t.Helper()
+	cmd, err := s.start()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.cmd = cmd
+	if err := waitPort(s.Port, 30*time.Second); err != nil {
+		s.Stop()
+		s.t.Fatal(err)
+	}
+}
+
+// Stop stops the server; clients see connection errors until Start.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	if err := s.stop(s.cmd); err != nil {
+		s.t.Logf("stopping server on %d: %v", s.Port, err)
+	}
+	s.cmd = nil
+}
+
+// PrivateRedis runs a redis-server of the test's own on a free port, with
+// nothing kept on disk.
+func PrivateRedis(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is not installed (deployments/local/ensure-services.sh installs it): %v", err)
+	}
+	s := &Server{t: t, Port: freePort(t)}
+	s.start = func() (*exec.Cmd, error) {
+		cmd := exec.Command(bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("starting redis-server: %w", err)
+		}
+		return cmd, nil
+	}
+	s.stop = func(cmd *exec.Cmd) error {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		return nil
+	}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// URL is the Redis URL of a private Redis server.
+func (s *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.Port) }
+
+// PrivatePostgres runs a PostgreSQL cluster of the test's own (initdb in a
+// temp dir, trust auth, fsync on as in production) on a free port. It runs
+// as the postgres user when the test runs as root, since PostgreSQL
+// refuses to run as root.
+func PrivatePostgres(t testing.TB) *Server {
+	t.Helper()
+	bin, err := postgresBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "muster-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	asPG := func(name string, args ...string) *exec.Cmd {
+		if os.Geteuid() != 0 {
+			return exec.Command(name, args...)
+		}
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+	}
+	if os.Geteuid() == 0 {
+		if err := chownToPostgres(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if out, err := asPG(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	s := &Server{t: t, Port: freePort(t)}
+	s.start = func() (*exec.Cmd, error) {
+		cmd := asPG(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(s.Port), "-k", dir, "-c", "listen_addresses=127.0.0.1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("starting postgres: %w", err)
+		}
+		return cmd, nil
+	}
+	s.stop = func(cmd *exec.Cmd) error {
+		// SIGINT is PostgreSQL's fast shutdown: clients are cut off at once.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		return nil
+	}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// AdminURL is the admin database URL of a private PostgreSQL server.
+func (s *Server) AdminURL() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.Port)
+}
+
+func postgresBin() (string, error) {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if len(matches) == 0 {
+		return "", fmt.Errorf("no PostgreSQL server binaries under /usr/lib/postgresql (deployments/local/ensure-services.sh installs them)")
+	}
+	return filepath.Dir(matches[len(matches)-1]), nil
+}
+
+func chownToPostgres(dir string) error {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return fmt.Errorf("looking up the postgres user: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return fmt.Errorf("handing %s to postgres: %w", dir, err)
+	}
+	return nil
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func waitPort(port int, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	var d net.Dialer
+	for {
+		conn, err := d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nothing listening on port %d after %s", port, within)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
