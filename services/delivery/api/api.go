@@ -26,8 +26,6 @@ func New(st *store.Store, js jetstream.JetStream, log *zap.Logger) *Handler {
 	return &Handler{store: st, js: js, log: log}
 }
 
-
-
 // Routes mounts the API on r.
 func (h *Handler) Routes(r chi.Router) {
 	r.Get("/messages", h.list)

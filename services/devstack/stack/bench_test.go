@@ -16,8 +16,8 @@ import (
 
 	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
 	contactsdb "github.com/musterhq/muster/services/contacts/migrations"
-	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
 	delivery "github.com/musterhq/muster/services/delivery/app"
+	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/devstack/stack"
 	"github.com/musterhq/muster/shared/testkit"
 )

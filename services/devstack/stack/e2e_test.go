@@ -17,8 +17,8 @@ import (
 
 	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
 	contactsdb "github.com/musterhq/muster/services/contacts/migrations"
-	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
 	delivery "github.com/musterhq/muster/services/delivery/app"
+	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/devstack/stack"
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
@@ -34,7 +34,7 @@ func startStack(t *testing.T, autoCallbacks bool) *stack.Stack {
 		DeliveryDB:   testkit.Database(t, deliverydb.FS),
 		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
 		AutoCallbacks: autoCallbacks, RedisPrefix: redisPrefix(t), DeliveryOptions: delivery.Options{Clock: middayClock(t)},
-		Log:           zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)),
+		Log: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)),
 	})
 	if err != nil {
 		t.Fatal(err)
