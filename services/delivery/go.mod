@@ -50,3 +50,7 @@ require (
 )
 
 replace github.com/musterhq/muster/shared => ../../shared
+
+require github.com/musterhq/muster/services/simulator v0.0.0
+
+replace github.com/musterhq/muster/services/simulator => ../simulator

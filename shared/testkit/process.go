@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Server is a database or cache server a test runs as a child process of
@@ -22,6 +24,9 @@ type Server struct {
 	Port  int
 	start func() (*exec.Cmd, error)
 	stop  func(*exec.Cmd) error
+	// ready reports whether the server takes work (an open port is not
+	// enough for PostgreSQL, which refuses clients while starting up).
+	ready func() error
 	cmd   *exec.Cmd
 }
 
@@ -37,6 +42,21 @@ func (s *Server) Start() {
 	if err := waitPort(s.Port, 30*time.Second); err != nil {
 		s.Stop()
 		s.t.Fatal(err)
+	}
+	if s.ready == nil {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := s.ready()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			s.t.Fatalf("server on %d not ready: %v", s.Port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -131,6 +151,15 @@ func PrivatePostgres(t testing.TB) *Server {
 			<-done
 		}
 		return nil
+	}
+	s.ready = func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, s.AdminURL())
+		if err != nil {
+			return err
+		}
+		return conn.Close(ctx)
 	}
 	s.Start()
 	t.Cleanup(s.Stop)

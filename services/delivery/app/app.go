@@ -45,6 +45,10 @@ type Config struct {
 	MessagingServiceSID string        `env:"TWILIO_MESSAGING_SERVICE_SID"`
 	TwilioTimeout       time.Duration `env:"TWILIO_TIMEOUT" envDefault:"10s"`
 	Workers             int           `env:"WORKERS" envDefault:"32"`
+	// AckWait is how long JetStream waits before handing an unacked send
+	// request to another worker (its holder died). It must exceed the
+	// provider timeout; 0 means the timeout plus 20s.
+	AckWait time.Duration `env:"ACK_WAIT" envDefault:"0s"`
 	// RedisURL holds the shared rate-limit budgets and frequency caps.
 	RedisURL    string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
 	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"muster:"`
@@ -109,6 +113,15 @@ func (c Config) validate() error {
 		errs = append(errs, fmt.Errorf("DELIVERY_TIME_ZONE: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// ackWait is longer than the provider timeout, so a slow call is never
+// redelivered to a second worker while it is still in flight.
+func (c Config) ackWait() time.Duration {
+	if c.AckWait > c.TwilioTimeout {
+		return c.AckWait
+	}
+	return c.TwilioTimeout + 20*time.Second
 }
 
 // replies are the keyword answers, with defaults naming the organization.
@@ -214,16 +227,15 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 		return err
 	}
 	err = a.deps.Consume(ctx, stream.Consumer{
-		Stream: events.StreamDeadLetter, Durable: "delivery-dead-letters", Subjects: []string{events.SubjectDeadLetterPrefix + "delivery-*"},
+		Stream: events.StreamDeadLetter, Durable: "delivery-dead-letters",
+		Subjects: []string{events.SubjectDeadLetterPrefix + "delivery-send", events.SubjectDeadLetterPrefix + "delivery-consent"},
 	}, api.DeadLetterHandler(st))
 	if err != nil {
 		return err
 	}
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send", Workers: cfg.Workers,
-		// Longer than the provider timeout, so a slow call is never
-		// redelivered to a second worker while it is still in flight.
-		AckWait: cfg.TwilioTimeout + 20*time.Second,
+		AckWait: cfg.ackWait(),
 	}, w.Handle)
 }
 

@@ -1,0 +1,269 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/musterhq/muster/services/delivery/app"
+	"github.com/musterhq/muster/services/delivery/migrations"
+	"github.com/musterhq/muster/services/delivery/provider/twilio"
+	"github.com/musterhq/muster/services/delivery/store"
+	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/testkit"
+)
+
+// clock is a test's time: real time shifted by an offset the test sets.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = time.Until(t)
+}
+
+// harness runs delivery in-process against real PostgreSQL, Redis and an
+// embedded NATS server, sending through the real twilio-go client to the
+// provider simulator. A test can stop delivery and start it again on the
+// same address, as after a crash.
+type harness struct {
+	t        *testing.T
+	nats     *testkit.NATS
+	sim      *sim.Server
+	simURL   string
+	addr     string
+	cfg      app.Config
+	clock    *clock
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	cancel   context.CancelFunc
+	done     chan error
+	campaign int
+}
+
+type setup struct {
+	simConfig func(*sim.Config)
+	config    func(*app.Config)
+	dbURL     string // a database on another server (a private one)
+	redisURL  string
+}
+
+func newHarness(t *testing.T, s setup) *harness {
+	t.Helper()
+	h := &harness{t: t, nats: testkit.StartNATS(t), clock: &clock{}}
+	h.clock.Set(middayNewYork(t))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = ln.Addr().String()
+	ln.Close()
+
+	sc := sim.Config{InboundURL: "http://" + h.addr + twilio.InboundPath, AutoCallbacks: true}
+	if s.simConfig != nil {
+		s.simConfig(&sc)
+	}
+	h.sim = sim.New(sc, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	srv := httptest.NewServer(h.sim.Handler())
+	t.Cleanup(func() { srv.Close(); h.sim.Close() })
+	h.simURL = srv.URL
+
+	cfg := app.DefaultConfig()
+	cfg.HTTPAddr = h.addr
+	cfg.DatabaseURL = s.dbURL
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = testkit.Database(t, migrations.FS)
+	}
+	cfg.NATSURL = h.nats.URL()
+	if s.redisURL != "" {
+		cfg.RedisURL = s.redisURL
+		cfg.RedisPrefix = "t:"
+	} else {
+		_, cfg.RedisPrefix = testkit.Redis(t)
+	}
+	cfg.TwilioAPIURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken = h.simURL, sim.DefaultAccountSID, sim.DefaultAuthToken
+	cfg.TwilioFrom = "+15550001111"
+	cfg.TwilioTimeout = time.Second
+	cfg.AckWait = 3 * time.Second
+	cfg.SweepEvery = 50 * time.Millisecond
+	cfg.ShutdownTimeout = 3 * time.Second
+	cfg.CapPerDay, cfg.CapPerWeek = 0, 0
+	if s.config != nil {
+		s.config(&cfg)
+	}
+	h.cfg = cfg
+	h.nc, h.js, err = stream.Connect(h.nats.URL(), "test", zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.nc.Close)
+	return h
+}
+
+func middayNewYork(t testing.TB) time.Time {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, m, d := time.Now().In(ny).Date()
+	return time.Date(y, m, d, 12, 0, 0, 0, ny)
+}
+
+// start runs delivery; sms replaces the Twilio client when not nil.
+func (h *harness) start(sms func(twilio.Config) app.Options) {
+	h.t.Helper()
+	opts := app.Options{Clock: h.clock.Now}
+	if sms != nil {
+		o := sms(twilio.Config{AccountSID: h.cfg.TwilioAccountSID, AuthToken: h.cfg.TwilioAuthToken, APIURL: h.simURL, Timeout: h.cfg.TwilioTimeout})
+		opts.SMS = o.SMS
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, h.cfg, zaptest.NewLogger(h.t, zaptest.Level(zap.InfoLevel)), opts)
+	if err != nil {
+		cancel()
+		h.t.Fatal(err)
+	}
+	h.cancel, h.done = cancel, make(chan error, 1)
+	go func() { h.done <- a.Run(ctx) }()
+	h.t.Cleanup(h.stop)
+}
+
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	if err := <-h.done; err != nil {
+		h.t.Errorf("delivery run: %v", err)
+	}
+	h.cancel = nil
+}
+
+// send publishes a send request as campaigns would, under a fresh
+// campaign id, and returns its idempotency key.
+func (h *harness) send(to, body string, mutate ...func(*events.SendRequested)) string {
+	h.t.Helper()
+	h.campaign++
+	campaign := fmt.Sprintf("00000000-0000-4000-8000-%012d", h.campaign)
+	contact := "contact-" + to
+	key := events.IdempotencyKey(campaign, 0, contact, events.ChannelSMS)
+	req := events.SendRequested{
+		Meta:           events.Meta{ID: key, Type: events.TypeSendRequested, Version: 1, OccurredAt: time.Now()},
+		IdempotencyKey: key, CampaignID: campaign, ContactID: contact, Channel: events.ChannelSMS, To: to, Body: body,
+	}
+	for _, m := range mutate {
+		m(&req)
+	}
+	if err := stream.PublishEventually(context.Background(), h.js, events.SendSubject(events.ChannelSMS), key, req); err != nil {
+		h.t.Fatal(err)
+	}
+	return key
+}
+
+// message reads the log entry for an idempotency key; ok is false while
+// there is none.
+func (h *harness) message(key string) (store.Message, bool) {
+	h.t.Helper()
+	var out struct {
+		Messages []store.Message `json:"messages"`
+	}
+	resp, err := http.Get("http://" + h.addr + "/messages?limit=1000")
+	if err != nil {
+		return store.Message{}, false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return store.Message{}, false
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		h.t.Fatal(err)
+	}
+	for _, m := range out.Messages {
+		if m.IdempotencyKey == key {
+			return m, true
+		}
+	}
+	return store.Message{}, false
+}
+
+// statusOf waits until the message for key reaches want.
+func (h *harness) waitStatus(key, want string) store.Message {
+	h.t.Helper()
+	var last store.Message
+	eventually(h.t, fmt.Sprintf("%s to be %s", key, want), func() bool {
+		m, ok := h.message(key)
+		last = m
+		return ok && string(m.Status) == want
+	})
+	return last
+}
+
+func (h *harness) get(path string, out any) int {
+	h.t.Helper()
+	resp, err := http.Get("http://" + h.addr + path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		_ = json.Unmarshal(raw, out)
+	}
+	return resp.StatusCode
+}
+
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// never checks that cond stays false for a while: used to show that
+// something (a send) does not happen, after the thing that would cause it
+// has had ample time.
+func never(t testing.TB, what string, cond func() bool, during time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(during)
+	for time.Now().Before(deadline) {
+		if cond() {
+			t.Fatalf("%s happened", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+type appConfig = app.Config
+
+var migrationsFS = migrations.FS
+
+func simReply(from, body string) sim.Reply {
+	return sim.Reply{From: from, To: "+15550001111", Body: body}
+}
