@@ -50,7 +50,7 @@ func (c *clock) Set(t time.Time) {
 // provider simulator. A test can stop delivery and start it again on the
 // same address, as after a crash.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	nats     *testkit.NATS
 	sim      *sim.Server
 	simURL   string
@@ -71,7 +71,7 @@ type setup struct {
 	redisURL  string
 }
 
-func newHarness(t *testing.T, s setup) *harness {
+func newHarness(t testing.TB, s setup) *harness {
 	t.Helper()
 	h := &harness{t: t, nats: testkit.StartNATS(t), clock: &clock{}}
 	h.clock.Set(middayNewYork(t))

@@ -6,6 +6,7 @@ package quiet
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
@@ -101,11 +102,39 @@ func (w Window) Next(now time.Time, zones []*time.Location) (time.Time, time.Dur
 	return t, 0
 }
 
-// Zones finds where a member is: their own time zone when the contact has
-// one, else the zones their number's area code covers, else fallback.
-func Zones(timeZone, phone string, fallback *time.Location) []*time.Location {
+// Zoner finds where a member is. It caches time zones by name: loading
+// one reads the zoneinfo database from disk, too slow to do per message.
+type Zoner struct {
+	fallback *time.Location
+	cache    sync.Map // zone name -> *time.Location, or nil for unknown
+}
+
+// NewZoner builds a zoner that falls back to the organization's zone.
+func NewZoner(fallback *time.Location) *Zoner {
+	if fallback == nil {
+		fallback = time.UTC
+	}
+	return &Zoner{fallback: fallback}
+}
+
+func (z *Zoner) load(name string) *time.Location {
+	if v, ok := z.cache.Load(name); ok {
+		loc, _ := v.(*time.Location)
+		return loc
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		loc = nil
+	}
+	z.cache.Store(name, loc)
+	return loc
+}
+
+// Zones returns the member's own time zone when the contact has one, else
+// the zones their number's area code covers, else the fallback.
+func (z *Zoner) Zones(timeZone, phone string) []*time.Location {
 	if timeZone != "" {
-		if loc, err := time.LoadLocation(timeZone); err == nil {
+		if loc := z.load(timeZone); loc != nil {
 			return []*time.Location{loc}
 		}
 	}
@@ -113,7 +142,7 @@ func Zones(timeZone, phone string, fallback *time.Location) []*time.Location {
 		if names, err := phonenumbers.GetTimezonesForNumber(num); err == nil {
 			var locs []*time.Location
 			for _, n := range names {
-				if loc, err := time.LoadLocation(n); err == nil {
+				if loc := z.load(n); loc != nil {
 					locs = append(locs, loc)
 				}
 			}
@@ -122,5 +151,5 @@ func Zones(timeZone, phone string, fallback *time.Location) []*time.Location {
 			}
 		}
 	}
-	return []*time.Location{fallback}
+	return []*time.Location{z.fallback}
 }

@@ -87,6 +87,7 @@ type Config struct {
 // from the sweeper.
 type Worker struct {
 	cfg     Config
+	zones   *quiet.Zoner
 	store   *store.Store
 	sms     SMSSender
 	pub     Publisher
@@ -107,7 +108,7 @@ func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter R
 	if cfg.Window == (quiet.Window{}) {
 		cfg.Window = quiet.Default
 	}
-	return &Worker{cfg: cfg, store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
+	return &Worker{cfg: cfg, zones: quiet.NewZoner(cfg.DefaultZone), store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
@@ -173,7 +174,7 @@ type decision struct {
 // without a decision.
 func (w *Worker) admit(ctx context.Context, to, timeZone, key string, urgent bool, segments int) (decision, error) {
 	now := w.cfg.Clock()
-	zones := quiet.Zones(timeZone, to, w.cfg.DefaultZone)
+	zones := w.zones.Zones(timeZone, to)
 	at, open := w.cfg.Window.Next(now, zones)
 	if at.After(now) || open < w.cfg.MinOpen {
 		if !at.After(now) {

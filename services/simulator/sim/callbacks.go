@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -162,21 +164,58 @@ func (s *Server) dispatch(work chan<- callbackJob) {
 	}
 }
 
-// runAutoCallbacks moves a message to sent then delivered, firing a status
-// callback for each when the message has a StatusCallback URL. A message
-// removed by Reset is skipped.
+// callbackStep is one automatic status callback: a status and the error
+// code it carries.
+type callbackStep struct {
+	status, errorCode string
+}
+
+// shapeCallbacks lays out a message's automatic callbacks: each step
+// repeated repeat times in a row, in order, reversed or shuffled.
+func shapeCallbacks(steps []callbackStep, order CallbackOrder, repeat int) []callbackStep {
+	out := make([]callbackStep, 0, len(steps)*repeat)
+	for _, st := range steps {
+		for range repeat {
+			out = append(out, st)
+		}
+	}
+	switch order {
+	case CallbackReversed:
+		slices.Reverse(out)
+	case CallbackShuffled:
+		rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	}
+	return out
+}
+
+// runAutoCallbacks moves a message to sent then delivered (undelivered with
+// 30006 for a FaultUndelivered message), firing a status callback for each
+// when the message has a StatusCallback URL. Callbacks follow the current
+// CallbackOrder and CallbackRepeat; the stored status never moves back, so
+// it ends at the final status whatever the order. A message removed by
+// Reset is skipped.
 func (s *Server) runAutoCallbacks(sid string) {
-	for _, status := range []string{"sent", "delivered"} {
+	m, ok := s.msgs.get(sid)
+	if !ok {
+		return
+	}
+	final := callbackStep{status: "delivered"}
+	if m.Fault == FaultUndelivered {
+		final = callbackStep{status: "undelivered", errorCode: string(FaultUndelivered)}
+	}
+	order, repeat := s.callbackShape()
+	for _, st := range shapeCallbacks([]callbackStep{{status: "sent"}, final}, order, repeat) {
 		if s.ctx.Err() != nil {
 			return
 		}
-		m, ok := s.msgs.setStatus(sid, status, "", time.Now().UTC())
+		m, ok := s.msgs.advance(sid, st.status, st.errorCode, time.Now().UTC())
 		if !ok {
 			return
 		}
 		if m.StatusCallback == "" {
 			continue
 		}
+		m.Status, m.ErrorCode = st.status, st.errorCode
 		s.deliverWithRetry(m)
 	}
 }

@@ -73,6 +73,12 @@ func (rt rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func twilioAPI(t *testing.T, serverURL, sid, token string) *openapi.ApiService {
 	t.Helper()
+	return twilioAPITimeout(t, serverURL, sid, token, 10*time.Second)
+}
+
+// twilioAPITimeout is twilioAPI with a client that gives up after timeout.
+func twilioAPITimeout(t *testing.T, serverURL, sid, token string, timeout time.Duration) *openapi.ApiService {
+	t.Helper()
 	target, err := url.Parse(serverURL)
 	if err != nil {
 		t.Fatalf("parse server url: %v", err)
@@ -80,7 +86,7 @@ func twilioAPI(t *testing.T, serverURL, sid, token string) *openapi.ApiService {
 	c := &client.Client{
 		Credentials: client.NewCredentials(sid, token),
 		HTTPClient: &http.Client{
-			Timeout:   10 * time.Second,
+			Timeout:   timeout,
 			Transport: rewriteTransport{target: target, base: http.DefaultTransport},
 		},
 	}

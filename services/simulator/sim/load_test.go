@@ -73,6 +73,9 @@ func TestManyConcurrentSends(t *testing.T) {
 		t.Fatalf("got %d of %d callbacks", total, 2*n)
 	}
 
+	if h.sim.Count() != n || h.sim.Len() != n || len(h.sim.Duplicates()) != 0 || h.sim.SentTo("+1555000"+pad4(n-1)) != 1 {
+		t.Errorf("count %d, len %d, duplicates %v, want %d distinct sends", h.sim.Count(), h.sim.Len(), h.sim.Duplicates(), n)
+	}
 	out := h.sim.Outbox()
 	if len(out) != n {
 		t.Fatalf("outbox has %d messages, want %d", len(out), n)

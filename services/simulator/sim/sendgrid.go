@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +25,10 @@ const (
 // recipient of each personalization, with that personalization's subject,
 // custom args and headers merged over the message-wide ones.
 type Email struct {
-	MessageID           string            `json:"message_id"`
+	MessageID string `json:"message_id"`
+	// SGMessageID is the sg_message_id of this recipient's events:
+	// MessageID, a dot, and the recipient's position in the request.
+	SGMessageID         string            `json:"sg_message_id"`
 	To                  string            `json:"to"`
 	From                string            `json:"from"`
 	Subject             string            `json:"subject"`
@@ -33,7 +38,12 @@ type Email struct {
 	Headers             map[string]string `json:"headers"`
 	TemplateID          string            `json:"template_id,omitempty"`
 	DynamicTemplateData map[string]any    `json:"dynamic_template_data,omitempty"`
-	CreatedAt           time.Time         `json:"created_at"`
+	Categories          []string          `json:"categories,omitempty"`
+	ASMGroupID          int               `json:"asm_group_id,omitempty"`
+	// Fault is the injected fault applied to an email that was recorded
+	// anyway (503_after_accept, timeout_after_accept); empty normally.
+	Fault     FaultKind `json:"fault,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // emailStore keeps recorded emails in send order.
@@ -46,6 +56,12 @@ func (st *emailStore) add(es []Email) {
 	st.mu.Lock()
 	st.emails = append(st.emails, es...)
 	st.mu.Unlock()
+}
+
+func (st *emailStore) length() int {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return len(st.emails)
 }
 
 func (st *emailStore) list() []Email {
@@ -91,6 +107,10 @@ type sgMail struct {
 	TemplateID       string               `json:"template_id"`
 	Headers          map[string]string    `json:"headers"`
 	CustomArgs       map[string]string    `json:"custom_args"`
+	Categories       []string             `json:"categories"`
+	ASM              *struct {
+		GroupID int `json:"group_id"`
+	} `json:"asm"`
 }
 
 // sgError is one entry of SendGrid's error body.
@@ -121,7 +141,40 @@ func (s *Server) sendGridAuthorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.SendGridKey)) == 1
 }
 
+// sendGridFailure writes SendGrid's answer for a fault that rejects a send,
+// reporting whether it did.
+func sendGridFailure(w http.ResponseWriter, f Fault, m *sgMail) bool {
+	switch f.Kind {
+	case FaultRateLimited:
+		h := w.Header()
+		h.Set("X-RateLimit-Limit", "600")
+		h.Set("X-RateLimit-Remaining", "0")
+		h.Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10))
+		writeJSON(w, http.StatusTooManyRequests, sgErrors{Errors: []sgError{{Message: "too many requests"}}})
+	case FaultServerError:
+		writeJSON(w, http.StatusInternalServerError, sgErrors{Errors: []sgError{{Message: "internal server error"}}})
+	case FaultInvalidEmail:
+		field := "personalizations.0.to.0.email"
+	find:
+		for i, p := range m.Personalizations {
+			for j, to := range p.To {
+				if f.To == "" || strings.EqualFold(to.Email, f.To) {
+					field = fmt.Sprintf("personalizations.%d.to.%d.email", i, j)
+					break find
+				}
+			}
+		}
+		writeJSON(w, http.StatusBadRequest, sgErrors{Errors: []sgError{fieldError(field, "Does not contain a valid address.")}})
+	default:
+		return false
+	}
+	return true
+}
+
 func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
+	if !s.wait(w, r, maxMailBytes) {
+		return
+	}
 	if !s.sendGridAuthorized(r) {
 		writeJSON(w, http.StatusUnauthorized, sgErrors{Errors: []sgError{{
 			Message: "The provided authorization grant is invalid, expired, or revoked",
@@ -140,6 +193,19 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, sgErrors{Errors: errs})
 		return
 	}
+	fault, faulted := s.emailFaults.match(func(rule string) bool {
+		for _, p := range m.Personalizations {
+			for _, to := range p.To {
+				if strings.EqualFold(to.Email, rule) {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if sendGridFailure(w, fault, &m) {
+		return
+	}
 
 	id := newMessageID()
 	now := time.Now().UTC()
@@ -151,6 +217,10 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 		case "text/html":
 			html = c.Value
 		}
+	}
+	asm := 0
+	if m.ASM != nil {
+		asm = m.ASM.GroupID
 	}
 	var out []Email
 	for _, p := range m.Personalizations {
@@ -165,6 +235,7 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 		for _, to := range p.To {
 			out = append(out, Email{
 				MessageID:           id,
+				SGMessageID:         id + "." + strconv.Itoa(len(out)),
 				To:                  to.Email,
 				From:                from.Email,
 				Subject:             subject,
@@ -174,13 +245,26 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 				Headers:             merge(m.Headers, p.Headers),
 				TemplateID:          m.TemplateID,
 				DynamicTemplateData: p.DynamicTemplateData,
+				Categories:          slices.Clone(m.Categories),
+				ASMGroupID:          asm,
 				CreatedAt:           now,
 			})
+			if faulted {
+				out[len(out)-1].Fault = fault.Kind
+			}
 		}
 	}
 	s.emails.add(out)
-	w.Header().Set("X-Message-Id", id)
-	w.WriteHeader(http.StatusAccepted)
+	s.queueAutoEvents(out)
+	switch fault.Kind {
+	case FaultUnavailableAfterAccept:
+		writeJSON(w, http.StatusServiceUnavailable, sgErrors{Errors: []sgError{{Message: "service unavailable"}}})
+	case FaultTimeoutAfterAccept:
+		s.hold(r, s.holdFor(fault))
+	default:
+		w.Header().Set("X-Message-Id", id)
+		w.WriteHeader(http.StatusAccepted)
+	}
 }
 
 // validateMail applies SendGrid's checks for the fields the platform uses.

@@ -1,17 +1,29 @@
 // Package sim is a stand-in for Twilio's and SendGrid's HTTP APIs, so the
 // real twilio-go and sendgrid-go clients can send to it in development and
 // end-to-end tests. It also plays the members' phones (replies to the
-// inbound webhook) and Twilio's signed status callbacks.
+// inbound webhook), Twilio's signed status callbacks and SendGrid's signed
+// event webhook.
+//
+// For fault and compliance tests it can slow its answers (SetLatency),
+// fail or half-fail sends by rule (SetFaults, SetEmailFaults), reorder and
+// repeat automatic callbacks (SetCallbackOrder, SetCallbackRepeat) and
+// repeat event batches (SetEmailEventRepeat); Count, SentTo and Duplicates
+// answer "was anything sent twice?" without copying the outbox. Every knob
+// is also reachable over HTTP under /sim for `make run`.
 package sim
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -52,6 +64,32 @@ type Config struct {
 	AutoCallbacks bool
 	// CallbackWorkers bounds concurrent automatic callbacks (default 8).
 	CallbackWorkers int
+	// CallbackOrder is the order of each message's automatic callbacks:
+	// in_order (default), reversed or shuffled. SetCallbackOrder changes it.
+	CallbackOrder CallbackOrder
+	// CallbackRepeat posts each automatic callback this many times in a row
+	// (default 1). SetCallbackRepeat changes it.
+	CallbackRepeat int
+
+	// Latency is added before answering each Messages.json and mail/send
+	// request. SetLatency changes it.
+	Latency time.Duration
+	// FaultHold bounds how long a timeout_after_accept fault holds a
+	// request (default DefaultFaultHold).
+	FaultHold time.Duration
+
+	// EventWebhookURL is where SendGrid event batches are POSTed, signed
+	// with SendGridEventKey.
+	EventWebhookURL string
+	// AutoEmailEvents posts processed then delivered events for every
+	// email mail/send accepts. SetAutoEmailEvents changes it.
+	AutoEmailEvents bool
+	// EmailEventRepeat posts each automatic event batch this many times
+	// (default 1). SetEmailEventRepeat changes it.
+	EmailEventRepeat int
+	// SendGridEventKey is the P-256 key that signs event webhook requests;
+	// nil means New generates one. SendGridPublicKey returns its public half.
+	SendGridEventKey *ecdsa.PrivateKey
 }
 
 // Server is the simulator. It is safe for concurrent use; create it with
@@ -65,13 +103,22 @@ type Server struct {
 	httpc   *http.Client
 	handler http.Handler
 
+	settings    settings
+	faults      *faultSet
+	emailFaults *faultSet
+	events      *eventQueue
+	eventKey    *ecdsa.PrivateKey
+	publicKey   string // base64 DER of eventKey's public key
+
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
 
-// New builds a simulator and starts its callback workers.
+// New builds a simulator and starts its callback workers and event
+// batcher. An unknown Config.CallbackOrder or a SendGridEventKey that is not
+// a usable ECDSA key panics.
 func New(cfg Config, log *zap.Logger) *Server {
 	if cfg.AccountSID == "" {
 		cfg.AccountSID = DefaultAccountSID
@@ -81,6 +128,29 @@ func New(cfg Config, log *zap.Logger) *Server {
 	}
 	if cfg.CallbackWorkers <= 0 {
 		cfg.CallbackWorkers = DefaultCallbackWorkers
+	}
+	if cfg.CallbackOrder == "" {
+		cfg.CallbackOrder = CallbackInOrder
+	}
+	if !cfg.CallbackOrder.valid() {
+		panic(fmt.Sprintf("sim: New: unknown CallbackOrder %q", cfg.CallbackOrder))
+	}
+	cfg.CallbackRepeat = max(cfg.CallbackRepeat, 1)
+	cfg.EmailEventRepeat = max(cfg.EmailEventRepeat, 1)
+	cfg.Latency = max(cfg.Latency, 0)
+	if cfg.FaultHold <= 0 {
+		cfg.FaultHold = DefaultFaultHold
+	}
+	key := cfg.SendGridEventKey
+	if key == nil {
+		var err error
+		if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			panic("sim: New: generate event webhook key: " + err.Error())
+		}
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		panic("sim: New: SendGridEventKey: " + err.Error())
 	}
 	if log == nil {
 		log = zap.NewNop()
@@ -103,11 +173,21 @@ func New(cfg Config, log *zap.Logger) *Server {
 				return http.ErrUseLastResponse
 			},
 		},
-		ctx:    ctx,
-		cancel: cancel,
+		settings: settings{
+			latency: cfg.Latency, order: cfg.CallbackOrder, repeat: cfg.CallbackRepeat,
+			autoEmailEvents: cfg.AutoEmailEvents, emailRepeat: cfg.EmailEventRepeat,
+		},
+		faults:      &faultSet{kinds: twilioFaultKinds},
+		emailFaults: &faultSet{kinds: emailFaultKinds},
+		events:      newEventQueue(),
+		eventKey:    key,
+		publicKey:   base64.StdEncoding.EncodeToString(der),
+		ctx:         ctx,
+		cancel:      cancel,
 	}
 	s.handler = s.routes()
 	s.startCallbackWorkers()
+	s.startEventBatcher()
 	return s
 }
 
@@ -121,13 +201,39 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.cancel()
 		s.queue.close()
+		s.events.close()
 		s.wg.Wait()
 		s.httpc.CloseIdleConnections()
 	})
 }
 
-// Outbox returns a copy of the outbound SMS messages in send order.
+// Outbox returns a copy of the outbound SMS messages in send order. It
+// copies every message; tests polling a large outbox should use Len, Count,
+// SentTo or OutboxSince instead.
 func (s *Server) Outbox() []Message { return s.msgs.list("") }
+
+// OutboxSince returns a copy of the outbox from position n on (0 is the
+// first message), so a test can read a growing outbox incrementally. Reset
+// starts positions over.
+func (s *Server) OutboxSince(n int) []Message { return s.msgs.since(n) }
+
+// Len returns the number of messages in the outbox, of every direction,
+// without copying it.
+func (s *Server) Len() int { return s.msgs.length() }
+
+// Count returns the number of outbound-api messages recorded: those the
+// platform sent through the Messages API, including ones recorded with a
+// fault. TwiML replies are not counted.
+func (s *Server) Count() int { return s.msgs.count() }
+
+// SentTo returns the number of outbound-api messages recorded to the
+// number to.
+func (s *Server) SentTo(to string) int { return s.msgs.countTo(to) }
+
+// Duplicates returns the outbound-api (To, Body) pairs recorded more than
+// once, with their counts, keyed by To + " " + Body. An empty map proves
+// nothing was sent twice.
+func (s *Server) Duplicates() map[string]int { return s.msgs.duplicates() }
 
 // Message returns the stored message with the given SID, for tests that
 // follow one message's status.
@@ -140,8 +246,12 @@ func (s *Server) Reset() { s.msgs.reset() }
 // Emails returns a copy of the recorded emails, one per recipient.
 func (s *Server) Emails() []Email { return s.emails.list() }
 
-// ResetEmails clears the recorded emails.
-func (s *Server) ResetEmails() { s.emails.reset() }
+// ResetEmails clears the recorded emails and drops their pending automatic
+// events.
+func (s *Server) ResetEmails() {
+	s.emails.reset()
+	s.events.drop()
+}
 
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
@@ -154,13 +264,27 @@ func (s *Server) routes() http.Handler {
 		r.Get("/Messages/{Sid}.json", s.handleFetchMessage)
 	})
 	r.Post("/v3/mail/send", s.handleMailSend)
+	r.Get("/v3/user/webhooks/event/settings/signed", s.handleSignedSettings)
 	r.Route("/sim", func(r chi.Router) {
 		r.Get("/outbox", s.handleOutbox)
 		r.Delete("/outbox", s.handleOutboxReset)
+		r.Get("/stats", s.handleStats)
 		r.Post("/reply", s.handleReply)
 		r.Post("/callbacks", s.handleCallback)
 		r.Get("/emails", s.handleEmails)
 		r.Delete("/emails", s.handleEmailsReset)
+		r.Get("/settings", s.handleSettings)
+		r.Patch("/settings", s.handleSettingsPatch)
+		r.Get("/faults", s.handleFaults(s.faults))
+		r.Put("/faults", s.handleFaultsPut(s.faults))
+		r.Delete("/faults", s.handleFaultsDelete(s.faults))
+		r.Route("/sendgrid", func(r chi.Router) {
+			r.Get("/public-key", s.handlePublicKey)
+			r.Post("/events", s.handleEmailEvents)
+			r.Get("/faults", s.handleFaults(s.emailFaults))
+			r.Put("/faults", s.handleFaultsPut(s.emailFaults))
+			r.Delete("/faults", s.handleFaultsDelete(s.emailFaults))
+		})
 	})
 	return r
 }

@@ -27,6 +27,10 @@ const (
 	codeToRequired    = 21604
 	codeBodyTooLong   = 21617
 	codeInvalidParams = 20001 // generic code for other malformed input
+	codeUnsubscribed  = 21610
+	codeTooMany       = 20429
+	codeInternal      = 20500
+	codeUnavailable   = 20503
 )
 
 // twilioError is Twilio's REST error body; twilio-go decodes it into
@@ -154,6 +158,9 @@ func isE164(s string) bool {
 }
 
 func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
+	if !s.wait(w, r, maxFormBytes) {
+		return
+	}
 	if !s.twilioAuth(w, r) {
 		return
 	}
@@ -196,6 +203,23 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 		validity = n
 	}
 
+	fault, faulted := s.faults.match(func(rule string) bool { return rule == to })
+	switch fault.Kind {
+	case FaultRateLimited:
+		writeTwilioError(w, http.StatusTooManyRequests, codeTooMany, "Too Many Requests")
+		return
+	case FaultServerError:
+		writeTwilioError(w, http.StatusInternalServerError, codeInternal, "Internal Server Error")
+		return
+	case FaultUnsubscribed:
+		writeTwilioError(w, http.StatusBadRequest, codeUnsubscribed, "Attempt to send to unsubscribed recipient")
+		return
+	case FaultInvalidNumber:
+		writeTwilioError(w, http.StatusBadRequest, codeInvalidTo,
+			fmt.Sprintf("The 'To' number %s is not a valid phone number.", to))
+		return
+	}
+
 	status := "queued"
 	if from == "" {
 		status = "accepted"
@@ -209,16 +233,26 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 		MessagingServiceSid: mss,
 		Body:                body,
 		Status:              status,
-		Direction:           "outbound-api",
+		Direction:           directionAPI,
 		NumSegments:         Segments(body),
 		StatusCallback:      r.PostForm.Get("StatusCallback"),
 		ValidityPeriod:      validity,
 		CreatedAt:           now,
 		UpdatedAt:           now,
 	}
+	if faulted {
+		m.Fault = fault.Kind
+	}
 	s.msgs.add(m)
 	s.scheduleCallbacks(m.Sid)
-	writeJSON(w, http.StatusCreated, toTwilioJSON(m))
+	switch fault.Kind {
+	case FaultUnavailableAfterAccept:
+		writeTwilioError(w, http.StatusServiceUnavailable, codeUnavailable, "Service Unavailable")
+	case FaultTimeoutAfterAccept:
+		s.hold(r, s.holdFor(fault))
+	default:
+		writeJSON(w, http.StatusCreated, toTwilioJSON(m))
+	}
 }
 
 func (s *Server) handleFetchMessage(w http.ResponseWriter, r *http.Request) {
