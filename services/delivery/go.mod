@@ -51,6 +51,10 @@ require (
 
 replace github.com/musterhq/muster/shared => ../../shared
 
-require github.com/musterhq/muster/services/simulator v0.0.0
+require (
+	github.com/musterhq/muster/services/simulator v0.0.0
+	github.com/sendgrid/rest v2.6.9+incompatible
+	github.com/sendgrid/sendgrid-go v3.16.1+incompatible
+)
 
 replace github.com/musterhq/muster/services/simulator => ../simulator

@@ -45,6 +45,17 @@ type SendRequested struct {
 	TimeZone string `json:"time_zone,omitempty"`
 	// Urgent alerts may bypass frequency caps, never an opt-out.
 	Urgent bool `json:"urgent,omitempty"`
+	// Attachments go with an email only (a meeting's calendar invitation);
+	// an SMS request never carries any.
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// Attachment is one file sent with an email. Content is standard base64,
+// the form SendGrid's v3 API takes, so delivery passes it through as is.
+type Attachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Content     string `json:"content"`
 }
 
 // Message statuses. Terminal ones end a message's life; the order of the
@@ -105,9 +116,12 @@ const (
 // Consent sources.
 const (
 	SourceInboundSMS = "inbound_sms"
-	SourceOrganizer  = "organizer"
-	SourceProvider   = "provider_event"
-	SourceImport     = "import"
+	// SourceInboundEmail is the member's own act from an email: the
+	// unsubscribe link or their mail client's one-click unsubscribe.
+	SourceInboundEmail = "email_unsubscribe"
+	SourceOrganizer    = "organizer"
+	SourceProvider     = "provider_event"
+	SourceImport       = "import"
 )
 
 // ConsentChanged records one change of consent for an address on a channel.
@@ -167,4 +181,50 @@ type AudiencePage struct {
 	Members []Member `json:"members"`
 	Next    string   `json:"next,omitempty"`
 	Error   string   `json:"error,omitempty"`
+}
+
+// SubjectMemberGet is the request/reply subject contacts answers with one
+// member (a MemberRequest answered by a MemberReply), so campaigns can
+// preview a message exactly as that member would get it. It is proposed in
+// docs/campaigns.md; campaigns falls back to sample data while contacts
+// does not answer it.
+const SubjectMemberGet = "contacts.member.get"
+
+// MemberRequest asks contacts for one member by contact id.
+type MemberRequest struct {
+	ContactID string `json:"contact_id"`
+}
+
+// MemberReply answers a MemberRequest. Member is nil and NotFound set when
+// there is no such contact; Error reports any other failure.
+type MemberReply struct {
+	Member   *Member `json:"member,omitempty"`
+	NotFound bool    `json:"not_found,omitempty"`
+	Error    string  `json:"error,omitempty"`
+}
+
+// SubjectAudienceCount is the request/reply subject contacts answers with
+// the size of an audience (an AudiencePageRequest whose Channel, After and
+// Limit are ignored, answered by an AudienceCount), so organizers see who
+// a campaign will miss before launching. Proposed in docs/campaigns.md;
+// campaigns counts reachable members page by page while contacts does not
+// answer it.
+const SubjectAudienceCount = "contacts.audience.count"
+
+// AudienceCount is the size of an audience, per channel.
+type AudienceCount struct {
+	Total int64        `json:"total"`
+	SMS   ChannelCount `json:"sms"`
+	Email ChannelCount `json:"email"`
+	Error string       `json:"error,omitempty"`
+}
+
+// ChannelCount splits an audience by whether a channel can reach them.
+type ChannelCount struct {
+	// Reachable have an address for the channel that is not opted out.
+	Reachable int64 `json:"reachable"`
+	// OptedOut have an address, and it is opted out (suppressed).
+	OptedOut int64 `json:"opted_out"`
+	// NoAddress have no phone (sms) or no email (email).
+	NoAddress int64 `json:"no_address"`
 }

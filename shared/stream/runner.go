@@ -201,7 +201,13 @@ func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
 			d.log.Warn("ack failed; message will be redelivered", zap.Error(err))
 		}
 	case errors.As(err, &retry):
-		d.log.Debug("retrying later", zap.Duration("delay", retry.delay), zap.Error(err))
+		// Logged once per message: a dependency outage would otherwise
+		// log every message on every retry.
+		if deliveries <= 1 {
+			d.log.Warn("retrying later", zap.Duration("delay", retry.delay), zap.Error(err))
+		} else {
+			d.log.Debug("retrying later", zap.Uint64("deliveries", deliveries), zap.Duration("delay", retry.delay), zap.Error(err))
+		}
 		_ = m.NakWithDelay(retry.delay)
 	case errors.As(err, &perm):
 		d.deadLetter(ctx, m, deliveries, err)

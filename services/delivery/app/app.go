@@ -15,14 +15,18 @@ import (
 
 	"github.com/musterhq/muster/services/delivery/api"
 	"github.com/musterhq/muster/services/delivery/freqcap"
+	"github.com/musterhq/muster/services/delivery/mailer"
 	"github.com/musterhq/muster/services/delivery/metrics"
 	"github.com/musterhq/muster/services/delivery/migrations"
+	"github.com/musterhq/muster/services/delivery/provider"
+	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/publish"
 	"github.com/musterhq/muster/services/delivery/quiet"
 	"github.com/musterhq/muster/services/delivery/ratelimit"
 	"github.com/musterhq/muster/services/delivery/receive"
 	"github.com/musterhq/muster/services/delivery/store"
+	"github.com/musterhq/muster/services/delivery/unsubscribe"
 	"github.com/musterhq/muster/services/delivery/worker"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/service"
@@ -49,6 +53,20 @@ type Config struct {
 	// request to another worker (its holder died). It must exceed the
 	// provider timeout; 0 means the timeout plus 20s.
 	AckWait time.Duration `env:"ACK_WAIT" envDefault:"0s"`
+	// SendGrid: email is sent only when an API key is configured.
+	SendGridAPIKey string `env:"SENDGRID_API_KEY"`
+	// SendGridAPIURL is empty for SendGrid itself, or the simulator's URL.
+	SendGridAPIURL   string `env:"SENDGRID_API_URL"`
+	SendGridFrom     string `env:"SENDGRID_FROM" envDefault:"alerts@example.org"`
+	SendGridFromName string `env:"SENDGRID_FROM_NAME" envDefault:"Muster"`
+	// SendGridWebhookKey is the event webhook's verification key as
+	// SendGrid's console shows it (base64); events are refused without it.
+	SendGridWebhookKey string `env:"SENDGRID_WEBHOOK_PUBLIC_KEY"`
+	// UnsubscribeSecret signs unsubscribe links. Without one a random
+	// secret is made at start, and links stop working on restart.
+	UnsubscribeSecret string        `env:"UNSUBSCRIBE_SECRET"`
+	EmailWorkers      int           `env:"EMAIL_WORKERS" envDefault:"1000"`
+	EmailLinger       time.Duration `env:"EMAIL_LINGER" envDefault:"20ms"`
 	// RedisURL holds the shared rate-limit budgets and frequency caps.
 	RedisURL    string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
 	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"muster:"`
@@ -112,6 +130,11 @@ func (c Config) validate() error {
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		errs = append(errs, fmt.Errorf("DELIVERY_TIME_ZONE: %w", err))
 	}
+	if c.SendGridWebhookKey != "" {
+		if _, err := sendgrid.ParsePublicKey(c.SendGridWebhookKey); err != nil {
+			errs = append(errs, fmt.Errorf("DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -152,6 +175,19 @@ type Options struct {
 	Clock func() time.Time
 	// SMS replaces the Twilio client.
 	SMS worker.SMSSender
+}
+
+// String shows the configuration with its secrets masked, for the log.
+func (c Config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "****"
+	}
+	m := c
+	m.TwilioAuthToken, m.SendGridAPIKey, m.UnsubscribeSecret = mask(c.TwilioAuthToken), mask(c.SendGridAPIKey), mask(c.UnsubscribeSecret)
+	return fmt.Sprintf("%+v", struct{ Config }{m})
 }
 
 // New connects everything and starts consuming; Run serves HTTP.
@@ -204,8 +240,20 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	}
 	st := store.New(a.deps.Pool)
 	pub := publish.New(a.deps.JS, log.Named("publish"))
-	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, receive.New(st, pub, cfg.replies(), log.Named("receive")), log.Named("twilio")).Routes(r)
 	api.New(st, a.deps.JS, log.Named("api")).Routes(r)
+	recv := receive.New(st, pub, cfg.replies(), log.Named("receive"))
+	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, recv, log.Named("twilio")).Routes(r)
+	secret := []byte(cfg.UnsubscribeSecret)
+	if len(secret) == 0 {
+		secret = []byte(events.NewID() + events.NewID())
+		log.Warn("no DELIVERY_UNSUBSCRIBE_SECRET: unsubscribe links will stop working when delivery restarts")
+	}
+	links := unsubscribe.NewSigner(secret, publicURL)
+	unsubscribe.NewHandler(links, recv, cfg.OrgName, log.Named("unsubscribe")).Routes(r)
+	if cfg.SendGridWebhookKey != "" {
+		key, _ := sendgrid.ParsePublicKey(cfg.SendGridWebhookKey) // validated in New
+		sendgrid.NewEventWebhook(key, recv, log.Named("sendgrid")).Routes(r)
+	}
 	window, _ := quiet.Parse(cfg.SendWindow)   // validated in New
 	zone, _ := time.LoadLocation(cfg.TimeZone) // validated in New
 	w := worker.New(worker.Config{
@@ -228,15 +276,46 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	}
 	err = a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamDeadLetter, Durable: "delivery-dead-letters",
-		Subjects: []string{events.SubjectDeadLetterPrefix + "delivery-send", events.SubjectDeadLetterPrefix + "delivery-consent"},
+		Subjects: []string{events.SubjectDeadLetterPrefix + "delivery-send", events.SubjectDeadLetterPrefix + "delivery-send-email",
+			events.SubjectDeadLetterPrefix + "delivery-consent"},
 	}, api.DeadLetterHandler(st))
 	if err != nil {
 		return err
 	}
+	if err := a.startEmail(ctx, cfg, st, pub, links); err != nil {
+		return err
+	}
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send", Workers: cfg.Workers,
-		AckWait: cfg.ackWait(),
+		Subjects: []string{events.SendSubject(events.ChannelSMS)},
+		AckWait:  cfg.ackWait(),
 	}, w.Handle)
+}
+
+// startEmail runs the email pipeline: with SendGrid configured it sends;
+// without, email requests are logged as failed with the reason, so none
+// is silently left behind.
+func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *publish.Publisher, links *unsubscribe.Signer) error {
+	var sender mailer.Sender = unconfigured{}
+	if cfg.SendGridAPIKey != "" {
+		sender = sendgrid.NewClient(sendgrid.Config{
+			APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.SendGridFrom, FromName: cfg.SendGridFromName, Timeout: cfg.TwilioTimeout,
+		})
+	}
+	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations}, st, sender, pub, links, a.deps.Log.Named("mailer"))
+	a.deps.Go(m.Run)
+	return a.deps.Consume(ctx, stream.Consumer{
+		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
+		Subjects: []string{events.SendSubject(events.ChannelEmail)}, AckWait: cfg.ackWait(),
+	}, m.Handle)
+}
+
+// unconfigured stands where SendGrid is not set up: every batch fails for
+// good, with a reason the message log shows.
+type unconfigured struct{}
+
+func (unconfigured) Send(context.Context, sendgrid.Batch) (string, error) {
+	return "", &provider.SendError{Kind: provider.Permanent, Code: "not_configured", Err: errors.New("email is not configured: set DELIVERY_SENDGRID_API_KEY")}
 }
 
 // URL is the base URL the service listens on.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/musterhq/muster/services/delivery/app"
 	"github.com/musterhq/muster/services/delivery/migrations"
+	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/simulator/sim"
@@ -82,7 +83,10 @@ func newHarness(t testing.TB, s setup) *harness {
 	h.addr = ln.Addr().String()
 	ln.Close()
 
-	sc := sim.Config{InboundURL: "http://" + h.addr + twilio.InboundPath, AutoCallbacks: true}
+	sc := sim.Config{
+		InboundURL: "http://" + h.addr + twilio.InboundPath, AutoCallbacks: true,
+		SendGridKey: "SG.test", EventWebhookURL: "http://" + h.addr + sendgrid.EventsPath, AutoEmailEvents: true,
+	}
 	if s.simConfig != nil {
 		s.simConfig(&sc)
 	}
@@ -106,6 +110,9 @@ func newHarness(t testing.TB, s setup) *harness {
 	}
 	cfg.TwilioAPIURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken = h.simURL, sim.DefaultAccountSID, sim.DefaultAuthToken
 	cfg.TwilioFrom = "+15550001111"
+	cfg.SendGridAPIKey, cfg.SendGridAPIURL, cfg.SendGridWebhookKey = "SG.test", h.simURL, h.sim.SendGridPublicKey()
+	cfg.UnsubscribeSecret = "test-secret"
+	cfg.EmailLinger = 5 * time.Millisecond
 	cfg.TwilioTimeout = time.Second
 	cfg.AckWait = 3 * time.Second
 	cfg.SweepEvery = 50 * time.Millisecond
@@ -162,22 +169,38 @@ func (h *harness) stop() {
 	h.cancel = nil
 }
 
-// send publishes a send request as campaigns would, under a fresh
-// campaign id, and returns its idempotency key.
+// send publishes a text's send request as campaigns would, under a
+// fresh campaign id, and returns its idempotency key.
 func (h *harness) send(to, body string, mutate ...func(*events.SendRequested)) string {
+	h.t.Helper()
+	return h.publish(events.ChannelSMS, to, func(r *events.SendRequested) {
+		r.Body = body
+		for _, m := range mutate {
+			m(r)
+		}
+	})
+}
+
+// email publishes an email's send request.
+func (h *harness) email(to, subject, text string) string {
+	h.t.Helper()
+	return h.publish(events.ChannelEmail, to, func(r *events.SendRequested) {
+		r.Subject, r.Body, r.HTML = subject, text, "<p>"+text+"</p>"
+	})
+}
+
+func (h *harness) publish(ch events.Channel, to string, fill func(*events.SendRequested)) string {
 	h.t.Helper()
 	h.campaign++
 	campaign := fmt.Sprintf("00000000-0000-4000-8000-%012d", h.campaign)
-	contact := "contact-" + to
-	key := events.IdempotencyKey(campaign, 0, contact, events.ChannelSMS)
+	contact := fmt.Sprintf("contact-%d", h.campaign)
+	key := events.IdempotencyKey(campaign, 0, contact, ch)
 	req := events.SendRequested{
 		Meta:           events.Meta{ID: key, Type: events.TypeSendRequested, Version: 1, OccurredAt: time.Now()},
-		IdempotencyKey: key, CampaignID: campaign, ContactID: contact, Channel: events.ChannelSMS, To: to, Body: body,
+		IdempotencyKey: key, CampaignID: campaign, ContactID: contact, Channel: ch, To: to,
 	}
-	for _, m := range mutate {
-		m(&req)
-	}
-	if err := stream.PublishEventually(context.Background(), h.js, events.SendSubject(events.ChannelSMS), key, req); err != nil {
+	fill(&req)
+	if err := stream.PublishEventually(context.Background(), h.js, events.SendSubject(ch), key, req); err != nil {
 		h.t.Fatal(err)
 	}
 	return key
@@ -213,12 +236,18 @@ func (h *harness) message(key string) (store.Message, bool) {
 func (h *harness) waitStatus(key, want string) store.Message {
 	h.t.Helper()
 	var last store.Message
-	eventually(h.t, fmt.Sprintf("%s to be %s", key, want), func() bool {
-		m, ok := h.message(key)
-		last = m
-		return ok && string(m.Status) == want
-	})
-	return last
+	var found bool
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		last, found = h.message(key)
+		if found && string(last.Status) == want {
+			return last
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s to be %s (found %v, status %q, reason %q)", key, want, found, last.Status, last.Reason)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 }
 
 func (h *harness) get(path string, out any) int {

@@ -6,6 +6,8 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"net"
+	"syscall"
 )
 
 // Kind says what the worker should do about a failed send.
@@ -68,4 +70,15 @@ func Classify(err error) (Kind, string) {
 		return se.Kind, se.Code
 	}
 	return Ambiguous, ""
+}
+
+// FromTransport classifies an error from the HTTP transport: a connection
+// that never opened sent nothing and is safe to retry; anything after the
+// request may have left (a timeout, a broken response) is ambiguous.
+func FromTransport(err error) error {
+	var op *net.OpError
+	if errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial") {
+		return &SendError{Kind: Retryable, Err: err}
+	}
+	return &SendError{Kind: Ambiguous, Err: err}
 }

@@ -25,7 +25,7 @@ func ConsentHandler(st *store.Store, log *zap.Logger) stream.Handler {
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			return stream.Permanent(fmt.Errorf("decoding consent event: %w", err))
 		}
-		if ev.Source == events.SourceInboundSMS || ev.Source == events.SourceProvider {
+		if ev.Source == events.SourceInboundSMS || ev.Source == events.SourceProvider || ev.Source == events.SourceInboundEmail {
 			return nil // delivery's own, already on the list
 		}
 		switch ev.Change {

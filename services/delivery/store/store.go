@@ -284,10 +284,10 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 	return m, moved, nil
 }
 
-// MessageIDByProvider finds our id for a provider's message id.
+// MessageIDByProvider finds our id for a Twilio message SID.
 func (s *Store) MessageIDByProvider(ctx context.Context, providerID string) (string, error) {
 	var id string
-	err := s.pool.QueryRow(ctx, `SELECT id::text FROM messages WHERE provider_id = $1`, providerID).Scan(&id)
+	err := s.pool.QueryRow(ctx, `SELECT id::text FROM messages WHERE provider_id = $1 AND channel = 'sms'`, providerID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", apperr.NotFound("no message with provider id %s", providerID)
 	}

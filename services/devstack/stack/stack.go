@@ -19,6 +19,7 @@ import (
 	campaigns "github.com/musterhq/muster/services/campaigns/app"
 	contacts "github.com/musterhq/muster/services/contacts/app"
 	delivery "github.com/musterhq/muster/services/delivery/app"
+	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/natsserver"
@@ -116,6 +117,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.SimulatorURL = "http://" + simLn.Addr().String()
 	s.Sim = sim.New(sim.Config{
 		InboundURL: s.DeliveryURL + twilio.InboundPath, AutoCallbacks: o.AutoCallbacks, CallbackDelay: o.CallbackDelay,
+		SendGridKey: simSendGridKey, EventWebhookURL: s.DeliveryURL + sendgrid.EventsPath, AutoEmailEvents: o.AutoCallbacks,
 	}, log.Named("simulator"))
 	s.simSrv = &http.Server{Handler: s.Sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.simSrv.Serve(simLn) }()
@@ -143,6 +145,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	dc.HTTPAddr, dc.DatabaseURL, dc.NATSURL = deliveryAddr, o.DeliveryDB, s.NATSURL
 	dc.TwilioAPIURL, dc.TwilioAccountSID, dc.TwilioAuthToken = s.SimulatorURL, sim.DefaultAccountSID, sim.DefaultAuthToken
 	dc.TwilioFrom = "+15550001111"
+	dc.SendGridAPIKey, dc.SendGridAPIURL, dc.SendGridWebhookKey = simSendGridKey, s.SimulatorURL, s.Sim.SendGridPublicKey()
 	if o.DeliveryWorkers > 0 {
 		dc.Workers = o.DeliveryWorkers
 	}
@@ -198,6 +201,9 @@ func (s *Stack) Stop() error {
 	defer s.mu.Unlock()
 	return errors.Join(s.errs...)
 }
+
+// simSendGridKey is the API key the simulator accepts for mail/send.
+const simSendGridKey = "SG.muster-dev"
 
 // reserve turns an address with port 0 into one with a free port. The port
 // is released before the service binds it; on loopback nothing else races

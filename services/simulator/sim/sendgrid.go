@@ -92,6 +92,9 @@ type sgPersonalization struct {
 	Headers             map[string]string `json:"headers"`
 	CustomArgs          map[string]string `json:"custom_args"`
 	DynamicTemplateData map[string]any    `json:"dynamic_template_data"`
+	// Substitutions replace literal tags in subject and content for this
+	// personalization's recipients, as SendGrid does.
+	Substitutions map[string]string `json:"substitutions"`
 }
 
 type sgContent struct {
@@ -232,15 +235,16 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 		if p.Subject != "" {
 			subject = p.Subject
 		}
+		sub := substituter(p.Substitutions)
 		for _, to := range p.To {
 			out = append(out, Email{
 				MessageID:           id,
 				SGMessageID:         id + "." + strconv.Itoa(len(out)),
 				To:                  to.Email,
 				From:                from.Email,
-				Subject:             subject,
-				Text:                text,
-				HTML:                html,
+				Subject:             sub.Replace(subject),
+				Text:                sub.Replace(text),
+				HTML:                sub.Replace(html),
 				CustomArgs:          merge(m.CustomArgs, p.CustomArgs),
 				Headers:             merge(m.Headers, p.Headers),
 				TemplateID:          m.TemplateID,
@@ -364,4 +368,13 @@ func (s *Server) handleEmails(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) handleEmailsReset(w http.ResponseWriter, _ *http.Request) {
 	s.ResetEmails()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// substituter applies a personalization's substitution tags.
+func substituter(subs map[string]string) *strings.Replacer {
+	pairs := make([]string, 0, 2*len(subs))
+	for tag, value := range subs {
+		pairs = append(pairs, tag, value)
+	}
+	return strings.NewReplacer(pairs...)
 }

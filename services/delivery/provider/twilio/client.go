@@ -7,11 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/twilio/twilio-go/client"
@@ -161,11 +159,5 @@ func classify(err error) error {
 			return &provider.SendError{Kind: provider.Ambiguous, Code: code, Err: err}
 		}
 	}
-	// A connection that never opened sent nothing: safe to retry.
-	var op *net.OpError
-	if errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial") {
-		return &provider.SendError{Kind: provider.Retryable, Err: err}
-	}
-	// A timeout or a broken response after the request went out.
-	return &provider.SendError{Kind: provider.Ambiguous, Err: err}
+	return provider.FromTransport(err)
 }

@@ -1,0 +1,308 @@
+// Package mailer is the email pipeline. Send requests are gathered for a
+// moment into batches: one statement records and claims the whole batch
+// (with the suppression check), requests with the same content share one
+// SendGrid call of up to 1,000 personalizations, and one statement settles
+// the batch. Each member's unsubscribe link and List-Unsubscribe headers
+// travel in their own personalization.
+package mailer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/delivery/provider"
+	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
+	"github.com/musterhq/muster/services/delivery/status"
+	"github.com/musterhq/muster/services/delivery/store"
+	"github.com/musterhq/muster/services/delivery/unsubscribe"
+	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/stream"
+)
+
+// Sender sends one batch; the SendGrid client is one.
+type Sender interface {
+	Send(ctx context.Context, b sendgrid.Batch) (string, error)
+}
+
+// Publisher announces status changes.
+type Publisher interface {
+	Statuses(ctx context.Context, ms []store.Message)
+}
+
+// Config tunes batching.
+type Config struct {
+	// Linger is how long the first request of a batch waits for company.
+	Linger time.Duration
+	// MaxBatch bounds a batch (and so one SendGrid call).
+	MaxBatch int
+}
+
+// Mailer gathers and sends email.
+type Mailer struct {
+	cfg    Config
+	store  *store.Store
+	sender Sender
+	pub    Publisher
+	links  *unsubscribe.Signer
+	log    *zap.Logger
+	jobs   chan *job
+}
+
+type job struct {
+	req  events.SendRequested
+	done chan error
+}
+
+// New builds a mailer; Run must be running for Handle to make progress.
+func New(cfg Config, st *store.Store, sender Sender, pub Publisher, links *unsubscribe.Signer, log *zap.Logger) *Mailer {
+	if cfg.Linger <= 0 {
+		cfg.Linger = 20 * time.Millisecond
+	}
+	if cfg.MaxBatch <= 0 || cfg.MaxBatch > sendgrid.MaxPersonalizations {
+		cfg.MaxBatch = sendgrid.MaxPersonalizations
+	}
+	return &Mailer{cfg: cfg, store: st, sender: sender, pub: pub, links: links, log: log, jobs: make(chan *job, cfg.MaxBatch)}
+}
+
+// substitution is replaced per recipient by their unsubscribe link.
+const substitution = "-unsubscribe_url-"
+
+// Handle is the stream handler for one email send request: it joins the
+// next batch and returns that batch's outcome for it.
+func (m *Mailer) Handle(ctx context.Context, msg stream.Msg) error {
+	var req events.SendRequested
+	if err := json.Unmarshal(msg.Data, &req); err != nil {
+		return stream.Permanent(fmt.Errorf("decoding send request: %w", err))
+	}
+	if req.Version > events.VersionSendRequested {
+		return stream.Permanent(fmt.Errorf("send request version %d is newer than this service knows", req.Version))
+	}
+	if req.IdempotencyKey == "" || req.CampaignID == "" || req.ContactID == "" {
+		return stream.Permanent(errors.New("send request lacks idempotency key, campaign or contact"))
+	}
+	if reason := invalid(req); reason != "" {
+		return m.refuse(ctx, req, reason)
+	}
+	j := &job{req: req, done: make(chan error, 1)}
+	select {
+	case m.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-j.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func invalid(req events.SendRequested) string {
+	addr, err := mail.ParseAddress(req.To)
+	switch {
+	case err != nil || addr.Address != req.To || !strings.Contains(req.To[strings.LastIndexByte(req.To, '@')+1:], "."):
+		return "recipient is not an email address"
+	case strings.TrimSpace(req.Subject) == "":
+		return "empty subject"
+	case req.Body == "" && req.HTML == "":
+		return "no text or HTML body"
+	}
+	return ""
+}
+
+func (m *Mailer) refuse(ctx context.Context, req events.SendRequested, reason string) error {
+	msg, created, err := m.store.RecordFailed(ctx, req, reason)
+	if err != nil {
+		return stream.Retry(err, time.Second)
+	}
+	if created {
+		m.log.Warn("email request refused", zap.String("idempotency_key", req.IdempotencyKey), zap.String("reason", reason))
+		m.pub.Statuses(ctx, []store.Message{msg})
+	}
+	return nil
+}
+
+// Run gathers jobs into batches until ctx ends.
+func (m *Mailer) Run(ctx context.Context) {
+	for {
+		var batch []*job
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-m.jobs:
+			batch = append(batch, j)
+		}
+		linger := time.After(m.cfg.Linger)
+	gather:
+		for len(batch) < m.cfg.MaxBatch {
+			select {
+			case j := <-m.jobs:
+				batch = append(batch, j)
+			case <-linger:
+				break gather
+			case <-ctx.Done():
+				break gather
+			}
+		}
+		m.process(context.WithoutCancel(ctx), batch)
+	}
+}
+
+// process records, sends and settles one batch, and answers every job.
+func (m *Mailer) process(ctx context.Context, batch []*job) {
+	reqs := make([]events.SendRequested, len(batch))
+	for i, j := range batch {
+		reqs[i] = j.req
+	}
+	created, err := m.store.RecordAndClaimMany(ctx, reqs)
+	if err != nil {
+		finish(batch, stream.Retry(err, time.Second))
+		return
+	}
+	groups := map[[32]byte][]send{}
+	var order [][32]byte
+	var announce []store.Message
+	for _, j := range batch {
+		msg, ok := created[j.req.IdempotencyKey]
+		if !ok {
+			var err error
+			if msg, ok, err = m.seenBefore(ctx, j.req); !ok {
+				j.done <- err
+				continue
+			}
+		}
+		if msg.Status == status.Suppressed {
+			announce = append(announce, msg)
+			j.done <- nil
+			continue
+		}
+		k := contentKey(j.req)
+		if _, seen := groups[k]; !seen {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], send{job: j, msg: msg})
+	}
+	m.pub.Statuses(ctx, announce)
+	for _, k := range order {
+		m.sendGroup(ctx, groups[k])
+	}
+}
+
+type send struct {
+	job *job
+	msg store.Message
+}
+
+func contentKey(r events.SendRequested) [32]byte {
+	return sha256.Sum256([]byte(r.Subject + "\x00" + r.Body + "\x00" + r.HTML))
+}
+
+// seenBefore handles a request whose key was recorded earlier. One that
+// is queued (SendGrid refused it with a 429 earlier) is claimed again and
+// goes with this batch (ok true). One left in sending (a process died
+// mid-call) is marked unknown, never resent. Anything else is done.
+func (m *Mailer) seenBefore(ctx context.Context, req events.SendRequested) (store.Message, bool, error) {
+	msg, err := m.store.ByKey(ctx, req.IdempotencyKey)
+	if err != nil {
+		return store.Message{}, false, stream.Retry(err, time.Second)
+	}
+	switch msg.Status {
+	case status.Queued:
+		st, err := m.store.Claim(ctx, msg.ID)
+		if err != nil {
+			return store.Message{}, false, stream.Retry(err, time.Second)
+		}
+		if st == "" {
+			return store.Message{}, false, nil
+		}
+		msg.Status = st
+		return msg, true, nil
+	case status.Sending:
+		moved, err := m.store.ApplyMany(ctx, []string{msg.ID}, store.Update{Status: status.Unknown, Reason: "interrupted during provider call; awaiting events"})
+		if err != nil {
+			return store.Message{}, false, stream.Retry(err, time.Second)
+		}
+		m.pub.Statuses(ctx, moved)
+	}
+	return store.Message{}, false, nil
+}
+
+func (m *Mailer) sendGroup(ctx context.Context, group []send) {
+	first := group[0].job.req
+	b := sendgrid.Batch{Subject: first.Subject, Text: withFooter(first.Body, false), HTML: withFooter(first.HTML, true)}
+	ids := make([]string, len(group))
+	for i, s := range group {
+		sub := unsubscribe.Subject{Address: s.msg.To, MessageID: s.msg.ID}
+		b.Recipients = append(b.Recipients, sendgrid.Recipient{
+			Email: s.msg.To,
+			// Ids only: custom_args must carry no personal data.
+			CustomArgs:    map[string]string{"message_id": s.msg.ID, "campaign_id": s.msg.CampaignID, "contact_id": s.msg.ContactID},
+			Headers:       m.links.Headers(sub),
+			Substitutions: map[string]string{substitution: m.links.URL(sub)},
+		})
+		ids[i] = s.msg.ID
+	}
+	xid, err := m.sender.Send(ctx, b)
+	var u store.Update
+	kind, code := provider.Classify(err)
+	switch {
+	case err == nil:
+		u = store.Update{Status: status.Accepted, ProviderID: xid}
+	case kind == provider.Retryable:
+		for _, id := range ids {
+			if err := m.store.Release(ctx, id); err != nil {
+				finishSends(group, stream.Retry(err, time.Second))
+				return
+			}
+		}
+		m.log.Debug("sendgrid busy; retrying", zap.Int("recipients", len(ids)), zap.Error(err))
+		finishSends(group, stream.Retry(err, 2*time.Second))
+		return
+	case kind == provider.Permanent:
+		m.log.Warn("email batch refused", zap.Int("recipients", len(ids)), zap.String("code", code), zap.Error(err))
+		u = store.Update{Status: status.Failed, ErrorCode: code, Reason: err.Error()}
+	default:
+		m.log.Warn("email batch outcome ambiguous; not resending", zap.Int("recipients", len(ids)), zap.Error(err))
+		u = store.Update{Status: status.Unknown, ErrorCode: code, Reason: "ambiguous provider answer: " + err.Error()}
+	}
+	moved, err := m.store.ApplyMany(ctx, ids, u)
+	if err != nil {
+		// The call is done; a retry finds the rows in sending and marks
+		// them unknown rather than resend.
+		finishSends(group, stream.Retry(err, time.Second))
+		return
+	}
+	m.pub.Statuses(ctx, moved)
+	finishSends(group, nil)
+}
+
+// withFooter adds the unsubscribe link to a body that lacks one.
+func withFooter(body string, html bool) string {
+	if body == "" || strings.Contains(body, substitution) {
+		return body
+	}
+	if html {
+		return body + `<p style="font-size:12px;color:#666"><a href="` + substitution + `">Unsubscribe</a></p>`
+	}
+	return body + "\n\nUnsubscribe: " + substitution
+}
+
+func finish(batch []*job, err error) {
+	for _, j := range batch {
+		j.done <- err
+	}
+}
+
+func finishSends(group []send, err error) {
+	for _, s := range group {
+		s.job.done <- err
+	}
+}

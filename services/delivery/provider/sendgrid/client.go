@@ -1,0 +1,141 @@
+// Package sendgrid sends email through SendGrid's v3 mail/send API with
+// the official sendgrid-go client, and receives SendGrid's signed event
+// webhook. It is the only package that knows SendGrid's wire format.
+package sendgrid
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sendgrid/rest"
+	sg "github.com/sendgrid/sendgrid-go"
+	"github.com/sendgrid/sendgrid-go/helpers/mail"
+
+	"github.com/musterhq/muster/services/delivery/provider"
+)
+
+// MaxPersonalizations is how many recipients one mail/send may carry.
+const MaxPersonalizations = 1000
+
+// Config says which account to send from and where SendGrid is.
+type Config struct {
+	APIKey string
+	// APIURL is empty for SendGrid itself, or a stand-in's base URL.
+	APIURL   string
+	From     string
+	FromName string
+	Timeout  time.Duration
+}
+
+// Client sends mail.
+type Client struct {
+	cfg  Config
+	host string
+	rest *rest.Client
+}
+
+// NewClient builds a client with its own HTTP client: sendgrid-go's
+// default one has no timeout.
+func NewClient(cfg Config) *Client {
+	host := cfg.APIURL
+	if host == "" {
+		host = "https://api.sendgrid.com"
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64
+	return &Client{cfg: cfg, host: strings.TrimRight(host, "/"), rest: &rest.Client{HTTPClient: &http.Client{Timeout: timeout, Transport: transport}}}
+}
+
+// Recipient is one personalization: one member, with the ids that map
+// SendGrid's events back (no personal data in custom_args) and the
+// headers and substitutions that are theirs alone (the unsubscribe link).
+type Recipient struct {
+	Email         string
+	CustomArgs    map[string]string
+	Headers       map[string]string
+	Substitutions map[string]string
+}
+
+// Batch is one mail/send: the same content to up to 1,000 recipients.
+type Batch struct {
+	Subject    string
+	Text       string
+	HTML       string
+	Recipients []Recipient
+}
+
+// Send posts one batch and returns SendGrid's X-Message-Id. Failures are
+// *provider.SendError values. sendgrid-go returns a nil error for 4xx and
+// 5xx answers, so the status code is what decides.
+func (c *Client) Send(ctx context.Context, b Batch) (string, error) {
+	if n := len(b.Recipients); n == 0 || n > MaxPersonalizations {
+		return "", &provider.SendError{Kind: provider.Permanent, Err: fmt.Errorf("a batch holds 1 to %d recipients, not %d", MaxPersonalizations, n)}
+	}
+	m := mail.NewV3Mail()
+	m.SetFrom(mail.NewEmail(c.cfg.FromName, c.cfg.From))
+	m.Subject = b.Subject
+	if b.Text != "" {
+		m.AddContent(mail.NewContent("text/plain", b.Text))
+	}
+	if b.HTML != "" {
+		m.AddContent(mail.NewContent("text/html", b.HTML))
+	}
+	for _, r := range b.Recipients {
+		p := mail.NewPersonalization()
+		p.AddTos(mail.NewEmail("", r.Email))
+		for k, v := range r.CustomArgs {
+			p.SetCustomArg(k, v)
+		}
+		for k, v := range r.Headers {
+			p.SetHeader(k, v)
+		}
+		for k, v := range r.Substitutions {
+			p.SetSubstitution(k, v)
+		}
+		m.AddPersonalizations(p)
+	}
+	req := sg.GetRequest(c.cfg.APIKey, "/v3/mail/send", c.host)
+	req.Method = rest.Post
+	req.Body = mail.GetRequestBody(m)
+	resp, err := c.rest.SendWithContext(ctx, req)
+	if err != nil {
+		return "", provider.FromTransport(err)
+	}
+	if resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK {
+		return firstHeader(resp.Headers, "X-Message-Id"), nil
+	}
+	return "", classifyStatus(resp.StatusCode, resp.Body)
+}
+
+func firstHeader(h map[string][]string, key string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, key) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+func classifyStatus(code int, body string) error {
+	err := fmt.Errorf("sendgrid answered %d: %.300s", code, body)
+	c := strconv.Itoa(code)
+	switch {
+	case code == http.StatusTooManyRequests:
+		return &provider.SendError{Kind: provider.Retryable, Code: c, Err: err}
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		// Wrong credentials: hold the mail until an operator fixes them.
+		return &provider.SendError{Kind: provider.Retryable, Code: c, Err: err}
+	case code >= 500:
+		return &provider.SendError{Kind: provider.Ambiguous, Code: c, Err: err}
+	default:
+		return &provider.SendError{Kind: provider.Permanent, Code: c, Err: err}
+	}
+}

@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/musterhq/muster/services/delivery/status"
+	"github.com/musterhq/muster/shared/events"
+)
+
+// RecordAndClaimMany is RecordAndClaim for a batch, in one statement: each
+// new request is recorded and claimed for sending, or recorded suppressed.
+// It returns the rows it created, by idempotency key; keys missing from
+// the result were recorded before (the caller reads them with ByKey).
+func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendRequested) (map[string]Message, error) {
+	n := len(reqs)
+	keys, campaigns, contacts, channels, tos, bodies, corr := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	steps := make([]int32, n)
+	urgent := make([]bool, n)
+	for i, r := range reqs {
+		keys[i], campaigns[i], contacts[i], channels[i], tos[i], bodies[i], corr[i] =
+			r.IdempotencyKey, r.CampaignID, r.ContactID, string(r.Channel), r.To, r.Body, r.CorrelationID
+		steps[i], urgent[i] = int32(r.Step), r.Urgent
+	}
+	rows, err := s.pool.Query(ctx, `
+		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
+			reason, correlation_id, urgent)
+		SELECT r.key, r.campaign, r.step, r.contact, r.channel, r.to_addr, r.body,
+			CASE WHEN sup.address IS NULL THEN $9 ELSE $10 END,
+			CASE WHEN sup.address IS NULL THEN $11::smallint ELSE $12::smallint END,
+			CASE WHEN sup.address IS NULL THEN '' ELSE 'suppressed: ' || sup.reason END,
+			r.corr, r.urgent
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $13::boolean[])
+			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent)
+		LEFT JOIN suppressions sup ON sup.channel = r.channel AND sup.address = r.to_addr
+		ON CONFLICT (idempotency_key) DO NOTHING
+		RETURNING `+messageColumns,
+		keys, campaigns, steps, contacts, channels, tos, bodies, corr,
+		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent)
+	if err != nil {
+		return nil, fmt.Errorf("recording messages: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, fmt.Errorf("recording messages: %w", err)
+	}
+	out := make(map[string]Message, len(list))
+	for _, m := range list {
+		out[m.IdempotencyKey] = m
+	}
+	return out, nil
+}
+
+// ApplyMany applies one status report to many messages (the answer to one
+// batched provider call), in one statement, moving only those it ranks
+// above. It returns the messages that moved.
+func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Message, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH upd AS (
+			UPDATE messages m SET
+				provider_id = coalesce(m.provider_id, nullif($2, '')),
+				status = $3::text, status_rank = $4::smallint,
+				error_code = CASE WHEN $5::text <> '' THEN $5::text ELSE m.error_code END,
+				reason = CASE WHEN $6::text <> '' THEN $6::text ELSE m.reason END,
+				sent_at = CASE WHEN $4::smallint >= 3 AND m.sent_at IS NULL THEN now() ELSE m.sent_at END,
+				updated_at = now()
+			WHERE m.id = ANY($1::uuid[]) AND m.status_rank < $4::smallint
+			RETURNING m.*),
+		logged AS (
+			INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
+			SELECT id, $3::text, $7::text, $5::text, true FROM upd)
+		SELECT `+messageColumns+` FROM upd`,
+		ids, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus)
+	if err != nil {
+		return nil, fmt.Errorf("applying status to %d messages: %w", len(ids), err)
+	}
+	moved, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, fmt.Errorf("applying status to %d messages: %w", len(ids), err)
+	}
+	return moved, nil
+}
+
+// FirstEmailEvent records a SendGrid event id; false means it was seen
+// before (SendGrid repeats events) and must not be acted on again.
+func (s *Store) FirstEmailEvent(ctx context.Context, eventID, messageID, event string) (bool, error) {
+	var msg any
+	if messageID != "" {
+		msg = messageID
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO email_events (sg_event_id, message_id, event) VALUES ($1, $2, $3)
+		ON CONFLICT (sg_event_id) DO NOTHING`, eventID, msg, event)
+	if err != nil {
+		return false, fmt.Errorf("recording email event: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}

@@ -1,0 +1,170 @@
+// Package unsubscribe gives every email a one-click way out: a signed
+// token in the link (no login), a confirmation page, and the RFC 8058
+// one-click POST that mail clients send for List-Unsubscribe-Post. An
+// unsubscribe is honoured at once, not within the two days Gmail allows.
+package unsubscribe
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/shared/logging"
+)
+
+// Path is where links point.
+const Path = "/unsubscribe"
+
+// Signer makes and checks tokens.
+type Signer struct {
+	secret    []byte
+	publicURL string
+}
+
+// NewSigner builds a signer; links are built on publicURL.
+func NewSigner(secret []byte, publicURL string) *Signer {
+	return &Signer{secret: secret, publicURL: strings.TrimRight(publicURL, "/")}
+}
+
+// Subject is who a token unsubscribes: an email address, and the message
+// the link came in, for the record.
+type Subject struct {
+	Address   string
+	MessageID string
+}
+
+// Token signs a subject. It does not expire: an unsubscribe link in an old
+// email must still work.
+func (s *Signer) Token(sub Subject) string {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(sub.Address + "\n" + sub.MessageID))
+	return payload + "." + s.mac(payload)
+}
+
+// URL is the unsubscribe link for a subject.
+func (s *Signer) URL(sub Subject) string {
+	return s.publicURL + Path + "?t=" + url.QueryEscape(s.Token(sub))
+}
+
+// ErrBadToken is a token that was not made here or was altered.
+var ErrBadToken = errors.New("unsubscribe link is not valid")
+
+// Parse checks a token and returns its subject.
+func (s *Signer) Parse(token string) (Subject, error) {
+	payload, mac, ok := strings.Cut(token, ".")
+	if !ok || !hmac.Equal([]byte(mac), []byte(s.mac(payload))) {
+		return Subject{}, ErrBadToken
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return Subject{}, ErrBadToken
+	}
+	addr, msg, _ := strings.Cut(string(raw), "\n")
+	if addr == "" {
+		return Subject{}, ErrBadToken
+	}
+	return Subject{Address: addr, MessageID: msg}, nil
+}
+
+func (s *Signer) mac(payload string) string {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte("unsubscribe\n" + payload))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Unsubscriber records an unsubscribe (suppression and consent event).
+type Unsubscriber interface {
+	Unsubscribe(ctx context.Context, sub Subject, how string) error
+}
+
+// Handler serves the link.
+type Handler struct {
+	signer  *Signer
+	unsub   Unsubscriber
+	orgName string
+	log     *zap.Logger
+}
+
+// NewHandler builds the pages.
+func NewHandler(s *Signer, u Unsubscriber, orgName string, log *zap.Logger) *Handler {
+	return &Handler{signer: s, unsub: u, orgName: orgName, log: log}
+}
+
+// Routes mounts GET (a page asking to confirm, so link scanners that
+// follow links cannot unsubscribe anyone) and POST (the confirmation, and
+// RFC 8058 one-click).
+func (h *Handler) Routes(r chi.Router) {
+	r.Get(Path, h.confirm)
+	r.Post(Path, h.unsubscribe)
+}
+
+var page = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Org}}: email preferences</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}
+button{font-size:1rem;padding:.6rem 1.2rem;border:0;border-radius:.3rem;background:#1d4ed8;color:#fff;cursor:pointer}</style>
+</head><body>
+{{if .Done}}<h1>You are unsubscribed</h1><p>{{.Address}} will get no more email from {{.Org}}.</p>
+{{else if .Bad}}<h1>This link does not work</h1><p>It may have been cut off by your email program. Reply to any email from {{.Org}} and we will take you off the list.</p>
+{{else}}<h1>Unsubscribe?</h1><p>Stop all email from {{.Org}} to {{.Address}}.</p>
+<form method="post"><button type="submit">Unsubscribe</button></form>{{end}}
+</body></html>`))
+
+type pageData struct {
+	Org, Address string
+	Done, Bad    bool
+}
+
+func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
+	sub, err := h.signer.Parse(r.URL.Query().Get("t"))
+	if err != nil {
+		h.render(w, http.StatusBadRequest, pageData{Org: h.orgName, Bad: true})
+		return
+	}
+	h.render(w, http.StatusOK, pageData{Org: h.orgName, Address: sub.Address})
+}
+
+func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	sub, err := h.signer.Parse(r.URL.Query().Get("t"))
+	if err != nil {
+		h.log.Warn("unsubscribe with a bad token")
+		h.render(w, http.StatusBadRequest, pageData{Org: h.orgName, Bad: true})
+		return
+	}
+	how := "unsubscribe page"
+	if r.PostFormValue("List-Unsubscribe") == "One-Click" {
+		how = "one-click unsubscribe (RFC 8058)"
+	}
+	if err := h.unsub.Unsubscribe(r.Context(), sub, how); err != nil {
+		h.log.Error("unsubscribe failed", logging.Email("email", sub.Address), zap.Error(err))
+		http.Error(w, "We could not record that just now. Please try again in a minute.", http.StatusServiceUnavailable)
+		return
+	}
+	h.render(w, http.StatusOK, pageData{Org: h.orgName, Address: sub.Address, Done: true})
+}
+
+func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := page.Execute(w, d); err != nil {
+		h.log.Warn("rendering unsubscribe page", zap.Error(err))
+	}
+}
+
+// Headers are the List-Unsubscribe headers for one recipient (RFC 2369
+// and RFC 8058).
+func (s *Signer) Headers(sub Subject) map[string]string {
+	return map[string]string{
+		"List-Unsubscribe":      fmt.Sprintf("<%s>", s.URL(sub)),
+		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+	}
+}
