@@ -62,7 +62,9 @@ type Consumer struct {
 	// MaxAttempts bounds plain errors before a message is dead-lettered.
 	MaxAttempts int
 	// AckWait is how long the server waits before redelivering a message
-	// whose handler neither acked nor naked it (a crashed process).
+	// whose handler neither acked nor naked it. A running handler keeps
+	// its message (the runner reports progress), so this is how long a
+	// crashed process's messages wait for another worker.
 	AckWait time.Duration
 	// DeliverNew starts a new consumer at new messages only.
 	DeliverNew bool
@@ -83,8 +85,9 @@ func (c Consumer) withDefaults() Consumer {
 
 // Running is a consumer that is being run; Stop drains it.
 type Running struct {
-	cc   jetstream.ConsumeContext
-	work chan jetstream.Msg
+	cc       jetstream.ConsumeContext
+	work     chan jetstream.Msg
+	inflight *inflight
 	// done tells workers and the consume callback to stop taking
 	// messages; anything not yet handled stays unacked and is redelivered.
 	done chan struct{}
@@ -96,12 +99,16 @@ type Running struct {
 // messages until Stop.
 func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, log *zap.Logger) (*Running, error) {
 	spec = spec.withDefaults()
+	// The server hands out at most maxPending unacked messages across all
+	// replicas; the local queue can hold them all, so the consume callback
+	// never blocks and every message is kept alive from arrival on.
+	maxPending := max(spec.Workers*8, 256)
 	cfg := jetstream.ConsumerConfig{
 		Durable:       spec.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       spec.AckWait,
 		MaxDeliver:    -1, // the runner decides when to give up; see Handler
-		MaxAckPending: max(spec.Workers*64, 256),
+		MaxAckPending: maxPending,
 	}
 	if spec.DeliverNew {
 		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
@@ -119,8 +126,11 @@ func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, 
 	}
 	log = log.With(zap.String("consumer", spec.Durable))
 	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	r := &Running{work: make(chan jetstream.Msg, spec.Workers), done: make(chan struct{}), stop: stop}
-	d := dispatcher{js: js, spec: spec, handle: h, log: log}
+	r := &Running{work: make(chan jetstream.Msg, maxPending), inflight: &inflight{msgs: map[jetstream.Msg]struct{}{}},
+		done: make(chan struct{}), stop: stop}
+	d := dispatcher{js: js, spec: spec, handle: h, log: log, inflight: r.inflight}
+	// Ends with workCtx, which Stop cancels once the workers are done.
+	go r.inflight.keepAlive(workCtx, spec.AckWait/3)
 	for range spec.Workers {
 		r.wg.Go(func() {
 			for {
@@ -137,12 +147,16 @@ func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, 
 		})
 	}
 	r.cc, err = cons.Consume(func(m jetstream.Msg) {
+		// From here until it is acked the message is kept alive, so one
+		// waiting for a free worker is not redelivered meanwhile.
+		r.inflight.add(m)
 		select {
 		case r.work <- m:
 		case <-r.done:
+			r.inflight.remove(m)
 		}
 	},
-		jetstream.PullMaxMessages(max(spec.Workers*32, 64)),
+		jetstream.PullMaxMessages(max(spec.Workers*2, 16)),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			log.Debug("consume error", zap.Error(err))
 		}))
@@ -181,10 +195,53 @@ func (r *Running) Stop(ctx context.Context) {
 }
 
 type dispatcher struct {
-	js     jetstream.JetStream
-	spec   Consumer
-	handle Handler
-	log    *zap.Logger
+	js       jetstream.JetStream
+	spec     Consumer
+	handle   Handler
+	log      *zap.Logger
+	inflight *inflight
+}
+
+// inflight holds the messages this process has been given and not yet
+// answered. They are reported in progress to the server every third of
+// AckWait, so a message is redelivered only when its holder is gone (a
+// crash), never while it waits for a worker or for rate-limit room.
+type inflight struct {
+	mu   sync.Mutex
+	msgs map[jetstream.Msg]struct{}
+}
+
+func (f *inflight) add(m jetstream.Msg) {
+	f.mu.Lock()
+	f.msgs[m] = struct{}{}
+	f.mu.Unlock()
+}
+
+func (f *inflight) remove(m jetstream.Msg) {
+	f.mu.Lock()
+	delete(f.msgs, m)
+	f.mu.Unlock()
+}
+
+func (f *inflight) keepAlive(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		msgs := make([]jetstream.Msg, 0, len(f.msgs))
+		for m := range f.msgs {
+			msgs = append(msgs, m)
+		}
+		f.mu.Unlock()
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+	}
 }
 
 func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
@@ -193,6 +250,7 @@ func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
 		deliveries = meta.NumDelivered
 	}
 	err := d.handle(ctx, Msg{Subject: m.Subject(), Data: m.Data(), Header: m.Headers(), Deliveries: deliveries})
+	defer d.inflight.remove(m)
 	var retry *retryError
 	var perm *permanentError
 	switch {

@@ -195,3 +195,28 @@ func contains(xs []string, s string) bool {
 	}
 	return false
 }
+
+// A handler that runs longer than AckWait keeps its message: it is not
+// handed to a second worker while the first is still busy.
+func TestSlowHandlerIsNotRedelivered(t *testing.T) {
+	js := setup(t)
+	ctx := context.Background()
+	var calls atomic.Int64
+	r, err := stream.Run(ctx, js, stream.Consumer{Stream: events.StreamSend, Durable: "slow", Workers: 2, AckWait: 300 * time.Millisecond},
+		func(context.Context, stream.Msg) error {
+			calls.Add(1)
+			time.Sleep(time.Second)
+			return nil
+		}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(ctx)
+	if err := stream.Publish(ctx, js, events.SendSubject(events.ChannelSMS), "slow-1", 1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("handled %d times, want once", n)
+	}
+}

@@ -1,30 +1,87 @@
-// Package api is the campaigns service's HTTP edge.
+// Package api is the campaigns service's HTTP edge: organizers' endpoints
+// (campaigns, previews, launches, results, the inbox) and the public pages
+// members reach from their one-click links.
 package api
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/campaigns/campaign"
+	"github.com/musterhq/muster/services/campaigns/contacts"
+	"github.com/musterhq/muster/services/campaigns/message"
+	"github.com/musterhq/muster/services/campaigns/results"
 	"github.com/musterhq/muster/services/campaigns/store"
+	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/web"
 )
 
-// Launcher starts fan-outs; the fan-out runner is one.
-type Launcher interface{ Wake() }
+// Waker is told there is work: the fan-out runner and the scheduler are
+// both.
+type Waker interface{ Wake() }
+
+// Sender publishes one send request (test sends, inbox answers).
+type Sender interface {
+	Send(ctx context.Context, req events.SendRequested) error
+}
+
+// Config is what the API needs to know of the organization.
+type Config struct {
+	// OrgZone is the organization's time zone, for meetings given none.
+	OrgZone string
+	// SMSRate (segments per second) and EmailRate (emails per second)
+	// are the senders' configured rates, for estimated send times.
+	SMSRate   float64
+	EmailRate float64
+	// StreamInterval is the least time between two pushes of a live
+	// result stream; StreamRecount is how often a stream recounts with no
+	// notice (changes recorded by another replica).
+	StreamInterval time.Duration
+	StreamRecount  time.Duration
+}
+
+// Deps are the parts the API uses.
+type Deps struct {
+	Store     *store.Store
+	Fanout    Waker
+	Scheduler Waker
+	Contacts  *contacts.Client
+	Sender    Sender
+	Settings  message.Settings
+	Hub       *results.Hub
+	Clock     func() time.Time
+	Log       *zap.Logger
+}
 
 // Handler serves the campaigns API.
 type Handler struct {
-	store  *store.Store
-	launch Launcher
-	log    *zap.Logger
+	Deps
+	cfg Config
 }
 
 // New builds the handler.
-func New(st *store.Store, l Launcher, log *zap.Logger) *Handler {
-	return &Handler{store: st, launch: l, log: log}
+func New(cfg Config, d Deps) *Handler {
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	if cfg.OrgZone == "" {
+		cfg.OrgZone = "America/New_York"
+	}
+	if cfg.StreamInterval <= 0 {
+		cfg.StreamInterval = 250 * time.Millisecond
+	}
+	if cfg.StreamRecount <= 0 {
+		cfg.StreamRecount = 2 * time.Second
+	}
+	return &Handler{Deps: d, cfg: cfg}
 }
 
 // Routes mounts the API.
@@ -33,34 +90,91 @@ func (h *Handler) Routes() http.Handler {
 	r.Post("/campaigns", h.create)
 	r.Get("/campaigns", h.list)
 	r.Get("/campaigns/{id}", h.get)
+	r.Put("/campaigns/{id}", h.update)
+	r.Post("/campaigns/{id}/preview", h.preview)
+	r.Post("/campaigns/{id}/test", h.testSend)
+	r.Get("/campaigns/{id}/estimate", h.estimate)
 	r.Post("/campaigns/{id}/launch", h.launchCampaign)
+	r.Post("/campaigns/{id}/pause", h.pause)
+	r.Post("/campaigns/{id}/resume", h.resume)
+	r.Post("/campaigns/{id}/cancel", h.cancel)
+	r.Patch("/campaigns/{id}/meeting", h.changeMeeting)
+	r.Get("/campaigns/{id}/steps", h.steps)
 	r.Get("/campaigns/{id}/results", h.results)
+	r.Get("/campaigns/{id}/results/stream", h.stream)
+	r.Get("/campaigns/{id}/rsvps", h.rsvps)
+	r.Get("/campaigns/{id}/signatures", h.signatures)
+	r.Get("/campaigns/{id}/calls", h.calls)
+	r.Get("/inbox", h.inbox)
+	r.Post("/inbox/{id}/reply", h.inboxReply)
+	r.Post("/inbox/{id}/handled", h.inboxHandled)
+	r.Get(message.RSVPPath+"{token}", h.rsvpPage)
+	r.Post(message.RSVPPath+"{token}", h.rsvpAnswer)
+	r.Get(message.SignPath+"{token}", h.signPage)
+	r.Post(message.SignPath+"{token}", h.signAnswer)
 	return r
+}
+
+// decodeOptional reads a JSON body when there is one: several actions
+// (launch, cancel) take options but have always been called with none.
+func decodeOptional(r *http.Request, v any) error {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, web.MaxJSONBody+1))
+	if err != nil {
+		return apperr.Invalid("body", "could not be read")
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	return web.DecodeJSON(r, v)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	web.WriteError(w, r, h.Log, err)
 }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	var d campaign.Draft
 	if err := web.DecodeJSON(r, &d); err != nil {
-		web.WriteError(w, r, h.log, err)
+		h.fail(w, r, err)
 		return
 	}
-	c, err := d.Validate()
+	c, err := d.Validate(h.Clock(), h.cfg.OrgZone)
 	if err != nil {
-		web.WriteError(w, r, h.log, err)
+		h.fail(w, r, err)
 		return
 	}
-	c, err = h.store.Create(r.Context(), c)
+	c, err = h.Store.Create(r.Context(), c)
 	if err != nil {
-		web.WriteError(w, r, h.log, err)
+		h.fail(w, r, err)
 		return
 	}
 	web.WriteJSON(w, http.StatusCreated, c)
 }
 
-func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	list, err := h.store.List(r.Context(), 100)
+func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
+	var d campaign.Draft
+	if err := web.DecodeJSON(r, &d); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, err := d.Validate(h.Clock(), h.cfg.OrgZone)
 	if err != nil {
-		web.WriteError(w, r, h.log, err)
+		h.fail(w, r, err)
+		return
+	}
+	c, err = h.Store.Update(r.Context(), chi.URLParam(r, "id"), c)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, c)
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
+	list, err := h.Store.List(r.Context(), 100)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	if list == nil {
@@ -70,37 +184,252 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	c, err := h.store.Get(r.Context(), chi.URLParam(r, "id"))
+	c, err := h.Store.Get(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
-		web.WriteError(w, r, h.log, err)
+		h.fail(w, r, err)
 		return
 	}
 	web.WriteJSON(w, http.StatusOK, c)
 }
 
-// launchCampaign starts a fan-out: 202 the first time, 200 with the
-// campaign as it stands for any repeat (a double click sends nothing
-// twice).
-func (h *Handler) launchCampaign(w http.ResponseWriter, r *http.Request) {
-	c, started, err := h.store.Launch(r.Context(), chi.URLParam(r, "id"))
+func (h *Handler) steps(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if _, err := h.Store.Get(r.Context(), id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list, err := h.Store.Steps(r.Context(), id)
 	if err != nil {
-		web.WriteError(w, r, h.log, err)
+		h.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []store.Step{}
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"steps": list})
+}
+
+// LaunchRequest says when to send; no body (or no at) is now.
+type LaunchRequest struct {
+	At *time.Time `json:"at"`
+}
+
+// launchCampaign starts a campaign: 202 the first time, 200 with the
+// campaign as it stands for any repeat (a double click sends nothing
+// twice). Everything that would make the launch pointless or wrong is
+// refused first with a 4xx that changes nothing.
+func (h *Handler) launchCampaign(w http.ResponseWriter, r *http.Request) {
+	var req LaunchRequest
+	if err := decodeOptional(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	id := chi.URLParam(r, "id")
+	c, err := h.Store.Get(ctx, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	now := h.Clock()
+	at := now
+	if c.Status == campaign.StatusDraft {
+		if req.At != nil {
+			if req.At.Before(now) {
+				h.fail(w, r, apperr.Invalid("at", "%s is in the past", req.At.Format(time.RFC3339)))
+				return
+			}
+			at = *req.At
+		}
+		if err := h.checkLaunch(ctx, &c, at); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	c, started, err := h.Store.Launch(ctx, id, at, now)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	if !started {
 		web.WriteJSON(w, http.StatusOK, map[string]any{"campaign": c, "already_launched": true})
 		return
 	}
-	h.launch.Wake()
-	h.log.Info("campaign launched", zap.String("campaign_id", c.ID), zap.String("tag", c.Audience.Tag))
+	h.Fanout.Wake()
+	h.Scheduler.Wake()
+	h.Log.Info("campaign launched", zap.String("campaign_id", c.ID), zap.String("kind", string(c.Kind)),
+		zap.String("tag", c.Audience.Tag), zap.Time("at", at))
 	web.WriteJSON(w, http.StatusAccepted, map[string]any{"campaign": c, "already_launched": false})
 }
 
-func (h *Handler) results(w http.ResponseWriter, r *http.Request) {
-	res, err := h.store.Results(r.Context(), chi.URLParam(r, "id"))
+// checkLaunch refuses a launch that cannot do what the organizer means: a
+// meeting already begun, a text that renders over the SMS limit, an
+// audience nobody in which can be reached.
+func (h *Handler) checkLaunch(ctx context.Context, c *campaign.Campaign, at time.Time) error {
+	if c.Meeting != nil && !c.Meeting.StartsAt.After(at) {
+		return apperr.Invalid("meeting.starts_at", "the meeting starts at %s, before the invitation would go out; move it first",
+			c.Meeting.StartsAt.Format(time.RFC3339))
+	}
+	if c.Channel.Has(events.ChannelSMS) {
+		b, err := message.New(c, campaign.PartMain, 0, "", h.Settings, h.Clock())
+		if err != nil {
+			return err
+		}
+		for lang := range c.Content {
+			m := sampleMember(events.Member{Language: lang})
+			body := b.BuildKeyed(&m, events.ChannelSMS, "preview", h.Clock()).Body
+			if n := len([]rune(body)); n > campaign.MaxBody {
+				return apperr.Invalid("content."+lang+".sms", "is %d characters once filled in (links included); the most a text can be is %d", n, campaign.MaxBody)
+			}
+		}
+	}
+	var reachable bool
+	for _, ch := range c.Channel.List() {
+		ok, err := h.Contacts.Any(ctx, c.Audience, ch)
+		if err != nil {
+			if apperr.KindOf(err) == apperr.KindInvalid {
+				return err
+			}
+			return apperr.Unavailable(err, "cannot reach contacts to check the audience")
+		}
+		reachable = reachable || ok
+	}
+	if !reachable {
+		return apperr.Invalid("audience", "nobody in the audience can be reached by %s", strings.ReplaceAll(string(c.Channel), "both", "sms or email"))
+	}
+	return nil
+}
+
+func (h *Handler) pause(w http.ResponseWriter, r *http.Request) {
+	c, err := h.Store.Pause(r.Context(), chi.URLParam(r, "id"), h.Clock())
 	if err != nil {
-		web.WriteError(w, r, h.log, err)
+		h.fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, res)
+	h.Log.Info("campaign paused", zap.String("campaign_id", c.ID))
+	web.WriteJSON(w, http.StatusOK, c)
+}
+
+func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
+	c, err := h.Store.Resume(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Fanout.Wake()
+	h.Scheduler.Wake()
+	h.Log.Info("campaign resumed", zap.String("campaign_id", c.ID), zap.String("status", string(c.Status)))
+	web.WriteJSON(w, http.StatusOK, c)
+}
+
+// CancelRequest may carry the organizer's own words for a meeting's
+// cancellation notice.
+type CancelRequest struct {
+	Notice string `json:"notice"`
+}
+
+func (h *Handler) cancel(w http.ResponseWriter, r *http.Request) {
+	var req CancelRequest
+	if err := decodeOptional(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	cur, err := h.Store.Get(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := checkNotice(&cur, req.Notice); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, notified, err := h.Store.Cancel(r.Context(), id, req.Notice, h.Clock())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Scheduler.Wake()
+	h.Log.Info("campaign cancelled", zap.String("campaign_id", c.ID), zap.Bool("notified", notified))
+	web.WriteJSON(w, http.StatusOK, map[string]any{"campaign": c, "notified": notified})
+}
+
+func checkNotice(c *campaign.Campaign, notice string) error {
+	if notice == "" {
+		return nil
+	}
+	if c.Meeting == nil {
+		return apperr.Invalid("notice", "only a meeting sends notices")
+	}
+	return campaign.CheckText("notice", notice, c.Allowed())
+}
+
+// MeetingChangeRequest edits a meeting; fields left out keep their value.
+type MeetingChangeRequest struct {
+	Title     *string              `json:"title"`
+	StartsAt  *time.Time           `json:"starts_at"`
+	TimeZone  *string              `json:"time_zone"`
+	Duration  *campaign.Duration   `json:"duration"`
+	Place     *string              `json:"place"`
+	VideoURL  *string              `json:"video_url"`
+	Reminders *[]campaign.Duration `json:"reminders"`
+	// Notice replaces the default words of the update sent to those who
+	// said yes.
+	Notice string `json:"notice"`
+}
+
+func (h *Handler) changeMeeting(w http.ResponseWriter, r *http.Request) {
+	var req MeetingChangeRequest
+	if err := web.DecodeJSON(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "id")
+	c, err := h.Store.Get(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if c.Meeting == nil {
+		h.fail(w, r, apperr.Invalid("meeting", "campaign %s is not a meeting", id))
+		return
+	}
+	m := *c.Meeting
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = strings.TrimSpace(*v)
+		}
+	}
+	set(&m.Title, req.Title)
+	set(&m.TimeZone, req.TimeZone)
+	set(&m.Place, req.Place)
+	set(&m.VideoURL, req.VideoURL)
+	if req.StartsAt != nil {
+		m.StartsAt = req.StartsAt.UTC()
+	}
+	if req.Duration != nil {
+		m.Duration = *req.Duration
+	}
+	if req.Reminders != nil {
+		m.Reminders = append([]campaign.Duration{}, (*req.Reminders)...)
+	}
+	if m.Title == "" {
+		m.Title = c.Name
+	}
+	if err := campaign.CheckMeeting(m, h.Clock()); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := checkNotice(&c, req.Notice); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, notified, err := h.Store.ChangeMeeting(r.Context(), id, store.MeetingChange{Meeting: m, Notice: req.Notice}, h.Clock())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Scheduler.Wake()
+	h.Log.Info("meeting changed", zap.String("campaign_id", c.ID), zap.Bool("notified", notified))
+	web.WriteJSON(w, http.StatusOK, map[string]any{"campaign": c, "notified": notified})
 }

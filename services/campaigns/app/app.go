@@ -1,20 +1,30 @@
-// Package app assembles the campaigns service: the API, the fan-out
-// runner and the results consumer.
+// Package app assembles the campaigns service: the API, the scheduler, the
+// fan-out runner and the consumer of delivery's events (results, replies).
 package app
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/campaigns/api"
+	"github.com/musterhq/muster/services/campaigns/contacts"
 	"github.com/musterhq/muster/services/campaigns/fanout"
+	"github.com/musterhq/muster/services/campaigns/inbound"
+	"github.com/musterhq/muster/services/campaigns/message"
 	"github.com/musterhq/muster/services/campaigns/migrations"
 	"github.com/musterhq/muster/services/campaigns/results"
+	"github.com/musterhq/muster/services/campaigns/schedule"
+	"github.com/musterhq/muster/services/campaigns/sender"
 	"github.com/musterhq/muster/services/campaigns/store"
+	"github.com/musterhq/muster/services/campaigns/token"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/stream"
@@ -24,12 +34,40 @@ import (
 // Config is the campaigns service's configuration, read from CAMPAIGNS_*.
 type Config struct {
 	service.Config
-	FanoutPageSize int           `env:"FANOUT_PAGE_SIZE" envDefault:"500"`
+	FanoutPageSize int           `env:"FANOUT_PAGE_SIZE" envDefault:"1000"`
 	FanoutLease    time.Duration `env:"FANOUT_LEASE" envDefault:"30s"`
 	FanoutPoll     time.Duration `env:"FANOUT_POLL" envDefault:"1s"`
+	// FanoutWindow bounds send requests published and not yet
+	// acknowledged by JetStream.
+	FanoutWindow int `env:"FANOUT_WINDOW" envDefault:"4000"`
+	// SchedulePoll is how often due steps (scheduled launches,
+	// reminders) are looked for.
+	SchedulePoll time.Duration `env:"SCHEDULE_POLL" envDefault:"1s"`
 	// ReplicaName names this replica in fan-out leases; the host name by
 	// default.
 	ReplicaName string `env:"REPLICA_NAME"`
+	// OrgName is the union's name, for {{org_name}} and the first-message
+	// check; OrgTimeZone is its time zone, for meetings given none.
+	OrgName     string `env:"ORG_NAME" envDefault:"Muster"`
+	OrgTimeZone string `env:"ORG_TIME_ZONE" envDefault:"America/New_York"`
+	// PublicURL is where members reach this service's RSVP and signing
+	// pages; the listen address when empty (fine on one host).
+	PublicURL string `env:"PUBLIC_URL"`
+	// LinkSecret signs members' one-click links; every replica needs the
+	// same one. Empty makes a random one per process (links then die with
+	// it): for development only.
+	LinkSecret string `env:"LINK_SECRET"`
+	// SignLinkTTL is how long a petition's signing link works.
+	SignLinkTTL time.Duration `env:"SIGN_LINK_TTL" envDefault:"720h"`
+	// ReplyWindow is how far back a member's campaigns are candidates for
+	// their reply (a meeting still to come always is).
+	ReplyWindow time.Duration `env:"REPLY_WINDOW" envDefault:"168h"`
+	// SMSRate (segments per second) and EmailRate (emails per second) are
+	// the senders' rates, for the estimated send time before launch.
+	SMSRate   float64 `env:"SMS_RATE" envDefault:"1"`
+	EmailRate float64 `env:"EMAIL_RATE" envDefault:"100"`
+	// ResultsWorkers handle delivery's events concurrently.
+	ResultsWorkers int `env:"RESULTS_WORKERS" envDefault:"16"`
 }
 
 // DefaultConfig is the configuration with every default applied and no
@@ -48,30 +86,72 @@ func LoadConfig() (Config, error) {
 	if err := service.Load("CAMPAIGNS_", &cfg); err != nil {
 		return Config{}, err
 	}
-	return cfg, nil
+	return cfg, cfg.validate()
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if _, err := time.LoadLocation(c.OrgTimeZone); err != nil || c.OrgTimeZone == "" {
+		errs = append(errs, fmt.Errorf("CAMPAIGNS_ORG_TIME_ZONE: %q is not a time zone", c.OrgTimeZone))
+	}
+	if c.LinkSecret != "" && len(c.LinkSecret) < 32 {
+		errs = append(errs, errors.New("CAMPAIGNS_LINK_SECRET must be at least 32 characters"))
+	}
+	if c.SMSRate < 0 || c.EmailRate < 0 {
+		errs = append(errs, errors.New("CAMPAIGNS_SMS_RATE and CAMPAIGNS_EMAIL_RATE cannot be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// String shows the configuration with its secrets masked, for the log.
+func (c Config) String() string {
+	m := c
+	if m.LinkSecret != "" {
+		m.LinkSecret = "****"
+	}
+	return fmt.Sprintf("%+v", struct{ Config }{m})
+}
+
+// Options are the parts a test may replace; production passes none.
+type Options struct {
+	// Clock drives schedules, reminders, link expiry and reply windows.
+	Clock func() time.Time
 }
 
 // App is a running campaigns service.
 type App struct {
-	deps   *service.Deps
-	server *web.Server
+	deps      *service.Deps
+	server    *web.Server
+	hub       *results.Hub
+	scheduler *schedule.Scheduler
+	fan       *fanout.Fanout
 }
 
 // New connects everything and starts consuming; Run serves HTTP.
-func New(ctx context.Context, cfg Config, log *zap.Logger) (*App, error) {
+func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*App, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("configuring campaigns: %w", err)
+	}
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
 	deps, err := service.Open(ctx, "campaigns", cfg.Config, migrations.FS, log)
 	if err != nil {
 		return nil, fmt.Errorf("starting campaigns: %w", err)
 	}
-	a := &App{deps: deps}
-	if err := a.start(ctx, cfg); err != nil {
+	a := &App{deps: deps, hub: results.NewHub()}
+	if err := a.start(ctx, cfg, o); err != nil {
 		deps.Close(ctx)
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *App) start(ctx context.Context, cfg Config) error {
+func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	log := a.deps.Log
 	st := store.New(a.deps.Pool)
 	owner := cfg.ReplicaName
@@ -79,21 +159,86 @@ func (a *App) start(ctx context.Context, cfg Config) error {
 		host, _ := os.Hostname()
 		owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), events.NewID()[:6])
 	}
-	fan := fanout.New(fanout.Config{PageSize: cfg.FanoutPageSize, Lease: cfg.FanoutLease, Poll: cfg.FanoutPoll},
-		st, a.deps.NC, a.deps.JS, owner, log.Named("fanout"))
-	a.deps.Go(fan.Run)
-	err := a.deps.Consume(ctx, stream.Consumer{
-		Stream: events.StreamMessages, Durable: "campaigns-results", Workers: 8,
-	}, results.Handler(st))
+	secret := []byte(cfg.LinkSecret)
+	if len(secret) == 0 {
+		secret = []byte(events.NewID() + events.NewID())
+		log.Warn("no CAMPAIGNS_LINK_SECRET: RSVP and signing links will stop working when this process stops")
+	}
+	// The server listens first, so links can name its address when no
+	// public URL is configured.
+	router := &lateHandler{}
+	var err error
+	if a.server, err = a.deps.NewServer(router, a.deps.Checks()); err != nil {
+		return err
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = a.server.URL()
+	}
+	settings := message.Settings{OrgName: cfg.OrgName, Links: message.NewLinks(token.NewSigner(secret), publicURL, cfg.SignLinkTTL)}
+	cc := contacts.New(a.deps.NC, 10*time.Second)
+	send := sender.New(a.deps.JS)
+	a.fan, err = fanout.New(fanout.Config{PageSize: cfg.FanoutPageSize, Lease: cfg.FanoutLease, Poll: cfg.FanoutPoll, Window: cfg.FanoutWindow},
+		st, cc, a.deps.NC, owner, settings, o.Clock, log.Named("fanout"))
 	if err != nil {
 		return err
 	}
-	a.server, err = a.deps.NewServer(api.New(st, fan, log.Named("api")).Routes(), a.deps.Checks())
-	return err
+	a.scheduler = schedule.New(st, o.Clock, cfg.SchedulePoll, a.fan, log.Named("schedule"))
+	a.deps.Go(a.fan.Run)
+	a.deps.Go(a.scheduler.Run)
+
+	statusHandler := results.Status(st, a.hub)
+	replies := inbound.New(st, send, settings, o.Clock, cfg.ReplyWindow, a.hub, log.Named("inbound"))
+	err = a.deps.Consume(ctx, stream.Consumer{
+		Stream: events.StreamMessages, Durable: "campaigns-results", Workers: cfg.ResultsWorkers,
+	}, func(ctx context.Context, m stream.Msg) error {
+		switch {
+		case strings.HasPrefix(m.Subject, events.SubjectStatusPrefix):
+			var ev events.StatusChanged
+			if err := json.Unmarshal(m.Data, &ev); err != nil {
+				return stream.Permanent(fmt.Errorf("decoding status event: %w", err))
+			}
+			return statusHandler(ctx, ev)
+		case m.Subject == events.SubjectInbound:
+			var ev events.InboundReceived
+			if err := json.Unmarshal(m.Data, &ev); err != nil {
+				return stream.Permanent(fmt.Errorf("decoding inbound event: %w", err))
+			}
+			if ev.Version > events.VersionInbound {
+				return stream.Permanent(fmt.Errorf("inbound event version %d is newer than this service knows", ev.Version))
+			}
+			return replies.Handle(ctx, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	router.h = api.New(api.Config{OrgZone: cfg.OrgTimeZone, SMSRate: cfg.SMSRate, EmailRate: cfg.EmailRate}, api.Deps{
+		Store: st, Fanout: a.fan, Scheduler: a.scheduler, Contacts: cc, Sender: send, Settings: settings,
+		Hub: a.hub, Clock: o.Clock, Log: log.Named("api"),
+	}).Routes()
+	return nil
 }
+
+// lateHandler lets the server listen before the routes exist: links name
+// the server's address when no public URL is set. It is filled before Run
+// serves a request.
+type lateHandler struct{ h http.Handler }
+
+func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.h.ServeHTTP(w, r) }
 
 // URL is the base URL the API listens on.
 func (a *App) URL() string { return a.server.URL() }
 
-// Run serves until ctx ends, then shuts down gracefully.
-func (a *App) Run(ctx context.Context) error { return a.deps.Serve(ctx, a.server) }
+// Tick starts every step due now at once, for tests that move the clock
+// rather than wait for the scheduler's next look.
+func (a *App) Tick(ctx context.Context) (int, error) { return a.scheduler.Tick(ctx) }
+
+// Run serves until ctx ends, then shuts down gracefully; live result
+// streams are ended first so they do not hold the HTTP shutdown.
+func (a *App) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, a.hub.Close)
+	defer stop()
+	return a.deps.Serve(ctx, a.server)
+}

@@ -1,8 +1,13 @@
-// Package fanout turns a launched campaign into one send request per
-// member. It is idempotent and resumable: each request's id is its
+// Package fanout turns a campaign step into one send request per member
+// and channel. It is idempotent and resumable: each request's id is its
 // idempotency key (campaign, step, contact, channel), the progress cursor
 // moves only after JetStream acknowledged a whole page, and the work is
-// leased so that a crashed replica's campaign is picked up by another.
+// leased so that a crashed replica's fan-out is picked up by another.
+//
+// It is also fast: the next page is fetched while the current one is
+// published, requests are published asynchronously within a bounded
+// window of unacknowledged messages, and rendering appends into reused
+// buffers.
 package fanout
 
 import (
@@ -16,8 +21,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/campaigns/campaign"
+	"github.com/musterhq/muster/services/campaigns/contacts"
+	"github.com/musterhq/muster/services/campaigns/message"
 	"github.com/musterhq/muster/services/campaigns/store"
-	"github.com/musterhq/muster/services/campaigns/template"
 	"github.com/musterhq/muster/shared/events"
 )
 
@@ -25,28 +32,35 @@ import (
 type Config struct {
 	// PageSize is how many members are rendered and published per page.
 	PageSize int
-	// Lease is how long a replica holds a campaign between pages; one
+	// Lease is how long a replica holds a fan-out between pages; one
 	// that stalls longer loses it to another replica.
 	Lease time.Duration
 	// Poll is how often idle replicas look for work nobody holds.
 	Poll time.Duration
+	// Window bounds the send requests published and not yet
+	// acknowledged, so a slow broker slows the fan-out instead of
+	// filling memory.
+	Window int
 }
 
 // Fanout runs fan-outs.
 type Fanout struct {
-	cfg   Config
-	store *store.Store
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	owner string
-	log   *zap.Logger
-	wake  chan struct{}
+	cfg      Config
+	store    *store.Store
+	contacts *contacts.Client
+	js       jetstream.JetStream
+	owner    string
+	settings message.Settings
+	clock    func() time.Time
+	log      *zap.Logger
+	wake     chan struct{}
 }
 
-// New builds a fan-out runner; owner names this replica in leases.
-func New(cfg Config, st *store.Store, nc *nats.Conn, js jetstream.JetStream, owner string, log *zap.Logger) *Fanout {
+// New builds a fan-out runner; owner names this replica in leases. It
+// opens its own JetStream context on nc for the publish window.
+func New(cfg Config, st *store.Store, cc *contacts.Client, nc *nats.Conn, owner string, settings message.Settings, clock func() time.Time, log *zap.Logger) (*Fanout, error) {
 	if cfg.PageSize <= 0 {
-		cfg.PageSize = 500
+		cfg.PageSize = 1000
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 30 * time.Second
@@ -54,10 +68,22 @@ func New(cfg Config, st *store.Store, nc *nats.Conn, js jetstream.JetStream, own
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
-	return &Fanout{cfg: cfg, store: st, nc: nc, js: js, owner: owner, log: log, wake: make(chan struct{}, 1)}
+	if cfg.Window <= 0 {
+		cfg.Window = 4 * cfg.PageSize
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(cfg.Window))
+	if err != nil {
+		return nil, fmt.Errorf("opening jetstream for the fan-out: %w", err)
+	}
+	return &Fanout{cfg: cfg, store: st, contacts: cc, js: js, owner: owner, settings: settings, clock: clock, log: log,
+		wake: make(chan struct{}, 1)}, nil
 }
 
-// Wake asks the runner to look for work now (a campaign was launched).
+// Wake asks the runner to look for work now (a campaign was launched, a
+// step came due).
 func (f *Fanout) Wake() {
 	select {
 	case f.wake <- struct{}{}:
@@ -65,7 +91,7 @@ func (f *Fanout) Wake() {
 	}
 }
 
-// Run claims and fans out campaigns until ctx ends.
+// Run claims and fans out jobs until ctx ends.
 func (f *Fanout) Run(ctx context.Context) {
 	for {
 		lease, err := f.store.ClaimFanout(ctx, f.owner, f.cfg.Lease)
@@ -73,12 +99,28 @@ func (f *Fanout) Run(ctx context.Context) {
 			f.log.Warn("claiming fan-out failed", zap.Error(err))
 		}
 		if lease != nil {
-			if err := f.process(ctx, lease); err != nil && ctx.Err() == nil {
-				// The lease runs out and this or another replica resumes
-				// from the cursor.
-				f.log.Warn("fan-out paused", zap.String("campaign_id", lease.Campaign.ID), zap.Error(err))
+			err := f.Process(ctx, lease)
+			if err == nil {
+				continue
 			}
-			continue
+			if !errors.Is(err, store.ErrLeaseLost) {
+				// Paused, cancelled, stopping or failing: hand the job
+				// back so whoever resumes it need not wait the lease out.
+				relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				if rerr := f.store.Release(relCtx, lease); rerr != nil {
+					f.log.Warn("releasing fan-out lease failed", zap.Error(rerr))
+				}
+				cancel()
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, store.ErrStopped) {
+				f.log.Info("fan-out stopped", zap.String("campaign_id", lease.CampaignID), zap.Int("step", lease.Step))
+				continue
+			}
+			// This or another replica resumes from the cursor.
+			f.log.Warn("fan-out paused", zap.String("campaign_id", lease.CampaignID), zap.Int("step", lease.Step), zap.Error(err))
 		}
 		select {
 		case <-ctx.Done():
@@ -89,30 +131,51 @@ func (f *Fanout) Run(ctx context.Context) {
 	}
 }
 
-func (f *Fanout) process(ctx context.Context, l *store.Lease) error {
-	c := l.Campaign
-	tpl, err := template.Parse("body", c.Body)
+// page is one page of members, and the cursor after it.
+type page struct {
+	members []events.Member
+	cursor  string
+	last    bool
+	err     error
+}
+
+// Process runs one leased job to its end, or until an error, a pause or
+// the loss of its lease.
+func (f *Fanout) Process(ctx context.Context, l *store.Lease) error {
+	c, err := f.store.Get(ctx, l.CampaignID)
 	if err != nil {
-		return fmt.Errorf("campaign %s template: %w", c.ID, err)
+		return err
 	}
-	log := f.log.With(zap.String("campaign_id", c.ID))
+	b, err := message.New(&c, l.Kind.Part(), l.Step, l.Notice, f.settings, f.clock())
+	if err != nil {
+		return fmt.Errorf("campaign %s: %w", c.ID, err)
+	}
+	log := f.log.With(zap.String("campaign_id", c.ID), zap.Int("step", l.Step), zap.String("channel", string(l.Channel)))
+	if !b.Has(l.Channel) {
+		log.Info("nothing to send on this channel")
+		return f.store.Complete(ctx, l)
+	}
 	log.Info("fan-out started", zap.String("cursor", l.Cursor))
-	for {
-		page, err := f.page(ctx, events.AudiencePageRequest{Tag: c.Audience.Tag, Channel: c.Channel, After: l.Cursor, Limit: f.cfg.PageSize})
-		if err != nil {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pages := make(chan page, 1) // the next page is fetched while this one is published
+	go f.fetch(ctx, &c, l, pages)
+	var p publisher
+	for pg := range pages {
+		if pg.err != nil {
+			return pg.err
+		}
+		if err := p.publish(ctx, f.js, b, pg.members, l.Channel, f.clock()); err != nil {
 			return err
 		}
-		if err := f.publish(ctx, c.ID, c.Channel, tpl, page.Members); err != nil {
+		var record []events.Member
+		if l.Step == 0 {
+			record = pg.members
+		}
+		if err := f.store.Advance(ctx, l, pg.cursor, record, f.cfg.Lease); err != nil {
 			return err
 		}
-		next := l.Cursor
-		if n := len(page.Members); n > 0 {
-			next = page.Members[n-1].ContactID
-		}
-		if err := f.store.Advance(ctx, l, next, len(page.Members), f.cfg.Lease); err != nil {
-			return err
-		}
-		if page.Next == "" {
+		if pg.last {
 			if err := f.store.Complete(ctx, l); err != nil {
 				return err
 			}
@@ -120,70 +183,91 @@ func (f *Fanout) process(ctx context.Context, l *store.Lease) error {
 			return nil
 		}
 	}
+	return ctx.Err()
 }
 
-func (f *Fanout) page(ctx context.Context, req events.AudiencePageRequest) (events.AudiencePage, error) {
-	data, err := json.Marshal(req)
-	if err != nil {
-		return events.AudiencePage{}, fmt.Errorf("encoding audience request: %w", err)
+// fetch reads pages in order into out until the last, an error or ctx's
+// end: step 0 from contacts (the audience as it is now), later steps from
+// the recorded recipients.
+func (f *Fanout) fetch(ctx context.Context, c *campaign.Campaign, l *store.Lease, out chan<- page) {
+	defer close(out)
+	cursor := l.Cursor
+	for {
+		var pg page
+		if l.Step == 0 {
+			resp, err := f.contacts.Page(ctx, contacts.Request(c.Audience, l.Channel, cursor, f.cfg.PageSize))
+			pg = page{members: resp.Members, cursor: cursor, last: resp.Next == "" || len(resp.Members) == 0, err: err}
+		} else {
+			list, err := f.store.RecipientsPage(ctx, c.ID, l.Kind, l.Channel, cursor, f.cfg.PageSize)
+			pg = page{members: list, cursor: cursor, last: len(list) < f.cfg.PageSize, err: err}
+		}
+		if n := len(pg.members); n > 0 {
+			pg.cursor = pg.members[n-1].ContactID
+		}
+		select {
+		case out <- pg:
+		case <-ctx.Done():
+			return
+		}
+		if pg.err != nil || pg.last {
+			return
+		}
+		cursor = pg.cursor
 	}
-	reqCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	msg, err := f.nc.RequestWithContext(reqCtx, events.SubjectAudiencePage, data)
-	if err != nil {
-		return events.AudiencePage{}, fmt.Errorf("asking contacts for an audience page: %w", err)
-	}
-	var page events.AudiencePage
-	if err := json.Unmarshal(msg.Data, &page); err != nil {
-		return events.AudiencePage{}, fmt.Errorf("decoding audience page: %w", err)
-	}
-	if page.Error != "" {
-		return events.AudiencePage{}, fmt.Errorf("contacts: %s", page.Error)
-	}
-	return page, nil
 }
+
+// publisher keeps its buffers between pages.
+type publisher struct {
+	futures []jetstream.PubAckFuture
+}
+
+// ackTimeout bounds the wait for a page's acknowledgements: one lost in a
+// broker restart fails the page, which is published again under the same
+// ids.
+const ackTimeout = 30 * time.Second
 
 // publish sends one request per member and waits until JetStream
 // acknowledged every one; only then may the cursor move.
-func (f *Fanout) publish(ctx context.Context, campaignID string, ch events.Channel, tpl *template.Template, members []events.Member) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(members))
-	now := time.Now().UTC()
-	for _, m := range members {
-		key := events.IdempotencyKey(campaignID, 0, m.ContactID, ch)
-		to := m.Phone
-		if ch == events.ChannelEmail {
-			to = m.Email
+func (p *publisher) publish(ctx context.Context, js jetstream.JetStream, b *message.Builder, members []events.Member, ch events.Channel, now time.Time) error {
+	p.futures = p.futures[:0]
+	subject := events.SendSubject(ch)
+	for i := range members {
+		m := &members[i]
+		if (ch == events.ChannelSMS && m.Phone == "") || (ch == events.ChannelEmail && m.Email == "") {
+			continue // contacts sends only the reachable; a recipient may have lost the address
 		}
-		req := events.SendRequested{
-			Meta:           events.Meta{ID: key, Type: events.TypeSendRequested, Version: events.VersionSendRequested, OccurredAt: now, CorrelationID: campaignID},
-			IdempotencyKey: key, CampaignID: campaignID, ContactID: m.ContactID, Channel: ch,
-			To: to, Body: tpl.Render(m), TimeZone: m.TimeZone,
-		}
-		data, err := json.Marshal(req)
+		req := b.Build(m, ch, now)
+		data, err := json.Marshal(&req)
 		if err != nil {
 			return fmt.Errorf("encoding send request: %w", err)
 		}
-		fut, err := f.js.PublishMsgAsync(&nats.Msg{Subject: events.SendSubject(ch), Data: data}, jetstream.WithMsgID(key))
+		msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{jetstream.MsgIDHeader: []string{req.IdempotencyKey}}}
+		fut, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(ackTimeout))
 		if err != nil {
 			return fmt.Errorf("publishing send request: %w", err)
 		}
-		futures = append(futures, fut)
+		p.futures = append(p.futures, fut)
 	}
-	var errs []error
-	deadline := time.After(30 * time.Second) // an ack lost in a broker restart
-	for _, fut := range futures {
+	deadline := time.NewTimer(ackTimeout)
+	defer deadline.Stop()
+	failed := 0
+	var first error
+	for _, fut := range p.futures {
 		select {
 		case <-fut.Ok():
 		case err := <-fut.Err():
-			errs = append(errs, err)
-		case <-deadline:
-			return fmt.Errorf("send requests not acknowledged within 30s")
+			failed++
+			if first == nil {
+				first = err
+			}
+		case <-deadline.C:
+			return fmt.Errorf("send requests not acknowledged within %s", ackTimeout)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%d of %d send requests not acknowledged: %w", len(errs), len(futures), errors.Join(errs[0]))
+	if failed > 0 {
+		return fmt.Errorf("%d of %d send requests not acknowledged: %w", failed, len(p.futures), first)
 	}
 	return nil
 }

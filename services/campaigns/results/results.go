@@ -1,14 +1,16 @@
 // Package results keeps each campaign's numbers live from delivery's
-// events: message statuses and members' replies. Counts are derived from
-// per-message rows, so a redelivered event can never count twice.
+// status events. Counts are derived from per-message rows, so a
+// redelivered event can never count twice, and a late report can never
+// move a message back. A Hub tells live streams when a campaign's numbers
+// may have changed.
 package results
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/musterhq/muster/services/campaigns/store"
@@ -26,34 +28,101 @@ var rank = map[string]int{
 
 var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// Handler consumes the MESSAGES stream.
-func Handler(st *store.Store) stream.Handler {
-	return func(ctx context.Context, m stream.Msg) error {
-		switch {
-		case strings.HasPrefix(m.Subject, events.SubjectStatusPrefix):
-			var ev events.StatusChanged
-			if err := json.Unmarshal(m.Data, &ev); err != nil {
-				return stream.Permanent(fmt.Errorf("decoding status event: %w", err))
-			}
-			r, ok := rank[ev.Status]
-			if !ok || !uuidRe.MatchString(ev.CampaignID) {
-				return nil // not one of ours, or a status we do not count
-			}
-			if err := st.RecordStatus(ctx, ev, r); err != nil {
-				return stream.Retry(err, time.Second)
-			}
-		case m.Subject == events.SubjectInbound:
-			var ev events.InboundReceived
-			if err := json.Unmarshal(m.Data, &ev); err != nil {
-				return stream.Permanent(fmt.Errorf("decoding inbound event: %w", err))
-			}
-			if !uuidRe.MatchString(ev.CampaignID) {
-				return nil // a reply to no campaign of ours
-			}
-			if err := st.RecordReply(ctx, ev); err != nil {
-				return stream.Retry(err, time.Second)
-			}
+// IsCampaignID reports whether id can be one of ours (events about
+// messages that belong to no campaign carry other ids).
+func IsCampaignID(id string) bool { return uuidRe.MatchString(id) }
+
+// StepOf reads the step from a campaign message's idempotency key
+// (c.<campaign>.s<step>.<contact>.<channel>); false for the keys of
+// auto-replies, inbox answers and test sends, which are not counted.
+func StepOf(key, campaignID string) (int, bool) {
+	rest, ok := strings.CutPrefix(key, "c."+campaignID+".s")
+	if !ok {
+		return 0, false
+	}
+	digits, _, ok := strings.Cut(rest, ".")
+	if !ok || digits == "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// Notifier is told which campaign's numbers changed.
+type Notifier interface{ Notify(campaignID string) }
+
+// Status is the handler for one status event.
+func Status(st *store.Store, hub Notifier) func(ctx context.Context, ev events.StatusChanged) error {
+	return func(ctx context.Context, ev events.StatusChanged) error {
+		r, ok := rank[ev.Status]
+		if !ok || !IsCampaignID(ev.CampaignID) {
+			return nil // not one of ours, or a status we do not count
 		}
+		step, ok := StepOf(ev.IdempotencyKey, ev.CampaignID)
+		if !ok {
+			return nil // an auto-reply, inbox answer or test send
+		}
+		if err := st.RecordStatus(ctx, ev, step, r); err != nil {
+			return stream.Retry(err, time.Second)
+		}
+		hub.Notify(ev.CampaignID)
 		return nil
 	}
 }
+
+// Hub fans change notices out to live result streams in this process.
+// A notice is only a hint to recount: streams also recount on a timer,
+// which covers changes recorded by other replicas.
+type Hub struct {
+	mu     sync.Mutex
+	subs   map[string]map[chan struct{}]struct{}
+	closed chan struct{}
+	once   sync.Once
+}
+
+// NewHub makes an empty hub.
+func NewHub() *Hub {
+	return &Hub{subs: map[string]map[chan struct{}]struct{}{}, closed: make(chan struct{})}
+}
+
+// Notify tells every stream of the campaign; it never blocks.
+func (h *Hub) Notify(campaignID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs[campaignID] {
+		select {
+		case ch <- struct{}{}:
+		default: // a notice is already waiting
+		}
+	}
+}
+
+// Subscribe returns a channel of notices for a campaign and a function to
+// stop them.
+func (h *Hub) Subscribe(campaignID string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	h.mu.Lock()
+	if h.subs[campaignID] == nil {
+		h.subs[campaignID] = map[chan struct{}]struct{}{}
+	}
+	h.subs[campaignID][ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.subs[campaignID], ch)
+		if len(h.subs[campaignID]) == 0 {
+			delete(h.subs, campaignID)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// Close ends every stream (the service is stopping), so HTTP shutdown does
+// not wait on them.
+func (h *Hub) Close() { h.once.Do(func() { close(h.closed) }) }
+
+// Done is closed when the hub is.
+func (h *Hub) Done() <-chan struct{} { return h.closed }

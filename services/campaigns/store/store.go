@@ -1,10 +1,14 @@
-// Package store keeps campaigns, their fan-out progress and their results
-// in PostgreSQL. Fan-out work is leased with FOR UPDATE SKIP LOCKED, so any
-// number of campaigns replicas share it without coordination.
+// Package store keeps campaigns, their steps and fan-out progress, their
+// recipients, members' answers and the inbox in PostgreSQL. Fan-out work
+// and due steps are leased with FOR UPDATE SKIP LOCKED, so any number of
+// campaigns replicas share them without coordination. Results are always
+// counted from per-message and per-member rows, never from counters that a
+// redelivered event could bump twice.
 package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -14,7 +18,6 @@ import (
 
 	"github.com/musterhq/muster/services/campaigns/campaign"
 	"github.com/musterhq/muster/shared/apperr"
-	"github.com/musterhq/muster/shared/events"
 )
 
 // Store reads and writes the campaigns database.
@@ -25,28 +28,84 @@ type Store struct {
 // New wraps a pool.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-const columns = `id::text, name, kind, channel, body, audience_tag, status, targeted, created_at, launched_at, completed_at`
+// spec is the JSON column holding what organizers wrote beyond the
+// columns of the first campaigns.
+type spec struct {
+	Filter          json.RawMessage             `json:"filter,omitempty"`
+	DefaultLanguage string                      `json:"default_language,omitempty"`
+	Content         map[string]campaign.Content `json:"content,omitempty"`
+	Meeting         *campaign.Meeting           `json:"meeting,omitempty"`
+	Petition        *campaign.Petition          `json:"petition,omitempty"`
+}
 
-func scan(row pgx.Row) (campaign.Campaign, error) {
+const columns = `c.id::text, c.name, c.kind, c.channel, c.body, c.audience_tag, c.status, c.targeted, c.created_at,
+	c.launched_at, c.completed_at, c.spec, c.urgent, c.scheduled_at, c.paused_at, c.cancelled_at, c.revision`
+
+func scan(row pgx.Row, extra ...any) (campaign.Campaign, error) {
 	var c campaign.Campaign
-	err := row.Scan(&c.ID, &c.Name, &c.Kind, &c.Channel, &c.Body, &c.Audience.Tag, &c.Status, &c.Targeted,
-		&c.CreatedAt, &c.LaunchedAt, &c.CompletedAt)
-	return c, err
+	var sp spec
+	dest := append([]any{&c.ID, &c.Name, &c.Kind, &c.Channel, &c.Body, &c.Audience.Tag, &c.Status, &c.Targeted, &c.CreatedAt,
+		&c.LaunchedAt, &c.CompletedAt, &sp, &c.Urgent, &c.ScheduledAt, &c.PausedAt, &c.CancelledAt, &c.Revision}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return campaign.Campaign{}, err
+	}
+	c.Audience.Filter, c.DefaultLanguage, c.Content, c.Meeting, c.Petition = sp.Filter, sp.DefaultLanguage, sp.Content, sp.Meeting, sp.Petition
+	if c.DefaultLanguage == "" {
+		c.DefaultLanguage = "en"
+	}
+	if c.Content == nil {
+		// A campaign saved before languages existed: its body is the text.
+		c.Content = map[string]campaign.Content{c.DefaultLanguage: {SMS: c.Body}}
+	}
+	return c, nil
+}
+
+func specOf(c campaign.Campaign) spec {
+	return spec{Filter: c.Audience.Filter, DefaultLanguage: c.DefaultLanguage, Content: c.Content, Meeting: c.Meeting, Petition: c.Petition}
 }
 
 // Create saves a validated campaign as a draft.
 func (s *Store) Create(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) {
-	out, err := scan(s.pool.QueryRow(ctx, `INSERT INTO campaigns (name, kind, channel, body, audience_tag)
-		VALUES ($1, $2, $3, $4, $5) RETURNING `+columns, c.Name, c.Kind, string(c.Channel), c.Body, c.Audience.Tag))
+	out, err := scan(s.pool.QueryRow(ctx, `INSERT INTO campaigns AS c (name, kind, channel, body, audience_tag, spec, urgent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+columns,
+		c.Name, string(c.Kind), string(c.Channel), c.Body, c.Audience.Tag, specOf(c), c.Urgent))
 	if err != nil {
 		return campaign.Campaign{}, fmt.Errorf("creating campaign: %w", err)
 	}
 	return out, nil
 }
 
+// Update replaces a draft with a newly validated version; a campaign past
+// draft is a conflict (its messages may be out already).
+func (s *Store) Update(ctx context.Context, id string, c campaign.Campaign) (campaign.Campaign, error) {
+	out, err := scan(s.pool.QueryRow(ctx, `UPDATE campaigns AS c SET name = $2, kind = $3, channel = $4, body = $5,
+		audience_tag = $6, spec = $7, urgent = $8
+		WHERE c.id::text = $1 AND c.status = 'draft' RETURNING `+columns,
+		id, c.Name, string(c.Kind), string(c.Channel), c.Body, c.Audience.Tag, specOf(c), c.Urgent))
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, err := s.Get(ctx, id)
+		if err != nil {
+			return campaign.Campaign{}, err
+		}
+		return campaign.Campaign{}, apperr.Conflict("campaign %s is %s; only a draft can be edited", id, cur.Status)
+	}
+	if err != nil {
+		return campaign.Campaign{}, fmt.Errorf("updating campaign: %w", err)
+	}
+	return out, nil
+}
+
 // Get reads a campaign.
 func (s *Store) Get(ctx context.Context, id string) (campaign.Campaign, error) {
-	c, err := scan(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM campaigns WHERE id::text = $1`, id))
+	return get(ctx, s.pool, id, "")
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func get(ctx context.Context, q querier, id, lock string) (campaign.Campaign, error) {
+	c, err := scan(q.QueryRow(ctx, `SELECT `+columns+` FROM campaigns c WHERE c.id::text = $1 `+lock, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return campaign.Campaign{}, apperr.NotFound("no campaign %s", id)
 	}
@@ -61,7 +120,7 @@ func (s *Store) List(ctx context.Context, limit int) ([]campaign.Campaign, error
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM campaigns ORDER BY created_at DESC LIMIT $1`, limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM campaigns c ORDER BY c.created_at DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing campaigns: %w", err)
 	}
@@ -72,156 +131,377 @@ func (s *Store) List(ctx context.Context, limit int) ([]campaign.Campaign, error
 	return list, nil
 }
 
-// Launch moves a draft to launching. A campaign already launching or
-// launched is returned as it is with started false: a double click or a
+// Launch asks for a draft to be sent: now (step 0's fan-out jobs are made
+// at once) or at a later time (the scheduler starts it). A meeting's
+// reminders are scheduled with it. A campaign already launched, scheduled
+// or paused is returned as it is with started false: a double click or a
 // retried request starts nothing twice. A cancelled one is a conflict.
-func (s *Store) Launch(ctx context.Context, id string) (c campaign.Campaign, started bool, err error) {
-	c, err = scan(s.pool.QueryRow(ctx, `UPDATE campaigns SET status = 'launching', launched_at = now()
-		WHERE id::text = $1 AND status = 'draft' RETURNING `+columns, id))
-	if err == nil {
-		return c, true, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return campaign.Campaign{}, false, fmt.Errorf("launching campaign: %w", err)
-	}
-	c, err = s.Get(ctx, id)
+func (s *Store) Launch(ctx context.Context, id string, at, now time.Time) (c campaign.Campaign, started bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		c, err = get(ctx, tx, id, "FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		switch c.Status {
+		case campaign.StatusCancelled:
+			return apperr.Conflict("campaign %s is cancelled and cannot be launched", id)
+		case campaign.StatusDraft:
+		default:
+			return nil
+		}
+		started = true
+		later := at.After(now)
+		status, stepStatus := campaign.StatusLaunching, "running"
+		if later {
+			status, stepStatus = campaign.StatusScheduled, "pending"
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO campaign_steps (campaign_id, step, kind, due_at, status, started_at)
+			VALUES ($1::uuid, 0, 'send', $2, $3, CASE WHEN $3 = 'running' THEN $4::timestamptz END)`, c.ID, at, stepStatus, now); err != nil {
+			return fmt.Errorf("scheduling first message: %w", err)
+		}
+		if !later {
+			if err := startJobs(ctx, tx, c, 0); err != nil {
+				return err
+			}
+		}
+		if m := c.Meeting; m != nil {
+			for i, off := range m.Reminders {
+				due := m.StartsAt.Add(time.Duration(off))
+				st := "pending"
+				if !due.After(at) {
+					st = "skipped" // due before the invitation goes out
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO campaign_steps (campaign_id, step, kind, offset_seconds, due_at, status)
+					VALUES ($1::uuid, $2, 'reminder', $3, $4, $5)`, c.ID, i+1, int64(time.Duration(off)/time.Second), due, st); err != nil {
+					return fmt.Errorf("scheduling reminder: %w", err)
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE campaigns SET next_step = $2 WHERE id = $1::uuid`, c.ID, len(m.Reminders)+1); err != nil {
+				return fmt.Errorf("numbering steps: %w", err)
+			}
+		}
+		c, err = scan(tx.QueryRow(ctx, `UPDATE campaigns c SET status = $2,
+			launched_at = CASE WHEN $2 = 'launching' THEN $3::timestamptz END,
+			scheduled_at = CASE WHEN $2 = 'scheduled' THEN $4::timestamptz END
+			WHERE c.id = $1::uuid RETURNING `+columns, c.ID, string(status), now, at))
+		if err != nil {
+			return fmt.Errorf("launching campaign: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return campaign.Campaign{}, false, err
 	}
-	if c.Status == campaign.StatusCancelled {
-		return campaign.Campaign{}, false, apperr.Conflict("campaign %s is cancelled and cannot be launched", id)
-	}
-	return c, false, nil
+	return c, started, nil
 }
 
-// Lease is a claim on one campaign's fan-out.
-type Lease struct {
-	Campaign campaign.Campaign
-	Cursor   string
-	Owner    string
+// startJobs makes one fan-out job per channel of the campaign for a step.
+func startJobs(ctx context.Context, tx pgx.Tx, c campaign.Campaign, step int) error {
+	for _, ch := range c.Channel.List() {
+		if _, err := tx.Exec(ctx, `INSERT INTO fanout_jobs (campaign_id, step, channel) VALUES ($1::uuid, $2, $3)
+			ON CONFLICT DO NOTHING`, c.ID, step, string(ch)); err != nil {
+			return fmt.Errorf("starting fan-out: %w", err)
+		}
+	}
+	return nil
 }
 
-// ClaimFanout leases the oldest launching campaign whose lease has run
-// out (never taken, or its holder died), or returns nil when none waits.
-func (s *Store) ClaimFanout(ctx context.Context, owner string, ttl time.Duration) (*Lease, error) {
-	var cursor string
-	c, err := scanWith(s.pool.QueryRow(ctx, `
-		UPDATE campaigns SET lease_owner = $1, lease_until = now() + $2::interval
-		WHERE id = (SELECT id FROM campaigns WHERE status = 'launching' AND lease_until < now()
-		            ORDER BY launched_at FOR UPDATE SKIP LOCKED LIMIT 1)
-		RETURNING `+columns+`, fanout_cursor`, owner, ttl.String()), &cursor)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("claiming fan-out: %w", err)
-	}
-	return &Lease{Campaign: c, Cursor: cursor, Owner: owner}, nil
-}
-
-func scanWith(row pgx.Row, cursor *string) (campaign.Campaign, error) {
+// Pause stops a campaign from publishing anything new: fan-outs stop after
+// the page in flight and due steps wait. Pausing a paused campaign changes
+// nothing; a draft or cancelled one cannot be paused.
+func (s *Store) Pause(ctx context.Context, id string, now time.Time) (campaign.Campaign, error) {
 	var c campaign.Campaign
-	err := row.Scan(&c.ID, &c.Name, &c.Kind, &c.Channel, &c.Body, &c.Audience.Tag, &c.Status, &c.Targeted,
-		&c.CreatedAt, &c.LaunchedAt, &c.CompletedAt, cursor)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if c, err = get(ctx, tx, id, "FOR UPDATE"); err != nil {
+			return err
+		}
+		switch c.Status {
+		case campaign.StatusPaused:
+			return nil
+		case campaign.StatusDraft, campaign.StatusCancelled:
+			return apperr.Conflict("campaign %s is %s and cannot be paused", id, c.Status)
+		}
+		c, err = scan(tx.QueryRow(ctx, `UPDATE campaigns c SET status = 'paused', paused_at = $2
+			WHERE c.id = $1::uuid RETURNING `+columns, c.ID, now))
+		if err != nil {
+			return fmt.Errorf("pausing campaign: %w", err)
+		}
+		return nil
+	})
 	return c, err
 }
 
-// ErrLeaseLost means another replica took the fan-out over (this one
-// stalled past its lease); the caller must stop at once.
-var ErrLeaseLost = errors.New("fan-out lease lost")
-
-// Advance records that every send request up to cursor is acknowledged,
-// and renews the lease. Only the lease holder may advance.
-func (s *Store) Advance(ctx context.Context, l *Lease, cursor string, published int, ttl time.Duration) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE campaigns SET fanout_cursor = $3, targeted = targeted + $4,
-		lease_until = now() + $5::interval
-		WHERE id = $1::uuid AND lease_owner = $2 AND status = 'launching'`, l.Campaign.ID, l.Owner, cursor, published, ttl.String())
-	if err != nil {
-		return fmt.Errorf("advancing fan-out: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrLeaseLost
-	}
-	l.Cursor = cursor
-	return nil
-}
-
-// Complete marks the fan-out done.
-func (s *Store) Complete(ctx context.Context, l *Lease) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE campaigns SET status = 'launched', completed_at = now(), lease_owner = ''
-		WHERE id = $1::uuid AND lease_owner = $2 AND status = 'launching'`, l.Campaign.ID, l.Owner)
-	if err != nil {
-		return fmt.Errorf("completing fan-out: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrLeaseLost
-	}
-	return nil
-}
-
-// RecordStatus keeps a message's latest status for results; a report that
-// ranks lower than what is stored (late, repeated) changes nothing.
-func (s *Store) RecordStatus(ctx context.Context, ev events.StatusChanged, rank int) error {
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO campaign_messages (message_id, campaign_id, contact_id, status, status_rank)
-		VALUES ($1, $2::uuid, $3, $4, $5)
-		ON CONFLICT (message_id) DO UPDATE SET status = excluded.status, status_rank = excluded.status_rank, updated_at = now()
-		WHERE campaign_messages.status_rank < excluded.status_rank`,
-		ev.MessageID, ev.CampaignID, ev.ContactID, ev.Status, rank)
-	if err != nil {
-		return fmt.Errorf("recording message status: %w", err)
-	}
-	return nil
-}
-
-// RecordReply keeps a member's reply to a campaign, once per event.
-func (s *Store) RecordReply(ctx context.Context, ev events.InboundReceived) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO campaign_replies (event_id, campaign_id, contact_id, body, keyword)
-		VALUES ($1, $2::uuid, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING`,
-		ev.ID, ev.CampaignID, ev.ContactID, ev.Body, ev.Keyword)
-	if err != nil {
-		return fmt.Errorf("recording reply: %w", err)
-	}
-	return nil
-}
-
-// Results are a campaign's live numbers.
-type Results struct {
-	CampaignID string         `json:"campaign_id"`
-	Status     string         `json:"status"`
-	Targeted   int            `json:"targeted"`
-	ByStatus   map[string]int `json:"by_status"`
-	Replies    int            `json:"replies"`
-	OptOuts    int            `json:"opt_outs"`
-}
-
-// Results counts a campaign's messages by their latest status.
-func (s *Store) Results(ctx context.Context, id string) (Results, error) {
-	c, err := s.Get(ctx, id)
-	if err != nil {
-		return Results{}, err
-	}
-	r := Results{CampaignID: c.ID, Status: string(c.Status), Targeted: c.Targeted, ByStatus: map[string]int{}}
-	rows, err := s.pool.Query(ctx, `SELECT status, count(*) FROM campaign_messages WHERE campaign_id = $1::uuid GROUP BY status`, id)
-	if err != nil {
-		return Results{}, fmt.Errorf("counting results: %w", err)
-	}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			rows.Close()
-			return Results{}, fmt.Errorf("reading results: %w", err)
+// Resume takes a paused campaign back to where it was: scheduled if its
+// first message's time has not come, launching if that fan-out is not
+// done, launched otherwise. Due steps and fan-outs carry on from their
+// cursors.
+func (s *Store) Resume(ctx context.Context, id string) (campaign.Campaign, error) {
+	var c campaign.Campaign
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if c, err = get(ctx, tx, id, "FOR UPDATE"); err != nil {
+			return err
 		}
-		r.ByStatus[st] = n
-	}
-	if err := rows.Err(); err != nil {
-		return Results{}, fmt.Errorf("reading results: %w", err)
-	}
-	err = s.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE keyword = 'opt_out')
-		FROM campaign_replies WHERE campaign_id = $1::uuid`, id).Scan(&r.Replies, &r.OptOuts)
+		if c.Status != campaign.StatusPaused {
+			if c.Status == campaign.StatusDraft || c.Status == campaign.StatusCancelled {
+				return apperr.Conflict("campaign %s is %s, not paused", id, c.Status)
+			}
+			return nil
+		}
+		var first string
+		if err := tx.QueryRow(ctx, `SELECT status FROM campaign_steps WHERE campaign_id = $1::uuid AND step = 0`, c.ID).Scan(&first); err != nil {
+			return fmt.Errorf("reading first step: %w", err)
+		}
+		status := campaign.StatusLaunched
+		switch first {
+		case "pending":
+			status = campaign.StatusScheduled
+		case "running":
+			status = campaign.StatusLaunching
+		}
+		c, err = scan(tx.QueryRow(ctx, `UPDATE campaigns c SET status = $2, paused_at = NULL,
+			launched_at = coalesce(c.launched_at, CASE WHEN $2 = 'launching' THEN now() END)
+			WHERE c.id = $1::uuid RETURNING `+columns, c.ID, string(status)))
+		if err != nil {
+			return fmt.Errorf("resuming campaign: %w", err)
+		}
+		return nil
+	})
+	return c, err
+}
+
+// Cancel stops a campaign for good: pending steps are cancelled and
+// fan-outs stop after the page in flight. A meeting whose invitation went
+// out gets a cancellation step, due now, for everyone who said yes.
+// Cancelling twice changes nothing the second time.
+func (s *Store) Cancel(ctx context.Context, id, notice string, now time.Time) (c campaign.Campaign, notified bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if c, err = get(ctx, tx, id, "FOR UPDATE"); err != nil {
+			return err
+		}
+		if c.Status == campaign.StatusCancelled {
+			return nil
+		}
+		var invited bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign_steps WHERE campaign_id = $1::uuid
+			AND step = 0 AND status IN ('running', 'done'))`, c.ID).Scan(&invited); err != nil {
+			return fmt.Errorf("reading first step: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE campaign_steps SET status = 'cancelled', done_at = $2
+			WHERE campaign_id = $1::uuid AND status IN ('pending', 'running')`, c.ID, now); err != nil {
+			return fmt.Errorf("cancelling steps: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE fanout_jobs SET status = 'cancelled', done_at = $2
+			WHERE campaign_id = $1::uuid AND status = 'running'`, c.ID, now); err != nil {
+			return fmt.Errorf("cancelling fan-outs: %w", err)
+		}
+		if c.Meeting != nil && invited {
+			if _, err := addStep(ctx, tx, c.ID, "cancel", now, notice); err != nil {
+				return err
+			}
+			notified = true
+		}
+		c, err = scan(tx.QueryRow(ctx, `UPDATE campaigns c SET status = 'cancelled', cancelled_at = $2
+			WHERE c.id = $1::uuid RETURNING `+columns, c.ID, now))
+		if err != nil {
+			return fmt.Errorf("cancelling campaign: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return Results{}, fmt.Errorf("counting replies: %w", err)
+		return campaign.Campaign{}, false, err
 	}
-	return r, nil
+	return c, notified, nil
+}
+
+// addStep appends a step due at due, numbered from the campaign's
+// sequence, and returns its number.
+func addStep(ctx context.Context, tx pgx.Tx, campaignID, kind string, due time.Time, notice string) (int, error) {
+	var step int
+	err := tx.QueryRow(ctx, `UPDATE campaigns SET next_step = next_step + 1 WHERE id = $1::uuid RETURNING next_step - 1`, campaignID).Scan(&step)
+	if err != nil {
+		return 0, fmt.Errorf("numbering step: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO campaign_steps (campaign_id, step, kind, due_at, notice) VALUES ($1::uuid, $2, $3, $4, $5)`,
+		campaignID, step, kind, due, notice); err != nil {
+		return 0, fmt.Errorf("adding %s step: %w", kind, err)
+	}
+	return step, nil
+}
+
+// MeetingChange is an organizer's edit of a meeting.
+type MeetingChange struct {
+	Meeting campaign.Meeting
+	// Notice replaces the default words of the update sent to those who
+	// said yes.
+	Notice string
+}
+
+// ChangeMeeting saves a moved or edited meeting. Reminders not yet sent
+// move with it (those now in the past are skipped); reminders already
+// sent whose new time is still ahead are scheduled again under new step
+// numbers, so members are reminded of the right time; offsets the
+// organizer removed are cancelled and new ones scheduled. When the time
+// or place changed after the invitation went out, everyone who said yes
+// is told, now.
+func (s *Store) ChangeMeeting(ctx context.Context, id string, ch MeetingChange, now time.Time) (c campaign.Campaign, notified bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if c, err = get(ctx, tx, id, "FOR UPDATE"); err != nil {
+			return err
+		}
+		if c.Meeting == nil {
+			return apperr.Invalid("meeting", "campaign %s is not a meeting", id)
+		}
+		if c.Status == campaign.StatusCancelled {
+			return apperr.Conflict("campaign %s is cancelled", id)
+		}
+		old, next := *c.Meeting, ch.Meeting
+		moved := !old.StartsAt.Equal(next.StartsAt) || old.Place != next.Place || old.VideoURL != next.VideoURL || old.Duration != next.Duration
+		c.Meeting = &next
+		if moved {
+			c.Revision++
+		}
+		if c.Status != campaign.StatusDraft {
+			if err := reschedule(ctx, tx, c, now); err != nil {
+				return err
+			}
+			var invited bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign_steps WHERE campaign_id = $1::uuid
+				AND step = 0 AND status IN ('running', 'done'))`, c.ID).Scan(&invited); err != nil {
+				return fmt.Errorf("reading first step: %w", err)
+			}
+			if moved && invited {
+				if _, err := addStep(ctx, tx, c.ID, "update", now, ch.Notice); err != nil {
+					return err
+				}
+				notified = true
+			}
+		}
+		c, err = scan(tx.QueryRow(ctx, `UPDATE campaigns c SET spec = $2, revision = $3
+			WHERE c.id = $1::uuid RETURNING `+columns, c.ID, specOf(c), c.Revision))
+		if err != nil {
+			return fmt.Errorf("saving meeting: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return campaign.Campaign{}, false, err
+	}
+	return c, notified, nil
+}
+
+// reschedule brings reminder steps in line with the campaign's meeting.
+func reschedule(ctx context.Context, tx pgx.Tx, c campaign.Campaign, now time.Time) error {
+	rows, err := tx.Query(ctx, `SELECT step, offset_seconds, status FROM campaign_steps
+		WHERE campaign_id = $1::uuid AND kind = 'reminder' ORDER BY step`, c.ID)
+	if err != nil {
+		return fmt.Errorf("reading reminders: %w", err)
+	}
+	type rem struct {
+		step   int
+		offset int64
+		status string
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (rem, error) {
+		var x rem
+		return x, r.Scan(&x.step, &x.offset, &x.status)
+	})
+	if err != nil {
+		return fmt.Errorf("reading reminders: %w", err)
+	}
+	m := c.Meeting
+	wanted := map[int64]bool{}
+	for _, off := range m.Reminders {
+		wanted[int64(time.Duration(off)/time.Second)] = true
+	}
+	// The newest step per offset decides what happens to that offset.
+	latest := map[int64]rem{}
+	for _, r := range list {
+		latest[r.offset] = r
+	}
+	for off, r := range latest {
+		due := m.StartsAt.Add(time.Duration(off) * time.Second)
+		switch {
+		case !wanted[off]:
+			if r.status == "pending" {
+				if _, err := tx.Exec(ctx, `UPDATE campaign_steps SET status = 'cancelled', done_at = $3
+					WHERE campaign_id = $1::uuid AND step = $2`, c.ID, r.step, now); err != nil {
+					return fmt.Errorf("dropping reminder: %w", err)
+				}
+			}
+		case r.status == "pending" || r.status == "skipped":
+			st := "pending"
+			if !due.After(now) {
+				st = "skipped"
+			}
+			if _, err := tx.Exec(ctx, `UPDATE campaign_steps SET due_at = $3, status = $4
+				WHERE campaign_id = $1::uuid AND step = $2`, c.ID, r.step, due, st); err != nil {
+				return fmt.Errorf("moving reminder: %w", err)
+			}
+		case (r.status == "done" || r.status == "running" || r.status == "cancelled") && due.After(now):
+			// Sent (or under way) for the old time: remind again, fresh key.
+			step, err := addStep(ctx, tx, c.ID, "reminder", due, "")
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE campaign_steps SET offset_seconds = $3 WHERE campaign_id = $1::uuid AND step = $2`,
+				c.ID, step, off); err != nil {
+				return fmt.Errorf("numbering reminder: %w", err)
+			}
+		}
+		delete(wanted, off)
+	}
+	for off := range wanted {
+		due := m.StartsAt.Add(time.Duration(off) * time.Second)
+		if !due.After(now) {
+			continue
+		}
+		step, err := addStep(ctx, tx, c.ID, "reminder", due, "")
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE campaign_steps SET offset_seconds = $3 WHERE campaign_id = $1::uuid AND step = $2`,
+			c.ID, step, off); err != nil {
+			return fmt.Errorf("numbering reminder: %w", err)
+		}
+	}
+	return nil
+}
+
+// Step is one scheduled message of a campaign.
+type Step struct {
+	Step      int        `json:"step"`
+	Kind      string     `json:"kind"`
+	Offset    string     `json:"offset,omitempty"`
+	DueAt     time.Time  `json:"due_at"`
+	Status    string     `json:"status"`
+	Notice    string     `json:"notice,omitempty"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	DoneAt    *time.Time `json:"done_at,omitempty"`
+	Published int        `json:"published"`
+}
+
+// Steps lists a campaign's steps in order, with how many messages each
+// has published.
+func (s *Store) Steps(ctx context.Context, id string) ([]Step, error) {
+	rows, err := s.pool.Query(ctx, `SELECT s.step, s.kind, s.offset_seconds, s.due_at, s.status, s.notice, s.started_at, s.done_at,
+			coalesce((SELECT sum(published) FROM fanout_jobs j WHERE j.campaign_id = s.campaign_id AND j.step = s.step), 0)
+		FROM campaign_steps s WHERE s.campaign_id::text = $1 ORDER BY s.step`, id)
+	if err != nil {
+		return nil, fmt.Errorf("listing steps: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Step, error) {
+		var st Step
+		var off *int64
+		err := r.Scan(&st.Step, &st.Kind, &off, &st.DueAt, &st.Status, &st.Notice, &st.StartedAt, &st.DoneAt, &st.Published)
+		if off != nil {
+			st.Offset = (time.Duration(*off) * time.Second).String()
+		}
+		return st, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading steps: %w", err)
+	}
+	return list, nil
 }

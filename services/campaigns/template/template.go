@@ -1,105 +1,271 @@
 // Package template renders one message per member from an organizer's
 // text. The language is deliberately tiny: {{field}} and {{field|default}}.
 // Every field is checked when the campaign is saved, so a typo is refused
-// before anything is sent rather than texted to eight thousand people.
+// before anything is sent rather than texted to eight thousand people;
+// fields that only make sense for one kind of campaign ({{sign_link}} in a
+// meeting) are refused the same way.
+//
+// Rendering appends to a caller's buffer and allocates nothing, because the
+// fan-out renders a hundred thousand messages a campaign.
 package template
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/events"
 )
 
-// Fields are the merge fields a template may use.
-var Fields = map[string]func(events.Member) string{
-	"first_name": func(m events.Member) string { return m.FirstName },
-	"last_name":  func(m events.Member) string { return m.LastName },
-	"full_name":  func(m events.Member) string { return strings.TrimSpace(m.FirstName + " " + m.LastName) },
+// Field is one merge field.
+type Field uint8
+
+// The merge fields. Member fields come from the member; the others are the
+// campaign's (Values) and are set once per step, or per member for links.
+const (
+	none Field = iota
+	FirstName
+	LastName
+	FullName
+	Worksite
+	Employer
+	Role
+	Shift
+	OrgName
+	MeetingTitle
+	MeetingTime
+	MeetingPlace
+	MeetingLink
+	RSVPLink
+	SignLink
+	SignKeyword
+	CallNumber
+	CallScript
+	numFields
+)
+
+var names = [numFields]string{
+	FirstName: "first_name", LastName: "last_name", FullName: "full_name",
+	Worksite: "worksite", Employer: "employer", Role: "role", Shift: "shift",
+	OrgName: "org_name", MeetingTitle: "meeting_title", MeetingTime: "meeting_time",
+	MeetingPlace: "meeting_place", MeetingLink: "meeting_link", RSVPLink: "rsvp_link",
+	SignLink: "sign_link", SignKeyword: "sign_keyword", CallNumber: "call_number", CallScript: "call_script",
 }
+
+// String is the field's name as written in a template.
+func (f Field) String() string {
+	if f > none && f < numFields {
+		return names[f]
+	}
+	return fmt.Sprintf("field(%d)", f)
+}
+
+// Lookup finds a field by name.
+func Lookup(name string) (Field, bool) {
+	for f := FirstName; f < numFields; f++ {
+		if names[f] == name {
+			return f, true
+		}
+	}
+	return none, false
+}
+
+// Set is a set of fields: those a campaign may use, or those a template
+// uses.
+type Set uint32
+
+// Of makes a set.
+func Of(fields ...Field) Set {
+	var s Set
+	for _, f := range fields {
+		s |= 1 << f
+	}
+	return s
+}
+
+// Has reports whether f is in the set.
+func (s Set) Has(f Field) bool { return s&(1<<f) != 0 }
+
+// The fields each kind of campaign may use: member fields everywhere,
+// meeting and petition fields only where they mean something.
+const (
+	MemberFields   Set = 1<<FirstName | 1<<LastName | 1<<FullName | 1<<Worksite | 1<<Employer | 1<<Role | 1<<Shift | 1<<OrgName
+	MeetingFields  Set = 1<<MeetingTitle | 1<<MeetingTime | 1<<MeetingPlace | 1<<MeetingLink | 1<<RSVPLink
+	PetitionFields Set = 1<<SignLink | 1<<SignKeyword | 1<<CallNumber | 1<<CallScript
+)
+
+// Mode says how values are written into the text.
+type Mode uint8
+
+// Text writes values as they are; HTML escapes them, so a member named
+// "<b>" or a link with "&" cannot break or inject into an email's markup.
+const (
+	Text Mode = iota
+	HTML
+)
 
 // Template is a parsed message text.
 type Template struct {
 	parts []part
+	uses  Set
+	mode  Mode
+	size  int // literal bytes, to size buffers
 }
 
 type part struct {
-	text  string // literal text, when field is ""
-	field string
+	text  string // literal text, when field is none
+	field Field
 	def   string
 }
 
-// Parse checks a template. field names the input the error is reported
-// against (for example "body"), so the organizer knows where to look.
-func Parse(field, src string) (*Template, error) {
-	var t Template
+// Parse checks a template against the fields allowed. input names the
+// input the error is reported against (for example "body"), so the
+// organizer knows where to look.
+func Parse(input, src string, allowed Set, mode Mode) (*Template, error) {
+	if !utf8.ValidString(src) {
+		return nil, apperr.Invalid(input, "is not valid UTF-8 text")
+	}
+	t := Template{mode: mode}
 	rest := src
+	pos := func(i int) int { return utf8.RuneCountInString(src[:len(src)-len(rest)+i]) + 1 }
 	for {
 		open := strings.Index(rest, "{{")
-		close := strings.Index(rest, "}}")
+		end := strings.Index(rest, "}}")
 		if open < 0 {
-			if close >= 0 {
-				return nil, apperr.Invalid(field, "stray \"}}\" at character %d", len(src)-len(rest)+close+1)
+			if end >= 0 {
+				return nil, apperr.Invalid(input, "stray \"}}\" at character %d", pos(end))
 			}
-			if rest != "" {
-				t.parts = append(t.parts, part{text: rest})
-			}
+			t.literal(rest)
 			return &t, nil
 		}
-		if close >= 0 && close < open {
-			return nil, apperr.Invalid(field, "stray \"}}\" at character %d", len(src)-len(rest)+close+1)
+		if end >= 0 && end < open {
+			return nil, apperr.Invalid(input, "stray \"}}\" at character %d", pos(end))
 		}
-		if open > 0 {
-			t.parts = append(t.parts, part{text: rest[:open]})
+		t.literal(rest[:open])
+		closeAt := strings.Index(rest[open+2:], "}}")
+		if closeAt < 0 || strings.Contains(rest[open+2:open+2+closeAt], "{{") {
+			return nil, apperr.Invalid(input, "\"{{\" at character %d is never closed", pos(open))
 		}
-		end := strings.Index(rest[open+2:], "}}")
-		if end < 0 {
-			return nil, apperr.Invalid(field, "\"{{\" at character %d is never closed", len(src)-len(rest)+open+1)
-		}
-		inner := rest[open+2 : open+2+end]
-		if strings.Contains(inner, "{{") {
-			return nil, apperr.Invalid(field, "\"{{\" at character %d is never closed", len(src)-len(rest)+open+1)
-		}
+		inner := rest[open+2 : open+2+closeAt]
 		name, def, _ := strings.Cut(inner, "|")
 		name = strings.TrimSpace(name)
-		if _, ok := Fields[name]; !ok {
-			return nil, apperr.Invalid(field, "unknown merge field {{%s}}; known fields: %s", name, strings.Join(known(), ", "))
+		f, ok := Lookup(name)
+		if !ok {
+			return nil, apperr.Invalid(input, "unknown merge field {{%s}}; known fields: %s", name, strings.Join(Known(allowed), ", "))
 		}
-		t.parts = append(t.parts, part{field: name, def: strings.TrimSpace(def)})
-		rest = rest[open+2+end+2:]
+		if !allowed.Has(f) {
+			return nil, apperr.Invalid(input, "merge field {{%s}} cannot be used in this kind of campaign; known fields: %s", name, strings.Join(Known(allowed), ", "))
+		}
+		t.parts = append(t.parts, part{field: f, def: strings.TrimSpace(def)})
+		t.uses |= Of(f)
+		rest = rest[open+2+closeAt+2:]
 	}
 }
 
-// Render fills the template for one member; an empty field takes its
-// default.
-func (t *Template) Render(m events.Member) string {
-	var b strings.Builder
-	for _, p := range t.parts {
-		if p.field == "" {
-			b.WriteString(p.text)
+func (t *Template) literal(s string) {
+	if s != "" {
+		t.parts = append(t.parts, part{text: s})
+		t.size += len(s)
+	}
+}
+
+// Known lists the names of the fields in a set, sorted.
+func Known(s Set) []string {
+	var out []string
+	for f := FirstName; f < numFields; f++ {
+		if s.Has(f) {
+			out = append(out, names[f])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Uses reports whether the template uses f, so a caller computes a value
+// (a signed link, say) only when it is needed.
+func (t *Template) Uses(f Field) bool { return t != nil && t.uses.Has(f) }
+
+// Size is the template's literal length in bytes, a lower bound for a
+// rendered message and a good buffer size.
+func (t *Template) Size() int { return t.size }
+
+// Values are what the fields other than the member's own say: set once per
+// campaign step, and per member for links.
+type Values [numFields]string
+
+// Render appends the template filled for one member to dst; an empty field
+// takes its default.
+func (t *Template) Render(dst []byte, m *events.Member, v *Values) []byte {
+	for i := range t.parts {
+		p := &t.parts[i]
+		if p.field == none {
+			dst = append(dst, p.text...)
 			continue
 		}
-		v := strings.TrimSpace(Fields[p.field](m))
-		if v == "" {
-			v = p.def
+		n := len(dst)
+		dst = t.value(dst, p.field, m, v)
+		if len(dst) == n {
+			dst = t.write(dst, p.def)
 		}
-		b.WriteString(v)
 	}
-	return b.String()
+	return dst
 }
 
-func known() []string {
-	names := make([]string, 0, len(Fields))
-	for n := range Fields {
-		names = append(names, n)
+// String renders into a new string; for previews and single messages.
+func (t *Template) String(m *events.Member, v *Values) string {
+	if t == nil {
+		return ""
 	}
-	sort.Strings(names)
-	return names
+	return string(t.Render(make([]byte, 0, t.size+64), m, v))
 }
 
-// String shows the template's fields, for debugging.
-func (t *Template) String() string {
-	return fmt.Sprintf("template(%d parts)", len(t.parts))
+func (t *Template) value(dst []byte, f Field, m *events.Member, v *Values) []byte {
+	switch f {
+	case FirstName:
+		return t.write(dst, strings.TrimSpace(m.FirstName))
+	case LastName:
+		return t.write(dst, strings.TrimSpace(m.LastName))
+	case FullName:
+		first, last := strings.TrimSpace(m.FirstName), strings.TrimSpace(m.LastName)
+		dst = t.write(dst, first)
+		if first != "" && last != "" {
+			dst = append(dst, ' ')
+		}
+		return t.write(dst, last)
+	case Worksite, Employer, Role, Shift:
+		return t.write(dst, strings.TrimSpace(m.Fields[names[f]]))
+	default:
+		return t.write(dst, v[f])
+	}
+}
+
+// write appends s, escaped in HTML mode.
+func (t *Template) write(dst []byte, s string) []byte {
+	if t.mode == Text {
+		return append(dst, s...)
+	}
+	last := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '&':
+			esc = "&amp;"
+		case '<':
+			esc = "&lt;"
+		case '>':
+			esc = "&gt;"
+		case '"':
+			esc = "&#34;"
+		case '\'':
+			esc = "&#39;"
+		default:
+			continue
+		}
+		dst = append(dst, s[last:i]...)
+		dst = append(dst, esc...)
+		last = i + 1
+	}
+	return append(dst, s[last:]...)
 }

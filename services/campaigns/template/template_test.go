@@ -8,8 +8,10 @@ import (
 	"github.com/musterhq/muster/shared/events"
 )
 
+const all = MemberFields | MeetingFields | PetitionFields
+
 func TestRender(t *testing.T) {
-	tpl, err := Parse("body", "Hi {{first_name|friend}}, rally at 5. {{ last_name }}!")
+	tpl, err := Parse("body", "Hi {{first_name|friend}}, rally at 5. {{ last_name }}! {{full_name}} at {{worksite|your site}}", MemberFields, Text)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -17,26 +19,58 @@ func TestRender(t *testing.T) {
 		m    events.Member
 		want string
 	}{
-		{events.Member{FirstName: "Ana", LastName: "Ruiz"}, "Hi Ana, rally at 5. Ruiz!"},
-		{events.Member{FirstName: "  "}, "Hi friend, rally at 5. !"},
+		{events.Member{FirstName: "Ana", LastName: "Ruiz", Fields: map[string]string{"worksite": "North Clinic"}},
+			"Hi Ana, rally at 5. Ruiz! Ana Ruiz at North Clinic"},
+		{events.Member{FirstName: "  "}, "Hi friend, rally at 5. !  at your site"},
+		{events.Member{LastName: "Bo"}, "Hi friend, rally at 5. Bo! Bo at your site"},
 	}
 	for _, c := range cases {
-		if got := tpl.Render(c.m); got != c.want {
+		if got := tpl.String(&c.m, &Values{}); got != c.want {
 			t.Errorf("Render(%+v) = %q, want %q", c.m, got, c.want)
 		}
 	}
 }
 
+func TestCampaignValuesAndHTMLEscaping(t *testing.T) {
+	var v Values
+	v[MeetingTitle] = "Staffing & Safety"
+	v[RSVPLink] = "https://x.test/rsvp/a?b=1&c=2"
+	m := events.Member{FirstName: `<script>"x"</script>`}
+	text, err := Parse("text", "{{first_name}}: {{meeting_title}} {{rsvp_link}}", all, Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := text.String(&m, &v), `<script>"x"</script>: Staffing & Safety https://x.test/rsvp/a?b=1&c=2`; got != want {
+		t.Errorf("text = %q, want %q", got, want)
+	}
+	html, err := Parse("html", `<p>{{first_name}}: <a href="{{rsvp_link}}">{{meeting_title}}</a></p>`, all, HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `<p>&lt;script&gt;&#34;x&#34;&lt;/script&gt;: <a href="https://x.test/rsvp/a?b=1&amp;c=2">Staffing &amp; Safety</a></p>`
+	if got := html.String(&m, &v); got != want {
+		t.Errorf("html = %q, want %q", got, want)
+	}
+	if !html.Uses(RSVPLink) || html.Uses(SignLink) {
+		t.Error("Uses does not report the fields the template uses")
+	}
+}
+
 func TestParseRefusesBadTemplates(t *testing.T) {
 	cases := map[string]string{
-		"Hi {{frist_name}}":    "unknown merge field {{frist_name}}",
-		"Hi {{first_name":      "never closed",
-		"Hi first_name}}":      "stray",
-		"Hi {{ {{first_name}}": "never closed",
-		"}} {{first_name}}":    "stray",
+		"Hi {{frist_name}}":       "unknown merge field {{frist_name}}",
+		"Hi {{first_name":         "never closed",
+		"Hi first_name}}":         "stray",
+		"Hi {{ {{first_name}}":    "never closed",
+		"}} {{first_name}}":       "stray",
+		"Sign: {{sign_link}}":     "cannot be used in this kind of campaign",
+		"At {{meeting_time}}":     "cannot be used in this kind of campaign",
+		"Bad \xff byte":           "UTF-8",
+		"{{}} empty field":        "unknown merge field {{}}",
+		"ok {{first_name}} {{x}}": "unknown merge field {{x}}",
 	}
 	for src, want := range cases {
-		_, err := Parse("body", src)
+		_, err := Parse("body", src, MemberFields, Text)
 		if err == nil {
 			t.Errorf("Parse(%q) accepted a bad template", src)
 			continue
@@ -45,23 +79,46 @@ func TestParseRefusesBadTemplates(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, want field body and %q", src, err, want)
 		}
 	}
-	if _, err := Parse("body", "No fields at all."); err != nil {
+	if _, err := Parse("body", "No fields at all.", MemberFields, Text); err != nil {
 		t.Errorf("plain text refused: %v", err)
+	}
+	if _, err := Parse("body", "Sign: {{sign_link}}", MemberFields|PetitionFields, Text); err != nil {
+		t.Errorf("petition field refused in a petition: %v", err)
+	}
+}
+
+func TestRenderAllocatesNothingIntoABuffer(t *testing.T) {
+	tpl, err := Parse("body", "Hi {{first_name|friend}}, {{meeting_title}} is {{meeting_time}}. RSVP: {{rsvp_link}}", all, Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := events.Member{FirstName: "Ana", LastName: "Ruiz"}
+	var v Values
+	v[MeetingTitle], v[MeetingTime], v[RSVPLink] = "GMM", "Thursday at 6", "https://x.test/r/abc"
+	buf := make([]byte, 0, 256)
+	allocs := testing.AllocsPerRun(100, func() { buf = tpl.Render(buf[:0], &m, &v) })
+	if allocs != 0 {
+		t.Errorf("Render allocated %.1f times per call, want 0", allocs)
 	}
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"Hi {{first_name|friend}}", "{{", "}}", "{{}}", "a{{last_name}}b{{full_name|x}}"} {
+	for _, s := range []string{"Hi {{first_name|friend}}", "{{", "}}", "{{}}", "a{{last_name}}b{{full_name|x}}", "<{{meeting_title}}>"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		tpl, err := Parse("body", src)
+		tpl, err := Parse("body", src, all, HTML)
 		if err != nil {
 			return
 		}
-		out := tpl.Render(events.Member{FirstName: "A", LastName: "B"})
+		var v Values
+		v[MeetingTitle] = "<b>"
+		out := tpl.String(&events.Member{FirstName: "A", LastName: "B"}, &v)
 		if strings.Contains(out, "{{") && !strings.Contains(src, "{{") {
 			t.Fatalf("render invented braces: %q -> %q", src, out)
+		}
+		if strings.Count(out, "<b>") > strings.Count(src, "<b>") {
+			t.Fatalf("a value went into HTML unescaped: %q -> %q", src, out)
 		}
 	})
 }

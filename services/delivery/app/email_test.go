@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/events"
 )
 
 func suppressed(h *harness, addr string) bool {
@@ -153,6 +154,22 @@ func TestEmailEventsSuppressOnce(t *testing.T) {
 	}
 	if m, _ := h.message(kb); m.Status != "undelivered" {
 		t.Fatalf("forged event moved the message to %s", m.Status)
+	}
+}
+
+// A meeting invitation's calendar file reaches SendGrid as an attachment.
+func TestEmailAttachmentsPassThrough(t *testing.T) {
+	h := newHarness(t, setup{})
+	h.start(nil)
+	ics := "QkVHSU46VkNBTEVOREFS" // base64 of "BEGIN:VCALENDAR"
+	key := h.publish(events.ChannelEmail, "ana@local1199.org", func(r *events.SendRequested) {
+		r.Subject, r.Body = "Meeting Thursday", "See you there."
+		r.Attachments = []events.Attachment{{Filename: "meeting.ics", ContentType: "text/calendar", Content: ics}}
+	})
+	h.waitStatus(key, "delivered")
+	e := h.sim.Emails()
+	if len(e) != 1 || len(e[0].Attachments) != 1 || e[0].Attachments[0].Filename != "meeting.ics" || e[0].Attachments[0].Content != ics {
+		t.Fatalf("emails = %+v", e)
 	}
 }
 

@@ -158,6 +158,26 @@ func (h *harness) start(sms func(twilio.Config) app.Options) {
 	h.t.Cleanup(h.stop)
 }
 
+// startWith runs one more delivery replica with its own configuration,
+// stopped when the test ends.
+func (h *harness) startWith(cfg app.Config) {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, zaptest.NewLogger(h.t, zaptest.Level(zap.WarnLevel)), app.Options{Clock: h.clock.Now})
+	if err != nil {
+		cancel()
+		h.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	h.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			h.t.Errorf("replica run: %v", err)
+		}
+	})
+}
+
 func (h *harness) stop() {
 	if h.cancel == nil {
 		return

@@ -201,8 +201,20 @@ type send struct {
 	msg store.Message
 }
 
+// contentKey groups requests that can share one mail/send: the same
+// subject, bodies and attachments.
 func contentKey(r events.SendRequested) [32]byte {
-	return sha256.Sum256([]byte(r.Subject + "\x00" + r.Body + "\x00" + r.HTML))
+	h := sha256.New()
+	for _, part := range []string{r.Subject, r.Body, r.HTML} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	for _, a := range r.Attachments {
+		h.Write([]byte(a.Filename + "\x00" + a.ContentType + "\x00" + a.Content + "\x00"))
+	}
+	var k [32]byte
+	copy(k[:], h.Sum(nil))
+	return k
 }
 
 // seenBefore handles a request whose key was recorded earlier. One that
@@ -238,6 +250,9 @@ func (m *Mailer) seenBefore(ctx context.Context, req events.SendRequested) (stor
 func (m *Mailer) sendGroup(ctx context.Context, group []send) {
 	first := group[0].job.req
 	b := sendgrid.Batch{Subject: first.Subject, Text: withFooter(first.Body, false), HTML: withFooter(first.HTML, true)}
+	for _, a := range first.Attachments {
+		b.Attachments = append(b.Attachments, sendgrid.Attachment{Filename: a.Filename, ContentType: a.ContentType, Content: a.Content})
+	}
 	ids := make([]string, len(group))
 	for i, s := range group {
 		sub := unsubscribe.Subject{Address: s.msg.To, MessageID: s.msg.ID}

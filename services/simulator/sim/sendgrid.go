@@ -40,6 +40,7 @@ type Email struct {
 	DynamicTemplateData map[string]any    `json:"dynamic_template_data,omitempty"`
 	Categories          []string          `json:"categories,omitempty"`
 	ASMGroupID          int               `json:"asm_group_id,omitempty"`
+	Attachments         []Attachment      `json:"attachments,omitempty"`
 	// Fault is the injected fault applied to an email that was recorded
 	// anyway (503_after_accept, timeout_after_accept); empty normally.
 	Fault     FaultKind `json:"fault,omitempty"`
@@ -114,6 +115,16 @@ type sgMail struct {
 	ASM              *struct {
 		GroupID int `json:"group_id"`
 	} `json:"asm"`
+	Attachments []Attachment `json:"attachments"`
+}
+
+// Attachment is a file sent with an email, as mail/send takes it
+// (content in base64).
+type Attachment struct {
+	Filename    string `json:"filename"`
+	Type        string `json:"type"`
+	Content     string `json:"content"`
+	Disposition string `json:"disposition,omitempty"`
 }
 
 // sgError is one entry of SendGrid's error body.
@@ -251,6 +262,7 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 				DynamicTemplateData: p.DynamicTemplateData,
 				Categories:          slices.Clone(m.Categories),
 				ASMGroupID:          asm,
+				Attachments:         slices.Clone(m.Attachments),
 				CreatedAt:           now,
 			})
 			if faulted {

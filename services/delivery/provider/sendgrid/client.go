@@ -64,12 +64,21 @@ type Recipient struct {
 	Substitutions map[string]string
 }
 
+// Attachment is one file sent with every mail of a batch (a meeting's
+// calendar invitation); Content is standard base64.
+type Attachment struct {
+	Filename    string
+	ContentType string
+	Content     string
+}
+
 // Batch is one mail/send: the same content to up to 1,000 recipients.
 type Batch struct {
-	Subject    string
-	Text       string
-	HTML       string
-	Recipients []Recipient
+	Subject     string
+	Text        string
+	HTML        string
+	Attachments []Attachment
+	Recipients  []Recipient
 }
 
 // Send posts one batch and returns SendGrid's X-Message-Id. Failures are
@@ -87,6 +96,9 @@ func (c *Client) Send(ctx context.Context, b Batch) (string, error) {
 	}
 	if b.HTML != "" {
 		m.AddContent(mail.NewContent("text/html", b.HTML))
+	}
+	for _, a := range b.Attachments {
+		m.AddAttachment(mail.NewAttachment().SetFilename(a.Filename).SetType(a.ContentType).SetContent(a.Content).SetDisposition("attachment"))
 	}
 	for _, r := range b.Recipients {
 		p := mail.NewPersonalization()

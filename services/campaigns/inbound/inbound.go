@@ -1,0 +1,235 @@
+// Package inbound acts on members' replies. A reply that answers one of
+// the member's recent campaigns (a YES or NO to a meeting, a petition's
+// SIGN or CALLED) is recorded and answered with the campaign's auto-reply
+// through delivery; everything else goes to the inbox for a person. The
+// compliance keywords delivery already handled (STOP, START, HELP) are
+// counted, never read as answers.
+package inbound
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/campaigns/campaign"
+	"github.com/musterhq/muster/services/campaigns/message"
+	"github.com/musterhq/muster/services/campaigns/reply"
+	"github.com/musterhq/muster/services/campaigns/results"
+	"github.com/musterhq/muster/services/campaigns/sender"
+	"github.com/musterhq/muster/services/campaigns/store"
+	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/stream"
+)
+
+// Sender publishes one send request.
+type Sender interface {
+	Send(ctx context.Context, req events.SendRequested) error
+}
+
+// Keyword families delivery reports on inbound events it handled itself.
+const (
+	KeywordOptOut = "opt_out"
+	KeywordOptIn  = "opt_in"
+	KeywordHelp   = "help"
+)
+
+// Router routes replies.
+type Router struct {
+	store    *store.Store
+	send     Sender
+	settings message.Settings
+	clock    func() time.Time
+	window   time.Duration
+	hub      results.Notifier
+	log      *zap.Logger
+}
+
+// New builds a router. window is how far back a member's campaigns are
+// candidates for a reply (meetings still to come always are).
+func New(st *store.Store, send Sender, settings message.Settings, clock func() time.Time, window time.Duration, hub results.Notifier, log *zap.Logger) *Router {
+	if clock == nil {
+		clock = time.Now
+	}
+	if window <= 0 {
+		window = 7 * 24 * time.Hour
+	}
+	return &Router{store: st, send: send, settings: settings, clock: clock, window: window, hub: hub, log: log}
+}
+
+// understood is what a reply answers.
+type understood struct {
+	c      campaign.Campaign
+	part   campaign.Part
+	answer string // yes, no, sign, call
+	extra  bool
+}
+
+// Handle is the handler for one inbound event. Every write is idempotent
+// per event id, so a redelivered event changes nothing twice.
+func (r *Router) Handle(ctx context.Context, ev events.InboundReceived) error {
+	if err := r.handle(ctx, ev); err != nil {
+		return stream.Retry(err, time.Second)
+	}
+	return nil
+}
+
+func (r *Router) handle(ctx context.Context, ev events.InboundReceived) error {
+	latest := ""
+	if results.IsCampaignID(ev.CampaignID) {
+		latest = ev.CampaignID
+	}
+	switch ev.Keyword {
+	case KeywordOptOut, KeywordOptIn, KeywordHelp:
+		// Delivery answered it; it counts as a reply (and an opt-out),
+		// never as an RSVP or a signature.
+		if latest == "" {
+			return nil
+		}
+		if err := r.store.RecordReply(ctx, latest, ev); err != nil {
+			return err
+		}
+		r.hub.Notify(latest)
+		return nil
+	}
+	now := r.clock()
+	var u *understood
+	if ev.ContactID != "" {
+		cands, err := r.store.Candidates(ctx, ev.ContactID, now.Add(-r.window), now, 10)
+		if err != nil {
+			return err
+		}
+		for _, c := range cands {
+			if x, ok := understand(c, ev.Body, now); ok {
+				u = &x
+				break
+			}
+		}
+	}
+	if u == nil {
+		if latest != "" {
+			if err := r.store.RecordReply(ctx, latest, ev); err != nil {
+				return err
+			}
+		}
+		if err := r.toInbox(ctx, ev, latest, "not an answer to a campaign"); err != nil {
+			return err
+		}
+		if latest != "" {
+			r.hub.Notify(latest)
+		}
+		return nil
+	}
+	if err := r.store.RecordReply(ctx, u.c.ID, ev); err != nil {
+		return err
+	}
+	member, known, err := r.store.Recipient(ctx, u.c.ID, ev.ContactID)
+	if err != nil {
+		return err
+	}
+	if !known {
+		member = events.Member{ContactID: ev.ContactID}
+	}
+	a := store.Answer{
+		CampaignID: u.c.ID, ContactID: ev.ContactID, Answer: u.answer, Channel: string(ev.Channel), Source: store.SourceReply,
+		EventID: ev.ID, At: ev.OccurredAt, FirstName: member.FirstName, LastName: member.LastName,
+	}
+	if a.At.IsZero() {
+		a.At = now
+	}
+	var mine bool
+	if u.c.Kind == campaign.KindMeeting {
+		mine, err = r.store.RecordRSVP(ctx, a)
+	} else {
+		mine, err = r.store.RecordAction(ctx, a)
+	}
+	if err != nil {
+		return err
+	}
+	if mine {
+		member.Phone, member.Email = ev.From, ""
+		if err := r.autoReply(ctx, u, &member, ev, now); err != nil {
+			return err
+		}
+	}
+	if u.extra {
+		if err := r.toInbox(ctx, ev, u.c.ID, "answered "+u.answer+", and says more"); err != nil {
+			return err
+		}
+	}
+	r.hub.Notify(u.c.ID)
+	r.log.Info("reply understood", zap.String("campaign_id", u.c.ID), zap.String("contact_id", ev.ContactID),
+		zap.String("answer", u.answer), zap.Bool("changed", mine))
+	return nil
+}
+
+// understand reads a reply against one campaign.
+func understand(c campaign.Campaign, body string, now time.Time) (understood, bool) {
+	switch {
+	case c.Kind == campaign.KindMeeting && c.Meeting != nil:
+		if !now.Before(c.Meeting.EndsAt()) {
+			return understood{}, false
+		}
+		m := reply.RSVP(body)
+		switch m.Answer {
+		case reply.Yes:
+			return understood{c: c, part: campaign.PartYes, answer: "yes", extra: m.Extra}, true
+		case reply.No:
+			return understood{c: c, part: campaign.PartNo, answer: "no", extra: m.Extra}, true
+		}
+	case c.Kind == campaign.KindPetition && c.Petition != nil:
+		p := c.Petition
+		if p.Ask.Signs() {
+			if m := reply.Keyword(body, p.Keyword); m.Answer == reply.Yes {
+				return understood{c: c, part: campaign.PartSigned, answer: "sign", extra: m.Extra}, true
+			}
+		}
+		if p.Ask.Calls() && p.Call != nil {
+			if m := reply.Keyword(body, p.Call.Keyword); m.Answer == reply.Yes {
+				return understood{c: c, part: campaign.PartCalled, answer: "call", extra: m.Extra}, true
+			}
+		}
+	}
+	return understood{}, false
+}
+
+// autoReply sends the campaign's answer to the member who texted, keyed by
+// their message, through delivery like any text. It is marked urgent so
+// a member's frequency cap cannot hold back the answer to their own text;
+// quiet hours and opt-outs still apply.
+func (r *Router) autoReply(ctx context.Context, u *understood, m *events.Member, ev events.InboundReceived, now time.Time) error {
+	b, err := message.New(&u.c, u.part, sender.ReplyStep, "", r.settings, now)
+	if err != nil {
+		return err
+	}
+	if !b.Has(events.ChannelSMS) {
+		return nil
+	}
+	req := b.BuildKeyed(m, events.ChannelSMS, sender.ReplyKey(u.c.ID, ev.ID, ev.ContactID), now)
+	req.Urgent = true
+	req.CorrelationID = ev.CorrelationID
+	return r.send.Send(ctx, req)
+}
+
+func (r *Router) toInbox(ctx context.Context, ev events.InboundReceived, campaignID, note string) error {
+	it := store.InboxItem{
+		EventID: ev.ID, ContactID: ev.ContactID, Channel: string(ev.Channel), From: ev.From, To: ev.To,
+		Body: ev.Body, Note: note, ReceivedAt: ev.OccurredAt,
+	}
+	if it.ReceivedAt.IsZero() {
+		it.ReceivedAt = r.clock()
+	}
+	if campaignID != "" {
+		it.CampaignID = &campaignID
+		if ev.ContactID != "" {
+			m, ok, err := r.store.Recipient(ctx, campaignID, ev.ContactID)
+			if err != nil {
+				return err
+			}
+			if ok {
+				it.FirstName, it.LastName = m.FirstName, m.LastName
+			}
+		}
+	}
+	return r.store.AddInbox(ctx, it)
+}

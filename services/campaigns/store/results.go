@@ -1,0 +1,250 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/musterhq/muster/shared/events"
+)
+
+// RecordStatus keeps a step message's latest status for results; a report
+// that ranks lower than what is stored (late, repeated) changes nothing.
+func (s *Store) RecordStatus(ctx context.Context, ev events.StatusChanged, step, rank int) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO campaign_messages (message_id, campaign_id, contact_id, status, status_rank, step, channel, error_code, reason)
+		VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (message_id) DO UPDATE SET status = excluded.status, status_rank = excluded.status_rank,
+			error_code = excluded.error_code, reason = excluded.reason, updated_at = now()
+		WHERE campaign_messages.status_rank < excluded.status_rank`,
+		ev.MessageID, ev.CampaignID, ev.ContactID, ev.Status, rank, step, string(ev.Channel), ev.ErrorCode, ev.Reason)
+	if err != nil {
+		return fmt.Errorf("recording message status: %w", err)
+	}
+	return nil
+}
+
+// RecordReply keeps a member's reply to a campaign, once per event.
+func (s *Store) RecordReply(ctx context.Context, campaignID string, ev events.InboundReceived) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO campaign_replies (event_id, campaign_id, contact_id, body, keyword)
+		VALUES ($1, $2::uuid, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING`,
+		ev.ID, campaignID, ev.ContactID, ev.Body, ev.Keyword)
+	if err != nil {
+		return fmt.Errorf("recording reply: %w", err)
+	}
+	return nil
+}
+
+// Counts are one step's messages by what became of them.
+type Counts struct {
+	// Published is how many send requests the step's fan-out published.
+	Published int `json:"published"`
+	// Pending have no status from delivery yet; Queued are recorded by
+	// delivery but not yet with the provider; Sent reached the provider
+	// (accepted, sent, delivered or undelivered).
+	Pending   int `json:"pending"`
+	Queued    int `json:"queued"`
+	Sent      int `json:"sent"`
+	Delivered int `json:"delivered"`
+	Failed    int `json:"failed"`
+	// Deferred are held by delivery (quiet hours, frequency cap): delivery
+	// reports them as queued with a reason.
+	Deferred   int            `json:"deferred"`
+	Suppressed int            `json:"suppressed"`
+	Expired    int            `json:"expired"`
+	Cancelled  int            `json:"cancelled"`
+	Unknown    int            `json:"unknown"`
+	ByStatus   map[string]int `json:"by_status"`
+	// Failures are failed and undelivered messages by error code and
+	// reason ("30003 unreachable handset").
+	Failures map[string]int `json:"failures"`
+}
+
+func (c *Counts) add(status, code, reason string, n int) {
+	c.ByStatus[status] += n
+	switch status {
+	case events.StatusQueued:
+		c.Queued += n
+		if reason != "" {
+			c.Deferred += n
+		}
+	case events.StatusSending:
+		c.Queued += n
+	case events.StatusAccepted, events.StatusSent:
+		c.Sent += n
+	case events.StatusDelivered:
+		c.Sent += n
+		c.Delivered += n
+	case events.StatusUndelivered, events.StatusFailed:
+		if status == events.StatusUndelivered {
+			c.Sent += n
+		}
+		c.Failed += n
+		key := strings.TrimSpace(strings.TrimSpace(code) + " " + strings.TrimSpace(reason))
+		if key == "" {
+			key = status
+		}
+		c.Failures[key] += n
+	case events.StatusSuppressed:
+		c.Suppressed += n
+	case events.StatusExpired:
+		c.Expired += n
+	case events.StatusCancelled:
+		c.Cancelled += n
+	case events.StatusUnknown:
+		c.Unknown += n
+	}
+}
+
+func newCounts() Counts {
+	return Counts{ByStatus: map[string]int{}, Failures: map[string]int{}}
+}
+
+// StepCounts are a later step's numbers (a reminder, a notice).
+type StepCounts struct {
+	Step int    `json:"step"`
+	Kind string `json:"kind"`
+	Counts
+}
+
+// Results are a campaign's live numbers. The top level is the first
+// message (the alert, invitation or ask); later steps are listed apart.
+type Results struct {
+	CampaignID string `json:"campaign_id"`
+	Status     string `json:"status"`
+	Kind       string `json:"kind"`
+	// Targeted counts members the first message was published to, on
+	// every channel (a member reached by text and email counts twice).
+	Targeted        int            `json:"targeted"`
+	TargetedChannel map[string]int `json:"targeted_by_channel"`
+	Counts
+	Replies int `json:"replies"`
+	// OptOuts counts opt-out replies (STOP and its family) to this
+	// campaign.
+	OptOuts    int          `json:"opt_outs"`
+	RSVPs      *RSVPCount   `json:"rsvps,omitempty"`
+	Signatures *int         `json:"signatures,omitempty"`
+	Goal       int          `json:"goal,omitempty"`
+	Calls      *int         `json:"calls,omitempty"`
+	InboxOpen  int          `json:"inbox_open"`
+	Steps      []StepCounts `json:"steps"`
+}
+
+// RSVPCount is a meeting's answers so far.
+type RSVPCount struct {
+	Yes        int `json:"yes"`
+	No         int `json:"no"`
+	NoAnswer   int `json:"no_answer"`
+	Recipients int `json:"recipients"`
+}
+
+// Results counts a campaign's messages by their latest status, its
+// replies, answers and open inbox items.
+func (s *Store) Results(ctx context.Context, id string) (Results, error) {
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return Results{}, err
+	}
+	r := Results{CampaignID: c.ID, Status: string(c.Status), Kind: string(c.Kind), Targeted: c.Targeted,
+		TargetedChannel: map[string]int{}, Counts: newCounts(), Steps: []StepCounts{}}
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT step, status, error_code, reason, count(*) FROM campaign_messages
+		WHERE campaign_id = $1::uuid GROUP BY 1, 2, 3, 4`, c.ID)
+	batch.Queue(`SELECT s.step, s.kind, j.channel, j.published FROM campaign_steps s
+		JOIN fanout_jobs j ON j.campaign_id = s.campaign_id AND j.step = s.step WHERE s.campaign_id = $1::uuid`, c.ID)
+	batch.Queue(`SELECT count(*), count(*) FILTER (WHERE keyword = 'opt_out') FROM campaign_replies WHERE campaign_id = $1::uuid`, c.ID)
+	batch.Queue(`SELECT count(*) FILTER (WHERE answer = 'yes'), count(*) FILTER (WHERE answer = 'no') FROM rsvps WHERE campaign_id = $1::uuid`, c.ID)
+	batch.Queue(`SELECT count(*) FILTER (WHERE action = 'sign'), count(*) FILTER (WHERE action = 'call')
+		FROM petition_actions WHERE campaign_id = $1::uuid`, c.ID)
+	batch.Queue(`SELECT count(*) FROM inbox WHERE campaign_id = $1::uuid AND handled_at IS NULL`, c.ID)
+	batch.Queue(`SELECT count(DISTINCT contact_id) FROM campaign_recipients WHERE campaign_id = $1::uuid`, c.ID)
+	br := s.pool.SendBatch(ctx, batch)
+	defer br.Close()
+
+	steps := map[int]*StepCounts{}
+	stepOf := func(n int, kind string) *StepCounts {
+		if sc, ok := steps[n]; ok {
+			if kind != "" {
+				sc.Kind = kind
+			}
+			return sc
+		}
+		sc := &StepCounts{Step: n, Kind: kind, Counts: newCounts()}
+		steps[n] = sc
+		return sc
+	}
+	rows, _ := br.Query()
+	var step, n int
+	var status, code, reason string
+	_, err = pgx.ForEachRow(rows, []any{&step, &status, &code, &reason, &n}, func() error {
+		if step == 0 {
+			r.Counts.add(status, code, reason, n)
+		} else {
+			stepOf(step, "").add(status, code, reason, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return Results{}, fmt.Errorf("counting messages: %w", err)
+	}
+	rows, _ = br.Query()
+	var kind, channel string
+	_, err = pgx.ForEachRow(rows, []any{&step, &kind, &channel, &n}, func() error {
+		if step == 0 {
+			r.Published += n
+			r.TargetedChannel[channel] += n
+		} else {
+			stepOf(step, kind).Published += n
+		}
+		return nil
+	})
+	if err != nil {
+		return Results{}, fmt.Errorf("counting published messages: %w", err)
+	}
+	if err := br.QueryRow().Scan(&r.Replies, &r.OptOuts); err != nil {
+		return Results{}, fmt.Errorf("counting replies: %w", err)
+	}
+	var yes, no, signed, called, recipients int
+	if err := br.QueryRow().Scan(&yes, &no); err != nil {
+		return Results{}, fmt.Errorf("counting rsvps: %w", err)
+	}
+	if err := br.QueryRow().Scan(&signed, &called); err != nil {
+		return Results{}, fmt.Errorf("counting signatures: %w", err)
+	}
+	if err := br.QueryRow().Scan(&r.InboxOpen); err != nil {
+		return Results{}, fmt.Errorf("counting inbox: %w", err)
+	}
+	if err := br.QueryRow().Scan(&recipients); err != nil {
+		return Results{}, fmt.Errorf("counting recipients: %w", err)
+	}
+	switch {
+	case c.Meeting != nil:
+		r.RSVPs = &RSVPCount{Yes: yes, No: no, Recipients: recipients, NoAnswer: max(recipients-yes-no, 0)}
+	case c.Petition != nil:
+		if c.Petition.Ask.Signs() {
+			r.Signatures = &signed
+			r.Goal = c.Petition.Goal
+		}
+		if c.Petition.Ask.Calls() {
+			r.Calls = &called
+		}
+	}
+	r.Pending = max(r.Published-sum(r.ByStatus), 0)
+	for _, sc := range steps {
+		sc.Pending = max(sc.Published-sum(sc.ByStatus), 0)
+		r.Steps = append(r.Steps, *sc)
+	}
+	sort.Slice(r.Steps, func(i, j int) bool { return r.Steps[i].Step < r.Steps[j].Step })
+	return r, nil
+}
+
+func sum(m map[string]int) int {
+	t := 0
+	for _, v := range m {
+		t += v
+	}
+	return t
+}
