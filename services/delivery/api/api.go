@@ -11,6 +11,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/delivery/store"
+	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -31,6 +33,7 @@ func (h *Handler) Routes(r chi.Router) {
 	r.Get("/messages", h.list)
 	r.Get("/messages/{id}", h.get)
 	r.Get("/suppressions", h.suppressions)
+	r.Get("/conversations/{channel}/{address}", h.conversation)
 	r.Get("/dead-letters", h.deadLetters)
 	r.Post("/dead-letters/{id}/retry", h.retryDeadLetter)
 }
@@ -71,4 +74,24 @@ func (h *Handler) suppressions(w http.ResponseWriter, r *http.Request) {
 		list = []store.Suppression{}
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]any{"suppressions": list})
+}
+
+// conversation shows a member's thread: what they were sent and what
+// they answered, for the inbox and the contact page.
+func (h *Handler) conversation(w http.ResponseWriter, r *http.Request) {
+	ch := events.Channel(chi.URLParam(r, "channel"))
+	if !ch.Valid() {
+		web.WriteError(w, r, h.log, apperr.Invalid("channel", "want sms or email"))
+		return
+	}
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	turns, err := h.store.Conversation(r.Context(), string(ch), chi.URLParam(r, "address"), limit)
+	if err != nil {
+		web.WriteError(w, r, h.log, err)
+		return
+	}
+	if turns == nil {
+		turns = []store.Turn{}
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"turns": turns})
 }

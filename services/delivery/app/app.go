@@ -256,6 +256,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	}
 	window, _ := quiet.Parse(cfg.SendWindow)   // validated in New
 	zone, _ := time.LoadLocation(cfg.TimeZone) // validated in New
+	m := metrics.New(a.deps.Registry)
 	w := worker.New(worker.Config{
 		From: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, AccountSID: cfg.TwilioAccountSID,
 		PublicURL: publicURL, Window: window, DefaultZone: zone, MinOpen: cfg.MinOpen, MaxAge: cfg.MaxAge,
@@ -263,7 +264,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	}, st, o.SMS, pub,
 		ratelimit.New(a.redis, cfg.RedisPrefix),
 		freqcap.New(a.redis, cfg.RedisPrefix, freqcap.Caps{PerDay: cfg.CapPerDay, PerWeek: cfg.CapPerWeek}),
-		metrics.New(a.deps.Registry), log.Named("worker"))
+		m, log.Named("worker"))
 	a.deps.Go(func(ctx context.Context) { w.Sweep(ctx, cfg.SweepEvery) })
 	a.deps.Go(func(ctx context.Context) { w.Reconcile(ctx, cfg.ReconcileAfter, time.Minute) })
 	// Opt-outs made elsewhere (an organizer in contacts) reach the
@@ -285,6 +286,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	if err := a.startEmail(ctx, cfg, st, pub, links); err != nil {
 		return err
 	}
+	metrics.QueueDepth(a.deps.Registry, a.deps.JS, events.StreamSend, "delivery-send", "sms")
+	metrics.QueueDepth(a.deps.Registry, a.deps.JS, events.StreamSend, "delivery-send-email", "email")
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send", Workers: cfg.Workers,
 		Subjects: []string{events.SendSubject(events.ChannelSMS)},

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -62,6 +63,18 @@ func TestStopWhileQueuedMeansNoSend(t *testing.T) {
 		t.Fatalf("%d texts reached a member after their STOP was answered", n)
 	}
 	eventually(t, "the other member's text", func() bool { return h.sim.SentTo(other) == 1 })
+
+	// The member's conversation shows their STOP and the text held back.
+	var conv struct {
+		Turns []struct{ Direction, Body, Status, Keyword string } `json:"turns"`
+	}
+	if code := h.get("/conversations/sms/"+member, &conv); code != 200 || len(conv.Turns) != 2 {
+		t.Fatalf("conversation = %d %+v", code, conv.Turns)
+	}
+	in, out := conv.Turns[0], conv.Turns[1]
+	if in.Direction != "inbound" || in.Keyword != "opt_out" || out.Direction != "outbound" || out.Status != "suppressed" {
+		t.Errorf("conversation = %+v", conv.Turns)
+	}
 }
 
 // dies sends, then ends its goroutine without returning: as far as the
@@ -257,6 +270,24 @@ func TestProviderErrorsClassified(t *testing.T) {
 	h.waitStatus(h.send(stopped, "again"), "suppressed")
 	if n := h.sim.SentTo(stopped); n != 0 {
 		t.Fatalf("%d texts recorded for a carrier-opted-out number", n)
+	}
+
+	// Operators see it all in the metrics.
+	resp, err := http.Get("http://" + h.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`delivery_messages_total{provider="twilio",status="suppressed"} 2`,
+		`delivery_messages_total{provider="twilio",status="failed"} 1`,
+		`delivery_provider_seconds_count{outcome="retryable",provider="twilio"} 2`,
+		`delivery_queue_depth{channel="sms"} 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 

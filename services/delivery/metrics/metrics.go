@@ -2,7 +2,13 @@
 // and provider, provider latency, rate-limit waits, deferrals by reason.
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are delivery's collectors, registered on the service's own
 // registry (never the global one).
@@ -33,4 +39,26 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Messages, m.ProviderLatency, m.RateLimitWait, m.Deferrals)
 	return m
+}
+
+// QueueDepth reports how many send requests wait on a consumer (not yet
+// delivered, or delivered and not yet answered), read from JetStream at
+// each scrape.
+func QueueDepth(reg prometheus.Registerer, js jetstream.JetStream, stream, durable, channel string) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "delivery_queue_depth", Help: "Send requests waiting in JetStream, by channel.",
+		ConstLabels: prometheus.Labels{"channel": channel},
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		c, err := js.Consumer(ctx, stream, durable)
+		if err != nil {
+			return -1
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(info.NumPending) + float64(info.NumAckPending)
+	}))
 }

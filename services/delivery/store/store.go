@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -452,4 +453,40 @@ func (s *Store) LatestOutbound(ctx context.Context, channel, to string) (campaig
 		return "", "", fmt.Errorf("finding latest outbound message: %w", err)
 	}
 	return campaignID, contactID, nil
+}
+
+// Turn is one message in a conversation with a member, either way.
+type Turn struct {
+	ID         string    `json:"id"`
+	Direction  string    `json:"direction"` // outbound or inbound
+	Body       string    `json:"body"`
+	Status     string    `json:"status,omitempty"`
+	Keyword    string    `json:"keyword,omitempty"`
+	CampaignID string    `json:"campaign_id,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// Conversation returns the texts to and from one address, oldest first:
+// what a member was sent and what they answered, in order.
+func (s *Store) Conversation(ctx context.Context, channel, address string, limit int) ([]Turn, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT * FROM (
+			SELECT id::text, 'outbound' AS direction, body, status, '' AS keyword, campaign_id, created_at AS at
+			FROM messages WHERE channel = $1 AND to_addr = $2
+			UNION ALL
+			SELECT id::text, 'inbound', body, '', keyword, campaign_id, received_at
+			FROM inbound_messages WHERE channel = $1 AND from_addr = $2
+		) t ORDER BY at DESC LIMIT $3`, channel, address, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading conversation: %w", err)
+	}
+	turns, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Turn])
+	if err != nil {
+		return nil, fmt.Errorf("reading conversation: %w", err)
+	}
+	slices.Reverse(turns)
+	return turns, nil
 }
