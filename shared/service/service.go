@@ -171,7 +171,7 @@ func (d *Deps) NewServer(routes http.Handler, checks map[string]web.Check) (*web
 }
 
 // Serve runs srv until ctx ends, then stops everything in reverse order of
-// start: HTTP, consumers, subscriptions, NATS, the pool. A watchdog bounds
+// start: HTTP, consumers, subscriptions, background loops, NATS, the pool. A watchdog bounds
 // the stop so a hung dependency cannot keep the process alive.
 func (d *Deps) Serve(ctx context.Context, srv *web.Server) error {
 	errc := make(chan error, 1)
@@ -194,18 +194,20 @@ func (d *Deps) Serve(ctx context.Context, srv *web.Server) error {
 // Close drains consumers and NATS and closes the pool. It is safe to call
 // on a service whose server never started.
 func (d *Deps) Close(ctx context.Context) {
-	d.bgCancel()
-	d.bg.Wait()
 	d.mu.Lock()
 	consumers, subs := d.consumers, d.subs
 	d.consumers, d.subs = nil, nil
 	d.mu.Unlock()
+	// Consumers first: their handlers may rely on background loops (a
+	// batcher), which stop once no handler is left to serve.
 	for _, c := range consumers {
 		c.Stop(ctx)
 	}
 	for _, s := range subs {
 		_ = s.Drain()
 	}
+	d.bgCancel()
+	d.bg.Wait()
 	if d.NC != nil && !d.NC.IsClosed() {
 		if err := d.NC.Drain(); err != nil {
 			d.NC.Close()

@@ -48,7 +48,11 @@ type Config struct {
 	TwilioFrom          string        `env:"TWILIO_FROM"`
 	MessagingServiceSID string        `env:"TWILIO_MESSAGING_SERVICE_SID"`
 	TwilioTimeout       time.Duration `env:"TWILIO_TIMEOUT" envDefault:"10s"`
-	Workers             int           `env:"WORKERS" envDefault:"32"`
+	// Workers is how many texts are in progress at once; most of a text's
+	// time is spent waiting (PostgreSQL, Redis, Twilio), so many are
+	// needed. Twilio calls are further bounded by TwilioMaxConns.
+	Workers        int `env:"WORKERS" envDefault:"256"`
+	TwilioMaxConns int `env:"TWILIO_MAX_CONNS" envDefault:"100"`
 	// AckWait is how long JetStream waits before handing an unacked send
 	// request to another worker (its holder died). It must exceed the
 	// provider timeout; 0 means the timeout plus 20s.
@@ -202,6 +206,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	if o.SMS == nil {
 		client, err := twilio.NewClient(twilio.Config{
 			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIURL: cfg.TwilioAPIURL, Timeout: cfg.TwilioTimeout,
+			MaxConns: cfg.TwilioMaxConns,
 		})
 		if err != nil {
 			return nil, err
@@ -265,6 +270,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 		ratelimit.New(a.redis, cfg.RedisPrefix),
 		freqcap.New(a.redis, cfg.RedisPrefix, freqcap.Caps{PerDay: cfg.CapPerDay, PerWeek: cfg.CapPerWeek}),
 		m, log.Named("worker"))
+	a.deps.Go(w.RunBatches)
 	a.deps.Go(func(ctx context.Context) { w.Sweep(ctx, cfg.SweepEvery) })
 	a.deps.Go(func(ctx context.Context) { w.Reconcile(ctx, cfg.ReconcileAfter, time.Minute) })
 	// Opt-outs made elsewhere (an organizer in contacts) reach the

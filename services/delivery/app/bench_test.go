@@ -66,13 +66,13 @@ func (h *harness) fill(b *testing.B, n int) {
 // and the clock runs until the simulator has every text. Every invariant
 // stays on (record, suppression check, quiet hours, caps, rate-limit
 // decision against Redis); the simulator answers at once and sends no
-// callbacks, and no rate is configured.
+// callbacks, and no rate is configured. Concurrency is the default (256
+// workers, 100 Twilio connections).
 func BenchmarkSMSSend(b *testing.B) {
 	n := benchCount(20_000)
 	h := newHarness(b, setup{
 		simConfig: func(c *sim.Config) { c.AutoCallbacks = false },
 		config: func(c *app.Config) {
-			c.Workers = 64
 			c.DBMaxConns = 32
 			c.CapPerDay, c.CapPerWeek = 3, 10
 		},

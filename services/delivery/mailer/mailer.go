@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -43,6 +44,9 @@ type Config struct {
 	Linger time.Duration
 	// MaxBatch bounds a batch (and so one SendGrid call).
 	MaxBatch int
+	// Parallel is how many batches are in progress at once: while one
+	// waits on SendGrid, the next is being recorded.
+	Parallel int
 }
 
 // Mailer gathers and sends email.
@@ -68,6 +72,9 @@ func New(cfg Config, st *store.Store, sender Sender, pub Publisher, links *unsub
 	}
 	if cfg.MaxBatch <= 0 || cfg.MaxBatch > sendgrid.MaxPersonalizations {
 		cfg.MaxBatch = sendgrid.MaxPersonalizations
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 4
 	}
 	return &Mailer{cfg: cfg, store: st, sender: sender, pub: pub, links: links, log: log, jobs: make(chan *job, cfg.MaxBatch)}
 }
@@ -130,8 +137,20 @@ func (m *Mailer) refuse(ctx context.Context, req events.SendRequested, reason st
 	return nil
 }
 
-// Run gathers jobs into batches until ctx ends.
+// Run gathers jobs into batches and processes them, Parallel at a time,
+// until ctx ends; a batch already gathered is always finished.
 func (m *Mailer) Run(ctx context.Context) {
+	batches := make(chan []*job)
+	var wg sync.WaitGroup
+	for range m.cfg.Parallel {
+		wg.Go(func() {
+			for b := range batches {
+				m.process(context.WithoutCancel(ctx), b)
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(batches)
 	for {
 		var batch []*job
 		select {
@@ -152,7 +171,7 @@ func (m *Mailer) Run(ctx context.Context) {
 				break gather
 			}
 		}
-		m.process(context.WithoutCancel(ctx), batch)
+		batches <- batch
 	}
 }
 
@@ -162,7 +181,7 @@ func (m *Mailer) process(ctx context.Context, batch []*job) {
 	for i, j := range batch {
 		reqs[i] = j.req
 	}
-	created, err := m.store.RecordAndClaimMany(ctx, reqs)
+	created, err := m.store.RecordAndClaimMany(ctx, reqs, nil)
 	if err != nil {
 		finish(batch, stream.Retry(err, time.Second))
 		return

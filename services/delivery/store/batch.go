@@ -14,32 +14,37 @@ import (
 // new request is recorded and claimed for sending, or recorded suppressed.
 // It returns the rows it created, by idempotency key; keys missing from
 // the result were recorded before (the caller reads them with ByKey).
-func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendRequested) (map[string]Message, error) {
+func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendRequested, segments []int) (map[string]Message, error) {
 	n := len(reqs)
-	keys, campaigns, contacts, channels, tos, bodies, corr := make([]string, n), make([]string, n), make([]string, n),
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	steps := make([]int32, n)
+	keys, campaigns, contacts, channels, tos, bodies, corr, zones := make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	steps, segs := make([]int32, n), make([]int32, n)
 	urgent := make([]bool, n)
 	for i, r := range reqs {
-		keys[i], campaigns[i], contacts[i], channels[i], tos[i], bodies[i], corr[i] =
-			r.IdempotencyKey, r.CampaignID, r.ContactID, string(r.Channel), r.To, r.Body, r.CorrelationID
+		keys[i], campaigns[i], contacts[i], channels[i], tos[i], bodies[i], corr[i], zones[i] =
+			r.IdempotencyKey, r.CampaignID, r.ContactID, string(r.Channel), r.To, r.Body, r.CorrelationID, r.TimeZone
 		steps[i], urgent[i] = int32(r.Step), r.Urgent
+		segs[i] = 1
+		if i < len(segments) {
+			segs[i] = int32(segments[i])
+		}
 	}
 	rows, err := s.pool.Query(ctx, `
 		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
-			reason, correlation_id, urgent)
+			reason, correlation_id, urgent, time_zone, segments)
 		SELECT r.key, r.campaign, r.step, r.contact, r.channel, r.to_addr, r.body,
 			CASE WHEN sup.address IS NULL THEN $9 ELSE $10 END,
 			CASE WHEN sup.address IS NULL THEN $11::smallint ELSE $12::smallint END,
 			CASE WHEN sup.address IS NULL THEN '' ELSE 'suppressed: ' || sup.reason END,
-			r.corr, r.urgent
-		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $13::boolean[])
-			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent)
+			r.corr, r.urgent, r.zone, r.segs
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+				$13::boolean[], $14::text[], $15::smallint[])
+			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs)
 		LEFT JOIN suppressions sup ON sup.channel = r.channel AND sup.address = r.to_addr
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING `+messageColumns,
 		keys, campaigns, steps, contacts, channels, tos, bodies, corr,
-		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent)
+		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs)
 	if err != nil {
 		return nil, fmt.Errorf("recording messages: %w", err)
 	}
@@ -97,4 +102,78 @@ func (s *Store) FirstEmailEvent(ctx context.Context, eventID, messageID, event s
 		return false, fmt.Errorf("recording email event: %w", err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// Outcome is one message's status report, for ApplyEach.
+type Outcome struct {
+	ID string
+	Update
+}
+
+// Applied is a message after ApplyEach, and whether it moved.
+type Applied struct {
+	Message Message
+	Moved   bool
+}
+
+// ApplyEach applies a different report to each message (the outcomes of
+// many separate provider calls) in one statement, moving each only
+// forward, and logs every report. Results come back in request order;
+// the ids must be distinct.
+func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error) {
+	n := len(outs)
+	ids, pids, sts, codes, reasons, pst := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ranks := make([]int16, n)
+	for i, o := range outs {
+		ids[i], pids[i], sts[i], codes[i], reasons[i], pst[i] = o.ID, o.ProviderID, string(o.Status), o.ErrorCode, o.Reason, o.ProviderStatus
+		ranks[i] = int16(o.Status.Rank())
+	}
+	rows, err := s.pool.Query(ctx, `
+		WITH u AS (
+			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[])
+				AS u(id, provider_id, status, rank, error_code, reason, provider_status)),
+		cur AS (SELECT m.id, m.status_rank FROM messages m JOIN u ON u.id = m.id ORDER BY m.id FOR UPDATE OF m),
+		upd AS (
+			UPDATE messages m SET
+				provider_id = coalesce(m.provider_id, nullif(u.provider_id, '')),
+				status = CASE WHEN cur.status_rank < u.rank THEN u.status ELSE m.status END,
+				status_rank = CASE WHEN cur.status_rank < u.rank THEN u.rank ELSE m.status_rank END,
+				error_code = CASE WHEN cur.status_rank < u.rank AND u.error_code <> '' THEN u.error_code ELSE m.error_code END,
+				reason = CASE WHEN cur.status_rank < u.rank AND u.reason <> '' THEN u.reason ELSE m.reason END,
+				sent_at = CASE WHEN cur.status_rank < u.rank AND u.rank >= 3 AND m.sent_at IS NULL THEN now() ELSE m.sent_at END,
+				updated_at = now()
+			FROM u, cur WHERE m.id = u.id AND cur.id = u.id
+			RETURNING m.*, cur.status_rank < u.rank AS moved, u.status AS reported, u.provider_status, u.error_code AS reported_code),
+		logged AS (
+			INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
+			SELECT id, reported, provider_status, reported_code, moved FROM upd)
+		SELECT `+messageColumns+`, moved FROM upd`,
+		ids, pids, sts, ranks, codes, reasons, pst)
+	if err != nil {
+		return nil, fmt.Errorf("applying %d outcomes: %w", n, err)
+	}
+	byID := make(map[string]Applied, n)
+	for rows.Next() {
+		var a Applied
+		m := &a.Message
+		if err := rows.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
+			&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
+			&m.DeferredUntil, &m.DeferReason, &m.CreatedAt, &m.UpdatedAt, &a.Moved); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading applied outcome: %w", err)
+		}
+		byID[m.ID] = a
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("applying %d outcomes: %w", n, err)
+	}
+	out := make([]Applied, n)
+	for i, o := range outs {
+		a, ok := byID[o.ID]
+		if !ok {
+			return nil, fmt.Errorf("applying outcomes: message %s not found", o.ID)
+		}
+		out[i] = a
+	}
+	return out, nil
 }

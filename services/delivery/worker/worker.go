@@ -20,6 +20,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/delivery/batch"
 	"github.com/musterhq/muster/services/delivery/metrics"
 	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
@@ -41,9 +42,10 @@ type SMSSender interface {
 	Send(ctx context.Context, m twilio.Message) (string, error)
 }
 
-// Publisher announces what happened to a message.
+// Publisher announces what happened to messages.
 type Publisher interface {
 	Status(ctx context.Context, m store.Message)
+	Statuses(ctx context.Context, ms []store.Message)
 	Consent(ctx context.Context, ev events.ConsentChanged)
 }
 
@@ -88,6 +90,8 @@ type Config struct {
 type Worker struct {
 	cfg     Config
 	zones   *quiet.Zoner
+	claims  *batch.Batcher[claim, claimed]
+	settles *batch.Batcher[store.Outcome, store.Applied]
 	store   *store.Store
 	sms     SMSSender
 	pub     Publisher
@@ -108,7 +112,110 @@ func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter R
 	if cfg.Window == (quiet.Window{}) {
 		cfg.Window = quiet.Default
 	}
-	return &Worker{cfg: cfg, zones: quiet.NewZoner(cfg.DefaultZone), store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
+	w := &Worker{cfg: cfg, zones: quiet.NewZoner(cfg.DefaultZone), store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
+	w.claims = batch.New(w.claimBatch, 200, 2*time.Millisecond)
+	w.settles = batch.New(w.settleBatch, 200, 2*time.Millisecond)
+	return w
+}
+
+// RunBatches serves the batched writes until ctx ends: many workers'
+// records and outcomes go to PostgreSQL a few statements at a time.
+func (w *Worker) RunBatches(ctx context.Context) {
+	go w.claims.Run(ctx)
+	w.settles.Run(ctx)
+}
+
+type claim struct {
+	req      events.SendRequested
+	segments int
+}
+
+type claimed struct {
+	msg     store.Message
+	created bool
+}
+
+// claimBatch records and claims a batch of new requests in one statement.
+// A key that was recorded before (or twice in the batch) comes back with
+// created false and the row as it stands.
+func (w *Worker) claimBatch(ctx context.Context, cs []claim) ([]claimed, error) {
+	reqs, segs := make([]events.SendRequested, len(cs)), make([]int, len(cs))
+	for i, c := range cs {
+		reqs[i], segs[i] = c.req, c.segments
+	}
+	created, err := w.store.RecordAndClaimMany(ctx, reqs, segs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]claimed, len(cs))
+	taken := make(map[string]bool, len(cs))
+	for i, c := range cs {
+		key := c.req.IdempotencyKey
+		if m, ok := created[key]; ok && !taken[key] {
+			taken[key] = true
+			out[i] = claimed{msg: m, created: true}
+			continue
+		}
+		m, err := w.store.ByKey(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = claimed{msg: m}
+	}
+	return out, nil
+}
+
+// settleBatch applies many outcomes in one statement and announces the
+// messages that moved before any of their requests is acknowledged.
+func (w *Worker) settleBatch(ctx context.Context, outs []store.Outcome) ([]store.Applied, error) {
+	first := make([]store.Outcome, 0, len(outs))
+	seen := make(map[string]bool, len(outs))
+	var again []int
+	for i, o := range outs {
+		if seen[o.ID] {
+			again = append(again, i)
+			continue
+		}
+		seen[o.ID] = true
+		first = append(first, o)
+	}
+	applied, err := w.store.ApplyEach(ctx, first)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]store.Applied, 0, len(outs))
+	byID := make(map[string]store.Applied, len(applied))
+	var moved []store.Message
+	for _, a := range applied {
+		byID[a.Message.ID] = a
+		if a.Moved {
+			moved = append(moved, a.Message)
+			w.count(a.Message.Status)
+		}
+	}
+	// The same message twice in one batch is rare (a request published
+	// twice); its later reports are applied one by one, in order.
+	late := make(map[int]store.Applied, len(again))
+	for _, i := range again {
+		m, mv, err := w.store.Apply(ctx, outs[i].ID, outs[i].Update)
+		if err != nil {
+			return nil, err
+		}
+		late[i] = store.Applied{Message: m, Moved: mv}
+		if mv {
+			moved = append(moved, m)
+			w.count(m.Status)
+		}
+	}
+	w.pub.Statuses(ctx, moved)
+	for i, o := range outs {
+		if a, ok := late[i]; ok {
+			res = append(res, a)
+			continue
+		}
+		res = append(res, byID[o.ID])
+	}
+	return res, nil
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
@@ -143,11 +250,12 @@ func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
 		}
 		return w.hold(ctx, msg, d.until, d.reason)
 	}
-	msg, created, err := w.store.RecordAndClaim(ctx, req, segments)
+	c, err := w.claims.Do(ctx, claim{req: req, segments: segments})
 	if err != nil {
 		w.releaseCap(ctx, req.To, req.IdempotencyKey)
 		return stream.Retry(err, time.Second)
 	}
+	msg, created := c.msg, c.created
 	if !created {
 		if msg.Status == status.Queued {
 			return w.Process(ctx, msg) // deferred or released earlier: the rules again
@@ -351,17 +459,13 @@ func (w *Worker) releaseCap(ctx context.Context, to, key string) {
 	}
 }
 
-// settle applies an outcome and announces it when the message moved.
+// settle applies an outcome (batched with other workers') and announces
+// it when the message moved.
 func (w *Worker) settle(ctx context.Context, id string, u store.Update) error {
-	msg, moved, err := w.store.Apply(ctx, id, u)
-	if err != nil {
+	if _, err := w.settles.Do(ctx, store.Outcome{ID: id, Update: u}); err != nil {
 		// The provider call is done; retrying only re-applies the outcome
 		// (resume sees sending and marks unknown rather than resend).
 		return stream.Retry(err, time.Second)
-	}
-	if moved {
-		w.count(msg.Status)
-		w.pub.Status(ctx, msg)
 	}
 	return nil
 }

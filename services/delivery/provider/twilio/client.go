@@ -27,6 +27,9 @@ type Config struct {
 	APIURL string
 	// Timeout bounds one API call; past it the outcome is ambiguous.
 	Timeout time.Duration
+	// MaxConns bounds concurrent API calls: Twilio answers 429 (20429)
+	// past an account's concurrency limit, 100 by default.
+	MaxConns int
 }
 
 // Client sends messages.
@@ -38,7 +41,11 @@ type Client struct {
 // stand-in is reached by rewriting each request's scheme and host.
 func NewClient(cfg Config) (*Client, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 256
+	transport.MaxConnsPerHost = cfg.MaxConns
+	if transport.MaxConnsPerHost <= 0 {
+		transport.MaxConnsPerHost = 100
+	}
+	transport.MaxIdleConnsPerHost = transport.MaxConnsPerHost
 	var rt http.RoundTripper = transport
 	if cfg.APIURL != "" {
 		base, err := url.Parse(cfg.APIURL)
