@@ -13,5 +13,9 @@ require (
 require (
 	github.com/golang/mock v1.6.0 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
-	go.uber.org/multierr v1.10.0 // indirect
+	go.uber.org/multierr v1.11.0 // indirect
 )
+
+require github.com/musterhq/muster/shared v0.0.0
+
+replace github.com/musterhq/muster/shared => ../../shared
