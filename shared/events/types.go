@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -227,4 +228,21 @@ type ChannelCount struct {
 	OptedOut int64 `json:"opted_out"`
 	// NoAddress have no phone (sms) or no email (email).
 	NoAddress int64 `json:"no_address"`
+}
+
+// DecodeSendRequested reads a send request and checks what every consumer
+// needs of one: a version it knows, an idempotency key, a campaign and a
+// contact. An error means the request can never be handled.
+func DecodeSendRequested(data []byte) (SendRequested, error) {
+	var req SendRequested
+	if err := json.Unmarshal(data, &req); err != nil {
+		return SendRequested{}, fmt.Errorf("decoding send request: %w", err)
+	}
+	if req.Version > VersionSendRequested {
+		return SendRequested{}, fmt.Errorf("send request version %d is newer than this service knows", req.Version)
+	}
+	if req.IdempotencyKey == "" || req.CampaignID == "" || req.ContactID == "" {
+		return SendRequested{}, errors.New("send request lacks idempotency key, campaign or contact")
+	}
+	return req, nil
 }

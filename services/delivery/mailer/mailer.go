@@ -9,9 +9,6 @@ package mailer
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/mail"
 	"strings"
 	"sync"
@@ -85,15 +82,9 @@ const substitution = "-unsubscribe_url-"
 // Handle is the stream handler for one email send request: it joins the
 // next batch and returns that batch's outcome for it.
 func (m *Mailer) Handle(ctx context.Context, msg stream.Msg) error {
-	var req events.SendRequested
-	if err := json.Unmarshal(msg.Data, &req); err != nil {
-		return stream.Permanent(fmt.Errorf("decoding send request: %w", err))
-	}
-	if req.Version > events.VersionSendRequested {
-		return stream.Permanent(fmt.Errorf("send request version %d is newer than this service knows", req.Version))
-	}
-	if req.IdempotencyKey == "" || req.CampaignID == "" || req.ContactID == "" {
-		return stream.Permanent(errors.New("send request lacks idempotency key, campaign or contact"))
+	req, err := events.DecodeSendRequested(msg.Data)
+	if err != nil {
+		return stream.Permanent(err)
 	}
 	if reason := invalid(req); reason != "" {
 		return m.refuse(ctx, req, reason)

@@ -10,8 +10,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -222,15 +220,9 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 
 // Handle is the stream handler for one send request.
 func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
-	var req events.SendRequested
-	if err := json.Unmarshal(m.Data, &req); err != nil {
-		return stream.Permanent(fmt.Errorf("decoding send request: %w", err))
-	}
-	if req.Version > events.VersionSendRequested {
-		return stream.Permanent(fmt.Errorf("send request version %d is newer than this service knows", req.Version))
-	}
-	if req.IdempotencyKey == "" || req.CampaignID == "" || req.ContactID == "" {
-		return stream.Permanent(errors.New("send request lacks idempotency key, campaign or contact"))
+	req, err := events.DecodeSendRequested(m.Data)
+	if err != nil {
+		return stream.Permanent(err)
 	}
 	if reason := invalid(req); reason != "" {
 		return w.refuse(ctx, req, reason)
