@@ -1,30 +1,49 @@
 // Package api is the contacts service's HTTP edge: it decodes requests,
-// calls the store, and maps errors to status codes through package web.
+// calls the store and the importer, and maps errors to status codes
+// through package web.
 package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/contacts/contact"
+	"github.com/musterhq/muster/services/contacts/importer"
 	"github.com/musterhq/muster/services/contacts/store"
+	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/web"
 )
 
-// Handler serves the contacts API.
-type Handler struct {
-	store  *store.Store
-	region string
-	log    *zap.Logger
+// Deps are what the API calls.
+type Deps struct {
+	Store   *store.Store
+	Imports *importer.Runner
+	// ConsentQueued is called after a consent event was committed to the
+	// outbox, so the relay publishes it at once.
+	ConsentQueued func()
+	// Region reads phone numbers typed without a country code.
+	Region string
+	Log    *zap.Logger
 }
 
-// New builds the handler. region is the default region for phone numbers
-// typed without a country code.
-func New(s *store.Store, region string, log *zap.Logger) *Handler {
-	return &Handler{store: s, region: region, log: log}
+// Handler serves the contacts API.
+type Handler struct {
+	store   *store.Store
+	imports *importer.Runner
+	queued  func()
+	region  string
+	log     *zap.Logger
+}
+
+// New builds the handler.
+func New(d Deps) *Handler {
+	queued := d.ConsentQueued
+	if queued == nil {
+		queued = func() {}
+	}
+	return &Handler{store: d.Store, imports: d.Imports, queued: queued, region: d.Region, log: d.Log}
 }
 
 // Routes mounts the API.
@@ -32,8 +51,20 @@ func (h *Handler) Routes() http.Handler {
 	r := chi.NewRouter()
 	r.Post("/contacts", h.create)
 	r.Get("/contacts", h.list)
+	r.Get("/contacts/export.csv", h.export)
+	r.Post("/contacts/tags", h.bulkTags)
 	r.Get("/contacts/{id}", h.get)
+	r.Patch("/contacts/{id}", h.patch)
+	r.Post("/contacts/{id}/merge", h.merge)
 	r.Get("/contacts/{id}/consent", h.consent)
+	r.Post("/contacts/{id}/opt-out", h.optOut)
+	r.Post("/contacts/{id}/opt-in", h.optIn)
+	r.Get("/consent/export.csv", h.exportConsent)
+	r.Post("/audiences/count", h.count)
+	r.Post("/imports", h.createImport)
+	r.Get("/imports/{id}", h.getImport)
+	r.Get("/imports/{id}/errors.csv", h.importReport(store.IssueRejected))
+	r.Get("/imports/{id}/merges.csv", h.importReport(store.IssueMerged))
 	return r
 }
 
@@ -65,32 +96,41 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, c)
 }
 
-type listResponse struct {
-	Contacts []contact.Contact `json:"contacts"`
-	Next     string            `json:"next,omitempty"`
+// patch edits some fields of a contact. It never touches consent: that
+// follows the phone number or email, whoever holds it.
+func (h *Handler) patch(w http.ResponseWriter, r *http.Request) {
+	var p contact.Patch
+	if err := web.DecodeJSON(r, &p); err != nil {
+		web.WriteError(w, r, h.log, err)
+		return
+	}
+	c, err := h.store.Update(r.Context(), chi.URLParam(r, "id"), p, h.region)
+	if err != nil {
+		web.WriteError(w, r, h.log, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, c)
 }
 
-func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	list, next, err := h.store.List(r.Context(), store.ListQuery{Tag: q.Get("tag"), After: q.Get("after"), Limit: limit})
-	if err != nil {
-		web.WriteError(w, r, h.log, err)
-		return
-	}
-	web.WriteJSON(w, http.StatusOK, listResponse{Contacts: list, Next: next})
+type mergeRequest struct {
+	// From is the contact folded into the one in the path, then deleted.
+	From string `json:"from"`
 }
 
-func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
-	c, err := h.store.Get(r.Context(), chi.URLParam(r, "id"))
+func (h *Handler) merge(w http.ResponseWriter, r *http.Request) {
+	var req mergeRequest
+	if err := web.DecodeJSON(r, &req); err != nil {
+		web.WriteError(w, r, h.log, err)
+		return
+	}
+	if req.From == "" {
+		web.WriteError(w, r, h.log, apperr.Invalid("from", "name the contact to merge into this one"))
+		return
+	}
+	c, err := h.store.Merge(r.Context(), chi.URLParam(r, "id"), req.From)
 	if err != nil {
 		web.WriteError(w, r, h.log, err)
 		return
 	}
-	history, err := h.store.ConsentHistory(r.Context(), c)
-	if err != nil {
-		web.WriteError(w, r, h.log, err)
-		return
-	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"contact_id": c.ID, "history": history})
+	web.WriteJSON(w, http.StatusOK, c)
 }

@@ -1,16 +1,20 @@
 // Package app assembles the contacts service: configuration, dependencies,
-// the HTTP API, the audience responder and the consent consumer.
+// the HTTP API, the audience responder, the consent consumer, the consent
+// outbox relay and the import runner.
 package app
 
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/contacts/api"
 	"github.com/musterhq/muster/services/contacts/audience"
+	"github.com/musterhq/muster/services/contacts/importer"
 	"github.com/musterhq/muster/services/contacts/migrations"
+	"github.com/musterhq/muster/services/contacts/outbox"
 	"github.com/musterhq/muster/services/contacts/store"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/service"
@@ -23,6 +27,19 @@ type Config struct {
 	service.Config
 	// DefaultRegion reads phone numbers typed without a country code.
 	DefaultRegion string `env:"DEFAULT_REGION" envDefault:"US"`
+	// ImportDir holds uploaded files while their import runs; empty is
+	// the system's temporary directory.
+	ImportDir string `env:"IMPORT_DIR"`
+	// ImportMaxBytes is the largest CSV file accepted (1 GiB by default,
+	// several million rows).
+	ImportMaxBytes int64 `env:"IMPORT_MAX_BYTES" envDefault:"1073741824"`
+	// ImportBatchSize is how many rows one import transaction merges.
+	ImportBatchSize int `env:"IMPORT_BATCH_SIZE" envDefault:"5000"`
+	// ImportWorkers normalize rows in parallel; 0 is one per CPU.
+	ImportWorkers int `env:"IMPORT_WORKERS" envDefault:"0"`
+	// OutboxPoll is how often queued consent events are looked for besides
+	// being published at once after each change.
+	OutboxPoll time.Duration `env:"OUTBOX_POLL" envDefault:"2s"`
 }
 
 // DefaultConfig is the configuration with every default applied and no
@@ -79,7 +96,13 @@ func (a *App) start(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	a.server, err = a.deps.NewServer(api.New(st, cfg.DefaultRegion, log.Named("api")).Routes(), a.deps.Checks())
+	relay := outbox.New(st, a.deps.JS, cfg.OutboxPoll, log.Named("outbox"))
+	a.deps.Go(relay.Loop)
+	imp := importer.New(st, importer.Options{Region: cfg.DefaultRegion, BatchSize: cfg.ImportBatchSize, Workers: cfg.ImportWorkers}, log.Named("importer"))
+	runner := importer.NewRunner(imp, st, importer.RunnerConfig{Dir: cfg.ImportDir, MaxBytes: cfg.ImportMaxBytes}, log.Named("importer"))
+	a.deps.Go(runner.Loop)
+	h := api.New(api.Deps{Store: st, Imports: runner, ConsentQueued: relay.Wake, Region: cfg.DefaultRegion, Log: log.Named("api")})
+	a.server, err = a.deps.NewServer(h.Routes(), a.deps.Checks())
 	return err
 }
 

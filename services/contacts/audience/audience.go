@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/contacts/filter"
 	"github.com/musterhq/muster/services/contacts/store"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
@@ -38,16 +39,49 @@ func (r *Responder) Subscribe(nc *nats.Conn) (*nats.Subscription, error) {
 	return sub, nil
 }
 
+// Query turns a request into the filter it asks for: the tag (the form
+// campaigns has always sent) and the filter, both holding when both are
+// given. A request with neither is refused rather than read as "everyone":
+// sending to the whole list must be asked for, as {"all": []}.
+func Query(req events.AudiencePageRequest) (filter.Node, error) {
+	if !req.Channel.Valid() {
+		return filter.Node{}, fmt.Errorf("an audience request needs a channel (sms or email), got %q", req.Channel)
+	}
+	var parts []filter.Node
+	if req.Tag != "" {
+		raw, err := json.Marshal(map[string]string{"tag": req.Tag})
+		if err != nil {
+			return filter.Node{}, fmt.Errorf("encoding tag: %w", err)
+		}
+		n, err := filter.Parse(raw)
+		if err != nil {
+			return filter.Node{}, err
+		}
+		parts = append(parts, n)
+	}
+	if len(req.Filter) > 0 && string(req.Filter) != "null" {
+		n, err := filter.Parse(req.Filter)
+		if err != nil {
+			return filter.Node{}, err
+		}
+		parts = append(parts, n)
+	}
+	if len(parts) == 0 {
+		return filter.Node{}, fmt.Errorf("an audience request needs a tag or a filter")
+	}
+	return filter.And(parts...), nil
+}
+
 func (r *Responder) handle(msg *nats.Msg) {
 	var req events.AudiencePageRequest
 	var resp events.AudiencePage
 	if err := json.Unmarshal(msg.Data, &req); err != nil {
 		resp.Error = "malformed audience request: " + err.Error()
-	} else if req.Tag == "" || !req.Channel.Valid() {
-		resp.Error = "an audience request needs a tag and a channel (sms or email)"
+	} else if n, err := Query(req); err != nil {
+		resp.Error = err.Error()
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		members, next, err := r.store.AudiencePage(ctx, req)
+		members, next, err := r.store.AudiencePage(ctx, n, req.Channel, req.After, req.Limit)
 		cancel()
 		if err != nil {
 			r.log.Error("audience page failed", zap.String("tag", req.Tag), zap.Error(err))
@@ -69,7 +103,9 @@ func (r *Responder) handle(msg *nats.Msg) {
 }
 
 // ConsentHandler applies consent events; each is recorded once in the
-// ledger however often it is redelivered.
+// ledger however often it is redelivered, including the events contacts
+// published itself (already in the ledger under the same event id when
+// they come back).
 func ConsentHandler(s *store.Store, log *zap.Logger) stream.Handler {
 	return func(ctx context.Context, m stream.Msg) error {
 		var ev events.ConsentChanged
