@@ -1,7 +1,8 @@
 // Package stack runs the whole of Muster in one process for development,
 // end-to-end tests and benchmarks: an embedded NATS server with JetStream
 // (or an external one), the provider simulator, and the contacts,
-// campaigns and delivery services, each exactly as its own binary runs it.
+// campaigns and delivery services and the organizers' console, each
+// exactly as its own binary runs it.
 package stack
 
 import (
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	campaigns "github.com/musterhq/muster/services/campaigns/app"
+	console "github.com/musterhq/muster/services/console/app"
 	contacts "github.com/musterhq/muster/services/contacts/app"
 	delivery "github.com/musterhq/muster/services/delivery/app"
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
@@ -37,6 +39,14 @@ type Options struct {
 	ContactsDB, CampaignsDB, DeliveryDB string
 
 	ContactsAddr, CampaignsAddr, DeliveryAddr, SimulatorAddr string
+
+	// ConsoleDB is the console's database; empty leaves the console out.
+	// ConsoleAddr is where it listens, and ConsoleAdminEmail and
+	// ConsoleAdminPassword make its first admin.
+	ConsoleDB, ConsoleAddr                  string
+	ConsoleAdminEmail, ConsoleAdminPassword string
+	// Console adjusts the console's configuration before it starts.
+	Console func(*console.Config)
 
 	// AutoCallbacks makes the simulator report sent then delivered for
 	// every message, as Twilio would.
@@ -67,6 +77,8 @@ type Stack struct {
 	ContactsURL  string
 	CampaignsURL string
 	DeliveryURL  string
+	// ConsoleURL is empty when the console was left out.
+	ConsoleURL string
 
 	natsSrv *server.Server
 	simSrv  *http.Server
@@ -163,6 +175,28 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.run(runCtx, "delivery", da.Run)
+
+	if o.ConsoleDB != "" {
+		oc := console.DefaultConfig()
+		oc.HTTPAddr, oc.DatabaseURL, oc.NATSURL = o.ConsoleAddr, o.ConsoleDB, s.NATSURL
+		oc.ContactsURL, oc.CampaignsURL, oc.DeliveryURL = s.ContactsURL, s.CampaignsURL, s.DeliveryURL
+		oc.AdminEmail, oc.AdminPassword = o.ConsoleAdminEmail, o.ConsoleAdminPassword
+		if o.RedisURL != "" {
+			oc.RedisURL = o.RedisURL
+		}
+		if o.RedisPrefix != "" {
+			oc.RedisPrefix = o.RedisPrefix
+		}
+		if o.Console != nil {
+			o.Console(&oc)
+		}
+		oa, err := console.New(ctx, oc, log.Named("console"), console.Options{})
+		if err != nil {
+			return nil, err
+		}
+		s.ConsoleURL = oa.URL()
+		s.run(runCtx, "console", oa.Run)
+	}
 	return s, nil
 }
 

@@ -27,13 +27,20 @@ type config struct {
 	NATSPort int    `env:"NATS_PORT" envDefault:"4333"`
 	DataDir  string `env:"DATA_DIR" envDefault:".run"`
 	// DatabaseURL names the PostgreSQL server; each service gets its own
-	// database on it (muster_contacts, muster_campaigns, muster_delivery).
+	// database on it (muster_contacts, muster_campaigns, muster_delivery,
+	// muster_console).
 	DatabaseURL   string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"`
 	ContactsAddr  string `env:"CONTACTS_ADDR" envDefault:"127.0.0.1:8081"`
 	CampaignsAddr string `env:"CAMPAIGNS_ADDR" envDefault:"127.0.0.1:8082"`
 	DeliveryAddr  string `env:"DELIVERY_ADDR" envDefault:"127.0.0.1:8083"`
 	SimulatorAddr string `env:"SIMULATOR_ADDR" envDefault:"127.0.0.1:8090"`
-	LogLevel      string `env:"LOG_LEVEL" envDefault:"info"`
+	ConsoleAddr   string `env:"CONSOLE_ADDR" envDefault:"127.0.0.1:8080"`
+	// ConsoleAdminEmail and ConsoleAdminPassword make the console's first
+	// admin on a fresh database. The password is a development default,
+	// printed at start: never use it for real members' data.
+	ConsoleAdminEmail    string `env:"CONSOLE_ADMIN_EMAIL" envDefault:"admin@muster.local"`
+	ConsoleAdminPassword string `env:"CONSOLE_ADMIN_PASSWORD" envDefault:"muster-dev-password"`
+	LogLevel             string `env:"LOG_LEVEL" envDefault:"info"`
 }
 
 func main() {
@@ -65,8 +72,9 @@ func run() error {
 		NATSURL: cfg.NATSURL, NATSPort: cfg.NATSPort, NATSDir: filepath.Join(cfg.DataDir, "nats"),
 		ContactsAddr: cfg.ContactsAddr, CampaignsAddr: cfg.CampaignsAddr, DeliveryAddr: cfg.DeliveryAddr,
 		SimulatorAddr: cfg.SimulatorAddr, AutoCallbacks: true, Log: log,
+		ConsoleAddr: cfg.ConsoleAddr, ConsoleAdminEmail: cfg.ConsoleAdminEmail, ConsoleAdminPassword: cfg.ConsoleAdminPassword,
 	}
-	for name, dst := range map[string]*string{"contacts": &opts.ContactsDB, "campaigns": &opts.CampaignsDB, "delivery": &opts.DeliveryDB} {
+	for name, dst := range map[string]*string{"contacts": &opts.ContactsDB, "campaigns": &opts.CampaignsDB, "delivery": &opts.DeliveryDB, "console": &opts.ConsoleDB} {
 		if *dst, err = dbFor(name); err != nil {
 			return err
 		}
@@ -80,6 +88,7 @@ func run() error {
 	}
 	fmt.Printf(`
 Muster is running.
+  console    %s   (sign in as %s / %s on a fresh database)
   contacts   %s
   campaigns  %s
   delivery   %s
@@ -87,7 +96,7 @@ Muster is running.
   nats       %s
 Press Ctrl-C to stop.
 
-`, st.ContactsURL, st.CampaignsURL, st.DeliveryURL, st.SimulatorURL, st.NATSURL)
+`, st.ConsoleURL, cfg.ConsoleAdminEmail, cfg.ConsoleAdminPassword, st.ContactsURL, st.CampaignsURL, st.DeliveryURL, st.SimulatorURL, st.NATSURL)
 	select {
 	case <-ctx.Done():
 		log.Info("stopping")

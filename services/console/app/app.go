@@ -1,0 +1,243 @@
+// Package app assembles the console: configuration, its own database
+// (organizers, sessions, API tokens, audit log), Redis for sign-in limits,
+// clients for the services' APIs, and the web server.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/console/account"
+	"github.com/musterhq/muster/services/console/limit"
+	"github.com/musterhq/muster/services/console/migrations"
+	"github.com/musterhq/muster/services/console/server"
+	"github.com/musterhq/muster/services/console/store"
+	"github.com/musterhq/muster/services/console/upstream"
+	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/logging"
+	"github.com/musterhq/muster/shared/postgres"
+	"github.com/musterhq/muster/shared/service"
+	"github.com/musterhq/muster/shared/web"
+)
+
+// Config is the console's configuration, read from CONSOLE_*.
+type Config struct {
+	service.Config
+	// ContactsURL, CampaignsURL and DeliveryURL are the services' APIs.
+	ContactsURL  string `env:"CONTACTS_URL" envDefault:"http://127.0.0.1:8081"`
+	CampaignsURL string `env:"CAMPAIGNS_URL" envDefault:"http://127.0.0.1:8082"`
+	DeliveryURL  string `env:"DELIVERY_URL" envDefault:"http://127.0.0.1:8083"`
+	// UpstreamTimeout bounds one call to a service (not uploads or
+	// result streams).
+	UpstreamTimeout time.Duration `env:"UPSTREAM_TIMEOUT" envDefault:"15s"`
+	// RedisURL holds the sign-in attempt counters, shared by replicas.
+	RedisURL    string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"muster:"`
+	// AdminEmail and AdminPassword make the first admin at start when no
+	// admin exists; ignored afterwards.
+	AdminEmail    string `env:"ADMIN_EMAIL"`
+	AdminPassword string `env:"ADMIN_PASSWORD"`
+	// SessionTTL is how long a sign-in lasts.
+	SessionTTL time.Duration `env:"SESSION_TTL" envDefault:"12h"`
+	// SecureCookie is auto (Secure over https or behind a proxy saying
+	// X-Forwarded-Proto: https), true or false.
+	SecureCookie string `env:"SECURE_COOKIE" envDefault:"auto"`
+	// SignInLimit attempts per SignInWindow, per email and per address.
+	SignInLimit  int           `env:"SIGNIN_LIMIT" envDefault:"10"`
+	SignInWindow time.Duration `env:"SIGNIN_WINDOW" envDefault:"15m"`
+	// MaxUpload bounds a request body, CSV uploads included.
+	MaxUpload int64 `env:"MAX_UPLOAD" envDefault:"268435456"`
+}
+
+// DefaultConfig is the configuration with every default applied and no
+// environment read: what tests and the dev stack start from.
+func DefaultConfig() Config {
+	var cfg Config
+	_ = service.Defaults(&cfg) // tags are fixed at compile time; cannot fail at run time
+	cfg.HTTPAddr = "127.0.0.1:8080"
+	cfg.DatabaseURL = "postgres://postgres@127.0.0.1:5432/muster_console?sslmode=disable"
+	return cfg
+}
+
+// LoadConfig reads CONSOLE_* over the defaults and checks it.
+func LoadConfig() (Config, error) {
+	cfg := DefaultConfig()
+	if err := service.Load("CONSOLE_", &cfg); err != nil {
+		return Config{}, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks the values the console cannot start without.
+func (c Config) Validate() error {
+	switch c.SecureCookie {
+	case "auto", "true", "false":
+	default:
+		return fmt.Errorf("CONSOLE_SECURE_COOKIE: want auto, true or false, got %q", c.SecureCookie)
+	}
+	if c.SignInLimit < 1 || c.SignInWindow <= 0 {
+		return errors.New("CONSOLE_SIGNIN_LIMIT and CONSOLE_SIGNIN_WINDOW must be positive")
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		return errors.New("set both CONSOLE_ADMIN_EMAIL and CONSOLE_ADMIN_PASSWORD, or neither")
+	}
+	return nil
+}
+
+// settings are the values the settings page shows; secrets are masked.
+func (c Config) settings() []server.Setting {
+	masked := func(s string) string {
+		if s == "" {
+			return "(not set)"
+		}
+		return "(set, hidden)"
+	}
+	return []server.Setting{
+		{Name: "CONSOLE_HTTP_ADDR", Value: c.HTTPAddr},
+		{Name: "CONSOLE_DATABASE_URL", Value: postgres.Redact(c.DatabaseURL)},
+		{Name: "CONSOLE_CONTACTS_URL", Value: c.ContactsURL},
+		{Name: "CONSOLE_CAMPAIGNS_URL", Value: c.CampaignsURL},
+		{Name: "CONSOLE_DELIVERY_URL", Value: c.DeliveryURL},
+		{Name: "CONSOLE_REDIS_URL", Value: postgres.Redact(c.RedisURL)},
+		{Name: "CONSOLE_SESSION_TTL", Value: c.SessionTTL.String()},
+		{Name: "CONSOLE_SECURE_COOKIE", Value: c.SecureCookie},
+		{Name: "CONSOLE_SIGNIN_LIMIT", Value: strconv.Itoa(c.SignInLimit) + " per " + c.SignInWindow.String()},
+		{Name: "CONSOLE_MAX_UPLOAD", Value: strconv.FormatInt(c.MaxUpload, 10) + " bytes"},
+		{Name: "CONSOLE_ADMIN_PASSWORD", Value: masked(c.AdminPassword)},
+	}
+}
+
+// Options replace parts of the console in tests.
+type Options struct {
+	// Now reads the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// App is a running console.
+type App struct {
+	deps   *service.Deps
+	redis  *redis.Client
+	store  *store.Store
+	server *web.Server
+}
+
+// New connects everything, makes the first admin when asked, and listens;
+// Run serves.
+func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	redisOpts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("parsing CONSOLE_REDIS_URL: %w", err)
+	}
+	deps, err := service.Open(ctx, "console", cfg.Config, migrations.FS, log)
+	if err != nil {
+		return nil, fmt.Errorf("starting console: %w", err)
+	}
+	a := &App{deps: deps, redis: redis.NewClient(redisOpts), store: store.New(deps.Pool)}
+	if err := a.start(ctx, cfg, o); err != nil {
+		deps.Close(ctx)
+		_ = a.redis.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) start(ctx context.Context, cfg Config, o Options) error {
+	log := a.deps.Log
+	if err := a.bootstrapAdmin(ctx, cfg, log); err != nil {
+		return err
+	}
+	srv, err := server.New(server.Deps{
+		Store:   a.store,
+		Limiter: limit.New(a.redis, cfg.RedisPrefix, cfg.SignInLimit, cfg.SignInWindow),
+		Services: upstream.Services{
+			Contacts:  upstream.New("contacts", cfg.ContactsURL, cfg.UpstreamTimeout),
+			Campaigns: upstream.New("campaigns", cfg.CampaignsURL, cfg.UpstreamTimeout),
+			Delivery:  upstream.New("delivery", cfg.DeliveryURL, cfg.UpstreamTimeout),
+		},
+		Log:          log.Named("http"),
+		SessionTTL:   cfg.SessionTTL,
+		SecureCookie: cfg.SecureCookie,
+		MaxUpload:    cfg.MaxUpload,
+		Settings:     cfg.settings(),
+		Now:          o.Now,
+	})
+	if err != nil {
+		return err
+	}
+	checks := a.deps.Checks()
+	checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
+	a.deps.Go(a.sweepSessions)
+	a.server, err = a.deps.NewServer(srv.Routes(), checks)
+	return err
+}
+
+// bootstrapAdmin makes the configured admin when no admin exists, so a
+// fresh deployment can be signed in to.
+func (a *App) bootstrapAdmin(ctx context.Context, cfg Config, log *zap.Logger) error {
+	if cfg.AdminEmail == "" {
+		return nil
+	}
+	has, err := a.store.HasAdmin(ctx)
+	if err != nil || has {
+		return err
+	}
+	email, err := account.ParseEmail(cfg.AdminEmail)
+	if err != nil {
+		return fmt.Errorf("CONSOLE_ADMIN_EMAIL: %w", err)
+	}
+	if err := account.CheckNewPassword(cfg.AdminPassword); err != nil {
+		return fmt.Errorf("CONSOLE_ADMIN_PASSWORD: %w", err)
+	}
+	hash, err := account.HashPassword(cfg.AdminPassword)
+	if err != nil {
+		return err
+	}
+	o, err := a.store.CreateOrganizer(ctx, account.Organizer{Email: email, Name: "Admin", Role: account.RoleAdmin, PasswordHash: hash})
+	if apperr.KindOf(err) == apperr.KindConflict {
+		// The email exists with a lesser role: leave it; an admin can be
+		// made by hand.
+		return fmt.Errorf("CONSOLE_ADMIN_EMAIL %s already has an account that is not an admin", logging.RedactEmail(email))
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("made the first admin", logging.Email("email", o.Email))
+	return a.store.Audit(ctx, store.AuditEntry{ActorID: "system", Actor: "system", Action: "organizer.bootstrap", Target: o.Email})
+}
+
+// sweepSessions deletes expired sessions now and then.
+func (a *App) sweepSessions(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if _, err := a.store.ExpireSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			a.deps.Log.Warn("sweeping sessions", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// URL is the base URL the console listens on.
+func (a *App) URL() string { return a.server.URL() }
+
+// Store is the console's store, for tests that age sessions.
+func (a *App) Store() *store.Store { return a.store }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (a *App) Run(ctx context.Context) error {
+	defer a.redis.Close()
+	return a.deps.Serve(ctx, a.server)
+}

@@ -1,0 +1,328 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/musterhq/muster/services/console/account"
+	"github.com/musterhq/muster/services/console/app"
+	"github.com/musterhq/muster/services/console/migrations"
+	"github.com/musterhq/muster/shared/testkit"
+)
+
+const (
+	adminEmail    = "admin@muster.test"
+	adminPassword = "correct horse battery staple"
+)
+
+// clock is a settable clock for aging sessions.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// console is a running console with a stand-in for campaigns that
+// records the launches it is asked for.
+type console struct {
+	*app.App
+	clock    *clock
+	mu       sync.Mutex
+	launched []string
+}
+
+func (c *console) launches() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.launched...)
+}
+
+func startConsole(t *testing.T, limit int) *console {
+	t.Helper()
+	c := &console{clock: &clock{}}
+	campaigns := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/launch"):
+			c.mu.Lock()
+			c.launched = append(c.launched, r.URL.Path)
+			c.mu.Unlock()
+			w.WriteHeader(http.StatusAccepted)
+			_, _ = io.WriteString(w, `{"campaign": {"id": "c1", "status": "launching"}, "already_launched": false}`)
+		case r.URL.Path == "/campaigns":
+			_, _ = io.WriteString(w, `{"campaigns": []}`)
+		case r.URL.Path == "/inbox":
+			_, _ = io.WriteString(w, `{"items": []}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"error": "no such campaign", "kind": "not_found"}`)
+		}
+	}))
+	t.Cleanup(campaigns.Close)
+	_, prefix := testkit.Redis(t)
+	cfg := app.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DatabaseURL = testkit.Database(t, migrations.FS)
+	cfg.NATSURL = testkit.StartNATS(t).URL()
+	cfg.RedisURL, cfg.RedisPrefix = testkit.RedisURL(), prefix
+	cfg.CampaignsURL = campaigns.URL
+	cfg.AdminEmail, cfg.AdminPassword = adminEmail, adminPassword
+	cfg.SessionTTL = time.Hour
+	cfg.SignInLimit = limit
+	a, err := app.New(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{Now: c.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("console stopped with %v", err)
+		}
+	})
+	c.App = a
+	return c
+}
+
+// browser is an HTTP client with cookies that does not follow redirects,
+// so tests see where they would go.
+type browser struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+	csrf string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (b *browser) do(method, path string, form url.Values, header map[string]string) (*http.Response, string) {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.base+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp, string(raw)
+}
+
+var (
+	signInToken = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	csrfMeta    = regexp.MustCompile(`name="csrf-token" content="([^"]+)"`)
+	errorText   = regexp.MustCompile(`(?s)id="signin-error">([^<]*)<`)
+)
+
+// signIn posts the sign-in form and returns the status and the error
+// shown, if any.
+func (b *browser) signIn(email, password string) (int, string) {
+	b.t.Helper()
+	_, page := b.do("GET", "/signin", nil, nil)
+	m := signInToken.FindStringSubmatch(page)
+	if m == nil {
+		b.t.Fatalf("no csrf field on the sign-in page")
+	}
+	resp, page := b.do("POST", "/signin", url.Values{"csrf": {m[1]}, "email": {email}, "password": {password}}, nil)
+	if resp.StatusCode == http.StatusSeeOther {
+		_, home := b.do("GET", "/account", nil, nil)
+		if m := csrfMeta.FindStringSubmatch(home); m != nil {
+			b.csrf = m[1]
+		}
+		return resp.StatusCode, ""
+	}
+	msg := ""
+	if m := errorText.FindStringSubmatch(page); m != nil {
+		msg = m[1]
+	}
+	return resp.StatusCode, msg
+}
+
+func TestWrongPasswordAndUnknownAccountLookTheSame(t *testing.T) {
+	c := startConsole(t, 100)
+	b := newBrowser(t, c.URL())
+	wrongCode, wrongMsg := b.signIn(adminEmail, "not the password at all")
+	unknownCode, unknownMsg := b.signIn("nobody@muster.test", "not the password at all")
+	if wrongCode != http.StatusUnauthorized || wrongCode != unknownCode || wrongMsg != unknownMsg || wrongMsg == "" {
+		t.Fatalf("wrong password = %d %q, unknown account = %d %q; want the same 401", wrongCode, wrongMsg, unknownCode, unknownMsg)
+	}
+	if code, _ := b.signIn(adminEmail, adminPassword); code != http.StatusSeeOther {
+		t.Fatalf("right password = %d, want 303", code)
+	}
+}
+
+func TestSignInIsRateLimitedPerEmail(t *testing.T) {
+	c := startConsole(t, 3)
+	b := newBrowser(t, c.URL())
+	for i := range 3 {
+		if code, _ := b.signIn(adminEmail, "wrong password number "+string(rune('a'+i))); code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d = %d, want 401", i+1, code)
+		}
+	}
+	// Even the right password is refused once the limit is reached.
+	if code, msg := b.signIn(adminEmail, adminPassword); code != http.StatusTooManyRequests || !strings.Contains(msg, "Too many") {
+		t.Fatalf("fourth attempt = %d %q, want 429", code, msg)
+	}
+}
+
+func TestRequestsWithoutASessionAreRefused(t *testing.T) {
+	c := startConsole(t, 100)
+	b := newBrowser(t, c.URL())
+	resp, _ := b.do("GET", "/campaigns", nil, nil)
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
+		t.Errorf("page without session = %d to %q, want a redirect to sign in", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := b.do("GET", "/api/campaigns", nil, nil)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "unauthorized") {
+		t.Errorf("api without session = %d %s, want 401", resp.StatusCode, body)
+	}
+	resp, _ = b.do("GET", "/api/campaigns", nil, map[string]string{"Authorization": "Bearer mst_forged"})
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("api with a forged token = %d, want 401", resp.StatusCode)
+	}
+	resp, _ = b.do("POST", "/campaigns/c1/launch", url.Values{}, nil)
+	if resp.StatusCode != http.StatusUnauthorized || len(c.launches()) != 0 {
+		t.Errorf("launch without session = %d (launches %v), want 401 and nothing launched", resp.StatusCode, c.launches())
+	}
+}
+
+func TestForgedCSRFIsRefused(t *testing.T) {
+	c := startConsole(t, 100)
+	b := newBrowser(t, c.URL())
+	if code, _ := b.signIn(adminEmail, adminPassword); code != http.StatusSeeOther {
+		t.Fatal("sign in failed")
+	}
+	for name, form := range map[string]url.Values{"missing": {}, "forged": {"csrf": {"forged-token"}}} {
+		resp, _ := b.do("POST", "/campaigns/c1/launch", form, nil)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s csrf = %d, want 403", name, resp.StatusCode)
+		}
+	}
+	resp, _ := b.do("POST", "/api/campaigns/c1/launch", nil, map[string]string{"X-CSRF-Token": "forged"})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("api with session and forged header = %d, want 403", resp.StatusCode)
+	}
+	if got := c.launches(); len(got) != 0 {
+		t.Fatalf("forged requests launched %v", got)
+	}
+	resp, _ = b.do("POST", "/campaigns/c1/launch", url.Values{"csrf": {b.csrf}}, nil)
+	if resp.StatusCode != http.StatusSeeOther || len(c.launches()) != 1 {
+		t.Fatalf("launch with the right csrf = %d (launches %v)", resp.StatusCode, c.launches())
+	}
+	// The launch is in the audit log, with who did it.
+	_, audit := b.do("GET", "/admin/audit", nil, nil)
+	if !strings.Contains(audit, "campaign.launch") || !strings.Contains(audit, adminEmail) {
+		t.Errorf("audit log does not show the launch:\n%s", audit)
+	}
+}
+
+func TestExpiredSessionGoesBackToSignIn(t *testing.T) {
+	c := startConsole(t, 100)
+	b := newBrowser(t, c.URL())
+	if code, _ := b.signIn(adminEmail, adminPassword); code != http.StatusSeeOther {
+		t.Fatal("sign in failed")
+	}
+	if resp, _ := b.do("GET", "/settings", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("settings = %d", resp.StatusCode)
+	}
+	c.clock.advance(2 * time.Hour)
+	resp, _ := b.do("GET", "/settings", nil, nil)
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
+		t.Fatalf("expired session = %d to %q, want a redirect to sign in", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestViewerCannotLaunch(t *testing.T) {
+	c := startConsole(t, 100)
+	hash, err := account.HashPassword("viewer password 123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Store().CreateOrganizer(context.Background(), account.Organizer{Email: "viewer@muster.test", Role: account.RoleViewer, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, c.URL())
+	if code, _ := b.signIn("viewer@muster.test", "viewer password 123"); code != http.StatusSeeOther {
+		t.Fatal("viewer sign in failed")
+	}
+	if resp, _ := b.do("GET", "/campaigns", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("viewer reading campaigns = %d, want 200", resp.StatusCode)
+	}
+	for _, path := range []string{"/campaigns/c1/launch", "/campaigns/c1/cancel"} {
+		if resp, _ := b.do("POST", path, url.Values{"csrf": {b.csrf}}, nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("viewer POST %s = %d, want 403", path, resp.StatusCode)
+		}
+	}
+	if resp, _ := b.do("POST", "/api/campaigns/c1/launch", nil, map[string]string{"X-CSRF-Token": b.csrf}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer api launch = %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := b.do("GET", "/admin/audit", nil, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer audit log = %d, want 403", resp.StatusCode)
+	}
+	if got := c.launches(); len(got) != 0 {
+		t.Fatalf("viewer launched %v", got)
+	}
+}
+
+func TestAPITokensCarryTheirRole(t *testing.T) {
+	c := startConsole(t, 100)
+	admin := newBrowser(t, c.URL())
+	if code, _ := admin.signIn(adminEmail, adminPassword); code != http.StatusSeeOther {
+		t.Fatal("sign in failed")
+	}
+	token := func(role string) string {
+		_, page := admin.do("POST", "/admin/tokens", url.Values{"csrf": {admin.csrf}, "name": {"bot " + role}, "role": {role}}, nil)
+		m := regexp.MustCompile(`id="new-token">([^<]+)<`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no token shown:\n%s", page)
+		}
+		return m[1]
+	}
+	viewer, organizer := token("viewer"), token("organizer")
+	api := newBrowser(t, c.URL())
+	if resp, _ := api.do("POST", "/api/campaigns/c1/launch", nil, map[string]string{"Authorization": "Bearer " + viewer}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("viewer token launch = %d, want 403", resp.StatusCode)
+	}
+	if resp, body := api.do("POST", "/api/campaigns/c1/launch", nil, map[string]string{"Authorization": "Bearer " + organizer}); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("organizer token launch = %d %s, want 202", resp.StatusCode, body)
+	}
+	if resp, _ := api.do("GET", "/api/campaigns", nil, map[string]string{"Authorization": "Bearer " + viewer}); resp.StatusCode != http.StatusOK {
+		t.Errorf("viewer token list = %d, want 200", resp.StatusCode)
+	}
+	if got := c.launches(); len(got) != 1 {
+		t.Fatalf("launches = %v, want one", got)
+	}
+	_, audit := admin.do("GET", "/admin/audit", nil, nil)
+	if !strings.Contains(audit, "token bot organizer") {
+		t.Errorf("the token's launch is not in the audit log")
+	}
+}

@@ -1,0 +1,37 @@
+// Command console runs the organizers' web console and API: accounts,
+// roles, sessions, API tokens and the audit log, in front of the
+// services' APIs. `console migrate` applies migrations and exits.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/console/app"
+	"github.com/musterhq/muster/services/console/migrations"
+	"github.com/musterhq/muster/shared/cli"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "console:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		return err
+	}
+	return cli.Main(os.Args[1:], "console", cfg.Config, migrations.FS, func(ctx context.Context, log *zap.Logger) error {
+		a, err := app.New(ctx, cfg, log, app.Options{})
+		if err != nil {
+			return err
+		}
+		return a.Run(ctx)
+	})
+}

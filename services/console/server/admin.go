@@ -1,0 +1,133 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/musterhq/muster/services/console/account"
+	"github.com/musterhq/muster/services/console/store"
+	"github.com/musterhq/muster/shared/apperr"
+)
+
+type organizersView struct {
+	Organizers []account.Organizer
+	Roles      []account.Role
+	// Invited and Password are shown once, right after an invitation.
+	Invited  string
+	Password string
+	Error    string
+}
+
+func (s *Server) organizersPage(w http.ResponseWriter, r *http.Request) {
+	s.renderOrganizers(w, r, http.StatusOK, organizersView{})
+}
+
+func (s *Server) renderOrganizers(w http.ResponseWriter, r *http.Request, status int, v organizersView) {
+	list, err := s.Store.Organizers(r.Context())
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	v.Organizers, v.Roles = list, account.Roles()
+	s.render(w, r, status, "organizers", "Organizers", v)
+}
+
+// inviteOrganizer makes an account with a one-time password, shown to the
+// admin once; the new organizer must choose their own at first sign-in.
+func (s *Server) inviteOrganizer(w http.ResponseWriter, r *http.Request) {
+	email, err := account.ParseEmail(r.PostFormValue("email"))
+	if err == nil {
+		var role account.Role
+		if role, err = account.ParseRole(r.PostFormValue("role")); err == nil {
+			password := account.NewSecret()[:20]
+			var hash string
+			if hash, err = account.HashPassword(password); err == nil {
+				o := account.Organizer{Email: email, Name: strings.TrimSpace(r.PostFormValue("name")), Role: role, PasswordHash: hash, MustChange: true}
+				if o, err = s.Store.CreateOrganizer(r.Context(), o); err == nil {
+					s.audit(r, principalOf(r), "organizer.invite", o.Email, string(o.Role))
+					s.renderOrganizers(w, r, http.StatusOK, organizersView{Invited: o.Email, Password: password})
+					return
+				}
+			}
+		}
+	}
+	switch apperr.KindOf(err) {
+	case apperr.KindInvalid, apperr.KindConflict:
+		s.renderOrganizers(w, r, http.StatusBadRequest, organizersView{Error: err.Error()})
+	default:
+		s.failErr(w, r, err)
+	}
+}
+
+type tokensView struct {
+	Tokens []store.APIToken
+	Roles  []account.Role
+	// Token is shown once, right after it is made.
+	Token, Name string
+	Error       string
+}
+
+func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request) {
+	s.renderTokens(w, r, http.StatusOK, tokensView{})
+}
+
+func (s *Server) renderTokens(w http.ResponseWriter, r *http.Request, status int, v tokensView) {
+	list, err := s.Store.APITokens(r.Context())
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	v.Tokens, v.Roles = list, account.Roles()
+	s.render(w, r, status, "tokens", "API tokens", v)
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	role, err := account.ParseRole(r.PostFormValue("role"))
+	if err == nil && (name == "" || len(name) > 100) {
+		err = apperr.Invalid("name", "name the token (up to 100 characters) after what uses it")
+	}
+	if err != nil {
+		s.renderTokens(w, r, http.StatusBadRequest, tokensView{Error: err.Error()})
+		return
+	}
+	p := principalOf(r)
+	tok := account.NewAPIToken()
+	createdBy := p.ID
+	if p.Session == nil {
+		createdBy = "" // made by another token: no organizer to name
+	}
+	t, err := s.Store.CreateAPIToken(r.Context(), name, role, account.HashSecret(tok), createdBy)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	s.audit(r, p, "token.create", "token "+t.ID, name+" ("+string(role)+")")
+	s.renderTokens(w, r, http.StatusOK, tokensView{Token: tok, Name: name})
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	name, err := s.Store.RevokeAPIToken(r.Context(), id)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	s.audit(r, principalOf(r), "token.revoke", "token "+id, name)
+	http.Redirect(w, r, "/admin/tokens", http.StatusSeeOther)
+}
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Store.AuditLog(r.Context(), 500)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "audit", "Audit log", list)
+}
+
+func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "settings", "Settings", s.Settings)
+}

@@ -1,0 +1,442 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/web"
+)
+
+// campaign is the part of campaigns' campaign the console shows.
+type campaign struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Channel  string `json:"channel"`
+	Body     string `json:"body"`
+	Status   string `json:"status"`
+	Targeted int64  `json:"targeted"`
+	Audience struct {
+		Tag    string          `json:"tag"`
+		Filter json.RawMessage `json:"filter"`
+	} `json:"audience"`
+	CreatedAt string `json:"created_at"`
+}
+
+// Editable reports whether the console's editor can change it: an SMS
+// alert still in draft (other kinds are edited through the API).
+func (c campaign) Editable() bool {
+	return c.Status == "draft" && (c.Kind == "" || c.Kind == "alert") && c.Channel == "sms" && len(c.Audience.Filter) == 0
+}
+
+// results are campaigns' live numbers for step 0.
+type results struct {
+	Status    string           `json:"status"`
+	Targeted  int64            `json:"targeted"`
+	Published int64            `json:"published"`
+	Pending   int64            `json:"pending"`
+	Sent      int64            `json:"sent"`
+	Delivered int64            `json:"delivered"`
+	Failed    int64            `json:"failed"`
+	Replies   int64            `json:"replies"`
+	OptOuts   int64            `json:"opt_outs"`
+	InboxOpen int64            `json:"inbox_open"`
+	Failures  map[string]int64 `json:"failures"`
+}
+
+func (s *Server) campaign(ctx context.Context, id string) (campaign, error) {
+	var c campaign
+	err := s.Services.Campaigns.JSON(ctx, http.MethodGet, "/campaigns/"+url.PathEscape(id), nil, &c)
+	return c, err
+}
+
+func (s *Server) campaigns(ctx context.Context) ([]campaign, error) {
+	var out struct {
+		Campaigns []campaign `json:"campaigns"`
+	}
+	err := s.Services.Campaigns.JSON(ctx, http.MethodGet, "/campaigns", nil, &out)
+	return out.Campaigns, err
+}
+
+type campaignRow struct {
+	Campaign campaign
+	Results  *results
+}
+
+type dashboardView struct {
+	Recent    []campaignRow
+	OpenInbox int
+	InboxMore bool
+}
+
+// dashboardCampaigns is how many recent campaigns the dashboard shows
+// with their numbers.
+const dashboardCampaigns = 8
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	list, err := s.campaigns(r.Context())
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	var v dashboardView
+	for i, c := range list {
+		if i == dashboardCampaigns {
+			break
+		}
+		row := campaignRow{Campaign: c}
+		if c.Status != "draft" {
+			var res results
+			if err := s.Services.Campaigns.JSON(r.Context(), http.MethodGet, "/campaigns/"+url.PathEscape(c.ID)+"/results", nil, &res); err == nil {
+				row.Results = &res
+			}
+		}
+		v.Recent = append(v.Recent, row)
+	}
+	var inbox struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodGet, "/inbox?status=open&limit=100", nil, &inbox); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	v.OpenInbox, v.InboxMore = len(inbox.Items), len(inbox.Items) == 100
+	s.render(w, r, http.StatusOK, "dashboard", "Dashboard", v)
+}
+
+func (s *Server) campaignsPage(w http.ResponseWriter, r *http.Request) {
+	list, err := s.campaigns(r.Context())
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "campaigns", "Campaigns", list)
+}
+
+type campaignView struct {
+	Campaign campaign
+	Results  results
+	Notice   string
+}
+
+func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
+	c, err := s.campaign(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	v := campaignView{Campaign: c, Notice: notice(r)}
+	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodGet, "/campaigns/"+url.PathEscape(c.ID)+"/results", nil, &v.Results); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "campaign", c.Name, v)
+}
+
+// campaignStream relays campaigns' live results to the results page.
+func (s *Server) campaignStream(w http.ResponseWriter, r *http.Request) {
+	s.stream(w, r, s.Services.Campaigns, "/campaigns/"+url.PathEscape(chi.URLParam(r, "id"))+"/results/stream")
+}
+
+// notices are the fixed messages a redirect may ask a page to show; the
+// query names one, so no text from the URL reaches the page.
+func notice(r *http.Request) string {
+	switch r.URL.Query().Get("notice") {
+	case "launched":
+		return "Launched. The numbers below update as messages go out."
+	case "scheduled":
+		return "Scheduled. It will go out at the time you chose."
+	case "paused":
+		return "Paused. Nothing more goes out until you resume."
+	case "resumed":
+		return "Resumed."
+	case "cancelled":
+		return "Cancelled. Nothing more will be sent."
+	case "test":
+		return "Test message sent. Check your phone."
+	case "replied":
+		return "Reply sent."
+	case "handled":
+		return "Marked handled."
+	default:
+		return ""
+	}
+}
+
+type draftForm struct {
+	Name string `json:"name"`
+	Tag  string `json:"tag"`
+	Body string `json:"body"`
+}
+
+// body is campaigns' create/replace request for an SMS alert.
+func (f draftForm) body() map[string]any {
+	return map[string]any{
+		"name": strings.TrimSpace(f.Name), "kind": "alert", "channel": "sms", "body": f.Body,
+		"audience": map[string]string{"tag": strings.TrimSpace(f.Tag)},
+	}
+}
+
+type composeView struct {
+	Form  draftForm
+	Error string
+}
+
+func (s *Server) newCampaignPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "compose", "New campaign", composeView{})
+}
+
+func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
+	f := draftForm{Name: r.PostFormValue("name"), Tag: r.PostFormValue("tag"), Body: r.PostFormValue("body")}
+	var c campaign
+	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns", f.body(), &c); err != nil {
+		if apperr.KindOf(err) == apperr.KindInvalid {
+			s.render(w, r, http.StatusBadRequest, "compose", "New campaign", composeView{Form: f, Error: err.Error()})
+			return
+		}
+		s.failErr(w, r, err)
+		return
+	}
+	s.audit(r, principalOf(r), "campaign.create", "campaign "+c.ID, c.Name)
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(c.ID)+"/edit", http.StatusSeeOther)
+}
+
+type audienceCount struct {
+	Total     int64 `json:"total"`
+	Reachable int64 `json:"reachable"`
+	Excluded  int64 `json:"excluded"`
+}
+
+func (s *Server) countTag(ctx context.Context, tag string) (audienceCount, error) {
+	var out struct {
+		Total       int64 `json:"total"`
+		Reachable   int64 `json:"reachable"`
+		Unreachable int64 `json:"unreachable"`
+	}
+	req := map[string]any{"filter": map[string]string{"tag": tag}, "channel": "sms"}
+	if err := s.Services.Contacts.JSON(ctx, http.MethodPost, "/audiences/count", req, &out); err != nil {
+		return audienceCount{}, err
+	}
+	return audienceCount{Total: out.Total, Reachable: out.Reachable, Excluded: out.Unreachable}, nil
+}
+
+// audienceCount is the compose page's live count for a tag.
+func (s *Server) audienceCount(w http.ResponseWriter, r *http.Request) {
+	tag := strings.TrimSpace(r.URL.Query().Get("tag"))
+	if tag == "" {
+		web.WriteJSON(w, http.StatusOK, audienceCount{})
+		return
+	}
+	n, err := s.countTag(r.Context(), tag)
+	if err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, n)
+}
+
+type editView struct {
+	Campaign campaign
+	Notice   string
+}
+
+func (s *Server) editCampaignPage(w http.ResponseWriter, r *http.Request) {
+	c, err := s.campaign(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	if !c.Editable() {
+		http.Redirect(w, r, "/campaigns/"+url.PathEscape(c.ID), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "edit", "Edit "+c.Name, editView{Campaign: c, Notice: notice(r)})
+}
+
+// preview is what the editor shows as the organizer types: campaigns'
+// rendering for a sample member, its length, warnings, and the audience.
+type preview struct {
+	Saved    bool          `json:"saved"`
+	Error    string        `json:"error,omitempty"`
+	Field    string        `json:"field,omitempty"`
+	Text     string        `json:"text"`
+	Encoding string        `json:"encoding"`
+	Units    int           `json:"units"`
+	Segments int           `json:"segments"`
+	Plain    string        `json:"plain,omitempty"`
+	Warnings []string      `json:"warnings"`
+	Audience audienceCount `json:"audience"`
+}
+
+// saveDraft replaces the draft with the editor's fields and answers the
+// preview: the editor calls it as the organizer types.
+func (s *Server) saveDraft(w http.ResponseWriter, r *http.Request) {
+	id := url.PathEscape(chi.URLParam(r, "id"))
+	var f draftForm
+	if err := web.DecodeJSON(r, &f); err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	out := preview{Warnings: []string{}}
+	err := s.Services.Campaigns.JSON(r.Context(), http.MethodPut, "/campaigns/"+id, f.body(), nil)
+	if err != nil {
+		if apperr.KindOf(err) != apperr.KindInvalid {
+			s.writeJSONError(w, r, err)
+			return
+		}
+		// Mid-typing a merge field is normal: say what is wrong, keep going.
+		out.Error, out.Field = err.Error(), apperr.FieldOf(err)
+	} else {
+		out.Saved = true
+		var p struct {
+			SMS *struct {
+				Body   string `json:"body"`
+				Length struct {
+					Encoding string `json:"encoding"`
+					Units    int    `json:"units"`
+					Segments int    `json:"segments"`
+				} `json:"length"`
+				Plain *struct {
+					Body string `json:"body"`
+				} `json:"plain"`
+			} `json:"sms"`
+			Warnings []string `json:"warnings"`
+		}
+		if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns/"+id+"/preview", map[string]any{}, &p); err != nil {
+			s.writeJSONError(w, r, err)
+			return
+		}
+		if p.SMS != nil {
+			out.Text, out.Encoding, out.Units, out.Segments = p.SMS.Body, p.SMS.Length.Encoding, p.SMS.Length.Units, p.SMS.Length.Segments
+			if p.SMS.Plain != nil {
+				out.Plain = p.SMS.Plain.Body
+			}
+		}
+		if p.Warnings != nil {
+			out.Warnings = p.Warnings
+		}
+	}
+	if tag := strings.TrimSpace(f.Tag); tag != "" {
+		if out.Audience, err = s.countTag(r.Context(), tag); err != nil {
+			s.writeJSONError(w, r, err)
+			return
+		}
+	}
+	web.WriteJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) testSend(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	phone := strings.TrimSpace(r.PostFormValue("phone"))
+	if phone == "" {
+		s.failErr(w, r, apperr.Invalid("phone", "give a phone number to send the test to"))
+		return
+	}
+	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns/"+url.PathEscape(id)+"/test", map[string]string{"phone": phone}, nil); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	s.audit(r, principalOf(r), "campaign.test", "campaign "+id, "")
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"/edit?notice=test", http.StatusSeeOther)
+}
+
+type launchView struct {
+	Campaign  campaign
+	Text      string
+	Reachable int64
+	Excluded  int64
+	// At is the chosen send time (RFC 3339), empty for now.
+	At       string
+	Finish   string
+	Segments int
+}
+
+// confirmLaunchPage says, before anything is sent, how many people get
+// what and when.
+func (s *Server) confirmLaunchPage(w http.ResponseWriter, r *http.Request) {
+	c, err := s.campaign(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	v := launchView{Campaign: c}
+	if at := strings.TrimSpace(r.URL.Query().Get("at")); at != "" {
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			s.failErr(w, r, apperr.Invalid("at", "want a date and time"))
+			return
+		}
+		v.At = t.UTC().Format(time.RFC3339)
+	}
+	var est struct {
+		Channels map[string]struct {
+			Reachable int64  `json:"reachable"`
+			OptedOut  *int64 `json:"opted_out"`
+			NoAddress *int64 `json:"no_address"`
+			Segments  int    `json:"segments"`
+		} `json:"channels"`
+		Excluded        *int64 `json:"excluded"`
+		EstimatedFinish string `json:"estimated_finish"`
+	}
+	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodGet, "/campaigns/"+url.PathEscape(c.ID)+"/estimate", nil, &est); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	sms := est.Channels["sms"]
+	v.Reachable, v.Segments, v.Finish = sms.Reachable, sms.Segments, est.EstimatedFinish
+	if est.Excluded != nil {
+		v.Excluded = *est.Excluded
+	}
+	var p struct {
+		SMS *struct {
+			Body string `json:"body"`
+		} `json:"sms"`
+	}
+	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns/"+url.PathEscape(c.ID)+"/preview", map[string]any{}, &p); err == nil && p.SMS != nil {
+		v.Text = p.SMS.Body
+	}
+	s.render(w, r, http.StatusOK, "launch", "Launch "+c.Name, v)
+}
+
+func (s *Server) launch(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	body := map[string]string{}
+	if at := strings.TrimSpace(r.PostFormValue("at")); at != "" {
+		body["at"] = at
+	}
+	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns/"+url.PathEscape(id)+"/launch", body, nil); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	s.audit(r, principalOf(r), "campaign.launch", "campaign "+id, body["at"])
+	n := "launched"
+	if body["at"] != "" {
+		n = "scheduled"
+	}
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?notice="+n, http.StatusSeeOther)
+}
+
+// campaignAction pauses, resumes or cancels a campaign from its page.
+func (s *Server) campaignAction(action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := chi.URLParam(r, "id")
+		var body any
+		if action == "cancel" {
+			body = map[string]string{}
+		}
+		if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns/"+url.PathEscape(id)+"/"+action, body, nil); err != nil {
+			s.failErr(w, r, err)
+			return
+		}
+		s.audit(r, principalOf(r), "campaign."+action, "campaign "+id, "")
+		past := map[string]string{"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
+		http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"?notice="+past, http.StatusSeeOther)
+	}
+}

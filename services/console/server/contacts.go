@@ -1,0 +1,291 @@
+package server
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/musterhq/muster/shared/apperr"
+)
+
+// contact is the part of contacts' contact the console shows.
+type contact struct {
+	ID         string            `json:"id"`
+	MemberID   string            `json:"member_id"`
+	FirstName  string            `json:"first_name"`
+	LastName   string            `json:"last_name"`
+	Phone      string            `json:"phone"`
+	Email      string            `json:"email"`
+	Language   string            `json:"language"`
+	Tags       []string          `json:"tags"`
+	Attributes map[string]string `json:"attributes"`
+}
+
+type contactsView struct {
+	Q, Tag, Consent string
+	Contacts        []contact
+	Next            string
+}
+
+// contactFilters are the list filters the console offers and passes on to
+// contacts' GET /contacts.
+func contactFilters() []string {
+	return []string{"q", "tag", "sms_consent", "worksite", "employer", "cursor", "limit", "has_phone", "has_email"}
+}
+
+func filterQuery(in url.Values) url.Values {
+	out := url.Values{}
+	for _, k := range contactFilters() {
+		if v := strings.TrimSpace(in.Get(k)); v != "" {
+			out.Set(k, v)
+		}
+	}
+	return out
+}
+
+func (s *Server) contactsPage(w http.ResponseWriter, r *http.Request) {
+	q := filterQuery(r.URL.Query())
+	if q.Get("limit") == "" {
+		q.Set("limit", "50")
+	}
+	var out struct {
+		Contacts []contact `json:"contacts"`
+		Next     string    `json:"next"`
+	}
+	if err := s.Services.Contacts.JSON(r.Context(), http.MethodGet, "/contacts?"+q.Encode(), nil, &out); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	v := contactsView{Q: q.Get("q"), Tag: q.Get("tag"), Consent: q.Get("sms_consent"), Contacts: out.Contacts}
+	if out.Next != "" {
+		q.Set("cursor", out.Next)
+		v.Next = "/contacts?" + q.Encode()
+	}
+	s.render(w, r, http.StatusOK, "contacts", "Contacts", v)
+}
+
+type consentEntry struct {
+	Channel    string `json:"channel"`
+	Address    string `json:"address"`
+	Change     string `json:"change"`
+	Status     string `json:"status"`
+	Source     string `json:"source"`
+	Evidence   string `json:"evidence"`
+	Reason     string `json:"reason"`
+	OccurredAt string `json:"occurred_at"`
+	ChangedAt  string `json:"changed_at"`
+}
+
+type turn struct {
+	Direction  string `json:"direction"`
+	Body       string `json:"body"`
+	Status     string `json:"status"`
+	Keyword    string `json:"keyword"`
+	CampaignID string `json:"campaign_id"`
+	At         string `json:"at"`
+}
+
+type contactView struct {
+	Contact contact
+	Current []consentEntry
+	History []consentEntry
+	Turns   []turn
+	// ConversationError says why the conversation could not be shown
+	// (delivery down) without failing the whole page.
+	ConversationError string
+}
+
+func (s *Server) contactPage(w http.ResponseWriter, r *http.Request) {
+	id := url.PathEscape(chi.URLParam(r, "id"))
+	var v contactView
+	if err := s.Services.Contacts.JSON(r.Context(), http.MethodGet, "/contacts/"+id, nil, &v.Contact); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	var consent struct {
+		Current []consentEntry `json:"current"`
+		History []consentEntry `json:"history"`
+	}
+	if err := s.Services.Contacts.JSON(r.Context(), http.MethodGet, "/contacts/"+id+"/consent", nil, &consent); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	v.Current, v.History = consent.Current, consent.History
+	if v.Contact.Phone != "" {
+		var conv struct {
+			Turns []turn `json:"turns"`
+		}
+		err := s.Services.Delivery.JSON(r.Context(), http.MethodGet, "/conversations/sms/"+url.PathEscape(v.Contact.Phone)+"?limit=100", nil, &conv)
+		if err != nil {
+			v.ConversationError = "The conversation could not be loaded: " + err.Error()
+		}
+		v.Turns = conv.Turns
+	}
+	s.render(w, r, http.StatusOK, "contact", strings.TrimSpace(v.Contact.FirstName+" "+v.Contact.LastName), v)
+}
+
+// changeConsent records an organizer's opt-out or opt-in for a contact
+// (contacts keeps the ledger and tells delivery).
+func (s *Server) changeConsent(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r)
+	id := chi.URLParam(r, "id")
+	change := r.PostFormValue("change")
+	if change != "opt-out" && change != "opt-in" {
+		s.failErr(w, r, apperr.Invalid("change", "want opt-out or opt-in"))
+		return
+	}
+	ch := r.PostFormValue("channel")
+	body := map[string]string{"channel": ch, "actor": p.Label, "reason": strings.TrimSpace(r.PostFormValue("reason"))}
+	if err := s.Services.Contacts.JSON(r.Context(), http.MethodPost, "/contacts/"+url.PathEscape(id)+"/"+change, body, nil); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	s.audit(r, p, "consent."+strings.ReplaceAll(change, "-", "_"), "contact "+id, ch+": "+body["reason"])
+	http.Redirect(w, r, "/contacts/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+func (s *Server) importForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "import", "Import contacts", nil)
+}
+
+// importUpload sends the uploaded CSV on to contacts' POST /imports as
+// the request body and shows the import's progress page.
+func (s *Server) importUpload(w http.ResponseWriter, r *http.Request) {
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.failErr(w, r, apperr.Invalid("file", "the file is larger than %d bytes", tooBig.Limit))
+			return
+		}
+		s.failErr(w, r, apperr.Invalid("file", "choose a CSV file to upload"))
+		return
+	}
+	defer f.Close()
+	q := url.Values{"source": {hdr.Filename}}
+	if r.PostFormValue("dry_run") != "" {
+		q.Set("dry_run", "true")
+	}
+	resp, err := s.Services.Contacts.Raw(r.Context(), http.MethodPost, "/imports?"+q.Encode(), f, "text/csv")
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	var imp struct {
+		ID string `json:"id"`
+	}
+	if err := jsonDecode(resp.Body, &imp); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	s.audit(r, principalOf(r), "contacts.import", "import "+imp.ID, hdr.Filename)
+	http.Redirect(w, r, "/contacts/imports/"+url.PathEscape(imp.ID), http.StatusSeeOther)
+}
+
+// importState is contacts' import, as the progress page shows it.
+type importState struct {
+	ID         string   `json:"id"`
+	Source     string   `json:"source"`
+	DryRun     bool     `json:"dry_run"`
+	State      string   `json:"state"`
+	Error      string   `json:"error"`
+	Warnings   []string `json:"warnings"`
+	Read       int64    `json:"rows_read"`
+	New        int64    `json:"new"`
+	Updated    int64    `json:"updated"`
+	Unchanged  int64    `json:"unchanged"`
+	Merged     int64    `json:"merged"`
+	Rejected   int64    `json:"rejected"`
+	OptOuts    int64    `json:"opt_outs"`
+	Imported   int64    `json:"imported"`
+	FinishedAt string   `json:"finished_at"`
+}
+
+// Finished reports whether the import will change no more.
+func (i importState) Finished() bool { return i.State == "done" || i.State == "failed" }
+
+type importView struct {
+	Import importState
+	// Report is the start of the error report: header, then rows.
+	Report     [][]string
+	ReportMore bool
+}
+
+// maxReportRows is how much of the error report the page shows; the
+// whole report is a download.
+const maxReportRows = 100
+
+func (s *Server) importPage(w http.ResponseWriter, r *http.Request) {
+	id := url.PathEscape(chi.URLParam(r, "id"))
+	var v importView
+	if err := s.Services.Contacts.JSON(r.Context(), http.MethodGet, "/imports/"+id, nil, &v.Import); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	if v.Import.Finished() && v.Import.Rejected > 0 {
+		resp, err := s.Services.Contacts.Raw(r.Context(), http.MethodGet, "/imports/"+id+"/errors.csv", nil, "")
+		if err != nil {
+			s.failErr(w, r, err)
+			return
+		}
+		defer resp.Body.Close()
+		cr := csv.NewReader(resp.Body)
+		cr.FieldsPerRecord = -1
+		for {
+			rec, err := cr.Read()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				s.failErr(w, r, fmt.Errorf("reading error report: %w", err))
+				return
+			}
+			if len(v.Report) > maxReportRows {
+				v.ReportMore = true
+				break
+			}
+			v.Report = append(v.Report, rec)
+		}
+	}
+	s.render(w, r, http.StatusOK, "importstatus", "Import", v)
+}
+
+// importStatus is the progress page's live part: contacts' import JSON.
+func (s *Server) importStatus(w http.ResponseWriter, r *http.Request) {
+	s.proxy(w, r, s.Services.Contacts, http.MethodGet, "/imports/"+url.PathEscape(chi.URLParam(r, "id")), nil)
+}
+
+func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
+	s.proxy(w, r, s.Services.Contacts, http.MethodGet, "/imports/"+url.PathEscape(chi.URLParam(r, "id"))+"/errors.csv", nil)
+}
+
+type optOutsView struct {
+	Suppressions []struct {
+		Channel   string `json:"channel"`
+		Address   string `json:"address"`
+		Reason    string `json:"reason"`
+		Source    string `json:"source"`
+		CreatedAt string `json:"created_at"`
+	} `json:"suppressions"`
+}
+
+func (s *Server) optOutsPage(w http.ResponseWriter, r *http.Request) {
+	var v optOutsView
+	if err := s.Services.Delivery.JSON(r.Context(), http.MethodGet, "/suppressions?limit=500", nil, &v); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "optouts", "Opt-outs", v)
+}
+
+func (s *Server) consentExport(w http.ResponseWriter, r *http.Request) {
+	s.audit(r, principalOf(r), "consent.export", "", "")
+	s.proxy(w, r, s.Services.Contacts, http.MethodGet, "/consent/export.csv", nil)
+}

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/musterhq/muster/services/console/upstream"
+)
+
+// proxy passes a service's answer through: status, type and body. Errors
+// are answered in the console's own way for the caller (JSON or a page).
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request, c *upstream.Client, method, path string, body io.Reader) {
+	resp, err := c.Raw(r.Context(), method, path, body, "application/json")
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	for _, h := range []string{"Content-Type", "Content-Disposition"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+// stream relays a server-sent event stream, flushing as events arrive,
+// until the client or the service goes away.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *upstream.Client, path string) {
+	resp, err := c.Raw(r.Context(), http.MethodGet, path, nil, "")
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func jsonDecode(r io.Reader, v any) error {
+	if err := json.NewDecoder(r).Decode(v); err != nil {
+		return fmt.Errorf("decoding service answer: %w", err)
+	}
+	return nil
+}

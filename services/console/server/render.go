@@ -1,0 +1,156 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/console/account"
+	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/web"
+)
+
+// view is what every page template gets.
+type view struct {
+	Title string
+	Nav   string
+	// Me is nil on the sign-in page.
+	Me   *principal
+	CSRF string
+	Data any
+}
+
+// Can reports whether the viewer holds role, for showing only the buttons
+// they may use (the server checks again on every request).
+func (v view) Can(role string) bool {
+	return v.Me != nil && v.Me.Role.Allows(account.Role(role))
+}
+
+// templateFuncs are the helpers templates may call.
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"when": func(t any) string {
+			switch v := t.(type) {
+			case time.Time:
+				if v.IsZero() {
+					return ""
+				}
+				return v.UTC().Format("2006-01-02 15:04 UTC")
+			case *time.Time:
+				if v == nil || v.IsZero() {
+					return ""
+				}
+				return v.UTC().Format("2006-01-02 15:04 UTC")
+			case string:
+				if tt, err := time.Parse(time.RFC3339Nano, v); err == nil {
+					return tt.UTC().Format("2006-01-02 15:04 UTC")
+				}
+				return v
+			default:
+				return ""
+			}
+		},
+		"join": strings.Join,
+		"add":  func(a, b int) int { return a + b },
+	}
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("listing templates: %w", err)
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(path.Base(n), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New(base).Funcs(templateFuncs()).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("parsing template %s: %w", base, err)
+		}
+		pages[base] = t
+	}
+	return pages, nil
+}
+
+// render writes a page. It renders into a buffer first so a template
+// error becomes a clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page, title string, data any) {
+	t, ok := s.pages[page]
+	if !ok {
+		s.Log.Error("no such template", zap.String("page", page))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	v := view{Title: title, Nav: navOf(r.URL.Path), Me: principalOf(r), Data: data}
+	if v.Me != nil && v.Me.Session != nil {
+		v.CSRF = v.Me.Session.CSRF
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.Log.Error("rendering page", zap.String("page", page), zap.Error(err))
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+func navOf(p string) string {
+	for _, n := range []string{"contacts", "campaigns", "inbox", "optouts", "settings", "admin", "account"} {
+		if strings.HasPrefix(p, "/"+n) {
+			return n
+		}
+	}
+	return "dashboard"
+}
+
+type errorView struct {
+	Status  int
+	Message string
+}
+
+// fail shows an error page with a message meant for the organizer.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if isAPI(r) {
+		web.WriteJSON(w, status, web.ErrorBody{Error: msg, Kind: http.StatusText(status)})
+		return
+	}
+	s.render(w, r, status, "error", http.StatusText(status), errorView{Status: status, Message: msg})
+}
+
+// failErr shows err the way its kind deserves; internal errors are logged
+// here, once, and not shown.
+func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
+	if isAPI(r) {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	status := web.StatusOf(err)
+	msg := err.Error()
+	if status >= 500 {
+		s.Log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		if status == http.StatusInternalServerError {
+			msg = "Something went wrong on our side. Try again, and tell an admin if it keeps happening."
+		}
+	}
+	s.fail(w, r, status, msg)
+}
+
+func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, err error) {
+	if apperr.KindOf(err) == apperr.KindUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="muster"`)
+	}
+	web.WriteError(w, r, s.Log, err)
+}

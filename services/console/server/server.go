@@ -1,0 +1,198 @@
+// Package server is the console's HTTP edge: the organizers' web pages
+// (server-rendered html/template with a little plain JavaScript, every
+// asset embedded) and the JSON API under /api. It owns sign-in, sessions,
+// CSRF, roles and the audit log, and forwards everything else to the
+// services' APIs.
+package server
+
+import (
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/console/account"
+	"github.com/musterhq/muster/services/console/limit"
+	"github.com/musterhq/muster/services/console/store"
+	"github.com/musterhq/muster/services/console/upstream"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI is the console's API description, served at /api/openapi.json.
+func OpenAPI() []byte { return openAPI }
+
+// Setting is one configured value the settings page shows.
+type Setting struct {
+	Name, Value string
+}
+
+// Deps are what the server needs.
+type Deps struct {
+	Store    *store.Store
+	Limiter  *limit.Limiter
+	Services upstream.Services
+	Log      *zap.Logger
+	// SessionTTL is how long a session lasts after sign-in.
+	SessionTTL time.Duration
+	// SecureCookie is "auto" (Secure when the request came over https,
+	// directly or per X-Forwarded-Proto), "true" or "false".
+	SecureCookie string
+	// MaxUpload bounds a CSV upload.
+	MaxUpload int64
+	// Settings are shown, read-only, on the settings page.
+	Settings []Setting
+	// Now reads the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Server serves the console.
+type Server struct {
+	Deps
+	pages map[string]*template.Template
+}
+
+// New parses the templates; a broken template is an error at start, not
+// at first view.
+func New(d Deps) (*Server, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.SessionTTL <= 0 {
+		d.SessionTTL = 12 * time.Hour
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	return &Server{Deps: d, pages: pages}, nil
+}
+
+// Routes mounts every page and API route, each behind the role it needs.
+func (s *Server) Routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(securityHeaders)
+	r.Use(s.authenticate)
+	r.Use(s.checkCSRF)
+
+	static, _ := fs.Sub(staticFS, "static") // the directory is embedded above
+	r.Handle("/static/*", http.StripPrefix("/static/", staticHandler(static)))
+	r.Get("/signin", s.signInPage)
+	r.Post("/signin", s.signIn)
+	r.Get("/api/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+
+	// The JSON API: a session (with the CSRF header on writes) or a
+	// Bearer token; answers are JSON, errors included.
+	r.Route("/api", func(r chi.Router) {
+		r.Group(func(r chi.Router) {
+			r.Use(s.require(account.RoleViewer))
+			r.Get("/campaigns", s.apiListCampaigns)
+			r.Get("/campaigns/{id}", s.apiGetCampaign)
+			r.Get("/campaigns/{id}/results", s.apiCampaignResults)
+			r.Get("/contacts", s.apiListContacts)
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(s.require(account.RoleOrganizer))
+			r.Post("/campaigns", s.apiCreateCampaign)
+			r.Post("/campaigns/{id}/launch", s.apiCampaignAction("launch"))
+			r.Post("/campaigns/{id}/pause", s.apiCampaignAction("pause"))
+			r.Post("/campaigns/{id}/resume", s.apiCampaignAction("resume"))
+			r.Post("/campaigns/{id}/cancel", s.apiCampaignAction("cancel"))
+		})
+	})
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.require(account.RoleViewer))
+		r.Post("/signout", s.signOut)
+		r.Get("/account", s.accountPage)
+		r.Post("/account/password", s.changePassword)
+		r.Group(func(r chi.Router) {
+			r.Use(s.passwordChanged)
+			r.Get("/", s.dashboard)
+			r.Get("/contacts", s.contactsPage)
+			r.Get("/contacts/{id}", s.contactPage)
+			r.Get("/contacts/imports/{id}", s.importPage)
+			r.Get("/contacts/imports/{id}/status", s.importStatus)
+			r.Get("/contacts/imports/{id}/errors.csv", s.importErrors)
+			r.Get("/campaigns", s.campaignsPage)
+			r.Get("/campaigns/{id}", s.campaignPage)
+			r.Get("/campaigns/{id}/stream", s.campaignStream)
+			r.Get("/inbox", s.inboxPage)
+			r.Get("/optouts", s.optOutsPage)
+			r.Get("/optouts/consent.csv", s.consentExport)
+			r.Get("/settings", s.settingsPage)
+		})
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.require(account.RoleOrganizer), s.passwordChanged)
+		r.Get("/contacts/import", s.importForm)
+		r.Post("/contacts/import", s.importUpload)
+		r.Post("/contacts/{id}/consent", s.changeConsent)
+		r.Get("/campaigns/new", s.newCampaignPage)
+		r.Post("/campaigns/new", s.createCampaign)
+		r.Get("/campaigns/audience-count", s.audienceCount)
+		r.Get("/campaigns/{id}/edit", s.editCampaignPage)
+		r.Post("/campaigns/{id}/draft", s.saveDraft)
+		r.Post("/campaigns/{id}/test", s.testSend)
+		r.Get("/campaigns/{id}/launch", s.confirmLaunchPage)
+		r.Post("/campaigns/{id}/launch", s.launch)
+		r.Post("/campaigns/{id}/pause", s.campaignAction("pause"))
+		r.Post("/campaigns/{id}/resume", s.campaignAction("resume"))
+		r.Post("/campaigns/{id}/cancel", s.campaignAction("cancel"))
+		r.Post("/inbox/{id}/reply", s.inboxReply)
+		r.Post("/inbox/{id}/handled", s.inboxHandled)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.require(account.RoleAdmin), s.passwordChanged)
+		r.Get("/admin/organizers", s.organizersPage)
+		r.Post("/admin/organizers", s.inviteOrganizer)
+		r.Get("/admin/tokens", s.tokensPage)
+		r.Post("/admin/tokens", s.createToken)
+		r.Post("/admin/tokens/{id}/revoke", s.revokeToken)
+		r.Get("/admin/audit", s.auditPage)
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusNotFound, "There is no page here.")
+	})
+	return r
+}
+
+// securityHeaders keeps pages out of frames and other sites' reach; every
+// script and style is served from the console itself.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func staticHandler(fsys fs.FS) http.Handler {
+	files := http.FileServerFS(fsys)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		files.ServeHTTP(w, r)
+	})
+}

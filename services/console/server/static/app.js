@@ -1,0 +1,135 @@
+// Muster console: the few live parts of the pages. Plain JavaScript, no
+// dependencies; every page works without it except the live updates.
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = meta ? meta.content : "";
+
+  function debounce(fn, ms) {
+    var t;
+    return function () { clearTimeout(t); t = setTimeout(fn, ms); };
+  }
+  function text(id, s) { var el = document.getElementById(id); if (el) { el.textContent = s; } }
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+  function audienceText(a) {
+    if (!a) { return ""; }
+    var s = plural(a.reachable, "person", "people") + " can be texted";
+    if (a.excluded) { s += " (" + a.excluded + " opted out or without a phone)"; }
+    return s + ".";
+  }
+
+  // Forms that ask before they act (cancel a campaign).
+  document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+    f.addEventListener("submit", function (e) {
+      if (!window.confirm(f.getAttribute("data-confirm"))) { e.preventDefault(); }
+    });
+  });
+
+  // The new-campaign form: a live count of the tag's audience.
+  var countInput = document.querySelector("#compose [data-count]");
+  if (countInput) {
+    var count = debounce(function () {
+      var tag = countInput.value.trim();
+      if (!tag) { text("audience-count", ""); return; }
+      fetch("/campaigns/audience-count?tag=" + encodeURIComponent(tag), { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (a) { text("audience-count", audienceText(a)); })
+        .catch(function () { text("audience-count", "The audience could not be counted."); });
+    }, 300);
+    countInput.addEventListener("input", count);
+    count();
+  }
+
+  // The draft editor: saves as the organizer types and shows campaigns'
+  // own rendering, length and warnings.
+  var editor = document.getElementById("editor");
+  if (editor) {
+    var field = function (id) { return document.getElementById(id); };
+    var pending = null;
+    var save = function () {
+      text("save-state", "Saving…");
+      pending = fetch(editor.getAttribute("data-draft"), {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify({ name: field("name").value, tag: field("tag").value, body: field("body").value })
+      }).then(function (r) { return r.json(); }).then(function (p) {
+        if (p.error && !p.saved) {
+          text("save-state", "Not saved: " + p.error);
+          editor.setAttribute("data-invalid", "true");
+        } else {
+          text("save-state", "Draft saved.");
+          editor.removeAttribute("data-invalid");
+        }
+        if (p.saved) {
+          text("preview", p.text);
+          var c = p.units + " characters, " + plural(p.segments, "segment", "segments") + " (" + p.encoding + ")";
+          if (p.encoding === "UCS-2") {
+            c += ". Warning: a character outside GSM-7 (an emoji or a curly quote) makes every segment hold 70 characters, not 160.";
+            if (p.plain) { c += " Straight quotes and dashes would fit in GSM-7."; }
+          }
+          text("counter", c);
+          var w = field("warnings");
+          w.textContent = "";
+          (p.warnings || []).forEach(function (s) {
+            var el = document.createElement("p");
+            el.className = "warning";
+            el.textContent = s;
+            w.appendChild(el);
+          });
+        }
+        text("audience-count", audienceText(p.audience));
+        return p;
+      }).catch(function () { text("save-state", "Could not save; check your connection."); });
+      return pending;
+    };
+    var later = debounce(save, 400);
+    ["name", "tag", "body"].forEach(function (id) { field(id).addEventListener("input", later); });
+    save();
+    editor.addEventListener("submit", function (e) {
+      e.preventDefault();
+      save().then(function (p) {
+        if (!p || (p.error && !p.saved)) { return; }
+        var when = field("when").value;
+        var url = editor.getAttribute("action");
+        if (when) { url += "?at=" + encodeURIComponent(new Date(when).toISOString().replace(/\.\d+Z$/, "Z")); }
+        window.location.assign(url);
+      });
+    });
+  }
+
+  // Campaign results, live from the console's relay of campaigns' stream.
+  var results = document.querySelector("#results[data-stream]");
+  if (results && window.EventSource) {
+    var es = new EventSource(results.getAttribute("data-stream"));
+    es.addEventListener("results", function (e) {
+      var r = JSON.parse(e.data);
+      results.querySelectorAll("[data-k]").forEach(function (el) {
+        var v = r[el.getAttribute("data-k")];
+        if (v !== undefined && v !== null) { el.textContent = v; }
+      });
+      if (r.status) { text("campaign-status", r.status); }
+      text("live", "● live");
+    });
+    es.onerror = function () { text("live", ""); };
+  }
+
+  // Import progress: poll until the import is done, then show the report.
+  var imp = document.querySelector("#import[data-import]");
+  if (imp && imp.getAttribute("data-finished") !== "true") {
+    var poll = function () {
+      fetch("/contacts/imports/" + encodeURIComponent(imp.getAttribute("data-import")) + "/status", { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (s) {
+          text("import-state", s.state);
+          imp.querySelectorAll("[data-k]").forEach(function (el) {
+            var v = s[el.getAttribute("data-k")];
+            if (v !== undefined) { el.textContent = v; }
+          });
+          if (s.state === "done" || s.state === "failed") { window.location.reload(); return; }
+          setTimeout(poll, 700);
+        })
+        .catch(function () { setTimeout(poll, 2000); });
+    };
+    setTimeout(poll, 500);
+  }
+})();

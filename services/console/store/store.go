@@ -1,0 +1,289 @@
+// Package store keeps the console's own data in PostgreSQL: organizers,
+// sessions, API tokens and the audit log. Nothing here belongs to another
+// service; the console reaches those through their HTTP APIs.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/musterhq/muster/services/console/account"
+	"github.com/musterhq/muster/shared/apperr"
+)
+
+// Store runs the console's queries.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New wraps a pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+const organizerColumns = `id, email, name, role, password_hash, must_change, created_at`
+
+func scanOrganizer(row pgx.Row) (account.Organizer, error) {
+	var o account.Organizer
+	var role string
+	if err := row.Scan(&o.ID, &o.Email, &o.Name, &role, &o.PasswordHash, &o.MustChange, &o.CreatedAt); err != nil {
+		return account.Organizer{}, err
+	}
+	o.Role = account.Role(role)
+	return o, nil
+}
+
+// CreateOrganizer adds an account; an email already used is a conflict.
+func (s *Store) CreateOrganizer(ctx context.Context, o account.Organizer) (account.Organizer, error) {
+	row := s.pool.QueryRow(ctx, `
+		INSERT INTO organizers (email, name, role, password_hash, must_change)
+		VALUES ($1, $2, $3, $4, $5) RETURNING `+organizerColumns,
+		o.Email, o.Name, string(o.Role), o.PasswordHash, o.MustChange)
+	out, err := scanOrganizer(row)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return account.Organizer{}, apperr.Conflict("an account with that email already exists")
+	}
+	if err != nil {
+		return account.Organizer{}, fmt.Errorf("creating organizer: %w", err)
+	}
+	return out, nil
+}
+
+// OrganizerByEmail finds an account by its (lower-cased) email.
+func (s *Store) OrganizerByEmail(ctx context.Context, email string) (account.Organizer, error) {
+	o, err := scanOrganizer(s.pool.QueryRow(ctx, `SELECT `+organizerColumns+` FROM organizers WHERE email = $1`, email))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return account.Organizer{}, apperr.NotFound("no such organizer")
+	}
+	if err != nil {
+		return account.Organizer{}, fmt.Errorf("finding organizer: %w", err)
+	}
+	return o, nil
+}
+
+// Organizers lists every account, by email.
+func (s *Store) Organizers(ctx context.Context) ([]account.Organizer, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+organizerColumns+` FROM organizers ORDER BY email`)
+	if err != nil {
+		return nil, fmt.Errorf("listing organizers: %w", err)
+	}
+	defer rows.Close()
+	var out []account.Organizer
+	for rows.Next() {
+		o, err := scanOrganizer(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading organizer: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// HasAdmin reports whether any admin account exists.
+func (s *Store) HasAdmin(ctx context.Context) (bool, error) {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM organizers WHERE role = 'admin')`).Scan(&ok); err != nil {
+		return false, fmt.Errorf("looking for an admin: %w", err)
+	}
+	return ok, nil
+}
+
+// SetPassword replaces an organizer's password hash and ends every other
+// session of theirs, keeping the one named by keep (the caller's).
+func (s *Store) SetPassword(ctx context.Context, organizerID, hash string, keep []byte) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("changing password: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, `UPDATE organizers SET password_hash = $2, must_change = false, updated_at = now() WHERE id = $1`, organizerID, hash); err != nil {
+		return fmt.Errorf("changing password: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE organizer_id = $1 AND token_hash <> $2`, organizerID, keep); err != nil {
+		return fmt.Errorf("ending other sessions: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("changing password: %w", err)
+	}
+	return nil
+}
+
+// Session is a signed-in organizer's session.
+type Session struct {
+	TokenHash []byte
+	CSRF      string
+	ExpiresAt time.Time
+	Organizer account.Organizer
+}
+
+// CreateSession records a session for the token's hash.
+func (s *Store) CreateSession(ctx context.Context, tokenHash []byte, organizerID, csrf string, expires time.Time) error {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO sessions (token_hash, organizer_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)`,
+		tokenHash, organizerID, csrf, expires); err != nil {
+		return fmt.Errorf("creating session: %w", err)
+	}
+	return nil
+}
+
+// SessionByHash finds a live session; an unknown or expired one is
+// unauthorized.
+func (s *Store) SessionByHash(ctx context.Context, tokenHash []byte, now time.Time) (Session, error) {
+	row := s.pool.QueryRow(ctx, `
+		SELECT s.csrf_token, s.expires_at, o.id, o.email, o.name, o.role, o.password_hash, o.must_change, o.created_at
+		FROM sessions s JOIN organizers o ON o.id = s.organizer_id
+		WHERE s.token_hash = $1 AND s.expires_at > $2`, tokenHash, now)
+	var ses Session
+	var role string
+	o := &ses.Organizer
+	err := row.Scan(&ses.CSRF, &ses.ExpiresAt, &o.ID, &o.Email, &o.Name, &role, &o.PasswordHash, &o.MustChange, &o.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Session{}, apperr.Unauthorized("sign in first")
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("finding session: %w", err)
+	}
+	o.Role = account.Role(role)
+	ses.TokenHash = tokenHash
+	return ses, nil
+}
+
+// DeleteSession signs a session out.
+func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash); err != nil {
+		return fmt.Errorf("ending session: %w", err)
+	}
+	return nil
+}
+
+// ExpireSessions deletes sessions past their end; tests use it to age a
+// session, and a sweep keeps the table small.
+func (s *Store) ExpireSessions(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("expiring sessions: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// APIToken is an automation credential; the token itself is shown once
+// at creation and only its hash is kept.
+type APIToken struct {
+	ID         string
+	Name       string
+	Role       account.Role
+	CreatedBy  string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+// CreateAPIToken records a token's hash.
+func (s *Store) CreateAPIToken(ctx context.Context, name string, role account.Role, hash []byte, createdBy string) (APIToken, error) {
+	t := APIToken{Name: name, Role: role, CreatedBy: createdBy}
+	err := s.pool.QueryRow(ctx, `INSERT INTO api_tokens (name, token_hash, role, created_by) VALUES ($1, $2, $3, nullif($4, '')::uuid) RETURNING id, created_at`,
+		name, hash, string(role), createdBy).Scan(&t.ID, &t.CreatedAt)
+	if err != nil {
+		return APIToken{}, fmt.Errorf("creating api token: %w", err)
+	}
+	return t, nil
+}
+
+// APITokenByHash finds a token that is not revoked and marks it used.
+func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (APIToken, error) {
+	var t APIToken
+	var role string
+	err := s.pool.QueryRow(ctx, `
+		UPDATE api_tokens SET last_used_at = now()
+		WHERE token_hash = $1 AND revoked_at IS NULL
+		RETURNING id, name, role, coalesce(created_by::text, ''), created_at, last_used_at`, hash).
+		Scan(&t.ID, &t.Name, &role, &t.CreatedBy, &t.CreatedAt, &t.LastUsedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return APIToken{}, apperr.Unauthorized("unknown or revoked api token")
+	}
+	if err != nil {
+		return APIToken{}, fmt.Errorf("finding api token: %w", err)
+	}
+	t.Role = account.Role(role)
+	return t, nil
+}
+
+// APITokens lists tokens, newest first.
+func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, name, role, coalesce(created_by::text, ''), created_at, last_used_at, revoked_at
+		FROM api_tokens ORDER BY created_at DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("listing api tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []APIToken
+	for rows.Next() {
+		var t APIToken
+		var role string
+		if err := rows.Scan(&t.ID, &t.Name, &role, &t.CreatedBy, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt); err != nil {
+			return nil, fmt.Errorf("reading api token: %w", err)
+		}
+		t.Role = account.Role(role)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeAPIToken stops a token working; revoking twice is not an error.
+func (s *Store) RevokeAPIToken(ctx context.Context, id string) (string, error) {
+	var name string
+	err := s.pool.QueryRow(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING name`, id).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", apperr.NotFound("no such api token")
+	}
+	if err != nil {
+		return "", fmt.Errorf("revoking api token: %w", err)
+	}
+	return name, nil
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	ID      int64
+	At      time.Time
+	ActorID string
+	Actor   string
+	Action  string
+	Target  string
+	Detail  string
+}
+
+// Audit appends to the audit log.
+func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO audit_log (actor_id, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)`,
+		e.ActorID, e.Actor, e.Action, e.Target, e.Detail); err != nil {
+		return fmt.Errorf("writing audit log: %w", err)
+	}
+	return nil
+}
+
+// AuditLog lists the newest entries first, up to limit (at most 500).
+func (s *Store) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 500
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, at, actor_id, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		if err := rows.Scan(&e.ID, &e.At, &e.ActorID, &e.Actor, &e.Action, &e.Target, &e.Detail); err != nil {
+			return nil, fmt.Errorf("reading audit entry: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
