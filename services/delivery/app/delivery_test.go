@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"runtime"
@@ -195,6 +196,11 @@ func TestQuietHoursDeferToMorning(t *testing.T) {
 	if !m.DeferredUntil.Equal(morning) || m.DeferReason != "quiet hours" {
 		t.Fatalf("deferred until %s (%s), want %s for quiet hours", m.DeferredUntil, m.DeferReason, morning)
 	}
+	// Campaigns hear of the deferral, with the reason.
+	deferral := readStatusEvent(t, h, m.ID+".queued")
+	if !strings.Contains(deferral.Reason, "quiet hours") {
+		t.Errorf("deferral event reason = %q", deferral.Reason)
+	}
 	h.clock.Set(morning.Add(-time.Minute))
 	never(t, "a text at 07:59", func() bool { return h.sim.SentTo(member) > 0 }, 500*time.Millisecond)
 	h.clock.Set(morning)
@@ -359,4 +365,33 @@ func TestOrganizerOptOutSuppresses(t *testing.T) {
 		return seen.Load()
 	})
 	h.waitStatus(h.send(member, "hello"), "suppressed")
+}
+
+// readStatusEvent finds a status event on the MESSAGES stream by its id.
+func readStatusEvent(t *testing.T, h *harness, id string) events.StatusChanged {
+	t.Helper()
+	s, err := h.js.Stream(context.Background(), events.StreamMessages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found events.StatusChanged
+	eventually(t, "status event "+id, func() bool {
+		info, err := s.Info(context.Background())
+		if err != nil {
+			return false
+		}
+		for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+			raw, err := s.GetMsg(context.Background(), seq)
+			if err != nil {
+				continue
+			}
+			var ev events.StatusChanged
+			if json.Unmarshal(raw.Data, &ev) == nil && ev.ID == id {
+				found = ev
+				return true
+			}
+		}
+		return false
+	})
+	return found
 }

@@ -397,6 +397,11 @@ func (w *Worker) hold(ctx context.Context, msg store.Message, at time.Time, reas
 	if deferred {
 		w.metrics.Deferrals.WithLabelValues(reason).Inc()
 		w.log.Debug("message deferred", zap.String("message_id", msg.ID), zap.String("reason", reason), zap.Time("until", at))
+		// Campaigns counts a queued message with a reason as deferred.
+		held := msg
+		held.Status = status.Queued
+		held.Reason = fmt.Sprintf("deferred for %s until %s", reason, at.UTC().Format(time.RFC3339))
+		w.pub.Status(ctx, held)
 	}
 	return nil
 }
