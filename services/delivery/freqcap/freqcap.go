@@ -30,11 +30,6 @@ func New(rdb *redis.Client, prefix string, caps Caps) *Counter {
 	return &Counter{rdb: rdb, prefix: prefix, caps: caps}
 }
 
-const (
-	day  = 24 * time.Hour
-	week = 7 * day
-)
-
 // reserve drops entries older than a week, counts the rest, and adds the
 // message when under both caps. A message already counted is allowed
 // again (redelivery). It returns {1, 0} when allowed, or {0, ms} with the
