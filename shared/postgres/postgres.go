@@ -61,6 +61,15 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 		return fmt.Errorf("connecting to create %s: %w", name, err)
 	}
 	defer conn.Close(ctx)
+	// Look first: a role without CREATEDB gets "permission denied" from
+	// CREATE DATABASE even when the database exists.
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("looking up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database

@@ -83,10 +83,28 @@ func StreamConfigs(t Topology) []jetstream.StreamConfig {
 
 // EnsureStreams creates or updates every stream; every service calls it at
 // start-up, so the order services start in does not matter.
+//
+// On a fresh cluster, replicas starting together can each time out while
+// the cluster elects the new stream's leader; a timeout is retried (for
+// up to a minute, or ctx) rather than ending the service.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology) error {
 	for _, cfg := range StreamConfigs(t) {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("declaring stream %s: %w", cfg.Name, err)
+		deadline := time.Now().Add(time.Minute)
+		for delay := 250 * time.Millisecond; ; delay = min(delay*2, 4*time.Second) {
+			callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err := js.CreateOrUpdateStream(callCtx, cfg)
+			cancel()
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil || time.Now().After(deadline) {
+				return fmt.Errorf("declaring stream %s: %w", cfg.Name, err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("declaring stream %s: %w", cfg.Name, ctx.Err())
+			case <-time.After(delay):
+			}
 		}
 	}
 	return nil

@@ -134,6 +134,9 @@ func (c Config) validate() error {
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		errs = append(errs, fmt.Errorf("DELIVERY_TIME_ZONE: %w", err))
 	}
+	if c.UnsubscribeSecret != "" && len(c.UnsubscribeSecret) < 32 {
+		errs = append(errs, errors.New("DELIVERY_UNSUBSCRIBE_SECRET must be at least 32 characters"))
+	}
 	if c.SendGridWebhookKey != "" {
 		if _, err := sendgrid.ParsePublicKey(c.SendGridWebhookKey); err != nil {
 			errs = append(errs, fmt.Errorf("DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err))

@@ -111,7 +111,7 @@ func newHarness(t testing.TB, s setup) *harness {
 	cfg.TwilioAPIURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken = h.simURL, sim.DefaultAccountSID, sim.DefaultAuthToken
 	cfg.TwilioFrom = "+15550001111"
 	cfg.SendGridAPIKey, cfg.SendGridAPIURL, cfg.SendGridWebhookKey = "SG.test", h.simURL, h.sim.SendGridPublicKey()
-	cfg.UnsubscribeSecret = "test-secret"
+	cfg.UnsubscribeSecret = "test-secret-test-secret-test-secret"
 	cfg.EmailLinger = 5 * time.Millisecond
 	cfg.TwilioTimeout = time.Second
 	cfg.AckWait = 3 * time.Second
