@@ -99,3 +99,26 @@ check-modules:
 	@if [ -z "$(MODULES)" ]; then echo "cannot list the modules of go.work (go list -m failed)"; exit 1; fi
 	@if [ -z "$(CODE_MODULES)" ]; then echo "no module in go.work has Go code"; exit 1; fi
 	@echo "modules with Go code: $(CODE_MODULES)"
+
+# deploy-check: the deployment files, offline. Tools pinned like staticcheck
+# (the first run builds them: caddy takes a few minutes cold, then seconds).
+# Kubernetes manifests are checked by deployments/check, its own module
+# (GOWORK=off), since kubeconform's schemas cannot be downloaded here.
+KUSTOMIZE_VERSION := v5.7.1
+KUSTOMIZE := $(GO) run sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+CADDY_VERSION := v2.10.2
+CADDY := $(GO) run github.com/caddyserver/caddy/v2/cmd/caddy@$(CADDY_VERSION)
+DEPLOY_CHECK := GOWORK=off $(GO) -C deployments/check
+
+.PHONY: deploy-check
+
+deploy-check: docker-config ## Validate compose, gateway, NATS configs and Kubernetes manifests offline
+	@echo "caddy $(CADDY_VERSION): deployments/gateway/Caddyfile"
+	@out=$$($(CADDY) adapt --config deployments/gateway/Caddyfile --validate 2>&1 >/dev/null) || { echo "$$out"; exit 1; }
+	@$(CADDY) fmt --diff deployments/gateway/Caddyfile >/dev/null 2>&1 || { echo "Caddyfile is not formatted: caddy fmt --overwrite"; exit 1; }
+	$(DEPLOY_CHECK) vet ./...
+	$(DEPLOY_CHECK) test -count=1 ./...
+	$(DEPLOY_CHECK) run . -nats-conf ../nats/cluster.conf $(patsubst deployments/%,../%,$(wildcard deployments/k8s/*.yaml))
+	$(KUSTOMIZE) build deployments/k8s | $(DEPLOY_CHECK) run . -
+	$(KUSTOMIZE) build deployments/k8s-dev | $(DEPLOY_CHECK) run . -
+	@echo "deployment files are valid"
