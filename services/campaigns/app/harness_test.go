@@ -257,33 +257,11 @@ func (h *harness) tick(r *running, at time.Time) {
 	}
 }
 
+// call makes a JSON request and decodes a JSON answer into out.
 func call(t testing.TB, method, url string, body, out any) int {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decoding %q: %v", method, url, raw, err)
-		}
-	}
-	return resp.StatusCode
+	code, _ := testkit.CallJSON(t, method, url, body, out)
+	return code
 }
 
 func eventually(t testing.TB, what string, cond func() bool) {

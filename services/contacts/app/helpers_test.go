@@ -1,12 +1,9 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,40 +13,15 @@ import (
 
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/testkit"
 )
 
 // call sends a JSON request (body nil for none) and decodes a JSON answer
 // into out when out is not nil; it returns the status and the raw body.
 func call(t *testing.T, method, url string, body, out any) (int, string) {
 	t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out != nil && len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decoding %q: %v", method, url, raw, err)
-		}
-	}
-	return resp.StatusCode, string(raw)
+	code, raw := testkit.CallJSON(t, method, url, body, out)
+	return code, string(raw)
 }
 
 type contactJSON struct {

@@ -1,11 +1,8 @@
 package stack_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -50,31 +47,8 @@ func startStack(t *testing.T, autoCallbacks bool) *stack.Stack {
 // call makes a JSON request and decodes the answer into out (if not nil).
 func call(t testing.TB, method, url string, body, out any) int {
 	t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: decoding %q: %v", method, url, raw, err)
-		}
-	}
-	return resp.StatusCode
+	code, _ := testkit.CallJSON(t, method, url, body, out)
+	return code
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
