@@ -29,6 +29,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
 	"github.com/musterhq/muster/services/delivery/worker"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/outbox"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/web"
@@ -247,6 +248,10 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 		publicURL = a.server.URL()
 	}
 	st := store.New(a.deps.Pool)
+	// Consent changes go out through the outbox, written with the change.
+	relay := outbox.NewRelay(a.deps.Pool, a.deps.JS, time.Second, log.Named("outbox"))
+	st.OnOutbox(relay.Wake)
+	a.deps.Go(relay.Run)
 	pub := publish.New(a.deps.JS, log.Named("publish"))
 	api.New(st, a.deps.JS, log.Named("api")).Routes(r)
 	recv := receive.New(st, pub, cfg.replies(), log.Named("receive"))

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -137,5 +138,35 @@ func TestConsentWaitsForDelivery(t *testing.T) {
 		}
 		h.get("/suppressions", &sup)
 		return len(sup.Suppressions) == 1
+	})
+}
+
+// A STOP answered while NATS is down is not lost on its way to the
+// consent ledger: the event waits in the outbox, written in the same
+// transaction as the suppression, and goes out when NATS is back.
+func TestFaultConsentSurvivesNATSOutage(t *testing.T) {
+	h := newHarness(t, setup{})
+	h.start(nil)
+	member := phone(5001)
+	h.nats.Stop()
+	res, err := h.sim.SendReply(context.Background(), simReply(member, "STOP"))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("STOP with NATS down = %+v, %v", res, err)
+	}
+	if !suppressed(h, member) {
+		t.Fatal("STOP not suppressed while NATS was down")
+	}
+	h.nats.Start()
+	s, err := h.js.Stream(context.Background(), events.StreamConsent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the consent event after NATS came back", func() bool {
+		m, err := s.GetLastMsgForSubject(context.Background(), events.SubjectConsentChanged)
+		if err != nil {
+			return false
+		}
+		var ev events.ConsentChanged
+		return json.Unmarshal(m.Data, &ev) == nil && ev.Address == member && ev.Change == events.ConsentOptedOut
 	})
 }

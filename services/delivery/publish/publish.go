@@ -95,16 +95,6 @@ func (p *Publisher) Statuses(ctx context.Context, ms []store.Message) {
 	}
 }
 
-// Consent announces a consent change for contacts' ledger.
-func (p *Publisher) Consent(ctx context.Context, ev events.ConsentChanged) {
-	p.send(ctx, events.SubjectConsentChanged, ev.ID, ev, zap.String("event_id", ev.ID))
-}
-
-// Inbound announces a member's reply for campaigns and the inbox.
-func (p *Publisher) Inbound(ctx context.Context, ev events.InboundReceived) {
-	p.send(ctx, events.SubjectInbound, ev.ID, ev, zap.String("message_id", ev.MessageID))
-}
-
 func (p *Publisher) send(ctx context.Context, subject, id string, v any, field zap.Field) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.patience)
 	defer cancel()

@@ -102,35 +102,29 @@ func (r *Receiver) EmailEvents(ctx context.Context, evs []sendgrid.Event) error 
 func (r *Receiver) suppressEmail(ctx context.Context, addr, change, evidence, eventID string) error {
 	added, err := r.store.Suppress(ctx, store.Suppression{
 		Channel: string(events.ChannelEmail), Address: addr, Reason: change, Source: events.SourceProvider, Evidence: evidence,
+		Announce: &events.ConsentChanged{
+			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC()},
+			Channel: events.ChannelEmail, Address: addr, Change: change, Source: events.SourceProvider, Evidence: evidence, At: time.Now().UTC(),
+		},
 	})
-	if err != nil {
-		return err
+	if err == nil && added {
+		r.log.Info("email address suppressed", logging.Email("email", addr), zap.String("change", change))
 	}
-	if !added {
-		return nil
-	}
-	r.log.Info("email address suppressed", logging.Email("email", addr), zap.String("change", change))
-	r.pub.Consent(ctx, events.ConsentChanged{
-		Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC()},
-		Channel: events.ChannelEmail, Address: addr, Change: change, Source: events.SourceProvider, Evidence: evidence, At: time.Now().UTC(),
-	})
-	return nil
+	return err
 }
 
 // Unsubscribe records a member's own unsubscribe from an email link: the
 // address is suppressed before the page answers.
 func (r *Receiver) Unsubscribe(ctx context.Context, sub unsubscribe.Subject, how string) error {
-	added, err := r.store.Suppress(ctx, store.Suppression{
-		Channel: string(events.ChannelEmail), Address: strings.ToLower(sub.Address), Reason: "member unsubscribed",
+	addr := strings.ToLower(sub.Address)
+	_, err := r.store.Suppress(ctx, store.Suppression{
+		Channel: string(events.ChannelEmail), Address: addr, Reason: "member unsubscribed",
 		Source: events.SourceInboundEmail, Evidence: fmt.Sprintf("%s from message %s", how, sub.MessageID),
+		Announce: &events.ConsentChanged{
+			Meta:    events.Meta{ID: "unsub." + sub.MessageID + "." + addr, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC()},
+			Channel: events.ChannelEmail, Address: addr, Change: events.ConsentOptedOut,
+			Source: events.SourceInboundEmail, Evidence: how, At: time.Now().UTC(),
+		},
 	})
-	if err != nil || !added {
-		return err
-	}
-	r.pub.Consent(ctx, events.ConsentChanged{
-		Meta:    events.Meta{ID: "unsub." + sub.MessageID + "." + strings.ToLower(sub.Address), Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC()},
-		Channel: events.ChannelEmail, Address: strings.ToLower(sub.Address), Change: events.ConsentOptedOut,
-		Source: events.SourceInboundEmail, Evidence: how, At: time.Now().UTC(),
-	})
-	return nil
+	return err
 }

@@ -25,8 +25,6 @@ import (
 // Publisher announces what the receiver changed.
 type Publisher interface {
 	Status(ctx context.Context, m store.Message)
-	Consent(ctx context.Context, ev events.ConsentChanged)
-	Inbound(ctx context.Context, ev events.InboundReceived)
 }
 
 // Replies are the organization's answers to compliance keywords.
@@ -136,6 +134,10 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 	rec, created, err := r.store.RecordInbound(ctx, store.Inbound{
 		ProviderID: in.MessageSID, Channel: string(events.ChannelSMS), From: in.From, To: in.To, Body: in.Body,
 		Keyword: string(m.Family), Reason: m.Reason, CampaignID: campaignID, ContactID: contactID, Reply: reply,
+	}, &events.InboundReceived{
+		Meta:       events.Meta{ID: "in." + in.MessageSID, Type: events.TypeInboundReceived, Version: events.VersionInbound, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
+		ProviderID: in.MessageSID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
+		Keyword: string(m.Family), CampaignID: campaignID, ContactID: contactID,
 	})
 	if err != nil {
 		return "", err
@@ -144,11 +146,6 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 		// Twilio retried a webhook we already took: answer as before.
 		return rec.Reply, nil
 	}
-	r.pub.Inbound(ctx, events.InboundReceived{
-		Meta:      events.Meta{ID: "in." + in.MessageSID, Type: events.TypeInboundReceived, Version: events.VersionInbound, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
-		MessageID: rec.ID, ProviderID: in.MessageSID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
-		Keyword: string(m.Family), CampaignID: campaignID, ContactID: contactID,
-	})
 	return reply, nil
 }
 
@@ -160,44 +157,43 @@ func (r *Receiver) suppress(ctx context.Context, in twilio.Inbound, m keyword.Ma
 	added, err := r.store.Suppress(ctx, store.Suppression{
 		Channel: string(events.ChannelSMS), Address: in.From, Reason: reason, Source: events.SourceInboundSMS,
 		Evidence: fmt.Sprintf("%s (%s)", in.Body, in.MessageSID),
+		Announce: &events.ConsentChanged{
+			Meta:    events.Meta{ID: "stop." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
+			Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentOptedOut, Source: events.SourceInboundSMS,
+			Evidence: in.Body, Reason: m.Reason, At: time.Now().UTC(),
+		},
+		AnnounceRepeat: true,
 	})
 	if err != nil {
 		return false, err
 	}
 	r.log.Info("number opted out", logging.Phone("from", in.From), zap.String("reason", m.Reason), zap.Bool("new", added))
-	r.pub.Consent(ctx, events.ConsentChanged{
-		Meta:    events.Meta{ID: "stop." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
-		Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentOptedOut, Source: events.SourceInboundSMS,
-		Evidence: in.Body, Reason: m.Reason, At: time.Now().UTC(),
-	})
 	return added, nil
 }
 
 func (r *Receiver) resubscribe(ctx context.Context, in twilio.Inbound) (bool, error) {
-	lifted, err := r.store.Unsuppress(ctx, string(events.ChannelSMS), in.From)
+	lifted, err := r.store.Unsuppress(ctx, string(events.ChannelSMS), in.From, &events.ConsentChanged{
+		Meta:    events.Meta{ID: "start." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
+		Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentResubscribe, Source: events.SourceInboundSMS,
+		Evidence: in.Body, At: time.Now().UTC(),
+	})
 	if err != nil {
 		return false, err
 	}
 	if lifted {
 		r.log.Info("number opted back in", logging.Phone("from", in.From))
-		r.pub.Consent(ctx, events.ConsentChanged{
-			Meta:    events.Meta{ID: "start." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
-			Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentResubscribe, Source: events.SourceInboundSMS,
-			Evidence: in.Body, At: time.Now().UTC(),
-		})
 	}
 	return lifted, nil
 }
 
 // optOut suppresses an address on a provider's word.
 func (r *Receiver) optOut(ctx context.Context, addr, reason, source, evidence, eventID string) error {
-	added, err := r.store.Suppress(ctx, store.Suppression{Channel: string(events.ChannelSMS), Address: addr, Reason: reason, Source: source, Evidence: evidence})
-	if err != nil || !added {
-		return err
-	}
-	r.pub.Consent(ctx, events.ConsentChanged{
-		Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC()},
-		Channel: events.ChannelSMS, Address: addr, Change: events.ConsentOptedOut, Source: source, Evidence: evidence, At: time.Now().UTC(),
+	_, err := r.store.Suppress(ctx, store.Suppression{
+		Channel: string(events.ChannelSMS), Address: addr, Reason: reason, Source: source, Evidence: evidence,
+		Announce: &events.ConsentChanged{
+			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC()},
+			Channel: events.ChannelSMS, Address: addr, Change: events.ConsentOptedOut, Source: source, Evidence: evidence, At: time.Now().UTC(),
+		},
 	})
-	return nil
+	return err
 }

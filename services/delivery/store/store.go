@@ -17,11 +17,13 @@ import (
 	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/outbox"
 )
 
 // Store reads and writes the delivery database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool       *pgxpool.Pool
+	wakeOutbox func()
 }
 
 // New wraps a pool.
@@ -350,26 +352,65 @@ type Suppression struct {
 	Source    string    `json:"source"`
 	Evidence  string    `json:"evidence"`
 	CreatedAt time.Time `json:"created_at"`
+
+	// Announce is the consent event to publish with the change, through
+	// the outbox in the same transaction, so the ledger in contacts can
+	// never miss it. It is queued when the address is added, and also
+	// when it was there already if AnnounceRepeat is set (a member's
+	// second STOP is evidence too).
+	Announce       *events.ConsentChanged `json:"-" db:"-"`
+	AnnounceRepeat bool                   `json:"-" db:"-"`
 }
 
 // Suppress adds an address to the list; added is false when it was there.
 func (s *Store) Suppress(ctx context.Context, sup Suppression) (added bool, err error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO suppressions (channel, address, reason, source, evidence)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel, address) DO NOTHING`,
-		sup.Channel, sup.Address, sup.Reason, sup.Source, sup.Evidence)
-	if err != nil {
-		return false, fmt.Errorf("suppressing address: %w", err)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO suppressions (channel, address, reason, source, evidence)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel, address) DO NOTHING`,
+			sup.Channel, sup.Address, sup.Reason, sup.Source, sup.Evidence)
+		if err != nil {
+			return fmt.Errorf("suppressing address: %w", err)
+		}
+		added = tag.RowsAffected() == 1
+		if sup.Announce != nil && (added || sup.AnnounceRepeat) {
+			return outbox.Add(ctx, tx, events.SubjectConsentChanged, sup.Announce.ID, sup.Announce)
+		}
+		return nil
+	})
+	if err == nil && sup.Announce != nil {
+		s.wake()
 	}
-	return tag.RowsAffected() == 1, nil
+	return added, err
 }
 
-// Unsuppress lifts an opt-out; only a member's own opt-in may call it.
-func (s *Store) Unsuppress(ctx context.Context, channel, address string) (removed bool, err error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address = $2`, channel, address)
-	if err != nil {
-		return false, fmt.Errorf("lifting suppression: %w", err)
+// Unsuppress lifts an opt-out, queuing the consent event that announces
+// it in the same transaction; only a member's own opt-in may call it.
+func (s *Store) Unsuppress(ctx context.Context, channel, address string, announce *events.ConsentChanged) (removed bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address = $2`, channel, address)
+		if err != nil {
+			return fmt.Errorf("lifting suppression: %w", err)
+		}
+		removed = tag.RowsAffected() == 1
+		if removed && announce != nil {
+			return outbox.Add(ctx, tx, events.SubjectConsentChanged, announce.ID, announce)
+		}
+		return nil
+	})
+	if err == nil && removed {
+		s.wake()
 	}
-	return tag.RowsAffected() == 1, nil
+	return removed, err
+}
+
+// OnOutbox sets what to call after a transaction queued an event (the
+// relay's Wake), so events go out at once rather than at the next poll.
+func (s *Store) OnOutbox(wake func()) { s.wakeOutbox = wake }
+
+func (s *Store) wake() {
+	if s.wakeOutbox != nil {
+		s.wakeOutbox()
+	}
 }
 
 // IsSuppressed reports whether an address is on the list.
@@ -418,13 +459,25 @@ type Inbound struct {
 // RecordInbound stores a reply once per provider id. For a repeat (Twilio
 // retried its webhook) it returns the first recording with created false,
 // so the caller answers the same way and acts on nothing twice.
-func (s *Store) RecordInbound(ctx context.Context, in Inbound) (Inbound, bool, error) {
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO inbound_messages (provider_id, channel, from_addr, to_addr, body, keyword, reason, campaign_id, contact_id, reply)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (provider_id) DO NOTHING RETURNING id::text`,
-		in.ProviderID, in.Channel, in.From, in.To, in.Body, in.Keyword, in.Reason, in.CampaignID, in.ContactID, in.Reply).Scan(&in.ID)
+//
+// The first recording also queues the reply's event in the outbox, in the
+// same transaction (announce gets the recorded message id), so the webhook
+// answers without waiting on NATS and the event is never lost.
+func (s *Store) RecordInbound(ctx context.Context, in Inbound, announce *events.InboundReceived) (Inbound, bool, error) {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO inbound_messages (provider_id, channel, from_addr, to_addr, body, keyword, reason, campaign_id, contact_id, reply)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (provider_id) DO NOTHING RETURNING id::text`,
+			in.ProviderID, in.Channel, in.From, in.To, in.Body, in.Keyword, in.Reason, in.CampaignID, in.ContactID, in.Reply).Scan(&in.ID)
+		if err != nil || announce == nil {
+			return err
+		}
+		announce.MessageID = in.ID
+		return outbox.Add(ctx, tx, events.SubjectInbound, announce.ID, announce)
+	})
 	if err == nil {
+		s.wake()
 		return in, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {

@@ -44,7 +44,6 @@ type SMSSender interface {
 type Publisher interface {
 	Status(ctx context.Context, m store.Message)
 	Statuses(ctx context.Context, ms []store.Message)
-	Consent(ctx context.Context, ev events.ConsentChanged)
 }
 
 // RateLimiter waits for room in shared send budgets.
@@ -480,23 +479,19 @@ func (w *Worker) announce(ctx context.Context, id string) {
 	w.pub.Status(ctx, msg)
 }
 
-// suppress records a carrier-level opt-out like a STOP.
+// suppress records a carrier-level opt-out like a STOP, announcing it
+// through the outbox.
 func (w *Worker) suppress(ctx context.Context, msg store.Message, code string) error {
-	added, err := w.store.Suppress(ctx, store.Suppression{
+	_, err := w.store.Suppress(ctx, store.Suppression{
 		Channel: msg.Channel, Address: msg.To, Reason: "carrier opt-out", Source: events.SourceProvider,
 		Evidence: "twilio error " + code,
+		Announce: &events.ConsentChanged{
+			Meta:    events.Meta{ID: "carrier-stop." + msg.ID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC(), CorrelationID: msg.CorrelationID},
+			Channel: events.Channel(msg.Channel), Address: msg.To, Change: events.ConsentOptedOut,
+			Source: events.SourceProvider, Evidence: "twilio error " + code, At: time.Now().UTC(),
+		},
 	})
-	if err != nil || !added {
-		return err
-	}
-	ev := events.ConsentChanged{
-		Meta:    events.NewMeta(events.TypeConsentChanged, events.VersionConsent, msg.CorrelationID, time.Now()),
-		Channel: events.Channel(msg.Channel), Address: msg.To, Change: events.ConsentOptedOut,
-		Source: events.SourceProvider, Evidence: "twilio error " + code, At: time.Now().UTC(),
-	}
-	ev.ID = "carrier-stop." + msg.ID
-	w.pub.Consent(ctx, ev)
-	return nil
+	return err
 }
 
 // Sweep brings deferred messages back when they come due, until ctx
