@@ -186,9 +186,8 @@ type AudiencePage struct {
 
 // SubjectMemberGet is the request/reply subject contacts answers with one
 // member (a MemberRequest answered by a MemberReply), so campaigns can
-// preview a message exactly as that member would get it. It is proposed in
-// docs/campaigns.md; campaigns falls back to sample data while contacts
-// does not answer it.
+// preview a message exactly as that member would get it; campaigns falls
+// back to sample data when contacts does not answer.
 const SubjectMemberGet = "contacts.member.get"
 
 // MemberRequest asks contacts for one member by contact id.
@@ -207,9 +206,8 @@ type MemberReply struct {
 // SubjectAudienceCount is the request/reply subject contacts answers with
 // the size of an audience (an AudiencePageRequest whose Channel, After and
 // Limit are ignored, answered by an AudienceCount), so organizers see who
-// a campaign will miss before launching. Proposed in docs/campaigns.md;
-// campaigns counts reachable members page by page while contacts does not
-// answer it.
+// a campaign will miss before launching; campaigns counts reachable
+// members page by page when contacts does not answer.
 const SubjectAudienceCount = "contacts.audience.count"
 
 // AudienceCount is the size of an audience, per channel.

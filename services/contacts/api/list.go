@@ -15,6 +15,7 @@ import (
 	"github.com/musterhq/muster/services/contacts/sheet"
 	"github.com/musterhq/muster/services/contacts/store"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -131,7 +132,7 @@ func requiredFilter(raw *json.RawMessage) (filter.Node, error) {
 }
 
 type countResponse struct {
-	store.AudienceCount
+	events.AudienceCount
 	// Channel, Reachable and Unreachable repeat the requested channel's
 	// numbers: unreachable is opted out plus no address.
 	Channel     string `json:"channel,omitempty"`

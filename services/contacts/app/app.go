@@ -84,7 +84,15 @@ func New(ctx context.Context, cfg Config, log *zap.Logger) (*App, error) {
 func (a *App) start(ctx context.Context, cfg Config) error {
 	st := store.New(a.deps.Pool)
 	log := a.deps.Log
-	sub, err := audience.NewResponder(st, log.Named("audience")).Subscribe(a.deps.NC)
+	responder := audience.NewResponder(st, log.Named("audience"))
+	queries, err := responder.SubscribeQueries(a.deps.NC)
+	if err != nil {
+		return err
+	}
+	for _, q := range queries {
+		a.deps.Subscribed(q)
+	}
+	sub, err := responder.Subscribe(a.deps.NC)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/musterhq/muster/shared/events"
@@ -453,5 +454,50 @@ func TestConsentLedgerExport(t *testing.T) {
 	}
 	if rows[1][2] != "'+12125550101" || rows[1][5] != `'=HYPERLINK("http://evil","stop")` || rows[1][4] != "inbound_sms" {
 		t.Errorf("row = %q", rows[1])
+	}
+}
+
+// Campaigns asks contacts over NATS for one member (to preview a text as
+// that member would get it) and for an audience's size per channel.
+func TestMemberAndCountQueries(t *testing.T) {
+	base, natsURL := start(t)
+	code, body := call(t, "POST", base+"/contacts", map[string]any{"first_name": "Ana", "phone": "(212) 555-0134", "tags": []string{"rally"}, "time_zone": "America/New_York"}, nil)
+	if code != 201 {
+		t.Fatalf("create = %d %s", code, body)
+	}
+	var created struct{ ID string }
+	_ = json.Unmarshal([]byte(body), &created)
+	call(t, "POST", base+"/contacts", map[string]any{"first_name": "Bo", "email": "bo@local1199.org", "tags": []string{"rally"}}, nil)
+
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ask := func(subject string, req, out any) {
+		t.Helper()
+		data, _ := json.Marshal(req)
+		msg, err := nc.Request(subject, data, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(msg.Data, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var member events.MemberReply
+	ask(events.SubjectMemberGet, events.MemberRequest{ContactID: created.ID}, &member)
+	if member.Member == nil || member.Member.FirstName != "Ana" || member.Member.Phone != "+12125550134" || member.Member.TimeZone != "America/New_York" {
+		t.Fatalf("member = %+v", member)
+	}
+	var missing events.MemberReply
+	ask(events.SubjectMemberGet, events.MemberRequest{ContactID: "00000000-0000-4000-8000-000000000000"}, &missing)
+	if !missing.NotFound || missing.Member != nil {
+		t.Fatalf("missing member = %+v", missing)
+	}
+	var count events.AudienceCount
+	ask(events.SubjectAudienceCount, events.AudiencePageRequest{Tag: "rally"}, &count)
+	if count.Total != 2 || count.SMS.Reachable != 1 || count.SMS.NoAddress != 1 || count.Email.Reachable != 1 || count.Error != "" {
+		t.Fatalf("count = %+v", count)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/musterhq/muster/services/contacts/filter"
 	"github.com/musterhq/muster/services/contacts/store"
+	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
 )
@@ -92,14 +93,7 @@ func (r *Responder) handle(msg *nats.Msg) {
 	if resp.Members == nil {
 		resp.Members = []events.Member{}
 	}
-	data, err := json.Marshal(resp)
-	if err != nil {
-		r.log.Error("encoding audience page", zap.Error(err))
-		return
-	}
-	if err := msg.Respond(data); err != nil {
-		r.log.Warn("answering audience request", zap.Error(err))
-	}
+	r.respond(msg, resp)
 }
 
 // ConsentHandler applies consent events; each is recorded once in the
@@ -127,5 +121,82 @@ func ConsentHandler(s *store.Store, log *zap.Logger) stream.Handler {
 				zap.String("change", ev.Change), zap.String("source", ev.Source))
 		}
 		return nil
+	}
+}
+
+// SubscribeQueries starts answering campaigns' other questions, in the
+// same queue group: one member for a preview, and an audience's size per
+// channel before launch.
+func (r *Responder) SubscribeQueries(nc *nats.Conn) ([]*nats.Subscription, error) {
+	member, err := nc.QueueSubscribe(events.SubjectMemberGet, "contacts", r.member)
+	if err != nil {
+		return nil, fmt.Errorf("subscribing to %s: %w", events.SubjectMemberGet, err)
+	}
+	count, err := nc.QueueSubscribe(events.SubjectAudienceCount, "contacts", r.count)
+	if err != nil {
+		_ = member.Unsubscribe()
+		return nil, fmt.Errorf("subscribing to %s: %w", events.SubjectAudienceCount, err)
+	}
+	return []*nats.Subscription{member, count}, nil
+}
+
+func (r *Responder) member(msg *nats.Msg) {
+	var req events.MemberRequest
+	var resp events.MemberReply
+	if err := json.Unmarshal(msg.Data, &req); err != nil || req.ContactID == "" {
+		resp.Error = "a member request needs a contact_id"
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := r.store.Get(ctx, req.ContactID)
+		cancel()
+		switch {
+		case apperr.KindOf(err) == apperr.KindNotFound:
+			resp.NotFound = true
+		case err != nil:
+			r.log.Error("member lookup failed", zap.String("contact_id", req.ContactID), zap.Error(err))
+			resp.Error = "member lookup failed"
+		default:
+			resp.Member = &events.Member{
+				ContactID: c.ID, FirstName: c.FirstName, LastName: c.LastName, Phone: string(c.Phone), Email: string(c.Email),
+				TimeZone: c.TimeZone, Language: c.Language, Fields: c.Attributes,
+			}
+		}
+	}
+	r.respond(msg, resp)
+}
+
+func (r *Responder) count(msg *nats.Msg) {
+	var req events.AudiencePageRequest
+	var resp events.AudienceCount
+	if err := json.Unmarshal(msg.Data, &req); err != nil {
+		resp.Error = "malformed audience request: " + err.Error()
+	} else {
+		// The channel only matters for paging; a count covers both.
+		req.Channel = events.ChannelSMS
+		if n, err := Query(req); err != nil {
+			resp.Error = err.Error()
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, err := r.store.Count(ctx, n)
+			cancel()
+			if err != nil {
+				r.log.Error("audience count failed", zap.String("tag", req.Tag), zap.Error(err))
+				resp.Error = "audience count failed"
+			} else {
+				resp = c
+			}
+		}
+	}
+	r.respond(msg, resp)
+}
+
+func (r *Responder) respond(msg *nats.Msg, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		r.log.Error("encoding answer", zap.String("subject", msg.Subject), zap.Error(err))
+		return
+	}
+	if err := msg.Respond(data); err != nil {
+		r.log.Warn("answering request", zap.String("subject", msg.Subject), zap.Error(err))
 	}
 }

@@ -127,28 +127,11 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]contact.Contact, strin
 	return out, next, nil
 }
 
-// ChannelCount splits an audience by whether a channel can reach them.
-type ChannelCount struct {
-	// Reachable have an address for the channel that is not opted out.
-	Reachable int64 `json:"reachable"`
-	// OptedOut have an address, and it is opted out (suppressed).
-	OptedOut int64 `json:"opted_out"`
-	// NoAddress have no phone (sms) or no email (email).
-	NoAddress int64 `json:"no_address"`
-}
-
-// AudienceCount is the size of an audience, per channel.
-type AudienceCount struct {
-	Total int64        `json:"total"`
-	SMS   ChannelCount `json:"sms"`
-	Email ChannelCount `json:"email"`
-}
-
 // Count sizes an audience in one pass over the matching contacts.
-func (s *Store) Count(ctx context.Context, n filter.Node) (AudienceCount, error) {
+func (s *Store) Count(ctx context.Context, n filter.Node) (events.AudienceCount, error) {
 	a := &sqlArgs{}
 	where := compile(n, a)
-	var r AudienceCount
+	var r events.AudienceCount
 	err := s.pool.QueryRow(ctx, `
 		SELECT count(*),
 			count(*) FILTER (WHERE c.phone IS NOT NULL AND ks.address IS NULL),
@@ -164,7 +147,7 @@ func (s *Store) Count(ctx context.Context, n filter.Node) (AudienceCount, error)
 		&r.SMS.Reachable, &r.SMS.OptedOut, &r.SMS.NoAddress,
 		&r.Email.Reachable, &r.Email.OptedOut, &r.Email.NoAddress)
 	if err != nil {
-		return AudienceCount{}, fmt.Errorf("counting audience: %w", err)
+		return events.AudienceCount{}, fmt.Errorf("counting audience: %w", err)
 	}
 	return r, nil
 }

@@ -147,9 +147,9 @@ func TestCountSplitsByChannel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := AudienceCount{Total: 4,
-		SMS:   ChannelCount{Reachable: 2, OptedOut: 1, NoAddress: 1}, // Bo opted out, Cy has no phone
-		Email: ChannelCount{Reachable: 2, OptedOut: 1, NoAddress: 1}} // Dee bounced, Bo has no email
+	want := events.AudienceCount{Total: 4,
+		SMS:   events.ChannelCount{Reachable: 2, OptedOut: 1, NoAddress: 1}, // Bo opted out, Cy has no phone
+		Email: events.ChannelCount{Reachable: 2, OptedOut: 1, NoAddress: 1}} // Dee bounced, Bo has no email
 	if got != want {
 		t.Errorf("count = %+v, want %+v", got, want)
 	}
