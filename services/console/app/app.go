@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -53,6 +55,11 @@ type Config struct {
 	SignInWindow time.Duration `env:"SIGNIN_WINDOW" envDefault:"15m"`
 	// MaxUpload bounds a request body, CSV uploads included.
 	MaxUpload int64 `env:"MAX_UPLOAD" envDefault:"268435456"`
+	// TrustedProxies are networks (CIDR, comma-separated) whose
+	// X-Forwarded-For is believed when counting sign-in attempts per
+	// address: the ingress or load balancer in front. Empty trusts none,
+	// which behind a proxy counts every organizer as one address.
+	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
 }
 
 // DefaultConfig is the configuration with every default applied and no
@@ -87,7 +94,25 @@ func (c Config) Validate() error {
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		return errors.New("set both CONSOLE_ADMIN_EMAIL and CONSOLE_ADMIN_PASSWORD, or neither")
 	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
+	}
 	return nil
+}
+
+func (c Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("CONSOLE_TRUSTED_PROXIES: %q is not a CIDR network", s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // settings are the values the settings page shows; secrets are masked.
@@ -109,6 +134,7 @@ func (c Config) settings() []server.Setting {
 		{Name: "CONSOLE_SECURE_COOKIE", Value: c.SecureCookie},
 		{Name: "CONSOLE_SIGNIN_LIMIT", Value: strconv.Itoa(c.SignInLimit) + " per " + c.SignInWindow.String()},
 		{Name: "CONSOLE_MAX_UPLOAD", Value: strconv.FormatInt(c.MaxUpload, 10) + " bytes"},
+		{Name: "CONSOLE_TRUSTED_PROXIES", Value: strings.Join(c.TrustedProxies, ",")},
 		{Name: "CONSOLE_ADMIN_PASSWORD", Value: masked(c.AdminPassword)},
 	}
 }
@@ -155,6 +181,10 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	if err := a.bootstrapAdmin(ctx, cfg, log); err != nil {
 		return err
 	}
+	proxies, err := cfg.trustedProxies()
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Deps{
 		Store:   a.store,
 		Limiter: limit.New(a.redis, cfg.RedisPrefix, cfg.SignInLimit, cfg.SignInWindow),
@@ -163,12 +193,13 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 			Campaigns: upstream.New("campaigns", cfg.CampaignsURL, cfg.UpstreamTimeout),
 			Delivery:  upstream.New("delivery", cfg.DeliveryURL, cfg.UpstreamTimeout),
 		},
-		Log:          log.Named("http"),
-		SessionTTL:   cfg.SessionTTL,
-		SecureCookie: cfg.SecureCookie,
-		MaxUpload:    cfg.MaxUpload,
-		Settings:     cfg.settings(),
-		Now:          o.Now,
+		Log:            log.Named("http"),
+		SessionTTL:     cfg.SessionTTL,
+		SecureCookie:   cfg.SecureCookie,
+		MaxUpload:      cfg.MaxUpload,
+		Settings:       cfg.settings(),
+		Now:            o.Now,
+		TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -214,7 +215,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.setCookie(w, r, signInCookie, tok, 3600)
 		s.render(w, r, status, "signin", "Sign in", signInView{Token: tok, Email: email, Next: next, Error: msg})
 	}
-	ok, err := s.Limiter.Allow(r.Context(), "email:"+email, "ip:"+clientIP(r))
+	ok, err := s.Limiter.Allow(r.Context(), "email:"+email, "ip:"+s.clientIP(r))
 	if err != nil {
 		s.failErr(w, r, apperr.Unavailable(err, "sign-in is unavailable"))
 		return
@@ -253,14 +254,45 @@ func safeNext(next string) string {
 	return next
 }
 
-// clientIP is the peer's address. X-Forwarded-For is not trusted: a
-// client could set it to dodge the per-address limit.
-func clientIP(r *http.Request) string {
+// clientIP is the address sign-in attempts are counted against: the
+// peer's, unless the peer is a trusted proxy (an ingress), in which case
+// it is the nearest address in X-Forwarded-For that is not a trusted
+// proxy. A client cannot dodge the limit by sending the header itself:
+// it is read only from trusted peers, and only up to the first hop they
+// did not add.
+func (s *Server) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if !s.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		if !s.trusted(hop) {
+			return hop
+		}
+		host = hop
 	}
 	return host
+}
+
+func (s *Server) trusted(addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.TrustedProxies {
+		if p.Contains(ip.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -56,6 +57,9 @@ type Deps struct {
 	Settings []Setting
 	// Now reads the clock; nil is time.Now.
 	Now func() time.Time
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// when counting sign-in attempts per address (an ingress in front).
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the console.
