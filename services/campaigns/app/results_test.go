@@ -146,6 +146,13 @@ func TestInboxRepliesGoThroughDelivery(t *testing.T) {
 		t.Fatalf("launch = %d", code)
 	}
 	eventually(t, "the texts", func() bool { return len(out.step(id, 0)) == 2 })
+	// Recipients are saved as each page's publishes are acknowledged:
+	// wait for the fan-out to finish, as a member's reply would.
+	eventually(t, "the fan-out to finish", func() bool {
+		var c struct{ Status string }
+		call(t, "GET", srv.url+"/campaigns/"+id, nil, &c)
+		return c.Status == "launched"
+	})
 	h.inbound(id, ms[0].ContactID, ms[0].Phone, "Can I bring my kids?")
 	h.inbound("", "", "+13125550199", "who is this") // no campaign, no contact
 

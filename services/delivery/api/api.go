@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/delivery/settings"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/events"
@@ -18,14 +19,15 @@ import (
 
 // Handler serves the API.
 type Handler struct {
-	store *store.Store
-	js    jetstream.JetStream
-	log   *zap.Logger
+	store    *store.Store
+	js       jetstream.JetStream
+	settings *settings.Source
+	log      *zap.Logger
 }
 
 // New builds the handler; js republishes retried dead letters.
-func New(st *store.Store, js jetstream.JetStream, log *zap.Logger) *Handler {
-	return &Handler{store: st, js: js, log: log}
+func New(st *store.Store, js jetstream.JetStream, src *settings.Source, log *zap.Logger) *Handler {
+	return &Handler{store: st, js: js, settings: src, log: log}
 }
 
 // Routes mounts the API on r.
@@ -35,6 +37,8 @@ func (h *Handler) Routes(r chi.Router) {
 	r.Get("/suppressions", h.suppressions)
 	r.Get("/conversations/{channel}/{address}", h.conversation)
 	r.Get("/dead-letters", h.deadLetters)
+	r.Get("/settings", h.getSettings)
+	r.Put("/settings", h.putSettings)
 	r.Post("/dead-letters/{id}/retry", h.retryDeadLetter)
 }
 
@@ -94,4 +98,31 @@ func (h *Handler) conversation(w http.ResponseWriter, r *http.Request) {
 		turns = []store.Turn{}
 	}
 	web.WriteJSON(w, http.StatusOK, map[string]any{"turns": turns})
+}
+
+func (h *Handler) getSettings(w http.ResponseWriter, _ *http.Request) {
+	web.WriteJSON(w, http.StatusOK, h.settings.Current())
+}
+
+type settingsRequest struct {
+	settings.Settings
+	// UpdatedBy names who made the change (the console sends the admin).
+	UpdatedBy string `json:"updated_by"`
+}
+
+// putSettings replaces the organization's settings; every field is
+// required, so a form that forgot one cannot blank it.
+func (h *Handler) putSettings(w http.ResponseWriter, r *http.Request) {
+	var req settingsRequest
+	if err := web.DecodeJSON(r, &req); err != nil {
+		web.WriteError(w, r, h.log, err)
+		return
+	}
+	cur, err := h.settings.Save(r.Context(), req.Settings, req.UpdatedBy)
+	if err != nil {
+		web.WriteError(w, r, h.log, err)
+		return
+	}
+	h.log.Info("settings changed", zap.String("by", req.UpdatedBy))
+	web.WriteJSON(w, http.StatusOK, cur)
 }

@@ -22,9 +22,9 @@ import (
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/publish"
-	"github.com/musterhq/muster/services/delivery/quiet"
 	"github.com/musterhq/muster/services/delivery/ratelimit"
 	"github.com/musterhq/muster/services/delivery/receive"
+	"github.com/musterhq/muster/services/delivery/settings"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
 	"github.com/musterhq/muster/services/delivery/worker"
@@ -94,6 +94,9 @@ type Config struct {
 	MaxAge time.Duration `env:"MAX_AGE" envDefault:"72h"`
 	// SweepEvery is how often deferred messages are checked for being due.
 	SweepEvery time.Duration `env:"SWEEP_EVERY" envDefault:"1s"`
+	// SettingsRefresh is how often settings saved on another replica are
+	// picked up.
+	SettingsRefresh time.Duration `env:"SETTINGS_REFRESH" envDefault:"5s"`
 	// ReconcileAfter settles an unknown outcome with no callback as failed.
 	ReconcileAfter time.Duration `env:"RECONCILE_AFTER" envDefault:"15m"`
 	OrgName        string        `env:"ORG_NAME" envDefault:"Muster"`
@@ -129,11 +132,8 @@ func (c Config) validate() error {
 	if c.TwilioFrom == "" && c.MessagingServiceSID == "" {
 		errs = append(errs, errors.New("set DELIVERY_TWILIO_FROM or DELIVERY_TWILIO_MESSAGING_SERVICE_SID"))
 	}
-	if _, err := quiet.Parse(c.SendWindow); err != nil {
-		errs = append(errs, fmt.Errorf("DELIVERY_SEND_WINDOW: %w", err))
-	}
-	if _, err := time.LoadLocation(c.TimeZone); err != nil {
-		errs = append(errs, fmt.Errorf("DELIVERY_TIME_ZONE: %w", err))
+	if _, err := c.settings().Rules(); err != nil {
+		errs = append(errs, fmt.Errorf("default settings (DELIVERY_ORG_NAME, _HELP_TEXT, _SEND_WINDOW, _TIME_ZONE, _CAP_PER_*): %w", err))
 	}
 	if c.UnsubscribeSecret != "" && len(c.UnsubscribeSecret) < 32 {
 		errs = append(errs, errors.New("DELIVERY_UNSUBSCRIBE_SECRET must be at least 32 characters"))
@@ -155,19 +155,24 @@ func (c Config) ackWait() time.Duration {
 	return c.TwilioTimeout + 20*time.Second
 }
 
-// replies are the keyword answers, with defaults naming the organization.
-func (c Config) replies() receive.Replies {
-	r := receive.Replies{OptOut: c.OptOutText, OptIn: c.OptInText, Help: c.HelpText}
-	if r.OptOut == "" {
-		r.OptOut = fmt.Sprintf("%s: You are unsubscribed and will get no more texts. Reply START to resubscribe.", c.OrgName)
+// settings are the organization's settings as the environment gives them:
+// the defaults until an admin saves others. Replies not configured are
+// written naming the organization.
+func (c Config) settings() settings.Settings {
+	s := settings.Settings{
+		OrgName: c.OrgName, HelpText: c.HelpText, OptOutText: c.OptOutText, OptInText: c.OptInText,
+		SendWindow: c.SendWindow, TimeZone: c.TimeZone, CapPerDay: c.CapPerDay, CapPerWeek: c.CapPerWeek,
 	}
-	if r.OptIn == "" {
-		r.OptIn = fmt.Sprintf("%s: You are resubscribed to texts. Reply HELP for help, STOP to opt out.", c.OrgName)
+	if s.OptOutText == "" {
+		s.OptOutText = fmt.Sprintf("%s: You are unsubscribed and will get no more texts. Reply START to resubscribe.", c.OrgName)
 	}
-	if r.Help == "" {
-		r.Help = fmt.Sprintf("%s: member alerts, a few msgs/month. Msg & data rates may apply. Reply STOP to opt out.", c.OrgName)
+	if s.OptInText == "" {
+		s.OptInText = fmt.Sprintf("%s: You are resubscribed to texts. Reply HELP for help, STOP to opt out.", c.OrgName)
 	}
-	return r
+	if s.HelpText == "" {
+		s.HelpText = fmt.Sprintf("%s: member alerts, a few msgs/month. Msg & data rates may apply. Reply STOP to opt out.", c.OrgName)
+	}
+	return s
 }
 
 // App is a running delivery service.
@@ -253,8 +258,19 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	st.OnOutbox(relay.Wake)
 	a.deps.Go(relay.Run)
 	pub := publish.New(a.deps.JS, log.Named("publish"))
-	api.New(st, a.deps.JS, log.Named("api")).Routes(r)
-	recv := receive.New(st, pub, cfg.replies(), log.Named("receive"))
+	src, err := settings.NewSource(st, cfg.settings(), log.Named("settings"))
+	if err != nil {
+		return err
+	}
+	if err := src.Refresh(ctx); err != nil {
+		log.Warn("stored settings not read; using the configured defaults", zap.Error(err))
+	}
+	a.deps.Go(func(ctx context.Context) { src.Run(ctx, cfg.SettingsRefresh) })
+	api.New(st, a.deps.JS, src, log.Named("api")).Routes(r)
+	recv := receive.New(st, pub, func() receive.Replies {
+		rules := src.Rules()
+		return receive.Replies{OptOut: rules.OptOut, OptIn: rules.OptIn, Help: rules.Help}
+	}, log.Named("receive"))
 	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, recv, log.Named("twilio")).Routes(r)
 	secret := []byte(cfg.UnsubscribeSecret)
 	if len(secret) == 0 {
@@ -267,16 +283,14 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 		key, _ := sendgrid.ParsePublicKey(cfg.SendGridWebhookKey) // validated in New
 		sendgrid.NewEventWebhook(key, recv, log.Named("sendgrid")).Routes(r)
 	}
-	window, _ := quiet.Parse(cfg.SendWindow)   // validated in New
-	zone, _ := time.LoadLocation(cfg.TimeZone) // validated in New
 	m := metrics.New(a.deps.Registry)
 	w := worker.New(worker.Config{
 		From: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, AccountSID: cfg.TwilioAccountSID,
-		PublicURL: publicURL, Window: window, DefaultZone: zone, MinOpen: cfg.MinOpen, MaxAge: cfg.MaxAge,
+		PublicURL: publicURL, Rules: src.Rules, MinOpen: cfg.MinOpen, MaxAge: cfg.MaxAge,
 		SenderRate: cfg.SenderRate, ServiceRate: cfg.ServiceRate, AccountRate: cfg.AccountRate, Clock: o.Clock,
 	}, st, o.SMS, pub,
 		ratelimit.New(a.redis, cfg.RedisPrefix),
-		freqcap.New(a.redis, cfg.RedisPrefix, freqcap.Caps{PerDay: cfg.CapPerDay, PerWeek: cfg.CapPerWeek}),
+		freqcap.New(a.redis, cfg.RedisPrefix),
 		m, log.Named("worker"))
 	a.deps.Go(w.RunBatches)
 	a.deps.Go(func(ctx context.Context) { w.Sweep(ctx, cfg.SweepEvery) })

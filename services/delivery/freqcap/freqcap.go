@@ -18,16 +18,15 @@ type Caps struct {
 	PerWeek int
 }
 
-// Counter reserves and releases sends against the caps.
+// Counter reserves and releases sends against caps.
 type Counter struct {
 	rdb    *redis.Client
 	prefix string
-	caps   Caps
 }
 
 // New builds a counter; prefix namespaces its keys.
-func New(rdb *redis.Client, prefix string, caps Caps) *Counter {
-	return &Counter{rdb: rdb, prefix: prefix, caps: caps}
+func New(rdb *redis.Client, prefix string) *Counter {
+	return &Counter{rdb: rdb, prefix: prefix}
 }
 
 // reserve drops entries older than a week, counts the rest, and adds the
@@ -63,11 +62,12 @@ redis.call('PEXPIRE', key, weekMs)
 return {1, 0}
 `)
 
-// Reserve counts message id against address's caps at now. When over a
+// Reserve counts message id against address's caps at now (the
+// organization's current caps; with none, Redis is not asked). When over a
 // cap it returns false and the time a slot frees up. Urgent alerts are
 // counted but never held back.
-func (c *Counter) Reserve(ctx context.Context, address, messageID string, now time.Time, urgent bool) (bool, time.Time, error) {
-	if c.caps.PerDay <= 0 && c.caps.PerWeek <= 0 {
+func (c *Counter) Reserve(ctx context.Context, address, messageID string, now time.Time, urgent bool, caps Caps) (bool, time.Time, error) {
+	if caps.PerDay <= 0 && caps.PerWeek <= 0 {
 		return true, time.Time{}, nil
 	}
 	force := "0"
@@ -75,7 +75,7 @@ func (c *Counter) Reserve(ctx context.Context, address, messageID string, now ti
 		force = "1"
 	}
 	res, err := reserve.Run(ctx, c.rdb, []string{c.prefix + "cap:" + address},
-		now.UnixMilli(), messageID, c.caps.PerDay, c.caps.PerWeek, force).Int64Slice()
+		now.UnixMilli(), messageID, caps.PerDay, caps.PerWeek, force).Int64Slice()
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("frequency cap: %w", err)
 	}
@@ -89,9 +89,6 @@ func (c *Counter) Reserve(ctx context.Context, address, messageID string, now ti
 // suppressed, or the provider refused it), so it does not use the
 // member's quota.
 func (c *Counter) Release(ctx context.Context, address, messageID string) error {
-	if c.caps.PerDay <= 0 && c.caps.PerWeek <= 0 {
-		return nil
-	}
 	if err := c.rdb.ZRem(ctx, c.prefix+"cap:"+address, messageID).Err(); err != nil {
 		return fmt.Errorf("releasing frequency cap: %w", err)
 	}

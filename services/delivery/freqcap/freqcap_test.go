@@ -10,12 +10,13 @@ import (
 
 func TestCaps(t *testing.T) {
 	rdb, prefix := testkit.Redis(t)
-	c := New(rdb, prefix, Caps{PerDay: 3, PerWeek: 5})
+	c := New(rdb, prefix)
+	caps := Caps{PerDay: 3, PerWeek: 5}
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 	reserve := func(id string, at time.Time, urgent bool) (bool, time.Time) {
 		t.Helper()
-		ok, free, err := c.Reserve(ctx, "+12125550101", id, at, urgent)
+		ok, free, err := c.Reserve(ctx, "+12125550101", id, at, urgent, caps)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,16 +61,16 @@ func TestCaps(t *testing.T) {
 		t.Fatalf("6th in a week: ok=%v free=%s, want refused until a week after m1", ok, free)
 	}
 	// Another member is counted apart.
-	if ok, _, _ := c.Reserve(ctx, "+12125550102", "m1", t0, false); !ok {
+	if ok, _, _ := c.Reserve(ctx, "+12125550102", "m1", t0, false, caps); !ok {
 		t.Fatal("caps leaked between members")
 	}
 }
 
 func TestNoCapsNeverTouchesRedis(t *testing.T) {
 	rdb, prefix := testkit.Redis(t)
-	c := New(rdb, prefix, Caps{})
+	c := New(rdb, prefix)
 	_ = rdb.Close()
-	ok, _, err := c.Reserve(context.Background(), "+1", "m", time.Now(), false)
+	ok, _, err := c.Reserve(context.Background(), "+1", "m", time.Now(), false, Caps{})
 	if !ok || err != nil {
 		t.Fatalf("uncapped Reserve = %v, %v", ok, err)
 	}

@@ -105,17 +105,11 @@ func (w Window) Next(now time.Time, zones []*time.Location) (time.Time, time.Dur
 // Zoner finds where a member is. It caches time zones by name: loading
 // one reads the zoneinfo database from disk, too slow to do per message.
 type Zoner struct {
-	fallback *time.Location
-	cache    sync.Map // zone name -> *time.Location, or nil for unknown
+	cache sync.Map // zone name -> *time.Location, or nil for unknown
 }
 
-// NewZoner builds a zoner that falls back to the organization's zone.
-func NewZoner(fallback *time.Location) *Zoner {
-	if fallback == nil {
-		fallback = time.UTC
-	}
-	return &Zoner{fallback: fallback}
-}
+// NewZoner builds a zoner.
+func NewZoner() *Zoner { return &Zoner{} }
 
 func (z *Zoner) load(name string) *time.Location {
 	if v, ok := z.cache.Load(name); ok {
@@ -131,8 +125,9 @@ func (z *Zoner) load(name string) *time.Location {
 }
 
 // Zones returns the member's own time zone when the contact has one, else
-// the zones their number's area code covers, else the fallback.
-func (z *Zoner) Zones(timeZone, phone string) []*time.Location {
+// the zones their number's area code covers, else fallback (the
+// organization's zone).
+func (z *Zoner) Zones(timeZone, phone string, fallback *time.Location) []*time.Location {
 	if timeZone != "" {
 		if loc := z.load(timeZone); loc != nil {
 			return []*time.Location{loc}
@@ -151,5 +146,8 @@ func (z *Zoner) Zones(timeZone, phone string) []*time.Location {
 			}
 		}
 	}
-	return []*time.Location{z.fallback}
+	if fallback == nil {
+		fallback = time.UTC
+	}
+	return []*time.Location{fallback}
 }

@@ -65,18 +65,18 @@ func TestNarrowerWindow(t *testing.T) {
 
 func TestZones(t *testing.T) {
 	utc := time.UTC
-	zoner := NewZoner(utc)
+	zoner := NewZoner()
 	for range 2 { // the second pass answers from the cache
-		if z := zoner.Zones("America/Chicago", "+12125550101"); len(z) != 1 || z[0].String() != "America/Chicago" {
+		if z := zoner.Zones("America/Chicago", "+12125550101", utc); len(z) != 1 || z[0].String() != "America/Chicago" {
 			t.Errorf("contact zone ignored: %v", z)
 		}
-		if z := zoner.Zones("", "+12125550101"); len(z) != 1 || z[0].String() != "America/New_York" {
+		if z := zoner.Zones("", "+12125550101", utc); len(z) != 1 || z[0].String() != "America/New_York" {
 			t.Errorf("212 area code zones = %v", z)
 		}
-		if z := zoner.Zones("", "+13105550101"); len(z) != 1 || z[0].String() != "America/Los_Angeles" {
+		if z := zoner.Zones("", "+13105550101", utc); len(z) != 1 || z[0].String() != "America/Los_Angeles" {
 			t.Errorf("310 area code zones = %v", z)
 		}
-		if z := zoner.Zones("Not/AZone", "garbage"); len(z) != 1 || z[0] != utc {
+		if z := zoner.Zones("Not/AZone", "garbage", utc); len(z) != 1 || z[0] != utc {
 			t.Errorf("fallback = %v", z)
 		}
 	}

@@ -38,12 +38,13 @@ type Replies struct {
 type Receiver struct {
 	store   *store.Store
 	pub     Publisher
-	replies Replies
+	replies func() Replies
 	log     *zap.Logger
 }
 
 // New builds a receiver.
-func New(st *store.Store, pub Publisher, replies Replies, log *zap.Logger) *Receiver {
+// replies gives the organization's current keyword replies.
+func New(st *store.Store, pub Publisher, replies func() Replies, log *zap.Logger) *Receiver {
 	return &Receiver{store: st, pub: pub, replies: replies, log: log}
 }
 
@@ -112,7 +113,7 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 			return "", err
 		}
 		if added && !providerAnswered {
-			reply = r.replies.OptOut
+			reply = r.replies().OptOut
 		}
 	case keyword.OptIn:
 		lifted, err := r.resubscribe(ctx, in)
@@ -120,11 +121,11 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 			return "", err
 		}
 		if lifted && !providerAnswered {
-			reply = r.replies.OptIn
+			reply = r.replies().OptIn
 		}
 	case keyword.Help:
 		if !providerAnswered {
-			reply = r.replies.Help
+			reply = r.replies().Help
 		}
 	}
 	campaignID, contactID, err := r.store.LatestOutbound(ctx, string(events.ChannelSMS), in.From)

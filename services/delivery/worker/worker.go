@@ -19,11 +19,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/delivery/batch"
+	"github.com/musterhq/muster/services/delivery/freqcap"
 	"github.com/musterhq/muster/services/delivery/metrics"
 	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/quiet"
 	"github.com/musterhq/muster/services/delivery/ratelimit"
+	"github.com/musterhq/muster/services/delivery/settings"
 	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/events"
@@ -53,7 +55,7 @@ type RateLimiter interface {
 
 // CapCounter counts a member's texts against frequency caps.
 type CapCounter interface {
-	Reserve(ctx context.Context, address, messageID string, now time.Time, urgent bool) (bool, time.Time, error)
+	Reserve(ctx context.Context, address, messageID string, now time.Time, urgent bool, caps freqcap.Caps) (bool, time.Time, error)
 	Release(ctx context.Context, address, messageID string) error
 }
 
@@ -64,11 +66,10 @@ type Config struct {
 	AccountSID          string
 	// PublicURL is the base URL Twilio's status callbacks are sent to.
 	PublicURL string
-	// Window is when texts may arrive in the member's local time.
-	Window quiet.Window
-	// DefaultZone is the organization's time zone, for members whose zone
-	// is known neither from their record nor from their number.
-	DefaultZone *time.Location
+	// Rules are the organization's current settings: the send window,
+	// its time zone (for members whose zone is known neither from their
+	// record nor from their number) and the frequency caps.
+	Rules func() settings.Rules
 	// MinOpen is the least time left in a window worth sending into:
 	// closer to its end, the text waits for the next window, so a queued
 	// text cannot arrive in quiet hours.
@@ -103,13 +104,7 @@ func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter R
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	if cfg.DefaultZone == nil {
-		cfg.DefaultZone = time.UTC
-	}
-	if cfg.Window == (quiet.Window{}) {
-		cfg.Window = quiet.Default
-	}
-	w := &Worker{cfg: cfg, zones: quiet.NewZoner(cfg.DefaultZone), store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
+	w := &Worker{cfg: cfg, zones: quiet.NewZoner(), store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
 	w.claims = batch.New(w.claimBatch, 200, 2*time.Millisecond)
 	w.settles = batch.New(w.settleBatch, 200, 2*time.Millisecond)
 	return w
@@ -273,15 +268,16 @@ type decision struct {
 // without a decision.
 func (w *Worker) admit(ctx context.Context, to, timeZone, key string, urgent bool, segments int) (decision, error) {
 	now := w.cfg.Clock()
-	zones := w.zones.Zones(timeZone, to)
-	at, open := w.cfg.Window.Next(now, zones)
+	rules := w.cfg.Rules()
+	zones := w.zones.Zones(timeZone, to, rules.Zone)
+	at, open := rules.Window.Next(now, zones)
 	if at.After(now) || open < w.cfg.MinOpen {
 		if !at.After(now) {
-			at, _ = w.cfg.Window.Next(now.Add(open), zones)
+			at, _ = rules.Window.Next(now.Add(open), zones)
 		}
 		return decision{hold: true, until: at, reason: "quiet hours"}, nil
 	}
-	ok, free, err := w.caps.Reserve(ctx, to, key, now, urgent)
+	ok, free, err := w.caps.Reserve(ctx, to, key, now, urgent, rules.Caps)
 	if err != nil {
 		return decision{}, stream.Retry(err, time.Second)
 	}
@@ -296,7 +292,7 @@ func (w *Worker) admit(ctx context.Context, to, timeZone, key string, urgent boo
 	w.metrics.RateLimitWait.Observe(waited.Seconds())
 	// Whatever is left of the window after the waits bounds how long
 	// Twilio may keep the text queued.
-	_, open = w.cfg.Window.Next(w.cfg.Clock(), zones)
+	_, open = rules.Window.Next(w.cfg.Clock(), zones)
 	return decision{open: open}, nil
 }
 
