@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -41,6 +42,15 @@ type console struct {
 	clock    *clock
 	mu       sync.Mutex
 	launched []string
+	// created are the bodies of the campaigns asked for; the last one is
+	// served back as campaign c2.
+	created []map[string]any
+}
+
+func (c *console) creates() []map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]map[string]any(nil), c.created...)
 }
 
 func (c *console) launches() []string {
@@ -61,8 +71,40 @@ func startConsole(t *testing.T, limit int) *console {
 			c.mu.Unlock()
 			w.WriteHeader(http.StatusAccepted)
 			_, _ = io.WriteString(w, `{"campaign": {"id": "c1", "status": "launching"}, "already_launched": false}`)
+		case r.Method == http.MethodPost && r.URL.Path == "/campaigns":
+			var in map[string]any
+			if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = io.WriteString(w, `{"error": "body: not JSON", "kind": "invalid", "field": "body"}`)
+				return
+			}
+			c.mu.Lock()
+			c.created = append(c.created, in)
+			c.mu.Unlock()
+			out := map[string]any{"id": "c2", "status": "draft"}
+			for k, v := range in {
+				out[k] = v
+			}
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(out)
 		case r.URL.Path == "/campaigns":
 			_, _ = io.WriteString(w, `{"campaigns": []}`)
+		case r.Method == http.MethodGet && r.URL.Path == "/campaigns/c2":
+			created := c.creates()
+			if len(created) == 0 {
+				w.WriteHeader(http.StatusNotFound)
+				_, _ = io.WriteString(w, `{"error": "no such campaign", "kind": "not_found"}`)
+				return
+			}
+			out := map[string]any{"id": "c2", "status": "draft"}
+			for k, v := range created[len(created)-1] {
+				out[k] = v
+			}
+			_ = json.NewEncoder(w).Encode(out)
+		case r.URL.Path == "/campaigns/c2/estimate":
+			_, _ = io.WriteString(w, `{"channels": {"sms": {"reachable": 3, "segments": 1, "encoding": "GSM-7"}, "email": {"reachable": 2}}, "total": 4, "excluded": 1}`)
+		case r.URL.Path == "/campaigns/c2/preview":
+			_, _ = io.WriteString(w, `{"sms": {"body": "Hi Alex, meet Tuesday"}, "email": {"subject": "Meet Tuesday, Alex", "text": "Dear Alex, come along."}, "warnings": []}`)
 		case r.URL.Path == "/inbox":
 			_, _ = io.WriteString(w, `{"items": []}`)
 		default:
@@ -251,11 +293,11 @@ func TestExpiredSessionGoesBackToSignIn(t *testing.T) {
 	if code, _ := b.signIn(adminEmail, adminPassword); code != http.StatusSeeOther {
 		t.Fatal("sign in failed")
 	}
-	if resp, _ := b.do("GET", "/settings", nil, nil); resp.StatusCode != http.StatusOK {
-		t.Fatalf("settings = %d", resp.StatusCode)
+	if resp, _ := b.do("GET", "/account", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("account = %d", resp.StatusCode)
 	}
 	c.clock.advance(2 * time.Hour)
-	resp, _ := b.do("GET", "/settings", nil, nil)
+	resp, _ := b.do("GET", "/account", nil, nil)
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
 		t.Fatalf("expired session = %d to %q, want a redirect to sign in", resp.StatusCode, resp.Header.Get("Location"))
 	}

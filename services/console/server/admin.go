@@ -1,7 +1,9 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -128,6 +130,81 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "audit", "Audit log", list)
 }
 
+// Messaging are the organization's settings delivery keeps: texts are
+// signed with the name, keyword replies, when texts may arrive, the time
+// zone for members with none, and frequency caps.
+type Messaging struct {
+	OrgName    string `json:"org_name"`
+	HelpText   string `json:"help_text"`
+	OptOutText string `json:"opt_out_text"`
+	OptInText  string `json:"opt_in_text"`
+	SendWindow string `json:"send_window"`
+	TimeZone   string `json:"time_zone"`
+	CapPerDay  int    `json:"cap_per_day"`
+	CapPerWeek int    `json:"cap_per_week"`
+}
+
+type messagingDoc struct {
+	Settings  Messaging `json:"settings"`
+	UpdatedBy string    `json:"updated_by,omitempty"`
+	UpdatedAt string    `json:"updated_at,omitempty"`
+}
+
+type settingsView struct {
+	Messaging messagingDoc
+	CanEdit   bool
+	Saved     bool
+	Error     string
+	Console   []Setting
+}
+
 func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "settings", "Settings", s.Settings)
+	s.renderSettings(w, r, http.StatusOK, settingsView{})
+}
+
+func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status int, v settingsView) {
+	if v.Messaging.Settings == (Messaging{}) {
+		if err := s.Services.Delivery.JSON(r.Context(), http.MethodGet, "/settings", nil, &v.Messaging); err != nil {
+			s.failErr(w, r, err)
+			return
+		}
+	}
+	v.CanEdit = principalOf(r).Role.Allows(account.RoleAdmin)
+	v.Console = s.Settings
+	s.render(w, r, status, "settings", "Settings", v)
+}
+
+// saveSettings sends an admin's change to delivery, which checks it, and
+// records who made it in the audit log.
+func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
+	num := func(name string) int {
+		n, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue(name)))
+		if err != nil {
+			return -1 // delivery refuses it with the field named
+		}
+		return n
+	}
+	m := Messaging{
+		OrgName: r.PostFormValue("org_name"), HelpText: r.PostFormValue("help_text"),
+		OptOutText: r.PostFormValue("opt_out_text"), OptInText: r.PostFormValue("opt_in_text"),
+		SendWindow: r.PostFormValue("send_window"), TimeZone: r.PostFormValue("time_zone"),
+		CapPerDay: num("cap_per_day"), CapPerWeek: num("cap_per_week"),
+	}
+	p := principalOf(r)
+	body := struct {
+		Messaging
+		UpdatedBy string `json:"updated_by"`
+	}{m, p.Label}
+	var saved messagingDoc
+	if err := s.Services.Delivery.JSON(r.Context(), http.MethodPut, "/settings", body, &saved); err != nil {
+		if apperr.KindOf(err) == apperr.KindInvalid {
+			s.renderSettings(w, r, http.StatusBadRequest, settingsView{Messaging: messagingDoc{Settings: m}, Error: err.Error()})
+			return
+		}
+		s.failErr(w, r, err)
+		return
+	}
+	s.audit(r, p, "settings.change", "messaging settings",
+		fmt.Sprintf("window %s, zone %s, caps %d/day %d/week", m.SendWindow, m.TimeZone, m.CapPerDay, m.CapPerWeek))
+	s.renderSettings(w, r, http.StatusOK, settingsView{Messaging: saved, Saved: true})
 }

@@ -27,7 +27,9 @@ type campaign struct {
 		Tag    string          `json:"tag"`
 		Filter json.RawMessage `json:"filter"`
 	} `json:"audience"`
-	CreatedAt string `json:"created_at"`
+	Meeting   *meeting  `json:"meeting"`
+	Petition  *petition `json:"petition"`
+	CreatedAt string    `json:"created_at"`
 }
 
 // Editable reports whether the console's editor can change it: an SMS
@@ -185,18 +187,25 @@ func (f draftForm) body() map[string]any {
 }
 
 type composeView struct {
-	Form  draftForm
+	Form  composeForm
 	Error string
 }
 
 func (s *Server) newCampaignPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "compose", "New campaign", composeView{})
+	s.render(w, r, http.StatusOK, "compose", "New campaign", composeView{Form: composeFormOf(func(string) string { return "" })})
 }
 
+// createCampaign saves the compose form as a draft. An SMS alert goes on
+// to the editor (live preview, test send); other kinds go to the review
+// page, which previews every channel before launch.
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
-	f := draftForm{Name: r.PostFormValue("name"), Tag: r.PostFormValue("tag"), Body: r.PostFormValue("body")}
+	f := composeFormOf(r.PostFormValue)
+	req, err := f.request()
 	var c campaign
-	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns", f.body(), &c); err != nil {
+	if err == nil {
+		err = s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns", req, &c)
+	}
+	if err != nil {
 		if apperr.KindOf(err) == apperr.KindInvalid {
 			s.render(w, r, http.StatusBadRequest, "compose", "New campaign", composeView{Form: f, Error: err.Error()})
 			return
@@ -205,26 +214,43 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, principalOf(r), "campaign.create", "campaign "+c.ID, c.Name)
-	http.Redirect(w, r, "/campaigns/"+url.PathEscape(c.ID)+"/edit", http.StatusSeeOther)
+	next := "/campaigns/" + url.PathEscape(c.ID) + "/edit"
+	if !c.Editable() {
+		next = "/campaigns/" + url.PathEscape(c.ID) + "/launch"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// audienceCount is a tag's audience: reachable and excluded are the SMS
+// numbers (the editor's), sms and email split each channel.
 type audienceCount struct {
-	Total     int64 `json:"total"`
+	Total     int64        `json:"total"`
+	Reachable int64        `json:"reachable"`
+	Excluded  int64        `json:"excluded"`
+	SMS       channelCount `json:"sms"`
+	Email     channelCount `json:"email"`
+}
+
+// channelCount is contacts' count for one channel.
+type channelCount struct {
 	Reachable int64 `json:"reachable"`
-	Excluded  int64 `json:"excluded"`
+	OptedOut  int64 `json:"opted_out"`
+	NoAddress int64 `json:"no_address"`
 }
 
 func (s *Server) countTag(ctx context.Context, tag string) (audienceCount, error) {
 	var out struct {
-		Total       int64 `json:"total"`
-		Reachable   int64 `json:"reachable"`
-		Unreachable int64 `json:"unreachable"`
+		Total       int64        `json:"total"`
+		Reachable   int64        `json:"reachable"`
+		Unreachable int64        `json:"unreachable"`
+		SMS         channelCount `json:"sms"`
+		Email       channelCount `json:"email"`
 	}
 	req := map[string]any{"filter": map[string]string{"tag": tag}, "channel": "sms"}
 	if err := s.Services.Contacts.JSON(ctx, http.MethodPost, "/audiences/count", req, &out); err != nil {
 		return audienceCount{}, err
 	}
-	return audienceCount{Total: out.Total, Reachable: out.Reachable, Excluded: out.Unreachable}, nil
+	return audienceCount{Total: out.Total, Reachable: out.Reachable, Excluded: out.Unreachable, SMS: out.SMS, Email: out.Email}, nil
 }
 
 // audienceCount is the compose page's live count for a tag.
@@ -254,7 +280,11 @@ func (s *Server) editCampaignPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !c.Editable() {
-		http.Redirect(w, r, "/campaigns/"+url.PathEscape(c.ID), http.StatusSeeOther)
+		next := "/campaigns/" + url.PathEscape(c.ID)
+		if c.Status == "draft" {
+			next += "/launch"
+		}
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
 	s.render(w, r, http.StatusOK, "edit", "Edit "+c.Name, editView{Campaign: c, Notice: notice(r)})
@@ -348,25 +378,63 @@ func (s *Server) testSend(w http.ResponseWriter, r *http.Request) {
 }
 
 type launchView struct {
-	Campaign  campaign
-	Text      string
+	Campaign campaign
+	// Lines say how many get what on which channel, SMS first.
+	Lines []launchLine
+	// Reachable is everyone something will be sent to.
 	Reachable int64
 	Excluded  int64
 	// At is the chosen send time (RFC 3339), empty for now.
 	At       string
 	Finish   string
 	Segments int
+	Encoding string
+	// Text is the SMS as a sample member gets it; Subject and EmailText
+	// the email.
+	Text      string
+	Subject   string
+	EmailText string
+	// Reminders are when a meeting's reminders go out.
+	Reminders []string
+}
+
+// launchLine is one channel's part of the launch: N people get What.
+type launchLine struct {
+	N       int64
+	What    string
+	Channel string
+}
+
+// SMS and Email report whether the campaign sends on them.
+func (v launchView) SMS() bool {
+	return v.Campaign.Channel == "sms" || v.Campaign.Channel == "both" || v.Campaign.Channel == ""
+}
+func (v launchView) Email() bool {
+	return v.Campaign.Channel == "email" || v.Campaign.Channel == "both"
+}
+
+// whatOf names what a channel carries for a kind of campaign.
+func whatOf(kind, channel string) string {
+	noun := map[string]string{"sms": "text", "email": "email"}[channel]
+	switch kind {
+	case "meeting":
+		return "this invitation by " + noun
+	case "petition":
+		return "this petition " + noun
+	default:
+		return "this " + noun
+	}
 }
 
 // confirmLaunchPage says, before anything is sent, how many people get
-// what and when.
+// what on which channel and when, with campaigns' own preview of each.
 func (s *Server) confirmLaunchPage(w http.ResponseWriter, r *http.Request) {
 	c, err := s.campaign(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		s.failErr(w, r, err)
 		return
 	}
-	v := launchView{Campaign: c}
+	v := launchView{Campaign: c, Reminders: reminderTimes(c.Meeting)}
 	if at := strings.TrimSpace(r.URL.Query().Get("at")); at != "" {
 		t, err := time.Parse(time.RFC3339, at)
 		if err != nil {
@@ -381,7 +449,9 @@ func (s *Server) confirmLaunchPage(w http.ResponseWriter, r *http.Request) {
 			OptedOut  *int64 `json:"opted_out"`
 			NoAddress *int64 `json:"no_address"`
 			Segments  int    `json:"segments"`
+			Encoding  string `json:"encoding"`
 		} `json:"channels"`
+		Total           *int64 `json:"total"`
 		Excluded        *int64 `json:"excluded"`
 		EstimatedFinish string `json:"estimated_finish"`
 	}
@@ -389,18 +459,49 @@ func (s *Server) confirmLaunchPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	sms := est.Channels["sms"]
-	v.Reachable, v.Segments, v.Finish = sms.Reachable, sms.Segments, est.EstimatedFinish
+	v.Finish = est.EstimatedFinish
+	for _, ch := range []string{"sms", "email"} {
+		e, ok := est.Channels[ch]
+		if !ok || (ch == "sms" && !v.SMS()) || (ch == "email" && !v.Email()) {
+			continue
+		}
+		v.Lines = append(v.Lines, launchLine{N: e.Reachable, What: whatOf(c.Kind, ch), Channel: ch})
+		if e.Reachable > v.Reachable {
+			v.Reachable = e.Reachable
+		}
+		if ch == "sms" {
+			v.Segments, v.Encoding = e.Segments, e.Encoding
+		}
+	}
+	if len(v.Lines) == 0 {
+		ch := "sms"
+		if !v.SMS() {
+			ch = "email"
+		}
+		v.Lines = []launchLine{{What: whatOf(c.Kind, ch), Channel: ch}}
+	}
 	if est.Excluded != nil {
 		v.Excluded = *est.Excluded
+		if est.Total != nil && len(v.Lines) > 1 {
+			v.Reachable = *est.Total - *est.Excluded
+		}
 	}
 	var p struct {
 		SMS *struct {
 			Body string `json:"body"`
 		} `json:"sms"`
+		Email *struct {
+			Subject string `json:"subject"`
+			Text    string `json:"text"`
+		} `json:"email"`
 	}
-	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns/"+url.PathEscape(c.ID)+"/preview", map[string]any{}, &p); err == nil && p.SMS != nil {
-		v.Text = p.SMS.Body
+	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns/"+url.PathEscape(c.ID)+"/preview", map[string]any{}, &p); err == nil {
+		if p.SMS != nil {
+			v.Text = p.SMS.Body
+		}
+		if p.Email != nil {
+			v.Subject, v.EmailText = p.Email.Subject, p.Email.Text
+		}
 	}
 	s.render(w, r, http.StatusOK, "launch", "Launch "+c.Name, v)
 }

@@ -169,6 +169,7 @@ func (s *Server) Routes() http.Handler {
 		r.Post("/admin/tokens", s.createToken)
 		r.Post("/admin/tokens/{id}/revoke", s.revokeToken)
 		r.Get("/admin/audit", s.auditPage)
+		r.Post("/settings", s.saveSettings)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no page here.")

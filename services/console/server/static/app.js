@@ -17,6 +17,13 @@
     if (a.excluded) { s += " (" + a.excluded + " opted out or without a phone)"; }
     return s + ".";
   }
+  function emailText(a) {
+    if (!a || !a.email) { return ""; }
+    var s = plural(a.email.reachable, "person", "people") + " can be emailed";
+    var out = (a.email.opted_out || 0) + (a.email.no_address || 0);
+    if (out) { s += " (" + out + " opted out or without an email address)"; }
+    return s + ".";
+  }
 
   // Forms that ask before they act (cancel a campaign).
   document.querySelectorAll("form[data-confirm]").forEach(function (f) {
@@ -25,19 +32,51 @@
     });
   });
 
-  // The new-campaign form: a live count of the tag's audience.
+  // The new-campaign form: the fields the chosen kind and channel need,
+  // and a live count of the tag's audience on each chosen channel.
+  var compose = document.getElementById("compose");
   var countInput = document.querySelector("#compose [data-count]");
-  if (countInput) {
-    var count = debounce(function () {
-      var tag = countInput.value.trim();
-      if (!tag) { text("audience-count", ""); return; }
-      fetch("/campaigns/audience-count?tag=" + encodeURIComponent(tag), { headers: { Accept: "application/json" } })
-        .then(function (r) { return r.json(); })
-        .then(function (a) { text("audience-count", audienceText(a)); })
-        .catch(function () { text("audience-count", "The audience could not be counted."); });
-    }, 300);
-    countInput.addEventListener("input", count);
-    count();
+  if (compose) {
+    var kind = document.getElementById("kind");
+    var channel = document.getElementById("channel");
+    var last = null;
+    var showCount = function () {
+      if (!last) { text("audience-count", ""); return; }
+      var ch = channel ? channel.value : "sms";
+      var parts = [];
+      if (ch !== "email") { parts.push(audienceText(last)); }
+      if (ch !== "sms") { parts.push(emailText(last)); }
+      text("audience-count", parts.join(" "));
+    };
+    var fit = function () {
+      compose.querySelectorAll("[data-kind]").forEach(function (el) {
+        el.hidden = !kind || el.getAttribute("data-kind") !== kind.value;
+      });
+      compose.querySelectorAll("[data-channel]").forEach(function (el) {
+        var ch = channel ? channel.value : "sms";
+        el.hidden = ch !== "both" && el.getAttribute("data-channel") !== ch;
+      });
+      showCount();
+    };
+    if (kind) { kind.addEventListener("change", fit); }
+    if (channel) { channel.addEventListener("change", fit); }
+    var tz = document.getElementById("time_zone");
+    if (tz && !tz.value && window.Intl) {
+      try { tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* leave it for the organizer */ }
+    }
+    fit();
+    if (countInput) {
+      var count = debounce(function () {
+        var tag = countInput.value.trim();
+        if (!tag) { last = null; showCount(); return; }
+        fetch("/campaigns/audience-count?tag=" + encodeURIComponent(tag), { headers: { Accept: "application/json" } })
+          .then(function (r) { return r.json(); })
+          .then(function (a) { last = a; showCount(); })
+          .catch(function () { text("audience-count", "The audience could not be counted."); });
+      }, 300);
+      countInput.addEventListener("input", count);
+      count();
+    }
   }
 
   // The draft editor: saves as the organizer types and shows campaigns'
