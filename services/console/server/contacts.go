@@ -31,6 +31,9 @@ type contactsView struct {
 	Q, Tag, Consent string
 	Contacts        []contact
 	Next            string
+	// Tagged reports a bulk tag change; Error a refused one.
+	Tagged string
+	Error  string
 }
 
 // contactFilters are the list filters the console offers and passes on to
@@ -50,7 +53,11 @@ func filterQuery(in url.Values) url.Values {
 }
 
 func (s *Server) contactsPage(w http.ResponseWriter, r *http.Request) {
-	q := filterQuery(r.URL.Query())
+	s.renderContacts(w, r, http.StatusOK, r.URL.Query(), "", "")
+}
+
+func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status int, query url.Values, tagged, problem string) {
+	q := filterQuery(query)
 	if q.Get("limit") == "" {
 		q.Set("limit", "50")
 	}
@@ -62,12 +69,58 @@ func (s *Server) contactsPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	v := contactsView{Q: q.Get("q"), Tag: q.Get("tag"), Consent: q.Get("sms_consent"), Contacts: out.Contacts}
+	v := contactsView{Q: q.Get("q"), Tag: q.Get("tag"), Consent: q.Get("sms_consent"), Contacts: out.Contacts, Tagged: tagged, Error: problem}
 	if out.Next != "" {
 		q.Set("cursor", out.Next)
 		v.Next = "/contacts?" + q.Encode()
 	}
-	s.render(w, r, http.StatusOK, "contacts", "Contacts", v)
+	s.render(w, r, status, "contacts", "Contacts", v)
+}
+
+// bulkTag adds or removes a tag on everyone the search's tag and text
+// consent select, through contacts' POST /contacts/tags. A name search is
+// not a filter contacts can apply in bulk, so it is refused rather than
+// widened to everyone.
+func (s *Server) bulkTag(w http.ResponseWriter, r *http.Request) {
+	form := url.Values{"tag": {r.PostFormValue("tag")}, "sms_consent": {r.PostFormValue("sms_consent")}, "q": {r.PostFormValue("q")}}
+	label := strings.ToLower(strings.TrimSpace(r.PostFormValue("label")))
+	op := r.PostFormValue("op")
+	var problem string
+	switch {
+	case strings.TrimSpace(form.Get("q")) != "":
+		problem = "Tagging in bulk works on a tag or text-consent filter, not a name search: clear the name first."
+	case strings.TrimSpace(form.Get("tag")) == "" && form.Get("sms_consent") == "":
+		problem = "Filter by a tag or text consent first: tagging everyone at once is not offered here."
+	case label == "" || (op != "add" && op != "remove"):
+		problem = "Name the tag to add or remove."
+	}
+	if problem != "" {
+		s.renderContacts(w, r, http.StatusBadRequest, form, "", problem)
+		return
+	}
+	var leaves []map[string]any
+	if t := strings.TrimSpace(form.Get("tag")); t != "" {
+		leaves = append(leaves, map[string]any{"tag": t})
+	}
+	if c := form.Get("sms_consent"); c != "" {
+		leaves = append(leaves, map[string]any{"consent": map[string]string{"channel": "sms", "status": c}})
+	}
+	body := map[string]any{"filter": map[string]any{"all": leaves}}
+	body[op] = []string{label}
+	var out struct {
+		Changed int `json:"changed"`
+	}
+	if err := s.Services.Contacts.JSON(r.Context(), http.MethodPost, "/contacts/tags", body, &out); err != nil {
+		if apperr.KindOf(err) == apperr.KindInvalid {
+			s.renderContacts(w, r, http.StatusBadRequest, form, "", err.Error())
+			return
+		}
+		s.failErr(w, r, err)
+		return
+	}
+	p := principalOf(r)
+	s.audit(r, p, "contacts.tag."+op, "contacts tagged "+form.Get("tag"), fmt.Sprintf("%s %q on %d contacts", op, label, out.Changed))
+	s.renderContacts(w, r, http.StatusOK, form, fmt.Sprintf("%s %q: %d contacts changed.", op, label, out.Changed), "")
 }
 
 type consentEntry struct {

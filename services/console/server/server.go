@@ -147,6 +147,7 @@ func (s *Server) Routes() http.Handler {
 		r.Get("/contacts/import", s.importForm)
 		r.Post("/contacts/import", s.importUpload)
 		r.Post("/contacts/{id}/consent", s.changeConsent)
+		r.Post("/contacts/tags", s.bulkTag)
 		r.Get("/campaigns/new", s.newCampaignPage)
 		r.Post("/campaigns/new", s.createCampaign)
 		r.Get("/campaigns/audience-count", s.audienceCount)

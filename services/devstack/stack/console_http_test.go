@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/musterhq/muster/services/devstack/stack"
 	"github.com/musterhq/muster/services/simulator/sim"
 )
 
@@ -43,18 +44,55 @@ func postForm(t *testing.T, c *http.Client, u string, form url.Values) (int, str
 	return resp.StatusCode, string(b)
 }
 
-// An admin changes the HELP reply and the send window in the console's
-// settings page; delivery refuses settings that break a rule, takes the
-// valid ones, a member's next HELP gets the new text, and the change is
-// in the audit log with who made it.
-func TestConsoleSettingsReachDelivery(t *testing.T) {
-	st := startConsoleStack(t)
+// signedIn is an HTTP client signed in to the console as the admin.
+func signedIn(t *testing.T, st *stack.Stack) *http.Client {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
 	_, tok := page(t, c, st.ConsoleURL+"/signin")
 	if code, body := postForm(t, c, st.ConsoleURL+"/signin", url.Values{"csrf": {tok}, "email": {consoleAdmin}, "password": {consolePassword}}); code != 200 {
 		t.Fatalf("sign in = %d %.300s", code, body)
 	}
+	return c
+}
+
+// An organizer tags everyone a filter selects in one go; a name search
+// is refused rather than widened to everyone.
+func TestConsoleBulkTag(t *testing.T) {
+	st := startConsoleStack(t)
+	for _, p := range []string{"2125550181", "2125550182"} {
+		if code := call(t, "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": "N" + p[8:], "phone": p, "tags": []string{"nights"}}, nil); code != 201 {
+			t.Fatalf("create = %d", code)
+		}
+	}
+	call(t, "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": "Day", "phone": "2125550183", "tags": []string{"days"}}, nil)
+	c := signedIn(t, st)
+	body, tok := page(t, c, st.ConsoleURL+"/contacts?tag=nights")
+	if !strings.Contains(body, "Tag everyone this filter selects") {
+		t.Fatalf("no bulk tag form for a tag filter:\n%.500s", body)
+	}
+	if code, body := postForm(t, c, st.ConsoleURL+"/contacts/tags", url.Values{"csrf": {tok}, "tag": {"nights"}, "q": {"N"}, "label": {"strike-vote"}, "op": {"add"}}); code != 400 || !strings.Contains(body, "name search") {
+		t.Fatalf("bulk tag with a name search = %d %.300s", code, body)
+	}
+	if code, body := postForm(t, c, st.ConsoleURL+"/contacts/tags", url.Values{"csrf": {tok}, "tag": {"nights"}, "label": {"Strike-Vote"}, "op": {"add"}}); code != 200 || !strings.Contains(body, "2 contacts changed") {
+		t.Fatalf("bulk tag = %d %.300s", code, body)
+	}
+	var list struct {
+		Contacts []struct{ FirstName string } `json:"contacts"`
+	}
+	call(t, "GET", st.ContactsURL+"/contacts?tag=strike-vote", nil, &list)
+	if len(list.Contacts) != 2 {
+		t.Fatalf("tagged = %+v, want the two night-shift members", list.Contacts)
+	}
+}
+
+// An admin changes the HELP reply and the send window in the console's
+// settings page; delivery refuses settings that break a rule, takes the
+// valid ones, a member's next HELP gets the new text, and the change is
+// in the audit log with who made it.
+func TestConsoleSettingsReachDelivery(t *testing.T) {
+	st := startConsoleStack(t)
+	c := signedIn(t, st)
 	body, tok := page(t, c, st.ConsoleURL+"/settings")
 	if !strings.Contains(body, "Save settings") {
 		t.Fatalf("settings page offers no form to an admin:\n%.500s", body)
