@@ -320,6 +320,8 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 }
 
 type optOutsView struct {
+	// Q searches the addresses.
+	Q            string `json:"-"`
 	Suppressions []struct {
 		Channel   string `json:"channel"`
 		Address   string `json:"address"`
@@ -330,8 +332,8 @@ type optOutsView struct {
 }
 
 func (s *Server) optOutsPage(w http.ResponseWriter, r *http.Request) {
-	var v optOutsView
-	if err := s.Services.Delivery.JSON(r.Context(), http.MethodGet, "/suppressions?limit=500", nil, &v); err != nil {
+	v := optOutsView{Q: strings.TrimSpace(r.URL.Query().Get("q"))}
+	if err := s.Services.Delivery.JSON(r.Context(), http.MethodGet, "/suppressions?limit=500&q="+url.QueryEscape(v.Q), nil, &v); err != nil {
 		s.failErr(w, r, err)
 		return
 	}

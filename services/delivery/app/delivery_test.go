@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -257,6 +258,16 @@ func TestProviderErrorsClassified(t *testing.T) {
 	h.get("/suppressions", &sup)
 	if len(sup.Suppressions) != 1 || sup.Suppressions[0].Address != stopped || sup.Suppressions[0].Source != events.SourceProvider {
 		t.Errorf("suppressions = %+v, want the 21610 number from the provider", sup.Suppressions)
+	}
+	// The list can be searched by address, wildcards taken literally.
+	for q, want := range map[string]int{stopped[len(stopped)-4:]: 1, "999999": 0, "%": 0} {
+		var found struct {
+			Suppressions []struct{ Address string } `json:"suppressions"`
+		}
+		h.get("/suppressions?q="+url.QueryEscape(q), &found)
+		if len(found.Suppressions) != want {
+			t.Errorf("search %q found %d, want %d", q, len(found.Suppressions), want)
+		}
 	}
 	if m := h.waitStatus(kInvalid, "failed"); m.ErrorCode != "21211" {
 		t.Errorf("invalid number recorded with code %q", m.ErrorCode)

@@ -425,12 +425,15 @@ func (s *Store) IsSuppressed(ctx context.Context, channel, address string) (bool
 }
 
 // Suppressions lists the list, newest first.
-func (s *Store) Suppressions(ctx context.Context, limit int) ([]Suppression, error) {
+//
+// search, when not empty, keeps addresses containing it (any case).
+func (s *Store) Suppressions(ctx context.Context, search string, limit int) ([]Suppression, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
 	rows, err := s.pool.Query(ctx, `SELECT channel, address, reason, source, evidence, created_at
-		FROM suppressions ORDER BY created_at DESC LIMIT $1`, limit)
+		FROM suppressions WHERE ($2 = '' OR address ILIKE '%' || $2 || '%')
+		ORDER BY created_at DESC LIMIT $1`, limit, search)
 	if err != nil {
 		return nil, fmt.Errorf("listing suppressions: %w", err)
 	}
