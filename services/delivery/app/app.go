@@ -71,7 +71,7 @@ type Config struct {
 	// secret is made at start, and links stop working on restart.
 	UnsubscribeSecret string        `env:"UNSUBSCRIBE_SECRET"`
 	EmailWorkers      int           `env:"EMAIL_WORKERS" envDefault:"1000"`
-	EmailLinger       time.Duration `env:"EMAIL_LINGER" envDefault:"20ms"`
+	EmailLinger       time.Duration `env:"EMAIL_LINGER" envDefault:"5ms"`
 	// RedisURL holds the shared rate-limit budgets and frequency caps.
 	RedisURL    string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
 	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"muster:"`

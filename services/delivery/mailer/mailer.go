@@ -65,7 +65,7 @@ type job struct {
 // New builds a mailer; Run must be running for Handle to make progress.
 func New(cfg Config, st *store.Store, sender Sender, pub Publisher, links *unsubscribe.Signer, log *zap.Logger) *Mailer {
 	if cfg.Linger <= 0 {
-		cfg.Linger = 20 * time.Millisecond
+		cfg.Linger = 5 * time.Millisecond
 	}
 	if cfg.MaxBatch <= 0 || cfg.MaxBatch > sendgrid.MaxPersonalizations {
 		cfg.MaxBatch = sendgrid.MaxPersonalizations

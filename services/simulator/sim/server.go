@@ -246,6 +246,10 @@ func (s *Server) Reset() { s.msgs.reset() }
 // Emails returns a copy of the recorded emails, one per recipient.
 func (s *Server) Emails() []Email { return s.emails.list() }
 
+// EmailCount is how many emails were recorded, without copying them: for
+// tests and benchmarks that poll while thousands arrive.
+func (s *Server) EmailCount() int { return s.emails.length() }
+
 // ResetEmails clears the recorded emails and drops their pending automatic
 // events.
 func (s *Server) ResetEmails() {
