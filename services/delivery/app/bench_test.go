@@ -34,19 +34,17 @@ func benchCount(def int) int {
 }
 
 // fill publishes n send requests to distinct members before delivery
-// starts, so the benchmark times the pipeline, not the publisher.
-func (h *harness) fill(b *testing.B, n int) {
+// starts, so a benchmark times the pipeline, not the publisher.
+func (h *harness) fill(b *testing.B, n int, ch events.Channel, build func(i int) events.SendRequested) {
 	b.Helper()
 	futures := make([]jetstream.PubAckFuture, 0, n)
 	for i := range n {
-		key := fmt.Sprintf("c.bench.s0.%d.sms", i)
-		req := events.SendRequested{
-			Meta:           events.Meta{ID: key, Type: events.TypeSendRequested, Version: 1, OccurredAt: time.Now()},
-			IdempotencyKey: key, CampaignID: "00000000-0000-4000-8000-000000000001", ContactID: strconv.Itoa(i),
-			Channel: events.ChannelSMS, To: fmt.Sprintf("+1212%07d", 2_000_000+i), Body: "Hi, the contract vote is Thursday. Reply STOP to opt out.",
-		}
+		req := build(i)
+		key := fmt.Sprintf("c.bench.s0.%d.%s", i, ch)
+		req.Meta = events.Meta{ID: key, Type: events.TypeSendRequested, Version: 1, OccurredAt: time.Now()}
+		req.IdempotencyKey, req.ContactID, req.Channel = key, strconv.Itoa(i), ch
 		data, _ := json.Marshal(req)
-		f, err := h.js.PublishAsync(events.SendSubject(events.ChannelSMS), data, jetstream.WithMsgID(key))
+		f, err := h.js.PublishAsync(events.SendSubject(ch), data, jetstream.WithMsgID(key))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -59,6 +57,20 @@ func (h *harness) fill(b *testing.B, n int) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// texts are an SMS alert to distinct members.
+func texts(i int) events.SendRequested {
+	return events.SendRequested{CampaignID: "00000000-0000-4000-8000-000000000001",
+		To: fmt.Sprintf("+1212%07d", 2_000_000+i), Body: "Hi, the contract vote is Thursday. Reply STOP to opt out."}
+}
+
+// emails are an alert by email with the same content to distinct members,
+// as an action alert without merge fields would be.
+func emails(i int) events.SendRequested {
+	return events.SendRequested{CampaignID: "00000000-0000-4000-8000-000000000002",
+		To: fmt.Sprintf("member%d@local1199.org", i), Subject: "Contract vote Thursday",
+		Body: "Vote at the union hall, 5pm.", HTML: "<p>Vote at the union hall, 5pm.</p>"}
 }
 
 // BenchmarkSMSSend measures delivery alone, queue to provider call: the
@@ -80,7 +92,7 @@ func BenchmarkSMSSend(b *testing.B) {
 	if err := stream.EnsureStreams(context.Background(), h.js, stream.Topology{}); err != nil {
 		b.Fatal(err)
 	}
-	h.fill(b, n)
+	h.fill(b, n, events.ChannelSMS, texts)
 	b.ResetTimer()
 	start := time.Now()
 	h.start(nil)
@@ -132,35 +144,6 @@ func BenchmarkStopWebhook(b *testing.B) {
 	fmt.Printf("BENCH stop_webhook_p50_ms %.1f ms\n", float64(latencies[total/2].Microseconds())/1000)
 }
 
-// fillEmail publishes n email requests with the same content to distinct
-// members, as an action alert without merge fields would.
-func (h *harness) fillEmail(b *testing.B, n int) {
-	b.Helper()
-	futures := make([]jetstream.PubAckFuture, 0, n)
-	for i := range n {
-		key := fmt.Sprintf("c.bench.s0.%d.email", i)
-		req := events.SendRequested{
-			Meta:           events.Meta{ID: key, Type: events.TypeSendRequested, Version: 1, OccurredAt: time.Now()},
-			IdempotencyKey: key, CampaignID: "00000000-0000-4000-8000-000000000002", ContactID: strconv.Itoa(i),
-			Channel: events.ChannelEmail, To: fmt.Sprintf("member%d@local1199.org", i),
-			Subject: "Contract vote Thursday", Body: "Vote at the union hall, 5pm.", HTML: "<p>Vote at the union hall, 5pm.</p>",
-		}
-		data, _ := json.Marshal(req)
-		f, err := h.js.PublishAsync(events.SendSubject(events.ChannelEmail), data, jetstream.WithMsgID(key))
-		if err != nil {
-			b.Fatal(err)
-		}
-		futures = append(futures, f)
-	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkEmailSend measures the email pipeline queue to SendGrid call:
 // batched record and suppression check, one mail/send per 1,000
 // recipients with their own unsubscribe links, batched settle and events.
@@ -172,7 +155,7 @@ func BenchmarkEmailSend(b *testing.B) {
 	if err := stream.EnsureStreams(context.Background(), h.js, stream.Topology{}); err != nil {
 		b.Fatal(err)
 	}
-	h.fillEmail(b, n)
+	h.fill(b, n, events.ChannelEmail, emails)
 	b.ResetTimer()
 	start := time.Now()
 	h.start(nil)
@@ -201,7 +184,7 @@ func BenchmarkRateLimit(b *testing.B) {
 	if err := stream.EnsureStreams(context.Background(), h.js, stream.Topology{}); err != nil {
 		b.Fatal(err)
 	}
-	h.fill(b, n)
+	h.fill(b, n, events.ChannelSMS, texts)
 	b.ResetTimer()
 	for i := range benchReplicas() {
 		cfg := h.cfg

@@ -10,10 +10,13 @@ import (
 	"github.com/musterhq/muster/shared/events"
 )
 
-// RecordAndClaimMany is RecordAndClaim for a batch, in one statement: each
-// new request is recorded and claimed for sending, or recorded suppressed.
-// It returns the rows it created, by idempotency key; keys missing from
-// the result were recorded before (the caller reads them with ByKey).
+// RecordAndClaimMany records a batch of new send requests in one
+// statement and, in the same statement, claims each for sending, or
+// records it suppressed when its address is on the suppression list: the
+// record and the suppression check are one atomic step, taken right
+// before the provider call. It returns the rows it created, by
+// idempotency key; keys missing from the result were recorded before (the
+// caller reads them with ByKey and never sends them again).
 func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendRequested, segments []int) (map[string]Message, error) {
 	n := len(reqs)
 	keys, campaigns, contacts, channels, tos, bodies, corr, zones := make([]string, n), make([]string, n), make([]string, n),

@@ -90,37 +90,6 @@ func (s *Store) Record(ctx context.Context, req events.SendRequested, segments i
 	return m, false, err
 }
 
-// RecordAndClaim records a new send request and, in the same statement,
-// claims it for sending, or records it suppressed when its address is on
-// the suppression list: the record and the suppression check are one
-// atomic step, taken right before the provider call. created is false
-// when the key was recorded before; the existing row is returned as it is.
-func (s *Store) RecordAndClaim(ctx context.Context, req events.SendRequested, segments int) (Message, bool, error) {
-	m, err := scanMessage(s.pool.QueryRow(ctx, `
-		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
-			reason, correlation_id, time_zone, urgent, segments)
-		SELECT $1, $2, $3, $4, $5, $6, $7,
-			CASE WHEN sup.address IS NULL THEN $8 ELSE $9 END,
-			CASE WHEN sup.address IS NULL THEN $10::smallint ELSE $11::smallint END,
-			CASE WHEN sup.address IS NULL THEN '' ELSE 'suppressed: ' || sup.reason END,
-			$12, $13, $14, $15
-		FROM (SELECT 1) AS one
-		LEFT JOIN suppressions sup ON sup.channel = $5 AND sup.address = $6
-		ON CONFLICT (idempotency_key) DO NOTHING
-		RETURNING `+messageColumns,
-		req.IdempotencyKey, req.CampaignID, req.Step, req.ContactID, string(req.Channel), req.To, req.Body,
-		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(),
-		req.CorrelationID, req.TimeZone, req.Urgent, segments))
-	if err == nil {
-		return m, true, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return Message{}, false, fmt.Errorf("recording message: %w", err)
-	}
-	m, err = s.ByKey(ctx, req.IdempotencyKey)
-	return m, false, err
-}
-
 // ByKey reads the message recorded under an idempotency key.
 func (s *Store) ByKey(ctx context.Context, key string) (Message, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE idempotency_key = $1`, key))
