@@ -97,7 +97,14 @@ type Config struct {
 	// SettingsRefresh is how often settings saved on another replica are
 	// picked up.
 	SettingsRefresh time.Duration `env:"SETTINGS_REFRESH" envDefault:"5s"`
-	// ReconcileAfter settles an unknown outcome with no callback as failed.
+	// ReconcileLookupAfter is how long a text of unknown outcome waits
+	// for a callback before it is looked up at Twilio (and sent again if
+	// Twilio never received it). Keep it well above TWILIO_TIMEOUT.
+	ReconcileLookupAfter time.Duration `env:"RECONCILE_LOOKUP_AFTER" envDefault:"2m"`
+	// ReconcileEvery is how often messages of unknown outcome are checked.
+	ReconcileEvery time.Duration `env:"RECONCILE_EVERY" envDefault:"30s"`
+	// ReconcileAfter settles an unknown outcome that could not be looked
+	// up (email, or Twilio unreachable) as failed.
 	ReconcileAfter time.Duration `env:"RECONCILE_AFTER" envDefault:"15m"`
 	OrgName        string        `env:"ORG_NAME" envDefault:"Muster"`
 	HelpText       string        `env:"HELP_TEXT"`
@@ -134,6 +141,10 @@ func (c Config) validate() error {
 	}
 	if _, err := c.settings().Rules(); err != nil {
 		errs = append(errs, fmt.Errorf("default settings (DELIVERY_ORG_NAME, _HELP_TEXT, _SEND_WINDOW, _TIME_ZONE, _CAP_PER_*): %w", err))
+	}
+	if c.ReconcileLookupAfter <= c.TwilioTimeout {
+		errs = append(errs, errors.New("DELIVERY_RECONCILE_LOOKUP_AFTER must be longer than DELIVERY_TWILIO_TIMEOUT, "+
+			"or a text still in flight could be sent again"))
 	}
 	if c.UnsubscribeSecret != "" && len(c.UnsubscribeSecret) < 32 {
 		errs = append(errs, errors.New("DELIVERY_UNSUBSCRIBE_SECRET must be at least 32 characters"))
@@ -294,7 +305,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 		m, log.Named("worker"))
 	a.deps.Go(w.RunBatches)
 	a.deps.Go(func(ctx context.Context) { w.Sweep(ctx, cfg.SweepEvery) })
-	a.deps.Go(func(ctx context.Context) { w.Reconcile(ctx, cfg.ReconcileAfter, time.Minute) })
+	a.deps.Go(func(ctx context.Context) { w.Reconcile(ctx, cfg.ReconcileLookupAfter, cfg.ReconcileAfter, cfg.ReconcileEvery) })
 	// Opt-outs made elsewhere (an organizer in contacts) reach the
 	// suppression list; one worker keeps each address's changes in order.
 	err = a.deps.Consume(ctx, stream.Consumer{

@@ -34,12 +34,12 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 	}
 	rows, err := s.pool.Query(ctx, `
 		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
-			reason, correlation_id, urgent, time_zone, segments)
+			reason, correlation_id, urgent, time_zone, segments, claimed_at)
 		SELECT r.key, r.campaign, r.step, r.contact, r.channel, r.to_addr, r.body,
 			CASE WHEN sup.address IS NULL THEN $9 ELSE $10 END,
 			CASE WHEN sup.address IS NULL THEN $11::smallint ELSE $12::smallint END,
 			CASE WHEN sup.address IS NULL THEN '' ELSE 'suppressed: ' || sup.reason END,
-			r.corr, r.urgent, r.zone, r.segs
+			r.corr, r.urgent, r.zone, r.segs, CASE WHEN sup.address IS NULL THEN now() END
 		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 				$13::boolean[], $14::text[], $15::smallint[])
 			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs)

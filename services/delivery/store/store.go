@@ -131,6 +131,7 @@ func (s *Store) Claim(ctx context.Context, id string) (status.Status, error) {
 			status_rank = CASE WHEN sup.address IS NULL THEN $4::smallint ELSE $5::smallint END,
 			reason = CASE WHEN sup.address IS NULL THEN m.reason ELSE 'suppressed: ' || sup.reason END,
 			deferred_until = NULL,
+			claimed_at = CASE WHEN sup.address IS NULL THEN now() ELSE m.claimed_at END,
 			updated_at = now()
 		FROM messages cur
 		LEFT JOIN suppressions sup ON sup.channel = cur.channel AND sup.address = cur.to_addr
@@ -155,6 +156,25 @@ func (s *Store) Release(ctx context.Context, id string) error {
 		return fmt.Errorf("releasing message %s: %w", id, err)
 	}
 	return nil
+}
+
+// Requeue puts a message of unknown outcome back in the queue, due now,
+// once the provider has said it never received it; the sweeper sends it
+// again. It returns false when the message is no longer unknown (a
+// callback or another replica's reconciler settled it first).
+func (s *Store) Requeue(ctx context.Context, id, reason string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
+		WITH upd AS (
+			UPDATE messages SET status = 'queued', status_rank = $3::smallint, deferred_until = now(), defer_reason = $2,
+				updated_at = now()
+			WHERE id = $1 AND status = 'unknown'
+			RETURNING id)
+		INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
+		SELECT id, 'queued', $2, '', true FROM upd`, id, reason, status.Queued.Rank())
+	if err != nil {
+		return false, fmt.Errorf("requeueing message %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // Defer holds a queued message until a time (quiet hours, a frequency

@@ -515,27 +515,71 @@ func (w *Worker) Sweep(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Reconcile settles messages whose provider call's outcome stayed unknown
-// past the deadline with no callback: they end failed, with the reason
-// saying they may have been delivered, and an operator can see them in
-// the message log (status filter) and in metrics.
-func (w *Worker) Reconcile(ctx context.Context, deadline, every time.Duration) {
+// SMSFinder looks a text up at the provider; the Twilio client is one.
+// Without it, a send of unknown outcome can only be given up on.
+type SMSFinder interface {
+	Find(ctx context.Context, to, body string, since time.Time) (twilio.Found, bool, error)
+}
+
+// Reconcile settles messages whose provider call had no clear answer (a
+// timeout, a 5xx, a process killed during the call). Once lookupAfter has
+// passed with no callback, a text is looked up at Twilio: found, it takes
+// Twilio's status; not found, it never reached Twilio and goes back in
+// the queue to be sent (the sweeper claims it, so once). What cannot be
+// looked up (email, or Twilio unreachable) ends failed after giveUpAfter,
+// with the reason saying it may have been delivered.
+func (w *Worker) Reconcile(ctx context.Context, lookupAfter, giveUpAfter, every time.Duration) {
 	for {
-		stale, err := w.store.Unsettled(ctx, w.cfg.Clock().Add(-deadline), 200)
+		stale, err := w.store.Unsettled(ctx, w.cfg.Clock().Add(-lookupAfter), 200)
 		if err != nil && ctx.Err() == nil {
 			w.log.Warn("reconciling unknown outcomes failed", zap.Error(err))
 		}
 		for _, msg := range stale {
-			w.log.Warn("outcome unknown past deadline; marking failed", zap.String("message_id", msg.ID))
-			if err := w.settle(ctx, msg.ID, store.Update{Status: status.Failed, ErrorCode: "unknown",
-				Reason: "no provider answer or callback within " + deadline.String() + "; may have been delivered"}); err != nil && ctx.Err() == nil {
-				w.log.Warn("settling unknown outcome failed", zap.String("message_id", msg.ID), zap.Error(err))
-			}
+			w.reconcile(ctx, msg, giveUpAfter)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(every):
 		}
+	}
+}
+
+func (w *Worker) reconcile(ctx context.Context, msg store.Message, giveUpAfter time.Duration) {
+	log := w.log.With(zap.String("message_id", msg.ID))
+	if finder, ok := w.sms.(SMSFinder); ok && msg.Channel == string(events.ChannelSMS) {
+		// A minute of slack for clocks; the body and number pick it out.
+		f, found, err := finder.Find(ctx, msg.To, msg.Body, msg.CreatedAt.Add(-time.Minute))
+		switch {
+		case err != nil:
+			log.Warn("looking up a message of unknown outcome at twilio failed", zap.Error(err))
+		case found:
+			st, known := status.FromTwilio(f.Status)
+			if !known {
+				st = status.Accepted
+			}
+			if err := w.settle(ctx, msg.ID, store.Update{Status: st, ProviderID: f.SID, ErrorCode: f.ErrorCode,
+				ProviderStatus: f.Status, Reason: "reconciled: twilio has it"}); err != nil && ctx.Err() == nil {
+				log.Warn("settling a reconciled message failed", zap.Error(err))
+			}
+			return
+		default:
+			requeued, err := w.store.Requeue(ctx, msg.ID, "reconciled: twilio never received it")
+			if err != nil && ctx.Err() == nil {
+				log.Warn("requeueing a message twilio never received failed", zap.Error(err))
+			}
+			if requeued {
+				log.Info("message of unknown outcome never reached twilio; sending it again")
+			}
+			return
+		}
+	}
+	if w.cfg.Clock().Sub(msg.UpdatedAt) < giveUpAfter {
+		return
+	}
+	log.Warn("outcome unknown past deadline; marking failed")
+	if err := w.settle(ctx, msg.ID, store.Update{Status: status.Failed, ErrorCode: "unknown",
+		Reason: "no provider answer or callback within " + giveUpAfter.String() + "; may have been delivered"}); err != nil && ctx.Err() == nil {
+		log.Warn("settling unknown outcome failed", zap.Error(err))
 	}
 }

@@ -265,6 +265,7 @@ func (s *Server) routes() http.Handler {
 	})
 	r.Route("/2010-04-01/Accounts/{AccountSid}", func(r chi.Router) {
 		r.Post("/Messages.json", s.handleCreateMessage)
+		r.Get("/Messages.json", s.handleListMessages)
 		r.Get("/Messages/{Sid}.json", s.handleFetchMessage)
 	})
 	r.Post("/v3/mail/send", s.handleMailSend)

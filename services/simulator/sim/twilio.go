@@ -255,6 +255,51 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// twilioPage is one page of Twilio's message list.
+type twilioPage struct {
+	Messages        []twilioMessage `json:"messages"`
+	Page            int             `json:"page"`
+	PageSize        int             `json:"page_size"`
+	Start           int             `json:"start"`
+	End             int             `json:"end"`
+	URI             string          `json:"uri"`
+	FirstPageURI    string          `json:"first_page_uri"`
+	NextPageURI     *string         `json:"next_page_uri"`
+	PreviousPageURI *string         `json:"previous_page_uri"`
+}
+
+// handleListMessages is Twilio's message list, newest first, filtered by
+// To and From. It serves one page of up to PageSize (default 50, at most
+// 1,000) messages; there is no next page. Delivery's reconciler asks it
+// whether a text whose send had no clear answer reached Twilio.
+func (s *Server) handleListMessages(w http.ResponseWriter, r *http.Request) {
+	if !s.twilioAuth(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	size := 50
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeTwilioError(w, http.StatusBadRequest, codeInvalidParams, "PageSize must be between 1 and 1000")
+			return
+		}
+		size = n
+	}
+	to, from := q.Get("To"), q.Get("From")
+	all := s.msgs.list(to)
+	page := twilioPage{Messages: []twilioMessage{}, PageSize: size, URI: r.URL.RequestURI(), FirstPageURI: r.URL.RequestURI()}
+	for i := len(all) - 1; i >= 0 && len(page.Messages) < size; i-- {
+		m := all[i]
+		if m.Direction != directionAPI || (from != "" && m.From != from) {
+			continue
+		}
+		page.Messages = append(page.Messages, toTwilioJSON(m))
+	}
+	page.End = max(len(page.Messages)-1, 0)
+	writeJSON(w, http.StatusOK, page)
+}
+
 func (s *Server) handleFetchMessage(w http.ResponseWriter, r *http.Request) {
 	if !s.twilioAuth(w, r) {
 		return

@@ -11,6 +11,7 @@
 //	SIMULATOR_AUTO_CALLBACKS      fire sent/delivered callbacks automatically (default true)
 //	SIMULATOR_CALLBACK_ORDER      order of each message's automatic callbacks: in_order (default), reversed, shuffled
 //	SIMULATOR_CALLBACK_REPEAT     post each automatic callback this many times (default 1)
+//	SIMULATOR_CALLBACK_WORKERS    messages whose callbacks are posted at once (default 8)
 //	SIMULATOR_LATENCY             delay before answering each Messages.json and mail/send request, e.g. 50ms (default 0)
 //	SIMULATOR_FAULT_HOLD          longest a timeout_after_accept fault holds a request (default 30s)
 //	SIMULATOR_EVENT_WEBHOOK_URL   SendGrid event webhook URL signed event batches are posted to
@@ -80,6 +81,9 @@ func loadConfig(getenv func(string) string) (sim.Config, string, error) {
 			return sim.Config{}, "", fmt.Errorf("parse SIMULATOR_CALLBACK_ORDER %q: want in_order, reversed or shuffled", v)
 		}
 		cfg.CallbackOrder = o
+	}
+	if cfg.CallbackWorkers, err = parsePositive(getenv, "SIMULATOR_CALLBACK_WORKERS"); err != nil {
+		return sim.Config{}, "", err
 	}
 	if cfg.CallbackRepeat, err = parsePositive(getenv, "SIMULATOR_CALLBACK_REPEAT"); err != nil {
 		return sim.Config{}, "", err

@@ -1,0 +1,51 @@
+package twilio
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+)
+
+// Found is a message Twilio holds.
+type Found struct {
+	SID    string
+	Status string
+	// ErrorCode is Twilio's code for a failed or undelivered message.
+	ErrorCode string
+}
+
+// Find asks Twilio whether it holds a text to `to` with exactly body,
+// created at or after since, among the newest 50 messages to that number.
+// The reconciler uses it to settle a send that had no clear answer: found,
+// the text went; not found long after the call ended, it never reached
+// Twilio and may be sent again.
+func (c *Client) Find(_ context.Context, to, body string, since time.Time) (Found, bool, error) {
+	p := &openapi.ListMessageParams{}
+	p.SetTo(to).SetPageSize(50).SetLimit(50)
+	msgs, err := c.api.ListMessage(p)
+	if err != nil {
+		return Found{}, false, fmt.Errorf("listing twilio messages to %s: %w", to, err)
+	}
+	for _, m := range msgs {
+		if m.Body == nil || *m.Body != body || m.Sid == nil {
+			continue
+		}
+		if m.DateCreated != nil {
+			created, err := time.Parse(time.RFC1123Z, *m.DateCreated)
+			if err == nil && created.Before(since.Truncate(time.Second)) {
+				continue
+			}
+		}
+		f := Found{SID: *m.Sid}
+		if m.Status != nil {
+			f.Status = *m.Status
+		}
+		if m.ErrorCode != nil && *m.ErrorCode != 0 {
+			f.ErrorCode = fmt.Sprint(*m.ErrorCode)
+		}
+		return f, true, nil
+	}
+	return Found{}, false, nil
+}
