@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
@@ -54,7 +51,7 @@ func BenchmarkE2ESMS(b *testing.B) {
 	var e2e, raw float64
 	for range b.N {
 		// The broker's ceiling first, while the services are idle.
-		raw = rawJetStream(b, st.NATSURL, 100_000)
+		raw = testkit.RawJetStream(b, st.NATSURL, 100_000, 1)
 		e2e = launchAndWait(b, st, members)
 	}
 	b.StopTimer()
@@ -117,61 +114,4 @@ func launchAndWait(b *testing.B, st *stack.Stack, n int) float64 {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// rawJetStream publishes n messages asynchronously with message ids to a
-// file-backed stream while a consumer acks them explicitly, and returns
-// messages per second from the first publish to the last ack.
-func rawJetStream(b *testing.B, url string, n int) float64 {
-	b.Helper()
-	ctx := context.Background()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		b.Fatal(err)
-	}
-	name := "BENCHRAW"
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{"benchraw.>"}, Storage: jetstream.FileStorage})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = js.DeleteStream(ctx, name) }()
-	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "raw", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 20_000})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var acked atomic.Int64
-	done := make(chan struct{})
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		_ = m.Ack()
-		if acked.Add(1) == int64(n) {
-			close(done)
-		}
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cc.Stop()
-	payload := make([]byte, 400) // about the size of a send request
-	start := time.Now()
-	for i := range n {
-		if _, err := js.PublishAsync("benchraw.x", payload, jetstream.WithMsgID(strconv.Itoa(i))); err != nil {
-			b.Fatal(err)
-		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(time.Minute):
-		b.Fatal("publishes not acknowledged")
-	}
-	select {
-	case <-done:
-	case <-time.After(time.Minute):
-		b.Fatalf("only %d of %d consumed", acked.Load(), n)
-	}
-	return float64(n) / time.Since(start).Seconds()
 }

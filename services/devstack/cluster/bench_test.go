@@ -1,0 +1,107 @@
+package cluster_test
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/musterhq/muster/services/devstack/cluster"
+	"github.com/musterhq/muster/shared/testkit"
+)
+
+// benchMembers reads a member count from the environment.
+func benchMembers(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// sendAll seeds n members on a fresh platform, launches the campaign and
+// returns texts per second from the launch call to the provider taking the
+// last of them, and the platform, still running.
+func sendAll(b *testing.B, bins cluster.Binaries, o cluster.Options, n int) (float64, *cluster.Platform) {
+	b.Helper()
+	p := cluster.Start(b, bins, o)
+	phones := p.Seed(n, "bench")
+	start := time.Now()
+	p.Launch("bench")
+	deadline := start.Add(time.Hour)
+	for p.SimCount() < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("the provider took %d of %d texts in an hour", p.SimCount(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rate := float64(n) / time.Since(start).Seconds()
+	if got := p.SimCount(); got != len(phones) {
+		b.Fatalf("the provider took %d texts for %d members", got, len(phones))
+	}
+	return rate, p
+}
+
+// BenchmarkClusterE2E is the platform at scale: a 100,000-member SMS
+// campaign (MUSTER_BENCH_MEMBERS) from the launch call to the simulator,
+// every service a process of its own on a three-node JetStream cluster
+// with streams of three replicas, with one and then two delivery replicas;
+// and, on the same cluster in the same run, raw JetStream publish plus
+// acknowledged consume on a stream of three replicas.
+func BenchmarkClusterE2E(b *testing.B) {
+	n := benchMembers("MUSTER_BENCH_MEMBERS", 100_000)
+	bins := cluster.Build(b)
+	var one, two, raw float64
+	for range b.N {
+		one, _ = sendAll(b, bins, cluster.Options{DeliveryReplicas: 1}, n)
+		var p *cluster.Platform
+		two, p = sendAll(b, bins, cluster.Options{DeliveryReplicas: 2}, n)
+		raw = testkit.RawJetStream(b, p.NATS.URLs(), n, 3)
+	}
+	b.ReportMetric(two, "sms/s")
+	fmt.Printf("BENCH cluster_e2e_sms_per_s %.0f msg/s\n", two)
+	fmt.Printf("BENCH cluster_e2e_1_delivery_sms_per_s %.0f msg/s\n", one)
+	fmt.Printf("BENCH cluster_jetstream_raw_per_s %.0f msg/s\n", raw)
+	fmt.Printf("BENCH cluster_e2e_ratio_to_raw %.3f ratio\n", two/raw)
+}
+
+// BenchmarkClusterGrowth shows how time and memory grow with the audience:
+// for each size in MUSTER_GROWTH_SIZES (default 10000,100000; the table
+// in docs/performance.md adds 1000000), a fresh platform sends to every
+// member, and the peak resident memory of each service is read at the end.
+func BenchmarkClusterGrowth(b *testing.B) {
+	sizes := []int{10_000, 100_000}
+	if v := os.Getenv("MUSTER_GROWTH_SIZES"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				b.Fatalf("MUSTER_GROWTH_SIZES %q: want comma-separated member counts", v)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	bins := cluster.Build(b)
+	for range b.N {
+		for _, n := range sizes {
+			start := time.Now()
+			rate, p := sendAll(b, bins, cluster.Options{}, n)
+			elapsed := float64(n) / rate
+			fmt.Printf("BENCH cluster_growth_%d_s %.1f s\n", n, elapsed)
+			fmt.Printf("BENCH cluster_growth_%d_sms_per_s %.0f msg/s\n", n, rate)
+			var peak []string
+			for _, proc := range append(append([]*cluster.Process{p.Contacts, p.Simulator}, p.Campaigns...), p.Delivery...) {
+				rss, err := proc.PeakRSS()
+				if err != nil {
+					b.Fatal(err)
+				}
+				peak = append(peak, fmt.Sprintf("%s=%dMB", proc.Name, rss>>20))
+				name := strings.NewReplacer("-", "_").Replace(proc.Name)
+				fmt.Printf("BENCH cluster_growth_%d_%s_peak_rss_mb %d MB\n", n, name, rss>>20)
+			}
+			b.Logf("%d members: %.1fs (%.0f/s, setup %.1fs); peak memory %s", n, elapsed, rate,
+				time.Since(start).Seconds()-elapsed, strings.Join(peak, " "))
+		}
+	}
+}

@@ -1,0 +1,175 @@
+// Package cluster runs Muster as production does, for the fault-injection
+// suite and the scale benchmarks: a three-node NATS JetStream cluster, the
+// real service binaries as separate processes (several replicas of
+// campaigns and delivery), the provider simulator as a process of its own,
+// PostgreSQL and Redis. A test drives a campaign through it, breaks a part
+// of it, and then accounts for every intended message.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// NATS is a JetStream cluster of embedded servers on loopback ports. Each
+// node keeps its ports and store across Stop and Start, as a restarted
+// pod keeps its volume.
+type NATS struct {
+	t     testing.TB
+	nodes []*natsNode
+}
+
+type natsNode struct {
+	name            string
+	port, routePort int
+	dir             string
+	srv             *server.Server
+}
+
+// StartNATS starts a cluster of size nodes and waits until JetStream has a
+// meta leader.
+func StartNATS(t testing.TB, size int) *NATS {
+	t.Helper()
+	n := &NATS{t: t}
+	for i := range size {
+		n.nodes = append(n.nodes, &natsNode{
+			name: fmt.Sprintf("nats-%d", i+1), port: freePort(t), routePort: freePort(t), dir: t.TempDir(),
+		})
+	}
+	n.StartAll()
+	t.Cleanup(n.StopAll)
+	return n
+}
+
+// Size is the number of nodes.
+func (n *NATS) Size() int { return len(n.nodes) }
+
+// URLs is the client URL list services connect with, comma-separated.
+func (n *NATS) URLs() string {
+	urls := make([]string, len(n.nodes))
+	for i, node := range n.nodes {
+		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", node.port)
+	}
+	return strings.Join(urls, ",")
+}
+
+// StartAll starts every stopped node and waits for the cluster to serve
+// JetStream requests again.
+func (n *NATS) StartAll() {
+	n.t.Helper()
+	for i := range n.nodes {
+		if n.nodes[i].srv == nil {
+			n.Start(i)
+		}
+	}
+	n.waitJetStream()
+}
+
+// StopAll shuts every node down.
+func (n *NATS) StopAll() {
+	for i := range n.nodes {
+		n.Stop(i)
+	}
+}
+
+// Start starts node i on its ports and store.
+func (n *NATS) Start(i int) {
+	n.t.Helper()
+	node := n.nodes[i]
+	var routes []string
+	for j, other := range n.nodes {
+		if j != i {
+			routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", other.routePort))
+		}
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName: node.name, Host: "127.0.0.1", Port: node.port,
+		JetStream: true, StoreDir: node.dir, NoSigs: true,
+		JetStreamMaxMemory: 256 << 20, JetStreamMaxStore: 8 << 30,
+		// As deployments/nats/cluster.conf: fsync before acknowledging.
+		SyncAlways: true,
+		Cluster:    server.ClusterOpts{Name: "muster", Host: "127.0.0.1", Port: node.routePort},
+		Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+	})
+	if err != nil {
+		n.t.Fatalf("configuring %s: %v", node.name, err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(20 * time.Second) {
+		srv.Shutdown()
+		n.t.Fatalf("%s not ready on port %d", node.name, node.port)
+	}
+	node.srv = srv
+}
+
+// Stop shuts node i down, as a SIGKILL would look to its peers and
+// clients: connections drop and its raft groups lose a member.
+func (n *NATS) Stop(i int) {
+	node := n.nodes[i]
+	if node.srv == nil {
+		return
+	}
+	node.srv.Shutdown()
+	node.srv.WaitForShutdown()
+	node.srv = nil
+}
+
+// StreamLeader is the index of the node leading stream, or -1 when no
+// running node leads it (an election is under way).
+func (n *NATS) StreamLeader(stream string) int {
+	for i, node := range n.nodes {
+		if node.srv != nil && node.srv.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
+			return i
+		}
+	}
+	return -1
+}
+
+// waitJetStream waits until a client can read account info, which needs
+// a JetStream meta leader.
+func (n *NATS) waitJetStream() {
+	n.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		if last = n.ping(); last == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	n.t.Fatalf("jetstream cluster not ready after 60s: %v", last)
+}
+
+func (n *NATS) ping() error {
+	nc, err := nats.Connect(n.URLs(), nats.Timeout(2*time.Second))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = js.AccountInfo(ctx)
+	return err
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,316 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
+	contactsdb "github.com/musterhq/muster/services/contacts/migrations"
+	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
+	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/testkit"
+)
+
+// Sender is the Twilio number every text goes out from.
+const Sender = "+15550001111"
+
+// Options shape a platform. Zero values give the suite's default: three
+// NATS nodes, two replicas of campaigns and delivery, the machine's
+// PostgreSQL and Redis.
+type Options struct {
+	NATSNodes         int
+	CampaignsReplicas int
+	DeliveryReplicas  int
+	// PrivateRedis and PrivatePostgres run servers of the test's own, so
+	// it can stop and start them.
+	PrivateRedis, PrivatePostgres bool
+	// DeliveryEnv, CampaignsEnv and SimulatorEnv are extra KEY=value
+	// settings.
+	DeliveryEnv, CampaignsEnv, SimulatorEnv []string
+	// Replicas of each stream; 0 means one per NATS node, up to three.
+	StreamReplicas int
+}
+
+// Platform is a running Muster: every service a process of its own.
+type Platform struct {
+	t    testing.TB
+	NATS *NATS
+	// Redis and Postgres are set when the options asked for private ones.
+	Redis, Postgres *testkit.Server
+
+	ContactsDB, CampaignsDB, DeliveryDB string
+
+	Simulator *Process
+	SimURL    string
+	Contacts  *Process
+	Campaigns []*Process
+	Delivery  []*Process
+	// CampaignsURLs and DeliveryURLs match Campaigns and Delivery.
+	CampaignsURLs, DeliveryURLs []string
+	ContactsURL                 string
+}
+
+// Start builds nothing: bins come from Build. It creates the databases,
+// starts the cluster, the simulator and every service, and returns once
+// each one answers its health check.
+func Start(t testing.TB, bins Binaries, o Options) *Platform {
+	t.Helper()
+	o = o.withDefaults()
+	p := &Platform{t: t, NATS: StartNATS(t, o.NATSNodes)}
+	adminURL := testkit.AdminURL()
+	if o.PrivatePostgres {
+		p.Postgres = testkit.PrivatePostgres(t)
+		adminURL = p.Postgres.AdminURL()
+	}
+	redisURL, prefix := testkit.RedisURL(), "muster:"
+	if o.PrivateRedis {
+		p.Redis = testkit.PrivateRedis(t)
+		redisURL = p.Redis.URL()
+	} else {
+		_, prefix = testkit.Redis(t)
+	}
+	ctx := context.Background()
+	var err error
+	if p.ContactsDB, err = testkit.NewDatabase(ctx, adminURL, contactsdb.FS); err != nil {
+		t.Fatal(err)
+	}
+	if p.CampaignsDB, err = testkit.NewDatabase(ctx, adminURL, campaignsdb.FS); err != nil {
+		t.Fatal(err)
+	}
+	if p.DeliveryDB, err = testkit.NewDatabase(ctx, adminURL, deliverydb.FS); err != nil {
+		t.Fatal(err)
+	}
+
+	replicas := strconv.Itoa(o.StreamReplicas)
+	common := func(prefix, addr, dsn string) []string {
+		return []string{prefix + "HTTP_ADDR=" + addr, prefix + "DATABASE_URL=" + dsn, prefix + "NATS_URL=" + p.NATS.URLs(),
+			prefix + "STREAM_REPLICAS=" + replicas, prefix + "LOG_LEVEL=warn"}
+	}
+
+	deliveryAddrs := make([]string, o.DeliveryReplicas)
+	for i := range deliveryAddrs {
+		deliveryAddrs[i] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		p.DeliveryURLs = append(p.DeliveryURLs, "http://"+deliveryAddrs[i])
+	}
+	// Members' replies reach the last delivery replica; the suite kills
+	// the first.
+	inbound := p.DeliveryURLs[len(p.DeliveryURLs)-1]
+
+	simAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p.SimURL = "http://" + simAddr
+	p.Simulator = newProcess(t, "simulator", bins.Path("simulator"), p.SimURL+"/healthz", append([]string{
+		"SIMULATOR_ADDR=" + simAddr, "SIMULATOR_INBOUND_URL=" + inbound + "/webhooks/twilio/inbound",
+		"SIMULATOR_AUTO_CALLBACKS=true", "SIMULATOR_AUTO_EMAIL_EVENTS=false", "SIMULATOR_CALLBACK_WORKERS=32",
+	}, o.SimulatorEnv...))
+	p.Simulator.Start()
+
+	contactsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p.ContactsURL = "http://" + contactsAddr
+	p.Contacts = newProcess(t, "contacts", bins.Path("contacts"), p.ContactsURL+"/healthz",
+		append(common("CONTACTS_", contactsAddr, p.ContactsDB), "CONTACTS_OUTBOX_POLL=200ms"))
+	p.Contacts.Start()
+
+	for i := range o.CampaignsReplicas {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		url := "http://" + addr
+		p.CampaignsURLs = append(p.CampaignsURLs, url)
+		p.Campaigns = append(p.Campaigns, newProcess(t, fmt.Sprintf("campaigns-%d", i+1), bins.Path("campaigns"), url+"/healthz",
+			append(append(common("CAMPAIGNS_", addr, p.CampaignsDB),
+				"CAMPAIGNS_REPLICA_NAME="+fmt.Sprintf("campaigns-%d", i+1), "CAMPAIGNS_PUBLIC_URL="+url,
+				"CAMPAIGNS_LINK_SECRET=fault-suite-link-secret-0123456789",
+				// A dead replica's fan-out is taken over within seconds.
+				"CAMPAIGNS_FANOUT_LEASE=3s", "CAMPAIGNS_FANOUT_POLL=200ms"), o.CampaignsEnv...)))
+	}
+	for _, c := range p.Campaigns {
+		c.Start()
+	}
+
+	for i, addr := range deliveryAddrs {
+		env := append(common("DELIVERY_", addr, p.DeliveryDB),
+			"DELIVERY_PUBLIC_URL="+p.DeliveryURLs[i],
+			"DELIVERY_REDIS_URL="+redisURL, "DELIVERY_REDIS_PREFIX="+prefix,
+			"DELIVERY_TWILIO_API_URL="+p.SimURL, "DELIVERY_TWILIO_ACCOUNT_SID="+sim.DefaultAccountSID,
+			"DELIVERY_TWILIO_AUTH_TOKEN="+sim.DefaultAuthToken, "DELIVERY_TWILIO_FROM="+Sender,
+			// A killed replica's messages come back to the other in 5s.
+			"DELIVERY_ACK_WAIT=5s", "DELIVERY_TWILIO_TIMEOUT=3s",
+			// A send with no clear answer is looked up at the provider soon.
+			"DELIVERY_RECONCILE_LOOKUP_AFTER=5s", "DELIVERY_RECONCILE_EVERY=1s",
+			"DELIVERY_TIME_ZONE="+DaytimeZone())
+		p.Delivery = append(p.Delivery, newProcess(t, fmt.Sprintf("delivery-%d", i+1), bins.Path("delivery"),
+			p.DeliveryURLs[i]+"/healthz", append(env, o.DeliveryEnv...)))
+	}
+	for _, d := range p.Delivery {
+		d.Start()
+	}
+	return p
+}
+
+func (o Options) withDefaults() Options {
+	if o.NATSNodes == 0 {
+		o.NATSNodes = 3
+	}
+	if o.CampaignsReplicas == 0 {
+		o.CampaignsReplicas = 2
+	}
+	if o.DeliveryReplicas == 0 {
+		o.DeliveryReplicas = 2
+	}
+	if o.StreamReplicas == 0 {
+		o.StreamReplicas = min(o.NATSNodes, 3)
+	}
+	return o
+}
+
+// Phone is member i's number.
+func Phone(i int) string { return fmt.Sprintf("+1212%07d", 2_000_000+i) }
+
+// Seed bulk-loads n members tagged tag into the contacts database, in a
+// zone where it is daytime, so quiet hours hold nothing back. It returns
+// their numbers in member order.
+func (p *Platform) Seed(n int, tag string) []string {
+	p.t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, p.ContactsDB)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	zone := DaytimeZone()
+	phones := make([]string, n)
+	rows := make([][]any, n)
+	for i := range rows {
+		phones[i] = Phone(i)
+		rows[i] = []any{"Member" + strconv.Itoa(i), phones[i], []string{tag}, zone}
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags", "time_zone"},
+		pgx.CopyFromRows(rows)); err != nil {
+		p.t.Fatalf("seeding %d members: %v", n, err)
+	}
+	return phones
+}
+
+// Launch creates an SMS alert to everyone tagged tag on the first campaigns
+// replica and launches it, returning the campaign id.
+func (p *Platform) Launch(tag string) string {
+	p.t.Helper()
+	var c struct {
+		ID string `json:"id"`
+	}
+	if code, body := testkit.CallJSON(p.t, "POST", p.CampaignsURLs[0]+"/campaigns", map[string]any{
+		"name": "fault suite", "body": "Hi {{first_name}}, the vote is Thursday. Reply STOP to opt out.",
+		"audience": map[string]string{"tag": tag},
+	}, &c); code != 201 {
+		p.t.Fatalf("create campaign = %d: %s", code, body)
+	}
+	if code, body := testkit.CallJSON(p.t, "POST", p.CampaignsURLs[0]+"/campaigns/"+c.ID+"/launch", nil, nil); code != 202 {
+		p.t.Fatalf("launch = %d: %s", code, body)
+	}
+	return c.ID
+}
+
+// SimCount is how many texts the simulator has accepted; -1 when it
+// cannot be asked.
+func (p *Platform) SimCount() int {
+	var st struct {
+		Count int `json:"count"`
+	}
+	code, _ := callQuiet("GET", p.SimURL+"/sim/stats", nil, &st)
+	if code != 200 {
+		return -1
+	}
+	return st.Count
+}
+
+// SetFaults replaces the simulator's Twilio fault rules.
+func (p *Platform) SetFaults(rules []map[string]any) {
+	p.t.Helper()
+	if code, body := testkit.CallJSON(p.t, "PUT", p.SimURL+"/sim/faults", map[string]any{"rules": rules}, nil); code != 200 {
+		p.t.Fatalf("setting faults = %d: %s", code, body)
+	}
+}
+
+// ClearFaults removes every fault rule.
+func (p *Platform) ClearFaults() {
+	p.t.Helper()
+	if code, body := testkit.CallJSON(p.t, "DELETE", p.SimURL+"/sim/faults", nil, nil); code/100 != 2 {
+		p.t.Fatalf("clearing faults = %d: %s", code, body)
+	}
+}
+
+// SimSettings changes the simulator's run-time settings (callback order
+// and repeat, latency).
+func (p *Platform) SimSettings(s map[string]any) {
+	p.t.Helper()
+	if code, body := testkit.CallJSON(p.t, "PATCH", p.SimURL+"/sim/settings", s, nil); code != 200 {
+		p.t.Fatalf("simulator settings = %d: %s", code, body)
+	}
+}
+
+// Stop texts STOP from a member's phone through the simulator and returns
+// when delivery's webhook has answered, that is after the opt-out was
+// committed.
+func (p *Platform) Stop(phone string) (time.Time, error) {
+	var res struct {
+		StatusCode int `json:"status_code"`
+	}
+	code, err := callQuiet("POST", p.SimURL+"/sim/reply", sim.Reply{From: phone, To: Sender, Body: "STOP"}, &res)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if code != 200 || res.StatusCode != 200 {
+		return time.Time{}, fmt.Errorf("STOP from %s: simulator %d, webhook %d", phone, code, res.StatusCode)
+	}
+	return time.Now(), nil
+}
+
+// DaytimeZone is a fixed-offset zone in which it is now about noon.
+func DaytimeZone() string {
+	offset := 12 - time.Now().UTC().Hour()
+	if offset > 12 {
+		offset -= 24
+	}
+	if offset < -12 {
+		offset += 24
+	}
+	// Etc/GMT signs are inverted: Etc/GMT-5 is UTC+5.
+	if offset >= 0 {
+		return fmt.Sprintf("Etc/GMT-%d", offset)
+	}
+	return fmt.Sprintf("Etc/GMT+%d", -offset)
+}
+
+// Fanout is a campaign's first-step fan-out job: running until every
+// send request is published, how many were published, and which campaigns
+// replica holds its lease.
+type Fanout struct {
+	Status, Owner string
+	Published     int
+}
+
+// FanoutOf reads a campaign's fan-out progress; Status is empty until the
+// job exists.
+func (p *Platform) FanoutOf(ctx context.Context, campaignID string) (Fanout, error) {
+	var f Fanout
+	err := queryRow(ctx, p.CampaignsDB, `SELECT coalesce(max(status), ''), coalesce(sum(published), 0)::int,
+		coalesce(max(lease_owner), '') FROM fanout_jobs WHERE campaign_id = $1::uuid AND step = 0`,
+		[]any{campaignID}, &f.Status, &f.Published, &f.Owner)
+	return f, err
+}
+
+// CampaignsByName is the campaigns replica with a replica name, as fan-out
+// leases name their owner.
+func (p *Platform) CampaignsByName(name string) *Process {
+	p.t.Helper()
+	for _, c := range p.Campaigns {
+		if c.Name == name {
+			return c
+		}
+	}
+	p.t.Fatalf("no campaigns replica named %q", name)
+	return nil
+}

@@ -1,0 +1,285 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/events"
+)
+
+// Run is one campaign going through the platform, watched: how many texts
+// the provider has taken over time, which members texted STOP and when,
+// and when a fault began and was repaired.
+type Run struct {
+	t          testing.TB
+	p          *Platform
+	CampaignID string
+	Phones     []string
+	Started    time.Time
+
+	mu              sync.Mutex
+	samples         []sample
+	stops           map[string]time.Time
+	fault, repaired time.Time
+	done            chan struct{}
+	sampled         sync.WaitGroup
+}
+
+type sample struct {
+	at    time.Time
+	count int
+}
+
+// Begin launches an SMS campaign to phones (seeded with tag) and starts
+// sampling the simulator's count every 100ms.
+func (p *Platform) Begin(phones []string, tag string) *Run {
+	p.t.Helper()
+	r := &Run{t: p.t, p: p, Phones: phones, stops: map[string]time.Time{}, done: make(chan struct{})}
+	r.Started = time.Now()
+	r.CampaignID = p.Launch(tag)
+	r.sampled.Go(r.sample)
+	p.t.Cleanup(r.stopSampling)
+	return r
+}
+
+func (r *Run) sample() {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case now := <-tick.C:
+			if n := r.p.SimCount(); n >= 0 {
+				r.mu.Lock()
+				r.samples = append(r.samples, sample{at: now, count: n})
+				r.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (r *Run) stopSampling() {
+	select {
+	case <-r.done:
+	default:
+		close(r.done)
+	}
+	r.sampled.Wait()
+}
+
+// WaitSent waits until the provider has taken n texts.
+func (r *Run) WaitSent(n int) {
+	r.t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for r.p.SimCount() < n {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the provider took only %d of %d texts in 3 minutes", r.p.SimCount(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Fault marks the moment a fault was injected; Repaired the moment it was
+// taken away (for a kill with no restart, the same moment).
+func (r *Run) Fault() {
+	r.mu.Lock()
+	r.fault = time.Now()
+	r.mu.Unlock()
+}
+
+// Repaired marks the moment the fault was taken away.
+func (r *Run) Repaired() {
+	r.mu.Lock()
+	r.repaired = time.Now()
+	r.mu.Unlock()
+}
+
+// StopStorm has members text STOP at perSecond, in the order given, until
+// the list ends or ctx is done. It returns at once; wait for the storm
+// with the function it returns. A STOP the platform does not take (it is
+// down) is tried again on the next tick.
+func (r *Run) StopStorm(ctx context.Context, perSecond int, phones []string) (wait func()) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Second / time.Duration(perSecond))
+		defer tick.Stop()
+		for i := 0; i < len(phones); {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			at, err := r.p.Stop(phones[i])
+			if err != nil {
+				continue
+			}
+			r.mu.Lock()
+			r.stops[phones[i]] = at
+			r.mu.Unlock()
+			i++
+		}
+	})
+	return wg.Wait
+}
+
+// Settle waits until the campaign has no message left to send or to
+// settle: fan-out finished, the SEND work queue empty, no message queued,
+// sending or of unknown outcome, and the provider's count steady. Then it
+// accounts for every member.
+func (r *Run) Settle(within time.Duration) *Report {
+	r.t.Helper()
+	ctx := context.Background()
+	nc, err := nats.Connect(r.p.NATS.URLs(), nats.MaxReconnects(-1))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	deadline := time.Now().Add(within)
+	last, steady := -1, 0
+	var why string
+	for {
+		why = r.pending(ctx, js)
+		if why == "" {
+			n := r.p.SimCount()
+			if n == last {
+				steady++
+			} else {
+				last, steady = n, 0
+			}
+			if steady >= 3 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			r.t.Errorf("not settled after %s: %s", within, why)
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	r.stopSampling()
+	return r.account(ctx)
+}
+
+// pending says what is not finished yet, or "" when nothing is.
+func (r *Run) pending(ctx context.Context, js jetstream.JetStream) string {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var state string
+	if err := queryRow(ctx, r.p.CampaignsDB, `SELECT status FROM campaigns WHERE id = $1::uuid`, []any{r.CampaignID}, &state); err != nil {
+		return "campaigns database: " + err.Error()
+	}
+	if state != "launched" {
+		return "fan-out still " + state
+	}
+	s, err := js.Stream(ctx, events.StreamSend)
+	if err != nil {
+		return "SEND stream: " + err.Error()
+	}
+	if n := s.CachedInfo().State.Msgs; n > 0 {
+		return fmt.Sprintf("%d send requests still queued in JetStream", n)
+	}
+	var open int
+	if err := queryRow(ctx, r.p.DeliveryDB, `SELECT count(*) FROM messages WHERE campaign_id = $1
+		AND status IN ('queued', 'sending', 'unknown')`, []any{r.CampaignID}, &open); err != nil {
+		return "delivery database: " + err.Error()
+	}
+	if open > 0 {
+		return fmt.Sprintf("%d messages queued, sending or of unknown outcome", open)
+	}
+	return ""
+}
+
+func queryRow(ctx context.Context, dsn, sql string, args []any, dest ...any) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return conn.QueryRow(ctx, sql, args...).Scan(dest...)
+}
+
+// callQuiet makes a JSON request without failing the test, for pollers
+// that run while parts of the platform are down.
+func callQuiet(method, url string, body, out any) (int, error) {
+	var rd *bytes.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(data)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode/100 == 2 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return resp.StatusCode, err
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// outbox is every text the simulator took, by number.
+func (r *Run) outbox() map[string][]sim.Message {
+	r.t.Helper()
+	var out struct {
+		Messages []sim.Message `json:"messages"`
+	}
+	if code, err := callQuiet("GET", r.p.SimURL+"/sim/outbox?since=0", nil, &out); err != nil || code != 200 {
+		r.t.Fatalf("reading the simulator's outbox: %d, %v", code, err)
+	}
+	by := make(map[string][]sim.Message, len(out.Messages))
+	for _, m := range out.Messages {
+		if m.Direction == "outbound-api" {
+			by[m.To] = append(by[m.To], m)
+		}
+	}
+	return by
+}
+
+// WaitStatus waits until n of the campaign's texts are in status st in
+// delivery's log, and returns how many are; it fails the test when that
+// does not happen within the time given.
+func (r *Run) WaitStatus(st string, n int, within time.Duration) int {
+	r.t.Helper()
+	deadline := time.Now().Add(within)
+	var got int
+	for {
+		err := queryRow(context.Background(), r.p.DeliveryDB, `SELECT count(*) FROM messages WHERE campaign_id = $1 AND status = $2`,
+			[]any{r.CampaignID, st}, &got)
+		if err == nil && got >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%d of %d texts %s after %s (last error: %v)", got, n, st, within, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
