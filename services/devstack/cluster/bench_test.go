@@ -54,10 +54,12 @@ func BenchmarkClusterE2E(b *testing.B) {
 	bins := cluster.Build(b)
 	var one, two, raw float64
 	for range b.N {
-		one, _ = sendAll(b, bins, cluster.Options{DeliveryReplicas: 1}, n)
 		var p *cluster.Platform
+		one, p = sendAll(b, bins, cluster.Options{DeliveryReplicas: 1}, n)
+		p.Stop()
 		two, p = sendAll(b, bins, cluster.Options{DeliveryReplicas: 2}, n)
 		raw = testkit.RawJetStream(b, p.NATS.URLs(), n, 3)
+		p.Stop()
 	}
 	b.ReportMetric(two, "sms/s")
 	fmt.Printf("BENCH cluster_e2e_sms_per_s %.0f msg/s\n", two)
@@ -102,6 +104,7 @@ func BenchmarkClusterGrowth(b *testing.B) {
 			}
 			b.Logf("%d members: %.1fs (%.0f/s, setup %.1fs); peak memory %s", n, elapsed, rate,
 				time.Since(start).Seconds()-elapsed, strings.Join(peak, " "))
+			p.Stop()
 		}
 	}
 }

@@ -87,9 +87,15 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 	}
 
 	replicas := strconv.Itoa(o.StreamReplicas)
+	// Small connection pools: a case runs five services, and make test
+	// runs other packages' tests against the same PostgreSQL.
 	common := func(prefix, addr, dsn string) []string {
+		conns := "4"
+		if prefix == "DELIVERY_" {
+			conns = "8"
+		}
 		return []string{prefix + "HTTP_ADDR=" + addr, prefix + "DATABASE_URL=" + dsn, prefix + "NATS_URL=" + p.NATS.URLs(),
-			prefix + "STREAM_REPLICAS=" + replicas, prefix + "LOG_LEVEL=warn"}
+			prefix + "STREAM_REPLICAS=" + replicas, prefix + "LOG_LEVEL=warn", prefix + "DB_MAX_CONNS=" + conns}
 	}
 
 	deliveryAddrs := make([]string, o.DeliveryReplicas)
@@ -148,6 +154,15 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 		d.Start()
 	}
 	return p
+}
+
+// Stop kills every process and shuts the NATS cluster down, so another
+// platform can run after it.
+func (p *Platform) Stop() {
+	for _, proc := range append(append([]*Process{p.Contacts, p.Simulator}, p.Campaigns...), p.Delivery...) {
+		proc.Kill()
+	}
+	p.NATS.StopAll()
 }
 
 func (o Options) withDefaults() Options {
@@ -251,10 +266,10 @@ func (p *Platform) SimSettings(s map[string]any) {
 	}
 }
 
-// Stop texts STOP from a member's phone through the simulator and returns
-// when delivery's webhook has answered, that is after the opt-out was
-// committed.
-func (p *Platform) Stop(phone string) (time.Time, error) {
+// TextStop texts STOP from a member's phone through the simulator and
+// returns when delivery's webhook has answered, that is after the opt-out
+// was committed.
+func (p *Platform) TextStop(phone string) (time.Time, error) {
 	var res struct {
 		StatusCode int `json:"status_code"`
 	}

@@ -121,7 +121,7 @@ func (r *Run) StopStorm(ctx context.Context, perSecond int, phones []string) (wa
 				return
 			case <-tick.C:
 			}
-			at, err := r.p.Stop(phones[i])
+			at, err := r.p.TextStop(phones[i])
 			if err != nil {
 				continue
 			}
