@@ -79,7 +79,7 @@ func PrivateRedis(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("redis-server is not installed (deployments/local/ensure-services.sh installs it): %v", err)
 	}
-	s := &Server{t: t, Port: freePort(t)}
+	s := &Server{t: t, Port: FreePort(t)}
 	s.start = func() (*exec.Cmd, error) {
 		cmd := exec.Command(bin, "--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
 		if err := cmd.Start(); err != nil {
@@ -130,7 +130,7 @@ func PrivatePostgres(t testing.TB) *Server {
 	if out, err := asPG(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	s := &Server{t: t, Port: freePort(t)}
+	s := &Server{t: t, Port: FreePort(t)}
 	s.start = func() (*exec.Cmd, error) {
 		cmd := asPG(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(s.Port), "-k", dir, "-c", "listen_addresses=127.0.0.1")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -192,7 +192,8 @@ func chownToPostgres(dir string) error {
 	return nil
 }
 
-func freePort(t testing.TB) int {
+// FreePort is a loopback port nothing listens on right now.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

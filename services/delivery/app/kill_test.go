@@ -88,7 +88,7 @@ func TestFaultKillDashNineAfterProviderAccepted(t *testing.T) {
 		// dead process's messages come back after 3s.
 		"DELIVERY_TWILIO_TIMEOUT=2s", "DELIVERY_ACK_WAIT=3s", "DELIVERY_CAP_PER_DAY=0", "DELIVERY_CAP_PER_WEEK=0",
 		// A zone where it is daytime now, so quiet hours hold nothing.
-		"DELIVERY_TIME_ZONE=" + daytimeZone(), "DELIVERY_LOG_LEVEL=warn",
+		"DELIVERY_TIME_ZONE=" + testkit.DaytimeZone(), "DELIVERY_LOG_LEVEL=warn",
 	}}
 	p.start()
 
@@ -105,7 +105,7 @@ func TestFaultKillDashNineAfterProviderAccepted(t *testing.T) {
 		req := events.SendRequested{
 			Meta:           events.Meta{ID: key, Type: events.TypeSendRequested, Version: 1, OccurredAt: time.Now()},
 			IdempotencyKey: key, CampaignID: "00000000-0000-4000-8000-000000000077", ContactID: fmt.Sprintf("k%d", i),
-			Channel: events.ChannelSMS, To: to, Body: "Vote Thursday", TimeZone: daytimeZone(),
+			Channel: events.ChannelSMS, To: to, Body: "Vote Thursday", TimeZone: testkit.DaytimeZone(),
 		}
 		if err := stream.PublishEventually(context.Background(), js, events.SendSubject(events.ChannelSMS), key, req); err != nil {
 			t.Fatal(err)
@@ -144,21 +144,4 @@ func TestFaultKillDashNineAfterProviderAccepted(t *testing.T) {
 	if d := s.Duplicates(); len(d) != 0 {
 		t.Fatalf("duplicates: %v", d)
 	}
-}
-
-// daytimeZone is a fixed-offset zone in which it is now about noon.
-func daytimeZone() string {
-	h := time.Now().UTC().Hour()
-	offset := 12 - h
-	if offset > 12 {
-		offset -= 24
-	}
-	if offset < -12 {
-		offset += 24
-	}
-	// Etc/GMT signs are inverted: Etc/GMT-5 is UTC+5.
-	if offset >= 0 {
-		return fmt.Sprintf("Etc/GMT-%d", offset)
-	}
-	return fmt.Sprintf("Etc/GMT+%d", -offset)
 }

@@ -58,19 +58,35 @@ func scenarioAt(t *testing.T, o cluster.Options, ready func(p *cluster.Platform,
 	return rep, r
 }
 
+// outage runs a case in which down breaks a part of the platform and up,
+// after d, repairs it.
+func outage(t *testing.T, o cluster.Options, d time.Duration, down, up func(p *cluster.Platform)) *cluster.Report {
+	t.Helper()
+	rep, _ := scenario(t, o, func(p *cluster.Platform, r *cluster.Run) {
+		r.Fault()
+		down(p)
+		time.Sleep(d)
+		up(p)
+		r.Repaired()
+	})
+	return rep
+}
+
+// allSent checks that every member got the text: with nothing suppressed
+// or invalid, a fault may delay a text but never cost one.
+func allSent(t *testing.T, rep *cluster.Report) {
+	t.Helper()
+	if rep.Sent != rep.Members {
+		t.Errorf("sent %d of %d", rep.Sent, rep.Members)
+	}
+}
+
 // A delivery replica is killed with SIGKILL mid-send; the other carries on
 // and the killed one comes back two seconds later.
 func TestFaultKillDeliveryReplica(t *testing.T) {
-	rep, _ := scenario(t, cluster.Options{}, func(p *cluster.Platform, r *cluster.Run) {
-		r.Fault()
-		p.Delivery[0].Kill()
-		time.Sleep(2 * time.Second)
-		p.Delivery[0].Start()
-		r.Repaired()
-	})
-	if rep.Sent != rep.Members {
-		t.Errorf("sent %d of %d: with nothing suppressed or invalid, every member gets the text", rep.Sent, rep.Members)
-	}
+	rep := outage(t, cluster.Options{}, 2*time.Second,
+		func(p *cluster.Platform) { p.Delivery[0].Kill() }, func(p *cluster.Platform) { p.Delivery[0].Start() })
+	allSent(t, rep)
 }
 
 // The campaigns replica fanning the audience out is killed with SIGKILL
@@ -100,9 +116,7 @@ func TestFaultKillCampaignsReplicaMidFanout(t *testing.T) {
 		victim.Start()
 		r.Repaired()
 	})
-	if rep.Sent != rep.Members {
-		t.Errorf("sent %d of %d", rep.Sent, rep.Members)
-	}
+	allSent(t, rep)
 }
 
 // The node leading the SEND stream is stopped mid-send; a follower is
@@ -121,40 +135,24 @@ func TestFaultKillStreamLeader(t *testing.T) {
 		p.NATS.Start(leader)
 		r.Repaired()
 	})
-	if rep.Sent != rep.Members {
-		t.Errorf("sent %d of %d", rep.Sent, rep.Members)
-	}
+	allSent(t, rep)
 }
 
 // Every NATS node is stopped at once mid-send and the cluster is started
 // again three seconds later from its stores.
 func TestFaultRestartNATSCluster(t *testing.T) {
-	rep, _ := scenario(t, cluster.Options{}, func(p *cluster.Platform, r *cluster.Run) {
-		r.Fault()
-		p.NATS.StopAll()
-		time.Sleep(3 * time.Second)
-		p.NATS.StartAll()
-		r.Repaired()
-	})
-	if rep.Sent != rep.Members {
-		t.Errorf("sent %d of %d", rep.Sent, rep.Members)
-	}
+	rep := outage(t, cluster.Options{}, 3*time.Second,
+		func(p *cluster.Platform) { p.NATS.StopAll() }, func(p *cluster.Platform) { p.NATS.StartAll() })
+	allSent(t, rep)
 }
 
 // Redis, which holds the shared rate limits and caps, is stopped for ten
 // seconds mid-send: delivery stops sending (no send without a rate-limit
 // decision) and resumes by itself.
 func TestFaultRedisDown(t *testing.T) {
-	rep, _ := scenario(t, cluster.Options{PrivateRedis: true}, func(p *cluster.Platform, r *cluster.Run) {
-		r.Fault()
-		p.Redis.Stop()
-		time.Sleep(10 * time.Second)
-		p.Redis.Start()
-		r.Repaired()
-	})
-	if rep.Sent != rep.Members {
-		t.Errorf("sent %d of %d", rep.Sent, rep.Members)
-	}
+	rep := outage(t, cluster.Options{PrivateRedis: true}, 10*time.Second,
+		func(p *cluster.Platform) { p.Redis.Stop() }, func(p *cluster.Platform) { p.Redis.Start() })
+	allSent(t, rep)
 	if rep.RateDuring > rep.RateBefore/10 {
 		t.Errorf("%.0f texts/s while Redis was down: sending should pause", rep.RateDuring)
 	}
@@ -164,16 +162,9 @@ func TestFaultRedisDown(t *testing.T) {
 // seconds mid-send: no text goes without a written record and a
 // suppression check, and everything resumes by itself.
 func TestFaultPostgresDown(t *testing.T) {
-	rep, _ := scenario(t, cluster.Options{PrivatePostgres: true}, func(p *cluster.Platform, r *cluster.Run) {
-		r.Fault()
-		p.Postgres.Stop()
-		time.Sleep(10 * time.Second)
-		p.Postgres.Start()
-		r.Repaired()
-	})
-	if rep.Sent != rep.Members {
-		t.Errorf("sent %d of %d", rep.Sent, rep.Members)
-	}
+	rep := outage(t, cluster.Options{PrivatePostgres: true}, 10*time.Second,
+		func(p *cluster.Platform) { p.Postgres.Stop() }, func(p *cluster.Platform) { p.Postgres.Start() })
+	allSent(t, rep)
 }
 
 // For five seconds the provider takes one text in 20 and then never
@@ -181,19 +172,24 @@ func TestFaultPostgresDown(t *testing.T) {
 // more: each outcome is unknown to delivery, which must neither resend
 // blindly nor give up; the status callback or a lookup settles it.
 func TestFaultProviderTimeoutsAfterAccept(t *testing.T) {
+	providerFaults(t, []map[string]any{
+		{"kind": "timeout_after_accept", "percent": 5, "seed": 7, "hold": "5s"},
+		{"kind": "503_after_accept", "percent": 5, "seed": 8},
+	})
+}
+
+// providerFaults runs a case in which the simulator applies rules for
+// five seconds; every member must still get the text exactly once.
+func providerFaults(t *testing.T, rules []map[string]any) {
+	t.Helper()
 	rep, _ := scenario(t, cluster.Options{}, func(p *cluster.Platform, r *cluster.Run) {
 		r.Fault()
-		p.SetFaults([]map[string]any{
-			{"kind": "timeout_after_accept", "percent": 5, "seed": 7, "hold": "5s"},
-			{"kind": "503_after_accept", "percent": 5, "seed": 8},
-		})
+		p.SetFaults(rules)
 		time.Sleep(5 * time.Second)
 		p.ClearFaults()
 		r.Repaired()
 	})
-	if rep.Sent != rep.Members {
-		t.Errorf("sent %d of %d", rep.Sent, rep.Members)
-	}
+	allSent(t, rep)
 }
 
 // For five seconds the provider refuses three texts in ten with 429 and
@@ -201,19 +197,10 @@ func TestFaultProviderTimeoutsAfterAccept(t *testing.T) {
 // 500s are unknown until a lookup finds Twilio never had them, and then
 // go again; nothing goes twice.
 func TestFaultProvider429And5xxStorm(t *testing.T) {
-	rep, _ := scenario(t, cluster.Options{}, func(p *cluster.Platform, r *cluster.Run) {
-		r.Fault()
-		p.SetFaults([]map[string]any{
-			{"kind": "429", "percent": 30, "seed": 1},
-			{"kind": "500", "percent": 10, "seed": 2},
-		})
-		time.Sleep(5 * time.Second)
-		p.ClearFaults()
-		r.Repaired()
+	providerFaults(t, []map[string]any{
+		{"kind": "429", "percent": 30, "seed": 1},
+		{"kind": "500", "percent": 10, "seed": 2},
 	})
-	if rep.Sent != rep.Members {
-		t.Errorf("sent %d of %d", rep.Sent, rep.Members)
-	}
 }
 
 // Every status callback arrives three times, in shuffled order, from the
@@ -221,9 +208,7 @@ func TestFaultProvider429And5xxStorm(t *testing.T) {
 func TestFaultCallbacksShuffledThreeTimes(t *testing.T) {
 	o := cluster.Options{SimulatorEnv: []string{"SIMULATOR_CALLBACK_ORDER=shuffled", "SIMULATOR_CALLBACK_REPEAT=3"}}
 	rep, r := scenario(t, o, func(p *cluster.Platform, r *cluster.Run) {})
-	if rep.Sent != rep.Members {
-		t.Errorf("sent %d of %d", rep.Sent, rep.Members)
-	}
+	allSent(t, rep)
 	// 120,000 callbacks trail the sends; wait for them all.
 	if got := r.WaitStatus("delivered", rep.Members, 4*time.Minute); got != rep.Members {
 		t.Errorf("%d texts delivered, want %d", got, rep.Members)

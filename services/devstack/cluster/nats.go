@@ -9,7 +9,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/musterhq/muster/shared/testkit"
 )
 
 // NATS is a JetStream cluster of embedded servers on loopback ports. Each
@@ -41,7 +42,7 @@ func StartNATS(t testing.TB, size int) *NATS {
 	n := &NATS{t: t}
 	for i := range size {
 		n.nodes = append(n.nodes, &natsNode{
-			name: fmt.Sprintf("nats-%d", i+1), port: freePort(t), routePort: freePort(t), dir: t.TempDir(),
+			name: fmt.Sprintf("nats-%d", i+1), port: testkit.FreePort(t), routePort: testkit.FreePort(t), dir: t.TempDir(),
 		})
 	}
 	n.StartAll()
@@ -162,14 +163,4 @@ func (n *NATS) ping() error {
 	defer cancel()
 	_, err = js.AccountInfo(ctx)
 	return err
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

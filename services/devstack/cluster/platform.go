@@ -100,14 +100,14 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 
 	deliveryAddrs := make([]string, o.DeliveryReplicas)
 	for i := range deliveryAddrs {
-		deliveryAddrs[i] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		deliveryAddrs[i] = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 		p.DeliveryURLs = append(p.DeliveryURLs, "http://"+deliveryAddrs[i])
 	}
 	// Members' replies reach the last delivery replica; the suite kills
 	// the first.
 	inbound := p.DeliveryURLs[len(p.DeliveryURLs)-1]
 
-	simAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	simAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	p.SimURL = "http://" + simAddr
 	p.Simulator = newProcess(t, "simulator", bins.Path("simulator"), p.SimURL+"/healthz", append([]string{
 		"SIMULATOR_ADDR=" + simAddr, "SIMULATOR_INBOUND_URL=" + inbound + "/webhooks/twilio/inbound",
@@ -115,14 +115,14 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 	}, o.SimulatorEnv...))
 	p.Simulator.Start()
 
-	contactsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	contactsAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	p.ContactsURL = "http://" + contactsAddr
 	p.Contacts = newProcess(t, "contacts", bins.Path("contacts"), p.ContactsURL+"/healthz",
 		append(common("CONTACTS_", contactsAddr, p.ContactsDB), "CONTACTS_OUTBOX_POLL=200ms"))
 	p.Contacts.Start()
 
 	for i := range o.CampaignsReplicas {
-		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 		url := "http://" + addr
 		p.CampaignsURLs = append(p.CampaignsURLs, url)
 		p.Campaigns = append(p.Campaigns, newProcess(t, fmt.Sprintf("campaigns-%d", i+1), bins.Path("campaigns"), url+"/healthz",
@@ -146,7 +146,7 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 			"DELIVERY_ACK_WAIT=5s", "DELIVERY_TWILIO_TIMEOUT=3s",
 			// A send with no clear answer is looked up at the provider soon.
 			"DELIVERY_RECONCILE_LOOKUP_AFTER=5s", "DELIVERY_RECONCILE_EVERY=1s",
-			"DELIVERY_TIME_ZONE="+DaytimeZone())
+			"DELIVERY_TIME_ZONE="+testkit.DaytimeZone())
 		p.Delivery = append(p.Delivery, newProcess(t, fmt.Sprintf("delivery-%d", i+1), bins.Path("delivery"),
 			p.DeliveryURLs[i]+"/healthz", append(env, o.DeliveryEnv...)))
 	}
@@ -195,7 +195,7 @@ func (p *Platform) Seed(n int, tag string) []string {
 		p.t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	zone := DaytimeZone()
+	zone := testkit.DaytimeZone()
 	phones := make([]string, n)
 	rows := make([][]any, n)
 	for i := range rows {
@@ -281,22 +281,6 @@ func (p *Platform) TextStop(phone string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("STOP from %s: simulator %d, webhook %d", phone, code, res.StatusCode)
 	}
 	return time.Now(), nil
-}
-
-// DaytimeZone is a fixed-offset zone in which it is now about noon.
-func DaytimeZone() string {
-	offset := 12 - time.Now().UTC().Hour()
-	if offset > 12 {
-		offset -= 24
-	}
-	if offset < -12 {
-		offset += 24
-	}
-	// Etc/GMT signs are inverted: Etc/GMT-5 is UTC+5.
-	if offset >= 0 {
-		return fmt.Sprintf("Etc/GMT-%d", offset)
-	}
-	return fmt.Sprintf("Etc/GMT+%d", -offset)
 }
 
 // Fanout is a campaign's first-step fan-out job: running until every
