@@ -157,6 +157,11 @@ func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, 
 		}
 	},
 		jetstream.PullMaxMessages(max(spec.Workers*2, 16)),
+		// Pull requests last 5s (heartbeats every 2.5s) instead of 30s
+		// (15s): when the node holding the consumer's pulls dies, a missed
+		// heartbeat re-issues them within seconds; the suite measured 24s
+		// to recover from a stream leader's loss with the default.
+		jetstream.PullExpiry(5*time.Second),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			log.Debug("consume error", zap.Error(err))
 		}))

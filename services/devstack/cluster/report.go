@@ -31,10 +31,11 @@ type Report struct {
 	Statuses map[string]int
 
 	Lost, Duplicated, AfterOptOut int
-	// InFlightAtStop counts members whose text was claimed for sending
-	// before their STOP was answered and went out: in flight, as the
-	// issue allows, never after.
-	InFlightAtStop int
+	// SentBeforeStop counts members who texted STOP and whose text had
+	// been claimed for sending before the STOP was answered (already sent,
+	// or in the provider call): it went, as it would have from Twilio's
+	// own queue. None may be claimed after.
+	SentBeforeStop int
 	Stops          int
 	Problems       []string
 
@@ -100,7 +101,7 @@ func (r *Run) account(ctx context.Context) *Report {
 				rep.AfterOptOut++
 				problem("%s: claimed %s after STOP answered at %s", phone, m.claimed.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano))
 			} else {
-				rep.InFlightAtStop++
+				rep.SentBeforeStop++
 			}
 		}
 		switch m.status {
@@ -289,9 +290,9 @@ func (rep *Report) Check(t interface {
 
 func (rep *Report) String() string {
 	return fmt.Sprintf("%s: %d members: sent %d, suppressed %d, skipped (opted out) %d, failed %v; lost %d, duplicated %d, "+
-		"after opt-out %d, in flight at STOP %d of %d STOPs; %.1fs in all, %.0f/s before the fault, %.0f/s during, recovered in %.1fs",
+		"after opt-out %d, sent before their STOP %d of %d STOPs; %.1fs in all, %.0f/s before the fault, %.0f/s during, recovered in %.1fs",
 		rep.Case, rep.Members, rep.Sent, rep.Suppressed, rep.SkippedOptedOut, rep.Failed, rep.Lost, rep.Duplicated,
-		rep.AfterOptOut, rep.InFlightAtStop, rep.Stops, rep.Elapsed.Seconds(), rep.RateBefore, rep.RateDuring, rep.Recovery.Seconds())
+		rep.AfterOptOut, rep.SentBeforeStop, rep.Stops, rep.Elapsed.Seconds(), rep.RateBefore, rep.RateDuring, rep.Recovery.Seconds())
 }
 
 // Row is the report as a row of docs/reliability.md's table.
@@ -311,6 +312,6 @@ func (rep *Report) Row() string {
 	}
 	return fmt.Sprintf("| %s | %d | %d | %d | %s | %d | %d | %d | %d/%d | %.0f | %s | %s | %.1f s |",
 		strings.TrimPrefix(rep.Case, "TestFault"), rep.Members, rep.Sent, rep.Suppressed+rep.SkippedOptedOut, failed,
-		rep.Lost, rep.Duplicated, rep.AfterOptOut, rep.InFlightAtStop, rep.Stops,
+		rep.Lost, rep.Duplicated, rep.AfterOptOut, rep.SentBeforeStop, rep.Stops,
 		rep.RateBefore, during, recovery, rep.Elapsed.Seconds())
 }

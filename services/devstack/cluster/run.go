@@ -107,31 +107,42 @@ func (r *Run) Repaired() {
 }
 
 // StopStorm has members text STOP at perSecond, in the order given, until
-// the list ends or ctx is done. It returns at once; wait for the storm
-// with the function it returns. A STOP the platform does not take (it is
-// down) is tried again on the next tick.
+// the list ends or ctx is done. Each STOP is its own request, so a slow
+// answer does not slow the storm; one the platform does not take (it is
+// down) is tried again a second later. It returns at once; wait for the
+// storm with the function it returns.
 func (r *Run) StopStorm(ctx context.Context, perSecond int, phones []string) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		tick := time.NewTicker(time.Second / time.Duration(perSecond))
 		defer tick.Stop()
-		for i := 0; i < len(phones); {
+		for _, phone := range phones {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
 			}
-			at, err := r.p.TextStop(phones[i])
-			if err != nil {
-				continue
-			}
-			r.mu.Lock()
-			r.stops[phones[i]] = at
-			r.mu.Unlock()
-			i++
+			wg.Go(func() { r.textStop(ctx, phone) })
 		}
 	})
 	return wg.Wait
+}
+
+func (r *Run) textStop(ctx context.Context, phone string) {
+	for {
+		at, err := r.p.TextStop(phone)
+		if err == nil {
+			r.mu.Lock()
+			r.stops[phone] = at
+			r.mu.Unlock()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // Settle waits until the campaign has no message left to send or to
