@@ -54,7 +54,9 @@ func RawJetStream(tb testing.TB, url string, n, replicas int) float64 {
 	payload := make([]byte, 400) // about the size of a send request
 	start := time.Now()
 	for i := range n {
-		if _, err := js.PublishAsync("benchraw.x", payload, jetstream.WithMsgID(strconv.Itoa(i))); err != nil {
+		// A replicated stream that fsyncs can fall behind a burst; wait
+		// for room rather than fail.
+		if _, err := js.PublishAsync("benchraw.x", payload, jetstream.WithMsgID(strconv.Itoa(i)), jetstream.WithStallWait(time.Minute)); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -26,6 +26,12 @@ func benchMembers(name string, def int) int {
 func sendAll(b *testing.B, bins cluster.Binaries, o cluster.Options, n int) (float64, *cluster.Platform) {
 	b.Helper()
 	p := cluster.Start(b, bins, o)
+	return sendOn(b, p, n), p
+}
+
+// sendOn is sendAll on a platform already running.
+func sendOn(b *testing.B, p *cluster.Platform, n int) float64 {
+	b.Helper()
 	phones := p.Seed(n, "bench")
 	start := time.Now()
 	p.Launch("bench")
@@ -40,7 +46,7 @@ func sendAll(b *testing.B, bins cluster.Binaries, o cluster.Options, n int) (flo
 	if got := p.SimCount(); got != len(phones) {
 		b.Fatalf("the provider took %d texts for %d members", got, len(phones))
 	}
-	return rate, p
+	return rate
 }
 
 // BenchmarkClusterE2E is the platform at scale: a 100,000-member SMS
@@ -56,15 +62,18 @@ func BenchmarkClusterE2E(b *testing.B) {
 	for range b.N {
 		var p *cluster.Platform
 		one, p = sendAll(b, bins, cluster.Options{DeliveryReplicas: 1}, n)
+		fmt.Printf("BENCH cluster_e2e_1_delivery_sms_per_s %.0f msg/s\n", one)
 		p.Stop()
-		two, p = sendAll(b, bins, cluster.Options{DeliveryReplicas: 2}, n)
+		// The broker's ceiling first, on the next platform's cluster while
+		// its services are idle.
+		p = cluster.Start(b, bins, cluster.Options{DeliveryReplicas: 2})
 		raw = testkit.RawJetStream(b, p.NATS.URLs(), n, 3)
+		fmt.Printf("BENCH cluster_jetstream_raw_per_s %.0f msg/s\n", raw)
+		two = sendOn(b, p, n)
+		fmt.Printf("BENCH cluster_e2e_sms_per_s %.0f msg/s\n", two)
 		p.Stop()
 	}
 	b.ReportMetric(two, "sms/s")
-	fmt.Printf("BENCH cluster_e2e_sms_per_s %.0f msg/s\n", two)
-	fmt.Printf("BENCH cluster_e2e_1_delivery_sms_per_s %.0f msg/s\n", one)
-	fmt.Printf("BENCH cluster_jetstream_raw_per_s %.0f msg/s\n", raw)
 	fmt.Printf("BENCH cluster_e2e_ratio_to_raw %.3f ratio\n", two/raw)
 }
 
