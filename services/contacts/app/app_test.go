@@ -20,6 +20,13 @@ import (
 
 func start(t *testing.T) (string, string) {
 	t.Helper()
+	url, natsURL, _ := startWithDB(t)
+	return url, natsURL
+}
+
+// startWithDB is start, also returning the service's database URL.
+func startWithDB(t *testing.T) (string, string, string) {
+	t.Helper()
 	n := testkit.StartNATS(t)
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
@@ -38,7 +45,7 @@ func start(t *testing.T) (string, string) {
 			t.Errorf("run: %v", err)
 		}
 	})
-	return a.URL(), n.URL()
+	return a.URL(), n.URL(), cfg.DatabaseURL
 }
 
 func post(t *testing.T, url string, body any) (int, map[string]any) {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -499,5 +500,37 @@ func TestMemberAndCountQueries(t *testing.T) {
 	ask(events.SubjectAudienceCount, events.AudiencePageRequest{Tag: "rally"}, &count)
 	if count.Total != 2 || count.SMS.Reachable != 1 || count.SMS.NoAddress != 1 || count.Email.Reachable != 1 || count.Error != "" {
 		t.Fatalf("count = %+v", count)
+	}
+}
+
+// A large import refreshes the planner's statistics, so an audience page
+// over a tag everyone has plans as an index walk, not a sort of the lot,
+// even before autovacuum comes round (or where it is off).
+func TestLargeImportAnalyzes(t *testing.T) {
+	base, _, dsn := startWithDB(t)
+	var csv bytes.Buffer
+	csv.WriteString("first_name,phone,tags\n")
+	for i := range 10_000 {
+		fmt.Fprintf(&csv, "Member%d,+1212%07d,everyone\n", i, 3_000_000+i)
+	}
+	code, imp := upload(t, base, "", csv.Bytes())
+	if code != http.StatusAccepted {
+		t.Fatalf("upload = %d %v", code, imp)
+	}
+	if done := waitImport(t, base, imp["id"].(string)); done["state"] != "done" {
+		t.Fatalf("import = %v", done)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var analyzed bool
+	if err := conn.QueryRow(ctx, `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'contacts'`).Scan(&analyzed); err != nil {
+		t.Fatal(err)
+	}
+	if !analyzed {
+		t.Error("contacts has no statistics after a 10,000-row import")
 	}
 }

@@ -102,6 +102,10 @@ func fileError(err error) error {
 	return fmt.Errorf("reading the file: %w", err)
 }
 
+// analyzeAfter is how many new or changed contacts make an import refresh
+// the planner's statistics.
+const analyzeAfter = 10_000
+
 // batch is a slice of the file on its way through the pipeline.
 type batch struct {
 	raws []rawRow
@@ -134,6 +138,14 @@ func (im *Importer) Run(ctx context.Context, job Job, r io.Reader) (store.Import
 	}
 	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	if err == nil && !job.DryRun && total.New+total.Updated >= analyzeAfter {
+		// Fresh statistics before the organizer can launch to the new
+		// members: with none (autovacuum not yet round, or off), audience
+		// pages over a tag everyone has took seconds each.
+		if aerr := im.store.Analyze(ctx); aerr != nil {
+			im.log.Warn("refreshing contact statistics after the import", zap.String("import_id", job.ID), zap.Error(aerr))
+		}
+	}
 	if ferr := im.store.FinishImport(finishCtx, job.ID, state, msg); ferr != nil {
 		return total, errors.Join(err, ferr)
 	}

@@ -518,3 +518,12 @@ func (b *ImportBatch) RecordOptOuts(ctx context.Context, list []ImportOptOut, at
 	}
 	return tag.RowsAffected(), nil
 }
+
+// Analyze refreshes the planner's statistics on contacts and consent, so
+// audience queries plan well right after a large import.
+func (s *Store) Analyze(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `ANALYZE contacts; ANALYZE consent`); err != nil {
+		return fmt.Errorf("analyzing contacts: %w", err)
+	}
+	return nil
+}
