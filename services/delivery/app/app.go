@@ -305,7 +305,9 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 		m, log.Named("worker"))
 	a.deps.Go(w.RunBatches)
 	a.deps.Go(func(ctx context.Context) { w.Sweep(ctx, cfg.SweepEvery) })
-	a.deps.Go(func(ctx context.Context) { w.Reconcile(ctx, cfg.ReconcileLookupAfter, cfg.ReconcileAfter, cfg.ReconcileEvery) })
+	a.deps.Go(func(ctx context.Context) {
+		w.Reconcile(ctx, cfg.ReconcileLookupAfter, cfg.ReconcileAfter, cfg.ReconcileEvery)
+	})
 	// Opt-outs made elsewhere (an organizer in contacts) reach the
 	// suppression list; one worker keeps each address's changes in order.
 	err = a.deps.Consume(ctx, stream.Consumer{
