@@ -36,16 +36,22 @@ const templateLock = 727_364_001
 // a template database; later calls clone it, which is fast.
 func Database(t testing.TB, migrations fs.FS) string {
 	t.Helper()
+	return DatabaseOn(t, AdminURL(), migrations)
+}
+
+// DatabaseOn is Database on the server adminURL names (a private one).
+func DatabaseOn(t testing.TB, adminURL string, migrations fs.FS) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dsn, err := NewDatabase(ctx, AdminURL(), migrations)
+	dsn, err := NewDatabase(ctx, adminURL, migrations)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := DropDatabase(ctx, AdminURL(), dsn); err != nil {
+		if err := DropDatabase(ctx, adminURL, dsn); err != nil {
 			t.Logf("dropping test database: %v", err)
 		}
 	})

@@ -258,23 +258,7 @@ func (m *Mailer) seenBefore(ctx context.Context, req events.SendRequested) (stor
 }
 
 func (m *Mailer) sendGroup(ctx context.Context, group []send) {
-	first := group[0].job.req
-	b := sendgrid.Batch{Subject: first.Subject, Text: withFooter(first.Body, false), HTML: withFooter(first.HTML, true)}
-	for _, a := range first.Attachments {
-		b.Attachments = append(b.Attachments, sendgrid.Attachment{Filename: a.Filename, ContentType: a.ContentType, Content: a.Content})
-	}
-	ids := make([]string, len(group))
-	for i, s := range group {
-		sub := unsubscribe.Subject{Address: s.msg.To, MessageID: s.msg.ID}
-		b.Recipients = append(b.Recipients, sendgrid.Recipient{
-			Email: s.msg.To,
-			// Ids only: custom_args must carry no personal data.
-			CustomArgs:    map[string]string{"message_id": s.msg.ID, "campaign_id": s.msg.CampaignID, "contact_id": s.msg.ContactID},
-			Headers:       m.links.Headers(sub),
-			Substitutions: map[string]string{substitution: m.links.URL(sub)},
-		})
-		ids[i] = s.msg.ID
-	}
+	b, ids := m.batch(group)
 	xid, err := m.sender.Send(ctx, b)
 	var u store.Update
 	kind, code := provider.Classify(err)
@@ -307,6 +291,34 @@ func (m *Mailer) sendGroup(ctx context.Context, group []send) {
 	}
 	m.pub.Statuses(ctx, moved)
 	finishSends(group, nil)
+}
+
+// batch builds one mail/send for a group with the same content: each
+// member gets their own ids and unsubscribe link, signed once for both the
+// List-Unsubscribe header and the body.
+func (m *Mailer) batch(group []send) (sendgrid.Batch, []string) {
+	first := group[0].job.req
+	b := sendgrid.Batch{Subject: first.Subject, Text: withFooter(first.Body, false), HTML: withFooter(first.HTML, true),
+		Recipients: make([]sendgrid.Recipient, len(group))}
+	for _, a := range first.Attachments {
+		b.Attachments = append(b.Attachments, sendgrid.Attachment{Filename: a.Filename, ContentType: a.ContentType, Content: a.Content})
+	}
+	ids := make([]string, len(group))
+	for i, s := range group {
+		link := m.links.URL(unsubscribe.Subject{Address: s.msg.To, MessageID: s.msg.ID})
+		h := unsubscribe.Headers(link)
+		b.Recipients[i] = sendgrid.Recipient{
+			Email: s.msg.To,
+			// Ids only: custom_args must carry no personal data.
+			CustomArgs: []sendgrid.Field{
+				{Name: "message_id", Value: s.msg.ID}, {Name: "campaign_id", Value: s.msg.CampaignID}, {Name: "contact_id", Value: s.msg.ContactID},
+			},
+			Headers:       []sendgrid.Field{{Name: h[0].Name, Value: h[0].Value}, {Name: h[1].Name, Value: h[1].Value}},
+			Substitutions: []sendgrid.Field{{Name: substitution, Value: link}},
+		}
+		ids[i] = s.msg.ID
+	}
+	return b, ids
 }
 
 // withFooter adds the unsubscribe link to a body that lacks one.

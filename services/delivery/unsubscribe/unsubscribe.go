@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -160,11 +159,18 @@ func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {
 	}
 }
 
-// Headers are the List-Unsubscribe headers for one recipient (RFC 2369
-// and RFC 8058).
-func (s *Signer) Headers(sub Subject) map[string]string {
-	return map[string]string{
-		"List-Unsubscribe":      fmt.Sprintf("<%s>", s.URL(sub)),
-		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+// Header is one mail header.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// Headers are the List-Unsubscribe headers (RFC 2369 and RFC 8058) for a
+// recipient whose link is link, as URL made it: the caller signs once and
+// uses the link in the body too.
+func Headers(link string) [2]Header {
+	return [2]Header{
+		{Name: "List-Unsubscribe", Value: "<" + link + ">"},
+		{Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"},
 	}
 }

@@ -74,17 +74,11 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 	} else {
 		_, prefix = testkit.Redis(t)
 	}
-	ctx := context.Background()
-	var err error
-	if p.ContactsDB, err = testkit.NewDatabase(ctx, adminURL, contactsdb.FS); err != nil {
-		t.Fatal(err)
-	}
-	if p.CampaignsDB, err = testkit.NewDatabase(ctx, adminURL, campaignsdb.FS); err != nil {
-		t.Fatal(err)
-	}
-	if p.DeliveryDB, err = testkit.NewDatabase(ctx, adminURL, deliverydb.FS); err != nil {
-		t.Fatal(err)
-	}
+	// Dropped when the test ends, after the services (cleanups run last
+	// registered first).
+	p.ContactsDB = testkit.DatabaseOn(t, adminURL, contactsdb.FS)
+	p.CampaignsDB = testkit.DatabaseOn(t, adminURL, campaignsdb.FS)
+	p.DeliveryDB = testkit.DatabaseOn(t, adminURL, deliverydb.FS)
 
 	replicas := strconv.Itoa(o.StreamReplicas)
 	// Small connection pools: a case runs five services, and make test

@@ -111,8 +111,13 @@ func (s *Server) SendGridPublicKey() string { return s.publicKey }
 
 // queueAutoEvents queues processed then delivered events for newly accepted
 // emails when automatic events are on and there is a webhook to post to.
-func (s *Server) queueAutoEvents(emails []Email) {
-	if auto, _ := s.emailEventSettings(); !auto || s.cfg.EventWebhookURL == "" || len(emails) == 0 {
+func (s *Server) queueAutoEvents(rec mailRecord) {
+	if auto, _ := s.emailEventSettings(); !auto || s.cfg.EventWebhookURL == "" || rec.count == 0 {
+		return
+	}
+	emails, err := rec.emails()
+	if err != nil {
+		s.log.Error("automatic email events not queued", zap.Error(err))
 		return
 	}
 	evs := make([]map[string]any, 0, 2*len(emails))

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -47,35 +48,67 @@ type Email struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// emailStore keeps recorded emails in send order.
+// emailStore keeps accepted mail/send requests in send order. A request
+// is kept as the bytes that came (decoded and validated on arrival, then
+// dropped), and written out as one Email per recipient only when a test
+// reads them: recording 1,000 recipients costs one slice append, and the
+// kept bytes hold no pointers for the garbage collector to trace.
 type emailStore struct {
-	mu     sync.RWMutex
-	emails []Email
+	mu      sync.RWMutex
+	records []mailRecord
+	count   int
 }
 
-func (st *emailStore) add(es []Email) {
+// mailRecord is one accepted mail/send request.
+type mailRecord struct {
+	id    string
+	at    time.Time
+	fault FaultKind
+	raw   []byte
+	count int // recipients
+}
+
+// emails writes the record out, one Email per recipient.
+func (r mailRecord) emails() ([]Email, error) {
+	var m sgMail
+	if err := json.Unmarshal(r.raw, &m); err != nil {
+		return nil, fmt.Errorf("decoding recorded mail %s: %w", r.id, err)
+	}
+	return expand(&m, r.id, r.at, r.fault), nil
+}
+
+func (st *emailStore) add(r mailRecord) {
 	st.mu.Lock()
-	st.emails = append(st.emails, es...)
+	st.records = append(st.records, r)
+	st.count += r.count
 	st.mu.Unlock()
 }
 
 func (st *emailStore) length() int {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
-	return len(st.emails)
+	return st.count
 }
 
 func (st *emailStore) list() []Email {
 	st.mu.RLock()
-	defer st.mu.RUnlock()
-	out := make([]Email, len(st.emails))
-	copy(out, st.emails)
+	records := slices.Clone(st.records)
+	st.mu.RUnlock()
+	out := make([]Email, 0, len(records))
+	for _, r := range records {
+		es, err := r.emails()
+		if err != nil {
+			// The bytes decoded when they were accepted; they cannot fail now.
+			panic(err)
+		}
+		out = append(out, es...)
+	}
 	return out
 }
 
 func (st *emailStore) reset() {
 	st.mu.Lock()
-	st.emails = nil
+	st.records, st.count = nil, 0
 	st.mu.Unlock()
 }
 
@@ -195,9 +228,12 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 		}}})
 		return
 	}
+	raw, err := readBody(w, r)
 	var m sgMail
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxMailBytes))
-	if err := dec.Decode(&m); err != nil {
+	if err == nil {
+		err = json.Unmarshal(raw, &m)
+	}
+	if err != nil {
 		writeJSON(w, http.StatusBadRequest, sgErrors{Errors: []sgError{{
 			Message: "Bad Request",
 		}}})
@@ -221,8 +257,56 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	id := newMessageID()
-	now := time.Now().UTC()
+	rec := mailRecord{id: newMessageID(), at: time.Now().UTC(), raw: raw, count: recipients(&m)}
+	if faulted {
+		rec.fault = fault.Kind
+	}
+	s.emails.add(rec)
+	s.queueAutoEvents(rec)
+	id := rec.id
+	switch fault.Kind {
+	case FaultUnavailableAfterAccept:
+		writeJSON(w, http.StatusServiceUnavailable, sgErrors{Errors: []sgError{{Message: "service unavailable"}}})
+	case FaultTimeoutAfterAccept:
+		s.hold(r, s.holdFor(fault))
+	default:
+		w.Header().Set("X-Message-Id", id)
+		w.WriteHeader(http.StatusAccepted)
+	}
+}
+
+// readBody reads a mail/send body whole, up to SendGrid's size limit, in
+// one allocation when the client said how long it is.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, maxMailBytes)
+	if n := r.ContentLength; n > 0 && n <= maxMailBytes {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, fmt.Errorf("reading mail body: %w", err)
+		}
+		return buf, nil
+	}
+	buf, err := io.ReadAll(body)
+	if err != nil {
+		return nil, fmt.Errorf("reading mail body: %w", err)
+	}
+	return buf, nil
+}
+
+// recipients counts a validated request's recipients.
+func recipients(m *sgMail) int {
+	n := 0
+	for _, p := range m.Personalizations {
+		n += len(p.To)
+	}
+	return n
+}
+
+// expand writes a request out as SendGrid delivers it: one Email per `to`
+// recipient of each personalization, with that personalization's subject,
+// custom args and headers merged over the message-wide ones and its
+// substitutions applied.
+func expand(m *sgMail, id string, at time.Time, fault FaultKind) []Email {
 	var text, html string
 	for _, c := range m.Content {
 		switch c.Type {
@@ -236,7 +320,7 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 	if m.ASM != nil {
 		asm = m.ASM.GroupID
 	}
-	var out []Email
+	out := make([]Email, 0, recipients(m))
 	for _, p := range m.Personalizations {
 		from := m.From
 		if p.From != nil && p.From.Email != "" {
@@ -263,24 +347,12 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 				Categories:          slices.Clone(m.Categories),
 				ASMGroupID:          asm,
 				Attachments:         slices.Clone(m.Attachments),
-				CreatedAt:           now,
+				Fault:               fault,
+				CreatedAt:           at,
 			})
-			if faulted {
-				out[len(out)-1].Fault = fault.Kind
-			}
 		}
 	}
-	s.emails.add(out)
-	s.queueAutoEvents(out)
-	switch fault.Kind {
-	case FaultUnavailableAfterAccept:
-		writeJSON(w, http.StatusServiceUnavailable, sgErrors{Errors: []sgError{{Message: "service unavailable"}}})
-	case FaultTimeoutAfterAccept:
-		s.hold(r, s.holdFor(fault))
-	default:
-		w.Header().Set("X-Message-Id", id)
-		w.WriteHeader(http.StatusAccepted)
-	}
+	return out
 }
 
 // validateMail applies SendGrid's checks for the fields the platform uses.

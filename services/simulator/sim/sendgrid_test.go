@@ -1,10 +1,13 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -268,4 +271,43 @@ func TestSendGridValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// fullBatch is a mail/send body as delivery sends it: 1,000
+// personalizations, each with its own ids, List-Unsubscribe headers and
+// unsubscribe link.
+func fullBatch() []byte {
+	var b strings.Builder
+	b.WriteString(`{"from":{"name":"Muster","email":"alerts@example.org"},"subject":"Contract vote Thursday","personalizations":[`)
+	for i := range maxPersonalizations {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		link := fmt.Sprintf("http://127.0.0.1:8083/unsubscribe?t=bWVtYmVyJWRAbG9jYWwxMTk5Lm9yZwo%d.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", i)
+		fmt.Fprintf(&b, `{"to":[{"email":"member%d@local1199.org"}],"headers":{"List-Unsubscribe":"<%s>","List-Unsubscribe-Post":"List-Unsubscribe=One-Click"},`+
+			`"substitutions":{"-unsubscribe_url-":"%s"},"custom_args":{"message_id":"5f0c7a2e-1f7b-4a8e-9d5c-%012d","campaign_id":"00000000-0000-4000-8000-000000000002","contact_id":"%d"}}`,
+			i, link, link, i, i)
+	}
+	b.WriteString(`],"content":[{"type":"text/plain","value":"Vote at the union hall, 5pm.\n\nUnsubscribe: -unsubscribe_url-"},` +
+		`{"type":"text/html","value":"<p>Vote at the union hall, 5pm.</p><p><a href=\"-unsubscribe_url-\">Unsubscribe</a></p>"}]}`)
+	return []byte(b.String())
+}
+
+// BenchmarkMailSend is the simulator's cost for one full batch: decode,
+// validate and record 1,000 recipients.
+func BenchmarkMailSend(b *testing.B) {
+	s := New(Config{SendGridKey: "SG.test"}, nil)
+	defer s.Close()
+	h := s.Handler()
+	body := fullBatch()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/v3/mail/send", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer SG.test")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusAccepted {
+			b.Fatalf("mail/send = %d: %s", rec.Code, rec.Body)
+		}
+	}
+	b.ReportMetric(float64(s.EmailCount())/b.Elapsed().Seconds(), "emails/s")
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/sendgrid/rest"
 	sg "github.com/sendgrid/sendgrid-go"
-	"github.com/sendgrid/sendgrid-go/helpers/mail"
 
 	"github.com/musterhq/muster/services/delivery/provider"
 )
@@ -57,11 +56,20 @@ func NewClient(cfg Config) *Client {
 // Recipient is one personalization: one member, with the ids that map
 // SendGrid's events back (no personal data in custom_args) and the
 // headers and substitutions that are theirs alone (the unsubscribe link).
+// The fields are lists rather than maps so a batch of 1,000 is built
+// without 3,000 maps; a name given twice keeps its last value.
 type Recipient struct {
 	Email         string
-	CustomArgs    map[string]string
-	Headers       map[string]string
-	Substitutions map[string]string
+	CustomArgs    []Field
+	Headers       []Field
+	Substitutions []Field
+}
+
+// Field is one name and value of a personalization's custom_args, headers
+// or substitutions.
+type Field struct {
+	Name  string
+	Value string
 }
 
 // Attachment is one file sent with every mail of a batch (a meeting's
@@ -88,35 +96,9 @@ func (c *Client) Send(ctx context.Context, b Batch) (string, error) {
 	if n := len(b.Recipients); n == 0 || n > MaxPersonalizations {
 		return "", &provider.SendError{Kind: provider.Permanent, Err: fmt.Errorf("a batch holds 1 to %d recipients, not %d", MaxPersonalizations, n)}
 	}
-	m := mail.NewV3Mail()
-	m.SetFrom(mail.NewEmail(c.cfg.FromName, c.cfg.From))
-	m.Subject = b.Subject
-	if b.Text != "" {
-		m.AddContent(mail.NewContent("text/plain", b.Text))
-	}
-	if b.HTML != "" {
-		m.AddContent(mail.NewContent("text/html", b.HTML))
-	}
-	for _, a := range b.Attachments {
-		m.AddAttachment(mail.NewAttachment().SetFilename(a.Filename).SetType(a.ContentType).SetContent(a.Content).SetDisposition("attachment"))
-	}
-	for _, r := range b.Recipients {
-		p := mail.NewPersonalization()
-		p.AddTos(mail.NewEmail("", r.Email))
-		for k, v := range r.CustomArgs {
-			p.SetCustomArg(k, v)
-		}
-		for k, v := range r.Headers {
-			p.SetHeader(k, v)
-		}
-		for k, v := range r.Substitutions {
-			p.SetSubstitution(k, v)
-		}
-		m.AddPersonalizations(p)
-	}
 	req := sg.GetRequest(c.cfg.APIKey, "/v3/mail/send", c.host)
 	req.Method = rest.Post
-	req.Body = mail.GetRequestBody(m)
+	req.Body = body(c.cfg.FromName, c.cfg.From, b)
 	resp, err := c.rest.SendWithContext(ctx, req)
 	if err != nil {
 		return "", provider.FromTransport(err)
@@ -136,8 +118,8 @@ func firstHeader(h map[string][]string, key string) string {
 	return ""
 }
 
-func classifyStatus(code int, body string) error {
-	err := fmt.Errorf("sendgrid answered %d: %.300s", code, body)
+func classifyStatus(code int, answer string) error {
+	err := fmt.Errorf("sendgrid answered %d: %.300s", code, answer)
 	c := strconv.Itoa(code)
 	switch {
 	case code == http.StatusTooManyRequests:
