@@ -35,13 +35,7 @@ func sendOn(b *testing.B, p *cluster.Platform, n int) float64 {
 	phones := p.Seed(n, "bench")
 	start := time.Now()
 	p.Launch("bench")
-	deadline := start.Add(time.Hour)
-	for p.SimCount() < n {
-		if time.Now().After(deadline) {
-			b.Fatalf("the provider took %d of %d texts in an hour", p.SimCount(), n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.WaitSent(n, time.Hour)
 	rate := float64(n) / time.Since(start).Seconds()
 	if got := p.SimCount(); got != len(phones) {
 		b.Fatalf("the provider took %d texts for %d members", got, len(phones))

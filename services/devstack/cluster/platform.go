@@ -239,6 +239,18 @@ func (p *Platform) SimCount() int {
 	return st.Count
 }
 
+// WaitSent waits until the provider has taken n texts.
+func (p *Platform) WaitSent(n int, within time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(within)
+	for p.SimCount() < n {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the provider took only %d of %d texts in %s", p.SimCount(), n, within)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // SetFaults replaces the simulator's Twilio fault rules.
 func (p *Platform) SetFaults(rules []map[string]any) {
 	p.t.Helper()
@@ -252,15 +264,6 @@ func (p *Platform) ClearFaults() {
 	p.t.Helper()
 	if code, body := testkit.CallJSON(p.t, "DELETE", p.SimURL+"/sim/faults", nil, nil); code/100 != 2 {
 		p.t.Fatalf("clearing faults = %d: %s", code, body)
-	}
-}
-
-// SimSettings changes the simulator's run-time settings (callback order
-// and repeat, latency).
-func (p *Platform) SimSettings(s map[string]any) {
-	p.t.Helper()
-	if code, body := testkit.CallJSON(p.t, "PATCH", p.SimURL+"/sim/settings", s, nil); code != 200 {
-		p.t.Fatalf("simulator settings = %d: %s", code, body)
 	}
 }
 

@@ -115,19 +115,6 @@ func (p *Process) Kill() {
 	p.cmd = nil
 }
 
-// Running reports whether the process was started and has not exited.
-func (p *Process) Running() bool {
-	if p.cmd == nil {
-		return false
-	}
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
-
 func (p *Process) dumpLog() {
 	data, err := os.ReadFile(p.logTo)
 	if err != nil || len(data) == 0 {

@@ -58,8 +58,13 @@ type record struct {
 func (r *Run) account(ctx context.Context) *Report {
 	r.t.Helper()
 	rep := &Report{Case: r.t.Name(), Members: len(r.Phones), Failed: map[string]int{}, Statuses: map[string]int{}}
-	records := r.records(ctx)
-	suppressed := r.suppressed(ctx)
+	conn, err := pgx.Connect(ctx, r.p.DeliveryDB)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	records := r.records(ctx, conn)
+	suppressed := r.suppressed(ctx, conn)
 	sent := r.outbox()
 	r.mu.Lock()
 	stops := make(map[string]time.Time, len(r.stops))
@@ -131,13 +136,8 @@ func (r *Run) account(ctx context.Context) *Report {
 	return rep
 }
 
-func (r *Run) records(ctx context.Context) map[string][]record {
+func (r *Run) records(ctx context.Context, conn *pgx.Conn) map[string][]record {
 	r.t.Helper()
-	conn, err := pgx.Connect(ctx, r.p.DeliveryDB)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT to_addr, status, error_code, reason, coalesce(claimed_at, created_at) FROM messages
 		WHERE campaign_id = $1 AND channel = 'sms'`, r.CampaignID)
 	if err != nil {
@@ -157,13 +157,8 @@ func (r *Run) records(ctx context.Context) map[string][]record {
 	return out
 }
 
-func (r *Run) suppressed(ctx context.Context) map[string]bool {
+func (r *Run) suppressed(ctx context.Context, conn *pgx.Conn) map[string]bool {
 	r.t.Helper()
-	conn, err := pgx.Connect(ctx, r.p.DeliveryDB)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT address FROM suppressions WHERE channel = 'sms'`)
 	if err != nil {
 		r.t.Fatal(err)
@@ -189,7 +184,6 @@ func (r *Run) rates(rep *Report) {
 	if len(s) < 2 {
 		return
 	}
-	rep.Elapsed = s[len(s)-1].at.Sub(r.Started)
 	// The end of sending: the first sample with the final count.
 	final := s[len(s)-1].count
 	end := s[len(s)-1].at

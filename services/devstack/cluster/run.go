@@ -79,18 +79,6 @@ func (r *Run) stopSampling() {
 	r.sampled.Wait()
 }
 
-// WaitSent waits until the provider has taken n texts.
-func (r *Run) WaitSent(n int) {
-	r.t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for r.p.SimCount() < n {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("the provider took only %d of %d texts in 3 minutes", r.p.SimCount(), n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // Fault marks the moment a fault was injected; Repaired the moment it was
 // taken away (for a kill with no restart, the same moment).
 func (r *Run) Fault() {
