@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/musterhq/muster/services/delivery/app"
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
 )
@@ -29,7 +31,9 @@ func suppressed(h *harness, addr string) bool {
 // gets their own unsubscribe link and List-Unsubscribe headers, and the
 // one-click POST suppresses the address before it answers.
 func TestEmailBatchedWithOneClickUnsubscribe(t *testing.T) {
-	h := newHarness(t, setup{})
+	// A long linger, so the four emails share a batch even when other
+	// tests load the machine.
+	h := newHarness(t, setup{config: func(c *app.Config) { c.EmailLinger = 500 * time.Millisecond }})
 	h.start(nil)
 	addrs := []string{"ana@local1199.org", "bo@local1199.org", "cy@local1199.org", "di@local1199.org"}
 	var keys []string

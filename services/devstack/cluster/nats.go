@@ -40,18 +40,39 @@ type natsNode struct {
 func StartNATS(t testing.TB, size int) *NATS {
 	t.Helper()
 	n := &NATS{t: t}
-	for i := range size {
-		n.nodes = append(n.nodes, &natsNode{
-			name: fmt.Sprintf("nats-%d", i+1), port: testkit.FreePort(t), routePort: testkit.FreePort(t), dir: t.TempDir(),
-		})
-	}
-	n.StartAll()
 	t.Cleanup(n.StopAll)
+	// A free port can be taken by another test's server before a node
+	// binds it; then the nodes start again on fresh ports.
+	for attempt := 1; ; attempt++ {
+		n.nodes = nil
+		for i := range size {
+			n.nodes = append(n.nodes, &natsNode{
+				name: fmt.Sprintf("nats-%d", i+1), port: testkit.FreePort(t), routePort: testkit.FreePort(t), dir: t.TempDir(),
+			})
+		}
+		err := n.startAll()
+		if err == nil {
+			break
+		}
+		n.StopAll()
+		if attempt == 3 {
+			t.Fatal(err)
+		}
+	}
+	n.waitJetStream()
 	return n
 }
 
-// Size is the number of nodes.
-func (n *NATS) Size() int { return len(n.nodes) }
+func (n *NATS) startAll() error {
+	for i := range n.nodes {
+		if n.nodes[i].srv == nil {
+			if err := n.start(i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // URLs is the client URL list services connect with, comma-separated.
 func (n *NATS) URLs() string {
@@ -66,10 +87,8 @@ func (n *NATS) URLs() string {
 // JetStream requests again.
 func (n *NATS) StartAll() {
 	n.t.Helper()
-	for i := range n.nodes {
-		if n.nodes[i].srv == nil {
-			n.Start(i)
-		}
+	if err := n.startAll(); err != nil {
+		n.t.Fatal(err)
 	}
 	n.waitJetStream()
 }
@@ -84,6 +103,12 @@ func (n *NATS) StopAll() {
 // Start starts node i on its ports and store.
 func (n *NATS) Start(i int) {
 	n.t.Helper()
+	if err := n.start(i); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+func (n *NATS) start(i int) error {
 	node := n.nodes[i]
 	var routes []string
 	for j, other := range n.nodes {
@@ -101,14 +126,15 @@ func (n *NATS) Start(i int) {
 		Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
 	})
 	if err != nil {
-		n.t.Fatalf("configuring %s: %v", node.name, err)
+		return fmt.Errorf("configuring %s: %w", node.name, err)
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(20 * time.Second) {
 		srv.Shutdown()
-		n.t.Fatalf("%s not ready on port %d", node.name, node.port)
+		return fmt.Errorf("%s not ready on port %d", node.name, node.port)
 	}
 	node.srv = srv
+	return nil
 }
 
 // Stop shuts node i down, as a SIGKILL would look to its peers and
