@@ -36,9 +36,20 @@ func TestGolden(t *testing.T) {
 			TimeZone: "America/New_York",
 		},
 		"status_changed": &StatusChanged{
-			Meta:      fixedMeta(TypeStatusChanged, VersionStatusChanged),
-			MessageID: "msg1", IdempotencyKey: "c.camp1.s0.ct1.sms", CampaignID: "camp1",
-			ContactID: "ct1", Channel: ChannelSMS, Status: StatusDelivered, ProviderID: "SM123",
+			Meta: fixedMeta(TypeStatusChanged, VersionStatusChanged),
+			StatusChange: StatusChange{
+				MessageID: "msg1", IdempotencyKey: "c.camp1.s0.ct1.sms", CampaignID: "camp1",
+				ContactID: "ct1", Channel: ChannelSMS, Status: StatusDelivered, ProviderID: "SM123",
+			},
+		},
+		"statuses_changed": &StatusesChanged{
+			Meta: fixedMeta(TypeStatusesChanged, VersionStatuses),
+			Changes: []StatusChange{
+				{MessageID: "msg2", IdempotencyKey: "c.camp1.s0.ct2.email", CampaignID: "camp1", ContactID: "ct2",
+					Channel: ChannelEmail, Status: StatusAccepted, ProviderID: "sg-x-message-id"},
+				{MessageID: "msg3", IdempotencyKey: "c.camp1.s0.ct3.email", CampaignID: "camp1", ContactID: "ct3",
+					Channel: ChannelEmail, Status: StatusSuppressed, Reason: "suppressed: unsubscribed"},
+			},
 		},
 		"inbound_received": &InboundReceived{
 			Meta:      fixedMeta(TypeInboundReceived, VersionInbound),

@@ -14,6 +14,9 @@ const (
 	StreamMessages = "MESSAGES"
 	// SubjectStatusPrefix is followed by the status: messages.status.delivered.
 	SubjectStatusPrefix = "messages.status."
+	// SubjectStatuses carries StatusesChanged, many changes in one event.
+	// It does not start with SubjectStatusPrefix.
+	SubjectStatuses = "messages.statuses"
 	// SubjectInbound carries members' replies.
 	SubjectInbound = "messages.inbound"
 	// SubjectMessagesAll matches every subject of StreamMessages.

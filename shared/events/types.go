@@ -12,11 +12,13 @@ import (
 const (
 	TypeSendRequested    = "send.requested"
 	TypeStatusChanged    = "message.status_changed"
+	TypeStatusesChanged  = "message.statuses_changed"
 	TypeInboundReceived  = "message.inbound_received"
 	TypeConsentChanged   = "consent.changed"
 	TypeDeadLettered     = "consumer.dead_lettered"
 	VersionSendRequested = 1
 	VersionStatusChanged = 1
+	VersionStatuses      = 1
 	VersionInbound       = 1
 	VersionConsent       = 1
 	VersionDeadLettered  = 1
@@ -78,6 +80,20 @@ const (
 // StatusChanged reports that a message moved to a new status.
 type StatusChanged struct {
 	Meta
+	StatusChange
+}
+
+// StatusesChanged reports many messages' moves at once: the recipients of
+// one batched provider call, or the outcomes one worker settled together.
+// Each change means what the same fields of a StatusChanged do; a
+// consumer applies them as if they had come one by one.
+type StatusesChanged struct {
+	Meta
+	Changes []StatusChange `json:"changes"`
+}
+
+// StatusChange is one message's new status.
+type StatusChange struct {
 	MessageID      string  `json:"message_id"`
 	IdempotencyKey string  `json:"idempotency_key"`
 	CampaignID     string  `json:"campaign_id"`

@@ -187,7 +187,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	a.deps.Go(a.fan.Run)
 	a.deps.Go(a.scheduler.Run)
 
-	statusHandler := results.Status(st, a.hub)
+	statusHandler, statusesHandler := results.Status(st, a.hub), results.Statuses(st, a.hub)
 	replies := inbound.New(st, send, settings, o.Clock, cfg.ReplyWindow, a.hub, log.Named("inbound"))
 	err = a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamMessages, Durable: "campaigns-results", Workers: cfg.ResultsWorkers,
@@ -199,6 +199,15 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 				return stream.Permanent(fmt.Errorf("decoding status event: %w", err))
 			}
 			return statusHandler(ctx, ev)
+		case m.Subject == events.SubjectStatuses:
+			var ev events.StatusesChanged
+			if err := json.Unmarshal(m.Data, &ev); err != nil {
+				return stream.Permanent(fmt.Errorf("decoding status batch: %w", err))
+			}
+			if ev.Version > events.VersionStatuses {
+				return stream.Permanent(fmt.Errorf("status batch version %d is newer than this service knows", ev.Version))
+			}
+			return statusesHandler(ctx, ev)
 		case m.Subject == events.SubjectInbound:
 			var ev events.InboundReceived
 			if err := json.Unmarshal(m.Data, &ev); err != nil {

@@ -50,9 +50,11 @@ func BenchmarkResultsLag(b *testing.B) {
 				for ; sent < due; sent++ {
 					key := events.IdempotencyKey(id, 0, fmt.Sprintf("c%07d", sent), events.ChannelSMS)
 					ev := events.StatusChanged{
-						Meta:      events.NewMeta(events.TypeStatusChanged, events.VersionStatusChanged, id, time.Now()),
-						MessageID: "m" + strconv.Itoa(sent) + "-" + id[:8], IdempotencyKey: key, CampaignID: id,
-						ContactID: fmt.Sprintf("c%07d", sent), Channel: events.ChannelSMS, Status: events.StatusDelivered,
+						Meta: events.NewMeta(events.TypeStatusChanged, events.VersionStatusChanged, id, time.Now()),
+						StatusChange: events.StatusChange{
+							MessageID: "m" + strconv.Itoa(sent) + "-" + id[:8], IdempotencyKey: key, CampaignID: id,
+							ContactID: fmt.Sprintf("c%07d", sent), Channel: events.ChannelSMS, Status: events.StatusDelivered,
+						},
 					}
 					data, _ := json.Marshal(ev)
 					mu.Lock()

@@ -365,16 +365,37 @@ func (h *harness) publishInbound(ev events.InboundReceived, msgID string) {
 func (h *harness) status(req events.SendRequested, status, msgID string) {
 	h.t.Helper()
 	ev := events.StatusChanged{
-		Meta:      events.NewMeta(events.TypeStatusChanged, events.VersionStatusChanged, req.CampaignID, time.Now()),
-		MessageID: "m-" + req.IdempotencyKey, IdempotencyKey: req.IdempotencyKey, CampaignID: req.CampaignID,
-		ContactID: req.ContactID, Channel: req.Channel, Status: status,
-	}
-	if status == events.StatusFailed {
-		ev.ErrorCode, ev.Reason = "30003", "unreachable handset"
+		Meta:         events.NewMeta(events.TypeStatusChanged, events.VersionStatusChanged, req.CampaignID, time.Now()),
+		StatusChange: change(req, status),
 	}
 	if err := stream.Publish(context.Background(), h.js, events.StatusSubject(status), msgID, ev); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// statuses publishes many status changes in one event, as delivery does
+// for a batch.
+func (h *harness) statuses(changes ...events.StatusChange) {
+	h.t.Helper()
+	ev := events.StatusesChanged{
+		Meta:    events.NewMeta(events.TypeStatusesChanged, events.VersionStatuses, "", time.Now()),
+		Changes: changes,
+	}
+	if err := stream.Publish(context.Background(), h.js, events.SubjectStatuses, ev.ID, ev); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// change is the status change delivery would report for a request.
+func change(req events.SendRequested, status string) events.StatusChange {
+	c := events.StatusChange{
+		MessageID: "m-" + req.IdempotencyKey, IdempotencyKey: req.IdempotencyKey, CampaignID: req.CampaignID,
+		ContactID: req.ContactID, Channel: req.Channel, Status: status,
+	}
+	if status == events.StatusFailed {
+		c.ErrorCode, c.Reason = "30003", "unreachable handset"
+	}
+	return c
 }
 
 type campaignOut struct {

@@ -119,6 +119,39 @@ func TestLiveResultsCountEachMessageOnce(t *testing.T) {
 	}
 }
 
+// TestResultsCountStatusBatches: a batch of changes (one email call's
+// recipients) counts like the same changes one by one: a message listed
+// twice keeps its higher report, a lower report arriving later in another
+// batch changes nothing, and changes outside campaigns are ignored.
+func TestResultsCountStatusBatches(t *testing.T) {
+	h := newHarness(t, false, nil)
+	h.dir.add(rally(4)...)
+	srv := h.start()
+	out := h.outbox()
+	id := create(t, srv.url, map[string]any{"name": "Batch", "body": "Local 1199: rally at 5. Reply STOP to opt out.", "audience": map[string]string{"tag": "rally"}})
+	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
+		t.Fatalf("launch = %d", code)
+	}
+	eventually(t, "four texts", func() bool { return len(out.step(id, 0)) == 4 })
+	reqs := out.where(func(m events.SendRequested) bool { return m.CampaignID == id })
+	test := reqs[3]
+	test.IdempotencyKey, test.CampaignID = "test.1", "not-a-campaign"
+
+	h.statuses(change(reqs[0], events.StatusAccepted), change(reqs[1], events.StatusAccepted),
+		change(reqs[2], events.StatusFailed), change(reqs[0], events.StatusDelivered), change(test, events.StatusDelivered))
+	h.statuses(change(reqs[1], events.StatusSending), change(reqs[0], events.StatusSent)) // late, lower
+
+	var r resultsOut
+	eventually(t, "the batches counted", func() bool {
+		call(t, "GET", srv.url+"/campaigns/"+id+"/results", nil, &r)
+		return r.Pending == 1
+	})
+	if r.Delivered != 1 || r.Sent != 2 || r.Failed != 1 || r.ByStatus["accepted"] != 1 || r.ByStatus["delivered"] != 1 ||
+		r.Failures["30003 unreachable handset"] != 1 {
+		t.Errorf("results = %+v", r)
+	}
+}
+
 type inboxItem struct {
 	ID         string  `json:"id"`
 	CampaignID *string `json:"campaign_id"`

@@ -56,19 +56,41 @@ type Notifier interface{ Notify(campaignID string) }
 
 // Status is the handler for one status event.
 func Status(st *store.Store, hub Notifier) func(ctx context.Context, ev events.StatusChanged) error {
+	statuses := Statuses(st, hub)
 	return func(ctx context.Context, ev events.StatusChanged) error {
-		r, ok := rank[ev.Status]
-		if !ok || !IsCampaignID(ev.CampaignID) {
-			return nil // not one of ours, or a status we do not count
+		return statuses(ctx, events.StatusesChanged{Meta: ev.Meta, Changes: []events.StatusChange{ev.StatusChange}})
+	}
+}
+
+// Statuses is the handler for an event of many status changes: the ones
+// results count are recorded in one statement.
+func Statuses(st *store.Store, hub Notifier) func(ctx context.Context, ev events.StatusesChanged) error {
+	return func(ctx context.Context, ev events.StatusesChanged) error {
+		var counted []store.MessageStatus
+		for _, c := range ev.Changes {
+			r, ok := rank[c.Status]
+			if !ok || !IsCampaignID(c.CampaignID) {
+				continue // not one of ours, or a status we do not count
+			}
+			step, ok := StepOf(c.IdempotencyKey, c.CampaignID)
+			if !ok {
+				continue // an auto-reply, inbox answer or test send
+			}
+			counted = append(counted, store.MessageStatus{StatusChange: c, Step: step, Rank: r})
 		}
-		step, ok := StepOf(ev.IdempotencyKey, ev.CampaignID)
-		if !ok {
-			return nil // an auto-reply, inbox answer or test send
+		if len(counted) == 0 {
+			return nil
 		}
-		if err := st.RecordStatus(ctx, ev, step, r); err != nil {
+		if err := st.RecordStatuses(ctx, counted); err != nil {
 			return stream.Retry(err, time.Second)
 		}
-		hub.Notify(ev.CampaignID)
+		notified := map[string]bool{}
+		for _, c := range counted {
+			if !notified[c.CampaignID] {
+				notified[c.CampaignID] = true
+				hub.Notify(c.CampaignID)
+			}
+		}
 		return nil
 	}
 }

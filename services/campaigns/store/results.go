@@ -11,18 +11,44 @@ import (
 	"github.com/musterhq/muster/shared/events"
 )
 
-// RecordStatus keeps a step message's latest status for results; a report
-// that ranks lower than what is stored (late, repeated) changes nothing.
-func (s *Store) RecordStatus(ctx context.Context, ev events.StatusChanged, step, rank int) error {
+// MessageStatus is one step message's reported status, ranked.
+type MessageStatus struct {
+	events.StatusChange
+	Step, Rank int
+}
+
+// RecordStatuses keeps step messages' latest statuses for results, in one
+// statement; a report that ranks lower than what is stored (late,
+// repeated) changes nothing. When a message appears twice, its
+// higher-ranked report is kept.
+func (s *Store) RecordStatuses(ctx context.Context, list []MessageStatus) error {
+	best := make(map[string]int, len(list))
+	for i, m := range list {
+		if j, ok := best[m.MessageID]; !ok || list[j].Rank < m.Rank {
+			best[m.MessageID] = i
+		}
+	}
+	n := len(best)
+	ids, campaigns, contacts, statuses, channels, codes, reasons := make([]string, 0, n), make([]string, 0, n),
+		make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	ranks, steps := make([]int32, 0, n), make([]int32, 0, n)
+	for i, m := range list {
+		if best[m.MessageID] != i {
+			continue
+		}
+		ids, campaigns, contacts, statuses = append(ids, m.MessageID), append(campaigns, m.CampaignID), append(contacts, m.ContactID), append(statuses, m.Status)
+		channels, codes, reasons = append(channels, string(m.Channel)), append(codes, m.ErrorCode), append(reasons, m.Reason)
+		ranks, steps = append(ranks, int32(m.Rank)), append(steps, int32(m.Step))
+	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO campaign_messages (message_id, campaign_id, contact_id, status, status_rank, step, channel, error_code, reason)
-		VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8, $9)
+		SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::text[])
 		ON CONFLICT (message_id) DO UPDATE SET status = excluded.status, status_rank = excluded.status_rank,
 			error_code = excluded.error_code, reason = excluded.reason, updated_at = now()
 		WHERE campaign_messages.status_rank < excluded.status_rank`,
-		ev.MessageID, ev.CampaignID, ev.ContactID, ev.Status, rank, step, string(ev.Channel), ev.ErrorCode, ev.Reason)
+		ids, campaigns, contacts, statuses, ranks, steps, channels, codes, reasons)
 	if err != nil {
-		return fmt.Errorf("recording message status: %w", err)
+		return fmt.Errorf("recording %d message statuses: %w", n, err)
 	}
 	return nil
 }

@@ -184,6 +184,7 @@ func BenchmarkEmailSend(b *testing.B) {
 	}
 	h.fill(b, n, events.ChannelEmail, emails)
 	b.ResetTimer()
+	cpuBefore := readCPU(provider.cmd.Process.Pid)
 	start := time.Now()
 	h.start(nil)
 	ctx := context.Background()
@@ -199,9 +200,13 @@ func BenchmarkEmailSend(b *testing.B) {
 		}
 	}
 	rate := float64(n) / time.Since(start).Seconds()
+	self, pg, sim := readCPU(provider.cmd.Process.Pid).perMessage(cpuBefore, n)
 	b.StopTimer()
 	b.ReportMetric(rate, "email/s")
 	fmt.Printf("BENCH email_send_per_s %.0f msg/s\n", rate)
+	fmt.Printf("BENCH email_cpu_delivery_us %.1f us/msg\n", self)
+	fmt.Printf("BENCH email_cpu_postgres_us %.1f us/msg\n", pg)
+	fmt.Printf("BENCH email_cpu_simulator_us %.1f us/msg\n", sim)
 }
 
 // BenchmarkRateLimit runs three delivery replicas against one sender

@@ -198,7 +198,7 @@ func TestQuietHoursDeferToMorning(t *testing.T) {
 		t.Fatalf("deferred until %s (%s), want %s for quiet hours", m.DeferredUntil, m.DeferReason, morning)
 	}
 	// Campaigns hear of the deferral, with the reason.
-	deferral := readStatusEvent(t, h, m.ID+".queued")
+	deferral := readStatusEvent(t, h, m.ID, "queued")
 	if !strings.Contains(deferral.Reason, "quiet hours") {
 		t.Errorf("deferral event reason = %q", deferral.Reason)
 	}
@@ -378,15 +378,16 @@ func TestOrganizerOptOutSuppresses(t *testing.T) {
 	h.waitStatus(h.send(member, "hello"), "suppressed")
 }
 
-// readStatusEvent finds a status event on the MESSAGES stream by its id.
-func readStatusEvent(t *testing.T, h *harness, id string) events.StatusChanged {
+// readStatusEvent finds a message's change to status on the MESSAGES
+// stream, announced alone or in a batch.
+func readStatusEvent(t *testing.T, h *harness, messageID, status string) events.StatusChange {
 	t.Helper()
 	s, err := h.js.Stream(context.Background(), events.StreamMessages)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found events.StatusChanged
-	eventually(t, "status event "+id, func() bool {
+	var found events.StatusChange
+	eventually(t, "status event "+messageID+" "+status, func() bool {
 		info, err := s.Info(context.Background())
 		if err != nil {
 			return false
@@ -396,10 +397,24 @@ func readStatusEvent(t *testing.T, h *harness, id string) events.StatusChanged {
 			if err != nil {
 				continue
 			}
-			var ev events.StatusChanged
-			if json.Unmarshal(raw.Data, &ev) == nil && ev.ID == id {
-				found = ev
-				return true
+			var changes []events.StatusChange
+			switch {
+			case raw.Subject == events.SubjectStatuses:
+				var ev events.StatusesChanged
+				if json.Unmarshal(raw.Data, &ev) == nil {
+					changes = ev.Changes
+				}
+			case strings.HasPrefix(raw.Subject, events.SubjectStatusPrefix):
+				var ev events.StatusChanged
+				if json.Unmarshal(raw.Data, &ev) == nil {
+					changes = []events.StatusChange{ev.StatusChange}
+				}
+			}
+			for _, c := range changes {
+				if c.MessageID == messageID && c.Status == status {
+					found = c
+					return true
+				}
 			}
 		}
 		return false

@@ -6,7 +6,10 @@ package publish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -42,18 +45,53 @@ func (p *Publisher) Status(ctx context.Context, m store.Message) {
 // and status, so announcing the same status twice stores it once.
 func statusEvent(m store.Message) events.StatusChanged {
 	ev := events.StatusChanged{
-		Meta:      events.NewMeta(events.TypeStatusChanged, events.VersionStatusChanged, m.CorrelationID, time.Now()),
-		MessageID: m.ID, IdempotencyKey: m.IdempotencyKey, CampaignID: m.CampaignID, ContactID: m.ContactID,
-		Channel: events.Channel(m.Channel), Status: string(m.Status), ProviderID: m.ProviderID,
-		ErrorCode: m.ErrorCode, Reason: m.Reason,
+		Meta:         events.NewMeta(events.TypeStatusChanged, events.VersionStatusChanged, m.CorrelationID, time.Now()),
+		StatusChange: statusChange(m),
 	}
 	ev.ID = m.ID + "." + string(m.Status)
 	return ev
 }
 
-// Statuses announces many status changes at once (a settled email
-// batch), publishing asynchronously and then waiting for every
-// acknowledgement, so a batch costs one round trip rather than one each.
+func statusChange(m store.Message) events.StatusChange {
+	return events.StatusChange{
+		MessageID: m.ID, IdempotencyKey: m.IdempotencyKey, CampaignID: m.CampaignID, ContactID: m.ContactID,
+		Channel: events.Channel(m.Channel), Status: string(m.Status), ProviderID: m.ProviderID,
+		ErrorCode: m.ErrorCode, Reason: m.Reason,
+	}
+}
+
+// maxChanges bounds one StatusesChanged event: a change takes about 300
+// bytes, so an event stays far below the broker's 1 MB message limit.
+const maxChanges = 500
+
+// statusesEvent describes many messages' current statuses. Its id is
+// derived from the messages and their statuses, so announcing the same
+// changes twice stores them once; the correlation id is kept when they
+// share one (an email batch of one campaign).
+func statusesEvent(ms []store.Message) events.StatusesChanged {
+	h := sha256.New()
+	corr := ms[0].CorrelationID
+	changes := make([]events.StatusChange, len(ms))
+	for i, m := range ms {
+		changes[i] = statusChange(m)
+		h.Write([]byte(m.ID + "." + string(m.Status) + "\n"))
+		if m.CorrelationID != corr {
+			corr = ""
+		}
+	}
+	ev := events.StatusesChanged{
+		Meta:    events.NewMeta(events.TypeStatusesChanged, events.VersionStatuses, corr, time.Now()),
+		Changes: changes,
+	}
+	ev.ID = "statuses." + hex.EncodeToString(h.Sum(nil)[:16])
+	return ev
+}
+
+// Statuses announces many status changes at once (a settled email batch,
+// a worker's settled sends) as StatusesChanged events of up to maxChanges
+// each, publishing asynchronously and then waiting for every
+// acknowledgement: a thousand changes cost two broker messages and one
+// round trip. What the broker does not take is retried patiently.
 func (p *Publisher) Statuses(ctx context.Context, ms []store.Message) {
 	if len(ms) == 0 {
 		return
@@ -61,37 +99,36 @@ func (p *Publisher) Statuses(ctx context.Context, ms []store.Message) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.patience)
 	defer cancel()
 	type pending struct {
-		f jetstream.PubAckFuture
-		m store.Message
+		f  jetstream.PubAckFuture
+		ev events.StatusesChanged
 	}
-	futures := make([]pending, 0, len(ms))
-	var failed []store.Message
-	for _, m := range ms {
-		ev := statusEvent(m)
+	var futures []pending
+	var failed []events.StatusesChanged
+	for chunk := range slices.Chunk(ms, maxChanges) {
+		ev := statusesEvent(chunk)
 		data, err := json.Marshal(ev)
 		if err != nil {
-			p.log.Error("encoding status event", zap.String("message_id", m.ID), zap.Error(err))
+			p.log.Error("encoding status events", zap.String("first_message_id", chunk[0].ID), zap.Error(err))
 			continue
 		}
-		f, err := p.js.PublishAsync(events.StatusSubject(string(m.Status)), data, jetstream.WithMsgID(ev.ID))
+		f, err := p.js.PublishAsync(events.SubjectStatuses, data, jetstream.WithMsgID(ev.ID))
 		if err != nil {
-			failed = append(failed, m)
+			failed = append(failed, ev)
 			continue
 		}
-		futures = append(futures, pending{f: f, m: m})
+		futures = append(futures, pending{f: f, ev: ev})
 	}
 	for _, p := range futures {
 		select {
 		case <-p.f.Ok():
 		case <-p.f.Err():
-			failed = append(failed, p.m)
+			failed = append(failed, p.ev)
 		case <-ctx.Done():
-			failed = append(failed, p.m)
+			failed = append(failed, p.ev)
 		}
 	}
-	// Whatever the broker did not take goes the slow, patient way.
-	for _, m := range failed {
-		p.Status(ctx, m)
+	for _, ev := range failed {
+		p.send(ctx, events.SubjectStatuses, ev.ID, ev, zap.String("first_message_id", ev.Changes[0].MessageID))
 	}
 }
 
