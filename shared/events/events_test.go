@@ -109,3 +109,31 @@ func TestNewMetaUsesOwnIDAsCorrelationWhenNoneGiven(t *testing.T) {
 		t.Fatalf("want given correlation id and a fresh id, got %+v", m2)
 	}
 }
+
+// FuzzDecodeSendRequested holds the fast decoder to encoding/json: for any
+// input, both accept or both refuse, and what they accept is the same.
+func FuzzDecodeSendRequested(f *testing.F) {
+	golden, err := os.ReadFile(filepath.Join("testdata", "send_requested.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(golden)
+	f.Add([]byte(`{"idempotency_key":"k","campaign_id":"c","contact_id":"ct","channel":"email","to":"a@b.org","subject":"S","body":"B","html":"<p>\u00e9</p>","urgent":true,"step":2,"attachments":[{"filename":"a.ics","content_type":"text/calendar","content":"QkVHSU4="}]}`))
+	f.Add([]byte(`{"IDEMPOTENCY_KEY":"k","campaign_id":"c","contact_id":"ct","unknown":{"x":[1,2]},"body":"dup","body":"last"}`))
+	f.Add([]byte(`{"idempotency_key":"k","campaign_id":"c","contact_id":"ct","step":"1"}`))
+	f.Add([]byte(`{"idempotency_key":"k","campaign_id":"c","contact_id":"ct","version":2}`))
+	f.Add([]byte(`{"idempotency_key":"k","campaign_id":"c","contact_id":"ct","occurred_at":"not a time"}`))
+	f.Add([]byte("{\"idempotency_key\":\"k\xff\",\"campaign_id\":\"c\",\"contact_id\":\"ct\"}"))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := DecodeSendRequested(data)
+		var want SendRequested
+		stdErr := json.Unmarshal(data, &want)
+		if (err == nil) != (stdErr == nil && want.Version <= VersionSendRequested && want.IdempotencyKey != "" && want.CampaignID != "" && want.ContactID != "") {
+			t.Fatalf("decoder disagrees with encoding/json on %q: fast %v, std %v", data, err, stdErr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("decoded %q differently:\nfast %#v\n std %#v", data, got, want)
+		}
+	})
+}
