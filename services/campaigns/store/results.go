@@ -42,7 +42,7 @@ func (s *Store) RecordStatuses(ctx context.Context, list []MessageStatus) error 
 	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO campaign_messages (message_id, campaign_id, contact_id, status, status_rank, step, channel, error_code, reason)
-		SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::text[])
+		SELECT * FROM unnest($1::text[], $2::text[]::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::text[])
 		ON CONFLICT (message_id) DO UPDATE SET status = excluded.status, status_rank = excluded.status_rank,
 			error_code = excluded.error_code, reason = excluded.reason, updated_at = now()
 		WHERE campaign_messages.status_rank < excluded.status_rank`,

