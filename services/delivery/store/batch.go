@@ -45,33 +45,44 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs)
 		LEFT JOIN suppressions sup ON sup.channel = r.channel AND sup.address = r.to_addr
 		ON CONFLICT (idempotency_key) DO NOTHING
-		RETURNING `+messageColumnsNoBody,
+		RETURNING idempotency_key, id::text, status, reason, created_at`,
 		keys, campaigns, steps, contacts, channels, tos, bodies, corr,
 		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs)
 	if err != nil {
 		return nil, fmt.Errorf("recording messages: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
-	if err != nil {
-		return nil, fmt.Errorf("recording messages: %w", err)
-	}
-	out := make(map[string]Message, len(list))
-	for _, m := range list {
-		out[m.IdempotencyKey] = m
-	}
-	// A row created now holds its request's body.
-	for _, r := range reqs {
-		if m, ok := out[r.IdempotencyKey]; ok {
-			m.Body = r.Body
-			out[r.IdempotencyKey] = m
+	// A row created now holds its request as given: only what the
+	// statement decided is read back.
+	byKey := make(map[string]int, n)
+	for i, r := range reqs {
+		if _, dup := byKey[r.IdempotencyKey]; !dup {
+			byKey[r.IdempotencyKey] = i
 		}
+	}
+	out := make(map[string]Message, n)
+	for rows.Next() {
+		var key string
+		var m Message
+		if err := rows.Scan(&key, &m.ID, &m.Status, &m.Reason, &m.CreatedAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading recorded message: %w", err)
+		}
+		i := byKey[key]
+		r := reqs[i]
+		m.IdempotencyKey, m.CampaignID, m.Step, m.ContactID, m.Channel, m.To, m.Body = key, r.CampaignID, r.Step, r.ContactID, string(r.Channel), r.To, r.Body
+		m.CorrelationID, m.TimeZone, m.Urgent, m.Segments, m.UpdatedAt = r.CorrelationID, r.TimeZone, r.Urgent, int(segs[i]), m.CreatedAt
+		out[key] = m
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("recording messages: %w", err)
 	}
 	return out, nil
 }
 
 // ApplyMany applies one status report to many messages (the answer to one
 // batched provider call), in one statement, moving only those it ranks
-// above. It returns the messages that moved, without their bodies.
+// above. It returns the messages that moved, with the fields a status
+// event reports (statusColumns).
 func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Message, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH upd AS (
@@ -87,16 +98,36 @@ func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Messag
 		logged AS (
 			INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
 			SELECT id, $3::text, $7::text, $5::text, true FROM upd)
-		SELECT `+messageColumnsNoBody+` FROM upd`,
+		SELECT `+statusColumns+` FROM upd`,
 		ids, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus)
 	if err != nil {
 		return nil, fmt.Errorf("applying status to %d messages: %w", len(ids), err)
 	}
-	moved, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
-	if err != nil {
+	moved := make([]Message, 0, len(ids))
+	for rows.Next() {
+		m, err := scanStatus(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading applied status: %w", err)
+		}
+		moved = append(moved, m)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("applying status to %d messages: %w", len(ids), err)
 	}
 	return moved, nil
+}
+
+// statusColumns are what a status event reports of a message; scanStatus
+// reads them.
+const statusColumns = `id::text, idempotency_key, campaign_id, contact_id, channel, status,
+	coalesce(provider_id, ''), error_code, reason, correlation_id`
+
+func scanStatus(row pgx.Row) (Message, error) {
+	var m Message
+	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.ContactID, &m.Channel, &m.Status,
+		&m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID)
+	return m, err
 }
 
 // FirstEmailEvent records a SendGrid event id; false means it was seen
