@@ -8,8 +8,9 @@ package mailer
 
 import (
 	"context"
-	"crypto/sha256"
+	"hash/maphash"
 	"net/mail"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,8 @@ type Mailer struct {
 	links  *unsubscribe.Signer
 	log    *zap.Logger
 	jobs   chan *job
+	// seed keys the hash that buckets requests by content.
+	seed maphash.Seed
 }
 
 type job struct {
@@ -73,7 +76,8 @@ func New(cfg Config, st *store.Store, sender Sender, pub Publisher, links *unsub
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
 	}
-	return &Mailer{cfg: cfg, store: st, sender: sender, pub: pub, links: links, log: log, jobs: make(chan *job, cfg.MaxBatch)}
+	return &Mailer{cfg: cfg, store: st, sender: sender, pub: pub, links: links, log: log, jobs: make(chan *job, cfg.MaxBatch),
+		seed: maphash.MakeSeed()}
 }
 
 // substitution is replaced per recipient by their unsubscribe link.
@@ -177,8 +181,7 @@ func (m *Mailer) process(ctx context.Context, batch []*job) {
 		finish(batch, stream.Retry(err, time.Second))
 		return
 	}
-	groups := map[[32]byte][]send{}
-	var order [][32]byte
+	var sends []send
 	var announce []store.Message
 	for _, j := range batch {
 		msg, ok := created[j.req.IdempotencyKey]
@@ -194,15 +197,11 @@ func (m *Mailer) process(ctx context.Context, batch []*job) {
 			j.done <- nil
 			continue
 		}
-		k := contentKey(j.req)
-		if _, seen := groups[k]; !seen {
-			order = append(order, k)
-		}
-		groups[k] = append(groups[k], send{job: j, msg: msg})
+		sends = append(sends, send{job: j, msg: msg})
 	}
 	m.pub.Statuses(ctx, announce)
-	for _, k := range order {
-		m.sendGroup(ctx, groups[k])
+	for _, g := range m.byContent(sends) {
+		m.sendGroup(ctx, g)
 	}
 }
 
@@ -211,20 +210,45 @@ type send struct {
 	msg store.Message
 }
 
-// contentKey groups requests that can share one mail/send: the same
-// subject, bodies and attachments.
-func contentKey(r events.SendRequested) [32]byte {
-	h := sha256.New()
+// byContent groups sends that can share one mail/send (the same subject,
+// bodies and attachments), in order of first appearance. Requests are
+// bucketed by a fast hash and compared in full within a bucket: a
+// cryptographic digest of every request's HTML cost far more, and
+// comparing without buckets is quadratic when every body differs.
+func (m *Mailer) byContent(sends []send) [][]send {
+	var groups [][]send
+	buckets := map[uint64][]int{}
+next:
+	for _, s := range sends {
+		h := m.contentHash(s.job.req)
+		for _, g := range buckets[h] {
+			if sameContent(groups[g][0].job.req, s.job.req) {
+				groups[g] = append(groups[g], s)
+				continue next
+			}
+		}
+		buckets[h] = append(buckets[h], len(groups))
+		groups = append(groups, []send{s})
+	}
+	return groups
+}
+
+func (m *Mailer) contentHash(r events.SendRequested) uint64 {
+	var h maphash.Hash
+	h.SetSeed(m.seed)
 	for _, part := range []string{r.Subject, r.Body, r.HTML} {
-		h.Write([]byte(part))
-		h.Write([]byte{0})
+		h.WriteString(part)
+		h.WriteByte(0)
 	}
 	for _, a := range r.Attachments {
-		h.Write([]byte(a.Filename + "\x00" + a.ContentType + "\x00" + a.Content + "\x00"))
+		h.WriteString(a.Content)
+		h.WriteByte(0)
 	}
-	var k [32]byte
-	copy(k[:], h.Sum(nil))
-	return k
+	return h.Sum64()
+}
+
+func sameContent(a, b events.SendRequested) bool {
+	return a.Subject == b.Subject && a.Body == b.Body && a.HTML == b.HTML && slices.Equal(a.Attachments, b.Attachments)
 }
 
 // seenBefore handles a request whose key was recorded earlier. One that
