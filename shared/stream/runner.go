@@ -95,6 +95,11 @@ type Running struct {
 	stop context.CancelFunc
 }
 
+// pullBytes bounds one pull request's messages in bytes: far below the
+// server's per-client max_pending (64 MB) and far above the largest message
+// a stream takes (1 MB).
+const pullBytes = 8 << 20
+
 // Run declares the durable consumer (idempotently) and starts handling its
 // messages until Stop.
 func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, log *zap.Logger) (*Running, error) {
@@ -156,7 +161,11 @@ func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, 
 			r.inflight.remove(m)
 		}
 	},
-		jetstream.PullMaxMessages(max(spec.Workers*2, 16)),
+		// Each pull asks for at most pullBytes: the server drops a client
+		// whose unread data passes its max_pending (64 MB by default) as a
+		// slow consumer, and everything delivered on that connection waits
+		// out AckWait. 4,000 emails of 15 KB in one pull did that.
+		jetstream.PullMaxMessagesWithBytesLimit(max(spec.Workers*2, 16), pullBytes),
 		// Pull requests last 5s (heartbeats every 2.5s) instead of 30s
 		// (15s): when the node holding the consumer's pulls dies, a missed
 		// heartbeat re-issues them within seconds; the suite measured 24s

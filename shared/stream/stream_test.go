@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -218,5 +219,43 @@ func TestSlowHandlerIsNotRedelivered(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("handled %d times, want once", n)
+	}
+}
+
+// Large messages in large pulls: one pull for thousands of 60 KB messages
+// once passed the server's 64 MB per-client limit, the server cut the
+// connection as a slow consumer, and what it had delivered waited out
+// AckWait before anyone saw it again. Every message must arrive once.
+func TestLargeMessagesArriveWithoutRedelivery(t *testing.T) {
+	js := setup(t)
+	ctx := context.Background()
+	const n = 2500
+	payload := strings.Repeat("x", 60<<10)
+	for i := range n {
+		if _, err := js.PublishAsync(events.SendSubject(events.ChannelEmail), []byte(payload)); err != nil {
+			t.Fatal(err)
+		}
+		if i%500 == 499 {
+			<-js.PublishAsyncComplete()
+		}
+	}
+	<-js.PublishAsyncComplete()
+	var handled, again atomic.Int64
+	r, err := stream.Run(ctx, js, stream.Consumer{Stream: events.StreamSend, Durable: "large", Workers: 2000, AckWait: time.Minute},
+		func(_ context.Context, m stream.Msg) error {
+			handled.Add(1)
+			if m.Deliveries > 1 {
+				again.Add(1)
+			}
+			return nil
+		}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(ctx)
+	// Well under AckWait: a dropped delivery would not be back by then.
+	waitFor(t, "every large message", func() bool { return handled.Load() >= n })
+	if a := again.Load(); a != 0 {
+		t.Fatalf("%d of %d messages were delivered again", a, n)
 	}
 }
