@@ -137,3 +137,32 @@ func FuzzDecodeSendRequested(f *testing.F) {
 		}
 	})
 }
+
+// Encode leaves HTML as it is, and what it writes decodes to the same
+// request with both decoders.
+func TestEncodeKeepsHTMLLiteral(t *testing.T) {
+	req := SendRequested{
+		Meta:           fixedMeta(TypeSendRequested, VersionSendRequested),
+		IdempotencyKey: IdempotencyKey("camp1", 0, "ct1", ChannelEmail), CampaignID: "camp1", ContactID: "ct1",
+		Channel: ChannelEmail, To: "ana@local1199.org", Subject: "Vote <today> & \"tomorrow\"",
+		Body: "Vote & win", HTML: `<p style="color:#222">Vote at <b>5pm</b> &amp; bring a friend</p>`,
+	}
+	data, err := Encode(&req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(`<p style=\"color:#222\">Vote at <b>5pm</b> &amp; bring`)) || bytes.HasSuffix(data, []byte("\n")) {
+		t.Fatalf("encoded = %s", data)
+	}
+	got, err := DecodeSendRequested(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var std SendRequested
+	if err := json.Unmarshal(data, &std); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, req) || !reflect.DeepEqual(std, req) {
+		t.Fatalf("round trip:\n got %#v\n std %#v\nwant %#v", got, std, req)
+	}
+}

@@ -6,7 +6,6 @@ package stream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -114,7 +113,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology) erro
 // id becomes the Nats-Msg-Id: publishing the same id again inside the
 // stream's duplicate window stores nothing new.
 func Publish(ctx context.Context, js jetstream.JetStream, subject, id string, v any) error {
-	data, err := json.Marshal(v)
+	data, err := events.Encode(v)
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", subject, err)
 	}

@@ -12,7 +12,6 @@ package fanout
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -237,7 +236,7 @@ func (p *publisher) publish(ctx context.Context, js jetstream.JetStream, b *mess
 			continue // contacts sends only the reachable; a recipient may have lost the address
 		}
 		req := b.Build(m, ch, now)
-		data, err := json.Marshal(&req)
+		data, err := events.Encode(&req)
 		if err != nil {
 			return fmt.Errorf("encoding send request: %w", err)
 		}

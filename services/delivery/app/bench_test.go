@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -45,7 +44,7 @@ func (h *harness) fill(b *testing.B, n int, ch events.Channel, build func(i int)
 		key := fmt.Sprintf("c.bench.s0.%d.%s", i, ch)
 		req.Meta = events.Meta{ID: key, Type: events.TypeSendRequested, Version: 1, OccurredAt: time.Now()}
 		req.IdempotencyKey, req.ContactID, req.Channel = key, strconv.Itoa(i), ch
-		data, _ := json.Marshal(req)
+		data, _ := events.Encode(req)
 		f, err := h.publishAsync(events.SendSubject(ch), data, key)
 		if err != nil {
 			b.Fatal(err)

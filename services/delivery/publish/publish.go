@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -106,7 +105,7 @@ func (p *Publisher) Statuses(ctx context.Context, ms []store.Message) {
 	var failed []events.StatusesChanged
 	for chunk := range slices.Chunk(ms, maxChanges) {
 		ev := statusesEvent(chunk)
-		data, err := json.Marshal(ev)
+		data, err := events.Encode(ev)
 		if err != nil {
 			p.log.Error("encoding status events", zap.String("first_message_id", chunk[0].ID), zap.Error(err))
 			continue
