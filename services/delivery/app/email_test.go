@@ -12,6 +12,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/app"
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/stream"
 )
 
 func suppressed(h *harness, addr string) bool {
@@ -104,6 +105,43 @@ func TestEmailBatchedWithOneClickUnsubscribe(t *testing.T) {
 	h.waitStatus(h.email(addrs[0], "Reminder", "Vote today"), "suppressed")
 	if n := len(h.sim.Emails()); n != len(addrs) {
 		t.Fatalf("%d emails after the unsubscribe, want %d", n, len(addrs))
+	}
+}
+
+// The same request twice in one batch (a redelivery meeting a republish,
+// under different broker message ids) is recorded and sent once, and both
+// copies are answered.
+func TestEmailDuplicateInOneBatchSentOnce(t *testing.T) {
+	h := newHarness(t, setup{config: func(c *app.Config) { c.EmailLinger = 500 * time.Millisecond }})
+	h.start(nil)
+	key := events.IdempotencyKey("00000000-0000-4000-8000-0000000000d1", 0, "contact-d1", events.ChannelEmail)
+	req := events.SendRequested{
+		Meta:           events.Meta{ID: key, Type: events.TypeSendRequested, Version: 1, OccurredAt: time.Now()},
+		IdempotencyKey: key, CampaignID: "00000000-0000-4000-8000-0000000000d1", ContactID: "contact-d1",
+		Channel: events.ChannelEmail, To: "bo@local1199.org", Subject: "Contract vote Thursday", Body: "Vote", HTML: "<p>Vote</p>",
+	}
+	for _, id := range []string{"copy-1", "copy-2"} {
+		if err := stream.PublishEventually(context.Background(), h.js, events.SendSubject(events.ChannelEmail), id, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.waitStatus(key, "delivered")
+	consumer, err := h.js.Consumer(context.Background(), events.StreamSend, "delivery-send-email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "both copies answered", func() bool {
+		info, err := consumer.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
+	sent := 0
+	for _, e := range h.sim.Emails() {
+		if e.To == "bo@local1199.org" {
+			sent++
+		}
+	}
+	if sent != 1 {
+		t.Fatalf("%d emails for the request sent twice, want 1", sent)
 	}
 }
 

@@ -183,7 +183,16 @@ func (m *Mailer) process(ctx context.Context, batch []*job) {
 	}
 	var sends []send
 	var announce []store.Message
+	// A second copy of a request in the same batch (a redelivery meeting a
+	// republish) is done: its first copy carries the message, and is
+	// retried if it does not go.
+	taken := make(map[string]bool, len(batch))
 	for _, j := range batch {
+		if taken[j.req.IdempotencyKey] {
+			j.done <- nil
+			continue
+		}
+		taken[j.req.IdempotencyKey] = true
 		msg, ok := created[j.req.IdempotencyKey]
 		if !ok {
 			var err error

@@ -16,21 +16,32 @@ import (
 // record and the suppression check are one atomic step, taken right
 // before the provider call. It returns the rows it created, by
 // idempotency key; keys missing from the result were recorded before (the
-// caller reads them with ByKey and never sends them again).
+// caller reads them with ByKey and never sends them again). When a key
+// appears more than once in the batch, its first request is the one
+// recorded and checked.
 func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendRequested, segments []int) (map[string]Message, error) {
 	n := len(reqs)
-	keys, campaigns, contacts, channels, tos, bodies, corr, zones := make([]string, n), make([]string, n), make([]string, n),
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	steps, segs := make([]int32, n), make([]int32, n)
-	urgent := make([]bool, n)
-	for i, r := range reqs {
-		keys[i], campaigns[i], contacts[i], channels[i], tos[i], bodies[i], corr[i], zones[i] =
-			r.IdempotencyKey, r.CampaignID, r.ContactID, string(r.Channel), r.To, r.Body, r.CorrelationID, r.TimeZone
-		steps[i], urgent[i] = int32(r.Step), r.Urgent
-		segs[i] = 1
+	keys, campaigns, contacts, channels, tos, bodies, corr, zones := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n),
+		make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	steps, segs := make([]int32, 0, n), make([]int32, 0, n)
+	urgent := make([]bool, 0, n)
+	// byKey is each key's first request: the only one the statement sees,
+	// so what it checked is what the caller sends.
+	byKey := make(map[string]int, n)
+	segmentsOf := func(i int) int {
 		if i < len(segments) {
-			segs[i] = int32(segments[i])
+			return segments[i]
 		}
+		return 1
+	}
+	for i, r := range reqs {
+		if _, dup := byKey[r.IdempotencyKey]; dup {
+			continue
+		}
+		byKey[r.IdempotencyKey] = i
+		keys, campaigns, contacts, channels = append(keys, r.IdempotencyKey), append(campaigns, r.CampaignID), append(contacts, r.ContactID), append(channels, string(r.Channel))
+		tos, bodies, corr, zones = append(tos, r.To), append(bodies, r.Body), append(corr, r.CorrelationID), append(zones, r.TimeZone)
+		steps, urgent, segs = append(steps, int32(r.Step)), append(urgent, r.Urgent), append(segs, int32(segmentsOf(i)))
 	}
 	rows, err := s.pool.Query(ctx, `
 		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
@@ -53,13 +64,7 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 	}
 	// A row created now holds its request as given: only what the
 	// statement decided is read back.
-	byKey := make(map[string]int, n)
-	for i, r := range reqs {
-		if _, dup := byKey[r.IdempotencyKey]; !dup {
-			byKey[r.IdempotencyKey] = i
-		}
-	}
-	out := make(map[string]Message, n)
+	out := make(map[string]Message, len(keys))
 	for rows.Next() {
 		var key string
 		var m Message
@@ -70,7 +75,7 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 		i := byKey[key]
 		r := reqs[i]
 		m.IdempotencyKey, m.CampaignID, m.Step, m.ContactID, m.Channel, m.To, m.Body = key, r.CampaignID, r.Step, r.ContactID, string(r.Channel), r.To, r.Body
-		m.CorrelationID, m.TimeZone, m.Urgent, m.Segments, m.UpdatedAt = r.CorrelationID, r.TimeZone, r.Urgent, int(segs[i]), m.CreatedAt
+		m.CorrelationID, m.TimeZone, m.Urgent, m.Segments, m.UpdatedAt = r.CorrelationID, r.TimeZone, r.Urgent, segmentsOf(i), m.CreatedAt
 		out[key] = m
 	}
 	if err := rows.Err(); err != nil {
