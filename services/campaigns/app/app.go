@@ -218,7 +218,10 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 			}
 			return replies.Handle(ctx, ev)
 		}
-		return nil
+		// An event this release does not know (a newer delivery rolled out
+		// first) is kept in the dead-letter stream to be retried after the
+		// upgrade, never acknowledged unread.
+		return stream.Permanent(fmt.Errorf("no handler for subject %s", m.Subject))
 	})
 	if err != nil {
 		return err

@@ -2,12 +2,14 @@ package app_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/stream"
 )
 
 type resultsOut struct {
@@ -150,6 +152,29 @@ func TestResultsCountStatusBatches(t *testing.T) {
 		r.Failures["30003 unreachable handset"] != 1 {
 		t.Errorf("results = %+v", r)
 	}
+}
+
+// An event on MESSAGES that this release has no handler for (a newer
+// delivery rolled out first) is kept in the dead-letter stream, not
+// acknowledged unread.
+func TestUnknownMessagesEventIsDeadLettered(t *testing.T) {
+	h := newHarness(t, false, nil)
+	h.start()
+	if err := stream.Publish(context.Background(), h.js, "messages.future_kind", "future-1", map[string]string{"type": "message.future_kind"}); err != nil {
+		t.Fatal(err)
+	}
+	dl, err := h.js.Stream(context.Background(), events.StreamDeadLetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the event in the dead-letter stream", func() bool {
+		raw, err := dl.GetLastMsgForSubject(context.Background(), events.SubjectDeadLetterPrefix+"campaigns-results")
+		if err != nil {
+			return false
+		}
+		var ev events.DeadLettered
+		return json.Unmarshal(raw.Data, &ev) == nil && ev.Subject == "messages.future_kind" && strings.Contains(ev.Error, "no handler")
+	})
 }
 
 type inboxItem struct {

@@ -28,14 +28,19 @@ func (s *Store) RecordStatuses(ctx context.Context, list []MessageStatus) error 
 			best[m.MessageID] = i
 		}
 	}
-	n := len(best)
+	// Rows are written in message id order, so two batches sharing
+	// messages lock them in the same order and never deadlock.
+	kept := make([]int, 0, len(best))
+	for _, i := range best {
+		kept = append(kept, i)
+	}
+	sort.Slice(kept, func(a, b int) bool { return list[kept[a]].MessageID < list[kept[b]].MessageID })
+	n := len(kept)
 	ids, campaigns, contacts, statuses, channels, codes, reasons := make([]string, 0, n), make([]string, 0, n),
 		make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	ranks, steps := make([]int32, 0, n), make([]int32, 0, n)
-	for i, m := range list {
-		if best[m.MessageID] != i {
-			continue
-		}
+	for _, i := range kept {
+		m := list[i]
 		ids, campaigns, contacts, statuses = append(ids, m.MessageID), append(campaigns, m.CampaignID), append(contacts, m.ContactID), append(statuses, m.Status)
 		channels, codes, reasons = append(channels, string(m.Channel)), append(codes, m.ErrorCode), append(reasons, m.Reason)
 		ranks, steps = append(ranks, int32(m.Rank)), append(steps, int32(m.Step))
