@@ -181,7 +181,7 @@ func (m *Mailer) process(ctx context.Context, batch []*job) {
 		finish(batch, stream.Retry(err, time.Second))
 		return
 	}
-	var sends []send
+	sends := make([]send, 0, len(batch))
 	var announce []store.Message
 	// A second copy of a request in the same batch (a redelivery meeting a
 	// republish) is done: its first copy carries the message, and is
@@ -225,19 +225,34 @@ type send struct {
 // cryptographic digest of every request's HTML cost far more, and
 // comparing without buckets is quadratic when every body differs.
 func (m *Mailer) byContent(sends []send) [][]send {
-	var groups [][]send
+	// First each send's group, then the groups at their exact sizes: a
+	// batch is usually one group of up to a thousand.
+	of := make([]int, len(sends))
+	var firsts []int // the first send of each group
 	buckets := map[uint64][]int{}
 next:
-	for _, s := range sends {
+	for i, s := range sends {
 		h := m.contentHash(s.job.req)
 		for _, g := range buckets[h] {
-			if sameContent(groups[g][0].job.req, s.job.req) {
-				groups[g] = append(groups[g], s)
+			if sameContent(sends[firsts[g]].job.req, s.job.req) {
+				of[i] = g
 				continue next
 			}
 		}
-		buckets[h] = append(buckets[h], len(groups))
-		groups = append(groups, []send{s})
+		of[i] = len(firsts)
+		buckets[h] = append(buckets[h], len(firsts))
+		firsts = append(firsts, i)
+	}
+	sizes := make([]int, len(firsts))
+	for _, g := range of {
+		sizes[g]++
+	}
+	groups := make([][]send, len(firsts))
+	for g := range groups {
+		groups[g] = make([]send, 0, sizes[g])
+	}
+	for i, g := range of {
+		groups[g] = append(groups[g], sends[i])
 	}
 	return groups
 }
