@@ -14,7 +14,6 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -23,6 +22,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/shared/events"
 )
 
 // Execer is a transaction (or anything that runs SQL in one).
@@ -32,7 +33,7 @@ type Execer interface {
 
 // Add queues an event in the caller's transaction.
 func Add(ctx context.Context, tx Execer, subject, msgID string, v any) error {
-	payload, err := json.Marshal(v)
+	payload, err := events.Encode(v)
 	if err != nil {
 		return fmt.Errorf("encoding %s for the outbox: %w", subject, err)
 	}

@@ -2,7 +2,6 @@ package stream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -301,7 +300,7 @@ func (d dispatcher) deadLetter(ctx context.Context, m jetstream.Msg, deliveries 
 		Consumer: d.spec.Durable, Subject: m.Subject(), Data: m.Data(),
 		Error: cause.Error(), Deliveries: deliveries,
 	}
-	data, err := json.Marshal(dl)
+	data, err := events.Encode(dl)
 	if err == nil {
 		pubCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err = d.js.Publish(pubCtx, events.SubjectDeadLetterPrefix+d.spec.Durable, data, jetstream.WithMsgID(dl.ID))

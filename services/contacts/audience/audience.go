@@ -191,7 +191,7 @@ func (r *Responder) count(msg *nats.Msg) {
 }
 
 func (r *Responder) respond(msg *nats.Msg, v any) {
-	data, err := json.Marshal(v)
+	data, err := events.Encode(v)
 	if err != nil {
 		r.log.Error("encoding answer", zap.String("subject", msg.Subject), zap.Error(err))
 		return

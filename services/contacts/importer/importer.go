@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -357,7 +356,7 @@ func (im *Importer) optOuts(job Job, rows []row) ([]store.ImportOptOut, error) {
 				Evidence: fmt.Sprintf("import %s of %q, line %d, column %q: %q", job.ID, job.Source, r.line, o.column, o.value),
 				At:       now,
 			}
-			data, err := json.Marshal(ev)
+			data, err := events.Encode(ev)
 			if err != nil {
 				return nil, fmt.Errorf("encoding consent event: %w", err)
 			}

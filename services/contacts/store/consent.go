@@ -169,7 +169,7 @@ func currentStatus(ctx context.Context, tx pgx.Tx, ch events.Channel, address st
 
 // enqueue writes an event to the consent outbox for the relay to publish.
 func enqueue(ctx context.Context, tx pgx.Tx, ev events.ConsentChanged) error {
-	data, err := json.Marshal(ev)
+	data, err := events.Encode(ev)
 	if err != nil {
 		return fmt.Errorf("encoding consent event: %w", err)
 	}
