@@ -128,10 +128,11 @@ func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Messag
 const statusColumns = `id::text, idempotency_key, campaign_id, contact_id, channel, status,
 	coalesce(provider_id, ''), error_code, reason, correlation_id`
 
-func scanStatus(row pgx.Row) (Message, error) {
+// scanStatus reads statusColumns, then any further columns into extra.
+func scanStatus(row pgx.Row, extra ...any) (Message, error) {
 	var m Message
-	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.ContactID, &m.Channel, &m.Status,
-		&m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID)
+	err := row.Scan(append([]any{&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.ContactID, &m.Channel, &m.Status,
+		&m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID}, extra...)...)
 	return m, err
 }
 
@@ -165,7 +166,7 @@ type Applied struct {
 // ApplyEach applies a different report to each message (the outcomes of
 // many separate provider calls) in one statement, moving each only
 // forward, and logs every report. Results come back in request order,
-// without bodies; the ids must be distinct.
+// with the fields a status event reports; the ids must be distinct.
 func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error) {
 	n := len(outs)
 	ids, pids, sts, codes, reasons, pst := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -193,7 +194,7 @@ func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error
 		logged AS (
 			INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
 			SELECT id, reported, provider_status, reported_code, moved FROM upd)
-		SELECT `+messageColumnsNoBody+`, moved FROM upd`,
+		SELECT `+statusColumns+`, moved FROM upd`,
 		ids, pids, sts, ranks, codes, reasons, pst)
 	if err != nil {
 		return nil, fmt.Errorf("applying %d outcomes: %w", n, err)
@@ -201,14 +202,12 @@ func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error
 	byID := make(map[string]Applied, n)
 	for rows.Next() {
 		var a Applied
-		m := &a.Message
-		if err := rows.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
-			&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
-			&m.DeferredUntil, &m.DeferReason, &m.CreatedAt, &m.UpdatedAt, &a.Moved); err != nil {
+		var err error
+		if a.Message, err = scanStatus(rows, &a.Moved); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("reading applied outcome: %w", err)
 		}
-		byID[m.ID] = a
+		byID[a.Message.ID] = a
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("applying %d outcomes: %w", n, err)

@@ -56,18 +56,9 @@ type Message struct {
 	UpdatedAt      time.Time     `json:"updated_at"`
 }
 
-// messageColumns are what scanMessage reads. Batch statements read them
-// without the body (messageColumnsNoBody): their callers either know it
-// already or only announce a status, and a thousand email bodies need not
-// travel back per batch.
-const (
-	messageColumns       = columnsBeforeBody + `body` + columnsAfterBody
-	messageColumnsNoBody = columnsBeforeBody + `''::text` + columnsAfterBody
-	columnsBeforeBody    = `id::text, idempotency_key, campaign_id, step, contact_id, channel, to_addr, `
-	columnsAfterBody     = `,
+const messageColumns = `id::text, idempotency_key, campaign_id, step, contact_id, channel, to_addr, body,
 	status, coalesce(provider_id, ''), error_code, reason, correlation_id, time_zone, urgent, segments,
 	deferred_until, defer_reason, created_at, updated_at`
-)
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
