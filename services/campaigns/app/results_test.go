@@ -73,6 +73,13 @@ func TestLiveResultsCountEachMessageOnce(t *testing.T) {
 	}
 	eventually(t, "three texts", func() bool { return len(out.step(id, 0)) == 3 })
 	reqs := out.where(func(m events.SendRequested) bool { return m.CampaignID == id })
+	// The texts reach the queue before fan-out records the page it
+	// published: wait for the record, so the stream's first event has it.
+	eventually(t, "the page recorded", func() bool {
+		var r resultsOut
+		call(t, "GET", srv.url+"/campaigns/"+id+"/results", nil, &r)
+		return r.Published == 3
+	})
 
 	stream, closeStream := sse(t, srv.url+"/campaigns/"+id+"/results/stream")
 	defer closeStream()
