@@ -35,7 +35,7 @@ MIGRATE_SERVICES := contacts campaigns delivery
 GO_TEST_FLAGS := -count=1 -timeout 45m -p 2
 TESTFLAGS     ?=
 
-.PHONY: help build run test test-race test-faults lint bench migrate \
+.PHONY: help build run test test-race test-faults test-clock lint bench migrate \
 	docker-config clean ensure-services check-modules
 
 help: ## List the targets
@@ -56,6 +56,19 @@ run: ensure-services build ## Run the whole stack in one process: ./bin/devstack
 
 test: ensure-services check-modules ## Run the tests of every module in go.work (TESTFLAGS=... adds flags)
 	$(GO) test $(GO_TEST_FLAGS) $(TESTFLAGS) $(PKGS)
+
+# The tests whose outcome could depend on when they run (quiet hours,
+# schedules, leases, reminders, imports' heartbeats, sessions), run again by
+# test-clock with every test clock moved (testkit.ClockShiftEnv) and the
+# machine in another time zone: 12 hours on from the plain run, and across
+# New York's next daylight-saving change.
+CLOCK_PKGS := ./shared/testkit/... ./services/delivery/app/... ./services/delivery/store/... \
+	./services/delivery/quiet/... ./services/delivery/freqcap/... ./services/campaigns/... \
+	./services/contacts/... ./services/console/... ./services/devstack/stack/...
+
+test-clock: ensure-services ## Run the time-sensitive tests 12h on (TZ=Asia/Kathmandu) and across a DST change (TZ=Pacific/Kiritimati)
+	MUSTER_TEST_CLOCK_SHIFT=12h TZ=Asia/Kathmandu $(GO) test $(GO_TEST_FLAGS) $(TESTFLAGS) $(CLOCK_PKGS)
+	MUSTER_TEST_CLOCK_SHIFT=next-dst:America/New_York TZ=Pacific/Kiritimati $(GO) test $(GO_TEST_FLAGS) $(TESTFLAGS) $(CLOCK_PKGS)
 
 test-race: ensure-services check-modules ## Same as test, with the race detector
 	CGO_ENABLED=1 $(GO) test -race $(GO_TEST_FLAGS) $(TESTFLAGS) $(PKGS)

@@ -9,7 +9,10 @@
 //
 //	CREATE TABLE outbox (id bigserial PRIMARY KEY, subject text NOT NULL,
 //	    msg_id text NOT NULL, payload bytea NOT NULL,
-//	    created_at timestamptz NOT NULL DEFAULT now());
+//	    created_at timestamptz NOT NULL);
+//
+// created_at is written from the caller's clock, as every time a service
+// stores is (docs/delivery.md, "One clock").
 package outbox
 
 import (
@@ -31,13 +34,14 @@ type Execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// Add queues an event in the caller's transaction.
-func Add(ctx context.Context, tx Execer, subject, msgID string, v any) error {
+// Add queues an event in the caller's transaction; at is the caller's
+// clock's time.
+func Add(ctx context.Context, tx Execer, at time.Time, subject, msgID string, v any) error {
 	payload, err := events.Encode(v)
 	if err != nil {
 		return fmt.Errorf("encoding %s for the outbox: %w", subject, err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO outbox (subject, msg_id, payload) VALUES ($1, $2, $3)`, subject, msgID, payload); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO outbox (subject, msg_id, payload, created_at) VALUES ($1, $2, $3, $4)`, subject, msgID, payload, at); err != nil {
 		return fmt.Errorf("queueing %s in the outbox: %w", subject, err)
 	}
 	return nil

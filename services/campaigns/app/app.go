@@ -153,7 +153,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 
 func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	log := a.deps.Log
-	st := store.New(a.deps.Pool)
+	st := store.New(a.deps.Pool, o.Clock)
 	owner := cfg.ReplicaName
 	if owner == "" {
 		host, _ := os.Hostname()

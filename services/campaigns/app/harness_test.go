@@ -27,24 +27,6 @@ import (
 	"github.com/musterhq/muster/shared/testkit"
 )
 
-// clock is a test's time, set by the test and read by the service.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // member is a contact of the contacts stand-in.
 type member struct {
 	events.Member
@@ -164,7 +146,7 @@ type harness struct {
 	t     testing.TB
 	nats  *testkit.NATS
 	db    string
-	clock *clock
+	clock *testkit.Clock
 	dir   *directory
 	nc    *nats.Conn
 	js    jetstream.JetStream
@@ -186,8 +168,10 @@ type running struct {
 
 func newHarness(t testing.TB, members bool, cfg func(*app.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, nats: testkit.StartNATS(t), db: testkit.Database(t, migrations.FS), clock: &clock{}, dir: &directory{}, cfg: cfg}
-	h.clock.Set(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC))
+	h := &harness{t: t, nats: testkit.StartNATS(t), db: testkit.Database(t, migrations.FS), clock: testkit.NewClock(t), dir: &directory{}, cfg: cfg}
+	// 10:00 in New York on a Tuesday, moved as far as MUSTER_TEST_CLOCK_SHIFT
+	// says; from there the clock runs, as leases need it to.
+	h.clock.Set(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC).Add(testkit.ClockShift(t)))
 	var err error
 	h.nc, h.js, err = stream.Connect(h.nats.URL(), "test", zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {

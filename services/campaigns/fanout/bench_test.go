@@ -54,7 +54,7 @@ func BenchmarkFanout(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer pool.Close()
-	st := store.New(pool)
+	st := store.New(pool, time.Now)
 	settings := message.Settings{OrgName: "Local 1199", Links: message.NewLinks(token.NewSigner([]byte("bench-secret-bench-secret-bench-secret")), "https://act.example.org", 30*24*time.Hour)}
 	fan, err := fanout.New(fanout.Config{PageSize: pageSize, Window: 4 * pageSize}, st, contacts.New(nc, 10*time.Second), nc, "bench", settings, time.Now, zap.NewNop())
 	if err != nil {

@@ -341,8 +341,8 @@ func (s *Store) HandleInbox(ctx context.Context, id string, now time.Time) (Inbo
 // new.
 func (s *Store) AddInboxReply(ctx context.Context, inboxID, body, key string) (InboxReply, bool, error) {
 	var r InboxReply
-	err := s.pool.QueryRow(ctx, `INSERT INTO inbox_replies (inbox_id, body, idempotency_key) VALUES ($1::uuid, $2, $3)
-		ON CONFLICT (idempotency_key) DO NOTHING RETURNING id::text, body, idempotency_key, created_at`, inboxID, body, key).
+	err := s.pool.QueryRow(ctx, `INSERT INTO inbox_replies (inbox_id, body, idempotency_key, created_at) VALUES ($1::uuid, $2, $3, $4)
+		ON CONFLICT (idempotency_key) DO NOTHING RETURNING id::text, body, idempotency_key, created_at`, inboxID, body, key, s.now()).
 		Scan(&r.ID, &r.Body, &r.IdempotencyKey, &r.CreatedAt)
 	if err == nil {
 		return r, true, nil

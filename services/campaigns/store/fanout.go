@@ -42,18 +42,18 @@ func (s *Store) ClaimFanout(ctx context.Context, owner string, ttl time.Duration
 	var l Lease
 	var ch, kind string
 	err := s.pool.QueryRow(ctx, `
-		UPDATE fanout_jobs j SET lease_owner = $1, lease_until = now() + $2::interval
+		UPDATE fanout_jobs j SET lease_owner = $1, lease_until = $3::timestamptz + $2::interval
 		FROM campaign_steps s
 		WHERE (j.campaign_id, j.step, j.channel) = (
 			SELECT j2.campaign_id, j2.step, j2.channel FROM fanout_jobs j2
 			JOIN campaigns c ON c.id = j2.campaign_id
 			JOIN campaign_steps s2 ON s2.campaign_id = j2.campaign_id AND s2.step = j2.step
-			WHERE j2.status = 'running' AND j2.lease_until < now() AND c.status <> 'paused'
+			WHERE j2.status = 'running' AND j2.lease_until < $3::timestamptz AND c.status <> 'paused'
 			  AND (c.status <> 'cancelled' OR s2.kind = 'cancel')
 			ORDER BY j2.created_at, j2.step, j2.channel
 			FOR UPDATE OF j2 SKIP LOCKED LIMIT 1)
 		  AND s.campaign_id = j.campaign_id AND s.step = j.step
-		RETURNING j.campaign_id::text, j.step, j.channel, j.cursor, s.kind, s.notice`, owner, ttl.String()).
+		RETURNING j.campaign_id::text, j.step, j.channel, j.cursor, s.kind, s.notice`, owner, ttl.String(), s.now()).
 		Scan(&l.CampaignID, &l.Step, &ch, &l.Cursor, &kind, &l.Notice)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -71,6 +71,7 @@ func (s *Store) ClaimFanout(ctx context.Context, owner string, ttl time.Duration
 // recorded even when the campaign was paused or cancelled meanwhile (its
 // messages are out); ErrStopped then tells the caller to stop.
 func (s *Store) Advance(ctx context.Context, l *Lease, cursor string, members []events.Member, ttl time.Duration) error {
+	now := s.now()
 	stopped := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Campaign row first, as every writer of a campaign's rows locks
@@ -80,9 +81,9 @@ func (s *Store) Advance(ctx context.Context, l *Lease, cursor string, members []
 			return fmt.Errorf("reading campaign status: %w", err)
 		}
 		var jobStatus string
-		err := tx.QueryRow(ctx, `UPDATE fanout_jobs SET cursor = $4, published = published + $5, lease_until = now() + $6::interval
+		err := tx.QueryRow(ctx, `UPDATE fanout_jobs SET cursor = $4, published = published + $5, lease_until = $8::timestamptz + $6::interval
 			WHERE campaign_id = $1::uuid AND step = $2 AND channel = $3 AND lease_owner = $7 AND status IN ('running', 'cancelled')
-			RETURNING status`, l.CampaignID, l.Step, string(l.Channel), cursor, len(members), ttl.String(), l.Owner).Scan(&jobStatus)
+			RETURNING status`, l.CampaignID, l.Step, string(l.Channel), cursor, len(members), ttl.String(), l.Owner, now).Scan(&jobStatus)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrLeaseLost
 		}
@@ -90,7 +91,7 @@ func (s *Store) Advance(ctx context.Context, l *Lease, cursor string, members []
 			return fmt.Errorf("advancing fan-out: %w", err)
 		}
 		if l.Step == 0 && len(members) > 0 {
-			if err := addRecipients(ctx, tx, l, members); err != nil {
+			if err := addRecipients(ctx, tx, l, members, now); err != nil {
 				return err
 			}
 		}
@@ -108,7 +109,7 @@ func (s *Store) Advance(ctx context.Context, l *Lease, cursor string, members []
 	return nil
 }
 
-func addRecipients(ctx context.Context, tx pgx.Tx, l *Lease, members []events.Member) error {
+func addRecipients(ctx context.Context, tx pgx.Tx, l *Lease, members []events.Member, at time.Time) error {
 	n := len(members)
 	ids, addrs, first, last, lang, tz, fields := make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n)
@@ -127,10 +128,10 @@ func addRecipients(ctx context.Context, tx pgx.Tx, l *Lease, members []events.Me
 			fields[i] = string(b)
 		}
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO campaign_recipients (campaign_id, contact_id, channel, address, first_name, last_name, language, time_zone, fields)
-		SELECT $1::uuid, u.id, $2, u.addr, u.first, u.last, u.lang, u.tz, nullif(u.fields, '')::jsonb
+	tag, err := tx.Exec(ctx, `INSERT INTO campaign_recipients (campaign_id, contact_id, channel, address, first_name, last_name, language, time_zone, fields, created_at)
+		SELECT $1::uuid, u.id, $2, u.addr, u.first, u.last, u.lang, u.tz, nullif(u.fields, '')::jsonb, $10
 		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS u(id, addr, first, last, lang, tz, fields)
-		ON CONFLICT DO NOTHING`, l.CampaignID, string(l.Channel), ids, addrs, first, last, lang, tz, fields)
+		ON CONFLICT DO NOTHING`, l.CampaignID, string(l.Channel), ids, addrs, first, last, lang, tz, fields, at)
 	if err != nil {
 		return fmt.Errorf("recording recipients: %w", err)
 	}
@@ -145,6 +146,7 @@ func addRecipients(ctx context.Context, tx pgx.Tx, l *Lease, members []events.Me
 // Complete marks a job done; the last job of a step marks the step done,
 // and step 0 done marks the campaign launched.
 func (s *Store) Complete(ctx context.Context, l *Lease) error {
+	now := s.now()
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The campaign row, then the step row: the last of a step's jobs
 		// to finish always sees the others done, and the lock order is
@@ -156,9 +158,9 @@ func (s *Store) Complete(ctx context.Context, l *Lease) error {
 			l.CampaignID, l.Step); err != nil {
 			return fmt.Errorf("locking step: %w", err)
 		}
-		tag, err := tx.Exec(ctx, `UPDATE fanout_jobs SET status = 'done', done_at = now(), lease_owner = ''
+		tag, err := tx.Exec(ctx, `UPDATE fanout_jobs SET status = 'done', done_at = $5, lease_owner = ''
 			WHERE campaign_id = $1::uuid AND step = $2 AND channel = $3 AND lease_owner = $4 AND status = 'running'`,
-			l.CampaignID, l.Step, string(l.Channel), l.Owner)
+			l.CampaignID, l.Step, string(l.Channel), l.Owner, now)
 		if err != nil {
 			return fmt.Errorf("completing fan-out: %w", err)
 		}
@@ -173,13 +175,13 @@ func (s *Store) Complete(ctx context.Context, l *Lease) error {
 		if open {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `UPDATE campaign_steps SET status = 'done', done_at = now()
-			WHERE campaign_id = $1::uuid AND step = $2 AND status = 'running'`, l.CampaignID, l.Step); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE campaign_steps SET status = 'done', done_at = $3
+			WHERE campaign_id = $1::uuid AND step = $2 AND status = 'running'`, l.CampaignID, l.Step, now); err != nil {
 			return fmt.Errorf("completing step: %w", err)
 		}
 		if l.Step == 0 {
-			if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'launched', completed_at = now()
-				WHERE id = $1::uuid AND status = 'launching'`, l.CampaignID); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE campaigns SET status = 'launched', completed_at = $2
+				WHERE id = $1::uuid AND status = 'launching'`, l.CampaignID, now); err != nil {
 				return fmt.Errorf("completing campaign: %w", err)
 			}
 		}
@@ -303,7 +305,7 @@ func (s *Store) StartDue(ctx context.Context, now time.Time, limit int) (int, er
 				status = "cancelled"
 			case campaign.Start:
 				status = "running"
-				if err := startJobs(ctx, tx, c, d.step); err != nil {
+				if err := startJobs(ctx, tx, c, d.step, now); err != nil {
 					return err
 				}
 				if d.step == 0 {

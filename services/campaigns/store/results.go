@@ -46,12 +46,12 @@ func (s *Store) RecordStatuses(ctx context.Context, list []MessageStatus) error 
 		ranks, steps = append(ranks, int32(m.Rank)), append(steps, int32(m.Step))
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO campaign_messages (message_id, campaign_id, contact_id, status, status_rank, step, channel, error_code, reason)
-		SELECT * FROM unnest($1::text[], $2::text[]::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::text[])
+		INSERT INTO campaign_messages (message_id, campaign_id, contact_id, status, status_rank, step, channel, error_code, reason, updated_at)
+		SELECT u.*, $10::timestamptz FROM unnest($1::text[], $2::text[]::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::text[]) AS u
 		ON CONFLICT (message_id) DO UPDATE SET status = excluded.status, status_rank = excluded.status_rank,
-			error_code = excluded.error_code, reason = excluded.reason, updated_at = now()
+			error_code = excluded.error_code, reason = excluded.reason, updated_at = excluded.updated_at
 		WHERE campaign_messages.status_rank < excluded.status_rank`,
-		ids, campaigns, contacts, statuses, ranks, steps, channels, codes, reasons)
+		ids, campaigns, contacts, statuses, ranks, steps, channels, codes, reasons, s.now())
 	if err != nil {
 		return fmt.Errorf("recording %d message statuses: %w", n, err)
 	}
@@ -60,9 +60,9 @@ func (s *Store) RecordStatuses(ctx context.Context, list []MessageStatus) error 
 
 // RecordReply keeps a member's reply to a campaign, once per event.
 func (s *Store) RecordReply(ctx context.Context, campaignID string, ev events.InboundReceived) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO campaign_replies (event_id, campaign_id, contact_id, body, keyword)
-		VALUES ($1, $2::uuid, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING`,
-		ev.ID, campaignID, ev.ContactID, ev.Body, ev.Keyword)
+	_, err := s.pool.Exec(ctx, `INSERT INTO campaign_replies (event_id, campaign_id, contact_id, body, keyword, received_at)
+		VALUES ($1, $2::uuid, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
+		ev.ID, campaignID, ev.ContactID, ev.Body, ev.Keyword, s.now())
 	if err != nil {
 		return fmt.Errorf("recording reply: %w", err)
 	}

@@ -23,10 +23,13 @@ import (
 // Store reads and writes the campaigns database.
 type Store struct {
 	pool *pgxpool.Pool
+	now  func() time.Time
 }
 
-// New wraps a pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// New wraps a pool. now is the service's clock: every time the store
+// writes or compares (leases, due steps, results) comes from it, never from
+// PostgreSQL's now() (docs/delivery.md, "One clock").
+func New(pool *pgxpool.Pool, now func() time.Time) *Store { return &Store{pool: pool, now: now} }
 
 // spec is the JSON column holding what organizers wrote beyond the
 // columns of the first campaigns.
@@ -66,9 +69,9 @@ func specOf(c campaign.Campaign) spec {
 
 // Create saves a validated campaign as a draft.
 func (s *Store) Create(ctx context.Context, c campaign.Campaign) (campaign.Campaign, error) {
-	out, err := scan(s.pool.QueryRow(ctx, `INSERT INTO campaigns AS c (name, kind, channel, body, audience_tag, spec, urgent)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+columns,
-		c.Name, string(c.Kind), string(c.Channel), c.Body, c.Audience.Tag, specOf(c), c.Urgent))
+	out, err := scan(s.pool.QueryRow(ctx, `INSERT INTO campaigns AS c (name, kind, channel, body, audience_tag, spec, urgent, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+columns,
+		c.Name, string(c.Kind), string(c.Channel), c.Body, c.Audience.Tag, specOf(c), c.Urgent, s.now()))
 	if err != nil {
 		return campaign.Campaign{}, fmt.Errorf("creating campaign: %w", err)
 	}
@@ -155,12 +158,12 @@ func (s *Store) Launch(ctx context.Context, id string, at, now time.Time) (c cam
 		if later {
 			status, stepStatus = campaign.StatusScheduled, "pending"
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO campaign_steps (campaign_id, step, kind, due_at, status, started_at)
-			VALUES ($1::uuid, 0, 'send', $2, $3, CASE WHEN $3 = 'running' THEN $4::timestamptz END)`, c.ID, at, stepStatus, now); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO campaign_steps (campaign_id, step, kind, due_at, status, started_at, created_at)
+			VALUES ($1::uuid, 0, 'send', $2, $3, CASE WHEN $3 = 'running' THEN $4::timestamptz END, $4)`, c.ID, at, stepStatus, now); err != nil {
 			return fmt.Errorf("scheduling first message: %w", err)
 		}
 		if !later {
-			if err := startJobs(ctx, tx, c, 0); err != nil {
+			if err := startJobs(ctx, tx, c, 0, now); err != nil {
 				return err
 			}
 		}
@@ -171,8 +174,8 @@ func (s *Store) Launch(ctx context.Context, id string, at, now time.Time) (c cam
 				if !due.After(at) {
 					st = "skipped" // due before the invitation goes out
 				}
-				if _, err := tx.Exec(ctx, `INSERT INTO campaign_steps (campaign_id, step, kind, offset_seconds, due_at, status)
-					VALUES ($1::uuid, $2, 'reminder', $3, $4, $5)`, c.ID, i+1, int64(time.Duration(off)/time.Second), due, st); err != nil {
+				if _, err := tx.Exec(ctx, `INSERT INTO campaign_steps (campaign_id, step, kind, offset_seconds, due_at, status, created_at)
+					VALUES ($1::uuid, $2, 'reminder', $3, $4, $5, $6)`, c.ID, i+1, int64(time.Duration(off)/time.Second), due, st, now); err != nil {
 					return fmt.Errorf("scheduling reminder: %w", err)
 				}
 			}
@@ -196,10 +199,10 @@ func (s *Store) Launch(ctx context.Context, id string, at, now time.Time) (c cam
 }
 
 // startJobs makes one fan-out job per channel of the campaign for a step.
-func startJobs(ctx context.Context, tx pgx.Tx, c campaign.Campaign, step int) error {
+func startJobs(ctx context.Context, tx pgx.Tx, c campaign.Campaign, step int, now time.Time) error {
 	for _, ch := range c.Channel.List() {
-		if _, err := tx.Exec(ctx, `INSERT INTO fanout_jobs (campaign_id, step, channel) VALUES ($1::uuid, $2, $3)
-			ON CONFLICT DO NOTHING`, c.ID, step, string(ch)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO fanout_jobs (campaign_id, step, channel, created_at) VALUES ($1::uuid, $2, $3, $4)
+			ON CONFLICT DO NOTHING`, c.ID, step, string(ch), now); err != nil {
 			return fmt.Errorf("starting fan-out: %w", err)
 		}
 	}
@@ -237,6 +240,7 @@ func (s *Store) Pause(ctx context.Context, id string, now time.Time) (campaign.C
 // done, launched otherwise. Due steps and fan-outs carry on from their
 // cursors.
 func (s *Store) Resume(ctx context.Context, id string) (campaign.Campaign, error) {
+	now := s.now()
 	var c campaign.Campaign
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
@@ -261,8 +265,8 @@ func (s *Store) Resume(ctx context.Context, id string) (campaign.Campaign, error
 			status = campaign.StatusLaunching
 		}
 		c, err = scan(tx.QueryRow(ctx, `UPDATE campaigns c SET status = $2, paused_at = NULL,
-			launched_at = coalesce(c.launched_at, CASE WHEN $2 = 'launching' THEN now() END)
-			WHERE c.id = $1::uuid RETURNING `+columns, c.ID, string(status)))
+			launched_at = coalesce(c.launched_at, CASE WHEN $2 = 'launching' THEN $3::timestamptz END)
+			WHERE c.id = $1::uuid RETURNING `+columns, c.ID, string(status), now))
 		if err != nil {
 			return fmt.Errorf("resuming campaign: %w", err)
 		}
@@ -297,7 +301,7 @@ func (s *Store) Cancel(ctx context.Context, id, notice string, now time.Time) (c
 			return fmt.Errorf("cancelling fan-outs: %w", err)
 		}
 		if c.Meeting != nil && invited {
-			if _, err := addStep(ctx, tx, c.ID, "cancel", now, notice); err != nil {
+			if _, err := addStep(ctx, tx, c.ID, "cancel", now, notice, now); err != nil {
 				return err
 			}
 			notified = true
@@ -317,14 +321,14 @@ func (s *Store) Cancel(ctx context.Context, id, notice string, now time.Time) (c
 
 // addStep appends a step due at due, numbered from the campaign's
 // sequence, and returns its number.
-func addStep(ctx context.Context, tx pgx.Tx, campaignID, kind string, due time.Time, notice string) (int, error) {
+func addStep(ctx context.Context, tx pgx.Tx, campaignID, kind string, due time.Time, notice string, now time.Time) (int, error) {
 	var step int
 	err := tx.QueryRow(ctx, `UPDATE campaigns SET next_step = next_step + 1 WHERE id = $1::uuid RETURNING next_step - 1`, campaignID).Scan(&step)
 	if err != nil {
 		return 0, fmt.Errorf("numbering step: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO campaign_steps (campaign_id, step, kind, due_at, notice) VALUES ($1::uuid, $2, $3, $4, $5)`,
-		campaignID, step, kind, due, notice); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO campaign_steps (campaign_id, step, kind, due_at, notice, created_at) VALUES ($1::uuid, $2, $3, $4, $5, $6)`,
+		campaignID, step, kind, due, notice, now); err != nil {
 		return 0, fmt.Errorf("adding %s step: %w", kind, err)
 	}
 	return step, nil
@@ -372,7 +376,7 @@ func (s *Store) ChangeMeeting(ctx context.Context, id string, ch MeetingChange, 
 				return fmt.Errorf("reading first step: %w", err)
 			}
 			if moved && invited {
-				if _, err := addStep(ctx, tx, c.ID, "update", now, ch.Notice); err != nil {
+				if _, err := addStep(ctx, tx, c.ID, "update", now, ch.Notice, now); err != nil {
 					return err
 				}
 				notified = true
@@ -441,7 +445,7 @@ func reschedule(ctx context.Context, tx pgx.Tx, c campaign.Campaign, now time.Ti
 			}
 		case (r.status == "done" || r.status == "running" || r.status == "cancelled") && due.After(now):
 			// Sent (or under way) for the old time: remind again, fresh key.
-			step, err := addStep(ctx, tx, c.ID, "reminder", due, "")
+			step, err := addStep(ctx, tx, c.ID, "reminder", due, "", now)
 			if err != nil {
 				return err
 			}
@@ -457,7 +461,7 @@ func reschedule(ctx context.Context, tx pgx.Tx, c campaign.Campaign, now time.Ti
 		if !due.After(now) {
 			continue
 		}
-		step, err := addStep(ctx, tx, c.ID, "reminder", due, "")
+		step, err := addStep(ctx, tx, c.ID, "reminder", due, "", now)
 		if err != nil {
 			return err
 		}

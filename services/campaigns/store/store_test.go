@@ -23,7 +23,7 @@ func open(t *testing.T) *store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return store.New(pool)
+	return store.New(pool, testkit.NewClock(t).Now)
 }
 
 func launched(t *testing.T, st *store.Store, channel campaign.Channels) campaign.Campaign {

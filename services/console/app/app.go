@@ -151,6 +151,7 @@ type App struct {
 	redis  *redis.Client
 	store  *store.Store
 	server *web.Server
+	now    func() time.Time
 }
 
 // New connects everything, makes the first admin when asked, and listens;
@@ -158,6 +159,9 @@ type App struct {
 func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	redisOpts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
@@ -167,7 +171,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if err != nil {
 		return nil, fmt.Errorf("starting console: %w", err)
 	}
-	a := &App{deps: deps, redis: redis.NewClient(redisOpts), store: store.New(deps.Pool)}
+	a := &App{deps: deps, redis: redis.NewClient(redisOpts), store: store.New(deps.Pool, o.Now), now: o.Now}
 	if err := a.start(ctx, cfg, o); err != nil {
 		deps.Close(ctx)
 		_ = a.redis.Close()
@@ -250,7 +254,7 @@ func (a *App) sweepSessions(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if _, err := a.store.ExpireSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		if _, err := a.store.ExpireSessions(ctx, a.now()); err != nil && ctx.Err() == nil {
 			a.deps.Log.Warn("sweeping sessions", zap.Error(err))
 		}
 		select {

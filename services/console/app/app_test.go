@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,17 +28,11 @@ const (
 	adminPassword = "correct horse battery staple"
 )
 
-// clock is a settable clock for aging sessions.
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
-
 // console is a running console with a stand-in for campaigns that
 // records the launches it is asked for.
 type console struct {
 	*app.App
-	clock    *clock
+	clock    *testkit.Clock
 	mu       sync.Mutex
 	launched []string
 	// created are the bodies of the campaigns asked for; the last one is
@@ -61,7 +54,7 @@ func (c *console) launches() []string {
 
 func startConsole(t *testing.T, limit int) *console {
 	t.Helper()
-	c := &console{clock: &clock{}}
+	c := &console{clock: testkit.NewClock(t)}
 	campaigns := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch {
@@ -123,7 +116,7 @@ func startConsole(t *testing.T, limit int) *console {
 	cfg.AdminEmail, cfg.AdminPassword = adminEmail, adminPassword
 	cfg.SessionTTL = time.Hour
 	cfg.SignInLimit = limit
-	a, err := app.New(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{Now: c.clock.now})
+	a, err := app.New(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{Now: c.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +289,7 @@ func TestExpiredSessionGoesBackToSignIn(t *testing.T) {
 	if resp, _ := b.do("GET", "/account", nil, nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("account = %d", resp.StatusCode)
 	}
-	c.clock.advance(2 * time.Hour)
+	c.clock.Advance(2 * time.Hour)
 	resp, _ := b.do("GET", "/account", nil, nil)
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/signin") {
 		t.Fatalf("expired session = %d to %q, want a redirect to sign in", resp.StatusCode, resp.Header.Get("Location"))

@@ -31,7 +31,7 @@ func asJSON(v any) any {
 func TestComposeMeetingSendsCampaignsAMeetingDraft(t *testing.T) {
 	c := startConsole(t, 100)
 	b := signedIn(t, c)
-	day := time.Now().AddDate(0, 0, 10).Format("2006-01-02")
+	day := c.clock.Now().AddDate(0, 0, 10).Format("2006-01-02")
 	resp, page := b.do("POST", "/campaigns/new", url.Values{
 		"csrf": {b.csrf}, "name": {"Tuesday meeting"}, "kind": {"meeting"}, "channel": {"both"}, "tag": {"Rally"},
 		"body":    {"Hi {{first_name}}, meet Tuesday."},

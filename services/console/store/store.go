@@ -20,10 +20,13 @@ import (
 // Store runs the console's queries.
 type Store struct {
 	pool *pgxpool.Pool
+	now  func() time.Time
 }
 
-// New wraps a pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// New wraps a pool. now is the console's clock: every time the store
+// writes or compares (sessions' expiry, tokens' use and revocation) comes
+// from it, never from PostgreSQL's now() (docs/delivery.md, "One clock").
+func New(pool *pgxpool.Pool, now func() time.Time) *Store { return &Store{pool: pool, now: now} }
 
 const organizerColumns = `id, email, name, role, password_hash, must_change, created_at`
 
@@ -40,9 +43,9 @@ func scanOrganizer(row pgx.Row) (account.Organizer, error) {
 // CreateOrganizer adds an account; an email already used is a conflict.
 func (s *Store) CreateOrganizer(ctx context.Context, o account.Organizer) (account.Organizer, error) {
 	row := s.pool.QueryRow(ctx, `
-		INSERT INTO organizers (email, name, role, password_hash, must_change)
-		VALUES ($1, $2, $3, $4, $5) RETURNING `+organizerColumns,
-		o.Email, o.Name, string(o.Role), o.PasswordHash, o.MustChange)
+		INSERT INTO organizers (email, name, role, password_hash, must_change, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING `+organizerColumns,
+		o.Email, o.Name, string(o.Role), o.PasswordHash, o.MustChange, s.now())
 	out, err := scanOrganizer(row)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
@@ -101,7 +104,7 @@ func (s *Store) SetPassword(ctx context.Context, organizerID, hash string, keep 
 		return fmt.Errorf("changing password: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, `UPDATE organizers SET password_hash = $2, must_change = false, updated_at = now() WHERE id = $1`, organizerID, hash); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE organizers SET password_hash = $2, must_change = false, updated_at = $3 WHERE id = $1`, organizerID, hash, s.now()); err != nil {
 		return fmt.Errorf("changing password: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE organizer_id = $1 AND token_hash <> $2`, organizerID, keep); err != nil {
@@ -123,8 +126,8 @@ type Session struct {
 
 // CreateSession records a session for the token's hash.
 func (s *Store) CreateSession(ctx context.Context, tokenHash []byte, organizerID, csrf string, expires time.Time) error {
-	if _, err := s.pool.Exec(ctx, `INSERT INTO sessions (token_hash, organizer_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)`,
-		tokenHash, organizerID, csrf, expires); err != nil {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO sessions (token_hash, organizer_id, csrf_token, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		tokenHash, organizerID, csrf, expires, s.now()); err != nil {
 		return fmt.Errorf("creating session: %w", err)
 	}
 	return nil
@@ -185,8 +188,8 @@ type APIToken struct {
 // CreateAPIToken records a token's hash.
 func (s *Store) CreateAPIToken(ctx context.Context, name string, role account.Role, hash []byte, createdBy string) (APIToken, error) {
 	t := APIToken{Name: name, Role: role, CreatedBy: createdBy}
-	err := s.pool.QueryRow(ctx, `INSERT INTO api_tokens (name, token_hash, role, created_by) VALUES ($1, $2, $3, nullif($4, '')::uuid) RETURNING id, created_at`,
-		name, hash, string(role), createdBy).Scan(&t.ID, &t.CreatedAt)
+	err := s.pool.QueryRow(ctx, `INSERT INTO api_tokens (name, token_hash, role, created_by, created_at) VALUES ($1, $2, $3, nullif($4, '')::uuid, $5) RETURNING id, created_at`,
+		name, hash, string(role), createdBy, s.now()).Scan(&t.ID, &t.CreatedAt)
 	if err != nil {
 		return APIToken{}, fmt.Errorf("creating api token: %w", err)
 	}
@@ -198,9 +201,9 @@ func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (APIToken, erro
 	var t APIToken
 	var role string
 	err := s.pool.QueryRow(ctx, `
-		UPDATE api_tokens SET last_used_at = now()
+		UPDATE api_tokens SET last_used_at = $2
 		WHERE token_hash = $1 AND revoked_at IS NULL
-		RETURNING id, name, role, coalesce(created_by::text, ''), created_at, last_used_at`, hash).
+		RETURNING id, name, role, coalesce(created_by::text, ''), created_at, last_used_at`, hash, s.now()).
 		Scan(&t.ID, &t.Name, &role, &t.CreatedBy, &t.CreatedAt, &t.LastUsedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return APIToken{}, apperr.Unauthorized("unknown or revoked api token")
@@ -237,7 +240,7 @@ func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
 // RevokeAPIToken stops a token working; revoking twice is not an error.
 func (s *Store) RevokeAPIToken(ctx context.Context, id string) (string, error) {
 	var name string
-	err := s.pool.QueryRow(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING name`, id).Scan(&name)
+	err := s.pool.QueryRow(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING name`, id, s.now()).Scan(&name)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", apperr.NotFound("no such api token")
 	}
@@ -260,8 +263,8 @@ type AuditEntry struct {
 
 // Audit appends to the audit log.
 func (s *Store) Audit(ctx context.Context, e AuditEntry) error {
-	if _, err := s.pool.Exec(ctx, `INSERT INTO audit_log (actor_id, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)`,
-		e.ActorID, e.Actor, e.Action, e.Target, e.Detail); err != nil {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO audit_log (actor_id, actor, action, target, detail, at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		e.ActorID, e.Actor, e.Action, e.Target, e.Detail, s.now()); err != nil {
 		return fmt.Errorf("writing audit log: %w", err)
 	}
 	return nil

@@ -75,7 +75,7 @@ func (h *Handler) consentEvent(r *http.Request, change string) (contact.Contact,
 	if addr == "" {
 		return contact.Contact{}, events.ConsentChanged{}, apperr.Invalid("channel", "the contact has no %s address", ch)
 	}
-	now := time.Now().UTC()
+	now := h.store.Now().UTC()
 	ev := events.ConsentChanged{
 		Meta:    events.NewMeta(events.TypeConsentChanged, events.VersionConsent, "", now),
 		Channel: ch, Address: addr, Change: change, Source: events.SourceOrganizer,

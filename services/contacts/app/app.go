@@ -67,22 +67,36 @@ type App struct {
 	server *web.Server
 }
 
+// Options replaces parts of the service, for tests.
+type Options struct {
+	// Clock stamps and compares every time contacts keeps (imports'
+	// heartbeats, consent records); time.Now when nil.
+	Clock func() time.Time
+}
+
 // New connects everything and starts consuming; Run serves HTTP.
-func New(ctx context.Context, cfg Config, log *zap.Logger) (*App, error) {
+func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*App, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
 	deps, err := service.Open(ctx, "contacts", cfg.Config, migrations.FS, log)
 	if err != nil {
 		return nil, fmt.Errorf("starting contacts: %w", err)
 	}
 	a := &App{deps: deps}
-	if err := a.start(ctx, cfg); err != nil {
+	if err := a.start(ctx, cfg, o); err != nil {
 		deps.Close(ctx)
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *App) start(ctx context.Context, cfg Config) error {
-	st := store.New(a.deps.Pool)
+func (a *App) start(ctx context.Context, cfg Config, o Options) error {
+	st := store.New(a.deps.Pool, o.Clock)
 	log := a.deps.Log
 	responder := audience.NewResponder(st, log.Named("audience"))
 	queries, err := responder.SubscribeQueries(a.deps.NC)

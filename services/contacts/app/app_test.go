@@ -33,7 +33,7 @@ func startWithDB(t *testing.T) (string, string, string) {
 	cfg.DatabaseURL = testkit.Database(t, migrations.FS)
 	cfg.NATSURL = n.URL()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, zaptest.NewLogger(t))
+	a, err := app.New(ctx, cfg, zaptest.NewLogger(t), app.Options{Clock: testkit.NewClock(t).Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -220,22 +220,23 @@ func seed(tb testing.TB, dsn string, n int) {
 		tb.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	now := time.Now()
 	_, err = conn.CopyFrom(ctx, pgx.Identifier{"contacts"},
-		[]string{"member_id", "first_name", "last_name", "phone", "email", "language", "tags", "attributes"},
+		[]string{"member_id", "first_name", "last_name", "phone", "email", "language", "tags", "attributes", "created_at", "updated_at"},
 		pgx.CopyFromSlice(n, func(i int) ([]any, error) {
 			tags := []string{"member"}
 			if i%3 == 0 {
 				tags = append(tags, "night-shift")
 			}
 			return []any{sample.MemberID(i), "First" + strconv.Itoa(i%97), "Last" + strconv.Itoa(i%89), sample.Phone(i), sample.Email(i),
-				"en", tags, map[string]string{"worksite": sample.Worksite(i), "shift": "night"}}, nil
+				"en", tags, map[string]string{"worksite": sample.Worksite(i), "shift": "night"}, now, now}, nil
 		}))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	_, err = conn.Exec(ctx, `
 		INSERT INTO consent (channel, address, status, source, changed_at)
-		SELECT 'sms', phone, 'opted_out', 'inbound_sms', now() FROM contacts WHERE right(phone, 1) = '7'`)
+		SELECT 'sms', phone, 'opted_out', 'inbound_sms', $1::timestamptz FROM contacts WHERE right(phone, 1) = '7'`, now)
 	if err != nil {
 		tb.Fatal(err)
 	}

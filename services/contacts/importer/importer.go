@@ -329,7 +329,7 @@ func (im *Importer) commit(ctx context.Context, sess *store.ImportSession, job J
 		if err != nil {
 			return err
 		}
-		n, err := tx.RecordOptOuts(ctx, optOuts, time.Now().UTC())
+		n, err := tx.RecordOptOuts(ctx, optOuts, im.store.Now().UTC())
 		counts.OptOuts = n
 		return err
 	})
@@ -341,7 +341,7 @@ func (im *Importer) commit(ctx context.Context, sess *store.ImportSession, job J
 func (im *Importer) optOuts(job Job, rows []row) ([]store.ImportOptOut, error) {
 	var list []store.ImportOptOut
 	seen := map[string]bool{}
-	now := time.Now().UTC()
+	now := im.store.Now().UTC()
 	for _, r := range rows {
 		for _, o := range r.optOuts {
 			key := o.channel + ":" + o.address

@@ -48,7 +48,7 @@ func openEnv(t *testing.T, dsn string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	e := &env{t: t, dsn: dsn, store: store.New(pool)}
+	e := &env{t: t, dsn: dsn, store: store.New(pool, testkit.NewClock(t).Now)}
 	e.exec = func(sql string, args ...any) int64 {
 		t.Helper()
 		tag, err := pool.Exec(ctx, sql, args...)

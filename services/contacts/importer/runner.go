@@ -146,7 +146,7 @@ func (r *Runner) Start(ctx context.Context, u *Upload, req Request) (store.Impor
 	if got, err := r.store.GetImport(ctx, job.ID); err == nil {
 		return got, nil
 	}
-	imp.State, imp.CreatedAt = store.ImportQueued, time.Now().UTC()
+	imp.State, imp.CreatedAt = store.ImportQueued, r.store.Now().UTC()
 	return imp, nil
 }
 

@@ -31,7 +31,7 @@ func TestQueuedEventsArePublishedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	st := store.New(pool)
+	st := store.New(pool, testkit.NewClock(t).Now)
 	n := testkit.StartNATS(t)
 	nc, js, err := stream.Connect(n.URL(), "test", log)
 	if err != nil {
@@ -88,7 +88,7 @@ func TestQueuedEventsArePublishedOnce(t *testing.T) {
 	// The same event queued again, as if a relay published it and died
 	// before clearing the outbox: it is published again, and stored once.
 	data, _ := json.Marshal(ev)
-	if _, err := pool.Exec(ctx, `INSERT INTO consent_outbox (event_id, event) VALUES ($1, $2)`, ev.ID, string(data)); err != nil {
+	if _, err := pool.Exec(ctx, `INSERT INTO consent_outbox (event_id, event, created_at) VALUES ($1, $2, $3)`, ev.ID, string(data), st.Now()); err != nil {
 		t.Fatal(err)
 	}
 	cleared()

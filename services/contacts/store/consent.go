@@ -27,13 +27,15 @@ const lockAddress = `SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || 
 func (s *Store) ApplyConsent(ctx context.Context, ev events.ConsentChanged) (applied bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		applied, err = applyConsent(ctx, tx, ev)
+		applied, err = applyConsent(ctx, tx, ev, s.now())
 		return err
 	})
 	return applied, err
 }
 
-func applyConsent(ctx context.Context, tx pgx.Tx, ev events.ConsentChanged) (bool, error) {
+// applyConsent records ev in the ledger at recordedAt (the store's clock)
+// and settles the address's state.
+func applyConsent(ctx context.Context, tx pgx.Tx, ev events.ConsentChanged, recordedAt time.Time) (bool, error) {
 	at := ev.At
 	if at.IsZero() {
 		at = ev.OccurredAt
@@ -42,9 +44,9 @@ func applyConsent(ctx context.Context, tx pgx.Tx, ev events.ConsentChanged) (boo
 		return false, fmt.Errorf("locking consent address: %w", err)
 	}
 	tag, err := tx.Exec(ctx, `
-		INSERT INTO consent_ledger (event_id, channel, address, change, source, evidence, reason, occurred_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING`,
-		ev.ID, string(ev.Channel), ev.Address, ev.Change, ev.Source, ev.Evidence, ev.Reason, at)
+		INSERT INTO consent_ledger (event_id, channel, address, change, source, evidence, reason, occurred_at, recorded_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`,
+		ev.ID, string(ev.Channel), ev.Address, ev.Change, ev.Source, ev.Evidence, ev.Reason, at, recordedAt)
 	if err != nil {
 		return false, fmt.Errorf("recording consent event: %w", err)
 	}
@@ -112,14 +114,14 @@ func settle(ctx context.Context, tx pgx.Tx, ch events.Channel, address string) (
 func (s *Store) OrganizerOptOut(ctx context.Context, ev events.ConsentChanged) (string, error) {
 	var status string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := applyConsent(ctx, tx, ev); err != nil {
+		if _, err := applyConsent(ctx, tx, ev, s.now()); err != nil {
 			return err
 		}
 		var err error
 		if status, err = currentStatus(ctx, tx, ev.Channel, ev.Address); err != nil {
 			return err
 		}
-		return enqueue(ctx, tx, ev)
+		return enqueue(ctx, tx, ev, s.now())
 	})
 	return status, err
 }
@@ -146,11 +148,11 @@ func (s *Store) OrganizerOptIn(ctx context.Context, ev events.ConsentChanged) (b
 			return apperr.Conflict("the member opted out of %s themselves (%s, %s): only the member can opt back in, for example by texting START",
 				ev.Channel, by.Source, by.At.UTC().Format(time.RFC3339))
 		}
-		if _, err := applyConsent(ctx, tx, ev); err != nil {
+		if _, err := applyConsent(ctx, tx, ev, s.now()); err != nil {
 			return err
 		}
 		changed = true
-		return enqueue(ctx, tx, ev)
+		return enqueue(ctx, tx, ev, s.now())
 	})
 	return changed, err
 }
@@ -168,12 +170,12 @@ func currentStatus(ctx context.Context, tx pgx.Tx, ch events.Channel, address st
 }
 
 // enqueue writes an event to the consent outbox for the relay to publish.
-func enqueue(ctx context.Context, tx pgx.Tx, ev events.ConsentChanged) error {
+func enqueue(ctx context.Context, tx pgx.Tx, ev events.ConsentChanged, now time.Time) error {
 	data, err := events.Encode(ev)
 	if err != nil {
 		return fmt.Errorf("encoding consent event: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO consent_outbox (event_id, event) VALUES ($1, $2) ON CONFLICT DO NOTHING`, ev.ID, string(data)); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO consent_outbox (event_id, event, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, ev.ID, string(data), now); err != nil {
 		return fmt.Errorf("queueing consent event: %w", err)
 	}
 	return nil

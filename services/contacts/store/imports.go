@@ -81,9 +81,9 @@ func (s *Store) CreateImport(ctx context.Context, imp Import) error {
 	}
 	warnings, _ := json.Marshal(imp.Warnings) // a list of strings always encodes
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO imports (id, source, dry_run, state, mapping, warnings, bytes)
-		VALUES ($1, $2, $3, 'queued', $4, $5, $6)`,
-		imp.ID, imp.Source, imp.DryRun, string(imp.Mapping), string(warnings), imp.Bytes)
+		INSERT INTO imports (id, source, dry_run, state, mapping, warnings, bytes, created_at, heartbeat_at)
+		VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $7)`,
+		imp.ID, imp.Source, imp.DryRun, string(imp.Mapping), string(warnings), imp.Bytes, s.now())
 	if err != nil {
 		return fmt.Errorf("recording import: %w", err)
 	}
@@ -92,7 +92,7 @@ func (s *Store) CreateImport(ctx context.Context, imp Import) error {
 
 // StartImport marks an import running.
 func (s *Store) StartImport(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE imports SET state = 'running', started_at = now(), heartbeat_at = now() WHERE id = $1`, id)
+	_, err := s.pool.Exec(ctx, `UPDATE imports SET state = 'running', started_at = $2, heartbeat_at = $2 WHERE id = $1`, id, s.now())
 	if err != nil {
 		return fmt.Errorf("starting import %s: %w", id, err)
 	}
@@ -101,7 +101,7 @@ func (s *Store) StartImport(ctx context.Context, id string) error {
 
 // TouchImports beats the heartbeat of imports still waiting in a queue.
 func (s *Store) TouchImports(ctx context.Context, ids []string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE imports SET heartbeat_at = now() WHERE id = ANY ($1::text[]::uuid[]) AND state = 'queued'`, ids)
+	_, err := s.pool.Exec(ctx, `UPDATE imports SET heartbeat_at = $2 WHERE id = ANY ($1::text[]::uuid[]) AND state = 'queued'`, ids, s.now())
 	if err != nil {
 		return fmt.Errorf("beating import heartbeats: %w", err)
 	}
@@ -147,8 +147,8 @@ func (s *Store) ImportProgress(ctx context.Context, id string, batch ImportCount
 		_, err := tx.Exec(ctx, `
 			UPDATE imports SET rows_read = rows_read + $2, rows_new = rows_new + $3, rows_updated = rows_updated + $4,
 				rows_unchanged = rows_unchanged + $5, rows_merged = rows_merged + $6, rows_rejected = rows_rejected + $7,
-				opt_outs = opt_outs + $8, heartbeat_at = now()
-			WHERE id = $1`, id, batch.Read, batch.New, batch.Updated, batch.Unchanged, batch.Merged, batch.Rejected, batch.OptOuts)
+				opt_outs = opt_outs + $8, heartbeat_at = $9
+			WHERE id = $1`, id, batch.Read, batch.New, batch.Updated, batch.Unchanged, batch.Merged, batch.Rejected, batch.OptOuts, s.now())
 		if err != nil {
 			return fmt.Errorf("recording import progress: %w", err)
 		}
@@ -158,8 +158,8 @@ func (s *Store) ImportProgress(ctx context.Context, id string, batch ImportCount
 
 // FinishImport records how an import ended.
 func (s *Store) FinishImport(ctx context.Context, id, state, message string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE imports SET state = $2, error = $3, finished_at = now(), heartbeat_at = now() WHERE id = $1`,
-		id, state, message)
+	_, err := s.pool.Exec(ctx, `UPDATE imports SET state = $2, error = $3, finished_at = $4, heartbeat_at = $4 WHERE id = $1`,
+		id, state, message, s.now())
 	if err != nil {
 		return fmt.Errorf("finishing import %s: %w", id, err)
 	}
@@ -192,7 +192,7 @@ func (s *Store) GetImport(ctx context.Context, id string) (Import, error) {
 	if err := json.Unmarshal([]byte(warnings), &imp.Warnings); err != nil {
 		return Import{}, fmt.Errorf("reading import %s warnings: %w", id, err)
 	}
-	if (imp.State == ImportRunning || imp.State == ImportQueued) && time.Since(heartbeat) > staleAfter {
+	if (imp.State == ImportRunning || imp.State == ImportQueued) && s.now().Sub(heartbeat) > staleAfter {
 		imp.State = ImportInterrupted
 		imp.Error = "the service stopped while importing; upload the same file again to finish (rows already imported are not duplicated)"
 	}
@@ -234,6 +234,7 @@ type ImportSession struct {
 	conn     *pgxpool.Conn
 	importID string
 	dry      pgx.Tx
+	now      func() time.Time
 }
 
 // OpenImport starts an import session.
@@ -262,7 +263,7 @@ func (s *Store) OpenImport(ctx context.Context, importID string, dryRun bool) (*
 		conn.Release()
 		return nil, fmt.Errorf("creating import staging table: %w", err)
 	}
-	is := &ImportSession{conn: conn, importID: importID}
+	is := &ImportSession{conn: conn, importID: importID, now: s.now}
 	if dryRun {
 		if is.dry, err = conn.Begin(ctx); err != nil {
 			conn.Release()
@@ -287,13 +288,13 @@ func (is *ImportSession) Close(ctx context.Context) {
 // edit waits for one batch at most.
 func (is *ImportSession) Batch(ctx context.Context, fn func(*ImportBatch) error) error {
 	if is.dry != nil {
-		return fn(&ImportBatch{tx: is.dry, importID: is.importID})
+		return fn(&ImportBatch{tx: is.dry, importID: is.importID, now: is.now()})
 	}
 	return pgx.BeginFunc(ctx, is.conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE contacts IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("locking contacts for an import batch: %w", err)
 		}
-		return fn(&ImportBatch{tx: tx, importID: is.importID})
+		return fn(&ImportBatch{tx: tx, importID: is.importID, now: is.now()})
 	})
 }
 
@@ -301,6 +302,7 @@ func (is *ImportSession) Batch(ctx context.Context, fn func(*ImportBatch) error)
 type ImportBatch struct {
 	tx       pgx.Tx
 	importID string
+	now      time.Time // when the batch began, by the store's clock
 }
 
 // Existing is a contact a batch row may match.
@@ -415,7 +417,7 @@ func (b *ImportBatch) Merge(ctx context.Context, rows []StageRow) (Merged, error
 				attributes  = c.attributes || s.attributes,
 				import_id   = $1::uuid,
 				import_line = CASE WHEN c.import_id = $1::uuid THEN c.import_line ELSE s.line END,
-				updated_at  = now()
+				updated_at  = $2
 			FROM import_stage AS s
 			WHERE s.existing AND c.id = s.id
 				AND ((c.member_id, c.first_name, c.last_name, c.phone, c.email, c.time_zone, c.language)
@@ -430,12 +432,12 @@ func (b *ImportBatch) Merge(ctx context.Context, rows []StageRow) (Merged, error
 			RETURNING c.id::text AS id, false AS inserted),
 		ins AS (
 			INSERT INTO contacts (id, member_id, first_name, last_name, phone, email, time_zone, language,
-				tags, attributes, import_id, import_line)
+				tags, attributes, import_id, import_line, created_at, updated_at)
 			SELECT s.id, nullif(s.member_id, ''), s.first_name, s.last_name, nullif(s.phone, ''), nullif(s.email, ''),
-				s.time_zone, s.language, s.tags, s.attributes, $1::uuid, s.line
+				s.time_zone, s.language, s.tags, s.attributes, $1::uuid, s.line, $2, $2
 			FROM import_stage AS s WHERE NOT s.existing ORDER BY s.ord
 			RETURNING id::text AS id, true AS inserted)
-		SELECT id, inserted FROM upd UNION ALL SELECT id, inserted FROM ins`, b.importID)
+		SELECT id, inserted FROM upd UNION ALL SELECT id, inserted FROM ins`, b.importID, b.now)
 	if err != nil {
 		return out, fmt.Errorf("merging import rows: %w", err)
 	}
@@ -505,14 +507,14 @@ func (b *ImportBatch) RecordOptOuts(ctx context.Context, list []ImportOptOut, at
 			WHERE consent.status <> 'opted_out'
 			RETURNING channel, address),
 		l AS (
-			INSERT INTO consent_ledger (event_id, channel, address, change, source, evidence, occurred_at)
-			SELECT o.event_id, o.channel, o.address, 'opted_out', 'import', o.evidence, $6
+			INSERT INTO consent_ledger (event_id, channel, address, change, source, evidence, occurred_at, recorded_at)
+			SELECT o.event_id, o.channel, o.address, 'opted_out', 'import', o.evidence, $6, $7
 			FROM o JOIN s USING (channel, address)
 			ON CONFLICT (event_id) DO NOTHING
 			RETURNING event_id)
-		INSERT INTO consent_outbox (event_id, event)
-		SELECT o.event_id, o.payload::jsonb FROM o JOIN l USING (event_id)`,
-		channels, addrs, ids, evidence, payloads, at)
+		INSERT INTO consent_outbox (event_id, event, created_at)
+		SELECT o.event_id, o.payload::jsonb, $7 FROM o JOIN l USING (event_id)`,
+		channels, addrs, ids, evidence, payloads, at, b.now)
 	if err != nil {
 		return 0, fmt.Errorf("recording opt-outs: %w", err)
 	}

@@ -197,14 +197,14 @@ func (s *Store) AudiencePage(ctx context.Context, n filter.Node, ch events.Chann
 func (s *Store) BulkTags(ctx context.Context, n filter.Node, add, remove []string) (int64, error) {
 	a := &sqlArgs{}
 	where := compile(n, a)
-	addArg, removeArg := a.arg(add), a.arg(remove)
+	addArg, removeArg, nowArg := a.arg(add), a.arg(remove), a.arg(s.now())
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE contacts c
 		SET tags = ARRAY(
 				SELECT t FROM unnest(c.tags || `+addArg+`::text[]) WITH ORDINALITY AS u(t, n)
 				WHERE t <> ALL (`+removeArg+`::text[])
 				GROUP BY t ORDER BY min(n)),
-			updated_at = now()
+			updated_at = `+nowArg+`::timestamptz
 		WHERE `+where+` AND (NOT c.tags @> `+addArg+`::text[] OR c.tags && `+removeArg+`::text[])`, a.list...)
 	if err != nil {
 		return 0, fmt.Errorf("changing tags: %w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -17,10 +18,17 @@ import (
 // Store reads and writes the contacts database.
 type Store struct {
 	pool *pgxpool.Pool
+	now  func() time.Time
 }
 
-// New wraps a pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// New wraps a pool. now is the service's clock: every time the store
+// writes or compares (an import's heartbeat, a contact's last change, the
+// ledger's recording time) comes from it, never from PostgreSQL's now()
+// (docs/delivery.md, "One clock").
+func New(pool *pgxpool.Pool, now func() time.Time) *Store { return &Store{pool: pool, now: now} }
+
+// Now is the store's clock, for callers that stamp what they hand it.
+func (s *Store) Now() time.Time { return s.now() }
 
 const contactColumns = `c.id::text, coalesce(c.member_id, ''), c.first_name, c.last_name, coalesce(c.phone, ''),
 	coalesce(c.email, ''), c.time_zone, c.language, c.tags, c.attributes, c.created_at, c.updated_at`
@@ -55,10 +63,11 @@ func uniqueConflict(err error) error {
 // another contact already has is a conflict naming the field.
 func (s *Store) Create(ctx context.Context, c contact.Contact) (contact.Contact, error) {
 	row := s.pool.QueryRow(ctx, `
-		INSERT INTO contacts AS c (member_id, first_name, last_name, phone, email, time_zone, language, tags, attributes)
-		VALUES (nullif($1, ''), $2, $3, nullif($4, ''), nullif($5, ''), $6, $7, $8, $9)
+		INSERT INTO contacts AS c (member_id, first_name, last_name, phone, email, time_zone, language, tags, attributes,
+			created_at, updated_at)
+		VALUES (nullif($1, ''), $2, $3, nullif($4, ''), nullif($5, ''), $6, $7, $8, $9, $10, $10)
 		RETURNING `+contactColumns,
-		c.MemberID, c.FirstName, c.LastName, string(c.Phone), string(c.Email), c.TimeZone, c.Language, c.Tags, c.Attributes)
+		c.MemberID, c.FirstName, c.LastName, string(c.Phone), string(c.Email), c.TimeZone, c.Language, c.Tags, c.Attributes, s.now())
 	created, err := scanContact(row)
 	if conflict := uniqueConflict(err); conflict != nil {
 		return contact.Contact{}, conflict
@@ -110,20 +119,20 @@ func (s *Store) Update(ctx context.Context, id string, p contact.Patch, region s
 		if err != nil {
 			return err
 		}
-		out, err = write(ctx, tx, next)
+		out, err = write(ctx, tx, next, s.now())
 		return err
 	})
 	return out, err
 }
 
-func write(ctx context.Context, tx pgx.Tx, c contact.Contact) (contact.Contact, error) {
+func write(ctx context.Context, tx pgx.Tx, c contact.Contact, now time.Time) (contact.Contact, error) {
 	row := tx.QueryRow(ctx, `
 		UPDATE contacts AS c SET member_id = nullif($2, ''), first_name = $3, last_name = $4,
 			phone = nullif($5, ''), email = nullif($6, ''), time_zone = $7, language = $8,
-			tags = $9, attributes = $10, updated_at = now()
+			tags = $9, attributes = $10, updated_at = $11
 		WHERE c.id = $1::uuid
 		RETURNING `+contactColumns,
-		c.ID, c.MemberID, c.FirstName, c.LastName, string(c.Phone), string(c.Email), c.TimeZone, c.Language, c.Tags, c.Attributes)
+		c.ID, c.MemberID, c.FirstName, c.LastName, string(c.Phone), string(c.Email), c.TimeZone, c.Language, c.Tags, c.Attributes, now)
 	out, err := scanContact(row)
 	if conflict := uniqueConflict(err); conflict != nil {
 		return contact.Contact{}, conflict
@@ -168,7 +177,7 @@ func (s *Store) Merge(ctx context.Context, intoID, fromID string) (contact.Conta
 		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE id = $1::uuid`, fromID); err != nil {
 			return fmt.Errorf("deleting merged contact %s: %w", fromID, err)
 		}
-		out, err = write(ctx, tx, merged)
+		out, err = write(ctx, tx, merged, s.now())
 		return err
 	})
 	return out, err

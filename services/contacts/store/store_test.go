@@ -28,7 +28,7 @@ func newStore(t *testing.T) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return New(pool)
+	return New(pool, testkit.NewClock(t).Now)
 }
 
 func pool(s *Store) *pgxpool.Pool { return s.pool }

@@ -230,6 +230,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
 	if o.SMS == nil {
 		client, err := twilio.NewClient(twilio.Config{
 			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIURL: cfg.TwilioAPIURL, Timeout: cfg.TwilioTimeout,
@@ -270,12 +273,12 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	if publicURL == "" {
 		publicURL = a.server.URL()
 	}
-	st := store.New(a.deps.Pool)
+	st := store.New(a.deps.Pool, o.Clock)
 	// Consent changes go out through the outbox, written with the change.
 	relay := outbox.NewRelay(a.deps.Pool, a.deps.JS, time.Second, log.Named("outbox"))
 	st.OnOutbox(relay.Wake)
 	a.deps.Go(relay.Run)
-	pub := publish.New(a.deps.JS, log.Named("publish"))
+	pub := publish.New(a.deps.JS, o.Clock, log.Named("publish"))
 	src, err := settings.NewSource(st, cfg.settings(), log.Named("settings"))
 	if err != nil {
 		return err
@@ -288,7 +291,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	recv := receive.New(st, pub, func() receive.Replies {
 		rules := src.Rules()
 		return receive.Replies{OptOut: rules.OptOut, OptIn: rules.OptIn, Help: rules.Help}
-	}, log.Named("receive"))
+	}, o.Clock, log.Named("receive"))
 	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, recv, log.Named("twilio")).Routes(r)
 	secret := []byte(cfg.UnsubscribeSecret)
 	if len(secret) == 0 {

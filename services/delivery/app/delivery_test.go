@@ -185,7 +185,7 @@ func itoa(n int) string {
 func TestQuietHoursDeferToMorning(t *testing.T) {
 	h := newHarness(t, setup{})
 	ny, _ := time.LoadLocation("America/New_York")
-	night := middayNewYork(t).Add(10*time.Hour + 30*time.Minute) // 22:30
+	night := h.midday.Add(10*time.Hour + 30*time.Minute) // 22:30
 	h.clock.Set(night)
 	h.start(nil)
 	member := "+12125550131" // 212: New York

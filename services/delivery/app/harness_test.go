@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,24 +27,6 @@ import (
 	"github.com/musterhq/muster/shared/testkit"
 )
 
-// clock is a test's time: real time shifted by an offset the test sets.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset = time.Until(t)
-}
-
 // harness runs delivery in-process against real PostgreSQL, Redis and an
 // embedded NATS server, sending through the real twilio-go client to the
 // provider simulator. A test can stop delivery and start it again on the
@@ -57,7 +38,8 @@ type harness struct {
 	simURL   string
 	addr     string
 	cfg      app.Config
-	clock    *clock
+	clock    *testkit.Clock
+	midday   time.Time // where the clock started: noon in New York
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	cancel   context.CancelFunc
@@ -74,8 +56,8 @@ type setup struct {
 
 func newHarness(t testing.TB, s setup) *harness {
 	t.Helper()
-	h := &harness{t: t, nats: testkit.StartNATS(t), clock: &clock{}}
-	h.clock.Set(middayNewYork(t))
+	h := &harness{t: t, nats: testkit.StartNATS(t), clock: testkit.NewClock(t)}
+	h.midday = h.clock.SetMidday(t, "America/New_York")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +68,7 @@ func newHarness(t testing.TB, s setup) *harness {
 	sc := sim.Config{
 		InboundURL: "http://" + h.addr + twilio.InboundPath, AutoCallbacks: true,
 		SendGridKey: "SG.test", EventWebhookURL: "http://" + h.addr + sendgrid.EventsPath, AutoEmailEvents: true,
+		Clock: h.clock.Now,
 	}
 	if s.simConfig != nil {
 		s.simConfig(&sc)
@@ -128,15 +111,6 @@ func newHarness(t testing.TB, s setup) *harness {
 	}
 	t.Cleanup(h.nc.Close)
 	return h
-}
-
-func middayNewYork(t testing.TB) time.Time {
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, m, d := time.Now().In(ny).Date()
-	return time.Date(y, m, d, 12, 0, 0, 0, ny)
 }
 
 // start runs delivery; sms replaces the Twilio client when not nil.

@@ -22,29 +22,30 @@ import (
 // Publisher publishes delivery's events.
 type Publisher struct {
 	js  jetstream.JetStream
+	now func() time.Time
 	log *zap.Logger
 	// patience bounds how long one announcement waits out a broker outage.
 	patience time.Duration
 }
 
-// New builds a publisher.
-func New(js jetstream.JetStream, log *zap.Logger) *Publisher {
-	return &Publisher{js: js, log: log, patience: 30 * time.Second}
+// New builds a publisher; now stamps each event's occurred-at time.
+func New(js jetstream.JetStream, now func() time.Time, log *zap.Logger) *Publisher {
+	return &Publisher{js: js, now: now, log: log, patience: 30 * time.Second}
 }
 
 // Status announces that m now stands in its current status. The state is
 // already committed; the event is retried through a broker outage, and
 // only a failure past that is logged (the message log stays the truth).
 func (p *Publisher) Status(ctx context.Context, m store.Message) {
-	ev := statusEvent(m)
+	ev := statusEvent(m, p.now())
 	p.send(ctx, events.StatusSubject(string(m.Status)), ev.ID, ev, zap.String("message_id", m.ID))
 }
 
 // statusEvent describes a message's current status; its id is the message
 // and status, so announcing the same status twice stores it once.
-func statusEvent(m store.Message) events.StatusChanged {
+func statusEvent(m store.Message, at time.Time) events.StatusChanged {
 	ev := events.StatusChanged{
-		Meta:         events.NewMeta(events.TypeStatusChanged, events.VersionStatusChanged, m.CorrelationID, time.Now()),
+		Meta:         events.NewMeta(events.TypeStatusChanged, events.VersionStatusChanged, m.CorrelationID, at),
 		StatusChange: statusChange(m),
 	}
 	ev.ID = m.ID + "." + string(m.Status)
@@ -67,7 +68,7 @@ const maxChanges = 500
 // derived from the messages and their statuses, so announcing the same
 // changes twice stores them once; the correlation id is kept when they
 // share one (an email batch of one campaign).
-func statusesEvent(ms []store.Message) events.StatusesChanged {
+func statusesEvent(ms []store.Message, at time.Time) events.StatusesChanged {
 	h := sha256.New()
 	corr := ms[0].CorrelationID
 	changes := make([]events.StatusChange, len(ms))
@@ -79,7 +80,7 @@ func statusesEvent(ms []store.Message) events.StatusesChanged {
 		}
 	}
 	ev := events.StatusesChanged{
-		Meta:    events.NewMeta(events.TypeStatusesChanged, events.VersionStatuses, corr, time.Now()),
+		Meta:    events.NewMeta(events.TypeStatusesChanged, events.VersionStatuses, corr, at),
 		Changes: changes,
 	}
 	ev.ID = "statuses." + hex.EncodeToString(h.Sum(nil)[:16])
@@ -104,7 +105,7 @@ func (p *Publisher) Statuses(ctx context.Context, ms []store.Message) {
 	var futures []pending
 	var failed []events.StatusesChanged
 	for chunk := range slices.Chunk(ms, maxChanges) {
-		ev := statusesEvent(chunk)
+		ev := statusesEvent(chunk, p.now())
 		data, err := events.Encode(ev)
 		if err != nil {
 			p.log.Error("encoding status events", zap.String("first_message_id", chunk[0].ID), zap.Error(err))

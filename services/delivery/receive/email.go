@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -103,8 +102,8 @@ func (r *Receiver) suppressEmail(ctx context.Context, addr, change, evidence, ev
 	added, err := r.store.Suppress(ctx, store.Suppression{
 		Channel: string(events.ChannelEmail), Address: addr, Reason: change, Source: events.SourceProvider, Evidence: evidence,
 		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC()},
-			Channel: events.ChannelEmail, Address: addr, Change: change, Source: events.SourceProvider, Evidence: evidence, At: time.Now().UTC(),
+			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC()},
+			Channel: events.ChannelEmail, Address: addr, Change: change, Source: events.SourceProvider, Evidence: evidence, At: r.now().UTC(),
 		},
 	})
 	if err == nil && added {
@@ -121,9 +120,9 @@ func (r *Receiver) Unsubscribe(ctx context.Context, sub unsubscribe.Subject, how
 		Channel: string(events.ChannelEmail), Address: addr, Reason: "member unsubscribed",
 		Source: events.SourceInboundEmail, Evidence: fmt.Sprintf("%s from message %s", how, sub.MessageID),
 		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: "unsub." + sub.MessageID + "." + addr, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC()},
+			Meta:    events.Meta{ID: "unsub." + sub.MessageID + "." + addr, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC()},
 			Channel: events.ChannelEmail, Address: addr, Change: events.ConsentOptedOut,
-			Source: events.SourceInboundEmail, Evidence: how, At: time.Now().UTC(),
+			Source: events.SourceInboundEmail, Evidence: how, At: r.now().UTC(),
 		},
 	})
 	return err

@@ -39,13 +39,15 @@ type Receiver struct {
 	store   *store.Store
 	pub     Publisher
 	replies func() Replies
+	now     func() time.Time
 	log     *zap.Logger
 }
 
 // New builds a receiver.
-// replies gives the organization's current keyword replies.
-func New(st *store.Store, pub Publisher, replies func() Replies, log *zap.Logger) *Receiver {
-	return &Receiver{store: st, pub: pub, replies: replies, log: log}
+// replies gives the organization's current keyword replies; now is the
+// service's clock, which stamps the consent and inbound events.
+func New(st *store.Store, pub Publisher, replies func() Replies, now func() time.Time, log *zap.Logger) *Receiver {
+	return &Receiver{store: st, pub: pub, replies: replies, now: now, log: log}
 }
 
 var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -136,7 +138,7 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 		ProviderID: in.MessageSID, Channel: string(events.ChannelSMS), From: in.From, To: in.To, Body: in.Body,
 		Keyword: string(m.Family), Reason: m.Reason, CampaignID: campaignID, ContactID: contactID, Reply: reply,
 	}, &events.InboundReceived{
-		Meta:       events.Meta{ID: "in." + in.MessageSID, Type: events.TypeInboundReceived, Version: events.VersionInbound, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
+		Meta:       events.Meta{ID: "in." + in.MessageSID, Type: events.TypeInboundReceived, Version: events.VersionInbound, OccurredAt: r.now().UTC(), CorrelationID: in.MessageSID},
 		ProviderID: in.MessageSID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
 		Keyword: string(m.Family), CampaignID: campaignID, ContactID: contactID,
 	})
@@ -159,9 +161,9 @@ func (r *Receiver) suppress(ctx context.Context, in twilio.Inbound, m keyword.Ma
 		Channel: string(events.ChannelSMS), Address: in.From, Reason: reason, Source: events.SourceInboundSMS,
 		Evidence: fmt.Sprintf("%s (%s)", in.Body, in.MessageSID),
 		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: "stop." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
+			Meta:    events.Meta{ID: "stop." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC(), CorrelationID: in.MessageSID},
 			Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentOptedOut, Source: events.SourceInboundSMS,
-			Evidence: in.Body, Reason: m.Reason, At: time.Now().UTC(),
+			Evidence: in.Body, Reason: m.Reason, At: r.now().UTC(),
 		},
 		AnnounceRepeat: true,
 	})
@@ -174,9 +176,9 @@ func (r *Receiver) suppress(ctx context.Context, in twilio.Inbound, m keyword.Ma
 
 func (r *Receiver) resubscribe(ctx context.Context, in twilio.Inbound) (bool, error) {
 	lifted, err := r.store.Unsuppress(ctx, string(events.ChannelSMS), in.From, &events.ConsentChanged{
-		Meta:    events.Meta{ID: "start." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC(), CorrelationID: in.MessageSID},
+		Meta:    events.Meta{ID: "start." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC(), CorrelationID: in.MessageSID},
 		Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentResubscribe, Source: events.SourceInboundSMS,
-		Evidence: in.Body, At: time.Now().UTC(),
+		Evidence: in.Body, At: r.now().UTC(),
 	})
 	if err != nil {
 		return false, err
@@ -192,8 +194,8 @@ func (r *Receiver) optOut(ctx context.Context, addr, reason, source, evidence, e
 	_, err := r.store.Suppress(ctx, store.Suppression{
 		Channel: string(events.ChannelSMS), Address: addr, Reason: reason, Source: source, Evidence: evidence,
 		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC()},
-			Channel: events.ChannelSMS, Address: addr, Change: events.ConsentOptedOut, Source: source, Evidence: evidence, At: time.Now().UTC(),
+			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC()},
+			Channel: events.ChannelSMS, Address: addr, Change: events.ConsentOptedOut, Source: source, Evidence: evidence, At: r.now().UTC(),
 		},
 	})
 	return err

@@ -45,12 +45,12 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 	}
 	rows, err := s.pool.Query(ctx, `
 		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
-			reason, correlation_id, urgent, time_zone, segments, claimed_at)
+			reason, correlation_id, urgent, time_zone, segments, claimed_at, created_at, updated_at)
 		SELECT r.key, r.campaign, r.step, r.contact, r.channel, r.to_addr, r.body,
 			CASE WHEN sup.address IS NULL THEN $9 ELSE $10 END,
 			CASE WHEN sup.address IS NULL THEN $11::smallint ELSE $12::smallint END,
 			CASE WHEN sup.address IS NULL THEN '' ELSE 'suppressed: ' || sup.reason END,
-			r.corr, r.urgent, r.zone, r.segs, CASE WHEN sup.address IS NULL THEN now() END
+			r.corr, r.urgent, r.zone, r.segs, CASE WHEN sup.address IS NULL THEN $16::timestamptz END, $16::timestamptz, $16::timestamptz
 		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 				$13::boolean[], $14::text[], $15::smallint[])
 			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs)
@@ -58,7 +58,7 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING idempotency_key, id::text, status, reason, created_at`,
 		keys, campaigns, steps, contacts, channels, tos, bodies, corr,
-		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs)
+		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("recording messages: %w", err)
 	}
@@ -96,15 +96,15 @@ func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Messag
 				status = $3::text, status_rank = $4::smallint,
 				error_code = CASE WHEN $5::text <> '' THEN $5::text ELSE m.error_code END,
 				reason = CASE WHEN $6::text <> '' THEN $6::text ELSE m.reason END,
-				sent_at = CASE WHEN $4::smallint >= 3 AND m.sent_at IS NULL THEN now() ELSE m.sent_at END,
-				updated_at = now()
+				sent_at = CASE WHEN $4::smallint >= 3 AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
+				updated_at = $8::timestamptz
 			WHERE m.id = ANY($1::text[]::uuid[]) AND m.status_rank < $4::smallint
 			RETURNING m.*),
 		logged AS (
-			INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
-			SELECT id, $3::text, $7::text, $5::text, true FROM upd)
+			INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
+			SELECT id, $3::text, $7::text, $5::text, true, $8::timestamptz FROM upd)
 		SELECT `+statusColumns+` FROM upd`,
-		ids, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus)
+		ids, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("applying status to %d messages: %w", len(ids), err)
 	}
@@ -143,8 +143,8 @@ func (s *Store) FirstEmailEvent(ctx context.Context, eventID, messageID, event s
 	if messageID != "" {
 		msg = messageID
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO email_events (sg_event_id, message_id, event) VALUES ($1, $2, $3)
-		ON CONFLICT (sg_event_id) DO NOTHING`, eventID, msg, event)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO email_events (sg_event_id, message_id, event, received_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (sg_event_id) DO NOTHING`, eventID, msg, event, s.now())
 	if err != nil {
 		return false, fmt.Errorf("recording email event: %w", err)
 	}
@@ -187,15 +187,15 @@ func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error
 				status_rank = CASE WHEN cur.status_rank < u.rank THEN u.rank ELSE m.status_rank END,
 				error_code = CASE WHEN cur.status_rank < u.rank AND u.error_code <> '' THEN u.error_code ELSE m.error_code END,
 				reason = CASE WHEN cur.status_rank < u.rank AND u.reason <> '' THEN u.reason ELSE m.reason END,
-				sent_at = CASE WHEN cur.status_rank < u.rank AND u.rank >= 3 AND m.sent_at IS NULL THEN now() ELSE m.sent_at END,
-				updated_at = now()
+				sent_at = CASE WHEN cur.status_rank < u.rank AND u.rank >= 3 AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
+				updated_at = $8::timestamptz
 			FROM u, cur WHERE m.id = u.id AND cur.id = u.id
 			RETURNING m.*, cur.status_rank < u.rank AS moved, u.status AS reported, u.provider_status, u.error_code AS reported_code),
 		logged AS (
-			INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
-			SELECT id, reported, provider_status, reported_code, moved FROM upd)
+			INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
+			SELECT id, reported, provider_status, reported_code, moved, $8::timestamptz FROM upd)
 		SELECT `+statusColumns+`, moved FROM upd`,
-		ids, pids, sts, ranks, codes, reasons, pst)
+		ids, pids, sts, ranks, codes, reasons, pst, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("applying %d outcomes: %w", n, err)
 	}

@@ -27,9 +27,9 @@ type DeadLetter struct {
 
 // KeepDeadLetter stores a dead letter once per event.
 func (s *Store) KeepDeadLetter(ctx context.Context, dl events.DeadLettered) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO dead_letters (event_id, consumer, subject, data, error, deliveries)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
-		dl.ID, dl.Consumer, dl.Subject, dl.Data, dl.Error, int(dl.Deliveries))
+	_, err := s.pool.Exec(ctx, `INSERT INTO dead_letters (event_id, consumer, subject, data, error, deliveries, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`,
+		dl.ID, dl.Consumer, dl.Subject, dl.Data, dl.Error, int(dl.Deliveries), s.now())
 	if err != nil {
 		return fmt.Errorf("keeping dead letter: %w", err)
 	}
@@ -72,7 +72,7 @@ func (s *Store) DeadLetter(ctx context.Context, id string) (DeadLetter, error) {
 
 // MarkRetried notes that an operator sent a dead letter back.
 func (s *Store) MarkRetried(ctx context.Context, id string) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE dead_letters SET retried_at = now() WHERE id::text = $1`, id); err != nil {
+	if _, err := s.pool.Exec(ctx, `UPDATE dead_letters SET retried_at = $2 WHERE id::text = $1`, id, s.now()); err != nil {
 		return fmt.Errorf("marking dead letter retried: %w", err)
 	}
 	return nil

@@ -33,9 +33,9 @@ func (s *Store) Settings(ctx context.Context) (SettingsRow, bool, error) {
 func (s *Store) SaveSettings(ctx context.Context, data []byte, by string) (SettingsRow, error) {
 	var r SettingsRow
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO settings (id, data, updated_by) VALUES (1, $1, $2)
-		ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_by = excluded.updated_by, updated_at = now()
-		RETURNING data, updated_by, updated_at`, data, by).Scan(&r.Data, &r.UpdatedBy, &r.UpdatedAt)
+		INSERT INTO settings (id, data, updated_by, updated_at) VALUES (1, $1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_by = excluded.updated_by, updated_at = excluded.updated_at
+		RETURNING data, updated_by, updated_at`, data, by, s.now()).Scan(&r.Data, &r.UpdatedBy, &r.UpdatedAt)
 	if err != nil {
 		return SettingsRow{}, fmt.Errorf("saving settings: %w", err)
 	}

@@ -23,11 +23,15 @@ import (
 // Store reads and writes the delivery database.
 type Store struct {
 	pool       *pgxpool.Pool
+	now        func() time.Time
 	wakeOutbox func()
 }
 
-// New wraps a pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// New wraps a pool. now is the service's clock: every time the store
+// writes or compares comes from it, never from PostgreSQL's now(), so a
+// time the worker later compares with its clock was written by that same
+// clock (docs/delivery.md, "One clock").
+func New(pool *pgxpool.Pool, now func() time.Time) *Store { return &Store{pool: pool, now: now} }
 
 // Ping checks the database answers; sending pauses while it does not.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
@@ -74,12 +78,12 @@ func scanMessage(row pgx.Row) (Message, error) {
 func (s *Store) Record(ctx context.Context, req events.SendRequested, segments int) (Message, bool, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
 		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
-			correlation_id, time_zone, urgent, segments)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			correlation_id, time_zone, urgent, segments, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING `+messageColumns,
 		req.IdempotencyKey, req.CampaignID, req.Step, req.ContactID, string(req.Channel), req.To, req.Body,
-		status.Queued, status.Queued.Rank(), req.CorrelationID, req.TimeZone, req.Urgent, segments))
+		status.Queued, status.Queued.Rank(), req.CorrelationID, req.TimeZone, req.Urgent, segments, s.now()))
 	if err == nil {
 		return m, true, nil
 	}
@@ -104,12 +108,13 @@ func (s *Store) ByKey(ctx context.Context, key string) (Message, error) {
 // shows it and why.
 func (s *Store) RecordFailed(ctx context.Context, req events.SendRequested, reason string) (Message, bool, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
-		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank, reason, correlation_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank, reason, correlation_id,
+			created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING `+messageColumns,
 		req.IdempotencyKey, req.CampaignID, req.Step, req.ContactID, string(req.Channel), req.To, req.Body,
-		status.Failed, status.Failed.Rank(), reason, req.CorrelationID))
+		status.Failed, status.Failed.Rank(), reason, req.CorrelationID, s.now()))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Message{}, false, nil
 	}
@@ -131,13 +136,13 @@ func (s *Store) Claim(ctx context.Context, id string) (status.Status, error) {
 			status_rank = CASE WHEN sup.address IS NULL THEN $4::smallint ELSE $5::smallint END,
 			reason = CASE WHEN sup.address IS NULL THEN m.reason ELSE 'suppressed: ' || sup.reason END,
 			deferred_until = NULL,
-			claimed_at = CASE WHEN sup.address IS NULL THEN now() ELSE m.claimed_at END,
-			updated_at = now()
+			claimed_at = CASE WHEN sup.address IS NULL THEN $6::timestamptz ELSE m.claimed_at END,
+			updated_at = $6::timestamptz
 		FROM messages cur
 		LEFT JOIN suppressions sup ON sup.channel = cur.channel AND sup.address = cur.to_addr
 		WHERE m.id = $1 AND cur.id = m.id AND m.status = 'queued'
 		RETURNING m.status`,
-		id, status.Sending, status.Suppressed, status.Sending.Rank(), status.Suppressed.Rank()).Scan(&st)
+		id, status.Sending, status.Suppressed, status.Sending.Rank(), status.Suppressed.Rank(), s.now()).Scan(&st)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
@@ -150,8 +155,8 @@ func (s *Store) Claim(ctx context.Context, id string) (status.Status, error) {
 // Release puts a message whose provider call certainly did not happen (a
 // retryable failure) back to queued, the one backward move there is.
 func (s *Store) Release(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE messages SET status = 'queued', status_rank = 0, updated_at = now()
-		WHERE id = $1 AND status = 'sending'`, id)
+	_, err := s.pool.Exec(ctx, `UPDATE messages SET status = 'queued', status_rank = 0, updated_at = $2
+		WHERE id = $1 AND status = 'sending'`, id, s.now())
 	if err != nil {
 		return fmt.Errorf("releasing message %s: %w", id, err)
 	}
@@ -165,12 +170,12 @@ func (s *Store) Release(ctx context.Context, id string) error {
 func (s *Store) Requeue(ctx context.Context, id, reason string) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `
 		WITH upd AS (
-			UPDATE messages SET status = 'queued', status_rank = $3::smallint, deferred_until = now(), defer_reason = $2,
-				updated_at = now()
+			UPDATE messages SET status = 'queued', status_rank = $3::smallint, deferred_until = $4::timestamptz, defer_reason = $2,
+				updated_at = $4::timestamptz
 			WHERE id = $1 AND status = 'unknown'
 			RETURNING id)
-		INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
-		SELECT id, 'queued', $2, '', true FROM upd`, id, reason, status.Queued.Rank())
+		INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
+		SELECT id, 'queued', $2, '', true, $4::timestamptz FROM upd`, id, reason, status.Queued.Rank(), s.now())
 	if err != nil {
 		return false, fmt.Errorf("requeueing message %s: %w", id, err)
 	}
@@ -181,8 +186,8 @@ func (s *Store) Requeue(ctx context.Context, id, reason string) (bool, error) {
 // cap); the sweeper picks it up then. It returns false when the message is
 // no longer queued.
 func (s *Store) Defer(ctx context.Context, id string, until time.Time, reason string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE messages SET deferred_until = $2, defer_reason = $3, updated_at = now()
-		WHERE id = $1 AND status = 'queued'`, id, until, reason)
+	tag, err := s.pool.Exec(ctx, `UPDATE messages SET deferred_until = $2, defer_reason = $3, updated_at = $4
+		WHERE id = $1 AND status = 'queued'`, id, until, reason, s.now())
 	if err != nil {
 		return false, fmt.Errorf("deferring message %s: %w", id, err)
 	}
@@ -252,18 +257,18 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 				status_rank = CASE WHEN cur.status_rank < $4::smallint THEN $4::smallint ELSE m.status_rank END,
 				error_code = CASE WHEN cur.status_rank < $4::smallint AND $5::text <> '' THEN $5::text ELSE m.error_code END,
 				reason = CASE WHEN cur.status_rank < $4::smallint AND $6::text <> '' THEN $6::text ELSE m.reason END,
-				sent_at = CASE WHEN cur.status_rank < $4::smallint AND $4::smallint >= 3 AND m.sent_at IS NULL THEN now() ELSE m.sent_at END,
-				updated_at = now()
+				sent_at = CASE WHEN cur.status_rank < $4::smallint AND $4::smallint >= 3 AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
+				updated_at = $8::timestamptz
 			FROM cur WHERE m.id = cur.id
 			RETURNING m.*, cur.status_rank < $4::smallint AS moved),
 		logged AS (
-			INSERT INTO message_events (message_id, status, provider_status, error_code, applied)
-			SELECT id, $3::text, $7::text, $5::text, moved FROM upd)
+			INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
+			SELECT id, $3::text, $7::text, $5::text, moved, $8::timestamptz FROM upd)
 		SELECT id::text, idempotency_key, campaign_id, step, contact_id, channel, to_addr, body,
 			status, coalesce(provider_id, ''), error_code, reason, correlation_id, time_zone, urgent, segments,
 			deferred_until, defer_reason, created_at, updated_at, moved
 		FROM upd`,
-		id, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus)
+		id, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now())
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
 		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
 		&m.DeferredUntil, &m.DeferReason, &m.CreatedAt, &m.UpdatedAt, &moved)
@@ -354,15 +359,15 @@ type Suppression struct {
 // Suppress adds an address to the list; added is false when it was there.
 func (s *Store) Suppress(ctx context.Context, sup Suppression) (added bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO suppressions (channel, address, reason, source, evidence)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel, address) DO NOTHING`,
-			sup.Channel, sup.Address, sup.Reason, sup.Source, sup.Evidence)
+		tag, err := tx.Exec(ctx, `INSERT INTO suppressions (channel, address, reason, source, evidence, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel, address) DO NOTHING`,
+			sup.Channel, sup.Address, sup.Reason, sup.Source, sup.Evidence, s.now())
 		if err != nil {
 			return fmt.Errorf("suppressing address: %w", err)
 		}
 		added = tag.RowsAffected() == 1
 		if sup.Announce != nil && (added || sup.AnnounceRepeat) {
-			return outbox.Add(ctx, tx, events.SubjectConsentChanged, sup.Announce.ID, sup.Announce)
+			return outbox.Add(ctx, tx, s.now(), events.SubjectConsentChanged, sup.Announce.ID, sup.Announce)
 		}
 		return nil
 	})
@@ -382,7 +387,7 @@ func (s *Store) Unsuppress(ctx context.Context, channel, address string, announc
 		}
 		removed = tag.RowsAffected() == 1
 		if removed && announce != nil {
-			return outbox.Add(ctx, tx, events.SubjectConsentChanged, announce.ID, announce)
+			return outbox.Add(ctx, tx, s.now(), events.SubjectConsentChanged, announce.ID, announce)
 		}
 		return nil
 	})
@@ -458,15 +463,15 @@ type Inbound struct {
 func (s *Store) RecordInbound(ctx context.Context, in Inbound, announce *events.InboundReceived) (Inbound, bool, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO inbound_messages (provider_id, channel, from_addr, to_addr, body, keyword, reason, campaign_id, contact_id, reply)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			INSERT INTO inbound_messages (provider_id, channel, from_addr, to_addr, body, keyword, reason, campaign_id, contact_id, reply, received_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (provider_id) DO NOTHING RETURNING id::text`,
-			in.ProviderID, in.Channel, in.From, in.To, in.Body, in.Keyword, in.Reason, in.CampaignID, in.ContactID, in.Reply).Scan(&in.ID)
+			in.ProviderID, in.Channel, in.From, in.To, in.Body, in.Keyword, in.Reason, in.CampaignID, in.ContactID, in.Reply, s.now()).Scan(&in.ID)
 		if err != nil || announce == nil {
 			return err
 		}
 		announce.MessageID = in.ID
-		return outbox.Add(ctx, tx, events.SubjectInbound, announce.ID, announce)
+		return outbox.Add(ctx, tx, s.now(), events.SubjectInbound, announce.ID, announce)
 	})
 	if err == nil {
 		s.wake()

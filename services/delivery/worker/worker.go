@@ -478,13 +478,14 @@ func (w *Worker) announce(ctx context.Context, id string) {
 // suppress records a carrier-level opt-out like a STOP, announcing it
 // through the outbox.
 func (w *Worker) suppress(ctx context.Context, msg store.Message, code string) error {
+	now := w.cfg.Clock().UTC()
 	_, err := w.store.Suppress(ctx, store.Suppression{
 		Channel: msg.Channel, Address: msg.To, Reason: "carrier opt-out", Source: events.SourceProvider,
 		Evidence: "twilio error " + code,
 		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: "carrier-stop." + msg.ID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC(), CorrelationID: msg.CorrelationID},
+			Meta:    events.Meta{ID: "carrier-stop." + msg.ID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: now, CorrelationID: msg.CorrelationID},
 			Channel: events.Channel(msg.Channel), Address: msg.To, Change: events.ConsentOptedOut,
-			Source: events.SourceProvider, Evidence: "twilio error " + code, At: time.Now().UTC(),
+			Source: events.SourceProvider, Evidence: "twilio error " + code, At: now,
 		},
 	})
 	return err

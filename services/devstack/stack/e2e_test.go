@@ -315,15 +315,11 @@ func redisPrefix(t testing.TB) string {
 	return prefix
 }
 
-// middayClock runs time forward from noon today in New York, so tests
-// that are not about quiet hours send whatever the hour on the machine.
+// middayClock runs time forward from noon today in New York (today by
+// the test clock, so MUSTER_TEST_CLOCK_SHIFT moves it), so tests that are
+// not about quiet hours send whatever the hour on the machine.
 func middayClock(t testing.TB) func() time.Time {
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	y, m, d := now.In(ny).Date()
-	offset := time.Date(y, m, d, 12, 0, 0, 0, ny).Sub(now)
-	return func() time.Time { return time.Now().Add(offset) }
+	c := testkit.NewClock(t)
+	c.SetMidday(t, "America/New_York")
+	return c.Now
 }

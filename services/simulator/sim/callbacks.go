@@ -208,7 +208,7 @@ func (s *Server) runAutoCallbacks(sid string) {
 		if s.ctx.Err() != nil {
 			return
 		}
-		m, ok := s.msgs.advance(sid, st.status, st.errorCode, time.Now().UTC())
+		m, ok := s.msgs.advance(sid, st.status, st.errorCode, s.cfg.Clock().UTC())
 		if !ok {
 			return
 		}
@@ -335,7 +335,7 @@ func (s *Server) SendStatusCallback(ctx context.Context, sid, status, errorCode 
 	default:
 		errorCode = "30003"
 	}
-	m, ok = s.msgs.setStatus(sid, status, errorCode, time.Now().UTC())
+	m, ok = s.msgs.setStatus(sid, status, errorCode, s.cfg.Clock().UTC())
 	if !ok {
 		return 0, fmt.Errorf("message %s: %w", sid, ErrUnknownMessage)
 	}

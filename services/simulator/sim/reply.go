@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -83,7 +82,7 @@ func (s *Server) SendReply(ctx context.Context, r Reply) (ReplyResult, error) {
 		return res, nil
 	}
 	for _, tm := range msgs {
-		now := time.Now().UTC()
+		now := s.cfg.Clock().UTC()
 		m := Message{
 			Sid:            newSID("SM"),
 			AccountSid:     s.cfg.AccountSID,

@@ -257,7 +257,7 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rec := mailRecord{id: newMessageID(), at: time.Now().UTC(), raw: raw, count: recipients(&m)}
+	rec := mailRecord{id: newMessageID(), at: s.cfg.Clock().UTC(), raw: raw, count: recipients(&m)}
 	if faulted {
 		rec.fault = fault.Kind
 	}

@@ -90,6 +90,13 @@ type Config struct {
 	// SendGridEventKey is the P-256 key that signs event webhook requests;
 	// nil means New generates one. SendGridPublicKey returns its public half.
 	SendGridEventKey *ecdsa.PrivateKey
+
+	// Clock stamps the messages, statuses and replies the simulator keeps
+	// (Twilio's date_created and date_updated); time.Now when nil. A test
+	// that moves the platform's clock hands the simulator the same one, as
+	// Twilio and a real deployment agree on the time. Delays, signatures'
+	// timestamps and rate-limit windows keep the real clock.
+	Clock func() time.Time
 }
 
 // Server is the simulator. It is safe for concurrent use; create it with
@@ -140,6 +147,9 @@ func New(cfg Config, log *zap.Logger) *Server {
 	cfg.Latency = max(cfg.Latency, 0)
 	if cfg.FaultHold <= 0 {
 		cfg.FaultHold = DefaultFaultHold
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	key := cfg.SendGridEventKey
 	if key == nil {

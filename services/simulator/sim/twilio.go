@@ -224,7 +224,7 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	if from == "" {
 		status = "accepted"
 	}
-	now := time.Now().UTC()
+	now := s.cfg.Clock().UTC()
 	m := Message{
 		Sid:                 newSID("SM"),
 		AccountSid:          s.cfg.AccountSID,
