@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/shared/apperr"
 )
 
 // Check reports whether one dependency is usable; readiness runs them all.
@@ -24,13 +26,34 @@ type Check func(ctx context.Context) error
 // own routes. It listens as soon as it is built so a test can ask for port 0
 // and read the address back.
 type Server struct {
-	srv *http.Server
-	ln  net.Listener
-	log *zap.Logger
+	srv    *http.Server
+	ln     net.Listener
+	log    *zap.Logger
+	routes chi.Routes
+}
+
+// Option changes a server NewServer builds.
+type Option func(*options)
+
+type options struct {
+	metricsGuard func(http.Handler) http.Handler
+}
+
+// MetricsGuard puts /metrics behind guard. Without one /metrics refuses
+// every request: metrics are internal, and a server that forgot its
+// guard must not publish them.
+func MetricsGuard(guard func(http.Handler) http.Handler) Option {
+	return func(o *options) { o.metricsGuard = guard }
 }
 
 // NewServer listens on addr and mounts routes under the standard endpoints.
-func NewServer(addr string, routes http.Handler, reg *prometheus.Registry, checks map[string]Check, log *zap.Logger) (*Server, error) {
+// /healthz and /readyz answer anyone (probes carry no credentials);
+// routes must guard themselves.
+func NewServer(addr string, routes http.Handler, reg *prometheus.Registry, checks map[string]Check, log *zap.Logger, opts ...Option) (*Server, error) {
+	o := options{metricsGuard: func(http.Handler) http.Handler { return refuseMetrics{} }}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
@@ -42,7 +65,7 @@ func NewServer(addr string, routes http.Handler, reg *prometheus.Registry, check
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", readyHandler(checks))
-	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	r.Handle("/metrics", o.metricsGuard(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	r.Mount("/", routes)
 	return &Server{
 		srv: &http.Server{
@@ -53,10 +76,22 @@ func NewServer(addr string, routes http.Handler, reg *prometheus.Registry, check
 			IdleTimeout:       120 * time.Second,
 			ErrorLog:          zap.NewStdLog(log.Named("http")),
 		},
-		ln:  ln,
-		log: log,
+		ln:     ln,
+		log:    log,
+		routes: r,
 	}, nil
 }
+
+// refuseMetrics answers /metrics on a server given no guard for it.
+type refuseMetrics struct{}
+
+func (refuseMetrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	WriteJSON(w, http.StatusUnauthorized, ErrorBody{Error: "metrics need credentials", Kind: apperr.KindUnauthorized.String()})
+}
+
+// Routes is every route the server answers, the standard endpoints
+// included, for tests that walk them (chi.Walk).
+func (s *Server) Routes() chi.Routes { return s.routes }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }

@@ -27,7 +27,8 @@ func TestServerEndpoints(t *testing.T) {
 		}
 		return nil
 	}}
-	srv, err := NewServer("127.0.0.1:0", routes, prometheus.NewRegistry(), checks, zap.NewNop())
+	open := func(h http.Handler) http.Handler { return h }
+	srv, err := NewServer("127.0.0.1:0", routes, prometheus.NewRegistry(), checks, zap.NewNop(), MetricsGuard(open))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +61,26 @@ func TestServerEndpoints(t *testing.T) {
 	}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `http_requests_total{code="400",method="GET",route="/hello"} 1`) {
 		t.Errorf("metrics = %d, missing request counter:\n%s", code, body)
+	}
+}
+
+// TestMetricsClosedWithoutGuard: a server built without a guard for
+// /metrics does not publish them.
+func TestMetricsClosedWithoutGuard(t *testing.T) {
+	srv, err := NewServer("127.0.0.1:0", chi.NewRouter(), prometheus.NewRegistry(), nil, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve() }()
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	resp, err := http.Get(srv.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `"kind":"unauthorized"`) {
+		t.Errorf("unguarded /metrics = %d %s, want 401", resp.StatusCode, body)
 	}
 }
 
