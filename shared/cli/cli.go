@@ -7,8 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -16,17 +19,23 @@ import (
 	"github.com/musterhq/muster/shared/logging"
 	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/service"
+	"github.com/musterhq/muster/shared/svcauth"
 )
 
 // Runner starts a service and serves until ctx ends.
 type Runner func(ctx context.Context, log *zap.Logger) error
 
-// Main runs the subcommand in args: "serve" (the default) or "migrate".
-// It returns the error for main to print and exit on.
+// Main runs the subcommand in args: "serve" (the default), "migrate", or
+// "keygen" (a new service key, printed; see Keygen). It returns the error
+// for main to print and exit on.
 func Main(args []string, name string, cfg service.Config, migrations fs.FS, serve Runner) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
+	}
+	if cmd == "keygen" {
+		// No logger: the output is for a person or a script to read.
+		return Keygen(os.Stdout, name)
 	}
 	log, err := logging.New(name, cfg.LogDev, cfg.LogLevel)
 	if err != nil {
@@ -50,6 +59,24 @@ func Main(args []string, name string, cfg service.Config, migrations fs.FS, serv
 		log.Info("migrations applied")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q: want serve or migrate", cmd)
+		return fmt.Errorf("unknown command %q: want serve, migrate or keygen", cmd)
 	}
+}
+
+// Keygen prints a new Ed25519 service key for the service called name:
+// the secret line for that service's environment, and the entry each
+// service it calls adds to its trusted callers. It runs in the images
+// too, which have no shell or openssl.
+func Keygen(w io.Writer, name string) error {
+	seed, public, err := svcauth.NewKey()
+	if err != nil {
+		return err
+	}
+	prefix := strings.ToUpper(name) + "_"
+	_, err = fmt.Fprintf(w, "# secret: only %s's environment holds it\n%sSERVICE_KEY=%s\n"+
+		"# public: add to <SERVICE>_TRUSTED_CALLERS of each service %s calls\n%s=%s\n", name, prefix, seed, name, name, public)
+	if err != nil {
+		return fmt.Errorf("printing the key: %w", err)
+	}
+	return nil
 }

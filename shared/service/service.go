@@ -39,6 +39,41 @@ type Config struct {
 	LogDev         bool   `env:"LOG_DEV" envDefault:"false"`
 	// ShutdownTimeout bounds a graceful stop; the watchdog ends it after.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+
+	// DevMode is the development mode `make run` uses: credentials that
+	// are missing are made up at start, with a warning, instead of
+	// refusing to start. Never for real members' data.
+	DevMode bool `env:"DEV_MODE" envDefault:"false"`
+	// ServiceKey signs this service's calls to other services' APIs: the
+	// base64 of an Ed25519 seed (`<binary> keygen` makes one). Required in
+	// a service that calls others (the console). A secret.
+	ServiceKey string `env:"SERVICE_KEY"`
+	// TrustedCallers are the services allowed to call this one's API,
+	// each with its public key: name=key,name=key, and name=old|new while
+	// a key is rotated. Required in a service with an internal API
+	// (contacts, campaigns, delivery).
+	TrustedCallers string `env:"TRUSTED_CALLERS"`
+	// MetricsToken, when set, also lets a scraper that sends it as a
+	// bearer token read /metrics, and nothing else: Prometheus cannot
+	// sign service tokens. At least 32 characters. A secret.
+	MetricsToken string `env:"METRICS_TOKEN"`
+}
+
+// String shows the configuration with its secrets masked, for the log.
+func (c Config) String() string {
+	type plain Config // without this method, so printing does not recurse
+	m := plain(c)
+	m.DatabaseURL = postgres.Redact(c.DatabaseURL)
+	m.ServiceKey, m.MetricsToken = mask(c.ServiceKey), mask(c.MetricsToken)
+	return fmt.Sprintf("%+v", m)
+}
+
+// mask hides a secret but says whether it is set.
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "****"
 }
 
 // Load fills cfg (a pointer to a struct) from the environment variables
@@ -165,9 +200,9 @@ func (d *Deps) Checks() map[string]web.Check {
 }
 
 // NewServer listens on the configured address with the standard endpoints
-// and the service's routes.
-func (d *Deps) NewServer(routes http.Handler, checks map[string]web.Check) (*web.Server, error) {
-	return web.NewServer(d.cfg.HTTPAddr, routes, d.Registry, checks, d.Log.Named("http"))
+// and the service's routes; opts guard /metrics (web.MetricsGuard).
+func (d *Deps) NewServer(routes http.Handler, checks map[string]web.Check, opts ...web.Option) (*web.Server, error) {
+	return web.NewServer(d.cfg.HTTPAddr, routes, d.Registry, checks, d.Log.Named("http"), opts...)
 }
 
 // Serve runs srv until ctx ends, then stops everything in reverse order of
