@@ -47,7 +47,7 @@ func New(d Deps) *Handler {
 }
 
 // Routes mounts the API.
-func (h *Handler) Routes() http.Handler {
+func (h *Handler) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Post("/contacts", h.create)
 	r.Get("/contacts", h.list)

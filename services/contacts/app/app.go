@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/contacts/api"
@@ -19,6 +20,7 @@ import (
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/svcauth"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -61,6 +63,11 @@ func LoadConfig() (Config, error) {
 	return cfg, nil
 }
 
+// PublicRoutes are the routes of contacts that answer without service
+// credentials: none. Every route is for the console (or an operator)
+// alone; the security suite holds the router to this list.
+func PublicRoutes() []svcauth.Route { return nil }
+
 // App is a running contacts service.
 type App struct {
 	deps   *service.Deps
@@ -83,19 +90,23 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	guard, err := cfg.APIGuard("contacts", log)
+	if err != nil {
+		return nil, fmt.Errorf("configuring contacts: %w", err)
+	}
 	deps, err := service.Open(ctx, "contacts", cfg.Config, migrations.FS, log)
 	if err != nil {
 		return nil, fmt.Errorf("starting contacts: %w", err)
 	}
 	a := &App{deps: deps}
-	if err := a.start(ctx, cfg, o); err != nil {
+	if err := a.start(ctx, cfg, o, guard); err != nil {
 		deps.Close(ctx)
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *App) start(ctx context.Context, cfg Config, o Options) error {
+func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.Guard) error {
 	st := store.New(a.deps.Pool, o.Clock)
 	log := a.deps.Log
 	responder := audience.NewResponder(st, log.Named("audience"))
@@ -124,9 +135,12 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	runner := importer.NewRunner(imp, st, importer.RunnerConfig{Dir: cfg.ImportDir, MaxBytes: cfg.ImportMaxBytes}, log.Named("importer"))
 	a.deps.Go(runner.Loop)
 	h := api.New(api.Deps{Store: st, Imports: runner, ConsentQueued: relay.Wake, Region: cfg.DefaultRegion, Log: log.Named("api")})
-	a.server, err = a.deps.NewServer(h.Routes(), a.deps.Checks())
+	a.server, err = a.deps.NewServer(guard.Protect(h.Routes(), PublicRoutes()), a.deps.Checks(), web.MetricsGuard(guard.Metrics))
 	return err
 }
+
+// Routes is every route the service answers, for the security suite.
+func (a *App) Routes() chi.Routes { return a.server.Routes() }
 
 // URL is the base URL the API listens on.
 func (a *App) URL() string { return a.server.URL() }

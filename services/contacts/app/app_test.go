@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/musterhq/muster/services/contacts/migrations"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -27,9 +27,19 @@ func start(t *testing.T) (string, string) {
 // startWithDB is start, also returning the service's database URL.
 func startWithDB(t *testing.T) (string, string, string) {
 	t.Helper()
+	a, natsURL, dsn := startApp(t)
+	return a.URL(), natsURL, dsn
+}
+
+// startApp runs contacts on a database and NATS server of its own,
+// trusting the test caller, and returns it with the NATS URL and the
+// database URL.
+func startApp(t *testing.T) (*app.App, string, string) {
+	t.Helper()
 	n := testkit.StartNATS(t)
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.TrustedCallers = svcauthtest.Trusted()
 	cfg.DatabaseURL = testkit.Database(t, migrations.FS)
 	cfg.NATSURL = n.URL()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -45,13 +55,13 @@ func startWithDB(t *testing.T) (string, string, string) {
 			t.Errorf("run: %v", err)
 		}
 	})
-	return a.URL(), n.URL(), cfg.DatabaseURL
+	return a, n.URL(), cfg.DatabaseURL
 }
 
 func post(t *testing.T, url string, body any) (int, map[string]any) {
 	t.Helper()
 	b, _ := json.Marshal(body)
-	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	resp, err := api().Post(url, "application/json", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +169,7 @@ func TestAudienceExcludesOptedOutAndAppliesConsentOnce(t *testing.T) {
 	}
 	// Give any stray redelivery time to (wrongly) land before counting.
 	time.Sleep(200 * time.Millisecond)
-	resp, err := http.Get(url + "/contacts/" + id + "/consent")
+	resp, err := api().Get(url + "/contacts/" + id + "/consent")
 	if err != nil {
 		t.Fatal(err)
 	}

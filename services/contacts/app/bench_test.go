@@ -24,6 +24,7 @@ import (
 	"github.com/musterhq/muster/services/contacts/sample"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -33,6 +34,7 @@ func startQuiet(tb testing.TB, dsn, natsURL string) string {
 	tb.Helper()
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.TrustedCallers = svcauthtest.Trusted()
 	cfg.DatabaseURL = dsn
 	cfg.NATSURL = natsURL
 	cfg.ImportDir = tb.TempDir()
@@ -78,7 +80,7 @@ func importFile(tb testing.TB, url, path string) map[string]any {
 		tb.Fatal(err)
 	}
 	defer f.Close()
-	resp, err := http.Post(url+"/imports?source="+filepath.Base(path), "text/csv", f)
+	resp, err := api().Post(url+"/imports?source="+filepath.Base(path), "text/csv", f)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -94,7 +96,7 @@ func importFile(tb testing.TB, url, path string) map[string]any {
 func waitImport(tb testing.TB, url, id string) map[string]any {
 	tb.Helper()
 	for {
-		resp, err := http.Get(url + "/imports/" + id)
+		resp, err := api().Get(url + "/imports/" + id)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -180,6 +182,7 @@ func TestImportChildProcess(t *testing.T) {
 	}
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.TrustedCallers = svcauthtest.Trusted()
 	cfg.DatabaseURL = os.Getenv("CONTACTS_BENCH_DSN")
 	cfg.NATSURL = os.Getenv("CONTACTS_BENCH_NATS")
 	cfg.ImportDir = os.Getenv("CONTACTS_BENCH_DIR")
@@ -253,12 +256,13 @@ func BenchmarkAudienceCount(b *testing.B) {
 	seed(b, dsn, 100_000)
 	url := startQuiet(b, dsn, testkit.StartNATS(b).URL())
 	body := []byte(`{"filter":{"all":[{"tag":"night-shift"},{"field":"worksite","op":"eq","value":"North Clinic"}]},"channel":"sms"}`)
+	hc := api()
 	for b.Loop() {
 		var runs []time.Duration
 		var total float64
 		for range 21 {
 			start := time.Now()
-			resp, err := http.Post(url+"/audiences/count", "application/json", bytes.NewReader(body))
+			resp, err := hc.Post(url+"/audiences/count", "application/json", bytes.NewReader(body))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -13,14 +13,19 @@ import (
 
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
+
+// api is an HTTP client that calls contacts as the test caller, whom the
+// services these tests start trust.
+func api() *http.Client { return svcauthtest.Client("contacts") }
 
 // call sends a JSON request (body nil for none) and decodes a JSON answer
 // into out when out is not nil; it returns the status and the raw body.
 func call(t *testing.T, method, url string, body, out any) (int, string) {
 	t.Helper()
-	code, raw := testkit.CallJSON(t, method, url, body, out)
+	code, raw := testkit.CallService(t, "contacts", method, url, body, out)
 	return code, string(raw)
 }
 

@@ -24,7 +24,7 @@ import (
 
 func upload(t *testing.T, base, query string, body []byte) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Post(base+"/imports"+query, "text/csv", bytes.NewReader(body))
+	resp, err := api().Post(base+"/imports"+query, "text/csv", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func upload(t *testing.T, base, query string, body []byte) (int, map[string]any)
 
 func getCSV(t *testing.T, u string) [][]string {
 	t.Helper()
-	resp, err := http.Get(u)
+	resp, err := api().Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestImportOverHTTP(t *testing.T) {
 	fw, _ := mw.CreateFormFile("file", "members.csv")
 	_, _ = fw.Write([]byte(file))
 	_ = mw.Close()
-	resp, err := http.Post(base+"/imports", mw.FormDataContentType(), &body)
+	resp, err := api().Post(base+"/imports", mw.FormDataContentType(), &body)
 	if err != nil {
 		t.Fatal(err)
 	}
