@@ -21,6 +21,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/store"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/svcauth"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -84,9 +85,8 @@ func New(cfg Config, d Deps) *Handler {
 	return &Handler{Deps: d, cfg: cfg}
 }
 
-// Routes mounts the API.
-func (h *Handler) Routes() http.Handler {
-	r := chi.NewRouter()
+// Routes adds the API's routes to r.
+func (h *Handler) Routes(r chi.Router) {
 	r.Post("/campaigns", h.create)
 	r.Get("/campaigns", h.list)
 	r.Get("/campaigns/{id}", h.get)
@@ -112,7 +112,19 @@ func (h *Handler) Routes() http.Handler {
 	r.Post(message.RSVPPath+"{token}", h.rsvpAnswer)
 	r.Get(message.SignPath+"{token}", h.signPage)
 	r.Post(message.SignPath+"{token}", h.signAnswer)
-	return r
+}
+
+// PublicRoutes are the member-facing pages members reach from their
+// one-click links: they answer without service credentials, since the
+// signed, expiring token in the link is the credential. Every other route
+// is for trusted services only.
+func PublicRoutes() []svcauth.Route {
+	return []svcauth.Route{
+		{Method: http.MethodGet, Pattern: message.RSVPPath + "{token}"},
+		{Method: http.MethodPost, Pattern: message.RSVPPath + "{token}"},
+		{Method: http.MethodGet, Pattern: message.SignPath + "{token}"},
+		{Method: http.MethodPost, Pattern: message.SignPath + "{token}"},
+	}
 }
 
 // decodeOptional reads a JSON body when there is one: several actions

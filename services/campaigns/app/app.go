@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/campaigns/api"
@@ -28,6 +28,7 @@ import (
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/svcauth"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -139,19 +140,23 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	guard, err := cfg.APIGuard("campaigns", log)
+	if err != nil {
+		return nil, fmt.Errorf("configuring campaigns: %w", err)
+	}
 	deps, err := service.Open(ctx, "campaigns", cfg.Config, migrations.FS, log)
 	if err != nil {
 		return nil, fmt.Errorf("starting campaigns: %w", err)
 	}
 	a := &App{deps: deps, hub: results.NewHub()}
-	if err := a.start(ctx, cfg, o); err != nil {
+	if err := a.start(ctx, cfg, o, guard); err != nil {
 		deps.Close(ctx)
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *App) start(ctx context.Context, cfg Config, o Options) error {
+func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.Guard) error {
 	log := a.deps.Log
 	st := store.New(a.deps.Pool, o.Clock)
 	owner := cfg.ReplicaName
@@ -165,10 +170,11 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 		log.Warn("no CAMPAIGNS_LINK_SECRET: RSVP and signing links will stop working when this process stops")
 	}
 	// The server listens first, so links can name its address when no
-	// public URL is configured.
-	router := &lateHandler{}
+	// public URL is configured; the routes are added before it serves.
+	// Only the member-facing pages answer without service credentials.
+	router := chi.NewRouter()
 	var err error
-	if a.server, err = a.deps.NewServer(router, a.deps.Checks()); err != nil {
+	if a.server, err = a.deps.NewServer(guard.Protect(router, api.PublicRoutes()), a.deps.Checks(), web.MetricsGuard(guard.Metrics)); err != nil {
 		return err
 	}
 	publicURL := cfg.PublicURL
@@ -226,22 +232,18 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	router.h = api.New(api.Config{OrgZone: cfg.OrgTimeZone, SMSRate: cfg.SMSRate, EmailRate: cfg.EmailRate}, api.Deps{
+	api.New(api.Config{OrgZone: cfg.OrgTimeZone, SMSRate: cfg.SMSRate, EmailRate: cfg.EmailRate}, api.Deps{
 		Store: st, Fanout: a.fan, Scheduler: a.scheduler, Contacts: cc, Sender: send, Settings: settings,
 		Hub: a.hub, Clock: o.Clock, Log: log.Named("api"),
-	}).Routes()
+	}).Routes(router)
 	return nil
 }
 
-// lateHandler lets the server listen before the routes exist: links name
-// the server's address when no public URL is set. It is filled before Run
-// serves a request.
-type lateHandler struct{ h http.Handler }
-
-func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.h.ServeHTTP(w, r) }
-
 // URL is the base URL the API listens on.
 func (a *App) URL() string { return a.server.URL() }
+
+// Routes is every route the service answers, for the security suite.
+func (a *App) Routes() chi.Routes { return a.server.Routes() }
 
 // Tick starts every step due now at once, for tests that move the clock
 // rather than wait for the scheduler's next look.

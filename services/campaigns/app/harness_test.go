@@ -24,6 +24,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/migrations"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -195,6 +196,7 @@ func (h *harness) start() *running {
 	h.t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr, cfg.DatabaseURL, cfg.NATSURL = "127.0.0.1:0", h.db, h.nats.URL()
+	cfg.TrustedCallers = svcauthtest.Trusted()
 	cfg.FanoutPoll, cfg.SchedulePoll, cfg.FanoutLease = 50*time.Millisecond, time.Hour, 5*time.Second
 	cfg.ShutdownTimeout = 2 * time.Second // a stop that hangs fails fast
 	cfg.OrgName = "Local 1199"
@@ -241,12 +243,17 @@ func (h *harness) tick(r *running, at time.Time) {
 	}
 }
 
-// call makes a JSON request and decodes a JSON answer into out.
+// call makes a JSON request to campaigns, as the test caller it trusts,
+// and decodes a JSON answer into out.
 func call(t testing.TB, method, url string, body, out any) int {
 	t.Helper()
-	code, _ := testkit.CallJSON(t, method, url, body, out)
+	code, _ := testkit.CallService(t, "campaigns", method, url, body, out)
 	return code
 }
+
+// api is an HTTP client that calls campaigns as the test caller.
+// Members' pages are opened with a plain client: they need no credentials.
+func api() *http.Client { return svcauthtest.Client("campaigns") }
 
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
@@ -406,7 +413,7 @@ func create(t testing.TB, url string, body map[string]any) string {
 	var c campaignOut
 	var e errOut
 	raw, _ := json.Marshal(body)
-	resp, err := http.Post(url+"/campaigns", "application/json", bytes.NewReader(raw))
+	resp, err := api().Post(url+"/campaigns", "application/json", bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,7 +144,7 @@ func TestPetitionSignaturesCountOncePerMember(t *testing.T) {
 	if bySource["Ana"] != "sms/reply" || bySource["Bo"] != "sms/link" {
 		t.Errorf("signatures by channel and source = %v", bySource)
 	}
-	resp, err = http.Get(srv.url + "/campaigns/" + id + "/signatures?format=csv")
+	resp, err = api().Get(srv.url + "/campaigns/" + id + "/signatures?format=csv")
 	if err != nil {
 		t.Fatal(err)
 	}

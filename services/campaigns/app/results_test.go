@@ -29,7 +29,7 @@ type resultsOut struct {
 // sse reads a server-sent event stream's results events into a channel.
 func sse(t *testing.T, url string) (<-chan resultsOut, func()) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := api().Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestInboxRepliesGoThroughDelivery(t *testing.T) {
 	reply := func() (int, bool) {
 		req, _ := http.NewRequest("POST", srv.url+"/inbox/"+it.ID+"/reply", strings.NewReader(`{"body":"Of course, bring them!"}`))
 		req.Header.Set("Idempotency-Key", "answer-1")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := api().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
