@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -32,6 +33,7 @@ import (
 	"github.com/musterhq/muster/shared/outbox"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/svcauth"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -193,6 +195,22 @@ func (c Config) settings() settings.Settings {
 	return s
 }
 
+// PublicRoutes are the routes of delivery that answer without service
+// credentials, each because it carries a proof of its own: Twilio's
+// webhooks (X-Twilio-Signature), SendGrid's event webhook (its ECDSA
+// signature) and the unsubscribe page (a signed token in the link).
+// Every other route is for trusted services only; the security suite
+// holds the router to this list.
+func PublicRoutes() []svcauth.Route {
+	return []svcauth.Route{
+		{Method: http.MethodPost, Pattern: twilio.StatusPath},
+		{Method: http.MethodPost, Pattern: twilio.InboundPath},
+		{Method: http.MethodPost, Pattern: sendgrid.EventsPath},
+		{Method: http.MethodGet, Pattern: unsubscribe.Path},
+		{Method: http.MethodPost, Pattern: unsubscribe.Path},
+	}
+}
+
 // App is a running delivery service.
 type App struct {
 	deps   *service.Deps
@@ -233,6 +251,10 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	guard, err := cfg.APIGuard("delivery", log)
+	if err != nil {
+		return nil, fmt.Errorf("configuring delivery: %w", err)
+	}
 	if o.SMS == nil {
 		client, err := twilio.NewClient(twilio.Config{
 			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIURL: cfg.TwilioAPIURL, Timeout: cfg.TwilioTimeout,
@@ -252,7 +274,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 		return nil, fmt.Errorf("starting delivery: %w", err)
 	}
 	a := &App{deps: deps, redis: redis.NewClient(redisOpts)}
-	if err := a.start(ctx, cfg, o); err != nil {
+	if err := a.start(ctx, cfg, o, guard); err != nil {
 		deps.Close(ctx)
 		_ = a.redis.Close()
 		return nil, err
@@ -260,13 +282,15 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	return a, nil
 }
 
-func (a *App) start(ctx context.Context, cfg Config, o Options) error {
+func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.Guard) error {
 	log := a.deps.Log
+	// Routes are added to r below, before the server serves; all but the
+	// public ones need service credentials.
 	r := chi.NewRouter()
 	checks := a.deps.Checks()
 	checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
 	var err error
-	if a.server, err = a.deps.NewServer(r, checks); err != nil {
+	if a.server, err = a.deps.NewServer(guard.Protect(r, PublicRoutes()), checks, web.MetricsGuard(guard.Metrics)); err != nil {
 		return err
 	}
 	publicURL := cfg.PublicURL
@@ -374,6 +398,9 @@ func (unconfigured) Send(context.Context, sendgrid.Batch) (string, error) {
 
 // URL is the base URL the service listens on.
 func (a *App) URL() string { return a.server.URL() }
+
+// Routes is every route the service answers, for the security suite.
+func (a *App) Routes() chi.Routes { return a.server.Routes() }
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {

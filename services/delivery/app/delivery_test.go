@@ -290,7 +290,7 @@ func TestProviderErrorsClassified(t *testing.T) {
 	}
 
 	// Operators see it all in the metrics.
-	resp, err := http.Get("http://" + h.addr + "/metrics")
+	resp, err := api().Get("http://" + h.addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestBadRequestsFailOrDeadLetter(t *testing.T) {
 	if dls.DeadLetters[0].Consumer != "delivery-send" || !strings.Contains(dls.DeadLetters[0].Error, "decoding") {
 		t.Errorf("dead letter = %+v", dls.DeadLetters[0])
 	}
-	resp, err := http.Post("http://"+h.addr+"/dead-letters/"+dls.DeadLetters[0].ID+"/retry", "application/json", nil)
+	resp, err := api().Post("http://"+h.addr+"/dead-letters/"+dls.DeadLetters[0].ID+"/retry", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

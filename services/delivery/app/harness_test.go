@@ -24,6 +24,7 @@ import (
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -45,6 +46,8 @@ type harness struct {
 	cancel   context.CancelFunc
 	done     chan error
 	campaign int
+	// app is the delivery start ran last.
+	app *app.App
 }
 
 type setup struct {
@@ -80,6 +83,7 @@ func newHarness(t testing.TB, s setup) *harness {
 
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = h.addr
+	cfg.TrustedCallers = svcauthtest.Trusted()
 	cfg.DatabaseURL = s.dbURL
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = testkit.Database(t, migrations.FS)
@@ -127,7 +131,7 @@ func (h *harness) start(sms func(twilio.Config) app.Options) {
 		cancel()
 		h.t.Fatal(err)
 	}
-	h.cancel, h.done = cancel, make(chan error, 1)
+	h.cancel, h.done, h.app = cancel, make(chan error, 1), a
 	go func() { h.done <- a.Run(ctx) }()
 	h.t.Cleanup(h.stop)
 }
@@ -207,7 +211,7 @@ func (h *harness) message(key string) (store.Message, bool) {
 	var out struct {
 		Messages []store.Message `json:"messages"`
 	}
-	resp, err := http.Get("http://" + h.addr + "/messages?limit=1000")
+	resp, err := api().Get("http://" + h.addr + "/messages?limit=1000")
 	if err != nil {
 		return store.Message{}, false
 	}
@@ -244,9 +248,14 @@ func (h *harness) waitStatus(key, want string) store.Message {
 	}
 }
 
+// api is an HTTP client that calls delivery as the test caller it trusts.
+// Webhooks and unsubscribe links are sent with a plain client: they need
+// no service credentials.
+func api() *http.Client { return svcauthtest.Client("delivery") }
+
 func (h *harness) get(path string, out any) int {
 	h.t.Helper()
-	resp, err := http.Get("http://" + h.addr + path)
+	resp, err := api().Get("http://" + h.addr + path)
 	if err != nil {
 		h.t.Fatal(err)
 	}

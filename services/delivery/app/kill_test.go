@@ -18,6 +18,7 @@ import (
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -79,6 +80,7 @@ func TestFaultKillDashNineAfterProviderAccepted(t *testing.T) {
 	s.SetFaults([]sim.Fault{{To: held, Kind: sim.FaultTimeoutAfterAccept, Count: 1, Hold: time.Minute}})
 	p := &process{t: t, bin: bin, env: []string{
 		"DELIVERY_HTTP_ADDR=" + addr, "DELIVERY_PUBLIC_URL=http://" + addr,
+		"DELIVERY_TRUSTED_CALLERS=" + svcauthtest.Trusted(),
 		"DELIVERY_DATABASE_URL=" + dsn, "DELIVERY_NATS_URL=" + n.URL(),
 		"DELIVERY_REDIS_URL=" + testkit.RedisURL(), "DELIVERY_REDIS_PREFIX=" + prefix,
 		"DELIVERY_TWILIO_API_URL=" + srv, "DELIVERY_TWILIO_ACCOUNT_SID=" + sim.DefaultAccountSID,

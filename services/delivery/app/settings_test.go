@@ -14,7 +14,7 @@ func (h *harness) put(path string, body any, out any) int {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("PUT", "http://"+h.addr+path, bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := api().Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
