@@ -25,6 +25,7 @@ import (
 	"github.com/musterhq/muster/shared/logging"
 	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/service"
+	"github.com/musterhq/muster/shared/svcauth"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -136,6 +137,8 @@ func (c Config) settings() []server.Setting {
 		{Name: "CONSOLE_MAX_UPLOAD", Value: strconv.FormatInt(c.MaxUpload, 10) + " bytes"},
 		{Name: "CONSOLE_TRUSTED_PROXIES", Value: strings.Join(c.TrustedProxies, ",")},
 		{Name: "CONSOLE_ADMIN_PASSWORD", Value: masked(c.AdminPassword)},
+		{Name: "CONSOLE_SERVICE_KEY", Value: masked(c.ServiceKey)},
+		{Name: "CONSOLE_METRICS_TOKEN", Value: masked(c.MetricsToken)},
 	}
 }
 
@@ -167,12 +170,22 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if err != nil {
 		return nil, fmt.Errorf("parsing CONSOLE_REDIS_URL: %w", err)
 	}
+	// The console calls the services as itself; its own /metrics are for
+	// a trusted caller or the scrape token, never for its public.
+	signer, err := cfg.Signer("console", log)
+	if err != nil {
+		return nil, fmt.Errorf("configuring console: %w", err)
+	}
+	guard, err := cfg.Config.MetricsGuard("console", log)
+	if err != nil {
+		return nil, fmt.Errorf("configuring console: %w", err)
+	}
 	deps, err := service.Open(ctx, "console", cfg.Config, migrations.FS, log)
 	if err != nil {
 		return nil, fmt.Errorf("starting console: %w", err)
 	}
 	a := &App{deps: deps, redis: redis.NewClient(redisOpts), store: store.New(deps.Pool, o.Now), now: o.Now}
-	if err := a.start(ctx, cfg, o); err != nil {
+	if err := a.start(ctx, cfg, o, signer, guard); err != nil {
 		deps.Close(ctx)
 		_ = a.redis.Close()
 		return nil, err
@@ -180,7 +193,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	return a, nil
 }
 
-func (a *App) start(ctx context.Context, cfg Config, o Options) error {
+func (a *App) start(ctx context.Context, cfg Config, o Options, signer *svcauth.Signer, guard *svcauth.Guard) error {
 	log := a.deps.Log
 	if err := a.bootstrapAdmin(ctx, cfg, log); err != nil {
 		return err
@@ -193,9 +206,9 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 		Store:   a.store,
 		Limiter: limit.New(a.redis, cfg.RedisPrefix, cfg.SignInLimit, cfg.SignInWindow),
 		Services: upstream.Services{
-			Contacts:  upstream.New("contacts", cfg.ContactsURL, cfg.UpstreamTimeout),
-			Campaigns: upstream.New("campaigns", cfg.CampaignsURL, cfg.UpstreamTimeout),
-			Delivery:  upstream.New("delivery", cfg.DeliveryURL, cfg.UpstreamTimeout),
+			Contacts:  upstream.New("contacts", cfg.ContactsURL, cfg.UpstreamTimeout, signer),
+			Campaigns: upstream.New("campaigns", cfg.CampaignsURL, cfg.UpstreamTimeout, signer),
+			Delivery:  upstream.New("delivery", cfg.DeliveryURL, cfg.UpstreamTimeout, signer),
 		},
 		Log:            log.Named("http"),
 		SessionTTL:     cfg.SessionTTL,
@@ -211,7 +224,9 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	checks := a.deps.Checks()
 	checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
 	a.deps.Go(a.sweepSessions)
-	a.server, err = a.deps.NewServer(srv.Routes(), checks)
+	// The console's routes are the public edge: they check sessions and
+	// API tokens themselves (package server), not service tokens.
+	a.server, err = a.deps.NewServer(srv.Routes(), checks, web.MetricsGuard(guard.Metrics))
 	return err
 }
 

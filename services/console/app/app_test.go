@@ -20,6 +20,7 @@ import (
 	"github.com/musterhq/muster/services/console/account"
 	"github.com/musterhq/muster/services/console/app"
 	"github.com/musterhq/muster/services/console/migrations"
+	"github.com/musterhq/muster/shared/svcauth"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -55,8 +56,25 @@ func (c *console) launches() []string {
 func startConsole(t *testing.T, limit int) *console {
 	t.Helper()
 	c := &console{clock: testkit.NewClock(t)}
+	// The stand-in for campaigns checks the console's service token as
+	// campaigns does: every request the console makes must carry one.
+	seed, public, err := svcauth.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted, _ := svcauth.ParseTrusted("console=" + public)
+	verifier, err := svcauth.NewVerifier("campaigns", trusted, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	campaigns := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		if caller, err := verifier.Verify(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")); err != nil || caller != "console" {
+			t.Errorf("%s %s reached campaigns without the console's token: %v", r.Method, r.URL.Path, err)
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"error": "service credentials not accepted", "kind": "unauthorized"}`)
+			return
+		}
 		switch {
 		case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/launch"):
 			c.mu.Lock()
@@ -113,6 +131,7 @@ func startConsole(t *testing.T, limit int) *console {
 	cfg.NATSURL = testkit.StartNATS(t).URL()
 	cfg.RedisURL, cfg.RedisPrefix = testkit.RedisURL(), prefix
 	cfg.CampaignsURL = campaigns.URL
+	cfg.ServiceKey = seed
 	cfg.AdminEmail, cfg.AdminPassword = adminEmail, adminPassword
 	cfg.SessionTTL = time.Hour
 	cfg.SignInLimit = limit

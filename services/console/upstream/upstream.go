@@ -2,6 +2,8 @@
 // The console adds no business rules: it forwards what organizers ask for
 // and passes the services' own errors (invalid, not found, conflict) back
 // with their kind, so the UI and the API show what the service said.
+// Every request carries the console's service token for the service it
+// calls (package svcauth): the services trust no one else by default.
 package upstream
 
 import (
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/svcauth"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -28,13 +31,14 @@ type Client struct {
 	stream *http.Client
 }
 
-// New makes a client for the service called name at base.
-func New(name, base string, timeout time.Duration) *Client {
+// New makes a client for the service called name at base, signing each
+// request with signer for that service.
+func New(name, base string, timeout time.Duration, signer *svcauth.Signer) *Client {
 	return &Client{
 		name:   name,
 		base:   strings.TrimRight(base, "/"),
-		hc:     &http.Client{Timeout: timeout},
-		stream: &http.Client{},
+		hc:     &http.Client{Timeout: timeout, Transport: signer.Transport(name, nil)},
+		stream: &http.Client{Transport: signer.Transport(name, nil)},
 	}
 }
 
@@ -132,6 +136,12 @@ func (c *Client) errorOf(method, path string, resp *http.Response) error {
 		return apperr.Conflict("%s", msg)
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return apperr.Unavailable(errors.New(msg), "%s is unavailable", c.name)
+	case resp.StatusCode == http.StatusUnauthorized:
+		// The service does not trust the console: a deployment error (a
+		// key not listed, or rotated away), not the organizer's. An
+		// internal error, logged where it is handled, shown as such.
+		return fmt.Errorf("%s refused the console's service credentials (check %s_TRUSTED_CALLERS and CONSOLE_SERVICE_KEY): %s",
+			c.name, strings.ToUpper(c.name), msg)
 	default:
 		return fmt.Errorf("%s %s %s answered %d: %s", c.name, method, path, resp.StatusCode, msg)
 	}
