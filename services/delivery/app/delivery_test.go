@@ -289,22 +289,37 @@ func TestProviderErrorsClassified(t *testing.T) {
 		t.Fatalf("%d texts recorded for a carrier-opted-out number", n)
 	}
 
-	// Operators see it all in the metrics.
-	resp, err := api().Get("http://" + h.addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	// Operators see it all in the metrics. The log shows a message's
+	// status a moment before its counter moves and its request is
+	// acknowledged, so the metrics are read until they agree.
+	wants := []string{
 		`delivery_messages_total{provider="twilio",status="suppressed"} 2`,
 		`delivery_messages_total{provider="twilio",status="failed"} 1`,
 		`delivery_provider_seconds_count{outcome="retryable",provider="twilio"} 2`,
 		`delivery_queue_depth{channel="sms"} 0`,
-	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("metrics lack %s", want)
+	}
+	var missing []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := api().Get("http://" + h.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		missing = missing[:0]
+		for _, want := range wants {
+			if !strings.Contains(string(body), want) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, m := range missing {
+		t.Errorf("metrics lack %s", m)
 	}
 }
 
