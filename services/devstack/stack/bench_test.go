@@ -16,6 +16,7 @@ import (
 	delivery "github.com/musterhq/muster/services/delivery/app"
 	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/devstack/stack"
+	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -36,6 +37,7 @@ func BenchmarkE2ESMS(b *testing.B) {
 		ContactsDB: contactsDSN, CampaignsDB: testkit.Database(b, campaignsdb.FS), DeliveryDB: testkit.Database(b, deliverydb.FS),
 		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
 		AutoCallbacks: true, Log: zap.NewNop(), RedisPrefix: redisPrefix(b), DeliveryOptions: delivery.Options{Clock: middayClock(b)},
+		Callers: svcauthtest.Trusted(),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -86,13 +88,13 @@ func launchAndWait(b *testing.B, st *stack.Stack, n int) float64 {
 	var c struct {
 		ID string `json:"id"`
 	}
-	if code := call(b, "POST", st.CampaignsURL+"/campaigns", map[string]any{
+	if code := call(b, "campaigns", "POST", st.CampaignsURL+"/campaigns", map[string]any{
 		"name": "bench", "body": "Hi {{first_name}}, the vote is Thursday. Reply STOP to opt out.", "audience": map[string]string{"tag": "bench"},
 	}, &c); code != 201 {
 		b.Fatalf("create = %d", code)
 	}
 	start := time.Now()
-	if code := call(b, "POST", st.CampaignsURL+"/campaigns/"+c.ID+"/launch", nil, nil); code != 202 {
+	if code := call(b, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+c.ID+"/launch", nil, nil); code != 202 {
 		b.Fatalf("launch = %d", code)
 	}
 	deadline := start.Add(10 * time.Minute)

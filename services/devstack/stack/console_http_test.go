@@ -61,11 +61,11 @@ func signedIn(t *testing.T, st *stack.Stack) *http.Client {
 func TestConsoleBulkTag(t *testing.T) {
 	st := startConsoleStack(t)
 	for _, p := range []string{"2125550181", "2125550182"} {
-		if code := call(t, "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": "N" + p[8:], "phone": p, "tags": []string{"nights"}}, nil); code != 201 {
+		if code := call(t, "contacts", "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": "N" + p[8:], "phone": p, "tags": []string{"nights"}}, nil); code != 201 {
 			t.Fatalf("create = %d", code)
 		}
 	}
-	call(t, "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": "Day", "phone": "2125550183", "tags": []string{"days"}}, nil)
+	call(t, "contacts", "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": "Day", "phone": "2125550183", "tags": []string{"days"}}, nil)
 	c := signedIn(t, st)
 	body, tok := page(t, c, st.ConsoleURL+"/contacts?tag=nights")
 	if !strings.Contains(body, "Tag everyone this filter selects") {
@@ -80,7 +80,7 @@ func TestConsoleBulkTag(t *testing.T) {
 	var list struct {
 		Contacts []struct{ FirstName string } `json:"contacts"`
 	}
-	call(t, "GET", st.ContactsURL+"/contacts?tag=strike-vote", nil, &list)
+	call(t, "contacts", "GET", st.ContactsURL+"/contacts?tag=strike-vote", nil, &list)
 	if len(list.Contacts) != 2 {
 		t.Fatalf("tagged = %+v, want the two night-shift members", list.Contacts)
 	}

@@ -22,6 +22,7 @@ import (
 	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/devstack/stack"
 	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -85,7 +86,7 @@ func startConsoleStack(t *testing.T) *stack.Stack {
 		ConsoleAddr: "127.0.0.1:0", ConsoleAdminEmail: consoleAdmin, ConsoleAdminPassword: consolePassword,
 		AutoCallbacks: true, CallbackDelay: 20 * time.Millisecond,
 		RedisPrefix: redisPrefix(t), DeliveryOptions: delivery.Options{Clock: middayClock(t)},
-		Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+		Callers: svcauthtest.Trusted(), Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +207,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		if t.Failed() {
 			t.Logf("outbox: %+v", st.Sim.Outbox())
 			var out any
-			call(t, "GET", st.DeliveryURL+"/messages", nil, &out)
+			call(t, "delivery", "GET", st.DeliveryURL+"/messages", nil, &out)
 			t.Logf("messages: %+v", out)
 		}
 	})
@@ -294,7 +295,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("viewer sees %d action buttons and pausing answers %d; want none and 403", buttons, status)
 	}
 	var campaignStatus string
-	if code := call(t, "GET", st.CampaignsURL+"/campaigns/"+id, nil, &struct {
+	if code := call(t, "campaigns", "GET", st.CampaignsURL+"/campaigns/"+id, nil, &struct {
 		Status *string `json:"status"`
 	}{&campaignStatus}); code != 200 || campaignStatus != "launched" {
 		t.Fatalf("campaign = %d %q after the viewer tried, want still launched", code, campaignStatus)

@@ -20,6 +20,7 @@ import (
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -31,7 +32,7 @@ func startStack(t *testing.T, autoCallbacks bool) *stack.Stack {
 		DeliveryDB:   testkit.Database(t, deliverydb.FS),
 		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
 		AutoCallbacks: autoCallbacks, RedisPrefix: redisPrefix(t), DeliveryOptions: delivery.Options{Clock: middayClock(t)},
-		Log: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)),
+		Callers: svcauthtest.Trusted(), Log: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -44,10 +45,11 @@ func startStack(t *testing.T, autoCallbacks bool) *stack.Stack {
 	return st
 }
 
-// call makes a JSON request and decodes the answer into out (if not nil).
-func call(t testing.TB, method, url string, body, out any) int {
+// call makes a JSON request to the service named service, as the test
+// caller the stack trusts, and decodes the answer into out (if not nil).
+func call(t testing.TB, service, method, url string, body, out any) int {
 	t.Helper()
-	code, _ := testkit.CallJSON(t, method, url, body, out)
+	code, _ := testkit.CallService(t, service, method, url, body, out)
 	return code
 }
 
@@ -75,7 +77,7 @@ func messages(t *testing.T, st *stack.Stack, campaignID string) map[string]messa
 	var out struct {
 		Messages []message `json:"messages"`
 	}
-	if code := call(t, "GET", st.DeliveryURL+"/messages?campaign_id="+campaignID, nil, &out); code != 200 {
+	if code := call(t, "delivery", "GET", st.DeliveryURL+"/messages?campaign_id="+campaignID, nil, &out); code != 200 {
 		t.Fatalf("message log = %d", code)
 	}
 	byTo := map[string]message{}
@@ -103,7 +105,7 @@ func createCampaign(t *testing.T, st *stack.Stack, name, body string) string {
 	var c struct {
 		ID string `json:"id"`
 	}
-	code := call(t, "POST", st.CampaignsURL+"/campaigns", map[string]any{
+	code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns", map[string]any{
 		"name": name, "channel": "sms", "body": body, "audience": map[string]string{"tag": "rally"},
 	}, &c)
 	if code != 201 {
@@ -123,17 +125,17 @@ func TestWalkingSkeleton(t *testing.T) {
 	for name, phone := range phones {
 		local := strings.TrimPrefix(phone, "+1")
 		typed := fmt.Sprintf("(%s) %s-%s", local[:3], local[3:6], local[6:])
-		if code := call(t, "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": name, "phone": typed, "tags": []string{"rally"}}, nil); code != 201 {
+		if code := call(t, "contacts", "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": name, "phone": typed, "tags": []string{"rally"}}, nil); code != 201 {
 			t.Fatalf("create %s = %d", name, code)
 		}
 	}
 
 	// Bad input is refused, naming what is wrong, and stores nothing.
 	var bad struct{ Field, Error string }
-	if code := call(t, "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": "X", "phone": "not a phone"}, &bad); code != 400 || bad.Field != "phone" {
+	if code := call(t, "contacts", "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": "X", "phone": "not a phone"}, &bad); code != 400 || bad.Field != "phone" {
 		t.Errorf("bad phone = %d %+v, want 400 naming phone", code, bad)
 	}
-	if code := call(t, "POST", st.CampaignsURL+"/campaigns", map[string]any{
+	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns", map[string]any{
 		"name": "typo", "body": "Hi {{frist_name}}", "audience": map[string]string{"tag": "rally"},
 	}, &bad); code != 400 || !strings.Contains(bad.Error, "frist_name") {
 		t.Errorf("unknown merge field = %d %+v, want 400 naming it", code, bad)
@@ -143,10 +145,10 @@ func TestWalkingSkeleton(t *testing.T) {
 	var launch struct {
 		AlreadyLaunched bool `json:"already_launched"`
 	}
-	if code := call(t, "POST", st.CampaignsURL+"/campaigns/"+first+"/launch", nil, &launch); code != 202 || launch.AlreadyLaunched {
+	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+first+"/launch", nil, &launch); code != 202 || launch.AlreadyLaunched {
 		t.Fatalf("launch = %d %+v", code, launch)
 	}
-	if code := call(t, "POST", st.CampaignsURL+"/campaigns/"+first+"/launch", nil, &launch); code != 200 || !launch.AlreadyLaunched {
+	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+first+"/launch", nil, &launch); code != 200 || !launch.AlreadyLaunched {
 		t.Fatalf("second launch = %d %+v, want 200 already launched", code, launch)
 	}
 
@@ -179,7 +181,7 @@ func TestWalkingSkeleton(t *testing.T) {
 	var list struct {
 		Contacts []struct{ ID, Phone string } `json:"contacts"`
 	}
-	call(t, "GET", st.ContactsURL+"/contacts?tag=rally", nil, &list)
+	call(t, "contacts", "GET", st.ContactsURL+"/contacts?tag=rally", nil, &list)
 	for _, c := range list.Contacts {
 		if c.Phone == phones["Ana"] {
 			anaContact = c.ID
@@ -261,7 +263,7 @@ func TestWalkingSkeleton(t *testing.T) {
 	var sup struct {
 		Suppressions []struct{ Address, Source string } `json:"suppressions"`
 	}
-	call(t, "GET", st.DeliveryURL+"/suppressions", nil, &sup)
+	call(t, "delivery", "GET", st.DeliveryURL+"/suppressions", nil, &sup)
 	if len(sup.Suppressions) != 1 || sup.Suppressions[0].Address != phones["Cy"] {
 		t.Fatalf("suppressions right after the STOP answered = %+v", sup.Suppressions)
 	}
@@ -287,14 +289,14 @@ func TestWalkingSkeleton(t *testing.T) {
 			OptOuts  int            `json:"opt_outs"`
 			ByStatus map[string]int `json:"by_status"`
 		}
-		call(t, "GET", st.CampaignsURL+"/campaigns/"+first+"/results", nil, &r)
+		call(t, "campaigns", "GET", st.CampaignsURL+"/campaigns/"+first+"/results", nil, &r)
 		return r.Replies == 3 && r.OptOuts == 2 && r.ByStatus["delivered"] == 2 && r.ByStatus["accepted"] == 1
 	})
 
 	// The next campaign to the same audience skips Cy, and the log says
 	// why.
 	second := createCampaign(t, st, "Reminder", "{{first_name|Friend}}, see you Friday!")
-	if code := call(t, "POST", st.CampaignsURL+"/campaigns/"+second+"/launch", nil, nil); code != 202 {
+	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+second+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch second = %d", code)
 	}
 	eventually(t, "second campaign's two texts", func() bool {

@@ -25,6 +25,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/natsserver"
+	"github.com/musterhq/muster/shared/svcauth"
 )
 
 // Options say where each part runs. Addresses ending in ":0" take a free
@@ -66,6 +67,11 @@ type Options struct {
 	Delivery        func(*delivery.Config)
 	DeliveryOptions delivery.Options
 
+	// Callers are more callers (name=public-key, as TRUSTED_CALLERS
+	// reads them) that contacts, campaigns and delivery trust beside the
+	// console: a test that calls a service directly adds its own.
+	Callers string
+
 	Log *zap.Logger
 }
 
@@ -105,6 +111,17 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}()
 
+	// The console calls the services with a key made for this run; they
+	// trust it, and whoever else the options name, and no one else.
+	consoleKey, consolePublic, err := svcauth.NewKey()
+	if err != nil {
+		return nil, err
+	}
+	trusted := "console=" + consolePublic
+	if o.Callers != "" {
+		trusted += "," + o.Callers
+	}
+
 	s.NATSURL = o.NATSURL
 	if s.NATSURL == "" {
 		s.natsSrv, err = natsserver.Run("127.0.0.1", o.NATSPort, o.NATSDir)
@@ -136,6 +153,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	cc := contacts.DefaultConfig()
 	cc.HTTPAddr, cc.DatabaseURL, cc.NATSURL = o.ContactsAddr, o.ContactsDB, s.NATSURL
+	cc.TrustedCallers = trusted
 	ca, err := contacts.New(ctx, cc, log.Named("contacts"))
 	if err != nil {
 		return nil, err
@@ -145,6 +163,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	pc := campaigns.DefaultConfig()
 	pc.HTTPAddr, pc.DatabaseURL, pc.NATSURL = o.CampaignsAddr, o.CampaignsDB, s.NATSURL
+	pc.TrustedCallers = trusted
 	pc.FanoutPoll = 200 * time.Millisecond
 	pa, err := campaigns.New(ctx, pc, log.Named("campaigns"))
 	if err != nil {
@@ -155,6 +174,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	dc := delivery.DefaultConfig()
 	dc.HTTPAddr, dc.DatabaseURL, dc.NATSURL = deliveryAddr, o.DeliveryDB, s.NATSURL
+	dc.TrustedCallers = trusted
 	dc.TwilioAPIURL, dc.TwilioAccountSID, dc.TwilioAuthToken = s.SimulatorURL, sim.DefaultAccountSID, sim.DefaultAuthToken
 	dc.TwilioFrom = "+15550001111"
 	dc.SendGridAPIKey, dc.SendGridAPIURL, dc.SendGridWebhookKey = simSendGridKey, s.SimulatorURL, s.Sim.SendGridPublicKey()
@@ -180,6 +200,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		oc := console.DefaultConfig()
 		oc.HTTPAddr, oc.DatabaseURL, oc.NATSURL = o.ConsoleAddr, o.ConsoleDB, s.NATSURL
 		oc.ContactsURL, oc.CampaignsURL, oc.DeliveryURL = s.ContactsURL, s.CampaignsURL, s.DeliveryURL
+		oc.ServiceKey = consoleKey
 		oc.AdminEmail, oc.AdminPassword = o.ConsoleAdminEmail, o.ConsoleAdminPassword
 		if o.RedisURL != "" {
 			oc.RedisURL = o.RedisURL
