@@ -13,6 +13,7 @@ import (
 	contactsdb "github.com/musterhq/muster/services/contacts/migrations"
 	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -88,8 +89,11 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 		if prefix == "DELIVERY_" {
 			conns = "8"
 		}
+		// The suite calls the services' APIs as the test caller, which
+		// is the one caller they trust here.
 		return []string{prefix + "HTTP_ADDR=" + addr, prefix + "DATABASE_URL=" + dsn, prefix + "NATS_URL=" + p.NATS.URLs(),
-			prefix + "STREAM_REPLICAS=" + replicas, prefix + "LOG_LEVEL=warn", prefix + "DB_MAX_CONNS=" + conns}
+			prefix + "STREAM_REPLICAS=" + replicas, prefix + "LOG_LEVEL=warn", prefix + "DB_MAX_CONNS=" + conns,
+			prefix + "TRUSTED_CALLERS=" + svcauthtest.Trusted()}
 	}
 
 	deliveryAddrs := make([]string, o.DeliveryReplicas)
@@ -214,13 +218,13 @@ func (p *Platform) Launch(tag string) string {
 	var c struct {
 		ID string `json:"id"`
 	}
-	if code, body := testkit.CallJSON(p.t, "POST", p.CampaignsURLs[0]+"/campaigns", map[string]any{
+	if code, body := testkit.CallService(p.t, "campaigns", "POST", p.CampaignsURLs[0]+"/campaigns", map[string]any{
 		"name": "fault suite", "body": "Hi {{first_name}}, the vote is Thursday. Reply STOP to opt out.",
 		"audience": map[string]string{"tag": tag},
 	}, &c); code != 201 {
 		p.t.Fatalf("create campaign = %d: %s", code, body)
 	}
-	if code, body := testkit.CallJSON(p.t, "POST", p.CampaignsURLs[0]+"/campaigns/"+c.ID+"/launch", nil, nil); code != 202 {
+	if code, body := testkit.CallService(p.t, "campaigns", "POST", p.CampaignsURLs[0]+"/campaigns/"+c.ID+"/launch", nil, nil); code != 202 {
 		p.t.Fatalf("launch = %d: %s", code, body)
 	}
 	return c.ID
