@@ -2,22 +2,30 @@
 // out: an embedded NATS server with JetStream, the provider simulator in
 // place of Twilio and SendGrid, and every service, against the local
 // PostgreSQL (databases created on first run). Ctrl-C stops everything.
+//
+// The services' own APIs answer only trusted callers: the console, and an
+// "operator" whose key each start writes to <data dir>/operator.key.
+// `devstack token <service>` prints a five-minute token for calling a
+// service's API as that operator, from another terminal.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/devstack/stack"
 	"github.com/musterhq/muster/shared/logging"
 	"github.com/musterhq/muster/shared/service"
+	"github.com/musterhq/muster/shared/svcauth"
 )
 
 // config is read from MUSTER_*.
@@ -55,6 +63,17 @@ func run() error {
 	if err := service.Load("MUSTER_", &cfg); err != nil {
 		return err
 	}
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		if len(os.Args) != 3 {
+			return errors.New("usage: devstack token contacts|campaigns|delivery")
+		}
+		tok, err := operatorToken(filepath.Join(cfg.DataDir, operatorKeyFile), os.Args[2])
+		if err != nil {
+			return err
+		}
+		fmt.Println(tok)
+		return nil
+	}
 	log, err := logging.New("muster", true, cfg.LogLevel)
 	if err != nil {
 		return err
@@ -68,7 +87,12 @@ func run() error {
 		u.Path = "/muster_" + name
 		return u.String(), nil
 	}
+	operator, err := newOperatorKey(filepath.Join(cfg.DataDir, operatorKeyFile))
+	if err != nil {
+		return err
+	}
 	opts := stack.Options{
+		Callers: operator,
 		NATSURL: cfg.NATSURL, NATSPort: cfg.NATSPort, NATSDir: filepath.Join(cfg.DataDir, "nats"),
 		ContactsAddr: cfg.ContactsAddr, CampaignsAddr: cfg.CampaignsAddr, DeliveryAddr: cfg.DeliveryAddr,
 		SimulatorAddr: cfg.SimulatorAddr, AutoCallbacks: true, Log: log,
@@ -94,9 +118,12 @@ Muster is running.
   delivery   %s
   simulator  %s   (GET /sim/outbox shows texts sent; POST /sim/reply answers as a member)
   nats       %s
+The services' APIs need a service token:
+  curl -H "Authorization: Bearer $(bin/devstack token contacts)" %s/contacts
 Press Ctrl-C to stop.
 
-`, st.ConsoleURL, cfg.ConsoleAdminEmail, cfg.ConsoleAdminPassword, st.ContactsURL, st.CampaignsURL, st.DeliveryURL, st.SimulatorURL, st.NATSURL)
+`, st.ConsoleURL, cfg.ConsoleAdminEmail, cfg.ConsoleAdminPassword, st.ContactsURL, st.CampaignsURL, st.DeliveryURL, st.SimulatorURL, st.NATSURL,
+		st.ContactsURL)
 	select {
 	case <-ctx.Done():
 		log.Info("stopping")
@@ -108,4 +135,47 @@ Press Ctrl-C to stop.
 	}
 	log.Info("stopped", zap.String("data_dir", cfg.DataDir))
 	return nil
+}
+
+// operatorKeyFile holds, under the data directory, the key of this run's
+// "operator": the one caller besides the console the services trust.
+const operatorKeyFile = "operator.key"
+
+// newOperatorKey makes this run's operator key, writes its seed where
+// `devstack token` reads it (readable by this user only), and returns the
+// trusted-callers entry for it. A new key each start: a token from an
+// earlier run is worth nothing.
+func newOperatorKey(path string) (string, error) {
+	seed, public, err := svcauth.NewKey()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("making %s: %w", filepath.Dir(path), err)
+	}
+	if err := os.WriteFile(path, []byte(seed+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing the operator key: %w", err)
+	}
+	return "operator=" + public, nil
+}
+
+// operatorToken is a token for calling service as the running stack's
+// operator.
+func operatorToken(path, service string) (string, error) {
+	seed, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading the operator key (is make run running?): %w", err)
+	}
+	key, err := svcauth.ParsePrivateKey(string(seed))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	signer, err := svcauth.NewSigner("operator", key, time.Now)
+	if err != nil {
+		return "", err
+	}
+	if err := svcauth.CheckName(service); err != nil {
+		return "", err
+	}
+	return signer.Token(service)
 }
