@@ -196,11 +196,14 @@ func (p *Platform) Seed(n int, tag string) []string {
 	zone := testkit.DaytimeZone()
 	phones := make([]string, n)
 	rows := make([][]any, n)
+	// The store writes its own times (no database default since the one
+	// clock): the binaries here run on the real clock.
+	now := time.Now()
 	for i := range rows {
 		phones[i] = Phone(i)
-		rows[i] = []any{"Member" + strconv.Itoa(i), phones[i], []string{tag}, zone}
+		rows[i] = []any{"Member" + strconv.Itoa(i), phones[i], []string{tag}, zone, now, now}
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags", "time_zone"},
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags", "time_zone", "created_at", "updated_at"},
 		pgx.CopyFromRows(rows)); err != nil {
 		p.t.Fatalf("seeding %d members: %v", n, err)
 	}

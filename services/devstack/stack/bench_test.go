@@ -74,10 +74,12 @@ func seedContacts(b *testing.B, dsn string, n int) {
 	}
 	defer conn.Close(ctx)
 	rows := make([][]any, n)
+	// The store writes its own times: the columns have no default.
+	now := time.Now()
 	for i := range rows {
-		rows[i] = []any{"Member" + strconv.Itoa(i), fmt.Sprintf("+1212%07d", 2_000_000+i), []string{"bench"}}
+		rows[i] = []any{"Member" + strconv.Itoa(i), fmt.Sprintf("+1212%07d", 2_000_000+i), []string{"bench"}, now, now}
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags"}, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags", "created_at", "updated_at"}, pgx.CopyFromRows(rows)); err != nil {
 		b.Fatal(err)
 	}
 }
