@@ -52,9 +52,6 @@ func (g *Guard) WithMetricsToken(token string) *Guard {
 	return &c
 }
 
-// Verifier is the verifier the guard checks tokens with.
-func (g *Guard) Verifier() *Verifier { return g.verifier }
-
 // Protect puts routes behind the guard. A request is let through without
 // a token only when routes would serve it with a route in public, so a
 // route added later is closed until someone lists it. The result is a
@@ -81,13 +78,6 @@ func (g *Guard) Metrics(next http.Handler) http.Handler {
 			}
 		}
 		g.serve(next, w, r, "/metrics")
-	})
-}
-
-// Require puts next behind the guard with no public route.
-func (g *Guard) Require(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.serve(next, w, r, r.URL.Path)
 	})
 }
 

@@ -40,12 +40,6 @@ func NewSigner(name string, key ed25519.PrivateKey, now func() time.Time) (*Sign
 	return &Signer{name: name, key: key, now: now, cache: map[string]cachedToken{}}, nil
 }
 
-// Name is the caller the tokens name.
-func (s *Signer) Name() string { return s.name }
-
-// PublicKey is the base64 public key the called services must trust.
-func (s *Signer) PublicKey() string { return PublicKey(s.key) }
-
 // Token is a token for calling the service named audience.
 func (s *Signer) Token(audience string) (string, error) {
 	now := s.now()
@@ -118,10 +112,8 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Verifier checks the tokens sent to one service.
 type Verifier struct {
-	name    string
 	trusted Trusted
 	parser  *jwt.Parser
-	now     func() time.Time
 }
 
 // NewVerifier accepts tokens for the service called name from the
@@ -141,14 +133,8 @@ func NewVerifier(name string, trusted Trusted, now func() time.Time) (*Verifier,
 		jwt.WithTimeFunc(now),
 		jwt.WithStrictDecoding(),
 	)
-	return &Verifier{name: name, trusted: trusted, parser: parser, now: now}, nil
+	return &Verifier{trusted: trusted, parser: parser}, nil
 }
-
-// Name is the service the verifier accepts tokens for.
-func (v *Verifier) Name() string { return v.name }
-
-// Callers are the names of the callers it trusts.
-func (v *Verifier) Callers() []string { return v.trusted.Names() }
 
 // The reasons a token is refused, for tests and logs; callers get one
 // answer whatever the reason.
