@@ -179,8 +179,44 @@ func checkNATSStatefulSet(ix *index, sts *appsv1.StatefulSet) []string {
 		return append(p, err.Error())
 	}
 	defer os.RemoveAll(dir)
+	var routeHosts []string
+	for n := range replicas {
+		routeHosts = append(routeHosts, fmt.Sprintf("%s-%d.%s", sts.Name, n, sts.Spec.ServiceName))
+	}
+	// The Secrets the node mounts (its TLS certificate) are written under
+	// dir and the configuration pointed there, so nats-server loads them as
+	// it would in the pod.
+	conf := cm.Data[key]
+	for _, m := range c.VolumeMounts {
+		for _, v := range sts.Spec.Template.Spec.Volumes {
+			if v.Name != m.Name || v.Secret == nil {
+				continue
+			}
+			secret := ix.secrets[v.Secret.SecretName]
+			if secret == nil {
+				continue // checkWorkload reports it
+			}
+			local := filepath.Join(dir, "mounts", m.MountPath)
+			q, err := materializeSecret(secret, local, routeHosts)
+			if err != nil {
+				return append(p, fmt.Sprintf("%s: Secret %s: %v", name, secret.Name, err))
+			}
+			for _, problem := range q {
+				add("Secret %s: %s", secret.Name, problem)
+			}
+			conf = strings.ReplaceAll(conf, strings.TrimSuffix(m.MountPath, "/")+"/", local+"/")
+		}
+	}
+	// Every key of the ConfigMap, so an include beside the file is found.
+	for k, v := range cm.Data {
+		if k != key {
+			if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o600); err != nil {
+				return append(p, err.Error())
+			}
+		}
+	}
 	file := filepath.Join(dir, key)
-	if err := os.WriteFile(file, []byte(cm.Data[key]), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
 		return append(p, err.Error())
 	}
 	env := map[string]string{}
@@ -195,8 +231,7 @@ func checkNATSStatefulSet(ix *index, sts *appsv1.StatefulSet) []string {
 		return p
 	}
 	var routes, clients []string
-	for n := range replicas {
-		host := fmt.Sprintf("%s-%d.%s", sts.Name, n, sts.Spec.ServiceName)
+	for _, host := range routeHosts {
 		routes = append(routes, fmt.Sprintf("nats://%s:%d", host, ports["cluster"]))
 		clients = append(clients, fmt.Sprintf("nats://%s:%d", host, ports["client"]))
 	}
