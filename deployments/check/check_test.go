@@ -68,6 +68,18 @@ func TestMistakesAreCaught(t *testing.T) {
 		{"unquoted interval", "sync_interval: always", "sync_interval: 2m", "quote durations"},
 		{"bad nats syntax", "max_file_store: 8GB", "max_file_store: 8XB", "max_file_store"},
 		{"peers hidden", "publishNotReadyAddresses: true", "publishNotReadyAddresses: false", "not-ready"},
+		{"no default deny", "  podSelector: {}\n  policyTypes: [\"Ingress\", \"Egress\"]\n", "  podSelector: {}\n  policyTypes: [\"Ingress\"]\n", "no default-deny"},
+		{"policy selects nothing", "  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: contacts\n  policyTypes", "  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: contact\n  policyTypes", "matches no workload"},
+		{"console cut off from contacts", "              app.kubernetes.io/name: contacts\n      ports:\n        - protocol: TCP\n          port: 8081", "              app.kubernetes.io/name: contacts\n      ports:\n        - protocol: TCP\n          port: 8091", "CONSOLE_CONTACTS_URL"},
+		{"a service cut off from NATS", "        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: campaigns\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: delivery\n      ports:\n        - protocol: TCP\n          port: 4222", "        - podSelector:\n            matchLabels:\n              app.kubernetes.io/name: campaigns\n      ports:\n        - protocol: TCP\n          port: 4222", "DELIVERY_NATS_URL"},
+		{"NATS routes blocked", "              app.kubernetes.io/name: nats\n      ports:\n        - protocol: TCP\n          port: 6222\n", "              app.kubernetes.io/name: nats\n      ports:\n        - protocol: TCP\n          port: 6223\n", "route to each other"},
+		{"no DNS", "          port: 53\n        - protocol: TCP\n          port: 53", "          port: 5353\n        - protocol: TCP\n          port: 53", "may not ask DNS"},
+		{"controller cut off from delivery", "              app.kubernetes.io/name: console\n        - namespaceSelector:\n            matchLabels:\n              kubernetes.io/metadata.name: ingress-nginx\n          podSelector:\n            matchLabels:\n              app.kubernetes.io/name: ingress-nginx\n      ports:\n        - protocol: TCP\n          port: 8083", "              app.kubernetes.io/name: console\n      ports:\n        - protocol: TCP\n          port: 8083", "do not admit the \"nginx\" ingress controller"},
+		{"metrics on the edge", "          - path: /admin\n", "          - path: /metrics\n            pathType: Exact\n            backend:\n              service:\n                name: console\n                port:\n                  name: http\n          - path: /admin\n", "Exact /metrics to console is not on the public edge"},
+		{"contacts on the edge", "          - path: /contacts\n            pathType: Prefix\n            backend:\n              service:\n                name: console", "          - path: /contacts\n            pathType: Prefix\n            backend:\n              service:\n                name: contacts", "to contacts is not on the public edge"},
+		{"edge route missing", "          - path: /sign/\n            pathType: Prefix\n", "          - path: /sign/\n            pathType: ImplementationSpecific\n", "Prefix /sign/ to campaigns is in no Ingress"},
+		{"no TLS", "  tls:\n    - hosts:\n        - muster.example.org\n      secretName: muster-tls\n", "", "has no TLS"},
+		{"wrong backend port", "                name: delivery\n                port:\n                  name: http", "                name: delivery\n                port:\n                  name: web", "does not have"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -79,5 +91,27 @@ func TestMistakesAreCaught(t *testing.T) {
 				t.Fatalf("want a problem mentioning %q, got:\n%s", c.want, strings.Join(p, "\n"))
 			}
 		})
+	}
+}
+
+// A real NATS certificate that does not name the nodes, or cannot be a
+// client on routes, is caught; the base's placeholders are replaced by a
+// throwaway one so the configuration still loads.
+func TestNATSCertificateIsChecked(t *testing.T) {
+	hosts := []string{"nats-0.nats-headless", "nats-1.nats-headless", "nats-2.nats-headless"}
+	ca, cert, key, err := throwawayTLS(hosts[:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := checkTLS(map[string][]byte{tlsCA: ca, tlsCert: cert, tlsKey: key}, hosts)
+	if !strings.Contains(strings.Join(p, "\n"), "nats-2.nats-headless") {
+		t.Fatalf("a certificate without nats-2's name passed: %v", p)
+	}
+	_, other, _, err := throwawayTLS(hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := checkTLS(map[string][]byte{tlsCA: ca, tlsCert: other}, hosts); len(p) == 0 {
+		t.Fatal("a certificate from another CA passed")
 	}
 }

@@ -11,8 +11,12 @@
 // server-side apply (duplicate list keys such as two env vars of one name).
 // On top of that it checks what this project relies on: probes, resources,
 // the restricted Pod Security Standard, Services, PodDisruptionBudgets and
-// references that find their target, and the NATS cluster agreeing with
-// itself and with the services' settings. NATS configuration files
+// references that find their target, the NATS cluster agreeing with
+// itself and with the services' settings (its TLS certificate loaded, and
+// checked when it is a real one), NetworkPolicies (default-deny in every
+// namespace, every workload named by an allow, every configured in-cluster
+// address allowed at both ends) and Ingresses (only the public edge, over
+// TLS, to pods that admit the controller). NATS configuration files
 // (-nats-conf) are parsed and validated by nats-server's own code.
 //
 // What it cannot check: admission rules only a live API server applies
