@@ -109,8 +109,8 @@ type workload struct {
 	doc       document
 	namespace string
 	replicas  int32
-	selector map[string]string
-	template corev1.PodTemplateSpec
+	selector  map[string]string
+	template  corev1.PodTemplateSpec
 }
 
 // index is every object of the stream by kind and name.

@@ -41,7 +41,9 @@ func checkNetworkPolicies(ix *index) []string {
 		}
 		for _, peer := range peers(np) {
 			if peer.NamespaceSelector == nil && peer.PodSelector != nil && !selectsAll(*peer.PodSelector) &&
-				!slices.ContainsFunc(ix.workloads, func(w workload) bool { return w.namespace == np.Namespace && matches(*peer.PodSelector, w.template.Labels) }) {
+				!slices.ContainsFunc(ix.workloads, func(w workload) bool {
+					return w.namespace == np.Namespace && matches(*peer.PodSelector, w.template.Labels)
+				}) {
 				add("%s: peer podSelector %s matches no workload", name, metav1.FormatLabelSelector(peer.PodSelector))
 			}
 		}
