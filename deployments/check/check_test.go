@@ -115,3 +115,60 @@ func TestNATSCertificateIsChecked(t *testing.T) {
 		t.Fatal("a certificate from another CA passed")
 	}
 }
+
+// A compose node configuration with client and route TLS from the compose
+// mount and an authorization block reading public nkeys from the
+// environment loads offline, and a broken one still fails.
+func TestComposeNATSConfigWithTLSAndUsers(t *testing.T) {
+	dir := t.TempDir()
+	base, err := os.ReadFile("../nats/cluster.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(base) + `
+tls {
+  cert_file: /etc/nats/tls/tls.crt
+  key_file: /etc/nats/tls/tls.key
+  ca_file: /etc/nats/tls/ca.crt
+}
+include auth.conf
+`
+	auth := "authorization {\n  users = [\n    { nkey: $NATS_CONTACTS_NKEY }\n  ]\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "cluster.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "auth.conf"), []byte(auth), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := loadComposeNATSConfig(filepath.Join(dir, "cluster.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.TLSConfig == nil || len(opts.Nkeys) != 1 {
+		t.Fatalf("tls %v, %d nkey users; want TLS and one user", opts.TLSConfig != nil, len(opts.Nkeys))
+	}
+	broken := strings.Replace(conf, "/etc/nats/tls/tls.key", "/etc/nats/tls/missing.key", 1)
+	if err := os.WriteFile(filepath.Join(dir, "cluster.conf"), []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadComposeNATSConfig(filepath.Join(dir, "cluster.conf")); err == nil || strings.Contains(err.Error(), os.TempDir()+"/nats-compose-") {
+		t.Fatalf("a missing key file: err %v; want an error naming the real directory", err)
+	}
+}
+
+// An authorization block in the NATS ConfigMap that reads the users'
+// public nkeys from the Secret (placeholders in the base) still loads.
+func TestNATSAuthorizationInConfigMapLoads(t *testing.T) {
+	base := manifests(t)
+	for _, old := range []string{"    server_name: $SERVER_NAME\n", "data:\n  nats.conf: |\n"} {
+		if !strings.Contains(base, old) {
+			t.Fatalf("nats.yaml no longer contains %q; update the test", old)
+		}
+	}
+	withAuth := strings.Replace(base, "    server_name: $SERVER_NAME\n", "    server_name: $SERVER_NAME\n    include auth.conf\n", 1)
+	withAuth = strings.Replace(withAuth, "data:\n  nats.conf: |\n",
+		"data:\n  auth.conf: |\n    authorization { users = [ { nkey: $NATS_CONTACTS_NKEY }, { nkey: $NATS_ADMIN_NKEY } ] }\n  nats.conf: |\n", 1)
+	if p := check(t, withAuth); len(p) > 0 {
+		t.Fatalf("the manifests with an authorization block fail:\n%s", strings.Join(p, "\n"))
+	}
+}

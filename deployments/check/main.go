@@ -48,13 +48,13 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 func run(args []string, stdin io.Reader, out io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	var natsConfs stringList
-	fs.Var(&natsConfs, "nats-conf", "a nats-server configuration file to validate (repeatable); $NATS_SERVER_NAME is set for it")
+	fs.Var(&natsConfs, "nats-conf", "a compose nats-server configuration file to validate (repeatable); $NATS_SERVER_NAME and its $NATS_<USER>_NKEY variables are set for it, and files under /etc/nats/tls/ are throwaway certificates")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var problems []string
 	for _, path := range natsConfs {
-		opts, err := loadNATSConfig(path, map[string]string{"NATS_SERVER_NAME": "nats-1"})
+		opts, err := loadComposeNATSConfig(path)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", path, err))
 			continue

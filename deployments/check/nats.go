@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -223,6 +224,25 @@ func checkNATSStatefulSet(ix *index, sts *appsv1.StatefulSet) []string {
 	for _, e := range c.Env {
 		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name" {
 			env[e.Name] = sts.Name + "-0"
+		}
+		// A user's public nkey from a Secret: its value when it is one (the
+		// dev overlay), a fresh one for a placeholder, so an authorization
+		// block that reads it still loads.
+		if r := e.ValueFrom; r != nil && r.SecretKeyRef != nil && nkeyVariable.MatchString("$"+e.Name) {
+			v := ""
+			if s := ix.secrets[r.SecretKeyRef.Name]; s != nil {
+				v = s.StringData[r.SecretKeyRef.Key]
+			}
+			if !nkeys.IsValidPublicUserKey(v) {
+				kp, err := nkeys.CreateUser()
+				if err != nil {
+					return append(p, err.Error())
+				}
+				if v, err = kp.PublicKey(); err != nil {
+					return append(p, err.Error())
+				}
+			}
+			env[e.Name] = v
 		}
 	}
 	opts, err := loadNATSConfig(file, env)
