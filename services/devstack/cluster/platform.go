@@ -190,13 +190,15 @@ func (p *Platform) Seed(n int, tag string) []string {
 	}
 	defer conn.Close(ctx)
 	zone := testkit.DaytimeZone()
+	// The binaries keep the real clock, so the seed is stamped with it.
+	now := time.Now()
 	phones := make([]string, n)
 	rows := make([][]any, n)
 	for i := range rows {
 		phones[i] = Phone(i)
-		rows[i] = []any{"Member" + strconv.Itoa(i), phones[i], []string{tag}, zone}
+		rows[i] = []any{"Member" + strconv.Itoa(i), phones[i], []string{tag}, zone, now, now}
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags", "time_zone"},
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags", "time_zone", "created_at", "updated_at"},
 		pgx.CopyFromRows(rows)); err != nil {
 		p.t.Fatalf("seeding %d members: %v", n, err)
 	}

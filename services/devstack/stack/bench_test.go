@@ -71,11 +71,12 @@ func seedContacts(b *testing.B, dsn string, n int) {
 		b.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	now := time.Now()
 	rows := make([][]any, n)
 	for i := range rows {
-		rows[i] = []any{"Member" + strconv.Itoa(i), fmt.Sprintf("+1212%07d", 2_000_000+i), []string{"bench"}}
+		rows[i] = []any{"Member" + strconv.Itoa(i), fmt.Sprintf("+1212%07d", 2_000_000+i), []string{"bench"}, now, now}
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags"}, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags", "created_at", "updated_at"}, pgx.CopyFromRows(rows)); err != nil {
 		b.Fatal(err)
 	}
 }
