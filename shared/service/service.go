@@ -39,6 +39,11 @@ type Config struct {
 	LogDev         bool   `env:"LOG_DEV" envDefault:"false"`
 	// ShutdownTimeout bounds a graceful stop; the watchdog ends it after.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// DevMode is the development mode `make run` uses, on one machine:
+	// secrets may be generated at start or be known development values,
+	// and the first admin keeps the password it was given. Off, every
+	// secret is required and checked. Never set it in production.
+	DevMode bool `env:"DEV_MODE" envDefault:"false"`
 }
 
 // Load fills cfg (a pointer to a struct) from the environment variables

@@ -47,6 +47,9 @@ type Config struct {
 	AdminPassword string `env:"ADMIN_PASSWORD"`
 	// SessionTTL is how long a sign-in lasts.
 	SessionTTL time.Duration `env:"SESSION_TTL" envDefault:"12h"`
+	// TokenTTL is how long a new API token lasts unless its maker names
+	// a number of days (at most a year).
+	TokenTTL time.Duration `env:"TOKEN_TTL" envDefault:"2160h"`
 	// SecureCookie is auto (Secure over https or behind a proxy saying
 	// X-Forwarded-Proto: https), true or false.
 	SecureCookie string `env:"SECURE_COOKIE" envDefault:"auto"`
@@ -87,6 +90,9 @@ func (c Config) Validate() error {
 	case "auto", "true", "false":
 	default:
 		return fmt.Errorf("CONSOLE_SECURE_COOKIE: want auto, true or false, got %q", c.SecureCookie)
+	}
+	if c.TokenTTL <= 0 || c.TokenTTL > 365*24*time.Hour {
+		return fmt.Errorf("CONSOLE_TOKEN_TTL: want more than 0 and at most a year, got %s", c.TokenTTL)
 	}
 	if c.SignInLimit < 1 || c.SignInWindow <= 0 {
 		return errors.New("CONSOLE_SIGNIN_LIMIT and CONSOLE_SIGNIN_WINDOW must be positive")
@@ -131,6 +137,8 @@ func (c Config) settings() []server.Setting {
 		{Name: "CONSOLE_DELIVERY_URL", Value: c.DeliveryURL},
 		{Name: "CONSOLE_REDIS_URL", Value: postgres.Redact(c.RedisURL)},
 		{Name: "CONSOLE_SESSION_TTL", Value: c.SessionTTL.String()},
+		{Name: "CONSOLE_TOKEN_TTL", Value: c.TokenTTL.String()},
+		{Name: "CONSOLE_DEV_MODE", Value: strconv.FormatBool(c.DevMode)},
 		{Name: "CONSOLE_SECURE_COOKIE", Value: c.SecureCookie},
 		{Name: "CONSOLE_SIGNIN_LIMIT", Value: strconv.Itoa(c.SignInLimit) + " per " + c.SignInWindow.String()},
 		{Name: "CONSOLE_MAX_UPLOAD", Value: strconv.FormatInt(c.MaxUpload, 10) + " bytes"},
@@ -199,6 +207,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 		},
 		Log:            log.Named("http"),
 		SessionTTL:     cfg.SessionTTL,
+		TokenTTL:       cfg.TokenTTL,
 		SecureCookie:   cfg.SecureCookie,
 		MaxUpload:      cfg.MaxUpload,
 		Settings:       cfg.settings(),
@@ -236,7 +245,9 @@ func (a *App) bootstrapAdmin(ctx context.Context, cfg Config, log *zap.Logger) e
 	if err != nil {
 		return err
 	}
-	o, err := a.store.CreateOrganizer(ctx, account.Organizer{Email: email, Name: "Admin", Role: account.RoleAdmin, PasswordHash: hash})
+	// Outside development mode the configured password has been in an
+	// environment file: the admin must replace it at first sign-in.
+	o, err := a.store.CreateOrganizer(ctx, account.Organizer{Email: email, Name: "Admin", Role: account.RoleAdmin, PasswordHash: hash, MustChange: !cfg.DevMode})
 	if apperr.KindOf(err) == apperr.KindConflict {
 		// The email exists with a lesser role: leave it; an admin can be
 		// made by hand.

@@ -52,7 +52,9 @@ func (c *console) launches() []string {
 	return append([]string(nil), c.launched...)
 }
 
-func startConsole(t *testing.T, limit int) *console {
+// startConsole runs a console in development mode (its first admin keeps
+// the configured password); change alters its configuration further.
+func startConsole(t *testing.T, limit int, change ...func(*app.Config)) *console {
 	t.Helper()
 	c := &console{clock: testkit.NewClock(t)}
 	campaigns := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -116,6 +118,10 @@ func startConsole(t *testing.T, limit int) *console {
 	cfg.AdminEmail, cfg.AdminPassword = adminEmail, adminPassword
 	cfg.SessionTTL = time.Hour
 	cfg.SignInLimit = limit
+	cfg.DevMode = true
+	for _, f := range change {
+		f(&cfg)
+	}
 	a, err := app.New(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{Now: c.clock.Now})
 	if err != nil {
 		t.Fatal(err)

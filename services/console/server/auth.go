@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -35,6 +36,9 @@ type principal struct {
 	// Session is set for a browser session, nil for an API token.
 	Session    *store.Session
 	MustChange bool
+	// TokenID and TokenExpires describe the API token, for a token.
+	TokenID      string
+	TokenExpires time.Time
 }
 
 type principalKey struct{}
@@ -60,7 +64,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				s.deny(w, r, err)
 				return
 			}
-			p = &principal{ID: "token:" + t.ID, Label: "token " + t.Name, Role: t.Role}
+			p = &principal{ID: "token:" + t.ID, Label: "token " + t.Name, Role: t.Role, TokenID: t.ID, TokenExpires: t.ExpiresAt}
 		} else if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 			ses, err := s.Store.SessionByHash(r.Context(), account.HashSecret(c.Value), s.Now())
 			switch {
@@ -100,11 +104,16 @@ func (s *Server) require(need account.Role) func(http.Handler) http.Handler {
 	}
 }
 
-// passwordChanged sends an invited organizer still on their one-time
-// password to choose their own before anything else.
+// passwordChanged sends an organizer still on a one-time password (an
+// invitation's, or the bootstrap admin's outside development mode) to
+// choose their own before anything else; the JSON API refuses them.
 func (s *Server) passwordChanged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := principalOf(r); p != nil && p.MustChange && p.Session != nil {
+			if isAPI(r) {
+				s.writeJSONError(w, r, apperr.Forbidden("choose your own password first (/account)"))
+				return
+			}
 			http.Redirect(w, r, "/account?first=1", http.StatusSeeOther)
 			return
 		}
@@ -231,7 +240,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// An unknown email still costs one bcrypt comparison (o is empty).
-	if !account.PasswordMatches(o.PasswordHash, password) {
+	// A disabled account is answered like a wrong password: the form
+	// does not tell a former organizer their account still exists.
+	if !account.PasswordMatches(o.PasswordHash, password) || o.Disabled {
 		again(http.StatusUnauthorized, signInFailed)
 		return
 	}

@@ -57,6 +57,9 @@ type Deps struct {
 	Settings []Setting
 	// Now reads the clock; nil is time.Now.
 	Now func() time.Time
+	// TokenTTL is how long a new API token lasts unless its maker says;
+	// zero is DefaultTokenTTL.
+	TokenTTL time.Duration
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// when counting sign-in attempts per address (an ingress in front).
 	TrustedProxies []netip.Prefix
@@ -76,6 +79,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = 12 * time.Hour
+	}
+	if d.TokenTTL <= 0 {
+		d.TokenTTL = DefaultTokenTTL
 	}
 	pages, err := parsePages()
 	if err != nil {
@@ -103,6 +109,7 @@ func (s *Server) Routes() http.Handler {
 	// The JSON API: a session (with the CSRF header on writes) or a
 	// Bearer token; answers are JSON, errors included.
 	r.Route("/api", func(r chi.Router) {
+		r.Use(s.passwordChanged)
 		r.Group(func(r chi.Router) {
 			r.Use(s.require(account.RoleViewer))
 			r.Get("/campaigns", s.apiListCampaigns)
@@ -117,6 +124,14 @@ func (s *Server) Routes() http.Handler {
 			r.Post("/campaigns/{id}/pause", s.apiCampaignAction("pause"))
 			r.Post("/campaigns/{id}/resume", s.apiCampaignAction("resume"))
 			r.Post("/campaigns/{id}/cancel", s.apiCampaignAction("cancel"))
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(s.require(account.RoleAdmin))
+			r.Get("/organizers", s.apiListOrganizers)
+			r.Patch("/organizers/{id}", s.apiChangeAccess)
+			r.Get("/tokens", s.apiListTokens)
+			r.Post("/tokens", s.apiCreateToken)
+			r.Post("/tokens/{id}/revoke", s.apiRevokeToken)
 		})
 	})
 
@@ -166,6 +181,7 @@ func (s *Server) Routes() http.Handler {
 		r.Use(s.require(account.RoleAdmin), s.passwordChanged)
 		r.Get("/admin/organizers", s.organizersPage)
 		r.Post("/admin/organizers", s.inviteOrganizer)
+		r.Post("/admin/organizers/{id}/access", s.changeAccessForm)
 		r.Get("/admin/tokens", s.tokensPage)
 		r.Post("/admin/tokens", s.createToken)
 		r.Post("/admin/tokens/{id}/revoke", s.revokeToken)

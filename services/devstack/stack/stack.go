@@ -135,7 +135,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	go func() { _ = s.simSrv.Serve(simLn) }()
 
 	cc := contacts.DefaultConfig()
-	cc.HTTPAddr, cc.DatabaseURL, cc.NATSURL = o.ContactsAddr, o.ContactsDB, s.NATSURL
+	cc.HTTPAddr, cc.DatabaseURL, cc.NATSURL, cc.DevMode = o.ContactsAddr, o.ContactsDB, s.NATSURL, true
 	ca, err := contacts.New(ctx, cc, log.Named("contacts"))
 	if err != nil {
 		return nil, err
@@ -144,7 +144,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.run(runCtx, "contacts", ca.Run)
 
 	pc := campaigns.DefaultConfig()
-	pc.HTTPAddr, pc.DatabaseURL, pc.NATSURL = o.CampaignsAddr, o.CampaignsDB, s.NATSURL
+	pc.HTTPAddr, pc.DatabaseURL, pc.NATSURL, pc.DevMode = o.CampaignsAddr, o.CampaignsDB, s.NATSURL, true
 	pc.FanoutPoll = 200 * time.Millisecond
 	pa, err := campaigns.New(ctx, pc, log.Named("campaigns"))
 	if err != nil {
@@ -154,7 +154,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.run(runCtx, "campaigns", pa.Run)
 
 	dc := delivery.DefaultConfig()
-	dc.HTTPAddr, dc.DatabaseURL, dc.NATSURL = deliveryAddr, o.DeliveryDB, s.NATSURL
+	dc.HTTPAddr, dc.DatabaseURL, dc.NATSURL, dc.DevMode = deliveryAddr, o.DeliveryDB, s.NATSURL, true
 	dc.TwilioAPIURL, dc.TwilioAccountSID, dc.TwilioAuthToken = s.SimulatorURL, sim.DefaultAccountSID, sim.DefaultAuthToken
 	dc.TwilioFrom = "+15550001111"
 	dc.SendGridAPIKey, dc.SendGridAPIURL, dc.SendGridWebhookKey = simSendGridKey, s.SimulatorURL, s.Sim.SendGridPublicKey()
@@ -178,7 +178,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	if o.ConsoleDB != "" {
 		oc := console.DefaultConfig()
-		oc.HTTPAddr, oc.DatabaseURL, oc.NATSURL = o.ConsoleAddr, o.ConsoleDB, s.NATSURL
+		oc.HTTPAddr, oc.DatabaseURL, oc.NATSURL, oc.DevMode = o.ConsoleAddr, o.ConsoleDB, s.NATSURL, true
 		oc.ContactsURL, oc.CampaignsURL, oc.DeliveryURL = s.ContactsURL, s.CampaignsURL, s.DeliveryURL
 		oc.AdminEmail, oc.AdminPassword = o.ConsoleAdminEmail, o.ConsoleAdminPassword
 		if o.RedisURL != "" {
