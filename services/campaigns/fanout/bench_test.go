@@ -21,6 +21,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/token"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/postgres"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/testkit"
 )
@@ -55,7 +56,7 @@ func BenchmarkFanout(b *testing.B) {
 	}
 	defer pool.Close()
 	st := store.New(pool, time.Now)
-	settings := message.Settings{OrgName: "Local 1199", Links: message.NewLinks(token.NewSigner([]byte("bench-secret-bench-secret-bench-secret")), "https://act.example.org", 30*24*time.Hour)}
+	settings := message.Settings{OrgName: "Local 1199", Links: message.NewLinks(token.NewSigner(oneKey("bench-secret-bench-secret-bench-secret")), "https://act.example.org", 30*24*time.Hour)}
 	fan, err := fanout.New(fanout.Config{PageSize: pageSize, Window: 4 * pageSize}, st, contacts.New(nc, 10*time.Second), nc, "bench", settings, time.Now, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
@@ -140,4 +141,10 @@ func serveAudience(b *testing.B, nc *nats.Conn, n, pageSize int) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = sub.Unsubscribe() })
+}
+
+// oneKey is a keyring of one key; the literal keys here are long enough.
+func oneKey(k string) secret.Keyring {
+	keys, _ := secret.NewKeyring([]byte(k))
+	return keys
 }

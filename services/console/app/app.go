@@ -24,6 +24,7 @@ import (
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/logging"
 	"github.com/musterhq/muster/shared/postgres"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/web"
 )
@@ -100,6 +101,9 @@ func (c Config) Validate() error {
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		return errors.New("set both CONSOLE_ADMIN_EMAIL and CONSOLE_ADMIN_PASSWORD, or neither")
 	}
+	if !c.DevMode && c.AdminPassword != "" && secret.IsDevelopmentValue(c.AdminPassword) {
+		return errors.New("CONSOLE_ADMIN_PASSWORD is a known development value; choose another (it must be changed at first sign-in anyway)")
+	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err
 	}
@@ -160,6 +164,8 @@ type App struct {
 	store  *store.Store
 	server *web.Server
 	now    func() time.Time
+	// devMode is CONSOLE_DEV_MODE, which make run sets.
+	devMode bool
 }
 
 // New connects everything, makes the first admin when asked, and listens;
@@ -179,7 +185,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if err != nil {
 		return nil, fmt.Errorf("starting console: %w", err)
 	}
-	a := &App{deps: deps, redis: redis.NewClient(redisOpts), store: store.New(deps.Pool, o.Now), now: o.Now}
+	a := &App{deps: deps, redis: redis.NewClient(redisOpts), store: store.New(deps.Pool, o.Now), now: o.Now, devMode: cfg.DevMode}
 	if err := a.start(ctx, cfg, o); err != nil {
 		deps.Close(ctx)
 		_ = a.redis.Close()
@@ -222,6 +228,25 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	a.deps.Go(a.sweepSessions)
 	a.server, err = a.deps.NewServer(srv.Routes(), checks)
 	return err
+}
+
+// DevAdminToken makes an admin API token for the development stack, which
+// writes it to .run/admin.token so a newcomer can call the API at once. It
+// refuses outside development mode: a real deployment's first token is
+// made by a signed-in admin.
+func (a *App) DevAdminToken(ctx context.Context, name string, ttl time.Duration) (string, error) {
+	if !a.devMode {
+		return "", errors.New("an admin token is made at start only in development mode")
+	}
+	tok := account.NewAPIToken()
+	t, err := a.store.CreateAPIToken(ctx, store.NewAPIToken{Name: name, Role: account.RoleAdmin, Hash: account.HashSecret(tok), ExpiresAt: a.now().Add(ttl)})
+	if err != nil {
+		return "", err
+	}
+	if err := a.store.Audit(ctx, store.AuditEntry{ActorID: "system", Actor: "system", Action: "token.create", Target: "token " + t.ID, Detail: name + " (admin, development mode)"}); err != nil {
+		return "", err
+	}
+	return tok, nil
 }
 
 // bootstrapAdmin makes the configured admin when no admin exists, so a

@@ -94,6 +94,8 @@ func newHarness(t testing.TB, s setup) *harness {
 	cfg.TwilioAPIURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken = h.simURL, sim.DefaultAccountSID, sim.DefaultAuthToken
 	cfg.TwilioFrom = "+15550001111"
 	cfg.SendGridAPIKey, cfg.SendGridAPIURL, cfg.SendGridWebhookKey = "SG.test", h.simURL, h.sim.SendGridPublicKey()
+	// The simulator's credentials and a test key: development mode.
+	cfg.DevMode = true
 	cfg.UnsubscribeSecret = "test-secret-test-secret-test-secret"
 	cfg.EmailLinger = 5 * time.Millisecond
 	cfg.TwilioTimeout = time.Second

@@ -78,7 +78,7 @@ func TestFaultKillDashNineAfterProviderAccepted(t *testing.T) {
 	held := phone(7001)
 	s.SetFaults([]sim.Fault{{To: held, Kind: sim.FaultTimeoutAfterAccept, Count: 1, Hold: time.Minute}})
 	p := &process{t: t, bin: bin, env: []string{
-		"DELIVERY_HTTP_ADDR=" + addr, "DELIVERY_PUBLIC_URL=http://" + addr,
+		"DELIVERY_HTTP_ADDR=" + addr, "DELIVERY_PUBLIC_URL=http://" + addr, "DELIVERY_DEV_MODE=true",
 		"DELIVERY_DATABASE_URL=" + dsn, "DELIVERY_NATS_URL=" + n.URL(),
 		"DELIVERY_REDIS_URL=" + testkit.RedisURL(), "DELIVERY_REDIS_PREFIX=" + prefix,
 		"DELIVERY_TWILIO_API_URL=" + srv, "DELIVERY_TWILIO_ACCOUNT_SID=" + sim.DefaultAccountSID,

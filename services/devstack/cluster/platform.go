@@ -89,7 +89,9 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 			conns = "8"
 		}
 		return []string{prefix + "HTTP_ADDR=" + addr, prefix + "DATABASE_URL=" + dsn, prefix + "NATS_URL=" + p.NATS.URLs(),
-			prefix + "STREAM_REPLICAS=" + replicas, prefix + "LOG_LEVEL=warn", prefix + "DB_MAX_CONNS=" + conns}
+			prefix + "STREAM_REPLICAS=" + replicas, prefix + "LOG_LEVEL=warn", prefix + "DB_MAX_CONNS=" + conns,
+			// Against the simulator, with its credentials: development mode.
+			prefix + "DEV_MODE=true"}
 	}
 
 	deliveryAddrs := make([]string, o.DeliveryReplicas)

@@ -45,6 +45,13 @@ type Options struct {
 	// ConsoleAdminPassword make its first admin.
 	ConsoleDB, ConsoleAddr                  string
 	ConsoleAdminEmail, ConsoleAdminPassword string
+	// LinkSecret and UnsubscribeSecret sign members' links; empty ones
+	// are made up per process (links then die with it). The dev stack
+	// keeps its own under .run/ so links outlive a restart.
+	LinkSecret, UnsubscribeSecret string
+	// AdminToken asks for an admin API token (Stack.AdminToken) once the
+	// console runs.
+	AdminToken bool
 	// Console adjusts the console's configuration before it starts.
 	Console func(*console.Config)
 
@@ -79,6 +86,8 @@ type Stack struct {
 	DeliveryURL  string
 	// ConsoleURL is empty when the console was left out.
 	ConsoleURL string
+	// AdminToken is an admin API token for the console, when asked for.
+	AdminToken string
 
 	natsSrv *server.Server
 	simSrv  *http.Server
@@ -146,6 +155,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	pc := campaigns.DefaultConfig()
 	pc.HTTPAddr, pc.DatabaseURL, pc.NATSURL, pc.DevMode = o.CampaignsAddr, o.CampaignsDB, s.NATSURL, true
 	pc.FanoutPoll = 200 * time.Millisecond
+	pc.LinkSecret = o.LinkSecret
 	pa, err := campaigns.New(ctx, pc, log.Named("campaigns"))
 	if err != nil {
 		return nil, err
@@ -157,6 +167,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	dc.HTTPAddr, dc.DatabaseURL, dc.NATSURL, dc.DevMode = deliveryAddr, o.DeliveryDB, s.NATSURL, true
 	dc.TwilioAPIURL, dc.TwilioAccountSID, dc.TwilioAuthToken = s.SimulatorURL, sim.DefaultAccountSID, sim.DefaultAuthToken
 	dc.TwilioFrom = "+15550001111"
+	dc.UnsubscribeSecret = o.UnsubscribeSecret
 	dc.SendGridAPIKey, dc.SendGridAPIURL, dc.SendGridWebhookKey = simSendGridKey, s.SimulatorURL, s.Sim.SendGridPublicKey()
 	if o.DeliveryWorkers > 0 {
 		dc.Workers = o.DeliveryWorkers
@@ -196,6 +207,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 		s.ConsoleURL = oa.URL()
 		s.run(runCtx, "console", oa.Run)
+		if o.AdminToken {
+			if s.AdminToken, err = oa.DevAdminToken(ctx, "make run", 30*24*time.Hour); err != nil {
+				return nil, fmt.Errorf("making the development admin token: %w", err)
+			}
+		}
 	}
 	return s, nil
 }
