@@ -47,6 +47,8 @@ func StatusOf(err error) int {
 		return http.StatusForbidden
 	case apperr.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case apperr.KindTooMany:
+		return http.StatusTooManyRequests
 	default:
 		return http.StatusInternalServerError
 	}

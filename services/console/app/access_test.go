@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -237,5 +238,50 @@ func TestAPITokensExpireAndNeverOutgrowTheirMaker(t *testing.T) {
 	}
 	if code := api.apiJSON("GET", "/api/campaigns", def.Token, nil, nil); code != http.StatusOK {
 		t.Errorf("90-day token a day later = %d, want 200", code)
+	}
+}
+
+// Live result streams are bounded per organizer: one more than allowed is
+// refused with 429 until one closes.
+func TestLiveStreamsAreLimitedPerOrganizer(t *testing.T) {
+	c := startConsole(t, 100, func(cfg *app.Config) { cfg.StreamsPerOrganizer = 1 })
+	admin := newBrowser(t, c.URL())
+	if code, _ := admin.signIn(adminEmail, adminPassword); code != http.StatusSeeOther {
+		t.Fatal("sign in failed")
+	}
+	first, err := http.NewRequest("GET", c.URL()+"/campaigns/c1/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, err := admin.hc.Do(first.WithContext(ctx))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("first stream = %v, %v", resp, err)
+	}
+	if _, err := resp.Body.Read(make([]byte, 16)); err != nil {
+		t.Fatalf("reading the first stream: %v", err)
+	}
+	if resp, _ := admin.do("GET", "/campaigns/c1/stream", nil, nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a second stream = %d, want 429", resp.StatusCode)
+	}
+	cancel()
+	resp.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx2, cancel2 := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx2, "GET", c.URL()+"/campaigns/c1/stream", nil)
+		resp, err := admin.hc.Do(req)
+		ok := err == nil && resp.StatusCode == http.StatusOK
+		if resp != nil {
+			resp.Body.Close()
+		}
+		cancel2()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stream allowed after the first closed: %v %v", resp, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

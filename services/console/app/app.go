@@ -57,6 +57,14 @@ type Config struct {
 	// SignInLimit attempts per SignInWindow, per email and per address.
 	SignInLimit  int           `env:"SIGNIN_LIMIT" envDefault:"10"`
 	SignInWindow time.Duration `env:"SIGNIN_WINDOW" envDefault:"15m"`
+	// ImportsPerOrganizer and ImportsTotal bound the CSV uploads one
+	// organizer (or token), and all of them together, may have in flight
+	// at once; StreamsPerOrganizer and StreamsTotal do the same for live
+	// result streams. Counted in Redis, across replicas.
+	ImportsPerOrganizer int `env:"IMPORTS_PER_ORGANIZER" envDefault:"2"`
+	ImportsTotal        int `env:"IMPORTS_TOTAL" envDefault:"8"`
+	StreamsPerOrganizer int `env:"STREAMS_PER_ORGANIZER" envDefault:"6"`
+	StreamsTotal        int `env:"STREAMS_TOTAL" envDefault:"200"`
 	// MaxUpload bounds a request body, CSV uploads included.
 	MaxUpload int64 `env:"MAX_UPLOAD" envDefault:"268435456"`
 	// TrustedProxies are networks (CIDR, comma-separated) whose
@@ -94,6 +102,9 @@ func (c Config) Validate() error {
 	}
 	if c.TokenTTL <= 0 || c.TokenTTL > 365*24*time.Hour {
 		return fmt.Errorf("CONSOLE_TOKEN_TTL: want more than 0 and at most a year, got %s", c.TokenTTL)
+	}
+	if c.ImportsPerOrganizer < 1 || c.ImportsTotal < 1 || c.StreamsPerOrganizer < 1 || c.StreamsTotal < 1 {
+		return errors.New("CONSOLE_IMPORTS_* and CONSOLE_STREAMS_* must be at least 1")
 	}
 	if c.SignInLimit < 1 || c.SignInWindow <= 0 {
 		return errors.New("CONSOLE_SIGNIN_LIMIT and CONSOLE_SIGNIN_WINDOW must be positive")
@@ -146,6 +157,8 @@ func (c Config) settings() []server.Setting {
 		{Name: "CONSOLE_SECURE_COOKIE", Value: c.SecureCookie},
 		{Name: "CONSOLE_SIGNIN_LIMIT", Value: strconv.Itoa(c.SignInLimit) + " per " + c.SignInWindow.String()},
 		{Name: "CONSOLE_MAX_UPLOAD", Value: strconv.FormatInt(c.MaxUpload, 10) + " bytes"},
+		{Name: "CONSOLE_IMPORTS_PER_ORGANIZER / _TOTAL", Value: strconv.Itoa(c.ImportsPerOrganizer) + " / " + strconv.Itoa(c.ImportsTotal)},
+		{Name: "CONSOLE_STREAMS_PER_ORGANIZER / _TOTAL", Value: strconv.Itoa(c.StreamsPerOrganizer) + " / " + strconv.Itoa(c.StreamsTotal)},
 		{Name: "CONSOLE_TRUSTED_PROXIES", Value: strings.Join(c.TrustedProxies, ",")},
 		{Name: "CONSOLE_ADMIN_PASSWORD", Value: masked(c.AdminPassword)},
 	}
@@ -206,6 +219,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	srv, err := server.New(server.Deps{
 		Store:   a.store,
 		Limiter: limit.New(a.redis, cfg.RedisPrefix, cfg.SignInLimit, cfg.SignInWindow),
+		Uploads: limit.NewSlots(a.redis, cfg.RedisPrefix, "upload", cfg.ImportsPerOrganizer, cfg.ImportsTotal, 30*time.Second),
+		Streams: limit.NewSlots(a.redis, cfg.RedisPrefix, "stream", cfg.StreamsPerOrganizer, cfg.StreamsTotal, 30*time.Second),
 		Services: upstream.Services{
 			Contacts:  upstream.New("contacts", cfg.ContactsURL, cfg.UpstreamTimeout),
 			Campaigns: upstream.New("campaigns", cfg.CampaignsURL, cfg.UpstreamTimeout),

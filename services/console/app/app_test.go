@@ -100,6 +100,12 @@ func startConsole(t *testing.T, limit int, change ...func(*app.Config)) *console
 			_, _ = io.WriteString(w, `{"channels": {"sms": {"reachable": 3, "segments": 1, "encoding": "GSM-7"}, "email": {"reachable": 2}}, "total": 4, "excluded": 1}`)
 		case r.URL.Path == "/campaigns/c2/preview":
 			_, _ = io.WriteString(w, `{"sms": {"body": "Hi Alex, meet Tuesday"}, "email": {"subject": "Meet Tuesday, Alex", "text": "Dear Alex, come along."}, "warnings": []}`)
+		case strings.HasSuffix(r.URL.Path, "/results/stream"):
+			// A live stream that stays open until the caller leaves.
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, "event: counts\ndata: {}\n\n")
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
 		case r.URL.Path == "/inbox":
 			_, _ = io.WriteString(w, `{"items": []}`)
 		default:

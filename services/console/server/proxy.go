@@ -2,11 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 
+	"github.com/musterhq/muster/services/console/limit"
 	"github.com/musterhq/muster/services/console/upstream"
+	"github.com/musterhq/muster/shared/apperr"
 )
 
 // proxy passes a service's answer through: status, type and body. Errors
@@ -31,6 +34,11 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, c *upstream.Clien
 // stream relays a server-sent event stream, flushing as events arrive,
 // until the client or the service goes away.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *upstream.Client, path string) {
+	release, ok := s.slot(w, r, s.Streams, "live result streams")
+	if !ok {
+		return
+	}
+	defer release()
 	resp, err := c.Raw(r.Context(), http.MethodGet, path, nil, "")
 	if err != nil {
 		s.failErr(w, r, err)
@@ -56,6 +64,24 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *upstream.Clie
 			return
 		}
 	}
+}
+
+// slot takes one of the caller's slots for a long request, or answers
+// 429 and reports false.
+func (s *Server) slot(w http.ResponseWriter, r *http.Request, slots *limit.Slots, what string) (func(), bool) {
+	release, err := slots.Acquire(r.Context(), principalOf(r).ID)
+	switch {
+	case errors.Is(err, limit.ErrCallerFull):
+		s.failErr(w, r, apperr.TooMany("you have as many %s open as allowed; close one and try again", what))
+		return nil, false
+	case errors.Is(err, limit.ErrAllFull):
+		s.failErr(w, r, apperr.TooMany("the console has as many %s open as it allows; try again in a minute", what))
+		return nil, false
+	case err != nil:
+		s.failErr(w, r, apperr.Unavailable(err, "%s are unavailable just now", what))
+		return nil, false
+	}
+	return release, true
 }
 
 func jsonDecode(r io.Reader, v any) error {

@@ -44,6 +44,9 @@ type Setting struct {
 type Deps struct {
 	Store    *store.Store
 	Limiter  *limit.Limiter
+	// Uploads and Streams bound the CSV imports and live result streams
+	// each organizer (and everyone together) may have open at once.
+	Uploads, Streams *limit.Slots
 	Services upstream.Services
 	Log      *zap.Logger
 	// SessionTTL is how long a session lasts after sign-in.
