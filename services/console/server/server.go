@@ -42,13 +42,13 @@ type Setting struct {
 
 // Deps are what the server needs.
 type Deps struct {
-	Store    *store.Store
-	Limiter  *limit.Limiter
+	Store   *store.Store
+	Limiter *limit.Limiter
 	// Uploads and Streams bound the CSV imports and live result streams
 	// each organizer (and everyone together) may have open at once.
 	Uploads, Streams *limit.Slots
-	Services upstream.Services
-	Log      *zap.Logger
+	Services         upstream.Services
+	Log              *zap.Logger
 	// SessionTTL is how long a session lasts after sign-in.
 	SessionTTL time.Duration
 	// SecureCookie is "auto" (Secure when the request came over https,
