@@ -288,7 +288,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	recv := receive.New(st, pub, func() receive.Replies {
 		rules := src.Rules()
 		return receive.Replies{OptOut: rules.OptOut, OptIn: rules.OptIn, Help: rules.Help}
-	}, log.Named("receive"))
+	}, o.Clock, log.Named("receive"))
 	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, recv, log.Named("twilio")).Routes(r)
 	secret := []byte(cfg.UnsubscribeSecret)
 	if len(secret) == 0 {
@@ -319,7 +319,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	// suppression list; one worker keeps each address's changes in order.
 	err = a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamConsent, Durable: "delivery-consent", Workers: 1,
-	}, receive.ConsentHandler(st, log.Named("consent")))
+	}, receive.ConsentHandler(st, o.Clock, log.Named("consent")))
 	if err != nil {
 		return err
 	}

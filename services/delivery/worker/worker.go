@@ -480,7 +480,7 @@ func (w *Worker) announce(ctx context.Context, id string) {
 func (w *Worker) suppress(ctx context.Context, msg store.Message, code string) error {
 	_, err := w.store.Suppress(ctx, store.Suppression{
 		Channel: msg.Channel, Address: msg.To, Reason: "carrier opt-out", Source: events.SourceProvider,
-		Evidence: "twilio error " + code,
+		Evidence: "twilio error " + code, At: w.cfg.Clock(),
 		Announce: &events.ConsentChanged{
 			Meta:    events.Meta{ID: "carrier-stop." + msg.ID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: time.Now().UTC(), CorrelationID: msg.CorrelationID},
 			Channel: events.Channel(msg.Channel), Address: msg.To, Change: events.ConsentOptedOut,
