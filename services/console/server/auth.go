@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"go.uber.org/zap"
 
@@ -246,12 +247,39 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// safeNext keeps a post-sign-in redirect on this site.
+// maxNext bounds a post-sign-in target; the console's own paths are short.
+const maxNext = 2048
+
+// safeNext keeps a post-sign-in redirect on this site: the target must
+// be a path of this origin, or the organizer goes to "/". Browsers are
+// forgiving with a Location header (they drop tabs and newlines, read a
+// backslash as a slash, and take "//host" as another site), so a target
+// is refused outright, not cleaned, when it or its decoded path holds a
+// control character or a backslash, starts with anything but a single
+// '/', or parses with a scheme, host or user.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if next == "" || len(next) > maxNext || !sameOriginPath(next) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !sameOriginPath(u.Path) {
 		return "/"
 	}
 	return next
+}
+
+// sameOriginPath reports whether p starts with exactly one '/' and holds
+// no control character or backslash.
+func sameOriginPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return false
+	}
+	for _, c := range p {
+		if c == '\\' || unicode.IsControl(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // clientIP is the address sign-in attempts are counted against: the
