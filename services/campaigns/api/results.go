@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/campaign"
 	"github.com/musterhq/muster/services/campaigns/store"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/csvsafe"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -177,9 +177,11 @@ func (h *Handler) rsvps(w http.ResponseWriter, r *http.Request) {
 			if x.AnsweredAt != nil {
 				at = x.AnsweredAt.UTC().Format(time.RFC3339)
 			}
-			_ = cw.Write([]string{x.ContactID, x.FirstName, x.LastName, x.Answer, x.Channel, x.Source, at})
+			_ = cw.Write(x.ContactID, x.FirstName, x.LastName, x.Answer, x.Channel, x.Source, at)
 		}
-		cw.Flush()
+		if err := cw.Flush(); err != nil {
+			return // the client went away
+		}
 		if len(list) < 1000 {
 			return
 		}
@@ -194,12 +196,15 @@ func clampLimit(n int) int {
 	return n
 }
 
-func startCSV(w http.ResponseWriter, filename string, header ...string) *csv.Writer {
+// startCSV starts a CSV download. Every cell goes through csvsafe, which
+// writes names and answers members typed as text, never as formulas.
+func startCSV(w http.ResponseWriter, filename string, header ...string) *csvsafe.Writer {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	cw := csv.NewWriter(w)
-	_ = cw.Write(header)
+	cw := csvsafe.NewWriter(w)
+	_ = cw.Write(header...)
 	return cw
 }
 
@@ -229,9 +234,11 @@ func (h *Handler) actions(w http.ResponseWriter, r *http.Request, action, name s
 	if q.Get("format") == "csv" {
 		cw := startCSV(w, name+"-"+c.ID+".csv", "contact_id", "first_name", "last_name", "channel", "source", "at")
 		err := h.Store.EachAction(ctx, c.ID, action, func(a store.Action) error {
-			return cw.Write([]string{a.ContactID, a.FirstName, a.LastName, a.Channel, a.Source, a.At.UTC().Format(time.RFC3339Nano)})
+			return cw.Write(a.ContactID, a.FirstName, a.LastName, a.Channel, a.Source, a.At.UTC().Format(time.RFC3339Nano))
 		})
-		cw.Flush()
+		if ferr := cw.Flush(); err == nil {
+			err = ferr
+		}
 		if err != nil {
 			h.Log.Error("exporting "+name, zap.String("campaign_id", c.ID), zap.Error(err))
 		}
