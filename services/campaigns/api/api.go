@@ -108,10 +108,13 @@ func (h *Handler) Routes() http.Handler {
 	r.Get("/inbox", h.inbox)
 	r.Post("/inbox/{id}/reply", h.inboxReply)
 	r.Post("/inbox/{id}/handled", h.inboxHandled)
-	r.Get(message.RSVPPath+"{token}", h.rsvpPage)
-	r.Post(message.RSVPPath+"{token}", h.rsvpAnswer)
-	r.Get(message.SignPath+"{token}", h.signPage)
-	r.Post(message.SignPath+"{token}", h.signAnswer)
+	// The pages members open from their links: no styles, no scripts,
+	// and the member-page headers on every answer.
+	links := r.With(web.MemberPages())
+	links.Get(message.RSVPPath+"{token}", h.rsvpPage)
+	links.Post(message.RSVPPath+"{token}", h.rsvpAnswer)
+	links.Get(message.SignPath+"{token}", h.signPage)
+	links.Post(message.SignPath+"{token}", h.signAnswer)
 	return r
 }
 
