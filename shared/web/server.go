@@ -50,10 +50,10 @@ func NewServer(addr string, routes http.Handler, reg *prometheus.Registry, check
 	return &Server{
 		srv: &http.Server{
 			Handler:           r,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      0, // server-sent event streams stay open
-			IdleTimeout:       120 * time.Second,
+			ReadHeaderTimeout: ReadHeaderTimeout,
+			ReadTimeout:       ReadTimeout,
+			WriteTimeout:      WriteTimeout, // streams and downloads extend theirs (KeepWriting)
+			IdleTimeout:       IdleTimeout,
 			ErrorLog:          zap.NewStdLog(log.Named("http")),
 		},
 		ln:  ln,

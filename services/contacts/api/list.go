@@ -225,6 +225,7 @@ func (h *Handler) bulkTags(w http.ResponseWriter, r *http.Request) {
 type csvStream struct {
 	w    *csvsafe.Writer
 	rc   *http.ResponseController
+	rw   http.ResponseWriter
 	rows int
 }
 
@@ -232,10 +233,17 @@ func startCSV(w http.ResponseWriter, name string) *csvStream {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
-	return &csvStream{w: csvsafe.NewWriter(w), rc: http.NewResponseController(w)}
+	return &csvStream{w: csvsafe.NewWriter(w), rc: http.NewResponseController(w), rw: w}
 }
 
+// row writes one row. A long download outlasts the server's write
+// timeout, so each batch of rows gets its own window (web.KeepWriting).
 func (s *csvStream) row(cells ...string) error {
+	if s.rows%1000 == 0 {
+		if err := web.KeepWriting(s.rw); err != nil {
+			return err
+		}
+	}
 	if err := s.w.Write(cells...); err != nil {
 		return err
 	}
