@@ -20,6 +20,7 @@ const (
 	KindUnauthorized
 	KindForbidden
 	KindUnavailable
+	KindTooLarge
 )
 
 func (k Kind) String() string {
@@ -36,6 +37,8 @@ func (k Kind) String() string {
 		return "forbidden"
 	case KindUnavailable:
 		return "unavailable"
+	case KindTooLarge:
+		return "too_large"
 	default:
 		return "internal"
 	}
@@ -90,6 +93,11 @@ func Forbidden(format string, args ...any) error {
 // Unavailable reports a dependency that is down; the caller may retry.
 func Unavailable(err error, format string, args ...any) error {
 	return &Error{Kind: KindUnavailable, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// TooLarge reports input in field over the size the caller may send.
+func TooLarge(field, format string, args ...any) error {
+	return &Error{Kind: KindTooLarge, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // KindOf finds the kind of err; unclassified errors are internal.

@@ -47,6 +47,8 @@ func StatusOf(err error) int {
 		return http.StatusForbidden
 	case apperr.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case apperr.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
 	default:
 		return http.StatusInternalServerError
 	}
@@ -67,15 +69,40 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err err
 	WriteJSON(w, status, body)
 }
 
-// DecodeJSON reads a bounded JSON body into v, refusing unknown fields so a
-// typo in a request is an error rather than a silently ignored setting.
+// LimitBody bounds r's body at n bytes: a read past it fails with an
+// error ReadError turns into 413. Every handler that reads a body bounds
+// it, through this or DecodeJSON.
+func LimitBody(r *http.Request, n int64) {
+	// No ResponseWriter: the server is not asked to close the connection,
+	// so a caller over the limit still gets the JSON answer; net/http
+	// drains or drops what is left of the body afterwards.
+	r.Body = http.MaxBytesReader(nil, r.Body, n)
+}
+
+// ReadError classifies an error reading a request body: a body over the
+// limit LimitBody set is too large (413), anything else unreadable (400).
+func ReadError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return apperr.TooLarge("body", "larger than %d bytes", tooBig.Limit)
+	}
+	return apperr.Invalid("body", "could not be read")
+}
+
+// DecodeJSON reads a JSON body of at most MaxJSONBody bytes into v (413
+// when it is larger), refusing unknown fields so a typo in a request is an
+// error rather than a silently ignored setting.
 func DecodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, MaxJSONBody+1))
+	LimitBody(r, MaxJSONBody)
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
+		var tooBig *http.MaxBytesError
 		switch {
+		case errors.As(err, &tooBig):
+			return ReadError(err)
 		case errors.As(err, &typ):
 			return apperr.Invalid(typ.Field, "wrong type: want %s", typ.Type)
 		case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

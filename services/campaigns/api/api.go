@@ -121,9 +121,10 @@ func (h *Handler) Routes() http.Handler {
 // decodeOptional reads a JSON body when there is one: several actions
 // (launch, cancel) take options but have always been called with none.
 func decodeOptional(r *http.Request, v any) error {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, web.MaxJSONBody+1))
+	web.LimitBody(r, web.MaxJSONBody)
+	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return apperr.Invalid("body", "could not be read")
+		return web.ReadError(err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil

@@ -53,7 +53,8 @@ type Config struct {
 	// SignInLimit attempts per SignInWindow, per email and per address.
 	SignInLimit  int           `env:"SIGNIN_LIMIT" envDefault:"10"`
 	SignInWindow time.Duration `env:"SIGNIN_WINDOW" envDefault:"15m"`
-	// MaxUpload bounds a request body, CSV uploads included.
+	// MaxUpload bounds a signed-in organizer's CSV upload; every other
+	// request body is bounded at 1 MiB (web.MaxJSONBody).
 	MaxUpload int64 `env:"MAX_UPLOAD" envDefault:"268435456"`
 	// TrustedProxies are networks (CIDR, comma-separated) whose
 	// X-Forwarded-For is believed when counting sign-in attempts per

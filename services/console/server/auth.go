@@ -3,11 +3,13 @@ package server
 import (
 	"context"
 	"errors"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 
 	"go.uber.org/zap"
@@ -16,6 +18,7 @@ import (
 	"github.com/musterhq/muster/services/console/store"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/logging"
+	"github.com/musterhq/muster/shared/web"
 )
 
 // Cookie names. The sign-in cookie carries the form's CSRF value before
@@ -131,6 +134,39 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, err error) {
 	s.failErr(w, r, err)
 }
 
+// uploadTime is how long an organizer's upload may take to arrive: a
+// large member list over a slow link. Only a signed-in caller gets it.
+const uploadTime = 30 * time.Minute
+
+// limitBody bounds every request body, whoever sends it, before anything
+// reads it. A signed-in caller's upload (a multipart form or a CSV) may be
+// MaxUpload bytes and take uploadTime to arrive; every other body (forms,
+// JSON, anything from a caller not signed in) is at most web.MaxJSONBody
+// and has the server's timeouts. A read past the limit fails, and the
+// JSON API answers 413.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !safeMethod(r.Method) {
+			limit := int64(web.MaxJSONBody)
+			if principalOf(r) != nil && isUpload(r) && s.MaxUpload > limit {
+				limit = s.MaxUpload
+				if err := web.AllowUpload(w, uploadTime); err != nil {
+					s.Log.Warn("upload deadline not extended", zap.String("path", r.URL.Path), zap.Error(err))
+				}
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isUpload reports whether a request's body is a file: a multipart form or
+// a CSV.
+func isUpload(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "multipart/form-data" || mt == "text/csv"
+}
+
 // checkCSRF refuses any state-changing request made with a session whose
 // CSRF token is missing or wrong: from a form field or, for scripts, a
 // header. API tokens are not ambient credentials and need none.
@@ -140,9 +176,6 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 		if safeMethod(r.Method) || p == nil || p.Session == nil {
 			next.ServeHTTP(w, r)
 			return
-		}
-		if s.MaxUpload > 0 {
-			r.Body = http.MaxBytesReader(w, r.Body, s.MaxUpload)
 		}
 		got := r.Header.Get(csrfHeader)
 		if got == "" {

@@ -138,6 +138,8 @@ func (c *Client) errorOf(method, path string, resp *http.Response) error {
 		return apperr.NotFound("%s", msg)
 	case resp.StatusCode == http.StatusConflict:
 		return apperr.Conflict("%s", msg)
+	case resp.StatusCode == http.StatusRequestEntityTooLarge:
+		return apperr.TooLarge(eb.Field, "%s", strings.TrimPrefix(msg, eb.Field+": "))
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return apperr.Unavailable(errors.New(msg), "%s is unavailable", c.name)
 	default:
