@@ -59,14 +59,31 @@ func StatusOf(err error) int {
 // errors are the caller's to read and are not logged.
 func WriteError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
 	status := StatusOf(err)
-	body := ErrorBody{Error: err.Error(), Kind: apperr.KindOf(err).String(), Field: apperr.FieldOf(err)}
 	if status >= 500 {
 		log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
-		if status == http.StatusInternalServerError {
-			body.Error = "internal error"
-		}
 	}
-	WriteJSON(w, status, body)
+	WriteJSON(w, status, BodyOf(err))
+}
+
+// BodyOf is what a caller is shown of err. A client error (4xx) says what
+// was wrong; a failure of ours (5xx) says no more than its kind and, for
+// an unavailable dependency, the message written for the caller, without
+// the error under it: that text may name a host, a database or a query.
+// Whoever answers logs the whole error once.
+func BodyOf(err error) ErrorBody {
+	kind := apperr.KindOf(err)
+	switch status := StatusOf(err); {
+	case status == http.StatusServiceUnavailable:
+		msg := "unavailable, try again"
+		var e *apperr.Error
+		if errors.As(err, &e) && e.Message != "" {
+			msg = e.Message
+		}
+		return ErrorBody{Error: msg, Kind: kind.String()}
+	case status >= 500:
+		return ErrorBody{Error: "internal error", Kind: apperr.KindInternal.String()}
+	}
+	return ErrorBody{Error: err.Error(), Kind: kind.String(), Field: apperr.FieldOf(err)}
 }
 
 // LimitBody bounds r's body at n bytes: a read past it fails with an

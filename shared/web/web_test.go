@@ -111,3 +111,23 @@ func TestDecodeJSON(t *testing.T) {
 		}
 	}
 }
+
+// A caller sees why a request was refused, but of a failure of ours only
+// its kind: the text under it may name the database or a host.
+func TestBodyOfHidesServerErrorDetail(t *testing.T) {
+	cases := []struct {
+		err  error
+		want ErrorBody
+	}{
+		{apperr.Invalid("phone", "not a phone number"), ErrorBody{Error: "phone: not a phone number", Kind: "invalid", Field: "phone"}},
+		{apperr.TooLarge("body", "larger than 10 bytes"), ErrorBody{Error: "body: larger than 10 bytes", Kind: "too_large", Field: "body"}},
+		{errors.New("dial tcp 10.0.0.5:5432: connection refused"), ErrorBody{Error: "internal error", Kind: "internal"}},
+		{fmt.Errorf("recording: %w", errors.New(`ERROR: relation "suppressions" does not exist`)), ErrorBody{Error: "internal error", Kind: "internal"}},
+		{apperr.Unavailable(errors.New("dial tcp 10.0.0.7:8081: connection refused"), "contacts is not answering"), ErrorBody{Error: "contacts is not answering", Kind: "unavailable"}},
+	}
+	for _, c := range cases {
+		if got := BodyOf(c.err); got != c.want {
+			t.Errorf("BodyOf(%v) = %+v, want %+v", c.err, got, c.want)
+		}
+	}
+}
