@@ -21,6 +21,7 @@ const (
 	KindForbidden
 	KindUnavailable
 	KindTooMany
+	KindTooLarge
 )
 
 func (k Kind) String() string {
@@ -39,6 +40,8 @@ func (k Kind) String() string {
 		return "unavailable"
 	case KindTooMany:
 		return "too_many_requests"
+	case KindTooLarge:
+		return "too_large"
 	default:
 		return "internal"
 	}
@@ -99,6 +102,11 @@ func Unavailable(err error, format string, args ...any) error {
 // how often; it may try again later.
 func TooMany(format string, args ...any) error {
 	return &Error{Kind: KindTooMany, Message: fmt.Sprintf(format, args...)}
+}
+
+// TooLarge reports input in field over the size the caller may send.
+func TooLarge(field, format string, args ...any) error {
+	return &Error{Kind: KindTooLarge, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // KindOf finds the kind of err; unclassified errors are internal.

@@ -65,7 +65,8 @@ type Config struct {
 	ImportsTotal        int `env:"IMPORTS_TOTAL" envDefault:"8"`
 	StreamsPerOrganizer int `env:"STREAMS_PER_ORGANIZER" envDefault:"6"`
 	StreamsTotal        int `env:"STREAMS_TOTAL" envDefault:"200"`
-	// MaxUpload bounds a request body, CSV uploads included.
+	// MaxUpload bounds a signed-in organizer's CSV upload; every other
+	// request body is bounded at 1 MiB (web.MaxJSONBody).
 	MaxUpload int64 `env:"MAX_UPLOAD" envDefault:"268435456"`
 	// TrustedProxies are networks (CIDR, comma-separated) whose
 	// X-Forwarded-For is believed when counting sign-in attempts per

@@ -10,6 +10,7 @@ import (
 	"github.com/musterhq/muster/services/console/limit"
 	"github.com/musterhq/muster/services/console/upstream"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/web"
 )
 
 // proxy passes a service's answer through: status, type and body. Errors
@@ -28,7 +29,23 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, c *upstream.Clien
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
+	// A download (a CSV export) may outlast the server's write timeout:
+	// each stretch of copying gets its own window.
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if web.KeepWriting(w) != nil {
+				return
+			}
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // stream relays a server-sent event stream, flushing as events arrive,
@@ -55,6 +72,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *upstream.Clie
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
+			// The stream outlives the server's write timeout: each event
+			// (or heartbeat) gets its own window to reach the browser.
+			if web.KeepWriting(w) != nil {
+				return
+			}
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return
 			}

@@ -54,7 +54,8 @@ type Deps struct {
 	// SecureCookie is "auto" (Secure when the request came over https,
 	// directly or per X-Forwarded-Proto), "true" or "false".
 	SecureCookie string
-	// MaxUpload bounds a CSV upload.
+	// MaxUpload bounds a signed-in caller's CSV upload; every other body
+	// is bounded at web.MaxJSONBody.
 	MaxUpload int64
 	// Settings are shown, read-only, on the settings page.
 	Settings []Setting
@@ -98,6 +99,7 @@ func (s *Server) Routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(securityHeaders)
 	r.Use(s.authenticate)
+	r.Use(s.limitBody)
 	r.Use(s.checkCSRF)
 
 	static, _ := fs.Sub(staticFS, "static") // the directory is embedded above

@@ -403,7 +403,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	// suppression list; one worker keeps each address's changes in order.
 	err = a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamConsent, Durable: "delivery-consent", Workers: 1,
-	}, receive.ConsentHandler(st, log.Named("consent")))
+	}, receive.ConsentHandler(st, o.Clock, log.Named("consent")))
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/musterhq/muster/shared/logging"
 	"github.com/musterhq/muster/shared/secret"
+	"github.com/musterhq/muster/shared/web"
 )
 
 // Path is where links point.
@@ -158,16 +159,23 @@ func NewHandler(s *Signer, u Unsubscriber, orgName string, log *zap.Logger) *Han
 // Routes mounts GET (a page asking to confirm, so link scanners that
 // follow links cannot unsubscribe anyone) and POST (the confirmation, and
 // RFC 8058 one-click).
+// Both answer with the member-page headers (CSP, nosniff, no framing, no
+// referrer).
 func (h *Handler) Routes(r chi.Router) {
-	r.Get(Path, h.confirm)
-	r.Post(Path, h.unsubscribe)
+	page := r.With(web.MemberPages(pageStyle))
+	page.Get(Path, h.confirm)
+	page.Post(Path, h.unsubscribe)
 }
+
+// pageStyle is the page's one inline style; the Content-Security-Policy
+// allows it by hash, so it must be written into the page exactly.
+const pageStyle = `body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}
+button{font-size:1rem;padding:.6rem 1.2rem;border:0;border-radius:.3rem;background:#1d4ed8;color:#fff;cursor:pointer}`
 
 var page = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Org}}: email preferences</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}
-button{font-size:1rem;padding:.6rem 1.2rem;border:0;border-radius:.3rem;background:#1d4ed8;color:#fff;cursor:pointer}</style>
+<style>` + pageStyle + `</style>
 </head><body>
 {{if .Done}}<h1>You are unsubscribed</h1><p>{{.Address}} will get no more email from {{.Org}}.</p>
 {{else if .Bad}}<h1>This link does not work</h1><p>It may have been cut off by your email program. Reply to any email from {{.Org}} and we will take you off the list.</p>

@@ -140,7 +140,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		InboundURL: s.DeliveryURL + twilio.InboundPath, AutoCallbacks: o.AutoCallbacks, CallbackDelay: o.CallbackDelay,
 		SendGridKey: simSendGridKey, EventWebhookURL: s.DeliveryURL + sendgrid.EventsPath, AutoEmailEvents: o.AutoCallbacks,
 	}, log.Named("simulator"))
-	s.simSrv = &http.Server{Handler: s.Sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.simSrv = sim.NewHTTPServer(s.Sim.Handler())
 	go func() { _ = s.simSrv.Serve(simLn) }()
 
 	cc := contacts.DefaultConfig()
