@@ -58,7 +58,9 @@ func StreamConfigs(t Topology) []jetstream.StreamConfig {
 	replicas := max(t.Replicas, 1)
 	return []jetstream.StreamConfig{
 		{
-			Name: events.StreamSend, Subjects: []string{events.SubjectSendAll},
+			// Send requests from campaigns, and those an operator retried
+			// from delivery's dead letters.
+			Name: events.StreamSend, Subjects: []string{events.SubjectSendAll, events.SubjectRetryAll},
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
 			Replicas: replicas, Duplicates: 10 * time.Minute,
 		},

@@ -338,7 +338,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	metrics.QueueDepth(a.deps.Registry, a.deps.JS, events.StreamSend, "delivery-send-email", "email")
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send", Workers: cfg.Workers,
-		Subjects: []string{events.SendSubject(events.ChannelSMS)},
+		// Retried dead letters come back on delivery.retry.sms.
+		Subjects: []string{events.SendSubject(events.ChannelSMS), events.RetrySubject(events.ChannelSMS)},
 		AckWait:  cfg.ackWait(),
 	}, w.Handle)
 }
@@ -357,7 +358,7 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
-		Subjects: []string{events.SendSubject(events.ChannelEmail)}, AckWait: cfg.ackWait(),
+		Subjects: []string{events.SendSubject(events.ChannelEmail), events.RetrySubject(events.ChannelEmail)}, AckWait: cfg.ackWait(),
 	}, m.Handle)
 }
 
