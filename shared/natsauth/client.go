@@ -115,3 +115,52 @@ func (s Seeds) PublicKeys() (map[string]string, error) {
 	}
 	return keys, nil
 }
+
+// SeedVariable is the environment variable a user's seed is configured
+// in: CONTACTS_NATS_SEED for contacts (a service reads it under its own
+// prefix), ADMIN_NATS_SEED for the admin user.
+func SeedVariable(user string) string { return strings.ToUpper(user) + "_NATS_SEED" }
+
+// Env writes the seeds and their public keys as an environment file, one
+// VARIABLE=value a line in the table's order: the seeds under
+// SeedVariable for the services, the public keys under KeyVariable for
+// the NATS servers. Compose reads it as .env and kubectl as
+// --from-env-file.
+func (s Seeds) Env() (string, error) {
+	keys, err := s.PublicKeys()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, u := range Users() {
+		seed, ok := s[u.Name]
+		if !ok {
+			return "", fmt.Errorf("no nkey for nats user %s", u.Name)
+		}
+		fmt.Fprintf(&b, "%s=%s\n%s=%s\n", SeedVariable(u.Name), seed, KeyVariable(u.Name), keys[u.Name])
+	}
+	return b.String(), nil
+}
+
+// ReadSeeds reads the seeds back from an environment file Env wrote
+// (other lines are ignored), requiring one for every user.
+func ReadSeeds(env string) (Seeds, error) {
+	s := Seeds{}
+	for line := range strings.Lines(env) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok {
+			continue
+		}
+		for _, u := range Users() {
+			if name == SeedVariable(u.Name) {
+				s[u.Name] = strings.TrimSpace(value)
+			}
+		}
+	}
+	for _, u := range Users() {
+		if _, err := ParseSeed(s[u.Name]); err != nil {
+			return nil, fmt.Errorf("%s: %w", SeedVariable(u.Name), err)
+		}
+	}
+	return s, nil
+}

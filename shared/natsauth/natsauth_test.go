@@ -125,3 +125,36 @@ func TestUsersDeclareTheirStreams(t *testing.T) {
 		}
 	}
 }
+
+func TestSeedsEnvRoundTrip(t *testing.T) {
+	seeds, err := natsauth.NewSeeds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := seeds.Env()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := seeds.PublicKeys()
+	for _, u := range natsauth.Users() {
+		if !strings.Contains(env, natsauth.SeedVariable(u.Name)+"="+seeds[u.Name]+"\n") ||
+			!strings.Contains(env, natsauth.KeyVariable(u.Name)+"="+keys[u.Name]+"\n") {
+			t.Errorf("env file lacks %s's seed or key:\n%s", u.Name, env)
+		}
+	}
+	back, err := natsauth.ReadSeeds("# a comment\n" + env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != len(seeds) {
+		t.Fatalf("read %d seeds, wrote %d", len(back), len(seeds))
+	}
+	for name, seed := range seeds {
+		if back[name] != seed {
+			t.Errorf("%s: read %q", name, back[name])
+		}
+	}
+	if _, err := natsauth.ReadSeeds(strings.Replace(env, natsauth.SeedVariable(natsauth.Delivery), "X", 1)); err == nil {
+		t.Error("a file without delivery's seed was accepted")
+	}
+}
