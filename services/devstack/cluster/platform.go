@@ -88,8 +88,8 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 		if prefix == "DELIVERY_" {
 			conns = "8"
 		}
-		return []string{prefix + "HTTP_ADDR=" + addr, prefix + "DATABASE_URL=" + dsn, prefix + "NATS_URL=" + p.NATS.URLs(),
-			prefix + "STREAM_REPLICAS=" + replicas, prefix + "LOG_LEVEL=warn", prefix + "DB_MAX_CONNS=" + conns}
+		return append(p.NATS.Env(prefix), prefix+"HTTP_ADDR="+addr, prefix+"DATABASE_URL="+dsn,
+			prefix+"STREAM_REPLICAS="+replicas, prefix+"LOG_LEVEL=warn", prefix+"DB_MAX_CONNS="+conns)
 	}
 
 	deliveryAddrs := make([]string, o.DeliveryReplicas)
