@@ -216,9 +216,12 @@ func (c Config) String() string {
 		}
 		return "****"
 	}
-	m := c
+	// Without this method: printing struct{ Config } called String
+	// again, for ever. The embedded service.Config masks its own secrets.
+	type plain Config
+	m := plain(c)
 	m.TwilioAuthToken, m.SendGridAPIKey, m.UnsubscribeSecret = mask(c.TwilioAuthToken), mask(c.SendGridAPIKey), mask(c.UnsubscribeSecret)
-	return fmt.Sprintf("%+v", struct{ Config }{m})
+	return fmt.Sprintf("%+v", m)
 }
 
 // New connects everything and starts consuming; Run serves HTTP.
