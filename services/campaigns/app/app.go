@@ -124,14 +124,17 @@ func (c Config) linkKeys() (secret.Keyring, error) {
 
 // String shows the configuration with its secrets masked, for the log.
 func (c Config) String() string {
-	m := c
+	// Without this method: printing struct{ Config } called String
+	// again, for ever. The embedded service.Config masks its own secrets.
+	type plain Config
+	m := plain(c)
 	if m.LinkSecret != "" {
 		m.LinkSecret = "****"
 	}
 	if m.LinkSecretPrevious != "" {
 		m.LinkSecretPrevious = "****"
 	}
-	return fmt.Sprintf("%+v", struct{ Config }{m})
+	return fmt.Sprintf("%+v", m)
 }
 
 // Options are the parts a test may replace; production passes none.

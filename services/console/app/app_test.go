@@ -118,7 +118,6 @@ func startConsole(t *testing.T, limit int, change ...func(*app.Config)) *console
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.DatabaseURL = testkit.Database(t, migrations.FS)
-	cfg.NATSURL = testkit.StartNATS(t).URL()
 	cfg.RedisURL, cfg.RedisPrefix = testkit.RedisURL(), prefix
 	cfg.CampaignsURL = campaigns.URL
 	cfg.AdminEmail, cfg.AdminPassword = adminEmail, adminPassword

@@ -293,10 +293,13 @@ func (c Config) String() string {
 		}
 		return "****"
 	}
-	m := c
+	// Without this method: printing struct{ Config } called String
+	// again, for ever. The embedded service.Config masks its own secrets.
+	type plain Config
+	m := plain(c)
 	m.TwilioAuthToken, m.SendGridAPIKey, m.UnsubscribeSecret = mask(c.TwilioAuthToken), mask(c.SendGridAPIKey), mask(c.UnsubscribeSecret)
 	m.UnsubscribeSecretPrevious = mask(c.UnsubscribeSecretPrevious)
-	return fmt.Sprintf("%+v", struct{ Config }{m})
+	return fmt.Sprintf("%+v", m)
 }
 
 // New connects everything and starts consuming; Run serves HTTP.
@@ -422,7 +425,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options) error {
 	metrics.QueueDepth(a.deps.Registry, a.deps.JS, events.StreamSend, "delivery-send-email", "email")
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send", Workers: cfg.Workers,
-		Subjects: []string{events.SendSubject(events.ChannelSMS)},
+		// Retried dead letters come back on delivery.retry.sms.
+		Subjects: []string{events.SendSubject(events.ChannelSMS), events.RetrySubject(events.ChannelSMS)},
 		AckWait:  cfg.ackWait(),
 	}, w.Handle)
 }
@@ -441,7 +445,7 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
-		Subjects: []string{events.SendSubject(events.ChannelEmail)}, AckWait: cfg.ackWait(),
+		Subjects: []string{events.SendSubject(events.ChannelEmail), events.RetrySubject(events.ChannelEmail)}, AckWait: cfg.ackWait(),
 	}, m.Handle)
 }
 

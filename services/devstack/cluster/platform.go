@@ -88,10 +88,10 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 		if prefix == "DELIVERY_" {
 			conns = "8"
 		}
-		return []string{prefix + "HTTP_ADDR=" + addr, prefix + "DATABASE_URL=" + dsn, prefix + "NATS_URL=" + p.NATS.URLs(),
-			prefix + "STREAM_REPLICAS=" + replicas, prefix + "LOG_LEVEL=warn", prefix + "DB_MAX_CONNS=" + conns,
+		return append(p.NATS.Env(prefix), prefix+"HTTP_ADDR="+addr, prefix+"DATABASE_URL="+dsn,
+			prefix+"STREAM_REPLICAS="+replicas, prefix+"LOG_LEVEL=warn", prefix+"DB_MAX_CONNS="+conns,
 			// Against the simulator, with its credentials: development mode.
-			prefix + "DEV_MODE=true"}
+			prefix+"DEV_MODE=true")
 	}
 
 	deliveryAddrs := make([]string, o.DeliveryReplicas)

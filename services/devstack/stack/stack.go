@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	campaigns "github.com/musterhq/muster/services/campaigns/app"
@@ -24,17 +25,23 @@ import (
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/natsserver"
 )
 
 // Options say where each part runs. Addresses ending in ":0" take a free
 // port.
 type Options struct {
-	// NATSURL points at an external NATS server; empty runs an embedded
-	// one on NATSPort (-1 for any free port) storing under NATSDir.
-	NATSURL  string
-	NATSPort int
-	NATSDir  string
+	// NATSURL points at an external NATS server, configured with the
+	// natsauth table, as whose users the services connect (NATSSeeds;
+	// NATSCAFile when it requires TLS). Empty runs an embedded one on
+	// NATSPort (-1 for any free port) storing under NATSDir, on loopback
+	// without TLS, with keys made afresh at every start.
+	NATSURL    string
+	NATSSeeds  natsauth.Seeds
+	NATSCAFile string
+	NATSPort   int
+	NATSDir    string
 
 	ContactsDB, CampaignsDB, DeliveryDB string
 
@@ -78,7 +85,11 @@ type Options struct {
 
 // Stack is a running platform.
 type Stack struct {
-	NATSURL      string
+	NATSURL string
+	// NATSSeeds are the NATS users' seeds (natsauth.Admin's for a tool or
+	// test that inspects streams); NATSOptions connects with them.
+	NATSSeeds    natsauth.Seeds
+	NATSCAFile   string
 	Sim          *sim.Server
 	SimulatorURL string
 	ContactsURL  string
@@ -114,9 +125,17 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 	}()
 
-	s.NATSURL = o.NATSURL
+	s.NATSURL, s.NATSSeeds, s.NATSCAFile = o.NATSURL, o.NATSSeeds, o.NATSCAFile
 	if s.NATSURL == "" {
-		s.natsSrv, err = natsserver.Run("127.0.0.1", o.NATSPort, o.NATSDir)
+		// Authentication is on here too, with keys no one else has.
+		if s.NATSSeeds, err = natsauth.NewSeeds(); err != nil {
+			return nil, err
+		}
+		keys, err := s.NATSSeeds.PublicKeys()
+		if err != nil {
+			return nil, err
+		}
+		s.natsSrv, err = natsserver.Run(natsserver.Config{Host: "127.0.0.1", Port: o.NATSPort, StoreDir: o.NATSDir, Keys: keys})
 		if err != nil {
 			return nil, err
 		}
@@ -144,7 +163,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	go func() { _ = s.simSrv.Serve(simLn) }()
 
 	cc := contacts.DefaultConfig()
-	cc.HTTPAddr, cc.DatabaseURL, cc.NATSURL, cc.DevMode = o.ContactsAddr, o.ContactsDB, s.NATSURL, true
+	cc.HTTPAddr, cc.DatabaseURL, cc.NATSURL = o.ContactsAddr, o.ContactsDB, s.NATSURL
+	cc.DevMode = true
+	cc.NATSSeed, cc.NATSCAFile = s.NATSSeeds[natsauth.Contacts], s.NATSCAFile
 	ca, err := contacts.New(ctx, cc, log.Named("contacts"))
 	if err != nil {
 		return nil, err
@@ -153,7 +174,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.run(runCtx, "contacts", ca.Run)
 
 	pc := campaigns.DefaultConfig()
-	pc.HTTPAddr, pc.DatabaseURL, pc.NATSURL, pc.DevMode = o.CampaignsAddr, o.CampaignsDB, s.NATSURL, true
+	pc.HTTPAddr, pc.DatabaseURL, pc.NATSURL = o.CampaignsAddr, o.CampaignsDB, s.NATSURL
+	pc.DevMode = true
+	pc.NATSSeed, pc.NATSCAFile = s.NATSSeeds[natsauth.Campaigns], s.NATSCAFile
 	pc.FanoutPoll = 200 * time.Millisecond
 	pc.LinkSecret = o.LinkSecret
 	pa, err := campaigns.New(ctx, pc, log.Named("campaigns"))
@@ -164,7 +187,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.run(runCtx, "campaigns", pa.Run)
 
 	dc := delivery.DefaultConfig()
-	dc.HTTPAddr, dc.DatabaseURL, dc.NATSURL, dc.DevMode = deliveryAddr, o.DeliveryDB, s.NATSURL, true
+	dc.HTTPAddr, dc.DatabaseURL, dc.NATSURL = deliveryAddr, o.DeliveryDB, s.NATSURL
+	dc.DevMode = true
+	dc.NATSSeed, dc.NATSCAFile = s.NATSSeeds[natsauth.Delivery], s.NATSCAFile
 	dc.TwilioAPIURL, dc.TwilioAccountSID, dc.TwilioAuthToken = s.SimulatorURL, sim.DefaultAccountSID, sim.DefaultAuthToken
 	dc.TwilioFrom = "+15550001111"
 	dc.UnsubscribeSecret = o.UnsubscribeSecret
@@ -189,7 +214,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	if o.ConsoleDB != "" {
 		oc := console.DefaultConfig()
-		oc.HTTPAddr, oc.DatabaseURL, oc.NATSURL, oc.DevMode = o.ConsoleAddr, o.ConsoleDB, s.NATSURL, true
+		// The console has no NATS user: it calls the services over HTTP.
+		oc.HTTPAddr, oc.DatabaseURL = o.ConsoleAddr, o.ConsoleDB
+		oc.DevMode = true
 		oc.ContactsURL, oc.CampaignsURL, oc.DeliveryURL = s.ContactsURL, s.CampaignsURL, s.DeliveryURL
 		oc.AdminEmail, oc.AdminPassword = o.ConsoleAdminEmail, o.ConsoleAdminPassword
 		if o.RedisURL != "" {
@@ -225,6 +252,12 @@ func (s *Stack) run(ctx context.Context, name string, serve func(context.Context
 			s.once.Do(func() { close(s.failed) })
 		}
 	})
+}
+
+// NATSOptions are the client options to connect to the stack's NATS as
+// user (natsauth.Admin to inspect streams).
+func (s *Stack) NATSOptions(user string) ([]nats.Option, error) {
+	return natsauth.ClientOptions(user, s.NATSSeeds[user], s.NATSCAFile)
 }
 
 // Failed is closed when a service stops with an error.

@@ -24,16 +24,21 @@ import (
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
 	"github.com/musterhq/muster/services/devstack/stack"
 	"github.com/musterhq/muster/shared/logging"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/service"
 )
 
 // config is read from MUSTER_*.
 type config struct {
-	// NATSURL points at an external NATS server instead of the embedded one.
-	NATSURL  string `env:"NATS_URL"`
-	NATSPort int    `env:"NATS_PORT" envDefault:"4333"`
-	DataDir  string `env:"DATA_DIR" envDefault:".run"`
+	// NATSURL points at an external NATS server instead of the embedded
+	// one; it must run the natsauth table (deployments/nats/auth.conf)
+	// with the keys in NATSSeedsFile, as natskeys writes it.
+	NATSURL       string `env:"NATS_URL"`
+	NATSSeedsFile string `env:"NATS_SEEDS_FILE"`
+	NATSCAFile    string `env:"NATS_CA_FILE"`
+	NATSPort      int    `env:"NATS_PORT" envDefault:"4333"`
+	DataDir       string `env:"DATA_DIR" envDefault:".run"`
 	// DatabaseURL names the PostgreSQL server; each service gets its own
 	// database on it (muster_contacts, muster_campaigns, muster_delivery,
 	// muster_console).
@@ -117,7 +122,7 @@ func run() error {
 		return err
 	}
 	opts := stack.Options{
-		NATSURL: cfg.NATSURL, NATSPort: cfg.NATSPort, NATSDir: filepath.Join(cfg.DataDir, "nats"),
+		NATSURL: cfg.NATSURL, NATSCAFile: cfg.NATSCAFile, NATSPort: cfg.NATSPort, NATSDir: filepath.Join(cfg.DataDir, "nats"),
 		ContactsAddr: cfg.ContactsAddr, CampaignsAddr: cfg.CampaignsAddr, DeliveryAddr: cfg.DeliveryAddr,
 		SimulatorAddr: cfg.SimulatorAddr, AutoCallbacks: true, Log: log,
 		ConsoleAddr: cfg.ConsoleAddr, ConsoleAdminEmail: cfg.ConsoleAdminEmail, ConsoleAdminPassword: cfg.ConsoleAdminPassword,
@@ -129,12 +134,34 @@ func run() error {
 			return err
 		}
 	}
+	if cfg.NATSURL != "" {
+		if cfg.NATSSeedsFile == "" {
+			return errors.New("MUSTER_NATS_URL needs MUSTER_NATS_SEEDS_FILE: the users' nkey seeds, as natskeys writes them")
+		}
+		env, err := os.ReadFile(cfg.NATSSeedsFile)
+		if err != nil {
+			return fmt.Errorf("reading MUSTER_NATS_SEEDS_FILE: %w", err)
+		}
+		if opts.NATSSeeds, err = natsauth.ReadSeeds(string(env)); err != nil {
+			return fmt.Errorf("MUSTER_NATS_SEEDS_FILE: %w", err)
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	st, err := stack.Start(ctx, opts)
 	if err != nil {
 		return err
+	}
+	natsNote := "external; keys from MUSTER_NATS_SEEDS_FILE"
+	if cfg.NATSURL == "" {
+		// The admin's key, for the nats CLI; made afresh at every start.
+		adminKey := filepath.Join(cfg.DataDir, "nats-admin.nk")
+		if err := os.WriteFile(adminKey, []byte(st.NATSSeeds[natsauth.Admin]+"\n"), 0o600); err != nil {
+			_ = st.Stop()
+			return fmt.Errorf("writing the nats admin key: %w", err)
+		}
+		natsNote = fmt.Sprintf("loopback, no TLS, a user per service: nats --server %s --nkey %s stream ls", st.NATSURL, adminKey)
 	}
 	tokenFile := filepath.Join(cfg.DataDir, "admin.token")
 	if err := os.WriteFile(tokenFile, []byte(st.AdminToken+"\n"), 0o600); err != nil {
@@ -148,6 +175,7 @@ func run() error {
 	fmt.Printf("  member pages  %s%s?t=…  %s%s…  %s%s…\n", st.DeliveryURL, unsubscribe.Path, st.CampaignsURL, message.RSVPPath, st.CampaignsURL, message.SignPath)
 	fmt.Printf("  simulator     %s   (GET /sim/outbox shows texts sent; POST /sim/reply answers as a member)\n", st.SimulatorURL)
 	fmt.Printf("  internal      contacts %s, campaigns %s, delivery %s, nats %s\n", st.ContactsURL, st.CampaignsURL, st.DeliveryURL, st.NATSURL)
+	fmt.Printf("  nats          %s\n", natsNote)
 	fmt.Printf("Press Ctrl-C to stop.\n\n")
 	select {
 	case <-ctx.Done():
