@@ -285,3 +285,18 @@ func TestLiveStreamsAreLimitedPerOrganizer(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// The console tells browsers to keep to https once they reached it over
+// https (directly or through a proxy that says so), and not over http.
+func TestHSTSOnlyOverHTTPS(t *testing.T) {
+	c := startConsole(t, 100)
+	b := newBrowser(t, c.URL())
+	resp, _ := b.do("GET", "/signin", nil, map[string]string{"X-Forwarded-Proto": "https"})
+	if got := resp.Header.Get("Strict-Transport-Security"); !strings.Contains(got, "max-age=") {
+		t.Errorf("over https: Strict-Transport-Security = %q", got)
+	}
+	resp, _ = b.do("GET", "/signin", nil, nil)
+	if got := resp.Header.Get("Strict-Transport-Security"); got != "" {
+		t.Errorf("over http: Strict-Transport-Security = %q, want none", got)
+	}
+}

@@ -97,7 +97,7 @@ func New(d Deps) (*Server, error) {
 // Routes mounts every page and API route, each behind the role it needs.
 func (s *Server) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(securityHeaders)
+	r.Use(s.securityHeaders)
 	r.Use(s.authenticate)
 	r.Use(s.limitBody)
 	r.Use(s.checkCSRF)
@@ -200,10 +200,15 @@ func (s *Server) Routes() http.Handler {
 }
 
 // securityHeaders keeps pages out of frames and other sites' reach; every
-// script and style is served from the console itself.
-func securityHeaders(next http.Handler) http.Handler {
+// script and style is served from the console itself. Over https (as the
+// secure-cookie setting judges it) browsers are told to come back over
+// https only.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if s.secure(r) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
