@@ -120,10 +120,11 @@ func TestAudienceExcludesOptedOutAndAppliesConsentOnce(t *testing.T) {
 	}
 
 	// The same STOP delivered three times is one ledger entry.
+	at := testkit.NewClock(t).Now() // the service's clock, shifted as it is
 	stop := events.ConsentChanged{
-		Meta:    events.NewMeta(events.TypeConsentChanged, events.VersionConsent, "", time.Now()),
+		Meta:    events.NewMeta(events.TypeConsentChanged, events.VersionConsent, "", at),
 		Channel: events.ChannelSMS, Address: "+12125550102", Change: events.ConsentOptedOut,
-		Source: events.SourceInboundSMS, Evidence: "STOP", At: time.Now(),
+		Source: events.SourceInboundSMS, Evidence: "STOP", At: at,
 	}
 	for range 3 {
 		data, _ := json.Marshal(stop)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/natsauth"
+	"github.com/musterhq/muster/shared/testkit"
 )
 
 func upload(t *testing.T, base, query string, body []byte) (int, map[string]any) {
@@ -322,7 +323,7 @@ func TestMemberOptOutCannotBeLiftedByOrganizer(t *testing.T) {
 	base, ns := start(t)
 	b := connect(t, ns)
 	ana := mustCreate(t, base, map[string]any{"first_name": "Ana", "phone": "2125550101", "email": "ana@x.org"})
-	now := time.Now().UTC()
+	now := testkit.NewClock(t).Now().UTC() // the service's clock, shifted as it is
 	b.publish(consentChange(events.ChannelSMS, "+12125550101", events.ConsentOptedOut, events.SourceInboundSMS, "STOP", now))
 	b.publish(consentChange(events.ChannelEmail, "ana@x.org", events.ConsentComplained, events.SourceProvider, "spamreport", now))
 	b.drained()
@@ -347,7 +348,7 @@ func TestEditsAndMergesNeverResubscribe(t *testing.T) {
 	b := connect(t, ns)
 	ana := mustCreate(t, base, map[string]any{"first_name": "Ana", "phone": "2125550101", "tags": []string{"rally"}})
 	bo := mustCreate(t, base, map[string]any{"first_name": "Bo", "email": "bo@x.org", "tags": []string{"rally"}})
-	b.publish(consentChange(events.ChannelSMS, "+12125550101", events.ConsentOptedOut, events.SourceInboundSMS, "STOP", time.Now().UTC()))
+	b.publish(consentChange(events.ChannelSMS, "+12125550101", events.ConsentOptedOut, events.SourceInboundSMS, "STOP", testkit.NewClock(t).Now().UTC()))
 	b.drained()
 	sms := events.AudiencePageRequest{Tag: "rally", Channel: events.ChannelSMS}
 
@@ -448,7 +449,7 @@ func TestConsentLedgerExport(t *testing.T) {
 	base, ns := start(t)
 	b := connect(t, ns)
 	mustCreate(t, base, map[string]any{"first_name": "Ana", "phone": "2125550101"})
-	b.publish(consentChange(events.ChannelSMS, "+12125550101", events.ConsentOptedOut, events.SourceInboundSMS, `=HYPERLINK("http://evil","stop")`, time.Now().UTC()))
+	b.publish(consentChange(events.ChannelSMS, "+12125550101", events.ConsentOptedOut, events.SourceInboundSMS, `=HYPERLINK("http://evil","stop")`, testkit.NewClock(t).Now().UTC()))
 	b.drained()
 	rows := getCSV(t, base+"/consent/export.csv")
 	if len(rows) != 2 || strings.Join(rows[0], ",") != "event_id,channel,address,change,source,evidence,reason,occurred_at,recorded_at" {
