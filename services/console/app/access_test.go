@@ -122,10 +122,7 @@ func TestBootstrapAdminMustChooseAPasswordOutsideDevelopmentMode(t *testing.T) {
 
 func TestDisablingOrDemotingAnOrganizerEndsTheirSessionsAndTokens(t *testing.T) {
 	c := startConsole(t, 100)
-	admin := newBrowser(t, c.URL())
-	if code, _ := admin.signIn(adminEmail, adminPassword); code != http.StatusSeeOther {
-		t.Fatal("sign in failed")
-	}
+	admin := signedIn(t, c)
 	for _, change := range []struct {
 		name string
 		body map[string]any
@@ -177,10 +174,7 @@ func TestDisablingOrDemotingAnOrganizerEndsTheirSessionsAndTokens(t *testing.T) 
 
 func TestTheLastAdminCannotBeDisabled(t *testing.T) {
 	c := startConsole(t, 100)
-	admin := newBrowser(t, c.URL())
-	if code, _ := admin.signIn(adminEmail, adminPassword); code != http.StatusSeeOther {
-		t.Fatal("sign in failed")
-	}
+	admin := signedIn(t, c)
 	var list struct{ Organizers []organizerOut }
 	admin.apiJSON("GET", "/api/organizers", "", nil, &list)
 	if code := admin.apiJSON("PATCH", "/api/organizers/"+list.Organizers[0].ID, "", map[string]any{"role": "organizer"}, nil); code != http.StatusConflict {
@@ -193,10 +187,7 @@ func TestTheLastAdminCannotBeDisabled(t *testing.T) {
 
 func TestAPITokensExpireAndNeverOutgrowTheirMaker(t *testing.T) {
 	c := startConsole(t, 100)
-	admin := newBrowser(t, c.URL())
-	if code, _ := admin.signIn(adminEmail, adminPassword); code != http.StatusSeeOther {
-		t.Fatal("sign in failed")
-	}
+	admin := signedIn(t, c)
 	var def, short tokenOut
 	if code := admin.apiJSON("POST", "/api/tokens", "", map[string]string{"name": "default", "role": "admin"}, &def); code != http.StatusCreated {
 		t.Fatalf("token = %d", code)
@@ -245,10 +236,7 @@ func TestAPITokensExpireAndNeverOutgrowTheirMaker(t *testing.T) {
 // refused with 429 until one closes.
 func TestLiveStreamsAreLimitedPerOrganizer(t *testing.T) {
 	c := startConsole(t, 100, func(cfg *app.Config) { cfg.StreamsPerOrganizer = 1 })
-	admin := newBrowser(t, c.URL())
-	if code, _ := admin.signIn(adminEmail, adminPassword); code != http.StatusSeeOther {
-		t.Fatal("sign in failed")
-	}
+	admin := signedIn(t, c)
 	first, err := http.NewRequest("GET", c.URL()+"/campaigns/c1/stream", nil)
 	if err != nil {
 		t.Fatal(err)

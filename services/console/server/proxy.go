@@ -29,11 +29,17 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, c *upstream.Clien
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(resp.StatusCode)
-	// A download (a CSV export) may outlast the server's write timeout:
-	// each stretch of copying gets its own window.
+	// A download (a CSV export) may outlast the server's write timeout.
+	relay(w, resp.Body, func() {})
+}
+
+// relay copies src to w until either ends, giving each stretch of copying
+// its own write window (web.KeepWriting), so a download or an event
+// stream may outlast the server's write timeout; flush runs after each.
+func relay(w http.ResponseWriter, src io.Reader, flush func()) {
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := resp.Body.Read(buf)
+		n, err := src.Read(buf)
 		if n > 0 {
 			if web.KeepWriting(w) != nil {
 				return
@@ -41,6 +47,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, c *upstream.Clien
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return
 			}
+			flush()
 		}
 		if err != nil {
 			return
@@ -68,24 +75,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *upstream.Clie
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			// The stream outlives the server's write timeout: each event
-			// (or heartbeat) gets its own window to reach the browser.
-			if web.KeepWriting(w) != nil {
-				return
-			}
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-			_ = rc.Flush()
-		}
-		if err != nil {
-			return
-		}
-	}
+	// Each event (or heartbeat) reaches the browser at once.
+	relay(w, resp.Body, func() { _ = rc.Flush() })
 }
 
 // slot takes one of the caller's slots for a long request, or answers
