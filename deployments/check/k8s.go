@@ -369,7 +369,7 @@ func checkContainer(ix *index, w workload, c corev1.Container, volumes map[strin
 			s, ok := ix.secrets[r.Name]
 			if !ok {
 				add("env %s: Secret %s is not defined", e.Name, r.Name)
-			} else if _, ok := s.StringData[r.Key]; !ok {
+			} else if _, ok := s.StringData[r.Key]; !ok && (r.Optional == nil || !*r.Optional) {
 				if _, ok := s.Data[r.Key]; !ok {
 					add("env %s: Secret %s has no key %s", e.Name, r.Name, r.Key)
 				}

@@ -48,13 +48,13 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 func run(args []string, stdin io.Reader, out io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	var natsConfs stringList
-	fs.Var(&natsConfs, "nats-conf", "a compose nats-server configuration file to validate (repeatable); $NATS_SERVER_NAME and its $NATS_<USER>_NKEY variables are set for it, and files under /etc/nats/tls/ are throwaway certificates")
+	fs.Var(&natsConfs, "nats-conf", "a nats-server configuration file to validate (repeatable), with the other .conf files of its directory (its includes); $NATS_SERVER_NAME and its $NATS_<USER>_NKEY keys are set for it, and files under /etc/nats/tls/ are throwaway certificates")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var problems []string
 	for _, path := range natsConfs {
-		opts, err := loadComposeNATSConfig(path)
+		opts, _, err := loadNATSConfig(path, map[string]string{"NATS_SERVER_NAME": "nats-1"})
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", path, err))
 			continue
@@ -62,7 +62,8 @@ func run(args []string, stdin io.Reader, out io.Writer) error {
 		for _, p := range checkNATSOptions(opts, natsExpect{}) {
 			problems = append(problems, fmt.Sprintf("%s: %s", path, p))
 		}
-		fmt.Fprintf(out, "checked %s: nats-server accepts it (jetstream %v, sync always %v, %d routes)\n", path, opts.JetStream, opts.SyncAlways, len(opts.Routes))
+		fmt.Fprintf(out, "checked %s: nats-server accepts it (jetstream %v, sync always %v, %d routes, %d users, tls %v)\n",
+			path, opts.JetStream, opts.SyncAlways, len(opts.Routes), len(opts.Nkeys)+len(opts.Users), opts.TLSConfig != nil)
 	}
 	if fs.NArg() > 0 {
 		var docs []document

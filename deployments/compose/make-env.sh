@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prints an environment file for docker-compose.yml: fresh random values for
-# every secret Muster makes and checks itself, and empty lines for what only
-# you can give (your host name, Twilio and SendGrid credentials). Compose
-# refuses to start while a required one is empty and names it.
+# every secret Muster makes and checks itself (NATS keys included, from
+# natskeys), and empty lines for what only you can give (your host name,
+# Twilio and SendGrid credentials). Compose refuses to start while a required
+# one is empty and names it. NATS's certificates are files, not variables:
+# deployments/nats/make-certs.sh makes them (docs/deploy.md).
 #
 #   bash deployments/compose/make-env.sh > .env && chmod 600 .env
 #   bash deployments/compose/make-env.sh --dev > .env   # the simulator instead of
@@ -49,12 +51,7 @@ ENV
 # for the servers), made by the project's own tool.
 echo
 echo "# --- NATS users (natskeys) ----------------------------------------------------"
-if [ -d services/devstack/cmd/natskeys ]; then
-	go run ./services/devstack/cmd/natskeys
-else
-	echo "make-env.sh: services/devstack/cmd/natskeys is missing; add the *_NATS_SEED and NATS_*_NKEY lines yourself" >&2
-	echo "# natskeys not found: add CONTACTS_NATS_SEED, NATS_CONTACTS_NKEY, ... here"
-fi
+go run ./services/devstack/cmd/natskeys | grep -v '^#'
 
 echo
 if ! $dev; then

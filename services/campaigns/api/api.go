@@ -108,19 +108,23 @@ func (h *Handler) Routes() http.Handler {
 	r.Get("/inbox", h.inbox)
 	r.Post("/inbox/{id}/reply", h.inboxReply)
 	r.Post("/inbox/{id}/handled", h.inboxHandled)
-	r.Get(message.RSVPPath+"{token}", h.rsvpPage)
-	r.Post(message.RSVPPath+"{token}", h.rsvpAnswer)
-	r.Get(message.SignPath+"{token}", h.signPage)
-	r.Post(message.SignPath+"{token}", h.signAnswer)
+	// The pages members open from their links: no styles, no scripts,
+	// and the member-page headers on every answer.
+	links := r.With(web.MemberPages())
+	links.Get(message.RSVPPath+"{token}", h.rsvpPage)
+	links.Post(message.RSVPPath+"{token}", h.rsvpAnswer)
+	links.Get(message.SignPath+"{token}", h.signPage)
+	links.Post(message.SignPath+"{token}", h.signAnswer)
 	return r
 }
 
 // decodeOptional reads a JSON body when there is one: several actions
 // (launch, cancel) take options but have always been called with none.
 func decodeOptional(r *http.Request, v any) error {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, web.MaxJSONBody+1))
+	web.LimitBody(r, web.MaxJSONBody)
+	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return apperr.Invalid("body", "could not be read")
+		return web.ReadError(err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil

@@ -23,6 +23,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/app"
 	"github.com/musterhq/muster/services/campaigns/migrations"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/testkit"
 )
@@ -173,7 +174,9 @@ func newHarness(t testing.TB, members bool, cfg func(*app.Config)) *harness {
 	// says; from there the clock runs, as leases need it to.
 	h.clock.Set(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC).Add(testkit.ClockShift(t)))
 	var err error
-	h.nc, h.js, err = stream.Connect(h.nats.URL(), "test", zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	// The test stands in for contacts and delivery, and watches every
+	// subject: it connects as the admin user. The service runs as its own.
+	h.nc, h.js, err = stream.Connect(h.nats.URL(), "test", zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), h.nats.ClientOptions(natsauth.Admin)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +198,7 @@ func (h *harness) start() *running {
 	h.t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr, cfg.DatabaseURL, cfg.NATSURL = "127.0.0.1:0", h.db, h.nats.URL()
+	cfg.NATSSeed = h.nats.Seed(natsauth.Campaigns)
 	cfg.FanoutPoll, cfg.SchedulePoll, cfg.FanoutLease = 50*time.Millisecond, time.Hour, 5*time.Second
 	cfg.ShutdownTimeout = 2 * time.Second // a stop that hangs fails fast
 	cfg.OrgName = "Local 1199"

@@ -36,12 +36,10 @@ func (s *Server) apiListContacts(w http.ResponseWriter, r *http.Request) {
 // readJSONBody reads an optional JSON body, checking it is one JSON value
 // before it is passed on.
 func readJSONBody(r *http.Request) ([]byte, error) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, web.MaxJSONBody+1))
+	web.LimitBody(r, web.MaxJSONBody)
+	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return nil, apperr.Invalid("body", "unreadable body")
-	}
-	if len(raw) > web.MaxJSONBody {
-		return nil, apperr.Invalid("body", "larger than %d bytes", web.MaxJSONBody)
+		return nil, web.ReadError(err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil

@@ -210,6 +210,11 @@ func (s *Server) importForm(w http.ResponseWriter, r *http.Request) {
 // importUpload sends the uploaded CSV on to contacts' POST /imports as
 // the request body and shows the import's progress page.
 func (s *Server) importUpload(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.slot(w, r, s.Uploads, "imports")
+	if !ok {
+		return
+	}
+	defer release()
 	f, hdr, err := r.FormFile("file")
 	if err != nil {
 		var tooBig *http.MaxBytesError

@@ -141,6 +141,7 @@ func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	msg := err.Error()
 	if status >= 500 {
 		s.Log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		msg = web.BodyOf(err).Error // what a dependency said under it stays in the log
 		if status == http.StatusInternalServerError {
 			msg = "Something went wrong on our side. Try again, and tell an admin if it keeps happening."
 		}

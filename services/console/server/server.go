@@ -42,21 +42,28 @@ type Setting struct {
 
 // Deps are what the server needs.
 type Deps struct {
-	Store    *store.Store
-	Limiter  *limit.Limiter
-	Services upstream.Services
-	Log      *zap.Logger
+	Store   *store.Store
+	Limiter *limit.Limiter
+	// Uploads and Streams bound the CSV imports and live result streams
+	// each organizer (and everyone together) may have open at once.
+	Uploads, Streams *limit.Slots
+	Services         upstream.Services
+	Log              *zap.Logger
 	// SessionTTL is how long a session lasts after sign-in.
 	SessionTTL time.Duration
 	// SecureCookie is "auto" (Secure when the request came over https,
 	// directly or per X-Forwarded-Proto), "true" or "false".
 	SecureCookie string
-	// MaxUpload bounds a CSV upload.
+	// MaxUpload bounds a signed-in caller's CSV upload; every other body
+	// is bounded at web.MaxJSONBody.
 	MaxUpload int64
 	// Settings are shown, read-only, on the settings page.
 	Settings []Setting
 	// Now reads the clock; nil is time.Now.
 	Now func() time.Time
+	// TokenTTL is how long a new API token lasts unless its maker says;
+	// zero is DefaultTokenTTL.
+	TokenTTL time.Duration
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// when counting sign-in attempts per address (an ingress in front).
 	TrustedProxies []netip.Prefix
@@ -77,6 +84,9 @@ func New(d Deps) (*Server, error) {
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = 12 * time.Hour
 	}
+	if d.TokenTTL <= 0 {
+		d.TokenTTL = DefaultTokenTTL
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -87,8 +97,9 @@ func New(d Deps) (*Server, error) {
 // Routes mounts every page and API route, each behind the role it needs.
 func (s *Server) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(securityHeaders)
+	r.Use(s.securityHeaders)
 	r.Use(s.authenticate)
+	r.Use(s.limitBody)
 	r.Use(s.checkCSRF)
 
 	static, _ := fs.Sub(staticFS, "static") // the directory is embedded above
@@ -103,6 +114,7 @@ func (s *Server) Routes() http.Handler {
 	// The JSON API: a session (with the CSRF header on writes) or a
 	// Bearer token; answers are JSON, errors included.
 	r.Route("/api", func(r chi.Router) {
+		r.Use(s.passwordChanged)
 		r.Group(func(r chi.Router) {
 			r.Use(s.require(account.RoleViewer))
 			r.Get("/campaigns", s.apiListCampaigns)
@@ -117,6 +129,14 @@ func (s *Server) Routes() http.Handler {
 			r.Post("/campaigns/{id}/pause", s.apiCampaignAction("pause"))
 			r.Post("/campaigns/{id}/resume", s.apiCampaignAction("resume"))
 			r.Post("/campaigns/{id}/cancel", s.apiCampaignAction("cancel"))
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(s.require(account.RoleAdmin))
+			r.Get("/organizers", s.apiListOrganizers)
+			r.Patch("/organizers/{id}", s.apiChangeAccess)
+			r.Get("/tokens", s.apiListTokens)
+			r.Post("/tokens", s.apiCreateToken)
+			r.Post("/tokens/{id}/revoke", s.apiRevokeToken)
 		})
 	})
 
@@ -166,6 +186,7 @@ func (s *Server) Routes() http.Handler {
 		r.Use(s.require(account.RoleAdmin), s.passwordChanged)
 		r.Get("/admin/organizers", s.organizersPage)
 		r.Post("/admin/organizers", s.inviteOrganizer)
+		r.Post("/admin/organizers/{id}/access", s.changeAccessForm)
 		r.Get("/admin/tokens", s.tokensPage)
 		r.Post("/admin/tokens", s.createToken)
 		r.Post("/admin/tokens/{id}/revoke", s.revokeToken)
@@ -179,10 +200,15 @@ func (s *Server) Routes() http.Handler {
 }
 
 // securityHeaders keeps pages out of frames and other sites' reach; every
-// script and style is served from the console itself.
-func securityHeaders(next http.Handler) http.Handler {
+// script and style is served from the console itself. Over https (as the
+// secure-cookie setting judges it) browsers are told to come back over
+// https only.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if s.secure(r) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")

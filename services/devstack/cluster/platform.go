@@ -88,8 +88,10 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 		if prefix == "DELIVERY_" {
 			conns = "8"
 		}
-		return []string{prefix + "HTTP_ADDR=" + addr, prefix + "DATABASE_URL=" + dsn, prefix + "NATS_URL=" + p.NATS.URLs(),
-			prefix + "STREAM_REPLICAS=" + replicas, prefix + "LOG_LEVEL=warn", prefix + "DB_MAX_CONNS=" + conns}
+		return append(p.NATS.Env(prefix), prefix+"HTTP_ADDR="+addr, prefix+"DATABASE_URL="+dsn,
+			prefix+"STREAM_REPLICAS="+replicas, prefix+"LOG_LEVEL=warn", prefix+"DB_MAX_CONNS="+conns,
+			// Against the simulator, with its credentials: development mode.
+			prefix+"DEV_MODE=true")
 	}
 
 	deliveryAddrs := make([]string, o.DeliveryReplicas)
@@ -190,13 +192,15 @@ func (p *Platform) Seed(n int, tag string) []string {
 	}
 	defer conn.Close(ctx)
 	zone := testkit.DaytimeZone()
+	// The binaries keep the real clock, so the seed is stamped with it.
+	now := time.Now()
 	phones := make([]string, n)
 	rows := make([][]any, n)
 	for i := range rows {
 		phones[i] = Phone(i)
-		rows[i] = []any{"Member" + strconv.Itoa(i), phones[i], []string{tag}, zone}
+		rows[i] = []any{"Member" + strconv.Itoa(i), phones[i], []string{tag}, zone, now, now}
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags", "time_zone"},
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags", "time_zone", "created_at", "updated_at"},
 		pgx.CopyFromRows(rows)); err != nil {
 		p.t.Fatalf("seeding %d members: %v", n, err)
 	}

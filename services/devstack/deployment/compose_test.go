@@ -29,6 +29,18 @@ var secretName = regexp.MustCompile(`KEY|SECRET|TOKEN|PASSWORD|SID|SEED|CREDENTI
 // anyone on the account and signs nothing.
 var identifiers = map[string]bool{"DELIVERY_TWILIO_MESSAGING_SERVICE_SID": true}
 
+// rotationLists are secrets that are empty unless a key is being rotated
+// (the previous keys, which still verify): each must be exactly ${VAR:-},
+// empty by default and never a value.
+var rotationLists = map[string]bool{"CAMPAIGNS_LINK_SECRET_PREVIOUS": true, "DELIVERY_UNSUBSCRIBE_SECRET_PREVIOUS": true}
+
+// devMode is a service's development-mode switch (<SVC>_DEV_MODE), which
+// accepts the simulator's credentials and URLs and development secrets:
+// outside the dev profile it is off unless the operator's .env turns it on
+// (make-env.sh --dev does, beside the simulator's URLs), so it must be
+// false or ${VAR:-false}, never on in the file.
+var devMode = regexp.MustCompile(`^[A-Z]+_DEV_MODE$`)
+
 // providerURLs must default to empty, which is the real provider: only the
 // dev profile points them at the simulator.
 var providerURLs = []string{"DELIVERY_TWILIO_API_URL", "DELIVERY_SENDGRID_API_URL"}
@@ -50,6 +62,28 @@ type composeService struct {
 	NetworkMode string   `yaml:"network_mode"`
 	Environment any      `yaml:"environment"`
 	DependsOn   any      `yaml:"depends_on"`
+	Command     []string `yaml:"command"`
+	Volumes     []string `yaml:"volumes"`
+}
+
+// natsNodeMounts are what a NATS node reads beside cluster.conf: the
+// authorization block it includes and its TLS files (container path ->
+// host path).
+var natsNodeMounts = map[string]string{
+	"/etc/nats/auth.conf": "./deployments/nats/auth.conf",
+	"/etc/nats/tls":       "./deployments/nats/tls",
+}
+
+// mounts is the service's short-form volumes as container path -> source.
+func (s composeService) mounts() map[string]string {
+	out := map[string]string{}
+	for _, v := range s.Volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) >= 2 {
+			out[parts[1]] = parts[0]
+		}
+	}
+	return out
 }
 
 // devOnly reports whether a service runs only in the dev profile.
@@ -168,9 +202,33 @@ func composeProblems(data []byte) []string {
 				}
 			}
 		}
+		// A NATS node has its users and certificates, and a NATS client
+		// the CA it checks the nodes with.
+		if slices.Contains(s.Command, "/etc/nats/cluster.conf") {
+			for target, source := range natsNodeMounts {
+				if s.mounts()[target] != source {
+					add("%s: must mount %s at %s (cluster.conf reads it)", name, source, target)
+				}
+			}
+		}
+		for k, v := range env {
+			if strings.HasSuffix(k, "_NATS_CA_FILE") && v != nil {
+				if _, ok := s.mounts()[*v]; !ok {
+					add("%s: %s is %s, which it does not mount", name, k, *v)
+				}
+			}
+		}
 		for _, k := range providerURLs {
 			if v, ok := env[k]; ok && (v == nil || *v != "${"+k+":-}") {
 				add("%s: %s must be ${%s:-} (empty: the real provider; the dev profile sets it)", name, k, k)
+			}
+		}
+		for k, v := range env {
+			if !devMode.MatchString(k) || s.devOnly() {
+				continue
+			}
+			if v == nil || (*v != "false" && *v != "${"+k+":-false}") {
+				add("%s: %s must be false or ${%s:-false} outside the dev profile (development mode accepts the simulator's credentials)", name, k, k)
 			}
 		}
 		// Every secret is required: exactly ${VAR:?what to set}.
@@ -179,6 +237,10 @@ func composeProblems(data []byte) []string {
 				continue
 			}
 			switch {
+			case rotationLists[k]:
+				if v == nil || *v != "${"+k+":-}" {
+					add("%s: %s must be ${%s:-} (empty unless rotating a key)", name, k, k)
+				}
 			case v == nil && s.devOnly():
 				// Passed through by name in a dev-only service: compose
 				// interpolates every service before it applies profiles,
@@ -197,6 +259,9 @@ func composeProblems(data []byte) []string {
 			variable, op, rest := m[1], m[2], m[3]
 			if (op == ":?" || op == "?") && strings.TrimSpace(rest) == "" {
 				add("${%s%s} says nothing: write what to set after the ?", variable, op)
+			}
+			if rotationLists[variable] && op == ":-" && rest == "" {
+				continue
 			}
 			if secretName.MatchString(variable) && !identifiers[variable] && op != ":?" {
 				add("${%s%s%s}: a secret must be ${%s:?what to set}, with no default", variable, op, redact(rest), variable)
@@ -287,6 +352,11 @@ func TestComposeMistakesAreCaught(t *testing.T) {
 		{"password default inside a URL", "postgres://postgres:${POSTGRES_PASSWORD:?", "postgres://postgres:${POSTGRES_PASSWORD:-muster-dev}${X:?", "POSTGRES_PASSWORD"},
 		{"required without a reason", "${CONSOLE_ADMIN_EMAIL:?set the first admin's email address}", "${CONSOLE_ADMIN_EMAIL:?}", "says nothing"},
 		{"secret passed through outside dev", "CONSOLE_SERVICE_KEY: ${CONSOLE_SERVICE_KEY:?set the console's service key (openssl rand -hex 32)}", "CONSOLE_SERVICE_KEY:", "passed through"},
+		{"rotation list with a value", "${CAMPAIGNS_LINK_SECRET_PREVIOUS:-}", "${CAMPAIGNS_LINK_SECRET_PREVIOUS:-dev-only-old-campaigns-link-secret-0000}", "CAMPAIGNS_LINK_SECRET_PREVIOUS"},
+		{"development mode on by default", "DELIVERY_DEV_MODE: ${DELIVERY_DEV_MODE:-false}", "DELIVERY_DEV_MODE: ${DELIVERY_DEV_MODE:-true}", "DELIVERY_DEV_MODE must be false"},
+		{"development mode on", "DELIVERY_DEV_MODE: ${DELIVERY_DEV_MODE:-false}", `DELIVERY_DEV_MODE: "true"`, "DELIVERY_DEV_MODE must be false"},
+		{"NATS node without its users", "      - ./deployments/nats/auth.conf:/etc/nats/auth.conf:ro\n", "", "nats-1: must mount ./deployments/nats/auth.conf"},
+		{"service without the NATS CA", "    environment: *contacts-env\n    volumes:\n      - *nats-ca\n    expose", "    environment: *contacts-env\n    expose", "contacts: CONTACTS_NATS_CA_FILE"},
 		{"host network", "    image: caddy:2.10-alpine\n", "    image: caddy:2.10-alpine\n    network_mode: host\n", "network_mode host"},
 	}
 	for _, c := range cases {

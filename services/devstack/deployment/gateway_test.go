@@ -307,12 +307,17 @@ func gatewayProblems(text string, console []string) []string {
 	}
 	hsts := false
 	for _, h := range g.headers {
-		if len(h) >= 4 && h[2] == "Strict-Transport-Security" && g.matchers[h[1]].kind == "protocol" && slices.Equal(g.matchers[h[1]].args, []string{"https"}) {
+		if len(h) >= 4 && strings.TrimPrefix(h[2], ">") == "Strict-Transport-Security" && g.matchers[h[1]].kind == "protocol" && slices.Equal(g.matchers[h[1]].args, []string{"https"}) {
 			hsts = strings.Contains(h[3], "max-age=")
+			// The console and the member pages send their own over https:
+			// set at once, the gateway's would be a second header.
+			if !strings.HasPrefix(h[2], ">") {
+				add("Strict-Transport-Security must replace the backend's as the response leaves (>Strict-Transport-Security), or responses carry two")
+			}
 		}
 	}
 	if !hsts {
-		add("no Strict-Transport-Security header on https (header @tls Strict-Transport-Security \"max-age=...\", @tls protocol https)")
+		add("no Strict-Transport-Security header on https (header @tls >Strict-Transport-Security \"max-age=...\", @tls protocol https)")
 	}
 	return p
 }
@@ -354,7 +359,8 @@ func TestGatewayMistakesAreCaught(t *testing.T) {
 		{"another webhook path", "/webhooks/sendgrid/events /unsubscribe", "/webhooks/sendgrid/events /webhooks/* /unsubscribe", "not a public route of delivery"},
 		{"a link page missing", "@campaigns path /rsvp/* /sign/*", "@campaigns path /rsvp/*", "/sign/dG9rZW4 should reach campaigns"},
 		{"fallback proxies", "\thandle {\n\t\trespond 404", "\thandle {\n\t\timport replicas console 8080", "last handle"},
-		{"no HSTS", "header @tls Strict-Transport-Security", "header @tls X-Nothing", "Strict-Transport-Security"},
+		{"no HSTS", "header @tls >Strict-Transport-Security", "header @tls >X-Nothing", "Strict-Transport-Security"},
+		{"HSTS beside the backend's", "header @tls >Strict-Transport-Security", "header @tls Strict-Transport-Security", "two"},
 		{"a second site", "# (replicas NAME PORT)", ":8081 {\n\treverse_proxy contacts:8081\n}\n\n# (replicas NAME PORT)", "site blocks"},
 		{"a raw proxy in the site", "\t@tls protocol https\n", "\t@tls protocol https\n\treverse_proxy /x contacts:8081\n", "not a matcher, header or handle"},
 	}

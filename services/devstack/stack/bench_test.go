@@ -16,6 +16,7 @@ import (
 	delivery "github.com/musterhq/muster/services/delivery/app"
 	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/devstack/stack"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -51,7 +52,11 @@ func BenchmarkE2ESMS(b *testing.B) {
 	var e2e, raw float64
 	for range b.N {
 		// The broker's ceiling first, while the services are idle.
-		raw = testkit.RawJetStream(b, st.NATSURL, 100_000, 1)
+		admin, err := st.NATSOptions(natsauth.Admin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw = testkit.RawJetStream(b, st.NATSURL, 100_000, 1, admin...)
 		e2e = launchAndWait(b, st, members)
 	}
 	b.StopTimer()
@@ -71,11 +76,12 @@ func seedContacts(b *testing.B, dsn string, n int) {
 		b.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	now := time.Now()
 	rows := make([][]any, n)
 	for i := range rows {
-		rows[i] = []any{"Member" + strconv.Itoa(i), fmt.Sprintf("+1212%07d", 2_000_000+i), []string{"bench"}}
+		rows[i] = []any{"Member" + strconv.Itoa(i), fmt.Sprintf("+1212%07d", 2_000_000+i), []string{"bench"}, now, now}
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags"}, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags", "created_at", "updated_at"}, pgx.CopyFromRows(rows)); err != nil {
 		b.Fatal(err)
 	}
 }
