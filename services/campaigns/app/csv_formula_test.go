@@ -48,7 +48,7 @@ func TestExportsNeutralizeFormulas(t *testing.T) {
 		"name": "GMM", "kind": "meeting", "channel": "sms",
 		"body":     "Local 1199: {{meeting_title}} is {{meeting_time}}. Reply YES or NO. Reply STOP to opt out.",
 		"audience": map[string]string{"tag": "all"},
-		"meeting":  map[string]any{"title": "General meeting", "starts_at": time.Date(2026, 12, 4, 23, 0, 0, 0, time.UTC), "place": "Union Hall"},
+		"meeting":  map[string]any{"title": "General meeting", "starts_at": h.began.Add(80 * time.Hour), "place": "Union Hall"},
 	})
 	petition := create(t, srv.url, map[string]any{
 		"name": "Safe staffing", "kind": "petition", "channel": "sms",

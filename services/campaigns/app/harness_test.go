@@ -148,6 +148,8 @@ type harness struct {
 	nats  *testkit.NATS
 	db    string
 	clock *testkit.Clock
+	// began is where the clock started; tests place meetings after it.
+	began time.Time
 	dir   *directory
 	nc    *nats.Conn
 	js    jetstream.JetStream
@@ -170,9 +172,14 @@ type running struct {
 func newHarness(t testing.TB, members bool, cfg func(*app.Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, nats: testkit.StartNATS(t), db: testkit.Database(t, migrations.FS), clock: testkit.NewClock(t), dir: &directory{}, cfg: cfg}
-	// 10:00 in New York on a Tuesday, moved as far as MUSTER_TEST_CLOCK_SHIFT
-	// says; from there the clock runs, as leases need it to.
-	h.clock.Set(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC).Add(testkit.ClockShift(t)))
+	// 10:00 in New York on Tuesday 1 December 2026, whenever the test runs
+	// and however MUSTER_TEST_CLOCK_SHIFT moves other clocks: these tests
+	// assert what members read ("Friday, December 4 at 6:00 PM EST"), so
+	// their time is pinned; from there the clock runs, as leases need it
+	// to. Nothing in campaigns reads the database's clock, so the real
+	// time of day cannot reach them.
+	h.began = time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
+	h.clock.Set(h.began)
 	var err error
 	// The test stands in for contacts and delivery, and watches every
 	// subject: it connects as the admin user. The service runs as its own.
