@@ -22,6 +22,28 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, c *upstream.Clien
 		return
 	}
 	defer resp.Body.Close()
+	copyOut(w, resp)
+}
+
+// download passes a service's CSV export through once the service has
+// started it, recording in the audit log who took it (an export of member
+// data leaves the console for good).
+func (s *Server) download(w http.ResponseWriter, r *http.Request, c *upstream.Client, path, action, target, detail string) {
+	resp, err := c.Raw(r.Context(), http.MethodGet, path, nil, "")
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	s.audit(r, principalOf(r), action, target, detail)
+	copyOut(w, resp)
+}
+
+// copyOut writes a service's answer to the caller as it arrives. A
+// service that breaks off part-way (a CSV export whose database read
+// failed aborts its connection) has the caller's answer broken off too:
+// ended cleanly, a truncated file would pass for a whole one.
+func copyOut(w http.ResponseWriter, resp *http.Response) {
 	for _, h := range []string{"Content-Type", "Content-Disposition"} {
 		if v := resp.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
@@ -42,8 +64,11 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, c *upstream.Clien
 				return
 			}
 		}
-		if err != nil {
+		if errors.Is(err, io.EOF) {
 			return
+		}
+		if err != nil {
+			panic(http.ErrAbortHandler) // net/http's way to cut a response short
 		}
 	}
 }
