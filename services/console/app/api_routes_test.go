@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/console/account"
 	"github.com/musterhq/muster/services/console/app"
 	"github.com/musterhq/muster/services/console/server"
 	"github.com/musterhq/muster/shared/web"
@@ -52,6 +53,12 @@ func (s *services) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{}`)
 	}
+}
+
+func (s *services) seen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.calls...)
 }
 
 func (s *services) count() int {
@@ -350,5 +357,56 @@ func TestAPIListsPageWithAnOpaqueCursor(t *testing.T) {
 	defer mu.Unlock()
 	if n := len(asked); n != 2 {
 		t.Fatalf("a refused cursor reached delivery (%d calls)", n)
+	}
+}
+
+// The pages follow the API's rule: a whole file of member data (the
+// consent ledger, an import's error report) is an organizer's, audited.
+func TestViewersTakeNoFilesOfMemberDataFromThePages(t *testing.T) {
+	svc := &services{}
+	stand := httptest.NewServer(svc)
+	t.Cleanup(stand.Close)
+	c := startConsole(t, 100, func(cfg *app.Config) {
+		cfg.ContactsURL, cfg.CampaignsURL, cfg.DeliveryURL = stand.URL, stand.URL, stand.URL
+	})
+	hash, err := account.HashPassword("viewer password 123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Store().CreateOrganizer(context.Background(), account.Organizer{Email: "viewer@muster.test", Role: account.RoleViewer, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	viewer, organizer := newBrowser(t, c.URL()), newBrowser(t, c.URL())
+	if code, _ := viewer.signIn("viewer@muster.test", "viewer password 123"); code != http.StatusSeeOther {
+		t.Fatal("viewer sign in failed")
+	}
+	if code, _ := organizer.signIn(adminEmail, adminPassword); code != http.StatusSeeOther {
+		t.Fatal("admin sign in failed")
+	}
+	for _, path := range []string{"/optouts/consent.csv", "/contacts/imports/i1/errors.csv"} {
+		before := svc.count()
+		if resp, _ := viewer.do("GET", path, nil, nil); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("viewer GET %s = %d, want 403", path, resp.StatusCode)
+		}
+		if svc.count() != before {
+			t.Fatalf("a viewer's download reached a service: %v", svc.seen())
+		}
+		if resp, body := organizer.do("GET", path, nil, nil); resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+			t.Errorf("admin GET %s = %d %s, want the CSV", path, resp.StatusCode, body)
+		}
+	}
+	if _, page := viewer.do("GET", "/optouts", nil, nil); strings.Contains(page, "consent.csv") {
+		t.Error("the opt-outs page offers a viewer the consent export")
+	}
+	list, err := c.Store().AuditLog(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range list {
+		seen[e.Action] = true
+	}
+	if !seen["consent.export"] || !seen["import.errors"] {
+		t.Errorf("downloads not audited: %+v", list)
 	}
 }
