@@ -216,7 +216,7 @@ func TestEveryAPIRouteChecksItsRole(t *testing.T) {
 		ownStore := strings.HasPrefix(route, "/api/organizers") || strings.HasPrefix(route, "/api/tokens")
 		t.Run(name, func(t *testing.T) {
 			before := svc.count()
-			refused := func(who string, code int, raw, kind string) {
+			turnedAway := func(who string, code int, raw, kind string) {
 				t.Helper()
 				var e web.ErrorBody
 				if err := json.Unmarshal([]byte(raw), &e); err != nil || e.Kind != kind {
@@ -229,13 +229,13 @@ func TestEveryAPIRouteChecksItsRole(t *testing.T) {
 			if code, raw := send(method, path, ct, body, ""); code != http.StatusUnauthorized {
 				t.Errorf("no credentials = %d %s, want 401", code, raw)
 			} else {
-				refused("no credentials", code, raw, "unauthorized")
+				turnedAway("no credentials", code, raw, "unauthorized")
 			}
 			for _, role := range smaller[op.Role] {
 				if code, raw := send(method, path, ct, body, tokens[role]); code != http.StatusForbidden {
 					t.Errorf("%s token = %d %s, want 403", role, code, raw)
 				} else {
-					refused(role+" token", code, raw, "forbidden")
+					turnedAway(role+" token", code, raw, "forbidden")
 				}
 			}
 			mark := lastAudit()

@@ -71,19 +71,19 @@ func readJSONBody(r *http.Request) ([]byte, error) {
 	return raw, nil
 }
 
-// bodyNeeded and bodyOptional say whether a relayed request must carry a
+// bodyNeeded and bodyOptional say whether a forwarded request must carry a
 // JSON body.
 const (
 	bodyNeeded   = true
 	bodyOptional = false
 )
 
-// relay sends the caller's JSON body to a service and answers with what
+// forward sends the caller's JSON body to a service and answers with what
 // the service said, status included. Once the service has accepted,
 // audit (when not nil) is given the request and the answer to record the
 // action, before
 // the caller hears of it: whoever sees the answer can find the entry.
-func (s *Server) relay(w http.ResponseWriter, r *http.Request, c *upstream.Client, method, path string, needBody bool, audit func(request, answer []byte)) {
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *upstream.Client, method, path string, needBody bool, audit func(request, answer []byte)) {
 	raw, err := readJSONBody(r)
 	if err == nil && raw == nil && needBody {
 		err = apperr.Invalid("body", "send the request as JSON")

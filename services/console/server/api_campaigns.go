@@ -39,7 +39,7 @@ func (s *Server) apiCampaignRead(rest string) http.HandlerFunc {
 }
 
 func (s *Server) apiCreateCampaign(w http.ResponseWriter, r *http.Request) {
-	s.relay(w, r, s.Services.Campaigns, http.MethodPost, "/campaigns", bodyNeeded, func(_, answer []byte) {
+	s.forward(w, r, s.Services.Campaigns, http.MethodPost, "/campaigns", bodyNeeded, func(_, answer []byte) {
 		var c campaign
 		_ = json.Unmarshal(answer, &c)
 		s.audit(r, principalOf(r), "campaign.create", "campaign "+c.ID, c.Kind+" "+c.Name)
@@ -48,7 +48,7 @@ func (s *Server) apiCreateCampaign(w http.ResponseWriter, r *http.Request) {
 
 // apiUpdateCampaign replaces a draft (campaigns refuses anything else).
 func (s *Server) apiUpdateCampaign(w http.ResponseWriter, r *http.Request) {
-	s.relay(w, r, s.Services.Campaigns, http.MethodPut, campaignPath(r, ""), bodyNeeded, func(_, answer []byte) {
+	s.forward(w, r, s.Services.Campaigns, http.MethodPut, campaignPath(r, ""), bodyNeeded, func(_, answer []byte) {
 		var c campaign
 		_ = json.Unmarshal(answer, &c)
 		s.audit(r, principalOf(r), "campaign.update", "campaign "+chi.URLParam(r, "id"), c.Kind+" "+c.Name)
@@ -58,7 +58,7 @@ func (s *Server) apiUpdateCampaign(w http.ResponseWriter, r *http.Request) {
 // apiChangeMeeting moves or edits a meeting, launched or not; those who
 // said yes are told.
 func (s *Server) apiChangeMeeting(w http.ResponseWriter, r *http.Request) {
-	s.relay(w, r, s.Services.Campaigns, http.MethodPatch, campaignPath(r, "/meeting"), bodyNeeded, func(req, _ []byte) {
+	s.forward(w, r, s.Services.Campaigns, http.MethodPatch, campaignPath(r, "/meeting"), bodyNeeded, func(req, _ []byte) {
 		s.audit(r, principalOf(r), "campaign.meeting", "campaign "+chi.URLParam(r, "id"), fieldsOf(req))
 	})
 }
@@ -67,14 +67,14 @@ func (s *Server) apiChangeMeeting(w http.ResponseWriter, r *http.Request) {
 // it changes nothing, but shows a member's details as sent, so it is an
 // organizer's.
 func (s *Server) apiPreview(w http.ResponseWriter, r *http.Request) {
-	s.relay(w, r, s.Services.Campaigns, http.MethodPost, campaignPath(r, "/preview"), bodyOptional, nil)
+	s.forward(w, r, s.Services.Campaigns, http.MethodPost, campaignPath(r, "/preview"), bodyOptional, nil)
 }
 
 // apiTestSend sends a part to the organizer's own phone or email. The
 // audit entry names the addresses: texting others from the union's
 // number is a threat this log is for.
 func (s *Server) apiTestSend(w http.ResponseWriter, r *http.Request) {
-	s.relay(w, r, s.Services.Campaigns, http.MethodPost, campaignPath(r, "/test"), bodyNeeded, func(req, _ []byte) {
+	s.forward(w, r, s.Services.Campaigns, http.MethodPost, campaignPath(r, "/test"), bodyNeeded, func(req, _ []byte) {
 		var to []string
 		for _, k := range []string{"phone", "email"} {
 			if v := idOf(req, k); v != "" {
@@ -89,7 +89,7 @@ func (s *Server) apiTestSend(w http.ResponseWriter, r *http.Request) {
 // did it once the service has accepted.
 func (s *Server) apiCampaignAction(action string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.relay(w, r, s.Services.Campaigns, http.MethodPost, campaignPath(r, "/"+action), bodyOptional, func(req, _ []byte) {
+		s.forward(w, r, s.Services.Campaigns, http.MethodPost, campaignPath(r, "/"+action), bodyOptional, func(req, _ []byte) {
 			s.audit(r, principalOf(r), "campaign."+action, "campaign "+chi.URLParam(r, "id"), clip(string(req), 200))
 		})
 	}
@@ -160,7 +160,7 @@ func (s *Server) apiInboxReply(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiInboxHandled(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	s.relay(w, r, s.Services.Campaigns, http.MethodPost, "/inbox/"+url.PathEscape(id)+"/handled", bodyOptional, func(_, _ []byte) {
+	s.forward(w, r, s.Services.Campaigns, http.MethodPost, "/inbox/"+url.PathEscape(id)+"/handled", bodyOptional, func(_, _ []byte) {
 		s.audit(r, principalOf(r), "inbox.handled", "inbox "+id, "")
 	})
 }

@@ -22,7 +22,15 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, c *upstream.Clien
 		return
 	}
 	defer resp.Body.Close()
-	copyOut(w, resp)
+	for _, h := range []string{"Content-Type", "Content-Disposition"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(resp.StatusCode)
+	// A download (a CSV export) may outlast the server's write timeout.
+	relay(w, resp.Body, func() {})
 }
 
 // download passes a service's CSV export through once the service has
@@ -36,14 +44,6 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, c *upstream.Cl
 	}
 	defer resp.Body.Close()
 	s.audit(r, principalOf(r), action, target, detail)
-	copyOut(w, resp)
-}
-
-// copyOut writes a service's answer to the caller as it arrives. A
-// service that breaks off part-way (a CSV export whose database read
-// failed aborts its connection) has the caller's answer broken off too:
-// ended cleanly, a truncated file would pass for a whole one.
-func copyOut(w http.ResponseWriter, resp *http.Response) {
 	for _, h := range []string{"Content-Type", "Content-Disposition"} {
 		if v := resp.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
@@ -51,11 +51,19 @@ func copyOut(w http.ResponseWriter, resp *http.Response) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(resp.StatusCode)
-	// A download (a CSV export) may outlast the server's write timeout:
-	// each stretch of copying gets its own window.
+	relay(w, resp.Body, func() {})
+}
+
+// relay copies src to w until either ends, giving each stretch of copying
+// its own write window (web.KeepWriting), so a download or an event
+// stream may outlast the server's write timeout; flush runs after each.
+// A source that breaks off part-way (a CSV export whose database read
+// failed aborts its connection) has the caller's answer broken off too:
+// ended cleanly, a truncated file would pass for a whole one.
+func relay(w http.ResponseWriter, src io.Reader, flush func()) {
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := resp.Body.Read(buf)
+		n, err := src.Read(buf)
 		if n > 0 {
 			if web.KeepWriting(w) != nil {
 				return
@@ -63,6 +71,7 @@ func copyOut(w http.ResponseWriter, resp *http.Response) {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return
 			}
+			flush()
 		}
 		if errors.Is(err, io.EOF) {
 			return
@@ -93,24 +102,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, c *upstream.Clie
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			// The stream outlives the server's write timeout: each event
-			// (or heartbeat) gets its own window to reach the browser.
-			if web.KeepWriting(w) != nil {
-				return
-			}
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-			_ = rc.Flush()
-		}
-		if err != nil {
-			return
-		}
-	}
+	// Each event (or heartbeat) reaches the browser at once.
+	relay(w, resp.Body, func() { _ = rc.Flush() })
 }
 
 // slot takes one of the caller's slots for a long request, or answers

@@ -110,8 +110,10 @@ func (s *Server) Routes() http.Handler {
 	// Bearer token; answers are JSON, errors included, a path the API does
 	// not have (404) or a method a path does not take (405) too. Each
 	// route's role is in openapi.json as x-role, and a test holds the two
-	// together. Viewers read; organizers change things and take whole
-	// files of member data; admins manage access and settings.
+	// together. Viewers read (GET only: every other method is a write, or
+	// asks for an organizer's work, like sizing an audience or rendering
+	// a preview); organizers change things and take whole files of member
+	// data; admins manage access and settings.
 	r.Route("/api", func(r chi.Router) {
 		r.NotFound(s.apiNotFound)
 		r.MethodNotAllowed(s.apiMethodNotAllowed(r))
@@ -126,7 +128,6 @@ func (s *Server) Routes() http.Handler {
 				r.Get("/contacts", s.apiListContacts)
 				r.Get("/contacts/{id}", s.apiGetContact)
 				r.Get("/contacts/{id}/consent", s.apiConsentHistory)
-				r.Post("/audiences/count", s.apiCountAudience)
 				r.Get("/imports/{id}", s.apiGetImport)
 				r.Get("/campaigns", s.apiListCampaigns)
 				r.Get("/campaigns/{id}", s.apiGetCampaign)
@@ -149,6 +150,7 @@ func (s *Server) Routes() http.Handler {
 				r.Patch("/contacts/{id}", s.apiUpdateContact)
 				r.Post("/contacts/{id}/merge", s.apiMergeContact)
 				r.Post("/contacts/tags", s.apiTagContacts)
+				r.Post("/audiences/count", s.apiCountAudience)
 				r.Post("/contacts/{id}/opt-out", s.apiChangeConsent("opt-out"))
 				r.Post("/contacts/{id}/opt-in", s.apiChangeConsent("opt-in"))
 				r.Get("/contacts/export.csv", s.apiExportContacts)
