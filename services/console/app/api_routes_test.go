@@ -30,10 +30,10 @@ type services struct {
 }
 
 func (s *services) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.Copy(io.Discard, r.Body)
 	s.mu.Lock()
 	s.calls = append(s.calls, r.Method+" "+r.URL.Path)
 	s.mu.Unlock()
+	_, _ = io.Copy(io.Discard, r.Body)
 	switch p := r.URL.Path; {
 	case strings.HasSuffix(p, ".csv") || r.URL.Query().Get("format") == "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -408,5 +408,41 @@ func TestViewersTakeNoFilesOfMemberDataFromThePages(t *testing.T) {
 	}
 	if !seen["consent.export"] || !seen["import.errors"] {
 		t.Errorf("downloads not audited: %+v", list)
+	}
+}
+
+// An upload past CONSOLE_MAX_UPLOAD is cut off on its way to contacts and
+// answered 413 in the JSON error shape, not as a service failure; an
+// upload that is not a CSV is refused before anything is sent on.
+func TestAPIImportLimits(t *testing.T) {
+	svc := &services{}
+	stand := httptest.NewServer(svc)
+	t.Cleanup(stand.Close)
+	c := startConsole(t, 100, func(cfg *app.Config) {
+		cfg.ContactsURL = stand.URL
+		cfg.MaxUpload = 2 << 20
+	})
+	admin, err := c.DevAdminToken(context.Background(), "importer", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, c.URL())
+	auth := map[string]string{"Authorization": "Bearer " + admin, "Content-Type": "text/csv"}
+	big := "first_name,phone\n" + strings.Repeat("Ana,+12125550101\n", (3<<20)/17)
+	resp, raw := b.doRaw("POST", "/api/imports", big, auth)
+	var e web.ErrorBody
+	if err := json.Unmarshal([]byte(raw), &e); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge || e.Kind != "too_large" {
+		t.Fatalf("a 3 MiB upload over a 2 MiB limit = %d %s, want 413 too_large", resp.StatusCode, raw)
+	}
+	auth["Content-Type"] = "application/json"
+	before := svc.count()
+	resp, raw = b.doRaw("POST", "/api/imports", `{"file": "no"}`, auth)
+	if err := json.Unmarshal([]byte(raw), &e); err != nil || resp.StatusCode != http.StatusBadRequest || e.Field != "Content-Type" || svc.count() != before {
+		t.Fatalf("a JSON upload = %d %s, want 400 on Content-Type with nothing sent on", resp.StatusCode, raw)
+	}
+	auth["Content-Type"] = "text/csv"
+	if resp, raw = b.doRaw("POST", "/api/imports?dry_run=true", "first_name,phone\nAna,2125550101\n", auth); resp.StatusCode != http.StatusAccepted ||
+		resp.Header.Get("Location") != "/api/imports/i1" {
+		t.Fatalf("a small upload = %d %s (Location %q), want 202 and where to follow it", resp.StatusCode, raw, resp.Header.Get("Location"))
 	}
 }
