@@ -446,3 +446,35 @@ func TestAPIImportLimits(t *testing.T) {
 		t.Fatalf("a small upload = %d %s (Location %q), want 202 and where to follow it", resp.StatusCode, raw, resp.Header.Get("Location"))
 	}
 }
+
+// A CSV export that the service breaks off part-way reaches the caller
+// broken off too, never as a clean end of file that would pass for the
+// whole list.
+func TestAPIExportBrokenOffIsBrokenOff(t *testing.T) {
+	stand := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		_, _ = io.WriteString(w, "event_id,channel,address\n")
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // as contacts does when a read fails
+	}))
+	t.Cleanup(stand.Close)
+	c := startConsole(t, 100, func(cfg *app.Config) { cfg.ContactsURL = stand.URL })
+	admin, err := c.DevAdminToken(context.Background(), "exporter", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("GET", c.URL()+"/api/consent/export.csv", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return // cut before the headers went out: broken off
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Fatalf("a broken-off export read cleanly: %d %q", resp.StatusCode, body)
+	}
+}

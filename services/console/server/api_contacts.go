@@ -156,7 +156,7 @@ func (s *Server) apiStartImport(w http.ResponseWriter, r *http.Request) {
 			q.Set(k, v)
 		}
 	}
-	body := &watchedBody{r: r.Body}
+	body := &watchedReader{r: r.Body}
 	resp, err := s.Services.Contacts.Raw(r.Context(), http.MethodPost, "/imports?"+q.Encode(), body, ct)
 	if tooBig := (*http.MaxBytesError)(nil); errors.As(body.err, &tooBig) {
 		// The upload outgrew CONSOLE_MAX_UPLOAD on its way through.
@@ -178,21 +178,6 @@ func (s *Server) apiStartImport(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(answer)
-}
-
-// watchedBody remembers why reading an upload failed, which the HTTP
-// client that sends it on does not say.
-type watchedBody struct {
-	r   io.Reader
-	err error
-}
-
-func (b *watchedBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		b.err = err
-	}
-	return n, err
 }
 
 func importPath(r *http.Request, rest string) string {

@@ -33,33 +33,9 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, c *upstream.Clien
 	relay(w, resp.Body, func() {})
 }
 
-// download passes a service's CSV export through once the service has
-// started it, recording in the audit log who took it (an export of member
-// data leaves the console for good).
-func (s *Server) download(w http.ResponseWriter, r *http.Request, c *upstream.Client, path, action, target, detail string) {
-	resp, err := c.Raw(r.Context(), http.MethodGet, path, nil, "")
-	if err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	defer resp.Body.Close()
-	s.audit(r, principalOf(r), action, target, detail)
-	for _, h := range []string{"Content-Type", "Content-Disposition"} {
-		if v := resp.Header.Get(h); v != "" {
-			w.Header().Set(h, v)
-		}
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(resp.StatusCode)
-	relay(w, resp.Body, func() {})
-}
-
 // relay copies src to w until either ends, giving each stretch of copying
 // its own write window (web.KeepWriting), so a download or an event
 // stream may outlast the server's write timeout; flush runs after each.
-// A source that breaks off part-way (a CSV export whose database read
-// failed aborts its connection) has the caller's answer broken off too:
-// ended cleanly, a truncated file would pass for a whole one.
 func relay(w http.ResponseWriter, src io.Reader, flush func()) {
 	buf := make([]byte, 32<<10)
 	for {
@@ -73,11 +49,8 @@ func relay(w http.ResponseWriter, src io.Reader, flush func()) {
 			}
 			flush()
 		}
-		if errors.Is(err, io.EOF) {
-			return
-		}
 		if err != nil {
-			panic(http.ErrAbortHandler) // net/http's way to cut a response short
+			return
 		}
 	}
 }
@@ -129,4 +102,47 @@ func jsonDecode(r io.Reader, v any) error {
 		return fmt.Errorf("decoding service answer: %w", err)
 	}
 	return nil
+}
+
+// download passes a service's CSV export through once the service has
+// started it, recording in the audit log who took it (an export of member
+// data leaves the console for good). A service that breaks off part-way
+// (an export whose database read failed aborts its connection) has the
+// caller's answer broken off too: ended cleanly, a truncated file would
+// pass for a whole one.
+func (s *Server) download(w http.ResponseWriter, r *http.Request, c *upstream.Client, path, action, target, detail string) {
+	resp, err := c.Raw(r.Context(), http.MethodGet, path, nil, "")
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	s.audit(r, principalOf(r), action, target, detail)
+	for _, h := range []string{"Content-Type", "Content-Disposition"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(resp.StatusCode)
+	src := &watchedReader{r: resp.Body}
+	relay(w, src, func() {})
+	if src.err != nil {
+		panic(http.ErrAbortHandler) // net/http's way to cut a response short
+	}
+}
+
+// watchedReader remembers why its source stopped, when it was not EOF:
+// the HTTP client or the relay reading it does not say.
+type watchedReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *watchedReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.err = err
+	}
+	return n, err
 }
