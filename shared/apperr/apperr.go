@@ -22,6 +22,9 @@ const (
 	KindUnavailable
 	KindTooMany
 	KindTooLarge
+	// KindMethodNotAllowed is a known resource asked with a method it
+	// does not answer; the edge says which methods it does.
+	KindMethodNotAllowed
 )
 
 func (k Kind) String() string {
@@ -42,6 +45,8 @@ func (k Kind) String() string {
 		return "too_many_requests"
 	case KindTooLarge:
 		return "too_large"
+	case KindMethodNotAllowed:
+		return "method_not_allowed"
 	default:
 		return "internal"
 	}
@@ -107,6 +112,12 @@ func TooMany(format string, args ...any) error {
 // TooLarge reports input in field over the size the caller may send.
 func TooLarge(field, format string, args ...any) error {
 	return &Error{Kind: KindTooLarge, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// MethodNotAllowed reports a request whose path exists but not with its
+// method.
+func MethodNotAllowed(format string, args ...any) error {
+	return &Error{Kind: KindMethodNotAllowed, Message: fmt.Sprintf(format, args...)}
 }
 
 // KindOf finds the kind of err; unclassified errors are internal.

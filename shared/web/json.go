@@ -51,6 +51,8 @@ func StatusOf(err error) int {
 		return http.StatusTooManyRequests
 	case apperr.KindTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case apperr.KindMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	default:
 		return http.StatusInternalServerError
 	}

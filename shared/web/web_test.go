@@ -131,3 +131,32 @@ func TestBodyOfHidesServerErrorDetail(t *testing.T) {
 		}
 	}
 }
+
+// Every kind has its own status, and its body names the kind the way
+// callers match on it.
+func TestEveryKindHasItsStatus(t *testing.T) {
+	cases := []struct {
+		err    error
+		status int
+		kind   string
+	}{
+		{apperr.Invalid("f", "x"), 400, "invalid"},
+		{apperr.Unauthorized("x"), 401, "unauthorized"},
+		{apperr.Forbidden("x"), 403, "forbidden"},
+		{apperr.NotFound("x"), 404, "not_found"},
+		{apperr.MethodNotAllowed("x"), 405, "method_not_allowed"},
+		{apperr.Conflict("x"), 409, "conflict"},
+		{apperr.TooLarge("f", "x"), 413, "too_large"},
+		{apperr.TooMany("x"), 429, "too_many_requests"},
+		{errors.New("x"), 500, "internal"},
+		{apperr.Unavailable(errors.New("x"), "y"), 503, "unavailable"},
+	}
+	for _, c := range cases {
+		if got := StatusOf(c.err); got != c.status {
+			t.Errorf("StatusOf(%v) = %d, want %d", c.err, got, c.status)
+		}
+		if got := BodyOf(c.err).Kind; got != c.kind {
+			t.Errorf("BodyOf(%v).Kind = %q, want %q", c.err, got, c.kind)
+		}
+	}
+}

@@ -175,8 +175,16 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, c)
 }
 
+// list answers a page of campaigns, newest first: limit (at most 500,
+// 100 by default) after the position after, which is the next of the
+// page before; next is empty on the last page.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	list, err := h.Store.List(r.Context(), 100)
+	limit, err := limitOf(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list, next, err := h.Store.List(r.Context(), r.URL.Query().Get("after"), limit)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -184,7 +192,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []campaign.Campaign{}
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"campaigns": list})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"campaigns": list, "next": next})
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {

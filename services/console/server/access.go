@@ -95,11 +95,16 @@ func (s *Server) apiListTokens(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, err)
 		return
 	}
-	out := make([]tokenJSON, len(list))
-	for i, t := range list {
+	page, next, err := pageOf(r, "tokens", list, func(t store.APIToken) string { return t.ID })
+	if err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	out := make([]tokenJSON, len(page))
+	for i, t := range page {
 		out[i] = tokenOut(t)
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"tokens": out, "next_cursor": next})
 }
 
 func (s *Server) apiCreateToken(w http.ResponseWriter, r *http.Request) {
@@ -151,11 +156,16 @@ func (s *Server) apiListOrganizers(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, err)
 		return
 	}
-	out := make([]organizerJSON, len(list))
-	for i, o := range list {
+	page, next, err := pageOf(r, "organizers", list, func(o account.Organizer) string { return o.ID })
+	if err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	out := make([]organizerJSON, len(page))
+	for i, o := range page {
 		out[i] = organizerOut(o)
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"organizers": out})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"organizers": out, "next_cursor": next})
 }
 
 // accessRequest changes an organizer's role or disables the account.

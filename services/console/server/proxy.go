@@ -103,3 +103,46 @@ func jsonDecode(r io.Reader, v any) error {
 	}
 	return nil
 }
+
+// download passes a service's CSV export through once the service has
+// started it, recording in the audit log who took it (an export of member
+// data leaves the console for good). A service that breaks off part-way
+// (an export whose database read failed aborts its connection) has the
+// caller's answer broken off too: ended cleanly, a truncated file would
+// pass for a whole one.
+func (s *Server) download(w http.ResponseWriter, r *http.Request, c *upstream.Client, path, action, target, detail string) {
+	resp, err := c.Raw(r.Context(), http.MethodGet, path, nil, "")
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	s.audit(r, principalOf(r), action, target, detail)
+	for _, h := range []string{"Content-Type", "Content-Disposition"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(resp.StatusCode)
+	src := &watchedReader{r: resp.Body}
+	relay(w, src, func() {})
+	if src.err != nil {
+		panic(http.ErrAbortHandler) // net/http's way to cut a response short
+	}
+}
+
+// watchedReader remembers why its source stopped, when it was not EOF:
+// the HTTP client or the relay reading it does not say.
+type watchedReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *watchedReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.err = err
+	}
+	return n, err
+}

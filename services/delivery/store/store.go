@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -446,24 +447,54 @@ func (s *Store) IsSuppressed(ctx context.Context, channel, address string) (bool
 	return ok, nil
 }
 
-// Suppressions lists the list, newest first.
-//
-// search, when not empty, keeps addresses containing it (any case).
-func (s *Store) Suppressions(ctx context.Context, search string, limit int) ([]Suppression, error) {
+// Suppressions lists the suppression list, newest first, a page of at
+// most limit after the position after (the next of the page before; empty
+// for the first), optionally only addresses containing search (already
+// escaped for ILIKE). next is empty on the last page. Entries are ordered
+// by (created_at, channel, address), the primary key breaking ties, so an
+// opt-out recorded while an organizer pages never shifts a page.
+func (s *Store) Suppressions(ctx context.Context, search, after string, limit int) (list []Suppression, next string, err error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
+	where, args := "($2 = '' OR address ILIKE '%' || $2 || '%')", []any{limit + 1, search}
+	if after != "" {
+		at, channel, address, err := parseSuppressionPosition(after)
+		if err != nil {
+			return nil, "", err
+		}
+		where += " AND (created_at, channel, address) < ($3, $4, $5)"
+		args = append(args, at, channel, address)
+	}
 	rows, err := s.pool.Query(ctx, `SELECT channel, address, reason, source, evidence, created_at
-		FROM suppressions WHERE ($2 = '' OR address ILIKE '%' || $2 || '%')
-		ORDER BY created_at DESC LIMIT $1`, limit, search)
+		FROM suppressions WHERE `+where+`
+		ORDER BY created_at DESC, channel DESC, address DESC LIMIT $1`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing suppressions: %w", err)
+		return nil, "", fmt.Errorf("listing suppressions: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Suppression])
+	list, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Suppression])
 	if err != nil {
-		return nil, fmt.Errorf("reading suppressions: %w", err)
+		return nil, "", fmt.Errorf("reading suppressions: %w", err)
 	}
-	return list, nil
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		next = last.CreatedAt.UTC().Format(time.RFC3339Nano) + " " + last.Channel + " " + last.Address
+	}
+	return list, next, nil
+}
+
+// parseSuppressionPosition reads a position Suppressions gave out: a
+// time, a channel and an address, separated by spaces (the address last,
+// so it may hold anything).
+func parseSuppressionPosition(p string) (time.Time, string, string, error) {
+	parts := strings.SplitN(p, " ", 3)
+	if len(parts) == 3 {
+		if at, err := time.Parse(time.RFC3339Nano, parts[0]); err == nil {
+			return at, parts[1], parts[2], nil
+		}
+	}
+	return time.Time{}, "", "", apperr.Invalid("after", "is not a position this list gave out")
 }
 
 // Inbound is a member's reply as recorded.
