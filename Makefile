@@ -96,11 +96,24 @@ migrate: ensure-services build ## Create/migrate the databases: ./bin/<svc> migr
 		echo "./$(BIN_DIR)/$$s migrate"; ./$(BIN_DIR)/$$s migrate; \
 	done
 
+# docker-config checks the compose file twice, in a clean environment (no
+# .env, no shell variables): with nothing set it must refuse to start (every
+# secret is ${VAR:?...}); with every required variable set to a stand-in it
+# must be valid, in the default profile and in "dev".
 docker-config: ## Validate docker-compose.yml (docker compose config -q; needs no engine)
-	@if docker compose version >/dev/null 2>&1; then docker compose config -q; \
-	elif command -v docker-compose >/dev/null 2>&1; then docker-compose config -q; \
-	else echo "docker-config: neither 'docker compose' nor 'docker-compose' is installed"; exit 1; fi
-	@echo "docker-compose.yml is valid"
+	@if docker compose version >/dev/null 2>&1; then dc="docker compose"; \
+	elif command -v docker-compose >/dev/null 2>&1; then dc=docker-compose; \
+	else echo "docker-config: neither 'docker compose' nor 'docker-compose' is installed"; exit 1; fi; \
+	empty=$$(mktemp); trap 'rm -f "$$empty"' EXIT; \
+	clean="env -i PATH=$$PATH HOME=$$HOME"; \
+	if out=$$($$clean $$dc --env-file "$$empty" config -q 2>&1); then \
+		echo "docker-config: docker-compose.yml is valid with no secrets set; each must be \$${VAR:?what to set}"; exit 1; \
+	elif ! grep -qiE 'mandatory|required' <<<"$$out"; then echo "$$out"; exit 1; fi; \
+	required=$$(grep -oE '\$$\{[A-Za-z0-9_]+:\?' docker-compose.yml | sed -E 's/^\$$\{//; s/:\?$$//' | sort -u); \
+	standins=$$(for v in $$required; do printf '%s=config-check ' "$$v"; done); \
+	$$clean $$standins $$dc --env-file "$$empty" config -q; \
+	$$clean $$standins $$dc --env-file "$$empty" --profile dev config -q
+	@echo "docker-compose.yml is valid, and refuses to start without its secrets"
 
 clean: ## Remove ./bin and ./.run
 	rm -rf $(BIN_DIR) $(RUN_DIR)
@@ -126,9 +139,12 @@ DEPLOY_CHECK := GOWORK=off $(GO) -C deployments/check
 .PHONY: deploy-check
 
 deploy-check: docker-config ## Validate compose, gateway, NATS configs and Kubernetes manifests offline
-	@echo "caddy $(CADDY_VERSION): deployments/gateway/Caddyfile"
-	@out=$$($(CADDY) adapt --config deployments/gateway/Caddyfile --validate 2>&1 >/dev/null) || { echo "$$out"; exit 1; }
+	@echo "caddy $(CADDY_VERSION): deployments/gateway/Caddyfile (HTTPS on a host name, and plain :80)"
+	@for site in muster.example.org :80; do \
+		out=$$(MUSTER_SITE_ADDRESS=$$site $(CADDY) adapt --config deployments/gateway/Caddyfile --validate 2>&1 >/dev/null) || { echo "$$out"; exit 1; }; \
+	done
 	@$(CADDY) fmt --diff deployments/gateway/Caddyfile >/dev/null 2>&1 || { echo "Caddyfile is not formatted: caddy fmt --overwrite"; exit 1; }
+	$(GO) test -count=1 ./services/devstack/deployment/
 	$(DEPLOY_CHECK) vet ./...
 	$(DEPLOY_CHECK) test -count=1 ./...
 	$(DEPLOY_CHECK) run . -nats-conf ../nats/cluster.conf $(patsubst deployments/%,../%,$(wildcard deployments/k8s/*.yaml))

@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -105,10 +106,11 @@ func stripComments(b []byte) []byte {
 
 // workload is what the checks need of a Deployment or a StatefulSet.
 type workload struct {
-	doc      document
-	replicas int32
-	selector map[string]string
-	template corev1.PodTemplateSpec
+	doc       document
+	namespace string
+	replicas  int32
+	selector  map[string]string
+	template  corev1.PodTemplateSpec
 }
 
 // index is every object of the stream by kind and name.
@@ -120,10 +122,15 @@ type index struct {
 	secrets    map[string]*corev1.Secret
 	sts        []*appsv1.StatefulSet
 	names      map[string]document
+	policies   []*networkingv1.NetworkPolicy
+	ingresses  []*networkingv1.Ingress
+	// namespaceLabels are the labels of each Namespace defined here, with
+	// the kubernetes.io/metadata.name label the API server adds.
+	namespaceLabels map[string]map[string]string
 }
 
 func newIndex(docs []document) (*index, []string) {
-	ix := &index{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}, names: map[string]document{}}
+	ix := &index{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}, names: map[string]document{}, namespaceLabels: map[string]map[string]string{}}
 	var problems []string
 	for _, d := range docs {
 		key := d.obj.GetObjectKind().GroupVersionKind().Kind + "/"
@@ -136,9 +143,9 @@ func newIndex(docs []document) (*index, []string) {
 		ix.names[key] = d
 		switch o := d.obj.(type) {
 		case *appsv1.Deployment:
-			ix.workloads = append(ix.workloads, workload{doc: d, replicas: deref(o.Spec.Replicas, 1), selector: selectorLabels(o.Spec.Selector.MatchLabels), template: o.Spec.Template})
+			ix.workloads = append(ix.workloads, workload{doc: d, namespace: o.Namespace, replicas: deref(o.Spec.Replicas, 1), selector: selectorLabels(o.Spec.Selector.MatchLabels), template: o.Spec.Template})
 		case *appsv1.StatefulSet:
-			ix.workloads = append(ix.workloads, workload{doc: d, replicas: deref(o.Spec.Replicas, 1), selector: selectorLabels(o.Spec.Selector.MatchLabels), template: o.Spec.Template})
+			ix.workloads = append(ix.workloads, workload{doc: d, namespace: o.Namespace, replicas: deref(o.Spec.Replicas, 1), selector: selectorLabels(o.Spec.Selector.MatchLabels), template: o.Spec.Template})
 			ix.sts = append(ix.sts, o)
 		case *corev1.Service:
 			ix.services = append(ix.services, o)
@@ -149,6 +156,15 @@ func newIndex(docs []document) (*index, []string) {
 		case *corev1.Secret:
 			ix.secrets[o.Name] = o
 		case *corev1.Namespace:
+			l := map[string]string{"kubernetes.io/metadata.name": o.Name}
+			for k, v := range o.Labels {
+				l[k] = v
+			}
+			ix.namespaceLabels[o.Name] = l
+		case *networkingv1.NetworkPolicy:
+			ix.policies = append(ix.policies, o)
+		case *networkingv1.Ingress:
+			ix.ingresses = append(ix.ingresses, o)
 		default:
 			problems = append(problems, fmt.Sprintf("%s: a kind this project does not use; add checks for it here", d.name()))
 		}
@@ -187,6 +203,8 @@ func checkObjects(docs []document) []string {
 			problems = append(problems, checkNATSStatefulSet(ix, s)...)
 		}
 	}
+	problems = append(problems, checkNetworkPolicies(ix)...)
+	problems = append(problems, checkIngresses(ix)...)
 	return problems
 }
 
@@ -351,7 +369,7 @@ func checkContainer(ix *index, w workload, c corev1.Container, volumes map[strin
 			s, ok := ix.secrets[r.Name]
 			if !ok {
 				add("env %s: Secret %s is not defined", e.Name, r.Name)
-			} else if _, ok := s.StringData[r.Key]; !ok {
+			} else if _, ok := s.StringData[r.Key]; !ok && (r.Optional == nil || !*r.Optional) {
 				if _, ok := s.Data[r.Key]; !ok {
 					add("env %s: Secret %s has no key %s", e.Name, r.Name, r.Key)
 				}

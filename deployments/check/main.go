@@ -11,8 +11,12 @@
 // server-side apply (duplicate list keys such as two env vars of one name).
 // On top of that it checks what this project relies on: probes, resources,
 // the restricted Pod Security Standard, Services, PodDisruptionBudgets and
-// references that find their target, and the NATS cluster agreeing with
-// itself and with the services' settings. NATS configuration files
+// references that find their target, the NATS cluster agreeing with
+// itself and with the services' settings (its TLS certificate loaded, and
+// checked when it is a real one), NetworkPolicies (default-deny in every
+// namespace, every workload named by an allow, every configured in-cluster
+// address allowed at both ends) and Ingresses (only the public edge, over
+// TLS, to pods that admit the controller). NATS configuration files
 // (-nats-conf) are parsed and validated by nats-server's own code.
 //
 // What it cannot check: admission rules only a live API server applies
@@ -44,13 +48,13 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 func run(args []string, stdin io.Reader, out io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	var natsConfs stringList
-	fs.Var(&natsConfs, "nats-conf", "a nats-server configuration file to validate (repeatable); $NATS_SERVER_NAME is set for it")
+	fs.Var(&natsConfs, "nats-conf", "a nats-server configuration file to validate (repeatable), with the other .conf files of its directory (its includes); $NATS_SERVER_NAME and its $NATS_<USER>_NKEY keys are set for it, and files under /etc/nats/tls/ are throwaway certificates")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var problems []string
 	for _, path := range natsConfs {
-		opts, err := loadNATSConfig(path, map[string]string{"NATS_SERVER_NAME": "nats-1"})
+		opts, _, err := loadNATSConfig(path, map[string]string{"NATS_SERVER_NAME": "nats-1"})
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", path, err))
 			continue
@@ -58,7 +62,8 @@ func run(args []string, stdin io.Reader, out io.Writer) error {
 		for _, p := range checkNATSOptions(opts, natsExpect{}) {
 			problems = append(problems, fmt.Sprintf("%s: %s", path, p))
 		}
-		fmt.Fprintf(out, "checked %s: nats-server accepts it (jetstream %v, sync always %v, %d routes)\n", path, opts.JetStream, opts.SyncAlways, len(opts.Routes))
+		fmt.Fprintf(out, "checked %s: nats-server accepts it (jetstream %v, sync always %v, %d routes, %d users, tls %v)\n",
+			path, opts.JetStream, opts.SyncAlways, len(opts.Routes), len(opts.Nkeys)+len(opts.Users), opts.TLSConfig != nil)
 	}
 	if fs.NArg() > 0 {
 		var docs []document

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,17 +12,41 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
 // loadNATSConfig parses a nats-server configuration file with nats-server's
-// own parser and option checks, with env set for its $VARIABLES.
-func loadNATSConfig(path string, env map[string]string) (*server.Options, error) {
+// own parser and option checks, with env set for its $VARIABLES. The
+// files it includes and the certificates it names are read from a scratch
+// copy (materialize); every user key it reads that env does not set gets a
+// throwaway one. It also returns the key variables the files read.
+func loadNATSConfig(path string, env map[string]string) (*server.Options, []string, error) {
+	scratch, err := os.MkdirTemp("", "nats-conf-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(scratch)
+	conf, vars, err := materialize(path, scratch)
+	if err != nil {
+		return nil, nil, err
+	}
+	env = maps.Clone(env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	for _, v := range vars {
+		if _, ok := env[v]; !ok {
+			if env[v], err = throwawayKey(); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	for k, v := range env {
 		old, had := os.LookupEnv(k)
 		if err := os.Setenv(k, v); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer func() {
 			if had {
@@ -30,26 +56,23 @@ func loadNATSConfig(path string, env map[string]string) (*server.Options, error)
 			}
 		}()
 	}
-	opts, err := server.ProcessConfigFile(path)
+	opts, err := server.ProcessConfigFile(conf)
 	if err != nil {
-		return nil, err
+		// Name the real files, not their scratch copies.
+		msg := strings.ReplaceAll(err.Error(), filepath.Join(scratch, "tls")+"/", natsTLSDir)
+		return nil, nil, errors.New(strings.ReplaceAll(msg, scratch, filepath.Dir(path)))
 	}
 	// NewServer validates the options as a start would, without listening;
 	// point the store at a scratch directory so nothing real is touched.
 	probe := opts.Clone()
-	dir, err := os.MkdirTemp("", "nats-check-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	probe.StoreDir = dir
+	probe.StoreDir = filepath.Join(scratch, "store")
 	probe.NoSigs = true
 	s, err := server.NewServer(probe)
 	if err != nil {
-		return nil, fmt.Errorf("nats-server refuses the options: %w", err)
+		return nil, nil, fmt.Errorf("nats-server refuses the options: %w", err)
 	}
 	s.Shutdown()
-	return opts, nil
+	return opts, vars, nil
 }
 
 // natsExpect is what a cluster node's options must say; empty fields are
@@ -63,10 +86,10 @@ type natsExpect struct {
 }
 
 // checkNATSOptions holds a node to the durability settings docs/deploy.md
-// describes: JetStream on file storage, fsync on every write, a named
-// cluster of three routes.
+// describes (JetStream on file storage, fsync on every write, a named
+// cluster of three routes) and to checkNATSAuth.
 func checkNATSOptions(o *server.Options, want natsExpect) []string {
-	var p []string
+	p := checkNATSAuth(o)
 	if o.ServerName == "" || strings.HasPrefix(o.ServerName, "$") {
 		p = append(p, "server_name is not set from the environment")
 	}
@@ -179,8 +202,47 @@ func checkNATSStatefulSet(ix *index, sts *appsv1.StatefulSet) []string {
 		return append(p, err.Error())
 	}
 	defer os.RemoveAll(dir)
+	var routeHosts []string
+	for n := range replicas {
+		routeHosts = append(routeHosts, fmt.Sprintf("%s-%d.%s", sts.Name, n, sts.Spec.ServiceName))
+	}
+	// The Secrets the node mounts (its TLS certificate) are written under
+	// dir and the configuration pointed there, so nats-server loads them as
+	// it would in the pod.
+	conf := cm.Data[key]
+	for _, m := range c.VolumeMounts {
+		for _, v := range sts.Spec.Template.Spec.Volumes {
+			if v.Name != m.Name || v.Secret == nil {
+				continue
+			}
+			secret := ix.secrets[v.Secret.SecretName]
+			if secret == nil {
+				continue // checkWorkload reports it
+			}
+			// Under the volume's name, not its mount path: loadNATSConfig
+			// replaces every natsTLSDir in the configuration with throwaway
+			// certificates, and this path must not contain it.
+			local := filepath.Join(dir, "volumes", v.Name)
+			q, err := materializeSecret(secret, local, routeHosts)
+			if err != nil {
+				return append(p, fmt.Sprintf("%s: Secret %s: %v", name, secret.Name, err))
+			}
+			for _, problem := range q {
+				add("Secret %s: %s", secret.Name, problem)
+			}
+			conf = strings.ReplaceAll(conf, strings.TrimSuffix(m.MountPath, "/")+"/", local+"/")
+		}
+	}
+	// Every key of the ConfigMap, so an include beside the file is found.
+	for k, v := range cm.Data {
+		if k != key {
+			if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o600); err != nil {
+				return append(p, err.Error())
+			}
+		}
+	}
 	file := filepath.Join(dir, key)
-	if err := os.WriteFile(file, []byte(cm.Data[key]), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
 		return append(p, err.Error())
 	}
 	env := map[string]string{}
@@ -188,17 +250,38 @@ func checkNATSStatefulSet(ix *index, sts *appsv1.StatefulSet) []string {
 		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name" {
 			env[e.Name] = sts.Name + "-0"
 		}
+		// A user's public nkey from a Secret, when it is one (the dev
+		// overlay's); a placeholder gets a throwaway key (loadNATSConfig).
+		if r := e.ValueFrom; r != nil && r.SecretKeyRef != nil && nkeyVariable.MatchString("$"+e.Name) {
+			if s := ix.secrets[r.SecretKeyRef.Name]; s != nil {
+				v := s.StringData[r.SecretKeyRef.Key]
+				if v == "" {
+					v = string(s.Data[r.SecretKeyRef.Key])
+				}
+				if nkeys.IsValidPublicUserKey(v) {
+					env[e.Name] = v
+				}
+			}
+		}
 	}
-	opts, err := loadNATSConfig(file, env)
+	opts, vars, err := loadNATSConfig(file, env)
 	if err != nil {
 		add("ConfigMap %s key %s: %v", cm.Name, key, err)
 		return p
 	}
+	tlsOn := opts.TLSConfig != nil
+	for _, q := range checkNATSEnv(c, vars, tlsOn) {
+		add("%s", q)
+	}
+	p = append(p, checkNATSClients(ix, tlsOn)...)
+	scheme := "nats"
+	if tlsOn {
+		scheme = "tls"
+	}
 	var routes, clients []string
-	for n := range replicas {
-		host := fmt.Sprintf("%s-%d.%s", sts.Name, n, sts.Spec.ServiceName)
+	for _, host := range routeHosts {
 		routes = append(routes, fmt.Sprintf("nats://%s:%d", host, ports["cluster"]))
-		clients = append(clients, fmt.Sprintf("nats://%s:%d", host, ports["client"]))
+		clients = append(clients, fmt.Sprintf("%s://%s:%d", scheme, host, ports["client"]))
 	}
 	for _, q := range checkNATSOptions(opts, natsExpect{
 		routes: routes, storeDir: dataDir,

@@ -20,6 +20,11 @@ const (
 	KindUnauthorized
 	KindForbidden
 	KindUnavailable
+	KindTooMany
+	KindTooLarge
+	// KindMethodNotAllowed is a known resource asked with a method it
+	// does not answer; the edge says which methods it does.
+	KindMethodNotAllowed
 )
 
 func (k Kind) String() string {
@@ -36,6 +41,12 @@ func (k Kind) String() string {
 		return "forbidden"
 	case KindUnavailable:
 		return "unavailable"
+	case KindTooMany:
+		return "too_many_requests"
+	case KindTooLarge:
+		return "too_large"
+	case KindMethodNotAllowed:
+		return "method_not_allowed"
 	default:
 		return "internal"
 	}
@@ -90,6 +101,23 @@ func Forbidden(format string, args ...any) error {
 // Unavailable reports a dependency that is down; the caller may retry.
 func Unavailable(err error, format string, args ...any) error {
 	return &Error{Kind: KindUnavailable, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// TooMany reports a caller over a limit on how much it may do at once or
+// how often; it may try again later.
+func TooMany(format string, args ...any) error {
+	return &Error{Kind: KindTooMany, Message: fmt.Sprintf(format, args...)}
+}
+
+// TooLarge reports input in field over the size the caller may send.
+func TooLarge(field, format string, args ...any) error {
+	return &Error{Kind: KindTooLarge, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// MethodNotAllowed reports a request whose path exists but not with its
+// method.
+func MethodNotAllowed(format string, args ...any) error {
+	return &Error{Kind: KindMethodNotAllowed, Message: fmt.Sprintf(format, args...)}
 }
 
 // KindOf finds the kind of err; unclassified errors are internal.

@@ -9,6 +9,13 @@ const (
 	SubjectSendPrefix = "delivery.send."
 	// SubjectSendAll matches every send request.
 	SubjectSendAll = "delivery.send.>"
+	// SubjectRetryPrefix is followed by the channel: delivery.retry.sms
+	// is a send request an operator retried from delivery's dead letters.
+	// It is bound to StreamSend too, and kept apart from SubjectSendPrefix
+	// so that only campaigns may publish delivery.send.* (natsauth).
+	SubjectRetryPrefix = "delivery.retry."
+	// SubjectRetryAll matches every retried send request.
+	SubjectRetryAll = "delivery.retry.>"
 
 	// StreamMessages carries what happened to messages and members' replies.
 	StreamMessages = "MESSAGES"
@@ -39,6 +46,10 @@ const (
 
 // SendSubject is the subject a send request on channel c is published to.
 func SendSubject(c Channel) string { return SubjectSendPrefix + string(c) }
+
+// RetrySubject is the subject a retried send request on channel c is
+// published to.
+func RetrySubject(c Channel) string { return SubjectRetryPrefix + string(c) }
 
 // StatusSubject is the subject a status change to status is published to.
 func StatusSubject(status string) string { return SubjectStatusPrefix + status }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/web"
@@ -39,11 +41,21 @@ type Config struct {
 	LogDev         bool   `env:"LOG_DEV" envDefault:"false"`
 	// ShutdownTimeout bounds a graceful stop; the watchdog ends it after.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
-
-	// DevMode is the development mode `make run` uses: credentials that
-	// are missing are made up at start, with a warning, instead of
-	// refusing to start. Never for real members' data.
+	// DevMode is the development mode `make run` uses, on one machine:
+	// secrets may be generated at start or be known development values,
+	// service credentials that are missing are made up with a warning,
+	// and the first admin keeps the password it was given. Off, every
+	// secret is required and checked. Never set it in production.
 	DevMode bool `env:"DEV_MODE" envDefault:"false"`
+
+	// NATSSeed is the nkey seed (SU...) of the service's own NATS user
+	// (shared/natsauth), required by every service that uses NATS; there
+	// is no default, and make run generates one per start. A secret.
+	NATSSeed string `env:"NATS_SEED"`
+	// NATSCAFile is the CA certificate the NATS servers' certificates are
+	// checked against, for servers that require TLS (tls:// URLs).
+	NATSCAFile string `env:"NATS_CA_FILE"`
+
 	// ServiceKey signs this service's calls to other services' APIs: the
 	// base64 of an Ed25519 seed (`<binary> keygen` makes one). Required in
 	// a service that calls others (the console). A secret.
@@ -64,7 +76,7 @@ func (c Config) String() string {
 	type plain Config // without this method, so printing does not recurse
 	m := plain(c)
 	m.DatabaseURL = postgres.Redact(c.DatabaseURL)
-	m.ServiceKey, m.MetricsToken = mask(c.ServiceKey), mask(c.MetricsToken)
+	m.NATSSeed, m.ServiceKey, m.MetricsToken = mask(c.NATSSeed), mask(c.ServiceKey), mask(c.MetricsToken)
 	return fmt.Sprintf("%+v", m)
 }
 
@@ -127,10 +139,25 @@ type Deps struct {
 }
 
 // Open makes the service's database if it is missing, applies migrations,
-// connects to NATS and declares the streams.
+// connects to NATS as the service's own user and declares the streams that
+// user owns. A service with no user in the natsauth table (the console)
+// does not connect to NATS at all.
 func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *zap.Logger) (*Deps, error) {
 	if cfg.DatabaseURL == "" {
 		return nil, errors.New("no database url configured")
+	}
+	// Credentials are checked before anything is touched.
+	user, usesNATS := natsauth.Lookup(name)
+	var natsOpts []nats.Option
+	if usesNATS {
+		variable := strings.ToUpper(name) + "_NATS_SEED"
+		if cfg.NATSSeed == "" {
+			return nil, fmt.Errorf("no nats credentials configured: set %s", variable)
+		}
+		var err error
+		if natsOpts, err = natsauth.ClientOptions(name, cfg.NATSSeed, cfg.NATSCAFile); err != nil {
+			return nil, fmt.Errorf("%s or %s_NATS_CA_FILE: %w", variable, strings.ToUpper(name), err)
+		}
 	}
 	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
@@ -143,15 +170,21 @@ func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *z
 		pool.Close()
 		return nil, err
 	}
-	nc, js, err := stream.Connect(cfg.NATSURL, "muster-"+name, log.Named("nats"))
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	if err := stream.EnsureStreams(ctx, js, stream.Topology{Replicas: cfg.StreamReplicas}); err != nil {
-		nc.Close()
-		pool.Close()
-		return nil, err
+	var (
+		nc *nats.Conn
+		js jetstream.JetStream
+	)
+	if usesNATS {
+		nc, js, err = stream.Connect(cfg.NATSURL, "muster-"+name, log.Named("nats"), natsOpts...)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		if err := stream.EnsureStreams(ctx, js, stream.Topology{Replicas: cfg.StreamReplicas}, user.Streams...); err != nil {
+			nc.Close()
+			pool.Close()
+			return nil, err
+		}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -188,15 +221,18 @@ func (d *Deps) Subscribed(sub *nats.Subscription) {
 // Checks are the readiness checks every service has; a service adds its
 // own (Redis, say) to the map.
 func (d *Deps) Checks() map[string]web.Check {
-	return map[string]web.Check{
+	checks := map[string]web.Check{
 		"postgres": func(ctx context.Context) error { return d.Pool.Ping(ctx) },
-		"nats": func(context.Context) error {
+	}
+	if d.NC != nil {
+		checks["nats"] = func(context.Context) error {
 			if !d.NC.IsConnected() {
 				return fmt.Errorf("nats is %s", d.NC.Status())
 			}
 			return nil
-		},
+		}
 	}
+	return checks
 }
 
 // NewServer listens on the configured address with the standard endpoints

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,12 +19,14 @@ import (
 )
 
 // Connect dials NATS and keeps reconnecting for as long as the process
-// lives: a broker restart pauses work, it never ends the service.
-func Connect(url, name string, log *zap.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url,
+// lives: a broker restart pauses work, it never ends the service. opts
+// say who connects (natsauth.ClientOptions): every Muster server refuses
+// an anonymous client.
+func Connect(url, name string, log *zap.Logger, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	opts = append([]nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
@@ -33,7 +36,17 @@ func Connect(url, name string, log *zap.Logger) (*nats.Conn, jetstream.JetStream
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info("nats reconnected", zap.String("url", c.ConnectedUrlRedacted()))
 		}),
-	)
+		// A permissions violation is a publish or subscribe the server
+		// dropped: a bug or a permission table out of step with the code.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				log.Error("nats refused an operation", zap.Error(err))
+				return
+			}
+			log.Warn("nats error", zap.Error(err))
+		}),
+	}, opts...)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to nats: %w", err)
 	}
@@ -58,7 +71,9 @@ func StreamConfigs(t Topology) []jetstream.StreamConfig {
 	replicas := max(t.Replicas, 1)
 	return []jetstream.StreamConfig{
 		{
-			Name: events.StreamSend, Subjects: []string{events.SubjectSendAll},
+			// Send requests from campaigns, and those an operator retried
+			// from delivery's dead letters.
+			Name: events.StreamSend, Subjects: []string{events.SubjectSendAll, events.SubjectRetryAll},
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage,
 			Replicas: replicas, Duplicates: 10 * time.Minute,
 		},
@@ -80,14 +95,19 @@ func StreamConfigs(t Topology) []jetstream.StreamConfig {
 	}
 }
 
-// EnsureStreams creates or updates every stream; every service calls it at
-// start-up, so the order services start in does not matter.
+// EnsureStreams creates or updates the streams named (every stream when
+// none is); each service declares those it publishes to or consumes from
+// (natsauth.User.Streams) at start-up, so the order services start in
+// does not matter.
 //
 // On a fresh cluster, replicas starting together can each time out while
 // the cluster elects the new stream's leader; a timeout is retried (for
 // up to a minute, or ctx) rather than ending the service.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology) error {
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, t Topology, names ...string) error {
 	for _, cfg := range StreamConfigs(t) {
+		if len(names) > 0 && !slices.Contains(names, cfg.Name) {
+			continue
+		}
 		deadline := time.Now().Add(time.Minute)
 		for delay := 250 * time.Millisecond; ; delay = min(delay*2, 4*time.Second) {
 			callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/testkit"
 )
@@ -21,7 +22,7 @@ import (
 func setup(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	n := testkit.StartNATS(t)
-	nc, js, err := stream.Connect(n.URL(), t.Name(), zaptest.NewLogger(t))
+	nc, js, err := stream.Connect(n.URL(), t.Name(), zaptest.NewLogger(t), n.ClientOptions(natsauth.Admin)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func TestRunnerAcksRetriesAndDeadLetters(t *testing.T) {
 func TestRunnerSurvivesBrokerRestart(t *testing.T) {
 	n := testkit.StartNATS(t)
 	log := zaptest.NewLogger(t)
-	nc, js, err := stream.Connect(n.URL(), t.Name(), log)
+	nc, js, err := stream.Connect(n.URL(), t.Name(), log, n.ClientOptions(natsauth.Admin)...)
 	if err != nil {
 		t.Fatal(err)
 	}

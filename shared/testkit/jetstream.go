@@ -15,11 +15,12 @@ import (
 // read against: it publishes n messages asynchronously with message ids
 // to a file-backed stream of the given replicas while a consumer acks
 // them explicitly, and returns messages per second from the first publish
-// to the last ack.
-func RawJetStream(tb testing.TB, url string, n, replicas int) float64 {
+// to the last ack. opts say who connects (an admin: the stream is not
+// one of Muster's).
+func RawJetStream(tb testing.TB, url string, n, replicas int, opts ...nats.Option) float64 {
 	tb.Helper()
 	ctx := context.Background()
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -47,6 +47,12 @@ func StatusOf(err error) int {
 		return http.StatusForbidden
 	case apperr.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case apperr.KindTooMany:
+		return http.StatusTooManyRequests
+	case apperr.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case apperr.KindMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	default:
 		return http.StatusInternalServerError
 	}
@@ -57,25 +63,67 @@ func StatusOf(err error) int {
 // errors are the caller's to read and are not logged.
 func WriteError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
 	status := StatusOf(err)
-	body := ErrorBody{Error: err.Error(), Kind: apperr.KindOf(err).String(), Field: apperr.FieldOf(err)}
 	if status >= 500 {
 		log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
-		if status == http.StatusInternalServerError {
-			body.Error = "internal error"
-		}
 	}
-	WriteJSON(w, status, body)
+	WriteJSON(w, status, BodyOf(err))
 }
 
-// DecodeJSON reads a bounded JSON body into v, refusing unknown fields so a
-// typo in a request is an error rather than a silently ignored setting.
+// BodyOf is what a caller is shown of err. A client error (4xx) says what
+// was wrong; a failure of ours (5xx) says no more than its kind and, for
+// an unavailable dependency, the message written for the caller, without
+// the error under it: that text may name a host, a database or a query.
+// Whoever answers logs the whole error once.
+func BodyOf(err error) ErrorBody {
+	kind := apperr.KindOf(err)
+	switch status := StatusOf(err); {
+	case status == http.StatusServiceUnavailable:
+		msg := "unavailable, try again"
+		var e *apperr.Error
+		if errors.As(err, &e) && e.Message != "" {
+			msg = e.Message
+		}
+		return ErrorBody{Error: msg, Kind: kind.String()}
+	case status >= 500:
+		return ErrorBody{Error: "internal error", Kind: apperr.KindInternal.String()}
+	}
+	return ErrorBody{Error: err.Error(), Kind: kind.String(), Field: apperr.FieldOf(err)}
+}
+
+// LimitBody bounds r's body at n bytes: a read past it fails with an
+// error ReadError turns into 413. Every handler that reads a body bounds
+// it, through this or DecodeJSON.
+func LimitBody(r *http.Request, n int64) {
+	// No ResponseWriter: the server is not asked to close the connection,
+	// so a caller over the limit still gets the JSON answer; net/http
+	// drains or drops what is left of the body afterwards.
+	r.Body = http.MaxBytesReader(nil, r.Body, n)
+}
+
+// ReadError classifies an error reading a request body: a body over the
+// limit LimitBody set is too large (413), anything else unreadable (400).
+func ReadError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return apperr.TooLarge("body", "larger than %d bytes", tooBig.Limit)
+	}
+	return apperr.Invalid("body", "could not be read")
+}
+
+// DecodeJSON reads a JSON body of at most MaxJSONBody bytes into v (413
+// when it is larger), refusing unknown fields so a typo in a request is an
+// error rather than a silently ignored setting.
 func DecodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, MaxJSONBody+1))
+	LimitBody(r, MaxJSONBody)
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
+		var tooBig *http.MaxBytesError
 		switch {
+		case errors.As(err, &tooBig):
+			return ReadError(err)
 		case errors.As(err, &typ):
 			return apperr.Invalid(typ.Field, "wrong type: want %s", typ.Type)
 		case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

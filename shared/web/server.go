@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -64,16 +65,16 @@ func NewServer(addr string, routes http.Handler, reg *prometheus.Registry, check
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	r.Get("/readyz", readyHandler(checks))
+	r.Get("/readyz", newReadiness(checks, log).ServeHTTP)
 	r.Handle("/metrics", o.metricsGuard(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	r.Mount("/", routes)
 	return &Server{
 		srv: &http.Server{
 			Handler:           r,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      0, // server-sent event streams stay open
-			IdleTimeout:       120 * time.Second,
+			ReadHeaderTimeout: ReadHeaderTimeout,
+			ReadTimeout:       ReadTimeout,
+			WriteTimeout:      WriteTimeout, // streams and downloads extend theirs (KeepWriting)
+			IdleTimeout:       IdleTimeout,
 			ErrorLog:          zap.NewStdLog(log.Named("http")),
 		},
 		ln:     ln,
@@ -115,21 +116,58 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-func readyHandler(checks map[string]Check) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		status := http.StatusOK
-		result := make(map[string]string, len(checks))
-		for name, check := range checks {
-			if err := check(ctx); err != nil {
-				status = http.StatusServiceUnavailable
-				result[name] = err.Error()
-				continue
-			}
-			result[name] = "ok"
+// readiness answers /readyz. Anyone who can reach the port may ask, so
+// the answer says only ready or not, in a fixed body: which dependency
+// failed, and why, goes to the log. A failing check is logged once when it
+// starts failing and once when it recovers, not on every probe.
+type readiness struct {
+	checks map[string]Check
+	log    *zap.Logger
+
+	mu      sync.Mutex
+	failing map[string]bool
+}
+
+func newReadiness(checks map[string]Check, log *zap.Logger) *readiness {
+	return &readiness{checks: checks, log: log, failing: make(map[string]bool, len(checks))}
+}
+
+// The two answers /readyz gives.
+var (
+	readyBody    = map[string]string{"status": "ok"}
+	notReadyBody = ErrorBody{Error: "not ready", Kind: apperr.KindUnavailable.String()}
+)
+
+func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	ready := true
+	for name, check := range rd.checks {
+		err := check(ctx)
+		rd.note(name, err)
+		if err != nil {
+			ready = false
 		}
-		WriteJSON(w, status, result)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if !ready {
+		WriteJSON(w, http.StatusServiceUnavailable, notReadyBody)
+		return
+	}
+	WriteJSON(w, http.StatusOK, readyBody)
+}
+
+// note logs a check's change of state.
+func (rd *readiness) note(name string, err error) {
+	rd.mu.Lock()
+	was := rd.failing[name]
+	rd.failing[name] = err != nil
+	rd.mu.Unlock()
+	switch {
+	case err != nil && !was:
+		rd.log.Warn("not ready: a dependency check failed", zap.String("check", name), zap.Error(err))
+	case err == nil && was:
+		rd.log.Info("dependency check passes again", zap.String("check", name))
 	}
 }
 

@@ -108,10 +108,13 @@ func (h *Handler) Routes(r chi.Router) {
 	r.Get("/inbox", h.inbox)
 	r.Post("/inbox/{id}/reply", h.inboxReply)
 	r.Post("/inbox/{id}/handled", h.inboxHandled)
-	r.Get(message.RSVPPath+"{token}", h.rsvpPage)
-	r.Post(message.RSVPPath+"{token}", h.rsvpAnswer)
-	r.Get(message.SignPath+"{token}", h.signPage)
-	r.Post(message.SignPath+"{token}", h.signAnswer)
+	// The pages members open from their links: no styles, no scripts,
+	// and the member-page headers on every answer.
+	links := r.With(web.MemberPages())
+	links.Get(message.RSVPPath+"{token}", h.rsvpPage)
+	links.Post(message.RSVPPath+"{token}", h.rsvpAnswer)
+	links.Get(message.SignPath+"{token}", h.signPage)
+	links.Post(message.SignPath+"{token}", h.signAnswer)
 }
 
 // PublicRoutes are the member-facing pages members reach from their
@@ -130,9 +133,10 @@ func PublicRoutes() []svcauth.Route {
 // decodeOptional reads a JSON body when there is one: several actions
 // (launch, cancel) take options but have always been called with none.
 func decodeOptional(r *http.Request, v any) error {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, web.MaxJSONBody+1))
+	web.LimitBody(r, web.MaxJSONBody)
+	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return apperr.Invalid("body", "could not be read")
+		return web.ReadError(err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
@@ -183,8 +187,16 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, c)
 }
 
+// list answers a page of campaigns, newest first: limit (at most 500,
+// 100 by default) after the position after, which is the next of the
+// page before; next is empty on the last page.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	list, err := h.Store.List(r.Context(), 100)
+	limit, err := limitOf(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list, next, err := h.Store.List(r.Context(), r.URL.Query().Get("after"), limit)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -192,7 +204,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []campaign.Campaign{}
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"campaigns": list})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"campaigns": list, "next": next})
 }
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {

@@ -156,9 +156,9 @@ func page(w http.ResponseWriter, status int, title, text string) {
 
 // pageHTML writes a small page; title and body are already escaped.
 func pageHTML(w http.ResponseWriter, status int, title, body string) {
+	// Cache-Control, Referrer-Policy (the token is in the URL) and the
+	// rest come from web.MemberPages on the routes.
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer") // the token is in the URL
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>%s</title></head><body><h1>%s</h1>%s</body></html>`, title, title, body)

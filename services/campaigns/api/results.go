@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/campaign"
 	"github.com/musterhq/muster/services/campaigns/store"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/csvsafe"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -33,7 +33,9 @@ const heartbeat = 15 * time.Second
 // stream serves a campaign's results as server-sent events: the numbers
 // at once, then again whenever they change, at most every StreamInterval.
 // Change notices come from this replica's consumer; a recount every
-// StreamRecount catches what other replicas recorded.
+// StreamRecount catches what other replicas recorded. The stream outlives
+// the server's write timeout: each write (an event or a heartbeat) gets
+// its own window, so a client that stops reading is dropped.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	ctx := r.Context()
@@ -67,6 +69,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 		}
 		last = data
 		seq++
+		if web.KeepWriting(w) != nil {
+			return false
+		}
 		if _, err := fmt.Fprintf(w, "id: %d\nevent: results\ndata: %s\n\n", seq, data); err != nil {
 			return false
 		}
@@ -88,6 +93,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 		case <-h.Hub.Done():
 			return
 		case <-beat.C:
+			if web.KeepWriting(w) != nil {
+				return
+			}
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return
 			}
@@ -167,6 +175,11 @@ func (h *Handler) rsvps(w http.ResponseWriter, r *http.Request) {
 	cw := startCSV(w, "rsvps-"+c.ID+".csv", "contact_id", "first_name", "last_name", "answer", "channel", "source", "answered_at")
 	after := ""
 	for {
+		// A long export outlasts the server's write timeout: each page
+		// of rows gets its own window.
+		if web.KeepWriting(w) != nil {
+			return
+		}
 		list, err := h.Store.RSVPs(ctx, c.ID, q.Get("answer"), after, 1000)
 		if err != nil {
 			h.Log.Error("exporting rsvps", zap.String("campaign_id", c.ID), zap.Error(err))
@@ -177,9 +190,11 @@ func (h *Handler) rsvps(w http.ResponseWriter, r *http.Request) {
 			if x.AnsweredAt != nil {
 				at = x.AnsweredAt.UTC().Format(time.RFC3339)
 			}
-			_ = cw.Write([]string{x.ContactID, x.FirstName, x.LastName, x.Answer, x.Channel, x.Source, at})
+			_ = cw.Write(x.ContactID, x.FirstName, x.LastName, x.Answer, x.Channel, x.Source, at)
 		}
-		cw.Flush()
+		if err := cw.Flush(); err != nil {
+			return // the client went away
+		}
 		if len(list) < 1000 {
 			return
 		}
@@ -194,12 +209,15 @@ func clampLimit(n int) int {
 	return n
 }
 
-func startCSV(w http.ResponseWriter, filename string, header ...string) *csv.Writer {
+// startCSV starts a CSV download. Every cell goes through csvsafe, which
+// writes names and answers members typed as text, never as formulas.
+func startCSV(w http.ResponseWriter, filename string, header ...string) *csvsafe.Writer {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	cw := csv.NewWriter(w)
-	_ = cw.Write(header)
+	cw := csvsafe.NewWriter(w)
+	_ = cw.Write(header...)
 	return cw
 }
 
@@ -228,10 +246,19 @@ func (h *Handler) actions(w http.ResponseWriter, r *http.Request, action, name s
 	q := r.URL.Query()
 	if q.Get("format") == "csv" {
 		cw := startCSV(w, name+"-"+c.ID+".csv", "contact_id", "first_name", "last_name", "channel", "source", "at")
+		rows := 0
 		err := h.Store.EachAction(ctx, c.ID, action, func(a store.Action) error {
-			return cw.Write([]string{a.ContactID, a.FirstName, a.LastName, a.Channel, a.Source, a.At.UTC().Format(time.RFC3339Nano)})
+			// Each batch of rows gets its own write window (see rsvps).
+			if rows++; rows%1000 == 1 {
+				if err := web.KeepWriting(w); err != nil {
+					return err
+				}
+			}
+			return cw.Write(a.ContactID, a.FirstName, a.LastName, a.Channel, a.Source, a.At.UTC().Format(time.RFC3339Nano))
 		})
-		cw.Flush()
+		if ferr := cw.Flush(); err == nil {
+			err = ferr
+		}
 		if err != nil {
 			h.Log.Error("exporting "+name, zap.String("campaign_id", c.ID), zap.Error(err))
 		}

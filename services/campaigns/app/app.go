@@ -26,6 +26,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/store"
 	"github.com/musterhq/muster/services/campaigns/token"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/svcauth"
@@ -55,9 +56,13 @@ type Config struct {
 	// pages; the listen address when empty (fine on one host).
 	PublicURL string `env:"PUBLIC_URL"`
 	// LinkSecret signs members' one-click links; every replica needs the
-	// same one. Empty makes a random one per process (links then die with
-	// it): for development only.
+	// same one. Required outside development mode, where an empty one is
+	// made up per process (links then die with it).
 	LinkSecret string `env:"LINK_SECRET"`
+	// LinkSecretPrevious lists (comma-separated) keys that signed links
+	// still out there: they verify, the current key signs. Rotate by
+	// moving the current key here and setting a new one.
+	LinkSecretPrevious string `env:"LINK_SECRET_PREVIOUS"`
 	// SignLinkTTL is how long a petition's signing link works.
 	SignLinkTTL time.Duration `env:"SIGN_LINK_TTL" envDefault:"720h"`
 	// ReplyWindow is how far back a member's campaigns are candidates for
@@ -95,8 +100,13 @@ func (c Config) validate() error {
 	if _, err := time.LoadLocation(c.OrgTimeZone); err != nil || c.OrgTimeZone == "" {
 		errs = append(errs, fmt.Errorf("CAMPAIGNS_ORG_TIME_ZONE: %q is not a time zone", c.OrgTimeZone))
 	}
-	if c.LinkSecret != "" && len(c.LinkSecret) < 32 {
-		errs = append(errs, errors.New("CAMPAIGNS_LINK_SECRET must be at least 32 characters"))
+	if err := secret.Check("CAMPAIGNS_LINK_SECRET", c.LinkSecret, secret.MinLength, c.DevMode); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LinkSecret != "" {
+		if _, err := c.linkKeys(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.SMSRate < 0 || c.EmailRate < 0 {
 		errs = append(errs, errors.New("CAMPAIGNS_SMS_RATE and CAMPAIGNS_EMAIL_RATE cannot be negative"))
@@ -104,13 +114,28 @@ func (c Config) validate() error {
 	return errors.Join(errs...)
 }
 
+// linkKeys is the keyring of the link secrets.
+func (c Config) linkKeys() (secret.Keyring, error) {
+	k, err := secret.NewKeyring([]byte(c.LinkSecret), secret.SplitList(c.LinkSecretPrevious)...)
+	if err != nil {
+		return secret.Keyring{}, fmt.Errorf("CAMPAIGNS_LINK_SECRET and _PREVIOUS: %w", err)
+	}
+	return k, nil
+}
+
 // String shows the configuration with its secrets masked, for the log.
 func (c Config) String() string {
-	m := c
+	// Without this method: printing struct{ Config } called String
+	// again, for ever. The embedded service.Config masks its own secrets.
+	type plain Config
+	m := plain(c)
 	if m.LinkSecret != "" {
 		m.LinkSecret = "****"
 	}
-	return fmt.Sprintf("%+v", struct{ Config }{m})
+	if m.LinkSecretPrevious != "" {
+		m.LinkSecretPrevious = "****"
+	}
+	return fmt.Sprintf("%+v", m)
 }
 
 // Options are the parts a test may replace; production passes none.
@@ -164,16 +189,18 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		host, _ := os.Hostname()
 		owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), events.NewID()[:6])
 	}
-	secret := []byte(cfg.LinkSecret)
-	if len(secret) == 0 {
-		secret = []byte(events.NewID() + events.NewID())
+	if cfg.LinkSecret == "" { // development mode only: validate refuses it otherwise
+		cfg.LinkSecret = secret.Generate()
 		log.Warn("no CAMPAIGNS_LINK_SECRET: RSVP and signing links will stop working when this process stops")
+	}
+	keys, err := cfg.linkKeys()
+	if err != nil {
+		return err
 	}
 	// The server listens first, so links can name its address when no
 	// public URL is configured; the routes are added before it serves.
 	// Only the member-facing pages answer without service credentials.
 	router := chi.NewRouter()
-	var err error
 	if a.server, err = a.deps.NewServer(guard.Protect(router, api.PublicRoutes()), a.deps.Checks(), web.MetricsGuard(guard.Metrics)); err != nil {
 		return err
 	}
@@ -181,7 +208,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if publicURL == "" {
 		publicURL = a.server.URL()
 	}
-	settings := message.Settings{OrgName: cfg.OrgName, Links: message.NewLinks(token.NewSigner(secret), publicURL, cfg.SignLinkTTL)}
+	settings := message.Settings{OrgName: cfg.OrgName, Links: message.NewLinks(token.NewSigner(keys), publicURL, cfg.SignLinkTTL)}
 	cc := contacts.New(a.deps.NC, 10*time.Second)
 	send := sender.New(a.deps.JS)
 	a.fan, err = fanout.New(fanout.Config{PageSize: cfg.FanoutPageSize, Lease: cfg.FanoutLease, Poll: cfg.FanoutPoll, Window: cfg.FanoutWindow},

@@ -23,6 +23,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/app"
 	"github.com/musterhq/muster/services/campaigns/migrations"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
@@ -148,6 +149,8 @@ type harness struct {
 	nats  *testkit.NATS
 	db    string
 	clock *testkit.Clock
+	// began is where the clock started; tests place meetings after it.
+	began time.Time
 	dir   *directory
 	nc    *nats.Conn
 	js    jetstream.JetStream
@@ -170,11 +173,18 @@ type running struct {
 func newHarness(t testing.TB, members bool, cfg func(*app.Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, nats: testkit.StartNATS(t), db: testkit.Database(t, migrations.FS), clock: testkit.NewClock(t), dir: &directory{}, cfg: cfg}
-	// 10:00 in New York on a Tuesday, moved as far as MUSTER_TEST_CLOCK_SHIFT
-	// says; from there the clock runs, as leases need it to.
-	h.clock.Set(time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC).Add(testkit.ClockShift(t)))
+	// 10:00 in New York on Tuesday 1 December 2026, whenever the test runs
+	// and however MUSTER_TEST_CLOCK_SHIFT moves other clocks: these tests
+	// assert what members read ("Friday, December 4 at 6:00 PM EST"), so
+	// their time is pinned; from there the clock runs, as leases need it
+	// to. Nothing in campaigns reads the database's clock, so the real
+	// time of day cannot reach them.
+	h.began = time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
+	h.clock.Set(h.began)
 	var err error
-	h.nc, h.js, err = stream.Connect(h.nats.URL(), "test", zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	// The test stands in for contacts and delivery, and watches every
+	// subject: it connects as the admin user. The service runs as its own.
+	h.nc, h.js, err = stream.Connect(h.nats.URL(), "test", zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), h.nats.ClientOptions(natsauth.Admin)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +206,7 @@ func (h *harness) start() *running {
 	h.t.Helper()
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr, cfg.DatabaseURL, cfg.NATSURL = "127.0.0.1:0", h.db, h.nats.URL()
+	cfg.NATSSeed = h.nats.Seed(natsauth.Campaigns)
 	cfg.TrustedCallers = svcauthtest.Trusted()
 	cfg.FanoutPoll, cfg.SchedulePoll, cfg.FanoutLease = 50*time.Millisecond, time.Hour, 5*time.Second
 	cfg.ShutdownTimeout = 2 * time.Second // a stop that hangs fails fast

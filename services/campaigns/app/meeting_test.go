@@ -98,7 +98,7 @@ func TestMeetingRemindersFollowRSVPsAndTheClock(t *testing.T) {
 	}
 	srv := h.start()
 	out := h.outbox()
-	start := time.Date(2026, 12, 4, 23, 0, 0, 0, time.UTC) // Friday 6 PM in New York
+	start := h.began.Add(80 * time.Hour) // Friday 6 PM in New York
 
 	id := create(t, srv.url, map[string]any{
 		"name": "December GMM", "kind": "meeting", "channel": "both",

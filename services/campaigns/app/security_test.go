@@ -10,6 +10,7 @@ import (
 
 	campaignsapi "github.com/musterhq/muster/services/campaigns/api"
 	"github.com/musterhq/muster/services/campaigns/app"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 )
 
@@ -48,6 +49,7 @@ func TestEveryRouteNeedsServiceCredentials(t *testing.T) {
 func TestRefusesToStartWithoutTrustedCallers(t *testing.T) {
 	cfg := app.DefaultConfig()
 	cfg.DatabaseURL = "postgres://nobody@127.0.0.1:1/none?sslmode=disable"
+	cfg.LinkSecret = secret.Generate() // what is missing is the callers alone
 	_, err := app.New(context.Background(), cfg, zap.NewNop())
 	if err == nil || !strings.Contains(err.Error(), "CAMPAIGNS_TRUSTED_CALLERS is required") {
 		t.Fatalf("New = %v, want a refusal naming CAMPAIGNS_TRUSTED_CALLERS", err)

@@ -20,7 +20,9 @@ import (
 	"github.com/musterhq/muster/services/campaigns/store"
 	"github.com/musterhq/muster/services/campaigns/token"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/postgres"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/testkit"
 )
@@ -40,11 +42,18 @@ func BenchmarkFanout(b *testing.B) {
 	const pageSize = 1000
 	ctx := context.Background()
 	ns := testkit.StartNATS(b)
-	nc, js, err := stream.Connect(ns.URL(), "bench", zap.NewNop())
+	// The bench stands in for contacts and resets the stream as the admin
+	// user; the fan-out publishes as campaigns.
+	nc, js, err := stream.Connect(ns.URL(), "bench", zap.NewNop(), ns.ClientOptions(natsauth.Admin)...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer nc.Close()
+	cnc, _, err := stream.Connect(ns.URL(), "bench-campaigns", zap.NewNop(), ns.ClientOptions(natsauth.Campaigns)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cnc.Close()
 	if err := stream.EnsureStreams(ctx, js, stream.Topology{Replicas: 1}); err != nil {
 		b.Fatal(err)
 	}
@@ -55,8 +64,8 @@ func BenchmarkFanout(b *testing.B) {
 	}
 	defer pool.Close()
 	st := store.New(pool, time.Now)
-	settings := message.Settings{OrgName: "Local 1199", Links: message.NewLinks(token.NewSigner([]byte("bench-secret-bench-secret-bench-secret")), "https://act.example.org", 30*24*time.Hour)}
-	fan, err := fanout.New(fanout.Config{PageSize: pageSize, Window: 4 * pageSize}, st, contacts.New(nc, 10*time.Second), nc, "bench", settings, time.Now, zap.NewNop())
+	settings := message.Settings{OrgName: "Local 1199", Links: message.NewLinks(token.NewSigner(oneKey("bench-secret-bench-secret-bench-secret")), "https://act.example.org", 30*24*time.Hour)}
+	fan, err := fanout.New(fanout.Config{PageSize: pageSize, Window: 4 * pageSize}, st, contacts.New(cnc, 10*time.Second), cnc, "bench", settings, time.Now, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -140,4 +149,10 @@ func serveAudience(b *testing.B, nc *nats.Conn, n, pageSize int) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = sub.Unsubscribe() })
+}
+
+// oneKey is a keyring of one key; the literal keys here are long enough.
+func oneKey(k string) secret.Keyring {
+	keys, _ := secret.NewKeyring([]byte(k))
+	return keys
 }

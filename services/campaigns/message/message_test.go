@@ -9,6 +9,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/campaign"
 	"github.com/musterhq/muster/services/campaigns/token"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/secret"
 )
 
 var now = time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
@@ -32,7 +33,7 @@ func meeting(t *testing.T) campaign.Campaign {
 }
 
 func settings() Settings {
-	return Settings{OrgName: "Local 1199", Links: NewLinks(token.NewSigner([]byte("0123456789abcdef0123456789abcdef")), "https://act.example.org/", 30*24*time.Hour)}
+	return Settings{OrgName: "Local 1199", Links: NewLinks(token.NewSigner(oneKey("0123456789abcdef0123456789abcdef")), "https://act.example.org/", 30*24*time.Hour)}
 }
 
 func TestBuildChoosesLanguageAndFillsFields(t *testing.T) {
@@ -141,4 +142,10 @@ func BenchmarkBuild(b *testing.B) {
 	for b.Loop() {
 		_ = bl.Build(&m, events.ChannelSMS, now)
 	}
+}
+
+// oneKey is a keyring of one key; the literal keys here are long enough.
+func oneKey(k string) secret.Keyring {
+	keys, _ := secret.NewKeyring([]byte(k))
+	return keys
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -118,20 +119,66 @@ func get(ctx context.Context, q querier, id, lock string) (campaign.Campaign, er
 	return c, nil
 }
 
-// List returns campaigns, newest first.
-func (s *Store) List(ctx context.Context, limit int) ([]campaign.Campaign, error) {
+// List returns a page of campaigns, newest first, after the position
+// after (a next from an earlier page; empty for the first). next is empty
+// on the last page. Paging is by (created_at, id), so campaigns made while
+// an organizer pages never shift a page or appear twice.
+func (s *Store) List(ctx context.Context, after string, limit int) (list []campaign.Campaign, next string, err error) {
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM campaigns c ORDER BY c.created_at DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("listing campaigns: %w", err)
+	where, args := "true", []any{limit + 1}
+	if after != "" {
+		at, id, err := parsePosition(after)
+		if err != nil {
+			return nil, "", err
+		}
+		where, args = "(c.created_at, c.id) < ($2::timestamptz, $3::uuid)", append(args, at, id)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (campaign.Campaign, error) { return scan(r) })
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM campaigns c WHERE `+where+`
+		ORDER BY c.created_at DESC, c.id DESC LIMIT $1`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("reading campaigns: %w", err)
+		return nil, "", fmt.Errorf("listing campaigns: %w", err)
 	}
-	return list, nil
+	list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (campaign.Campaign, error) { return scan(r) })
+	if err != nil {
+		return nil, "", fmt.Errorf("reading campaigns: %w", err)
+	}
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		next = last.CreatedAt.UTC().Format(time.RFC3339Nano) + "," + last.ID
+	}
+	return list, next, nil
+}
+
+// parsePosition reads a list position: a creation time and an id.
+func parsePosition(p string) (time.Time, string, error) {
+	ts, id, ok := strings.Cut(p, ",")
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if !ok || err != nil || !isUUID(id) {
+		return time.Time{}, "", apperr.Invalid("after", "is not a position this list gave out")
+	}
+	return at, id, nil
+}
+
+// isUUID reports whether s is a UUID in its usual text form, so a bad
+// position is the caller's 400 rather than the database's cast error.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !strings.ContainsRune("0123456789abcdefABCDEF", c):
+			return false
+		}
+	}
+	return true
 }
 
 // Launch asks for a draft to be sent: now (step 0's fan-out jobs are made

@@ -2,8 +2,9 @@
 // links (RSVP, signing a petition). A token names the campaign, the
 // member and what the link does, carries its expiry, and is signed with
 // HMAC-SHA256, so a member needs no login and nobody can forge a link for
-// someone else. Tokens are short (about 75 characters) because they are
-// texted.
+// someone else. Tokens are short (under 80 characters) because they are
+// texted. Version 2 tokens name the key that signed them, so keys rotate
+// without breaking the links already sent.
 package token
 
 import (
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/secret"
 )
 
 // Purpose is what a link does.
@@ -46,9 +48,15 @@ var (
 )
 
 const (
-	version = 1
-	head    = 7  // version, purpose, channel, expiry
-	macLen  = 16 // 128 bits of HMAC-SHA256 is ample against forgery
+	// version 1 tokens (before key ids) are still accepted, checked
+	// against every key; version 2 adds a one-byte key hint after the
+	// version: the first byte of the signing key's id. One byte keeps a
+	// texted link under 80 characters; two keys sharing a hint just both
+	// get tried.
+	versionNoKey = 1
+	version      = 2
+	head         = 7  // version, purpose, channel, expiry (after the hint)
+	macLen       = 16 // 128 bits of HMAC-SHA256 is ample against forgery
 )
 
 func channelByte(ch events.Channel) byte {
@@ -71,23 +79,25 @@ func byteChannel(b byte) events.Channel {
 	return ""
 }
 
-// Signer signs and verifies tokens with one key.
+// Signer signs tokens with the current key of a keyring and verifies them
+// with whichever key signed them.
 type Signer struct {
-	key []byte
+	keys secret.Keyring
 }
 
-// NewSigner uses key, which every campaigns replica must share.
-func NewSigner(key []byte) *Signer { return &Signer{key: append([]byte(nil), key...)} }
+// NewSigner uses keys, which every campaigns replica must share.
+func NewSigner(keys secret.Keyring) *Signer { return &Signer{keys: keys} }
 
 // Sign makes a token. Campaign ids are UUIDs and are packed into 16 bytes;
 // contact ids are packed the same way when they are UUIDs too.
 func (s *Signer) Sign(c Claims) string {
+	id, key := s.keys.Current()
 	var buf [96]byte
-	b := append(buf[:0], version, byte(c.Purpose), channelByte(c.Channel))
+	b := append(buf[:0], version, id[0], byte(c.Purpose), channelByte(c.Channel))
 	b = binary.BigEndian.AppendUint32(b, uint32(c.Expires.Unix()))
 	b = appendID(b, c.CampaignID)
 	b = appendID(b, c.ContactID)
-	b = append(b, s.mac(b)...)
+	b = append(b, mac(key, b)...)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -95,15 +105,37 @@ func (s *Signer) Sign(c Claims) string {
 // says.
 func (s *Signer) Verify(tok string, now time.Time) (Claims, error) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) < head+macLen || b[0] != version {
+	if err != nil || len(b) < 1 {
+		return Claims{}, ErrInvalid
+	}
+	skip := 1 // the version, and for version 2 the key hint
+	switch b[0] {
+	case versionNoKey:
+	case version:
+		skip = 2
+	default:
+		return Claims{}, ErrInvalid
+	}
+	if len(b) < skip-1+head+macLen {
 		return Claims{}, ErrInvalid
 	}
 	body, sum := b[:len(b)-macLen], b[len(b)-macLen:]
-	if !hmac.Equal(sum, s.mac(body)) {
+	signed := false
+	for _, key := range s.keys.All() {
+		if skip == 2 && secret.IDOf(key)[0] != body[1] {
+			continue
+		}
+		if hmac.Equal(sum, mac(key, body)) {
+			signed = true
+			break
+		}
+	}
+	if !signed {
 		return Claims{}, ErrInvalid
 	}
-	c := Claims{Purpose: Purpose(body[1]), Channel: byteChannel(body[2]), Expires: time.Unix(int64(binary.BigEndian.Uint32(body[3:7])), 0).UTC()}
-	rest := body[head:]
+	f := body[skip-1:] // from here on, both versions read alike
+	c := Claims{Purpose: Purpose(f[1]), Channel: byteChannel(f[2]), Expires: time.Unix(int64(binary.BigEndian.Uint32(f[3:7])), 0).UTC()}
+	rest := f[head:]
 	var ok bool
 	if c.CampaignID, rest, ok = readID(rest); !ok {
 		return Claims{}, ErrInvalid
@@ -117,8 +149,8 @@ func (s *Signer) Verify(tok string, now time.Time) (Claims, error) {
 	return c, nil
 }
 
-func (s *Signer) mac(b []byte) []byte {
-	h := hmac.New(sha256.New, s.key)
+func mac(key, b []byte) []byte {
+	h := hmac.New(sha256.New, key)
 	h.Write(b)
 	return h.Sum(nil)[:macLen]
 }

@@ -68,7 +68,9 @@ type Organizer struct {
 	PasswordHash string
 	// MustChange marks an invited account still on its one-time password.
 	MustChange bool
-	CreatedAt  time.Time
+	// Disabled accounts cannot sign in, and have no sessions or tokens.
+	Disabled  bool
+	CreatedAt time.Time
 }
 
 // Label is how the organizer is named in the audit log and the UI.

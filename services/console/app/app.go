@@ -24,6 +24,7 @@ import (
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/logging"
 	"github.com/musterhq/muster/shared/postgres"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/svcauth"
 	"github.com/musterhq/muster/shared/web"
@@ -48,13 +49,25 @@ type Config struct {
 	AdminPassword string `env:"ADMIN_PASSWORD"`
 	// SessionTTL is how long a sign-in lasts.
 	SessionTTL time.Duration `env:"SESSION_TTL" envDefault:"12h"`
+	// TokenTTL is how long a new API token lasts unless its maker names
+	// a number of days (at most a year).
+	TokenTTL time.Duration `env:"TOKEN_TTL" envDefault:"2160h"`
 	// SecureCookie is auto (Secure over https or behind a proxy saying
 	// X-Forwarded-Proto: https), true or false.
 	SecureCookie string `env:"SECURE_COOKIE" envDefault:"auto"`
 	// SignInLimit attempts per SignInWindow, per email and per address.
 	SignInLimit  int           `env:"SIGNIN_LIMIT" envDefault:"10"`
 	SignInWindow time.Duration `env:"SIGNIN_WINDOW" envDefault:"15m"`
-	// MaxUpload bounds a request body, CSV uploads included.
+	// ImportsPerOrganizer and ImportsTotal bound the CSV uploads one
+	// organizer (or token), and all of them together, may have in flight
+	// at once; StreamsPerOrganizer and StreamsTotal do the same for live
+	// result streams. Counted in Redis, across replicas.
+	ImportsPerOrganizer int `env:"IMPORTS_PER_ORGANIZER" envDefault:"2"`
+	ImportsTotal        int `env:"IMPORTS_TOTAL" envDefault:"8"`
+	StreamsPerOrganizer int `env:"STREAMS_PER_ORGANIZER" envDefault:"6"`
+	StreamsTotal        int `env:"STREAMS_TOTAL" envDefault:"200"`
+	// MaxUpload bounds a signed-in organizer's CSV upload; every other
+	// request body is bounded at 1 MiB (web.MaxJSONBody).
 	MaxUpload int64 `env:"MAX_UPLOAD" envDefault:"268435456"`
 	// TrustedProxies are networks (CIDR, comma-separated) whose
 	// X-Forwarded-For is believed when counting sign-in attempts per
@@ -89,11 +102,20 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("CONSOLE_SECURE_COOKIE: want auto, true or false, got %q", c.SecureCookie)
 	}
+	if c.TokenTTL <= 0 || c.TokenTTL > 365*24*time.Hour {
+		return fmt.Errorf("CONSOLE_TOKEN_TTL: want more than 0 and at most a year, got %s", c.TokenTTL)
+	}
+	if c.ImportsPerOrganizer < 1 || c.ImportsTotal < 1 || c.StreamsPerOrganizer < 1 || c.StreamsTotal < 1 {
+		return errors.New("CONSOLE_IMPORTS_* and CONSOLE_STREAMS_* must be at least 1")
+	}
 	if c.SignInLimit < 1 || c.SignInWindow <= 0 {
 		return errors.New("CONSOLE_SIGNIN_LIMIT and CONSOLE_SIGNIN_WINDOW must be positive")
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		return errors.New("set both CONSOLE_ADMIN_EMAIL and CONSOLE_ADMIN_PASSWORD, or neither")
+	}
+	if !c.DevMode && c.AdminPassword != "" && secret.IsDevelopmentValue(c.AdminPassword) {
+		return errors.New("CONSOLE_ADMIN_PASSWORD is a known development value; choose another (it must be changed at first sign-in anyway)")
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err
@@ -132,9 +154,13 @@ func (c Config) settings() []server.Setting {
 		{Name: "CONSOLE_DELIVERY_URL", Value: c.DeliveryURL},
 		{Name: "CONSOLE_REDIS_URL", Value: postgres.Redact(c.RedisURL)},
 		{Name: "CONSOLE_SESSION_TTL", Value: c.SessionTTL.String()},
+		{Name: "CONSOLE_TOKEN_TTL", Value: c.TokenTTL.String()},
+		{Name: "CONSOLE_DEV_MODE", Value: strconv.FormatBool(c.DevMode)},
 		{Name: "CONSOLE_SECURE_COOKIE", Value: c.SecureCookie},
 		{Name: "CONSOLE_SIGNIN_LIMIT", Value: strconv.Itoa(c.SignInLimit) + " per " + c.SignInWindow.String()},
 		{Name: "CONSOLE_MAX_UPLOAD", Value: strconv.FormatInt(c.MaxUpload, 10) + " bytes"},
+		{Name: "CONSOLE_IMPORTS_PER_ORGANIZER / _TOTAL", Value: strconv.Itoa(c.ImportsPerOrganizer) + " / " + strconv.Itoa(c.ImportsTotal)},
+		{Name: "CONSOLE_STREAMS_PER_ORGANIZER / _TOTAL", Value: strconv.Itoa(c.StreamsPerOrganizer) + " / " + strconv.Itoa(c.StreamsTotal)},
 		{Name: "CONSOLE_TRUSTED_PROXIES", Value: strings.Join(c.TrustedProxies, ",")},
 		{Name: "CONSOLE_ADMIN_PASSWORD", Value: masked(c.AdminPassword)},
 		{Name: "CONSOLE_SERVICE_KEY", Value: masked(c.ServiceKey)},
@@ -155,6 +181,8 @@ type App struct {
 	store  *store.Store
 	server *web.Server
 	now    func() time.Time
+	// devMode is CONSOLE_DEV_MODE, which make run sets.
+	devMode bool
 }
 
 // New connects everything, makes the first admin when asked, and listens;
@@ -184,7 +212,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if err != nil {
 		return nil, fmt.Errorf("starting console: %w", err)
 	}
-	a := &App{deps: deps, redis: redis.NewClient(redisOpts), store: store.New(deps.Pool, o.Now), now: o.Now}
+	a := &App{deps: deps, redis: redis.NewClient(redisOpts), store: store.New(deps.Pool, o.Now), now: o.Now, devMode: cfg.DevMode}
 	if err := a.start(ctx, cfg, o, signer, guard); err != nil {
 		deps.Close(ctx)
 		_ = a.redis.Close()
@@ -205,6 +233,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, signer *svcauth.
 	srv, err := server.New(server.Deps{
 		Store:   a.store,
 		Limiter: limit.New(a.redis, cfg.RedisPrefix, cfg.SignInLimit, cfg.SignInWindow),
+		Uploads: limit.NewSlots(a.redis, cfg.RedisPrefix, "upload", cfg.ImportsPerOrganizer, cfg.ImportsTotal, 30*time.Second),
+		Streams: limit.NewSlots(a.redis, cfg.RedisPrefix, "stream", cfg.StreamsPerOrganizer, cfg.StreamsTotal, 30*time.Second),
 		Services: upstream.Services{
 			Contacts:  upstream.New("contacts", cfg.ContactsURL, cfg.UpstreamTimeout, signer),
 			Campaigns: upstream.New("campaigns", cfg.CampaignsURL, cfg.UpstreamTimeout, signer),
@@ -212,6 +242,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, signer *svcauth.
 		},
 		Log:            log.Named("http"),
 		SessionTTL:     cfg.SessionTTL,
+		TokenTTL:       cfg.TokenTTL,
 		SecureCookie:   cfg.SecureCookie,
 		MaxUpload:      cfg.MaxUpload,
 		Settings:       cfg.settings(),
@@ -228,6 +259,25 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, signer *svcauth.
 	// API tokens themselves (package server), not service tokens.
 	a.server, err = a.deps.NewServer(srv.Routes(), checks, web.MetricsGuard(guard.Metrics))
 	return err
+}
+
+// DevAdminToken makes an admin API token for the development stack, which
+// writes it to .run/admin.token so a newcomer can call the API at once. It
+// refuses outside development mode: a real deployment's first token is
+// made by a signed-in admin.
+func (a *App) DevAdminToken(ctx context.Context, name string, ttl time.Duration) (string, error) {
+	if !a.devMode {
+		return "", errors.New("an admin token is made at start only in development mode")
+	}
+	tok := account.NewAPIToken()
+	t, err := a.store.CreateAPIToken(ctx, store.NewAPIToken{Name: name, Role: account.RoleAdmin, Hash: account.HashSecret(tok), ExpiresAt: a.now().Add(ttl)})
+	if err != nil {
+		return "", err
+	}
+	if err := a.store.Audit(ctx, store.AuditEntry{ActorID: "system", Actor: "system", Action: "token.create", Target: "token " + t.ID, Detail: name + " (admin, development mode)"}); err != nil {
+		return "", err
+	}
+	return tok, nil
 }
 
 // bootstrapAdmin makes the configured admin when no admin exists, so a
@@ -251,7 +301,9 @@ func (a *App) bootstrapAdmin(ctx context.Context, cfg Config, log *zap.Logger) e
 	if err != nil {
 		return err
 	}
-	o, err := a.store.CreateOrganizer(ctx, account.Organizer{Email: email, Name: "Admin", Role: account.RoleAdmin, PasswordHash: hash})
+	// Outside development mode the configured password has been in an
+	// environment file: the admin must replace it at first sign-in.
+	o, err := a.store.CreateOrganizer(ctx, account.Organizer{Email: email, Name: "Admin", Role: account.RoleAdmin, PasswordHash: hash, MustChange: !cfg.DevMode})
 	if apperr.KindOf(err) == apperr.KindConflict {
 		// The email exists with a lesser role: leave it; an admin can be
 		// made by hand.

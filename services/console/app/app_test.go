@@ -53,7 +53,9 @@ func (c *console) launches() []string {
 	return append([]string(nil), c.launched...)
 }
 
-func startConsole(t *testing.T, limit int) *console {
+// startConsole runs a console in development mode (its first admin keeps
+// the configured password); change alters its configuration further.
+func startConsole(t *testing.T, limit int, change ...func(*app.Config)) *console {
 	t.Helper()
 	c := &console{clock: testkit.NewClock(t)}
 	// The stand-in for campaigns checks the console's service token as
@@ -116,6 +118,12 @@ func startConsole(t *testing.T, limit int) *console {
 			_, _ = io.WriteString(w, `{"channels": {"sms": {"reachable": 3, "segments": 1, "encoding": "GSM-7"}, "email": {"reachable": 2}}, "total": 4, "excluded": 1}`)
 		case r.URL.Path == "/campaigns/c2/preview":
 			_, _ = io.WriteString(w, `{"sms": {"body": "Hi Alex, meet Tuesday"}, "email": {"subject": "Meet Tuesday, Alex", "text": "Dear Alex, come along."}, "warnings": []}`)
+		case strings.HasSuffix(r.URL.Path, "/results/stream"):
+			// A live stream that stays open until the caller leaves.
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, "event: counts\ndata: {}\n\n")
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
 		case r.URL.Path == "/inbox":
 			_, _ = io.WriteString(w, `{"items": []}`)
 		default:
@@ -128,13 +136,16 @@ func startConsole(t *testing.T, limit int) *console {
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.DatabaseURL = testkit.Database(t, migrations.FS)
-	cfg.NATSURL = testkit.StartNATS(t).URL()
 	cfg.RedisURL, cfg.RedisPrefix = testkit.RedisURL(), prefix
 	cfg.CampaignsURL = campaigns.URL
 	cfg.ServiceKey = seed
 	cfg.AdminEmail, cfg.AdminPassword = adminEmail, adminPassword
 	cfg.SessionTTL = time.Hour
 	cfg.SignInLimit = limit
+	cfg.DevMode = true
+	for _, f := range change {
+		f(&cfg)
+	}
 	a, err := app.New(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{Now: c.clock.Now})
 	if err != nil {
 		t.Fatal(err)

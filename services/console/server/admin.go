@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -64,8 +65,9 @@ func (s *Server) inviteOrganizer(w http.ResponseWriter, r *http.Request) {
 }
 
 type tokensView struct {
-	Tokens []store.APIToken
-	Roles  []account.Role
+	Tokens      []store.APIToken
+	Roles       []account.Role
+	DefaultDays int
 	// Token is shown once, right after it is made.
 	Token, Name string
 	Error       string
@@ -81,33 +83,29 @@ func (s *Server) renderTokens(w http.ResponseWriter, r *http.Request, status int
 		s.failErr(w, r, err)
 		return
 	}
-	v.Tokens, v.Roles = list, account.Roles()
+	v.Tokens, v.Roles, v.DefaultDays = list, account.Roles(), int(s.TokenTTL/(24*time.Hour))
 	s.render(w, r, status, "tokens", "API tokens", v)
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	name := strings.TrimSpace(r.PostFormValue("name"))
-	role, err := account.ParseRole(r.PostFormValue("role"))
-	if err == nil && (name == "" || len(name) > 100) {
-		err = apperr.Invalid("name", "name the token (up to 100 characters) after what uses it")
+	req := tokenRequest{Name: r.PostFormValue("name"), Role: r.PostFormValue("role")}
+	if d := strings.TrimSpace(r.PostFormValue("days")); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil {
+			s.renderTokens(w, r, http.StatusBadRequest, tokensView{Error: "days: want a whole number"})
+			return
+		}
+		req.Days = n
 	}
-	if err != nil {
+	t, tok, err := s.mintToken(r, principalOf(r), req)
+	switch {
+	case err == nil:
+		s.renderTokens(w, r, http.StatusOK, tokensView{Token: tok, Name: t.Name})
+	case apperr.KindOf(err) == apperr.KindInvalid || apperr.KindOf(err) == apperr.KindForbidden:
 		s.renderTokens(w, r, http.StatusBadRequest, tokensView{Error: err.Error()})
-		return
-	}
-	p := principalOf(r)
-	tok := account.NewAPIToken()
-	createdBy := p.ID
-	if p.Session == nil {
-		createdBy = "" // made by another token: no organizer to name
-	}
-	t, err := s.Store.CreateAPIToken(r.Context(), name, role, account.HashSecret(tok), createdBy)
-	if err != nil {
+	default:
 		s.failErr(w, r, err)
-		return
 	}
-	s.audit(r, p, "token.create", "token "+t.ID, name+" ("+string(role)+")")
-	s.renderTokens(w, r, http.StatusOK, tokensView{Token: tok, Name: name})
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {

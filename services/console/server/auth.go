@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 	"errors"
+	"mime"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
+	"unicode"
 
 	"go.uber.org/zap"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/musterhq/muster/services/console/store"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/logging"
+	"github.com/musterhq/muster/shared/web"
 )
 
 // Cookie names. The sign-in cookie carries the form's CSRF value before
@@ -35,6 +39,9 @@ type principal struct {
 	// Session is set for a browser session, nil for an API token.
 	Session    *store.Session
 	MustChange bool
+	// TokenID and TokenExpires describe the API token, for a token.
+	TokenID      string
+	TokenExpires time.Time
 }
 
 type principalKey struct{}
@@ -60,7 +67,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				s.deny(w, r, err)
 				return
 			}
-			p = &principal{ID: "token:" + t.ID, Label: "token " + t.Name, Role: t.Role}
+			p = &principal{ID: "token:" + t.ID, Label: "token " + t.Name, Role: t.Role, TokenID: t.ID, TokenExpires: t.ExpiresAt}
 		} else if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 			ses, err := s.Store.SessionByHash(r.Context(), account.HashSecret(c.Value), s.Now())
 			switch {
@@ -100,11 +107,16 @@ func (s *Server) require(need account.Role) func(http.Handler) http.Handler {
 	}
 }
 
-// passwordChanged sends an invited organizer still on their one-time
-// password to choose their own before anything else.
+// passwordChanged sends an organizer still on a one-time password (an
+// invitation's, or the bootstrap admin's outside development mode) to
+// choose their own before anything else; the JSON API refuses them.
 func (s *Server) passwordChanged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := principalOf(r); p != nil && p.MustChange && p.Session != nil {
+			if isAPI(r) {
+				s.writeJSONError(w, r, apperr.Forbidden("choose your own password first (/account)"))
+				return
+			}
 			http.Redirect(w, r, "/account?first=1", http.StatusSeeOther)
 			return
 		}
@@ -130,6 +142,39 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, err error) {
 	s.failErr(w, r, err)
 }
 
+// uploadTime is how long an organizer's upload may take to arrive: a
+// large member list over a slow link. Only a signed-in caller gets it.
+const uploadTime = 30 * time.Minute
+
+// limitBody bounds every request body, whoever sends it, before anything
+// reads it. A signed-in caller's upload (a multipart form or a CSV) may be
+// MaxUpload bytes and take uploadTime to arrive; every other body (forms,
+// JSON, anything from a caller not signed in) is at most web.MaxJSONBody
+// and has the server's timeouts. A read past the limit fails, and the
+// JSON API answers 413.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !safeMethod(r.Method) {
+			limit := int64(web.MaxJSONBody)
+			if principalOf(r) != nil && isUpload(r) && s.MaxUpload > limit {
+				limit = s.MaxUpload
+				if err := web.AllowUpload(w, uploadTime); err != nil {
+					s.Log.Warn("upload deadline not extended", zap.String("path", r.URL.Path), zap.Error(err))
+				}
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// isUpload reports whether a request's body is a file: a multipart form or
+// a CSV.
+func isUpload(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return mt == "multipart/form-data" || mt == "text/csv"
+}
+
 // checkCSRF refuses any state-changing request made with a session whose
 // CSRF token is missing or wrong: from a form field or, for scripts, a
 // header. API tokens are not ambient credentials and need none.
@@ -139,9 +184,6 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 		if safeMethod(r.Method) || p == nil || p.Session == nil {
 			next.ServeHTTP(w, r)
 			return
-		}
-		if s.MaxUpload > 0 {
-			r.Body = http.MaxBytesReader(w, r.Body, s.MaxUpload)
 		}
 		got := r.Header.Get(csrfHeader)
 		if got == "" {
@@ -231,7 +273,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// An unknown email still costs one bcrypt comparison (o is empty).
-	if !account.PasswordMatches(o.PasswordHash, password) {
+	// A disabled account is answered like a wrong password: the form
+	// does not tell a former organizer their account still exists.
+	if !account.PasswordMatches(o.PasswordHash, password) || o.Disabled {
 		again(http.StatusUnauthorized, signInFailed)
 		return
 	}
@@ -246,12 +290,39 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// safeNext keeps a post-sign-in redirect on this site.
+// maxNext bounds a post-sign-in target; the console's own paths are short.
+const maxNext = 2048
+
+// safeNext keeps a post-sign-in redirect on this site: the target must
+// be a path of this origin, or the organizer goes to "/". Browsers are
+// forgiving with a Location header (they drop tabs and newlines, read a
+// backslash as a slash, and take "//host" as another site), so a target
+// is refused outright, not cleaned, when it or its decoded path holds a
+// control character or a backslash, starts with anything but a single
+// '/', or parses with a scheme, host or user.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if next == "" || len(next) > maxNext || !sameOriginPath(next) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !sameOriginPath(u.Path) {
 		return "/"
 	}
 	return next
+}
+
+// sameOriginPath reports whether p starts with exactly one '/' and holds
+// no control character or backslash.
+func sameOriginPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return false
+	}
+	for _, c := range p {
+		if c == '\\' || unicode.IsControl(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // clientIP is the address sign-in attempts are counted against: the

@@ -373,7 +373,9 @@ func (s *Server) testSend(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	s.audit(r, principalOf(r), "campaign.test", "campaign "+id, "")
+	// The address goes in the log: texting others from the union's number
+	// is a threat the audit log is for (the API records it too).
+	s.audit(r, principalOf(r), "campaign.test", "campaign "+id, "to "+phone)
 	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"/edit?notice=test", http.StatusSeeOther)
 }
 

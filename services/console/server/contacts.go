@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/musterhq/muster/services/console/account"
 	"github.com/musterhq/muster/shared/apperr"
 )
 
@@ -210,6 +211,11 @@ func (s *Server) importForm(w http.ResponseWriter, r *http.Request) {
 // importUpload sends the uploaded CSV on to contacts' POST /imports as
 // the request body and shows the import's progress page.
 func (s *Server) importUpload(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.slot(w, r, s.Uploads, "imports")
+	if !ok {
+		return
+	}
+	defer release()
 	f, hdr, err := r.FormFile("file")
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -282,7 +288,9 @@ func (s *Server) importPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	if v.Import.Finished() && v.Import.Rejected > 0 {
+	// The report quotes the rows it refused: organizers see it, viewers
+	// the counts.
+	if v.Import.Finished() && v.Import.Rejected > 0 && principalOf(r).Role.Allows(account.RoleOrganizer) {
 		resp, err := s.Services.Contacts.Raw(r.Context(), http.MethodGet, "/imports/"+id+"/errors.csv", nil, "")
 		if err != nil {
 			s.failErr(w, r, err)
@@ -315,8 +323,12 @@ func (s *Server) importStatus(w http.ResponseWriter, r *http.Request) {
 	s.proxy(w, r, s.Services.Contacts, http.MethodGet, "/imports/"+url.PathEscape(chi.URLParam(r, "id")), nil)
 }
 
+// importErrors downloads an import's whole error report. It quotes the
+// member rows it refused, so, like every file of member data, it is an
+// organizer's and audited.
 func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
-	s.proxy(w, r, s.Services.Contacts, http.MethodGet, "/imports/"+url.PathEscape(chi.URLParam(r, "id"))+"/errors.csv", nil)
+	id := chi.URLParam(r, "id")
+	s.download(w, r, s.Services.Contacts, "/imports/"+url.PathEscape(id)+"/errors.csv", "import.errors", "import "+id, "")
 }
 
 type optOutsView struct {
@@ -340,7 +352,7 @@ func (s *Server) optOutsPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "optouts", "Opt-outs", v)
 }
 
+// consentExport downloads the consent ledger: an organizer's, audited.
 func (s *Server) consentExport(w http.ResponseWriter, r *http.Request) {
-	s.audit(r, principalOf(r), "consent.export", "", "")
-	s.proxy(w, r, s.Services.Contacts, http.MethodGet, "/consent/export.csv", nil)
+	s.download(w, r, s.Services.Contacts, "/consent/export.csv", "consent.export", "consent ledger", "")
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -124,7 +125,7 @@ type errorView struct {
 // fail shows an error page with a message meant for the organizer.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	if isAPI(r) {
-		web.WriteJSON(w, status, web.ErrorBody{Error: msg, Kind: http.StatusText(status)})
+		s.writeJSONError(w, r, errorOfStatus(status, msg))
 		return
 	}
 	s.render(w, r, status, "error", http.StatusText(status), errorView{Status: status, Message: msg})
@@ -141,6 +142,7 @@ func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	msg := err.Error()
 	if status >= 500 {
 		s.Log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		msg = web.BodyOf(err).Error // what a dependency said under it stays in the log
 		if status == http.StatusInternalServerError {
 			msg = "Something went wrong on our side. Try again, and tell an admin if it keeps happening."
 		}
@@ -153,4 +155,29 @@ func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, err erro
 		w.Header().Set("WWW-Authenticate", `Bearer realm="muster"`)
 	}
 	web.WriteError(w, r, s.Log, err)
+}
+
+// errorOfStatus is the error a page's status and message stand for, so a
+// script asking for JSON gets the one error shape, kind included.
+func errorOfStatus(status int, msg string) error {
+	switch status {
+	case http.StatusBadRequest:
+		return apperr.Invalid("", "%s", msg)
+	case http.StatusUnauthorized:
+		return apperr.Unauthorized("%s", msg)
+	case http.StatusForbidden:
+		return apperr.Forbidden("%s", msg)
+	case http.StatusNotFound:
+		return apperr.NotFound("%s", msg)
+	case http.StatusMethodNotAllowed:
+		return apperr.MethodNotAllowed("%s", msg)
+	case http.StatusConflict:
+		return apperr.Conflict("%s", msg)
+	case http.StatusTooManyRequests:
+		return apperr.TooMany("%s", msg)
+	case http.StatusServiceUnavailable:
+		return apperr.Unavailable(nil, "%s", msg)
+	default:
+		return errors.New(msg)
+	}
 }

@@ -42,21 +42,28 @@ type Setting struct {
 
 // Deps are what the server needs.
 type Deps struct {
-	Store    *store.Store
-	Limiter  *limit.Limiter
-	Services upstream.Services
-	Log      *zap.Logger
+	Store   *store.Store
+	Limiter *limit.Limiter
+	// Uploads and Streams bound the CSV imports and live result streams
+	// each organizer (and everyone together) may have open at once.
+	Uploads, Streams *limit.Slots
+	Services         upstream.Services
+	Log              *zap.Logger
 	// SessionTTL is how long a session lasts after sign-in.
 	SessionTTL time.Duration
 	// SecureCookie is "auto" (Secure when the request came over https,
 	// directly or per X-Forwarded-Proto), "true" or "false".
 	SecureCookie string
-	// MaxUpload bounds a CSV upload.
+	// MaxUpload bounds a signed-in caller's CSV upload; every other body
+	// is bounded at web.MaxJSONBody.
 	MaxUpload int64
 	// Settings are shown, read-only, on the settings page.
 	Settings []Setting
 	// Now reads the clock; nil is time.Now.
 	Now func() time.Time
+	// TokenTTL is how long a new API token lasts unless its maker says;
+	// zero is DefaultTokenTTL.
+	TokenTTL time.Duration
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// when counting sign-in attempts per address (an ingress in front).
 	TrustedProxies []netip.Prefix
@@ -77,6 +84,9 @@ func New(d Deps) (*Server, error) {
 	if d.SessionTTL <= 0 {
 		d.SessionTTL = 12 * time.Hour
 	}
+	if d.TokenTTL <= 0 {
+		d.TokenTTL = DefaultTokenTTL
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -87,36 +97,91 @@ func New(d Deps) (*Server, error) {
 // Routes mounts every page and API route, each behind the role it needs.
 func (s *Server) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(securityHeaders)
+	r.Use(s.securityHeaders)
 	r.Use(s.authenticate)
+	r.Use(s.limitBody)
 	r.Use(s.checkCSRF)
 
 	static, _ := fs.Sub(staticFS, "static") // the directory is embedded above
 	r.Handle("/static/*", http.StripPrefix("/static/", staticHandler(static)))
 	r.Get("/signin", s.signInPage)
 	r.Post("/signin", s.signIn)
-	r.Get("/api/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openAPI)
-	})
-
 	// The JSON API: a session (with the CSRF header on writes) or a
-	// Bearer token; answers are JSON, errors included.
+	// Bearer token; answers are JSON, errors included, a path the API does
+	// not have (404) or a method a path does not take (405) too. Each
+	// route's role is in openapi.json as x-role, and a test holds the two
+	// together. Viewers read (GET only: every other method is a write, or
+	// asks for an organizer's work, like sizing an audience or rendering
+	// a preview); organizers change things and take whole files of member
+	// data; admins manage access and settings.
 	r.Route("/api", func(r chi.Router) {
-		r.Group(func(r chi.Router) {
-			r.Use(s.require(account.RoleViewer))
-			r.Get("/campaigns", s.apiListCampaigns)
-			r.Get("/campaigns/{id}", s.apiGetCampaign)
-			r.Get("/campaigns/{id}/results", s.apiCampaignResults)
-			r.Get("/contacts", s.apiListContacts)
+		r.NotFound(s.apiNotFound)
+		r.MethodNotAllowed(s.apiMethodNotAllowed(r))
+		r.Get("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(openAPI)
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(s.require(account.RoleOrganizer))
-			r.Post("/campaigns", s.apiCreateCampaign)
-			r.Post("/campaigns/{id}/launch", s.apiCampaignAction("launch"))
-			r.Post("/campaigns/{id}/pause", s.apiCampaignAction("pause"))
-			r.Post("/campaigns/{id}/resume", s.apiCampaignAction("resume"))
-			r.Post("/campaigns/{id}/cancel", s.apiCampaignAction("cancel"))
+			r.Use(s.passwordChanged)
+			r.Group(func(r chi.Router) {
+				r.Use(s.require(account.RoleViewer))
+				r.Get("/contacts", s.apiListContacts)
+				r.Get("/contacts/{id}", s.apiGetContact)
+				r.Get("/contacts/{id}/consent", s.apiConsentHistory)
+				r.Get("/imports/{id}", s.apiGetImport)
+				r.Get("/campaigns", s.apiListCampaigns)
+				r.Get("/campaigns/{id}", s.apiGetCampaign)
+				r.Get("/campaigns/{id}/steps", s.apiCampaignRead("/steps"))
+				r.Get("/campaigns/{id}/estimate", s.apiCampaignRead("/estimate"))
+				r.Get("/campaigns/{id}/results", s.apiCampaignRead("/results"))
+				r.Get("/campaigns/{id}/results/stream", s.apiResultsStream)
+				r.Get("/campaigns/{id}/rsvps", s.apiAnswers("rsvps"))
+				r.Get("/campaigns/{id}/signatures", s.apiAnswers("signatures"))
+				r.Get("/campaigns/{id}/calls", s.apiAnswers("calls"))
+				r.Get("/inbox", s.apiInbox)
+				r.Get("/messages", s.apiListMessages)
+				r.Get("/messages/{id}", s.apiGetMessage)
+				r.Get("/suppressions", s.apiListSuppressions)
+				r.Get("/settings", s.apiGetSettings)
+			})
+			r.Group(func(r chi.Router) {
+				r.Use(s.require(account.RoleOrganizer))
+				r.Post("/contacts", s.apiCreateContact)
+				r.Patch("/contacts/{id}", s.apiUpdateContact)
+				r.Post("/contacts/{id}/merge", s.apiMergeContact)
+				r.Post("/contacts/tags", s.apiTagContacts)
+				r.Post("/audiences/count", s.apiCountAudience)
+				r.Post("/contacts/{id}/opt-out", s.apiChangeConsent("opt-out"))
+				r.Post("/contacts/{id}/opt-in", s.apiChangeConsent("opt-in"))
+				r.Get("/contacts/export.csv", s.apiExportContacts)
+				r.Get("/consent/export.csv", s.apiExportConsent)
+				r.Post("/imports", s.apiStartImport)
+				r.Get("/imports/{id}/errors.csv", s.apiImportReport("errors"))
+				r.Get("/imports/{id}/merges.csv", s.apiImportReport("merges"))
+				r.Post("/campaigns", s.apiCreateCampaign)
+				r.Put("/campaigns/{id}", s.apiUpdateCampaign)
+				r.Patch("/campaigns/{id}/meeting", s.apiChangeMeeting)
+				r.Post("/campaigns/{id}/preview", s.apiPreview)
+				r.Post("/campaigns/{id}/test", s.apiTestSend)
+				r.Post("/campaigns/{id}/launch", s.apiCampaignAction("launch"))
+				r.Post("/campaigns/{id}/pause", s.apiCampaignAction("pause"))
+				r.Post("/campaigns/{id}/resume", s.apiCampaignAction("resume"))
+				r.Post("/campaigns/{id}/cancel", s.apiCampaignAction("cancel"))
+				r.Get("/campaigns/{id}/rsvps.csv", s.apiAnswersCSV("rsvps"))
+				r.Get("/campaigns/{id}/signatures.csv", s.apiAnswersCSV("signatures"))
+				r.Get("/campaigns/{id}/calls.csv", s.apiAnswersCSV("calls"))
+				r.Post("/inbox/{id}/reply", s.apiInboxReply)
+				r.Post("/inbox/{id}/handled", s.apiInboxHandled)
+			})
+			r.Group(func(r chi.Router) {
+				r.Use(s.require(account.RoleAdmin))
+				r.Put("/settings", s.apiPutSettings)
+				r.Get("/organizers", s.apiListOrganizers)
+				r.Patch("/organizers/{id}", s.apiChangeAccess)
+				r.Get("/tokens", s.apiListTokens)
+				r.Post("/tokens", s.apiCreateToken)
+				r.Post("/tokens/{id}/revoke", s.apiRevokeToken)
+			})
 		})
 	})
 
@@ -132,19 +197,19 @@ func (s *Server) Routes() http.Handler {
 			r.Get("/contacts/{id}", s.contactPage)
 			r.Get("/contacts/imports/{id}", s.importPage)
 			r.Get("/contacts/imports/{id}/status", s.importStatus)
-			r.Get("/contacts/imports/{id}/errors.csv", s.importErrors)
 			r.Get("/campaigns", s.campaignsPage)
 			r.Get("/campaigns/{id}", s.campaignPage)
 			r.Get("/campaigns/{id}/stream", s.campaignStream)
 			r.Get("/inbox", s.inboxPage)
 			r.Get("/optouts", s.optOutsPage)
-			r.Get("/optouts/consent.csv", s.consentExport)
 			r.Get("/settings", s.settingsPage)
 		})
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.require(account.RoleOrganizer), s.passwordChanged)
 		r.Get("/contacts/import", s.importForm)
+		r.Get("/contacts/imports/{id}/errors.csv", s.importErrors)
+		r.Get("/optouts/consent.csv", s.consentExport)
 		r.Post("/contacts/import", s.importUpload)
 		r.Post("/contacts/{id}/consent", s.changeConsent)
 		r.Post("/contacts/tags", s.bulkTag)
@@ -166,6 +231,7 @@ func (s *Server) Routes() http.Handler {
 		r.Use(s.require(account.RoleAdmin), s.passwordChanged)
 		r.Get("/admin/organizers", s.organizersPage)
 		r.Post("/admin/organizers", s.inviteOrganizer)
+		r.Post("/admin/organizers/{id}/access", s.changeAccessForm)
 		r.Get("/admin/tokens", s.tokensPage)
 		r.Post("/admin/tokens", s.createToken)
 		r.Post("/admin/tokens/{id}/revoke", s.revokeToken)
@@ -179,10 +245,15 @@ func (s *Server) Routes() http.Handler {
 }
 
 // securityHeaders keeps pages out of frames and other sites' reach; every
-// script and style is served from the console itself.
-func securityHeaders(next http.Handler) http.Handler {
+// script and style is served from the console itself. Over https (as the
+// secure-cookie setting judges it) browsers are told to come back over
+// https only.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if s.secure(r) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")

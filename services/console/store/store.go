@@ -28,12 +28,12 @@ type Store struct {
 // from it, never from PostgreSQL's now() (docs/delivery.md, "One clock").
 func New(pool *pgxpool.Pool, now func() time.Time) *Store { return &Store{pool: pool, now: now} }
 
-const organizerColumns = `id, email, name, role, password_hash, must_change, created_at`
+const organizerColumns = `id, email, name, role, password_hash, must_change, disabled_at IS NOT NULL, created_at`
 
 func scanOrganizer(row pgx.Row) (account.Organizer, error) {
 	var o account.Organizer
 	var role string
-	if err := row.Scan(&o.ID, &o.Email, &o.Name, &role, &o.PasswordHash, &o.MustChange, &o.CreatedAt); err != nil {
+	if err := row.Scan(&o.ID, &o.Email, &o.Name, &role, &o.PasswordHash, &o.MustChange, &o.Disabled, &o.CreatedAt); err != nil {
 		return account.Organizer{}, err
 	}
 	o.Role = account.Role(role)
@@ -139,7 +139,7 @@ func (s *Store) SessionByHash(ctx context.Context, tokenHash []byte, now time.Ti
 	row := s.pool.QueryRow(ctx, `
 		SELECT s.csrf_token, s.expires_at, o.id, o.email, o.name, o.role, o.password_hash, o.must_change, o.created_at
 		FROM sessions s JOIN organizers o ON o.id = s.organizer_id
-		WHERE s.token_hash = $1 AND s.expires_at > $2`, tokenHash, now)
+		WHERE s.token_hash = $1 AND s.expires_at > $2 AND o.disabled_at IS NULL`, tokenHash, now)
 	var ses Session
 	var role string
 	o := &ses.Organizer
@@ -176,71 +176,102 @@ func (s *Store) ExpireSessions(ctx context.Context, now time.Time) (int64, error
 // APIToken is an automation credential; the token itself is shown once
 // at creation and only its hash is kept.
 type APIToken struct {
-	ID         string
-	Name       string
-	Role       account.Role
-	CreatedBy  string
+	ID        string
+	Name      string
+	Role      account.Role
+	CreatedBy string
+	// ParentID is the token that made this one, if a token did.
+	ParentID   string
 	CreatedAt  time.Time
+	ExpiresAt  time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
 }
 
+// NewAPIToken is what CreateAPIToken records.
+type NewAPIToken struct {
+	Name string
+	Role account.Role
+	Hash []byte
+	// CreatedBy is the organizer who made it; ParentID the token, when a
+	// token made it.
+	CreatedBy, ParentID string
+	ExpiresAt           time.Time
+}
+
 // CreateAPIToken records a token's hash.
-func (s *Store) CreateAPIToken(ctx context.Context, name string, role account.Role, hash []byte, createdBy string) (APIToken, error) {
-	t := APIToken{Name: name, Role: role, CreatedBy: createdBy}
-	err := s.pool.QueryRow(ctx, `INSERT INTO api_tokens (name, token_hash, role, created_by, created_at) VALUES ($1, $2, $3, nullif($4, '')::uuid, $5) RETURNING id, created_at`,
-		name, hash, string(role), createdBy, s.now()).Scan(&t.ID, &t.CreatedAt)
+func (s *Store) CreateAPIToken(ctx context.Context, n NewAPIToken) (APIToken, error) {
+	t := APIToken{Name: n.Name, Role: n.Role, CreatedBy: n.CreatedBy, ParentID: n.ParentID, ExpiresAt: n.ExpiresAt}
+	err := s.pool.QueryRow(ctx, `INSERT INTO api_tokens (name, token_hash, role, created_by, parent_id, created_at, expires_at)
+		VALUES ($1, $2, $3, nullif($4, '')::uuid, nullif($5, '')::uuid, $6, $7) RETURNING id, created_at`,
+		n.Name, n.Hash, string(n.Role), n.CreatedBy, n.ParentID, s.now(), n.ExpiresAt).Scan(&t.ID, &t.CreatedAt)
 	if err != nil {
 		return APIToken{}, fmt.Errorf("creating api token: %w", err)
 	}
 	return t, nil
 }
 
-// APITokenByHash finds a token that is not revoked and marks it used.
-func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (APIToken, error) {
+const apiTokenColumns = `id, name, role, coalesce(created_by::text, ''), coalesce(parent_id::text, ''), created_at, expires_at, last_used_at, revoked_at`
+
+func scanAPIToken(row pgx.Row) (APIToken, error) {
 	var t APIToken
 	var role string
-	err := s.pool.QueryRow(ctx, `
+	err := row.Scan(&t.ID, &t.Name, &role, &t.CreatedBy, &t.ParentID, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.RevokedAt)
+	t.Role = account.Role(role)
+	return t, err
+}
+
+// APITokenByHash finds a token that is neither revoked nor expired and
+// marks it used.
+func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (APIToken, error) {
+	t, err := scanAPIToken(s.pool.QueryRow(ctx, `
 		UPDATE api_tokens SET last_used_at = $2
-		WHERE token_hash = $1 AND revoked_at IS NULL
-		RETURNING id, name, role, coalesce(created_by::text, ''), created_at, last_used_at`, hash, s.now()).
-		Scan(&t.ID, &t.Name, &role, &t.CreatedBy, &t.CreatedAt, &t.LastUsedAt)
+		WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2
+		RETURNING `+apiTokenColumns, hash, s.now()))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return APIToken{}, apperr.Unauthorized("unknown or revoked api token")
+		return APIToken{}, apperr.Unauthorized("unknown, expired or revoked api token")
 	}
 	if err != nil {
 		return APIToken{}, fmt.Errorf("finding api token: %w", err)
 	}
-	t.Role = account.Role(role)
 	return t, nil
 }
 
 // APITokens lists tokens, newest first.
 func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT id, name, role, coalesce(created_by::text, ''), created_at, last_used_at, revoked_at
-		FROM api_tokens ORDER BY created_at DESC`)
+	rows, err := s.pool.Query(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens ORDER BY created_at DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("listing api tokens: %w", err)
 	}
-	defer rows.Close()
-	var out []APIToken
-	for rows.Next() {
-		var t APIToken
-		var role string
-		if err := rows.Scan(&t.ID, &t.Name, &role, &t.CreatedBy, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt); err != nil {
-			return nil, fmt.Errorf("reading api token: %w", err)
-		}
-		t.Role = account.Role(role)
-		out = append(out, t)
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (APIToken, error) { return scanAPIToken(r) })
+	if err != nil {
+		return nil, fmt.Errorf("reading api tokens: %w", err)
 	}
-	return out, rows.Err()
+	return list, nil
 }
 
-// RevokeAPIToken stops a token working; revoking twice is not an error.
+// revokeTokens revokes the tokens an organizer made, or one token, and
+// every token made from those, down the line: a token's children hold no
+// more than it does, so they end with it.
+const revokeTokens = `
+	WITH RECURSIVE doomed AS (
+		SELECT id FROM api_tokens WHERE id = $1::uuid OR created_by = $2::uuid
+		UNION
+		SELECT t.id FROM api_tokens t JOIN doomed d ON t.parent_id = d.id)
+	UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $3)
+	WHERE id IN (SELECT id FROM doomed)`
+
+// RevokeAPIToken stops a token, and the tokens made from it, working;
+// revoking twice is not an error.
 func (s *Store) RevokeAPIToken(ctx context.Context, id string) (string, error) {
 	var name string
-	err := s.pool.QueryRow(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING name`, id, s.now()).Scan(&name)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT name FROM api_tokens WHERE id::text = $1`, id).Scan(&name); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, revokeTokens, id, nil, s.now())
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", apperr.NotFound("no such api token")
 	}
@@ -248,6 +279,61 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id string) (string, error) {
 		return "", fmt.Errorf("revoking api token: %w", err)
 	}
 	return name, nil
+}
+
+// Access is a change to what an organizer may do: a new role, or
+// disabling or enabling the account. Nil fields stay as they are.
+type Access struct {
+	Role     *account.Role
+	Disabled *bool
+}
+
+// SetAccess changes an organizer's role or disables the account, and in
+// the same transaction ends every session of theirs and revokes every
+// token they made (and the tokens made from those), so a former organizer
+// or one whose role shrank keeps nothing of what they had. Leaving no
+// enabled admin is a conflict.
+func (s *Store) SetAccess(ctx context.Context, id string, a Access) (account.Organizer, error) {
+	var o account.Organizer
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Admin rows first, in id order, so two admins changing each
+		// other at once cannot both pass the last-admin check.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM organizers WHERE role = 'admin' ORDER BY id FOR UPDATE`); err != nil {
+			return fmt.Errorf("locking admins: %w", err)
+		}
+		var role *string
+		if a.Role != nil {
+			r := string(*a.Role)
+			role = &r
+		}
+		var err error
+		o, err = scanOrganizer(tx.QueryRow(ctx, `
+			UPDATE organizers SET role = coalesce($2, role),
+				disabled_at = CASE WHEN $3::boolean IS NULL THEN disabled_at WHEN $3 THEN coalesce(disabled_at, $4) END,
+				updated_at = $4
+			WHERE id::text = $1 RETURNING `+organizerColumns, id, role, a.Disabled, s.now()))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return apperr.NotFound("no such organizer")
+		}
+		if err != nil {
+			return fmt.Errorf("changing access: %w", err)
+		}
+		var admins int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM organizers WHERE role = 'admin' AND disabled_at IS NULL`).Scan(&admins); err != nil {
+			return fmt.Errorf("counting admins: %w", err)
+		}
+		if admins == 0 {
+			return apperr.Conflict("this would leave no admin who can sign in")
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE organizer_id = $1`, o.ID); err != nil {
+			return fmt.Errorf("ending sessions: %w", err)
+		}
+		if _, err := tx.Exec(ctx, revokeTokens, nil, o.ID, s.now()); err != nil {
+			return fmt.Errorf("revoking tokens: %w", err)
+		}
+		return nil
+	})
+	return o, err
 }
 
 // AuditEntry is one line of the audit log.

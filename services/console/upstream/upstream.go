@@ -27,7 +27,9 @@ type Client struct {
 	name string
 	base string
 	hc   *http.Client
-	// stream has no overall timeout: server-sent events stay open.
+	// stream has no overall timeout, for server-sent events, uploads and
+	// CSV downloads, which take as long as they take; the caller's request
+	// context ends them.
 	stream *http.Client
 }
 
@@ -99,7 +101,7 @@ func (c *Client) do(ctx context.Context, method, path string, header map[string]
 		}
 	}
 	hc := c.hc
-	if strings.HasSuffix(path, "/stream") || method == http.MethodPost && strings.HasPrefix(path, "/imports") {
+	if strings.HasSuffix(path, "/stream") || method == http.MethodPost && strings.HasPrefix(path, "/imports") || isCSV(path) {
 		hc = c.stream
 	}
 	resp, err := hc.Do(req)
@@ -114,6 +116,12 @@ func (c *Client) do(ctx context.Context, method, path string, header map[string]
 	}
 	defer resp.Body.Close()
 	return nil, c.errorOf(method, path, resp)
+}
+
+// isCSV reports whether path is a CSV download (.csv, or format=csv).
+func isCSV(path string) bool {
+	p, query, _ := strings.Cut(path, "?")
+	return strings.HasSuffix(p, ".csv") || strings.Contains("&"+query+"&", "&format=csv&")
 }
 
 func (c *Client) errorOf(method, path string, resp *http.Response) error {
@@ -134,6 +142,8 @@ func (c *Client) errorOf(method, path string, resp *http.Response) error {
 		return apperr.NotFound("%s", msg)
 	case resp.StatusCode == http.StatusConflict:
 		return apperr.Conflict("%s", msg)
+	case resp.StatusCode == http.StatusRequestEntityTooLarge:
+		return apperr.TooLarge(eb.Field, "%s", strings.TrimPrefix(msg, eb.Field+": "))
 	case resp.StatusCode == http.StatusServiceUnavailable:
 		return apperr.Unavailable(errors.New(msg), "%s is unavailable", c.name)
 	case resp.StatusCode == http.StatusUnauthorized:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/contacts/importer"
 	"github.com/musterhq/muster/services/contacts/store"
@@ -66,8 +67,11 @@ func (o *importOptions) set(name, value string) error {
 // binary, a header and nothing more, no phone or email column, a bad
 // mapping) is a 400 at once.
 func (h *Handler) createImport(w http.ResponseWriter, r *http.Request) {
-	// Big files take longer to send than the server's default read timeout.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(30 * time.Minute))
+	// Big files take longer to send than the server's read timeout, and
+	// the answer comes after the file.
+	if err := web.AllowUpload(w, 30*time.Minute); err != nil {
+		h.log.Warn("upload deadline not extended", zap.Error(err))
+	}
 	var opts importOptions
 	for _, name := range []string{"dry_run", "source", "mapping", "options"} {
 		if v := r.URL.Query().Get(name); v != "" {

@@ -12,9 +12,9 @@ import (
 
 	"github.com/musterhq/muster/services/contacts/contact"
 	"github.com/musterhq/muster/services/contacts/filter"
-	"github.com/musterhq/muster/services/contacts/sheet"
 	"github.com/musterhq/muster/services/contacts/store"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/csvsafe"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/web"
 )
@@ -223,8 +223,9 @@ func (h *Handler) bulkTags(w http.ResponseWriter, r *http.Request) {
 // are written; a failure after the first byte aborts the connection so a
 // truncated file is never mistaken for a whole one.
 type csvStream struct {
-	w    *sheet.Writer
+	w    *csvsafe.Writer
 	rc   *http.ResponseController
+	rw   http.ResponseWriter
 	rows int
 }
 
@@ -232,10 +233,17 @@ func startCSV(w http.ResponseWriter, name string) *csvStream {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
-	return &csvStream{w: sheet.NewWriter(w), rc: http.NewResponseController(w)}
+	return &csvStream{w: csvsafe.NewWriter(w), rc: http.NewResponseController(w), rw: w}
 }
 
+// row writes one row. A long download outlasts the server's write
+// timeout, so each batch of rows gets its own window (web.KeepWriting).
 func (s *csvStream) row(cells ...string) error {
+	if s.rows%1000 == 0 {
+		if err := web.KeepWriting(s.rw); err != nil {
+			return err
+		}
+	}
 	if err := s.w.Write(cells...); err != nil {
 		return err
 	}
@@ -262,7 +270,7 @@ func (s *csvStream) finish(r *http.Request, log *zap.Logger, err error) {
 }
 
 // export streams the contacts a list filter matches as CSV, with every
-// cell neutralized against formula injection (see sheet.Neutralize).
+// cell neutralized against formula injection (see csvsafe.Neutralize).
 func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 	n, err := queryFilter(r.URL.Query())
 	if err != nil {

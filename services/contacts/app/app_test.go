@@ -13,35 +13,37 @@ import (
 	"github.com/musterhq/muster/services/contacts/app"
 	"github.com/musterhq/muster/services/contacts/migrations"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
-func start(t *testing.T) (string, string) {
+func start(t *testing.T) (string, *testkit.NATS) {
 	t.Helper()
-	url, natsURL, _ := startWithDB(t)
-	return url, natsURL
+	url, ns, _ := startWithDB(t)
+	return url, ns
 }
 
-// startWithDB is start, also returning the service's database URL.
-func startWithDB(t *testing.T) (string, string, string) {
+// startWithDB is start, also returning the service's database URL. The
+// service connects to NATS as its own user.
+func startWithDB(t *testing.T) (string, *testkit.NATS, string) {
 	t.Helper()
-	a, natsURL, dsn := startApp(t)
-	return a.URL(), natsURL, dsn
+	a, ns, dsn := startApp(t)
+	return a.URL(), ns, dsn
 }
 
 // startApp runs contacts on a database and NATS server of its own,
-// trusting the test caller, and returns it with the NATS URL and the
+// trusting the test caller, and returns it with the NATS server and the
 // database URL.
-func startApp(t *testing.T) (*app.App, string, string) {
+func startApp(t *testing.T) (*app.App, *testkit.NATS, string) {
 	t.Helper()
 	n := testkit.StartNATS(t)
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TrustedCallers = svcauthtest.Trusted()
 	cfg.DatabaseURL = testkit.Database(t, migrations.FS)
-	cfg.NATSURL = n.URL()
+	cfg.NATSURL, cfg.NATSSeed = n.URL(), n.Seed(natsauth.Contacts)
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, zaptest.NewLogger(t), app.Options{Clock: testkit.NewClock(t).Now})
 	if err != nil {
@@ -55,7 +57,7 @@ func startApp(t *testing.T) (*app.App, string, string) {
 			t.Errorf("run: %v", err)
 		}
 	})
-	return a, n.URL(), cfg.DatabaseURL
+	return a, n, cfg.DatabaseURL
 }
 
 func post(t *testing.T, url string, body any) (int, map[string]any) {
@@ -93,7 +95,7 @@ func TestCreateValidatesAndNormalizes(t *testing.T) {
 }
 
 func TestAudienceExcludesOptedOutAndAppliesConsentOnce(t *testing.T) {
-	url, natsURL := start(t)
+	url, ns := start(t)
 	phones := []string{"2125550101", "2125550102", "2125550103"}
 	for i, p := range phones {
 		code, body := post(t, url+"/contacts", map[string]any{"first_name": []string{"Ana", "Bo", "Cy"}[i], "phone": p, "tags": []string{"rally"}})
@@ -103,7 +105,7 @@ func TestAudienceExcludesOptedOutAndAppliesConsentOnce(t *testing.T) {
 	}
 	post(t, url+"/contacts", map[string]any{"first_name": "Other", "phone": "2125550199", "tags": []string{"other"}})
 
-	nc, js, err := stream.Connect(natsURL, "test", zaptest.NewLogger(t))
+	nc, js, err := stream.Connect(ns.URL(), "test", zaptest.NewLogger(t), ns.ClientOptions(natsauth.Admin)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,10 +130,11 @@ func TestAudienceExcludesOptedOutAndAppliesConsentOnce(t *testing.T) {
 	}
 
 	// The same STOP delivered three times is one ledger entry.
+	at := testkit.NewClock(t).Now() // the service's clock, shifted as it is
 	stop := events.ConsentChanged{
-		Meta:    events.NewMeta(events.TypeConsentChanged, events.VersionConsent, "", time.Now()),
+		Meta:    events.NewMeta(events.TypeConsentChanged, events.VersionConsent, "", at),
 		Channel: events.ChannelSMS, Address: "+12125550102", Change: events.ConsentOptedOut,
-		Source: events.SourceInboundSMS, Evidence: "STOP", At: time.Now(),
+		Source: events.SourceInboundSMS, Evidence: "STOP", At: at,
 	}
 	for range 3 {
 		data, _ := json.Marshal(stop)

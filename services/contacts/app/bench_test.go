@@ -23,6 +23,7 @@ import (
 	"github.com/musterhq/muster/services/contacts/migrations"
 	"github.com/musterhq/muster/services/contacts/sample"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
@@ -30,13 +31,13 @@ import (
 
 // startQuiet starts the service like start does, with no logging, on the
 // given database and NATS server.
-func startQuiet(tb testing.TB, dsn, natsURL string) string {
+func startQuiet(tb testing.TB, dsn string, ns *testkit.NATS) string {
 	tb.Helper()
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TrustedCallers = svcauthtest.Trusted()
 	cfg.DatabaseURL = dsn
-	cfg.NATSURL = natsURL
+	cfg.NATSURL, cfg.NATSSeed = ns.URL(), ns.Seed(natsauth.Contacts)
 	cfg.ImportDir = tb.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, zap.NewNop())
@@ -122,7 +123,7 @@ func BenchmarkImportRows(b *testing.B) {
 	n := testkit.StartNATS(b)
 	for b.Loop() {
 		b.StopTimer()
-		url := startQuiet(b, testkit.Database(b, migrations.FS), n.URL())
+		url := startQuiet(b, testkit.Database(b, migrations.FS), n)
 		b.StartTimer()
 		start := time.Now()
 		imp := importFile(b, url, path)
@@ -149,7 +150,7 @@ func BenchmarkImportPeakRSS(b *testing.B) {
 		dsn := testkit.Database(b, migrations.FS)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestImportChildProcess$", "-test.count=1", "-test.v")
 		cmd.Env = append(os.Environ(), "CONTACTS_BENCH_CHILD=1", "CONTACTS_BENCH_DSN="+dsn,
-			"CONTACTS_BENCH_NATS="+n.URL(), "CONTACTS_BENCH_FILE="+path, "CONTACTS_BENCH_DIR="+dir)
+			"CONTACTS_BENCH_NATS="+n.URL(), "CONTACTS_BENCH_NATS_SEED="+n.Seed(natsauth.Contacts), "CONTACTS_BENCH_FILE="+path, "CONTACTS_BENCH_DIR="+dir)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
@@ -184,7 +185,7 @@ func TestImportChildProcess(t *testing.T) {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TrustedCallers = svcauthtest.Trusted()
 	cfg.DatabaseURL = os.Getenv("CONTACTS_BENCH_DSN")
-	cfg.NATSURL = os.Getenv("CONTACTS_BENCH_NATS")
+	cfg.NATSURL, cfg.NATSSeed = os.Getenv("CONTACTS_BENCH_NATS"), os.Getenv("CONTACTS_BENCH_NATS_SEED")
 	cfg.ImportDir = os.Getenv("CONTACTS_BENCH_DIR")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -254,7 +255,7 @@ func seed(tb testing.TB, dsn string, n int) {
 func BenchmarkAudienceCount(b *testing.B) {
 	dsn := testkit.Database(b, migrations.FS)
 	seed(b, dsn, 100_000)
-	url := startQuiet(b, dsn, testkit.StartNATS(b).URL())
+	url := startQuiet(b, dsn, testkit.StartNATS(b))
 	body := []byte(`{"filter":{"all":[{"tag":"night-shift"},{"field":"worksite","op":"eq","value":"North Clinic"}]},"channel":"sms"}`)
 	hc := api()
 	for b.Loop() {
@@ -291,8 +292,8 @@ func BenchmarkAudiencePage(b *testing.B) {
 	dsn := testkit.Database(b, migrations.FS)
 	seed(b, dsn, 100_000)
 	n := testkit.StartNATS(b)
-	startQuiet(b, dsn, n.URL())
-	nc, _, err := stream.Connect(n.URL(), "bench", zap.NewNop())
+	startQuiet(b, dsn, n)
+	nc, _, err := stream.Connect(n.URL(), "bench", zap.NewNop(), n.ClientOptions(natsauth.Campaigns)...)
 	if err != nil {
 		b.Fatal(err)
 	}

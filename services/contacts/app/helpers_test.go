@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
@@ -56,9 +57,10 @@ type bus struct {
 	js jetstream.JetStream
 }
 
-func connect(t *testing.T, natsURL string) *bus {
+// connect connects as the admin user, to publish as any service would.
+func connect(t *testing.T, ns *testkit.NATS) *bus {
 	t.Helper()
-	nc, js, err := stream.Connect(natsURL, "test", zaptest.NewLogger(t))
+	nc, js, err := stream.Connect(ns.URL(), "test", zaptest.NewLogger(t), ns.ClientOptions(natsauth.Admin)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
+	"github.com/musterhq/muster/shared/testkit"
 )
 
 func upload(t *testing.T, base, query string, body []byte) (int, map[string]any) {
@@ -230,12 +232,12 @@ func TestListSearchTagsCountAndExport(t *testing.T) {
 }
 
 func TestAudiencePagesByTagFilterOrBoth(t *testing.T) {
-	base, natsURL := start(t)
+	base, ns := start(t)
 	mustCreate(t, base, map[string]any{"first_name": "Ana", "phone": "2125550101", "email": "ana@x.org", "tags": []string{"rally"}, "attributes": map[string]string{"worksite": "North"}})
 	mustCreate(t, base, map[string]any{"first_name": "Bo", "phone": "2125550102", "tags": []string{"rally"}, "attributes": map[string]string{"worksite": "South"}})
 	mustCreate(t, base, map[string]any{"first_name": "Cy", "email": "cy@x.org", "tags": []string{"rally"}, "attributes": map[string]string{"worksite": "North"}})
 	mustCreate(t, base, map[string]any{"first_name": "Dee", "phone": "2125550104", "attributes": map[string]string{"worksite": "North"}})
-	b := connect(t, natsURL)
+	b := connect(t, ns)
 	north := json.RawMessage(`{"field": "worksite", "value": "north"}`)
 	for _, c := range []struct {
 		req  events.AudiencePageRequest
@@ -269,8 +271,8 @@ func TestAudiencePagesByTagFilterOrBoth(t *testing.T) {
 // (what delivery consumes), and checks that contacts' own consumer,
 // receiving it back, does not record it a second time.
 func TestOrganizerOptOutPublishedAndAppliedOnce(t *testing.T) {
-	base, natsURL := start(t)
-	b := connect(t, natsURL)
+	base, ns := start(t)
+	b := connect(t, ns)
 	ctx := context.Background()
 	cons, err := b.js.OrderedConsumer(ctx, events.StreamConsent, jetstream.OrderedConsumerConfig{})
 	if err != nil {
@@ -318,10 +320,10 @@ func TestOrganizerOptOutPublishedAndAppliedOnce(t *testing.T) {
 // TestMemberOptOutCannotBeLiftedByOrganizer: a STOP or a bounce is the
 // member's; an organizer's opt-in is a 409 that says so.
 func TestMemberOptOutCannotBeLiftedByOrganizer(t *testing.T) {
-	base, natsURL := start(t)
-	b := connect(t, natsURL)
+	base, ns := start(t)
+	b := connect(t, ns)
 	ana := mustCreate(t, base, map[string]any{"first_name": "Ana", "phone": "2125550101", "email": "ana@x.org"})
-	now := time.Now().UTC()
+	now := testkit.NewClock(t).Now().UTC() // the service's clock, shifted as it is
 	b.publish(consentChange(events.ChannelSMS, "+12125550101", events.ConsentOptedOut, events.SourceInboundSMS, "STOP", now))
 	b.publish(consentChange(events.ChannelEmail, "ana@x.org", events.ConsentComplained, events.SourceProvider, "spamreport", now))
 	b.drained()
@@ -342,11 +344,11 @@ func TestMemberOptOutCannotBeLiftedByOrganizer(t *testing.T) {
 // back, editing everything else, and merging contacts leave every opt-out
 // where it was, on its address.
 func TestEditsAndMergesNeverResubscribe(t *testing.T) {
-	base, natsURL := start(t)
-	b := connect(t, natsURL)
+	base, ns := start(t)
+	b := connect(t, ns)
 	ana := mustCreate(t, base, map[string]any{"first_name": "Ana", "phone": "2125550101", "tags": []string{"rally"}})
 	bo := mustCreate(t, base, map[string]any{"first_name": "Bo", "email": "bo@x.org", "tags": []string{"rally"}})
-	b.publish(consentChange(events.ChannelSMS, "+12125550101", events.ConsentOptedOut, events.SourceInboundSMS, "STOP", time.Now().UTC()))
+	b.publish(consentChange(events.ChannelSMS, "+12125550101", events.ConsentOptedOut, events.SourceInboundSMS, "STOP", testkit.NewClock(t).Now().UTC()))
 	b.drained()
 	sms := events.AudiencePageRequest{Tag: "rally", Channel: events.ChannelSMS}
 
@@ -405,8 +407,8 @@ func TestEditsAndMergesNeverResubscribe(t *testing.T) {
 // each address's ledger holds each event once, oldest first, and its state
 // is what the latest events say.
 func TestConsentEventsAppliedOnceInOrderWhenRedelivered(t *testing.T) {
-	base, natsURL := start(t)
-	b := connect(t, natsURL)
+	base, ns := start(t)
+	b := connect(t, ns)
 	ana := mustCreate(t, base, map[string]any{"first_name": "Ana", "phone": "2125550101", "email": "ana@x.org"})
 	bo := mustCreate(t, base, map[string]any{"first_name": "Bo", "phone": "2125550102", "email": "bo@x.org"})
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -444,10 +446,10 @@ func TestConsentEventsAppliedOnceInOrderWhenRedelivered(t *testing.T) {
 }
 
 func TestConsentLedgerExport(t *testing.T) {
-	base, natsURL := start(t)
-	b := connect(t, natsURL)
+	base, ns := start(t)
+	b := connect(t, ns)
 	mustCreate(t, base, map[string]any{"first_name": "Ana", "phone": "2125550101"})
-	b.publish(consentChange(events.ChannelSMS, "+12125550101", events.ConsentOptedOut, events.SourceInboundSMS, `=HYPERLINK("http://evil","stop")`, time.Now().UTC()))
+	b.publish(consentChange(events.ChannelSMS, "+12125550101", events.ConsentOptedOut, events.SourceInboundSMS, `=HYPERLINK("http://evil","stop")`, testkit.NewClock(t).Now().UTC()))
 	b.drained()
 	rows := getCSV(t, base+"/consent/export.csv")
 	if len(rows) != 2 || strings.Join(rows[0], ",") != "event_id,channel,address,change,source,evidence,reason,occurred_at,recorded_at" {
@@ -461,7 +463,7 @@ func TestConsentLedgerExport(t *testing.T) {
 // Campaigns asks contacts over NATS for one member (to preview a text as
 // that member would get it) and for an audience's size per channel.
 func TestMemberAndCountQueries(t *testing.T) {
-	base, natsURL := start(t)
+	base, ns := start(t)
 	code, body := call(t, "POST", base+"/contacts", map[string]any{"first_name": "Ana", "phone": "(212) 555-0134", "tags": []string{"rally"}, "time_zone": "America/New_York"}, nil)
 	if code != 201 {
 		t.Fatalf("create = %d %s", code, body)
@@ -470,7 +472,8 @@ func TestMemberAndCountQueries(t *testing.T) {
 	_ = json.Unmarshal([]byte(body), &created)
 	call(t, "POST", base+"/contacts", map[string]any{"first_name": "Bo", "email": "bo@local1199.org", "tags": []string{"rally"}}, nil)
 
-	nc, err := nats.Connect(natsURL)
+	// Asked as campaigns asks: with campaigns' own user.
+	nc, err := nats.Connect(ns.URL(), ns.ClientOptions(natsauth.Campaigns)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/musterhq/muster/services/contacts/contact"
-	"github.com/musterhq/muster/services/contacts/sheet"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/csvsafe"
 )
 
 // rawRow is a record as read, before normalization.
@@ -114,7 +114,7 @@ func (cv *converter) convert(raw rawRow) row {
 	var fullName string
 	d.Attributes = map[string]string{}
 	for i, col := range cv.plan.Columns {
-		v := strings.TrimSpace(sheet.Unneutralize(fields[i]))
+		v := strings.TrimSpace(csvsafe.Unneutralize(fields[i]))
 		if v == "" {
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/musterhq/muster/services/contacts/outbox"
 	"github.com/musterhq/muster/services/contacts/store"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/testkit"
@@ -33,12 +34,14 @@ func TestQueuedEventsArePublishedOnce(t *testing.T) {
 	defer pool.Close()
 	st := store.New(pool, testkit.NewClock(t).Now)
 	n := testkit.StartNATS(t)
-	nc, js, err := stream.Connect(n.URL(), "test", log)
+	// The relay publishes as contacts does, with contacts' own user.
+	contacts, _ := natsauth.Lookup(natsauth.Contacts)
+	nc, js, err := stream.Connect(n.URL(), "test", log, n.ClientOptions(natsauth.Contacts)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	if err := stream.EnsureStreams(ctx, js, stream.Topology{}); err != nil {
+	if err := stream.EnsureStreams(ctx, js, stream.Topology{}, contacts.Streams...); err != nil {
 		t.Fatal(err)
 	}
 
@@ -55,7 +58,13 @@ func TestQueuedEventsArePublishedOnce(t *testing.T) {
 	relayCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { outbox.New(st, js, 10*time.Millisecond, log).Loop(relayCtx); close(done) }()
-	cons, err := js.OrderedConsumer(ctx, events.StreamConsent, jetstream.OrderedConsumerConfig{})
+	// The test reads the stream as an operator would.
+	anc, admin, err := stream.Connect(n.URL(), "test-admin", log, n.ClientOptions(natsauth.Admin)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anc.Close()
+	cons, err := admin.OrderedConsumer(ctx, events.StreamConsent, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,10 @@
-// Package sheet reads and writes the CSV files organizers trade with
-// spreadsheets. The reader streams one record at a time with bounded
-// memory, knows the physical line each record starts on, and forgives what
-// Excel and Google Sheets produce (a byte order mark, Windows-1252 text,
-// semicolons, CR line ends, stray quotes); a record it cannot use comes
-// back with the reason rather than ending the file. The writer neutralizes
-// cells a spreadsheet would run as a formula.
+// Package sheet reads the CSV files organizers trade with spreadsheets.
+// The reader streams one record at a time with bounded memory, knows the
+// physical line each record starts on, and forgives what Excel and Google
+// Sheets produce (a byte order mark, Windows-1252 text, semicolons, CR
+// line ends, stray quotes); a record it cannot use comes back with the
+// reason rather than ending the file. Exports are written by
+// shared/csvsafe, which every service's CSV goes through.
 package sheet
 
 import (

@@ -134,40 +134,6 @@ func TestReaderBoundsMemory(t *testing.T) {
 	}
 }
 
-func TestWriterNeutralizesFormulas(t *testing.T) {
-	var b bytes.Buffer
-	w := NewWriter(&b)
-	cells := []string{"=HYPERLINK(\"http://x\")", "+12125550134", "-1", "@SUM(A1)", "\tx", "\rx", "plain", "", "a=b"}
-	if err := w.Write(cells...); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	if !strings.HasPrefix(out, "\uFEFF") || !strings.HasSuffix(out, "\r\n") {
-		t.Fatalf("want a BOM and CRLF, got %q", out)
-	}
-	got, err := readAll(t, NewReader(strings.NewReader(out)))
-	if err != nil || len(got) != 1 {
-		t.Fatal(err, got)
-	}
-	// encoding/csv drops a bare CR inside a cell when it writes CRLF line
-	// ends; the apostrophe shows the cell was neutralized first.
-	want := []string{"'=HYPERLINK(\"http://x\")", "'+12125550134", "'-1", "'@SUM(A1)", "'\tx", "'x", "plain", "", "a=b"}
-	if !reflect.DeepEqual(got[0].Fields, want) {
-		t.Errorf("written %q\nwant    %q", got[0].Fields, want)
-	}
-	for i, c := range cells[:4] {
-		if Unneutralize(got[0].Fields[i]) != c {
-			t.Errorf("Unneutralize(%q) = %q, want %q", got[0].Fields[i], Unneutralize(got[0].Fields[i]), c)
-		}
-	}
-	if Unneutralize("'quoted") != "'quoted" {
-		t.Error("Unneutralize changed a cell Neutralize never makes")
-	}
-}
-
 // FuzzReader feeds arbitrary bytes to the reader: it must never panic or
 // loop, must keep every cell valid UTF-8 and within the limits, and must
 // number lines so they only move forward.

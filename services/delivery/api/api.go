@@ -68,12 +68,15 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, m)
 }
 
+// suppressions lists the suppression list, newest first, searched with
+// q (text in the address), a page of limit after the position after (the
+// next of the page before); next is empty on the last page.
 func (h *Handler) suppressions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, _ := strconv.Atoi(q.Get("limit"))
 	// ILIKE wildcards in the search are taken literally.
 	search := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.TrimSpace(q.Get("q")))
-	list, err := h.store.Suppressions(r.Context(), search, limit)
+	list, next, err := h.store.Suppressions(r.Context(), search, q.Get("after"), limit)
 	if err != nil {
 		web.WriteError(w, r, h.log, err)
 		return
@@ -81,7 +84,7 @@ func (h *Handler) suppressions(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []store.Suppression{}
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"suppressions": list})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"suppressions": list, "next": next})
 }
 
 // conversation shows a member's thread: what they were sent and what

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -48,7 +49,9 @@ func (h *Handler) deadLetters(w http.ResponseWriter, r *http.Request) {
 
 // retryDeadLetter publishes a dead letter's original message again. A
 // send request carries its idempotency key, so a retry can never send a
-// message that already went out.
+// message that already went out. Send requests go back on
+// delivery.retry.<channel>, which delivery's consumers read alongside
+// delivery.send.<channel>: only campaigns may publish delivery.send.*.
 func (h *Handler) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 	dl, err := h.store.DeadLetter(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
@@ -56,7 +59,8 @@ func (h *Handler) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := fmt.Sprintf("retry.%s.%d", dl.ID, time.Now().UnixNano())
-	if _, err := h.js.Publish(r.Context(), dl.Subject, dl.Data, jetstream.WithMsgID(id)); err != nil {
+	subject := RetrySubject(dl.Subject)
+	if _, err := h.js.Publish(r.Context(), subject, dl.Data, jetstream.WithMsgID(id)); err != nil {
 		web.WriteError(w, r, h.log, apperr.Unavailable(err, "republishing dead letter"))
 		return
 	}
@@ -64,5 +68,14 @@ func (h *Handler) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, h.log, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusAccepted, map[string]string{"id": dl.ID, "subject": dl.Subject})
+	web.WriteJSON(w, http.StatusAccepted, map[string]string{"id": dl.ID, "subject": subject})
+}
+
+// RetrySubject is where a dead letter first published to subject is
+// published again: a send request's retry subject, or subject itself.
+func RetrySubject(subject string) string {
+	if ch, ok := strings.CutPrefix(subject, events.SubjectSendPrefix); ok {
+		return events.RetrySubject(events.Channel(ch))
+	}
+	return subject
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -31,6 +32,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/worker"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/outbox"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/svcauth"
@@ -69,9 +71,14 @@ type Config struct {
 	// SendGridWebhookKey is the event webhook's verification key as
 	// SendGrid's console shows it (base64); events are refused without it.
 	SendGridWebhookKey string `env:"SENDGRID_WEBHOOK_PUBLIC_KEY"`
-	// UnsubscribeSecret signs unsubscribe links. Without one a random
-	// secret is made at start, and links stop working on restart.
+	// UnsubscribeSecret seals unsubscribe links. Required outside
+	// development mode, where an empty one is made up at start (links then
+	// stop working on restart).
 	UnsubscribeSecret string `env:"UNSUBSCRIBE_SECRET"`
+	// UnsubscribeSecretPrevious lists (comma-separated) keys of links in
+	// emails already sent: they still open, the current key seals. Since
+	// unsubscribe links never expire, keep a rotated key here for good.
+	UnsubscribeSecretPrevious string `env:"UNSUBSCRIBE_SECRET_PREVIOUS"`
 	// EmailWorkers is how many email requests are in progress at once:
 	// enough to fill two 1,000-recipient batches while others are with
 	// SendGrid (measured: 1,000 gave 20,400/s, 2,000 gave 22,000 to
@@ -155,15 +162,85 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("DELIVERY_RECONCILE_LOOKUP_AFTER must be longer than DELIVERY_TWILIO_TIMEOUT, "+
 			"or a text still in flight could be sent again"))
 	}
-	if c.UnsubscribeSecret != "" && len(c.UnsubscribeSecret) < 32 {
-		errs = append(errs, errors.New("DELIVERY_UNSUBSCRIBE_SECRET must be at least 32 characters"))
+	if err := secret.Check("DELIVERY_UNSUBSCRIBE_SECRET", c.UnsubscribeSecret, secret.MinLength, c.DevMode); err != nil {
+		errs = append(errs, err)
 	}
+	if c.UnsubscribeSecret != "" {
+		if _, err := c.unsubscribeKeys(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, c.providerSecrets()...)
 	if c.SendGridWebhookKey != "" {
 		if _, err := sendgrid.ParsePublicKey(c.SendGridWebhookKey); err != nil {
 			errs = append(errs, fmt.Errorf("DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// The providers' own addresses: outside development mode real credentials
+// go nowhere else.
+const (
+	twilioHost   = "api.twilio.com"
+	sendGridHost = "api.sendgrid.com"
+)
+
+// providerSecrets checks the provider credentials outside development
+// mode: none may be the simulator's or another known development value,
+// and none may be sent to an address that is not the provider's (a
+// compose default left pointing at the simulator would hand it the real
+// auth token and send real traffic nowhere). Email needs the event
+// webhook's key too, or bounces and spam reports would never suppress.
+func (c Config) providerSecrets() []error {
+	if c.DevMode {
+		return nil
+	}
+	var errs []error
+	for _, s := range []struct{ name, value string }{
+		{"DELIVERY_TWILIO_AUTH_TOKEN", c.TwilioAuthToken}, {"DELIVERY_SENDGRID_API_KEY", c.SendGridAPIKey},
+	} {
+		if s.value != "" && secret.IsDevelopmentValue(s.value) {
+			errs = append(errs, fmt.Errorf("%s is a known development value", s.name))
+		}
+	}
+	if c.TwilioAccountSID == secret.SimulatorAccountSID {
+		errs = append(errs, errors.New("DELIVERY_TWILIO_ACCOUNT_SID is the simulator's"))
+	}
+	if err := providerURL("DELIVERY_TWILIO_API_URL", c.TwilioAPIURL, twilioHost); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SendGridAPIKey != "" {
+		if err := providerURL("DELIVERY_SENDGRID_API_URL", c.SendGridAPIURL, sendGridHost); err != nil {
+			errs = append(errs, err)
+		}
+		if c.SendGridWebhookKey == "" {
+			errs = append(errs, errors.New("DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY is required when email is on: without it bounces and spam reports never suppress"))
+		}
+	}
+	return errs
+}
+
+// providerURL accepts an empty URL (the provider itself) or the
+// provider's own host over https.
+func providerURL(name, raw, host string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Hostname() != host {
+		return fmt.Errorf("%s is %q: outside development mode only https://%s (or empty) may receive the real credentials", name, raw, host)
+	}
+	return nil
+}
+
+// unsubscribeKeys is the keyring of the unsubscribe secrets.
+func (c Config) unsubscribeKeys() (secret.Keyring, error) {
+	k, err := secret.NewKeyring([]byte(c.UnsubscribeSecret), secret.SplitList(c.UnsubscribeSecretPrevious)...)
+	if err != nil {
+		return secret.Keyring{}, fmt.Errorf("DELIVERY_UNSUBSCRIBE_SECRET and _PREVIOUS: %w", err)
+	}
+	return k, nil
 }
 
 // ackWait is longer than the provider timeout, so a slow call is never
@@ -234,9 +311,13 @@ func (c Config) String() string {
 		}
 		return "****"
 	}
-	m := c
+	// Without this method: printing struct{ Config } called String
+	// again, for ever. The embedded service.Config masks its own secrets.
+	type plain Config
+	m := plain(c)
 	m.TwilioAuthToken, m.SendGridAPIKey, m.UnsubscribeSecret = mask(c.TwilioAuthToken), mask(c.SendGridAPIKey), mask(c.UnsubscribeSecret)
-	return fmt.Sprintf("%+v", struct{ Config }{m})
+	m.UnsubscribeSecretPrevious = mask(c.UnsubscribeSecretPrevious)
+	return fmt.Sprintf("%+v", m)
 }
 
 // New connects everything and starts consuming; Run serves HTTP.
@@ -317,12 +398,15 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		return receive.Replies{OptOut: rules.OptOut, OptIn: rules.OptIn, Help: rules.Help}
 	}, o.Clock, log.Named("receive"))
 	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, recv, log.Named("twilio")).Routes(r)
-	secret := []byte(cfg.UnsubscribeSecret)
-	if len(secret) == 0 {
-		secret = []byte(events.NewID() + events.NewID())
+	if cfg.UnsubscribeSecret == "" { // development mode only: validate refuses it otherwise
+		cfg.UnsubscribeSecret = secret.Generate()
 		log.Warn("no DELIVERY_UNSUBSCRIBE_SECRET: unsubscribe links will stop working when delivery restarts")
 	}
-	links := unsubscribe.NewSigner(secret, publicURL)
+	keys, err := cfg.unsubscribeKeys()
+	if err != nil {
+		return err
+	}
+	links := unsubscribe.NewSigner(keys, publicURL)
 	unsubscribe.NewHandler(links, recv, cfg.OrgName, log.Named("unsubscribe")).Routes(r)
 	if cfg.SendGridWebhookKey != "" {
 		key, _ := sendgrid.ParsePublicKey(cfg.SendGridWebhookKey) // validated in New
@@ -346,7 +430,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	// suppression list; one worker keeps each address's changes in order.
 	err = a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamConsent, Durable: "delivery-consent", Workers: 1,
-	}, receive.ConsentHandler(st, log.Named("consent")))
+	}, receive.ConsentHandler(st, o.Clock, log.Named("consent")))
 	if err != nil {
 		return err
 	}
@@ -365,7 +449,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	metrics.QueueDepth(a.deps.Registry, a.deps.JS, events.StreamSend, "delivery-send-email", "email")
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send", Workers: cfg.Workers,
-		Subjects: []string{events.SendSubject(events.ChannelSMS)},
+		// Retried dead letters come back on delivery.retry.sms.
+		Subjects: []string{events.SendSubject(events.ChannelSMS), events.RetrySubject(events.ChannelSMS)},
 		AckWait:  cfg.ackWait(),
 	}, w.Handle)
 }
@@ -384,7 +469,7 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
-		Subjects: []string{events.SendSubject(events.ChannelEmail)}, AckWait: cfg.ackWait(),
+		Subjects: []string{events.SendSubject(events.ChannelEmail), events.RetrySubject(events.ChannelEmail)}, AckWait: cfg.ackWait(),
 	}, m.Handle)
 }
 

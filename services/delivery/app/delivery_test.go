@@ -358,6 +358,12 @@ func TestBadRequestsFailOrDeadLetter(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("retry = %d", resp.StatusCode)
 	}
+	// The retry went back to the send consumer (on delivery.retry.sms),
+	// which dead-letters it again.
+	eventually(t, "the retried request dead-lettered again", func() bool {
+		h.get("/dead-letters", &dls)
+		return len(dls.DeadLetters) == 2
+	})
 	if len(h.sim.Outbox()) != 0 {
 		t.Fatal("a bad request reached the provider")
 	}

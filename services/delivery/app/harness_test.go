@@ -23,6 +23,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
@@ -88,7 +89,7 @@ func newHarness(t testing.TB, s setup) *harness {
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = testkit.Database(t, migrations.FS)
 	}
-	cfg.NATSURL = h.nats.URL()
+	cfg.NATSURL, cfg.NATSSeed = h.nats.URL(), h.nats.Seed(natsauth.Delivery)
 	if s.redisURL != "" {
 		cfg.RedisURL = s.redisURL
 		cfg.RedisPrefix = "t:"
@@ -98,6 +99,8 @@ func newHarness(t testing.TB, s setup) *harness {
 	cfg.TwilioAPIURL, cfg.TwilioAccountSID, cfg.TwilioAuthToken = h.simURL, sim.DefaultAccountSID, sim.DefaultAuthToken
 	cfg.TwilioFrom = "+15550001111"
 	cfg.SendGridAPIKey, cfg.SendGridAPIURL, cfg.SendGridWebhookKey = "SG.test", h.simURL, h.sim.SendGridPublicKey()
+	// The simulator's credentials and a test key: development mode.
+	cfg.DevMode = true
 	cfg.UnsubscribeSecret = "test-secret-test-secret-test-secret"
 	cfg.EmailLinger = 5 * time.Millisecond
 	cfg.TwilioTimeout = time.Second
@@ -109,7 +112,9 @@ func newHarness(t testing.TB, s setup) *harness {
 		s.config(&cfg)
 	}
 	h.cfg = cfg
-	h.nc, h.js, err = stream.Connect(h.nats.URL(), "test", zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	// The test stands in for campaigns and contacts and inspects streams:
+	// it connects as the admin user. The service runs as its own.
+	h.nc, h.js, err = stream.Connect(h.nats.URL(), "test", zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), h.nats.ClientOptions(natsauth.Admin)...)
 	if err != nil {
 		t.Fatal(err)
 	}

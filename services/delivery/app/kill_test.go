@@ -17,6 +17,7 @@ import (
 
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
@@ -79,9 +80,9 @@ func TestFaultKillDashNineAfterProviderAccepted(t *testing.T) {
 	held := phone(7001)
 	s.SetFaults([]sim.Fault{{To: held, Kind: sim.FaultTimeoutAfterAccept, Count: 1, Hold: time.Minute}})
 	p := &process{t: t, bin: bin, env: []string{
-		"DELIVERY_HTTP_ADDR=" + addr, "DELIVERY_PUBLIC_URL=http://" + addr,
+		"DELIVERY_HTTP_ADDR=" + addr, "DELIVERY_PUBLIC_URL=http://" + addr, "DELIVERY_DEV_MODE=true",
 		"DELIVERY_TRUSTED_CALLERS=" + svcauthtest.Trusted(),
-		"DELIVERY_DATABASE_URL=" + dsn, "DELIVERY_NATS_URL=" + n.URL(),
+		"DELIVERY_DATABASE_URL=" + dsn, "DELIVERY_NATS_URL=" + n.URL(), "DELIVERY_NATS_SEED=" + n.Seed(natsauth.Delivery),
 		"DELIVERY_REDIS_URL=" + testkit.RedisURL(), "DELIVERY_REDIS_PREFIX=" + prefix,
 		"DELIVERY_TWILIO_API_URL=" + srv, "DELIVERY_TWILIO_ACCOUNT_SID=" + sim.DefaultAccountSID,
 		"DELIVERY_TWILIO_AUTH_TOKEN=" + sim.DefaultAuthToken, "DELIVERY_TWILIO_FROM=+15550001111",
@@ -94,7 +95,7 @@ func TestFaultKillDashNineAfterProviderAccepted(t *testing.T) {
 	}}
 	p.start()
 
-	nc, js, err := stream.Connect(n.URL(), "test", zap.NewNop())
+	nc, js, err := stream.Connect(n.URL(), "test", zap.NewNop(), n.ClientOptions(natsauth.Admin)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/delivery/app"
-	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 )
 
@@ -38,7 +38,10 @@ func TestEveryRouteNeedsServiceCredentials(t *testing.T) {
 func TestRefusesToStartWithoutTrustedCallers(t *testing.T) {
 	cfg := app.DefaultConfig()
 	cfg.DatabaseURL = "postgres://nobody@127.0.0.1:1/none?sslmode=disable"
-	cfg.TwilioAccountSID, cfg.TwilioAuthToken, cfg.TwilioFrom = sim.DefaultAccountSID, sim.DefaultAuthToken, "+15550001111"
+	// Real-looking credentials and secrets: what is missing is the
+	// callers alone.
+	cfg.TwilioAccountSID, cfg.TwilioAuthToken, cfg.TwilioFrom = "AC"+strings.Repeat("7", 32), strings.Repeat("f3", 16), "+15550001111"
+	cfg.UnsubscribeSecret = secret.Generate()
 	_, err := app.New(context.Background(), cfg, zap.NewNop())
 	if err == nil || !strings.Contains(err.Error(), "DELIVERY_TRUSTED_CALLERS is required") {
 		t.Fatalf("New = %v, want a refusal naming DELIVERY_TRUSTED_CALLERS", err)

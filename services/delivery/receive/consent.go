@@ -18,8 +18,11 @@ import (
 // contacts, an import that carried one) to the suppression list. Only
 // opt-outs are taken: lifting one is the member's own act (START), which
 // delivery handles itself, so no event from elsewhere can re-subscribe an
-// address.
-func ConsentHandler(st *store.Store, log *zap.Logger) stream.Handler {
+// address. clock stamps the suppression (nil is time.Now).
+func ConsentHandler(st *store.Store, clock func() time.Time, log *zap.Logger) stream.Handler {
+	if clock == nil {
+		clock = time.Now
+	}
 	return func(ctx context.Context, m stream.Msg) error {
 		var ev events.ConsentChanged
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
@@ -38,7 +41,7 @@ func ConsentHandler(st *store.Store, log *zap.Logger) stream.Handler {
 		}
 		added, err := st.Suppress(ctx, store.Suppression{
 			Channel: string(ev.Channel), Address: ev.Address, Reason: ev.Change + " by " + ev.Source,
-			Source: ev.Source, Evidence: ev.Evidence,
+			Source: ev.Source, Evidence: ev.Evidence, At: clock(),
 		})
 		if err != nil {
 			return stream.Retry(err, time.Second)

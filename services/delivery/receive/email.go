@@ -99,11 +99,12 @@ func (r *Receiver) EmailEvents(ctx context.Context, evs []sendgrid.Event) error 
 }
 
 func (r *Receiver) suppressEmail(ctx context.Context, addr, change, evidence, eventID string) error {
+	at := r.now()
 	added, err := r.store.Suppress(ctx, store.Suppression{
-		Channel: string(events.ChannelEmail), Address: addr, Reason: change, Source: events.SourceProvider, Evidence: evidence,
+		Channel: string(events.ChannelEmail), Address: addr, Reason: change, Source: events.SourceProvider, Evidence: evidence, At: at,
 		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC()},
-			Channel: events.ChannelEmail, Address: addr, Change: change, Source: events.SourceProvider, Evidence: evidence, At: r.now().UTC(),
+			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: at.UTC()},
+			Channel: events.ChannelEmail, Address: addr, Change: change, Source: events.SourceProvider, Evidence: evidence, At: at.UTC(),
 		},
 	})
 	if err == nil && added {
@@ -116,13 +117,14 @@ func (r *Receiver) suppressEmail(ctx context.Context, addr, change, evidence, ev
 // address is suppressed before the page answers.
 func (r *Receiver) Unsubscribe(ctx context.Context, sub unsubscribe.Subject, how string) error {
 	addr := strings.ToLower(sub.Address)
+	at := r.now()
 	_, err := r.store.Suppress(ctx, store.Suppression{
 		Channel: string(events.ChannelEmail), Address: addr, Reason: "member unsubscribed",
-		Source: events.SourceInboundEmail, Evidence: fmt.Sprintf("%s from message %s", how, sub.MessageID),
+		Source: events.SourceInboundEmail, Evidence: fmt.Sprintf("%s from message %s", how, sub.MessageID), At: at,
 		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: "unsub." + sub.MessageID + "." + addr, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC()},
+			Meta:    events.Meta{ID: "unsub." + sub.MessageID + "." + addr, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: at.UTC()},
 			Channel: events.ChannelEmail, Address: addr, Change: events.ConsentOptedOut,
-			Source: events.SourceInboundEmail, Evidence: how, At: r.now().UTC(),
+			Source: events.SourceInboundEmail, Evidence: how, At: at.UTC(),
 		},
 	})
 	return err

@@ -44,10 +44,13 @@ type Receiver struct {
 }
 
 // New builds a receiver.
-// replies gives the organization's current keyword replies; now is the
-// service's clock, which stamps the consent and inbound events.
-func New(st *store.Store, pub Publisher, replies func() Replies, now func() time.Time, log *zap.Logger) *Receiver {
-	return &Receiver{store: st, pub: pub, replies: replies, now: now, log: log}
+// replies gives the organization's current keyword replies; clock stamps
+// claims and suppressions (nil is time.Now).
+func New(st *store.Store, pub Publisher, replies func() Replies, clock func() time.Time, log *zap.Logger) *Receiver {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Receiver{store: st, pub: pub, replies: replies, now: clock, log: log}
 }
 
 var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -89,7 +92,21 @@ func (r *Receiver) Status(ctx context.Context, cb twilio.StatusCallback) error {
 }
 
 // Inbound reads a member's text and returns the reply to send, if any.
+//
+// The message's id is claimed before anything acts on it. A message
+// already handled (Twilio retrying, or a captured, signed webhook replayed
+// later) is answered as the first time and changes nothing; a claim an
+// earlier try left unhandled is finished with that try's time, so what the
+// message does is judged by when delivery first received it.
 func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, error) {
+	rec := store.Inbound{ProviderID: in.MessageSID, Channel: string(events.ChannelSMS), From: in.From, To: in.To, Body: in.Body}
+	claim, err := r.store.ClaimInbound(ctx, rec, r.now())
+	if err != nil {
+		return "", err
+	}
+	if claim.Handled {
+		return claim.Reply, nil
+	}
 	m := keyword.Classify(in.Body)
 	suppressed, err := r.store.IsSuppressed(ctx, string(events.ChannelSMS), in.From)
 	if err != nil {
@@ -110,7 +127,7 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 	var reply string
 	switch m.Family {
 	case keyword.OptOut:
-		added, err := r.suppress(ctx, in, m)
+		added, err := r.suppress(ctx, in, m, claim.ReceivedAt)
 		if err != nil {
 			return "", err
 		}
@@ -118,9 +135,12 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 			reply = r.replies().OptOut
 		}
 	case keyword.OptIn:
-		lifted, err := r.resubscribe(ctx, in)
+		lifted, err := r.resubscribe(ctx, in, claim.ReceivedAt)
 		if err != nil {
 			return "", err
+		}
+		if suppressed && !lifted {
+			r.log.Info("opt-in older than the opt-out; suppression kept", logging.Phone("from", in.From))
 		}
 		if lifted && !providerAnswered {
 			reply = r.replies().OptIn
@@ -134,10 +154,8 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 	if err != nil {
 		return "", err
 	}
-	rec, created, err := r.store.RecordInbound(ctx, store.Inbound{
-		ProviderID: in.MessageSID, Channel: string(events.ChannelSMS), From: in.From, To: in.To, Body: in.Body,
-		Keyword: string(m.Family), Reason: m.Reason, CampaignID: campaignID, ContactID: contactID, Reply: reply,
-	}, &events.InboundReceived{
+	rec.ID, rec.Keyword, rec.Reason, rec.CampaignID, rec.ContactID, rec.Reply = claim.ID, string(m.Family), m.Reason, campaignID, contactID, reply
+	done, recorded, err := r.store.RecordInbound(ctx, rec, r.now(), &events.InboundReceived{
 		Meta:       events.Meta{ID: "in." + in.MessageSID, Type: events.TypeInboundReceived, Version: events.VersionInbound, OccurredAt: r.now().UTC(), CorrelationID: in.MessageSID},
 		ProviderID: in.MessageSID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
 		Keyword: string(m.Family), CampaignID: campaignID, ContactID: contactID,
@@ -145,25 +163,28 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 	if err != nil {
 		return "", err
 	}
-	if !created {
-		// Twilio retried a webhook we already took: answer as before.
-		return rec.Reply, nil
+	if !recorded {
+		// A concurrent delivery of the same webhook finished first: answer
+		// as it did. What both did to the suppression list is idempotent.
+		return done.Reply, nil
 	}
 	return reply, nil
 }
 
-func (r *Receiver) suppress(ctx context.Context, in twilio.Inbound, m keyword.Match) (bool, error) {
+// suppress records a member's opt-out as of at, when delivery first
+// received it.
+func (r *Receiver) suppress(ctx context.Context, in twilio.Inbound, m keyword.Match, at time.Time) (bool, error) {
 	reason := "member texted " + strings.ToUpper(strings.TrimSpace(in.Body))
 	if m.Reason != "" && !strings.EqualFold(m.Reason, strings.TrimSpace(in.Body)) {
 		reason = "member " + m.Reason
 	}
 	added, err := r.store.Suppress(ctx, store.Suppression{
 		Channel: string(events.ChannelSMS), Address: in.From, Reason: reason, Source: events.SourceInboundSMS,
-		Evidence: fmt.Sprintf("%s (%s)", in.Body, in.MessageSID),
+		Evidence: fmt.Sprintf("%s (%s)", in.Body, in.MessageSID), At: at,
 		Announce: &events.ConsentChanged{
 			Meta:    events.Meta{ID: "stop." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC(), CorrelationID: in.MessageSID},
 			Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentOptedOut, Source: events.SourceInboundSMS,
-			Evidence: in.Body, Reason: m.Reason, At: r.now().UTC(),
+			Evidence: in.Body, Reason: m.Reason, At: at.UTC(),
 		},
 		AnnounceRepeat: true,
 	})
@@ -174,11 +195,13 @@ func (r *Receiver) suppress(ctx context.Context, in twilio.Inbound, m keyword.Ma
 	return added, nil
 }
 
-func (r *Receiver) resubscribe(ctx context.Context, in twilio.Inbound) (bool, error) {
-	lifted, err := r.store.Unsuppress(ctx, string(events.ChannelSMS), in.From, &events.ConsentChanged{
+// resubscribe lifts a member's opt-out on their opt-in, received at at;
+// an opt-in older than the opt-out lifts nothing (see store.Unsuppress).
+func (r *Receiver) resubscribe(ctx context.Context, in twilio.Inbound, at time.Time) (bool, error) {
+	lifted, err := r.store.Unsuppress(ctx, string(events.ChannelSMS), in.From, at, &events.ConsentChanged{
 		Meta:    events.Meta{ID: "start." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC(), CorrelationID: in.MessageSID},
 		Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentResubscribe, Source: events.SourceInboundSMS,
-		Evidence: in.Body, At: r.now().UTC(),
+		Evidence: in.Body, At: at.UTC(),
 	})
 	if err != nil {
 		return false, err
@@ -191,11 +214,12 @@ func (r *Receiver) resubscribe(ctx context.Context, in twilio.Inbound) (bool, er
 
 // optOut suppresses an address on a provider's word.
 func (r *Receiver) optOut(ctx context.Context, addr, reason, source, evidence, eventID string) error {
+	at := r.now()
 	_, err := r.store.Suppress(ctx, store.Suppression{
-		Channel: string(events.ChannelSMS), Address: addr, Reason: reason, Source: source, Evidence: evidence,
+		Channel: string(events.ChannelSMS), Address: addr, Reason: reason, Source: source, Evidence: evidence, At: at,
 		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC()},
-			Channel: events.ChannelSMS, Address: addr, Change: events.ConsentOptedOut, Source: source, Evidence: evidence, At: r.now().UTC(),
+			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: at.UTC()},
+			Channel: events.ChannelSMS, Address: addr, Change: events.ConsentOptedOut, Source: source, Evidence: evidence, At: at.UTC(),
 		},
 	})
 	return err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -347,6 +348,11 @@ type Suppression struct {
 	Evidence  string    `json:"evidence"`
 	CreatedAt time.Time `json:"created_at"`
 
+	// At is when delivery recorded this opt-out, from its clock: the
+	// created time of a new entry, and the renewed time of an entry that
+	// was already there (see Unsuppress for why).
+	At time.Time `json:"-" db:"-"`
+
 	// Announce is the consent event to publish with the change, through
 	// the outbox in the same transaction, so the ledger in contacts can
 	// never miss it. It is queued when the address is added, and also
@@ -356,16 +362,27 @@ type Suppression struct {
 	AnnounceRepeat bool                   `json:"-" db:"-"`
 }
 
-// Suppress adds an address to the list; added is false when it was there.
+// Suppress adds an address to the list; added is false when it was there,
+// in which case the entry is renewed to sup.At when that is later, so a
+// member's second STOP counts as their latest word.
 func (s *Store) Suppress(ctx context.Context, sup Suppression) (added bool, err error) {
+	if sup.At.IsZero() {
+		sup.At = s.now()
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO suppressions (channel, address, reason, source, evidence, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (channel, address) DO NOTHING`,
-			sup.Channel, sup.Address, sup.Reason, sup.Source, sup.Evidence, s.now())
+		tag, err := tx.Exec(ctx, `INSERT INTO suppressions (channel, address, reason, source, evidence, created_at, renewed_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (channel, address) DO NOTHING`,
+			sup.Channel, sup.Address, sup.Reason, sup.Source, sup.Evidence, sup.At)
 		if err != nil {
 			return fmt.Errorf("suppressing address: %w", err)
 		}
 		added = tag.RowsAffected() == 1
+		if !added {
+			if _, err := tx.Exec(ctx, `UPDATE suppressions SET renewed_at = $3
+				WHERE channel = $1 AND address = $2 AND renewed_at < $3`, sup.Channel, sup.Address, sup.At); err != nil {
+				return fmt.Errorf("renewing suppression: %w", err)
+			}
+		}
 		if sup.Announce != nil && (added || sup.AnnounceRepeat) {
 			return outbox.Add(ctx, tx, s.now(), events.SubjectConsentChanged, sup.Announce.ID, sup.Announce)
 		}
@@ -379,9 +396,21 @@ func (s *Store) Suppress(ctx context.Context, sup Suppression) (added bool, err 
 
 // Unsuppress lifts an opt-out, queuing the consent event that announces
 // it in the same transaction; only a member's own opt-in may call it.
-func (s *Store) Unsuppress(ctx context.Context, channel, address string, announce *events.ConsentChanged) (removed bool, err error) {
+//
+// receivedAt is when delivery first received the opt-in (its claim time,
+// see ClaimInbound). The rule: an opt-in lifts a suppression only if it was
+// received strictly after the latest opt-out recorded for the address
+// (renewed_at). Both times are delivery's own clock at the moment it first
+// took each message, so the member's words count in the order delivery
+// heard them: a START held back in a retry, or replayed, behind a newer
+// STOP cannot undo it, and on a tie the suppression stays, the safe side.
+// Twilio's inbound webhook carries no send time, so arrival is the order
+// there is. removed is false when nothing was lifted, either because the
+// address was not suppressed or because the opt-in is older.
+func (s *Store) Unsuppress(ctx context.Context, channel, address string, receivedAt time.Time, announce *events.ConsentChanged) (removed bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address = $2`, channel, address)
+		tag, err := tx.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address = $2 AND renewed_at < $3`,
+			channel, address, receivedAt)
 		if err != nil {
 			return fmt.Errorf("lifting suppression: %w", err)
 		}
@@ -418,24 +447,54 @@ func (s *Store) IsSuppressed(ctx context.Context, channel, address string) (bool
 	return ok, nil
 }
 
-// Suppressions lists the list, newest first.
-//
-// search, when not empty, keeps addresses containing it (any case).
-func (s *Store) Suppressions(ctx context.Context, search string, limit int) ([]Suppression, error) {
+// Suppressions lists the suppression list, newest first, a page of at
+// most limit after the position after (the next of the page before; empty
+// for the first), optionally only addresses containing search (already
+// escaped for ILIKE). next is empty on the last page. Entries are ordered
+// by (created_at, channel, address), the primary key breaking ties, so an
+// opt-out recorded while an organizer pages never shifts a page.
+func (s *Store) Suppressions(ctx context.Context, search, after string, limit int) (list []Suppression, next string, err error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
+	where, args := "($2 = '' OR address ILIKE '%' || $2 || '%')", []any{limit + 1, search}
+	if after != "" {
+		at, channel, address, err := parseSuppressionPosition(after)
+		if err != nil {
+			return nil, "", err
+		}
+		where += " AND (created_at, channel, address) < ($3, $4, $5)"
+		args = append(args, at, channel, address)
+	}
 	rows, err := s.pool.Query(ctx, `SELECT channel, address, reason, source, evidence, created_at
-		FROM suppressions WHERE ($2 = '' OR address ILIKE '%' || $2 || '%')
-		ORDER BY created_at DESC LIMIT $1`, limit, search)
+		FROM suppressions WHERE `+where+`
+		ORDER BY created_at DESC, channel DESC, address DESC LIMIT $1`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing suppressions: %w", err)
+		return nil, "", fmt.Errorf("listing suppressions: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Suppression])
+	list, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Suppression])
 	if err != nil {
-		return nil, fmt.Errorf("reading suppressions: %w", err)
+		return nil, "", fmt.Errorf("reading suppressions: %w", err)
 	}
-	return list, nil
+	if len(list) > limit {
+		list = list[:limit]
+		last := list[limit-1]
+		next = last.CreatedAt.UTC().Format(time.RFC3339Nano) + " " + last.Channel + " " + last.Address
+	}
+	return list, next, nil
+}
+
+// parseSuppressionPosition reads a position Suppressions gave out: a
+// time, a channel and an address, separated by spaces (the address last,
+// so it may hold anything).
+func parseSuppressionPosition(p string) (time.Time, string, string, error) {
+	parts := strings.SplitN(p, " ", 3)
+	if len(parts) == 3 {
+		if at, err := time.Parse(time.RFC3339Nano, parts[0]); err == nil {
+			return at, parts[1], parts[2], nil
+		}
+	}
+	return time.Time{}, "", "", apperr.Invalid("after", "is not a position this list gave out")
 }
 
 // Inbound is a member's reply as recorded.
@@ -453,20 +512,59 @@ type Inbound struct {
 	Reply      string
 }
 
-// RecordInbound stores a reply once per provider id. For a repeat (Twilio
-// retried its webhook) it returns the first recording with created false,
-// so the caller answers the same way and acts on nothing twice.
+// Claim is a provider message id taken before anything acts on its
+// message.
+type Claim struct {
+	ID string
+	// ReceivedAt is when delivery first received the message, whichever
+	// delivery of the webhook this is.
+	ReceivedAt time.Time
+	// Handled is true when an earlier delivery of the webhook acted on the
+	// message; Reply is what it answered. Nothing may act on it again.
+	Handled bool
+	Reply   string
+}
+
+// ClaimInbound records a member's message by its provider id, with at as
+// the time it was received, before anything acts on it; the id is unique,
+// so a replay (Twilio retrying, or a captured, signed webhook sent again)
+// finds the first claim. The claim commits on its own: if acting on the
+// message then fails, the retry finishes the work with the first time.
+func (s *Store) ClaimInbound(ctx context.Context, in Inbound, at time.Time) (Claim, error) {
+	var c Claim
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO inbound_messages (provider_id, channel, from_addr, to_addr, body, received_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (provider_id) DO NOTHING RETURNING id::text, received_at`,
+		in.ProviderID, in.Channel, in.From, in.To, in.Body, at).Scan(&c.ID, &c.ReceivedAt)
+	if err == nil {
+		return c, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Claim{}, fmt.Errorf("claiming inbound message: %w", err)
+	}
+	err = s.pool.QueryRow(ctx, `SELECT id::text, received_at, handled_at IS NOT NULL, reply
+		FROM inbound_messages WHERE provider_id = $1`, in.ProviderID).Scan(&c.ID, &c.ReceivedAt, &c.Handled, &c.Reply)
+	if err != nil {
+		return Claim{}, fmt.Errorf("reading claimed inbound message: %w", err)
+	}
+	return c, nil
+}
+
+// RecordInbound records what a claimed message (in.ID, from ClaimInbound)
+// meant and the reply to it, and marks it handled at at. When another
+// delivery of the same webhook marked it first, it returns that one's
+// record with recorded false, so the caller answers the same way.
 //
 // The first recording also queues the reply's event in the outbox, in the
 // same transaction (announce gets the recorded message id), so the webhook
 // answers without waiting on NATS and the event is never lost.
-func (s *Store) RecordInbound(ctx context.Context, in Inbound, announce *events.InboundReceived) (Inbound, bool, error) {
+func (s *Store) RecordInbound(ctx context.Context, in Inbound, at time.Time, announce *events.InboundReceived) (Inbound, bool, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO inbound_messages (provider_id, channel, from_addr, to_addr, body, keyword, reason, campaign_id, contact_id, reply, received_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-			ON CONFLICT (provider_id) DO NOTHING RETURNING id::text`,
-			in.ProviderID, in.Channel, in.From, in.To, in.Body, in.Keyword, in.Reason, in.CampaignID, in.ContactID, in.Reply, s.now()).Scan(&in.ID)
+			UPDATE inbound_messages SET keyword = $2, reason = $3, campaign_id = $4, contact_id = $5, reply = $6, handled_at = $7
+			WHERE id = $1 AND handled_at IS NULL RETURNING id::text`,
+			in.ID, in.Keyword, in.Reason, in.CampaignID, in.ContactID, in.Reply, at).Scan(&in.ID)
 		if err != nil || announce == nil {
 			return err
 		}
@@ -482,7 +580,7 @@ func (s *Store) RecordInbound(ctx context.Context, in Inbound, announce *events.
 	}
 	var prev Inbound
 	err = s.pool.QueryRow(ctx, `SELECT id::text, provider_id, channel, from_addr, to_addr, body, keyword, reason, campaign_id, contact_id, reply
-		FROM inbound_messages WHERE provider_id = $1`, in.ProviderID).Scan(
+		FROM inbound_messages WHERE id = $1`, in.ID).Scan(
 		&prev.ID, &prev.ProviderID, &prev.Channel, &prev.From, &prev.To, &prev.Body, &prev.Keyword, &prev.Reason,
 		&prev.CampaignID, &prev.ContactID, &prev.Reply)
 	if err != nil {

@@ -6,7 +6,10 @@ package unsubscribe
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -19,6 +22,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/shared/logging"
+	"github.com/musterhq/muster/shared/secret"
+	"github.com/musterhq/muster/shared/web"
 )
 
 // Path is where links point.
@@ -26,13 +31,15 @@ const Path = "/unsubscribe"
 
 // Signer makes and checks tokens.
 type Signer struct {
-	secret    []byte
+	keys      secret.Keyring
 	publicURL string
 }
 
-// NewSigner builds a signer; links are built on publicURL.
-func NewSigner(secret []byte, publicURL string) *Signer {
-	return &Signer{secret: secret, publicURL: strings.TrimRight(publicURL, "/")}
+// NewSigner builds a signer; links are built on publicURL. The keyring's
+// current key seals new tokens; every key opens them, so keys rotate
+// without breaking links in old emails.
+func NewSigner(keys secret.Keyring, publicURL string) *Signer {
+	return &Signer{keys: keys, publicURL: strings.TrimRight(publicURL, "/")}
 }
 
 // Subject is who a token unsubscribes: an email address, and the message
@@ -42,11 +49,20 @@ type Subject struct {
 	MessageID string
 }
 
-// Token signs a subject. It does not expire: an unsubscribe link in an old
-// email must still work.
+// tokenV2 starts every sealed token. Tokens without it are version 1:
+// the address in base64 and an HMAC, still honoured.
+const tokenV2 = "2."
+
+// Token seals a subject: the address and message id are encrypted and
+// authenticated (AES-256-GCM), under the current key, whose id the token
+// carries. A forwarded email or a proxy log shows no address. It does not
+// expire: an unsubscribe link in an old email must still work.
 func (s *Signer) Token(sub Subject) string {
-	payload := base64.RawURLEncoding.EncodeToString([]byte(sub.Address + "\n" + sub.MessageID))
-	return payload + "." + s.mac(payload)
+	id, key := s.keys.Current()
+	nonce := make([]byte, 12)
+	_, _ = rand.Read(nonce) // crypto/rand.Read never fails on supported platforms
+	b := append(append(id[:], nonce...), aead(key).Seal(nil, nonce, []byte(sub.Address+"\n"+sub.MessageID), id[:])...)
+	return tokenV2 + base64.RawURLEncoding.EncodeToString(b)
 }
 
 // URL is the unsubscribe link for a subject.
@@ -59,25 +75,67 @@ var ErrBadToken = errors.New("unsubscribe link is not valid")
 
 // Parse checks a token and returns its subject.
 func (s *Signer) Parse(token string) (Subject, error) {
-	payload, mac, ok := strings.Cut(token, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(s.mac(payload))) {
+	var plain string
+	if rest, ok := strings.CutPrefix(token, tokenV2); ok {
+		b, err := base64.RawURLEncoding.DecodeString(rest)
+		if err != nil || len(b) < secret.KeyIDLength+12+16 {
+			return Subject{}, ErrBadToken
+		}
+		var id secret.KeyID
+		copy(id[:], b)
+		key, ok := s.keys.Lookup(id)
+		if !ok {
+			return Subject{}, ErrBadToken
+		}
+		nonce, sealed := b[secret.KeyIDLength:secret.KeyIDLength+12], b[secret.KeyIDLength+12:]
+		raw, err := aead(key).Open(nil, nonce, sealed, id[:])
+		if err != nil {
+			return Subject{}, ErrBadToken
+		}
+		plain = string(raw)
+	} else if plain = s.parseV1(token); plain == "" {
 		return Subject{}, ErrBadToken
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
-	if err != nil {
-		return Subject{}, ErrBadToken
-	}
-	addr, msg, _ := strings.Cut(string(raw), "\n")
+	addr, msg, _ := strings.Cut(plain, "\n")
 	if addr == "" {
 		return Subject{}, ErrBadToken
 	}
 	return Subject{Address: addr, MessageID: msg}, nil
 }
 
-func (s *Signer) mac(payload string) string {
-	m := hmac.New(sha256.New, s.secret)
+// parseV1 reads a token from before sealing (the address in base64 and an
+// HMAC), made with any key of the ring; "" when it is not one.
+func (s *Signer) parseV1(token string) string {
+	payload, sum, ok := strings.Cut(token, ".")
+	if !ok {
+		return ""
+	}
+	for _, key := range s.keys.All() {
+		if hmac.Equal([]byte(sum), []byte(macV1(key, payload))) {
+			raw, err := base64.RawURLEncoding.DecodeString(payload)
+			if err != nil {
+				return ""
+			}
+			return string(raw)
+		}
+	}
+	return ""
+}
+
+func macV1(key []byte, payload string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("unsubscribe\n" + payload))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// aead is AES-256-GCM under a key derived from a keyring key, so the
+// sealing key is never the raw secret.
+func aead(key []byte) cipher.AEAD {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("muster unsubscribe token v2"))
+	block, _ := aes.NewCipher(m.Sum(nil)) // a 32-byte key is always valid
+	gcm, _ := cipher.NewGCM(block)        // the standard nonce size is always valid
+	return gcm
 }
 
 // Unsubscriber records an unsubscribe (suppression and consent event).
@@ -101,16 +159,23 @@ func NewHandler(s *Signer, u Unsubscriber, orgName string, log *zap.Logger) *Han
 // Routes mounts GET (a page asking to confirm, so link scanners that
 // follow links cannot unsubscribe anyone) and POST (the confirmation, and
 // RFC 8058 one-click).
+// Both answer with the member-page headers (CSP, nosniff, no framing, no
+// referrer).
 func (h *Handler) Routes(r chi.Router) {
-	r.Get(Path, h.confirm)
-	r.Post(Path, h.unsubscribe)
+	page := r.With(web.MemberPages(pageStyle))
+	page.Get(Path, h.confirm)
+	page.Post(Path, h.unsubscribe)
 }
+
+// pageStyle is the page's one inline style; the Content-Security-Policy
+// allows it by hash, so it must be written into the page exactly.
+const pageStyle = `body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}
+button{font-size:1rem;padding:.6rem 1.2rem;border:0;border-radius:.3rem;background:#1d4ed8;color:#fff;cursor:pointer}`
 
 var page = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Org}}: email preferences</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}
-button{font-size:1rem;padding:.6rem 1.2rem;border:0;border-radius:.3rem;background:#1d4ed8;color:#fff;cursor:pointer}</style>
+<style>` + pageStyle + `</style>
 </head><body>
 {{if .Done}}<h1>You are unsubscribed</h1><p>{{.Address}} will get no more email from {{.Org}}.</p>
 {{else if .Bad}}<h1>This link does not work</h1><p>It may have been cut off by your email program. Reply to any email from {{.Org}} and we will take you off the list.</p>

@@ -481,7 +481,7 @@ func (w *Worker) suppress(ctx context.Context, msg store.Message, code string) e
 	now := w.cfg.Clock().UTC()
 	_, err := w.store.Suppress(ctx, store.Suppression{
 		Channel: msg.Channel, Address: msg.To, Reason: "carrier opt-out", Source: events.SourceProvider,
-		Evidence: "twilio error " + code,
+		Evidence: "twilio error " + code, At: w.cfg.Clock(),
 		Announce: &events.ConsentChanged{
 			Meta:    events.Meta{ID: "carrier-stop." + msg.ID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: now, CorrelationID: msg.CorrelationID},
 			Channel: events.Channel(msg.Channel), Address: msg.To, Change: events.ConsentOptedOut,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/musterhq/muster/services/devstack/cluster"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -61,7 +62,7 @@ func BenchmarkClusterE2E(b *testing.B) {
 		// The broker's ceiling first, on the next platform's cluster while
 		// its services are idle.
 		p = cluster.Start(b, bins, cluster.Options{DeliveryReplicas: 2})
-		raw = testkit.RawJetStream(b, p.NATS.URLs(), n, 3)
+		raw = testkit.RawJetStream(b, p.NATS.URLs(), n, 3, p.NATS.ClientOptions(natsauth.Admin)...)
 		fmt.Printf("BENCH cluster_jetstream_raw_per_s %.0f msg/s\n", raw)
 		two = sendOn(b, p, n)
 		fmt.Printf("BENCH cluster_e2e_sms_per_s %.0f msg/s\n", two)

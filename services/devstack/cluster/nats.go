@@ -8,6 +8,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,15 +18,25 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/musterhq/muster/shared/natsauth"
+	"github.com/musterhq/muster/shared/natsserver"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
 // NATS is a JetStream cluster of embedded servers on loopback ports. Each
 // node keeps its ports and store across Stop and Start, as a restarted
-// pod keeps its volume.
+// pod keeps its volume. As deployed (deployments/nats): clients must use
+// TLS and authenticate as a user of the natsauth table, and the nodes'
+// routes use mutual TLS with certificates from one CA.
 type NATS struct {
 	t     testing.TB
 	nodes []*natsNode
+	seeds natsauth.Seeds
+	keys  map[string]string
+	ca    *testkit.CA
+	// clientTLS is what clients are served; routeTLS what nodes present
+	// to and require of each other.
+	clientTLS, routeTLS *tls.Config
 }
 
 type natsNode struct {
@@ -39,7 +50,17 @@ type natsNode struct {
 // meta leader.
 func StartNATS(t testing.TB, size int) *NATS {
 	t.Helper()
-	n := &NATS{t: t}
+	seeds, err := natsauth.NewSeeds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := seeds.PublicKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := testkit.NewCA(t)
+	n := &NATS{t: t, seeds: seeds, keys: keys, ca: ca,
+		clientTLS: ca.ServerTLS(t, "127.0.0.1", "localhost"), routeTLS: ca.MutualTLS(t, "127.0.0.1", "localhost")}
 	t.Cleanup(n.StopAll)
 	// A free port can be taken by another test's server before a node
 	// binds it; then the nodes start again on fresh ports.
@@ -78,9 +99,27 @@ func (n *NATS) startAll() error {
 func (n *NATS) URLs() string {
 	urls := make([]string, len(n.nodes))
 	for i, node := range n.nodes {
-		urls[i] = fmt.Sprintf("nats://127.0.0.1:%d", node.port)
+		urls[i] = fmt.Sprintf("tls://127.0.0.1:%d", node.port)
 	}
 	return strings.Join(urls, ",")
+}
+
+// Env is how a service process (environment prefix CONTACTS_, ...)
+// connects: as its own user, trusting the cluster's CA.
+func (n *NATS) Env(prefix string) []string {
+	user := strings.ToLower(strings.TrimSuffix(prefix, "_"))
+	return []string{prefix + "NATS_URL=" + n.URLs(), prefix + "NATS_SEED=" + n.seeds[user], prefix + "NATS_CA_FILE=" + n.ca.File}
+}
+
+// ClientOptions connect as user (natsauth.Admin for the suite's own
+// look at the streams).
+func (n *NATS) ClientOptions(user string) []nats.Option {
+	n.t.Helper()
+	opts, err := natsauth.ClientOptions(user, n.seeds[user], n.ca.File)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return opts
 }
 
 // StartAll starts every stopped node and waits for the cluster to serve
@@ -116,15 +155,22 @@ func (n *NATS) start(i int) error {
 			routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", other.routePort))
 		}
 	}
-	srv, err := server.NewServer(&server.Options{
+	opts := &server.Options{
 		ServerName: node.name, Host: "127.0.0.1", Port: node.port,
 		JetStream: true, StoreDir: node.dir, NoSigs: true,
 		JetStreamMaxMemory: 256 << 20, JetStreamMaxStore: 8 << 30,
-		// As deployments/nats/cluster.conf: fsync before acknowledging.
+		// As deployments/nats/cluster.conf: fsync before acknowledging,
+		// TLS for clients, mutual TLS between nodes.
 		SyncAlways: true,
-		Cluster:    server.ClusterOpts{Name: "muster", Host: "127.0.0.1", Port: node.routePort},
-		Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
-	})
+		TLS:        true, TLSConfig: n.clientTLS, TLSTimeout: 2,
+		Cluster: server.ClusterOpts{Name: "muster", Host: "127.0.0.1", Port: node.routePort,
+			TLSConfig: n.routeTLS, TLSTimeout: 2},
+		Routes: server.RoutesFromStr(strings.Join(routes, ",")),
+	}
+	if err := natsserver.Authorize(opts, n.keys); err != nil {
+		return err
+	}
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		return fmt.Errorf("configuring %s: %w", node.name, err)
 	}
@@ -176,7 +222,7 @@ func (n *NATS) waitJetStream() {
 }
 
 func (n *NATS) ping() error {
-	nc, err := nats.Connect(n.URLs(), nats.Timeout(2*time.Second))
+	nc, err := nats.Connect(n.URLs(), append(n.ClientOptions(natsauth.Admin), nats.Timeout(2*time.Second))...)
 	if err != nil {
 		return err
 	}

@@ -91,9 +91,11 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 		}
 		// The suite calls the services' APIs as the test caller, which
 		// is the one caller they trust here.
-		return []string{prefix + "HTTP_ADDR=" + addr, prefix + "DATABASE_URL=" + dsn, prefix + "NATS_URL=" + p.NATS.URLs(),
-			prefix + "STREAM_REPLICAS=" + replicas, prefix + "LOG_LEVEL=warn", prefix + "DB_MAX_CONNS=" + conns,
-			prefix + "TRUSTED_CALLERS=" + svcauthtest.Trusted()}
+		return append(p.NATS.Env(prefix), prefix+"HTTP_ADDR="+addr, prefix+"DATABASE_URL="+dsn,
+			prefix+"STREAM_REPLICAS="+replicas, prefix+"LOG_LEVEL=warn", prefix+"DB_MAX_CONNS="+conns,
+			prefix+"TRUSTED_CALLERS="+svcauthtest.Trusted(),
+			// Against the simulator, with its credentials: development mode.
+			prefix+"DEV_MODE=true")
 	}
 
 	deliveryAddrs := make([]string, o.DeliveryReplicas)
@@ -194,11 +196,10 @@ func (p *Platform) Seed(n int, tag string) []string {
 	}
 	defer conn.Close(ctx)
 	zone := testkit.DaytimeZone()
+	// The binaries keep the real clock, so the seed is stamped with it.
+	now := time.Now()
 	phones := make([]string, n)
 	rows := make([][]any, n)
-	// The store writes its own times (no database default since the one
-	// clock): the binaries here run on the real clock.
-	now := time.Now()
 	for i := range rows {
 		phones[i] = Phone(i)
 		rows[i] = []any{"Member" + strconv.Itoa(i), phones[i], []string{tag}, zone, now, now}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 )
 
 // Run is one campaign going through the platform, watched: how many texts
@@ -140,7 +141,7 @@ func (r *Run) textStop(ctx context.Context, phone string) {
 func (r *Run) Settle(within time.Duration) *Report {
 	r.t.Helper()
 	ctx := context.Background()
-	nc, err := nats.Connect(r.p.NATS.URLs(), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(r.p.NATS.URLs(), append(r.p.NATS.ClientOptions(natsauth.Admin), nats.MaxReconnects(-1))...)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	delivery "github.com/musterhq/muster/services/delivery/app"
 	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/devstack/stack"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
@@ -53,7 +54,11 @@ func BenchmarkE2ESMS(b *testing.B) {
 	var e2e, raw float64
 	for range b.N {
 		// The broker's ceiling first, while the services are idle.
-		raw = testkit.RawJetStream(b, st.NATSURL, 100_000, 1)
+		admin, err := st.NATSOptions(natsauth.Admin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw = testkit.RawJetStream(b, st.NATSURL, 100_000, 1, admin...)
 		e2e = launchAndWait(b, st, members)
 	}
 	b.StopTimer()
@@ -73,9 +78,8 @@ func seedContacts(b *testing.B, dsn string, n int) {
 		b.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	rows := make([][]any, n)
-	// The store writes its own times: the columns have no default.
 	now := time.Now()
+	rows := make([][]any, n)
 	for i := range rows {
 		rows[i] = []any{"Member" + strconv.Itoa(i), fmt.Sprintf("+1212%07d", 2_000_000+i), []string{"bench"}, now, now}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/musterhq/muster/services/devstack/stack"
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
@@ -172,7 +173,12 @@ func TestWalkingSkeleton(t *testing.T) {
 	// A send request redelivered long after the broker's dedupe window
 	// (simulated by publishing it under a fresh msg id) is not sent again:
 	// delivery's log is keyed by the idempotency key.
-	nc, js, err := stream.Connect(st.NATSURL, "test", zaptest.NewLogger(t))
+	// Published as campaigns would, with its own user.
+	opts, err := st.NATSOptions(natsauth.Campaigns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, js, err := stream.Connect(st.NATSURL, "test", zaptest.NewLogger(t), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 
 	campaigns "github.com/musterhq/muster/services/campaigns/app"
@@ -24,6 +25,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/natsserver"
 	"github.com/musterhq/muster/shared/svcauth"
 )
@@ -31,11 +33,16 @@ import (
 // Options say where each part runs. Addresses ending in ":0" take a free
 // port.
 type Options struct {
-	// NATSURL points at an external NATS server; empty runs an embedded
-	// one on NATSPort (-1 for any free port) storing under NATSDir.
-	NATSURL  string
-	NATSPort int
-	NATSDir  string
+	// NATSURL points at an external NATS server, configured with the
+	// natsauth table, as whose users the services connect (NATSSeeds;
+	// NATSCAFile when it requires TLS). Empty runs an embedded one on
+	// NATSPort (-1 for any free port) storing under NATSDir, on loopback
+	// without TLS, with keys made afresh at every start.
+	NATSURL    string
+	NATSSeeds  natsauth.Seeds
+	NATSCAFile string
+	NATSPort   int
+	NATSDir    string
 
 	ContactsDB, CampaignsDB, DeliveryDB string
 
@@ -46,6 +53,13 @@ type Options struct {
 	// ConsoleAdminPassword make its first admin.
 	ConsoleDB, ConsoleAddr                  string
 	ConsoleAdminEmail, ConsoleAdminPassword string
+	// LinkSecret and UnsubscribeSecret sign members' links; empty ones
+	// are made up per process (links then die with it). The dev stack
+	// keeps its own under .run/ so links outlive a restart.
+	LinkSecret, UnsubscribeSecret string
+	// AdminToken asks for an admin API token (Stack.AdminToken) once the
+	// console runs.
+	AdminToken bool
 	// Console adjusts the console's configuration before it starts.
 	Console func(*console.Config)
 
@@ -77,7 +91,11 @@ type Options struct {
 
 // Stack is a running platform.
 type Stack struct {
-	NATSURL      string
+	NATSURL string
+	// NATSSeeds are the NATS users' seeds (natsauth.Admin's for a tool or
+	// test that inspects streams); NATSOptions connects with them.
+	NATSSeeds    natsauth.Seeds
+	NATSCAFile   string
 	Sim          *sim.Server
 	SimulatorURL string
 	ContactsURL  string
@@ -85,6 +103,8 @@ type Stack struct {
 	DeliveryURL  string
 	// ConsoleURL is empty when the console was left out.
 	ConsoleURL string
+	// AdminToken is an admin API token for the console, when asked for.
+	AdminToken string
 
 	natsSrv *server.Server
 	simSrv  *http.Server
@@ -122,9 +142,17 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		trusted += "," + o.Callers
 	}
 
-	s.NATSURL = o.NATSURL
+	s.NATSURL, s.NATSSeeds, s.NATSCAFile = o.NATSURL, o.NATSSeeds, o.NATSCAFile
 	if s.NATSURL == "" {
-		s.natsSrv, err = natsserver.Run("127.0.0.1", o.NATSPort, o.NATSDir)
+		// Authentication is on here too, with keys no one else has.
+		if s.NATSSeeds, err = natsauth.NewSeeds(); err != nil {
+			return nil, err
+		}
+		keys, err := s.NATSSeeds.PublicKeys()
+		if err != nil {
+			return nil, err
+		}
+		s.natsSrv, err = natsserver.Run(natsserver.Config{Host: "127.0.0.1", Port: o.NATSPort, StoreDir: o.NATSDir, Keys: keys})
 		if err != nil {
 			return nil, err
 		}
@@ -148,11 +176,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		InboundURL: s.DeliveryURL + twilio.InboundPath, AutoCallbacks: o.AutoCallbacks, CallbackDelay: o.CallbackDelay,
 		SendGridKey: simSendGridKey, EventWebhookURL: s.DeliveryURL + sendgrid.EventsPath, AutoEmailEvents: o.AutoCallbacks,
 	}, log.Named("simulator"))
-	s.simSrv = &http.Server{Handler: s.Sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	s.simSrv = sim.NewHTTPServer(s.Sim.Handler())
 	go func() { _ = s.simSrv.Serve(simLn) }()
 
 	cc := contacts.DefaultConfig()
 	cc.HTTPAddr, cc.DatabaseURL, cc.NATSURL = o.ContactsAddr, o.ContactsDB, s.NATSURL
+	cc.DevMode = true
+	cc.NATSSeed, cc.NATSCAFile = s.NATSSeeds[natsauth.Contacts], s.NATSCAFile
 	cc.TrustedCallers = trusted
 	ca, err := contacts.New(ctx, cc, log.Named("contacts"))
 	if err != nil {
@@ -163,8 +193,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	pc := campaigns.DefaultConfig()
 	pc.HTTPAddr, pc.DatabaseURL, pc.NATSURL = o.CampaignsAddr, o.CampaignsDB, s.NATSURL
+	pc.DevMode = true
+	pc.NATSSeed, pc.NATSCAFile = s.NATSSeeds[natsauth.Campaigns], s.NATSCAFile
 	pc.TrustedCallers = trusted
 	pc.FanoutPoll = 200 * time.Millisecond
+	pc.LinkSecret = o.LinkSecret
 	pa, err := campaigns.New(ctx, pc, log.Named("campaigns"))
 	if err != nil {
 		return nil, err
@@ -174,9 +207,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	dc := delivery.DefaultConfig()
 	dc.HTTPAddr, dc.DatabaseURL, dc.NATSURL = deliveryAddr, o.DeliveryDB, s.NATSURL
+	dc.DevMode = true
+	dc.NATSSeed, dc.NATSCAFile = s.NATSSeeds[natsauth.Delivery], s.NATSCAFile
 	dc.TrustedCallers = trusted
 	dc.TwilioAPIURL, dc.TwilioAccountSID, dc.TwilioAuthToken = s.SimulatorURL, sim.DefaultAccountSID, sim.DefaultAuthToken
 	dc.TwilioFrom = "+15550001111"
+	dc.UnsubscribeSecret = o.UnsubscribeSecret
 	dc.SendGridAPIKey, dc.SendGridAPIURL, dc.SendGridWebhookKey = simSendGridKey, s.SimulatorURL, s.Sim.SendGridPublicKey()
 	if o.DeliveryWorkers > 0 {
 		dc.Workers = o.DeliveryWorkers
@@ -198,7 +234,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	if o.ConsoleDB != "" {
 		oc := console.DefaultConfig()
-		oc.HTTPAddr, oc.DatabaseURL, oc.NATSURL = o.ConsoleAddr, o.ConsoleDB, s.NATSURL
+		// The console has no NATS user: it calls the services over HTTP.
+		oc.HTTPAddr, oc.DatabaseURL = o.ConsoleAddr, o.ConsoleDB
+		oc.DevMode = true
 		oc.ContactsURL, oc.CampaignsURL, oc.DeliveryURL = s.ContactsURL, s.CampaignsURL, s.DeliveryURL
 		oc.ServiceKey = consoleKey
 		oc.AdminEmail, oc.AdminPassword = o.ConsoleAdminEmail, o.ConsoleAdminPassword
@@ -217,6 +255,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 		s.ConsoleURL = oa.URL()
 		s.run(runCtx, "console", oa.Run)
+		if o.AdminToken {
+			if s.AdminToken, err = oa.DevAdminToken(ctx, "make run", 30*24*time.Hour); err != nil {
+				return nil, fmt.Errorf("making the development admin token: %w", err)
+			}
+		}
 	}
 	return s, nil
 }
@@ -230,6 +273,12 @@ func (s *Stack) run(ctx context.Context, name string, serve func(context.Context
 			s.once.Do(func() { close(s.failed) })
 		}
 	})
+}
+
+// NATSOptions are the client options to connect to the stack's NATS as
+// user (natsauth.Admin to inspect streams).
+func (s *Stack) NATSOptions(user string) ([]nats.Option, error) {
+	return natsauth.ClientOptions(user, s.NATSSeeds[user], s.NATSCAFile)
 }
 
 // Failed is closed when a service stops with an error.

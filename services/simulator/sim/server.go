@@ -126,6 +126,20 @@ type Server struct {
 // New builds a simulator and starts its callback workers and event
 // batcher. An unknown Config.CallbackOrder or a SendGridEventKey that is not
 // a usable ECDSA key panics.
+// NewHTTPServer is the http.Server the simulator's command and the dev
+// stack serve it with. Its timeouts bound a slow or stalled client; the
+// write timeout stays above any latency or fault hold a test configures
+// (DefaultFaultHold is 30s), so a slowed answer is not cut by the server.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      3 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+}
+
 func New(cfg Config, log *zap.Logger) *Server {
 	if cfg.AccountSID == "" {
 		cfg.AccountSID = DefaultAccountSID

@@ -98,7 +98,7 @@ func (h *EventWebhook) events(w http.ResponseWriter, r *http.Request) {
 		} else {
 			h.log.Warn("sendgrid webhook refused", fields...)
 		}
-		web.WriteJSON(w, status, web.ErrorBody{Error: err.Error(), Kind: apperr.KindOf(err).String(), Field: apperr.FieldOf(err)})
+		web.WriteJSON(w, status, web.BodyOf(err)) // a 5xx says no more than its kind
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -169,8 +169,9 @@ func (h *Webhooks) verify(r *http.Request) (url.Values, error) {
 	return form, nil
 }
 
-// refuse answers a webhook we will not act on and logs it once. The error
-// texts carry no personal data.
+// refuse answers a webhook we will not act on and logs it once. A refusal
+// (4xx) says why; a failure of ours (5xx) says only that, since its text
+// may name the database or the network, and the log has the detail.
 func (h *Webhooks) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	status := web.StatusOf(err)
 	if errors.Is(err, context.Canceled) {
@@ -182,7 +183,11 @@ func (h *Webhooks) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		h.log.Warn("twilio webhook refused", fields...)
 	}
-	web.WriteJSON(w, status, web.ErrorBody{Error: err.Error(), Kind: apperr.KindOf(err).String(), Field: apperr.FieldOf(err)})
+	body := web.BodyOf(err)
+	if status == http.StatusServiceUnavailable && apperr.KindOf(err) != apperr.KindUnavailable {
+		body = web.ErrorBody{Error: "unavailable, try again", Kind: apperr.KindUnavailable.String()} // a cancelled request
+	}
+	web.WriteJSON(w, status, body)
 }
 
 type twiml struct {

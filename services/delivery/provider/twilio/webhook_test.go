@@ -144,8 +144,8 @@ func TestWebhooksRefuseWhatTheyCannotTrust(t *testing.T) {
 	}
 	// A receiver failure is the server's, so Twilio retries.
 	rec = &recorder{err: errors.New("database down")}
-	if code, _ := post(t, handler(rec, t), statusPath, "application/x-www-form-urlencoded", statusForm.Encode(), sign(testToken, public+statusPath, statusForm)); code != 500 {
-		t.Errorf("receiver failure = %d, want 500", code)
+	if code, body := post(t, handler(rec, t), statusPath, "application/x-www-form-urlencoded", statusForm.Encode(), sign(testToken, public+statusPath, statusForm)); code != 500 || strings.Contains(body, "database") {
+		t.Errorf("receiver failure = %d %s, want 500 without the error's text", code, body)
 	}
 }
 

@@ -13,27 +13,39 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/campaigns/message"
+	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
+	"github.com/musterhq/muster/services/delivery/provider/twilio"
+	"github.com/musterhq/muster/services/delivery/unsubscribe"
 	"github.com/musterhq/muster/services/devstack/stack"
 	"github.com/musterhq/muster/shared/logging"
+	"github.com/musterhq/muster/shared/natsauth"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/svcauth"
 )
 
 // config is read from MUSTER_*.
 type config struct {
-	// NATSURL points at an external NATS server instead of the embedded one.
-	NATSURL  string `env:"NATS_URL"`
-	NATSPort int    `env:"NATS_PORT" envDefault:"4333"`
-	DataDir  string `env:"DATA_DIR" envDefault:".run"`
+	// NATSURL points at an external NATS server instead of the embedded
+	// one; it must run the natsauth table (deployments/nats/auth.conf)
+	// with the keys in NATSSeedsFile, as natskeys writes it.
+	NATSURL       string `env:"NATS_URL"`
+	NATSSeedsFile string `env:"NATS_SEEDS_FILE"`
+	NATSCAFile    string `env:"NATS_CA_FILE"`
+	NATSPort      int    `env:"NATS_PORT" envDefault:"4333"`
+	DataDir       string `env:"DATA_DIR" envDefault:".run"`
 	// DatabaseURL names the PostgreSQL server; each service gets its own
 	// database on it (muster_contacts, muster_campaigns, muster_delivery,
 	// muster_console).
@@ -49,6 +61,39 @@ type config struct {
 	ConsoleAdminEmail    string `env:"CONSOLE_ADMIN_EMAIL" envDefault:"admin@muster.local"`
 	ConsoleAdminPassword string `env:"CONSOLE_ADMIN_PASSWORD" envDefault:"muster-dev-password"`
 	LogLevel             string `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+// devSecrets reads the development secrets kept in path, making the file
+// (readable by its owner only) with fresh random values on first run, so
+// members' links keep working across restarts of make run.
+func devSecrets(path string) (map[string]string, error) {
+	names := []string{"CAMPAIGNS_LINK_SECRET", "DELIVERY_UNSUBSCRIBE_SECRET"}
+	out := map[string]string{}
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		for _, line := range strings.Split(string(raw), "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+				out[k] = v
+			}
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var b strings.Builder
+	changed := false
+	for _, n := range names {
+		if out[n] == "" {
+			out[n], changed = secret.Generate(), true
+		}
+		fmt.Fprintf(&b, "%s=%s\n", n, out[n])
+	}
+	if changed {
+		if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	return out, nil
 }
 
 func main() {
@@ -87,20 +132,41 @@ func run() error {
 		u.Path = "/muster_" + name
 		return u.String(), nil
 	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("making %s: %w", cfg.DataDir, err)
+	}
+	secrets, err := devSecrets(filepath.Join(cfg.DataDir, "secrets.env"))
+	if err != nil {
+		return err
+	}
 	operator, err := newOperatorKey(filepath.Join(cfg.DataDir, operatorKeyFile))
 	if err != nil {
 		return err
 	}
 	opts := stack.Options{
 		Callers: operator,
-		NATSURL: cfg.NATSURL, NATSPort: cfg.NATSPort, NATSDir: filepath.Join(cfg.DataDir, "nats"),
+		NATSURL: cfg.NATSURL, NATSCAFile: cfg.NATSCAFile, NATSPort: cfg.NATSPort, NATSDir: filepath.Join(cfg.DataDir, "nats"),
 		ContactsAddr: cfg.ContactsAddr, CampaignsAddr: cfg.CampaignsAddr, DeliveryAddr: cfg.DeliveryAddr,
 		SimulatorAddr: cfg.SimulatorAddr, AutoCallbacks: true, Log: log,
 		ConsoleAddr: cfg.ConsoleAddr, ConsoleAdminEmail: cfg.ConsoleAdminEmail, ConsoleAdminPassword: cfg.ConsoleAdminPassword,
+		LinkSecret: secrets["CAMPAIGNS_LINK_SECRET"], UnsubscribeSecret: secrets["DELIVERY_UNSUBSCRIBE_SECRET"],
+		AdminToken: true,
 	}
 	for name, dst := range map[string]*string{"contacts": &opts.ContactsDB, "campaigns": &opts.CampaignsDB, "delivery": &opts.DeliveryDB, "console": &opts.ConsoleDB} {
 		if *dst, err = dbFor(name); err != nil {
 			return err
+		}
+	}
+	if cfg.NATSURL != "" {
+		if cfg.NATSSeedsFile == "" {
+			return errors.New("MUSTER_NATS_URL needs MUSTER_NATS_SEEDS_FILE: the users' nkey seeds, as natskeys writes them")
+		}
+		env, err := os.ReadFile(cfg.NATSSeedsFile)
+		if err != nil {
+			return fmt.Errorf("reading MUSTER_NATS_SEEDS_FILE: %w", err)
+		}
+		if opts.NATSSeeds, err = natsauth.ReadSeeds(string(env)); err != nil {
+			return fmt.Errorf("MUSTER_NATS_SEEDS_FILE: %w", err)
 		}
 	}
 
@@ -110,20 +176,33 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf(`
-Muster is running.
-  console    %s   (sign in as %s / %s on a fresh database)
-  contacts   %s
-  campaigns  %s
-  delivery   %s
-  simulator  %s   (GET /sim/outbox shows texts sent; POST /sim/reply answers as a member)
-  nats       %s
-The services' APIs need a service token:
-  curl -H "Authorization: Bearer $(bin/devstack token contacts)" %s/contacts
-Press Ctrl-C to stop.
-
-`, st.ConsoleURL, cfg.ConsoleAdminEmail, cfg.ConsoleAdminPassword, st.ContactsURL, st.CampaignsURL, st.DeliveryURL, st.SimulatorURL, st.NATSURL,
-		st.ContactsURL)
+	natsNote := "external; keys from MUSTER_NATS_SEEDS_FILE"
+	if cfg.NATSURL == "" {
+		// The admin's key, for the nats CLI; made afresh at every start.
+		adminKey := filepath.Join(cfg.DataDir, "nats-admin.nk")
+		if err := os.WriteFile(adminKey, []byte(st.NATSSeeds[natsauth.Admin]+"\n"), 0o600); err != nil {
+			_ = st.Stop()
+			return fmt.Errorf("writing the nats admin key: %w", err)
+		}
+		natsNote = fmt.Sprintf("loopback, no TLS, a user per service: nats --server %s --nkey %s stream ls", st.NATSURL, adminKey)
+	}
+	tokenFile := filepath.Join(cfg.DataDir, "admin.token")
+	if err := os.WriteFile(tokenFile, []byte(st.AdminToken+"\n"), 0o600); err != nil {
+		_ = st.Stop()
+		return fmt.Errorf("writing %s: %w", tokenFile, err)
+	}
+	fmt.Printf("\nMuster is running, in development mode (its secrets are in %s).\n", filepath.Join(cfg.DataDir, "secrets.env"))
+	fmt.Printf("  console       %s   (sign in as %s / %s on a fresh database)\n", st.ConsoleURL, cfg.ConsoleAdminEmail, cfg.ConsoleAdminPassword)
+	fmt.Printf("  public API    %s/api/   with the admin token in %s:\n", st.ConsoleURL, tokenFile)
+	fmt.Printf("                curl -H \"Authorization: Bearer $(cat %s)\" %s/api/campaigns\n", tokenFile, st.ConsoleURL)
+	fmt.Printf("  webhooks      %s%s  %s%s  %s%s\n", st.DeliveryURL, twilio.InboundPath, st.DeliveryURL, twilio.StatusPath, st.DeliveryURL, sendgrid.EventsPath)
+	fmt.Printf("  member pages  %s%s?t=…  %s%s…  %s%s…\n", st.DeliveryURL, unsubscribe.Path, st.CampaignsURL, message.RSVPPath, st.CampaignsURL, message.SignPath)
+	fmt.Printf("  simulator     %s   (GET /sim/outbox shows texts sent; POST /sim/reply answers as a member)\n", st.SimulatorURL)
+	fmt.Printf("  internal      contacts %s, campaigns %s, delivery %s, nats %s\n", st.ContactsURL, st.CampaignsURL, st.DeliveryURL, st.NATSURL)
+	fmt.Printf("                their APIs need a service token; the operator's (%s) makes one:\n", filepath.Join(cfg.DataDir, operatorKeyFile))
+	fmt.Printf("                curl -H \"Authorization: Bearer $(bin/devstack token contacts)\" %s/contacts\n", st.ContactsURL)
+	fmt.Printf("  nats          %s\n", natsNote)
+	fmt.Printf("Press Ctrl-C to stop.\n\n")
 	select {
 	case <-ctx.Done():
 		log.Info("stopping")

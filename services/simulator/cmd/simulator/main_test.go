@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"reflect"
 	"testing"
 	"time"
 
@@ -67,7 +68,7 @@ func TestLoadConfig(t *testing.T) {
 			if tt.wantErr {
 				return
 			}
-			if cfg != tt.wantCfg || addr != tt.wantAddr {
+			if !reflect.DeepEqual(cfg, tt.wantCfg) || addr != tt.wantAddr {
 				t.Errorf("got %+v %q, want %+v %q", cfg, addr, tt.wantCfg, tt.wantAddr)
 			}
 		})

@@ -1,0 +1,87 @@
+package app_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/musterhq/muster/services/campaigns/message"
+	"github.com/musterhq/muster/shared/events"
+)
+
+// The RSVP and signing pages members open from their links send the
+// member-page headers on every answer: the page, the answer to its form,
+// and the refusal of a forged link.
+func TestMemberPagesSendSecurityHeaders(t *testing.T) {
+	h := newHarness(t, false, nil)
+	ana := member{Member: events.Member{ContactID: "00000000-0000-4000-8000-0000000000a1", FirstName: "Ana", Phone: "+12125550111"}, tags: []string{"all"}}
+	h.dir.add(ana)
+	srv := h.start()
+	out := h.outbox()
+
+	meeting := create(t, srv.url, map[string]any{
+		"name": "GMM", "kind": "meeting", "channel": "sms",
+		"body":     "Local 1199: {{meeting_title}}, answer at {{rsvp_link}} Reply STOP to opt out.",
+		"audience": map[string]string{"tag": "all"},
+		"meeting":  map[string]any{"title": "General meeting", "starts_at": h.began.Add(80 * time.Hour), "place": "Union Hall"},
+	})
+	petition := create(t, srv.url, map[string]any{
+		"name": "Safe staffing", "kind": "petition", "channel": "sms",
+		"body":     "Local 1199: sign at {{sign_link}} Reply STOP to opt out.",
+		"audience": map[string]string{"tag": "all"},
+		"petition": map[string]any{"goal": 10},
+	})
+	link := map[string]string{}
+	for _, id := range []string{meeting, petition} {
+		if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
+			t.Fatalf("launch = %d", code)
+		}
+		eventually(t, "the ask", func() bool { return len(out.step(id, 0)) == 1 })
+		ask := out.where(func(r events.SendRequested) bool { return r.CampaignID == id && r.Step == 0 })[0]
+		link[id] = signLink(t, ask) // the first URL in the text
+	}
+	base, _ := url.Parse(link[meeting])
+	forged := base.Scheme + "://" + base.Host
+
+	for _, tc := range []struct {
+		name, method, url string
+		form              url.Values
+	}{
+		{"RSVP page", http.MethodGet, link[meeting], nil},
+		{"RSVP answer", http.MethodPost, link[meeting], url.Values{"answer": {"yes"}}},
+		{"forged RSVP link", http.MethodGet, forged + message.RSVPPath + "forged", nil},
+		{"signing page", http.MethodGet, link[petition], nil},
+		{"signature", http.MethodPost, link[petition], url.Values{"sign": {"1"}}},
+		{"forged signing link", http.MethodPost, forged + message.SignPath + "forged", url.Values{"sign": {"1"}}},
+	} {
+		var resp *http.Response
+		var err error
+		if tc.method == http.MethodGet {
+			resp, err = http.Get(tc.url)
+		} else {
+			resp, err = http.PostForm(tc.url, tc.form)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		hd := resp.Header
+		want := map[string]string{
+			"Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+			"X-Content-Type-Options":  "nosniff",
+			"X-Frame-Options":         "DENY",
+			"Referrer-Policy":         "no-referrer",
+			"Cache-Control":           "no-store",
+		}
+		for k, v := range want {
+			if got := hd.Get(k); got != v {
+				t.Errorf("%s (%d): %s = %q, want %q", tc.name, resp.StatusCode, k, got, v)
+			}
+		}
+		if strings.HasPrefix(tc.name, "forged") != (resp.StatusCode >= 400) {
+			t.Errorf("%s = %d", tc.name, resp.StatusCode)
+		}
+	}
+}
