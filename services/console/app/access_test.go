@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -32,25 +31,6 @@ func (b *browser) apiJSON(method, path, token string, body any, out any) int {
 		}
 	}
 	return resp.StatusCode
-}
-
-// doRaw sends a raw body.
-func (b *browser) doRaw(method, path, body string, header map[string]string) (*http.Response, string) {
-	b.t.Helper()
-	req, err := http.NewRequest(method, b.base+path, strings.NewReader(body))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := b.hc.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp, string(raw)
 }
 
 type tokenOut struct {

@@ -179,16 +179,22 @@ func newBrowser(t *testing.T, base string) *browser {
 
 func (b *browser) do(method, path string, form url.Values, header map[string]string) (*http.Response, string) {
 	b.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return b.doRaw(method, path, "", header)
 	}
-	req, err := http.NewRequest(method, b.base+path, body)
+	h := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	for k, v := range header {
+		h[k] = v
+	}
+	return b.doRaw(method, path, form.Encode(), h)
+}
+
+// doRaw sends body as it is, with header.
+func (b *browser) doRaw(method, path, body string, header map[string]string) (*http.Response, string) {
+	b.t.Helper()
+	req, err := http.NewRequest(method, b.base+path, strings.NewReader(body))
 	if err != nil {
 		b.t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
