@@ -59,7 +59,7 @@ func TestExportsNeutralizeFormulas(t *testing.T) {
 		if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 			t.Fatalf("launch = %d", code)
 		}
-		eventually(t, "the invitation", func() bool { return len(out.step(id, 0)) == 1 })
+		invited(t, srv.url, id, out, 1)
 	}
 	h.inbound(meeting, eve.ContactID, eve.Phone, "yes")
 	h.inbound(petition, eve.ContactID, eve.Phone, "sign")

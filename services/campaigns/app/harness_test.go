@@ -266,6 +266,16 @@ func call(t testing.TB, method, url string, body, out any) int {
 // Members' pages are opened with a plain client: they need no credentials.
 func api() *http.Client { return svcauthtest.Client("campaigns") }
 
+// invited waits until n first messages of campaign id are out (acked by
+// the broker) and recorded as sent to their members, which the fan-out
+// does just after the broker's ack: a member answers only once the text
+// reached them, so tests that answer wait for both.
+func invited(t testing.TB, url, id string, out *outbox, n int) {
+	t.Helper()
+	eventually(t, "the first messages", func() bool { return len(out.step(id, 0)) == n })
+	eventually(t, "the members recorded", func() bool { return get(t, url, id).Targeted == n })
+}
+
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

@@ -110,7 +110,7 @@ func TestMeetingRemindersFollowRSVPsAndTheClock(t *testing.T) {
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "the invitations", func() bool { return len(out.step(id, 0)) == 5 })
+	invited(t, srv.url, id, out, 5)
 	if got, want := who(out.step(id, 0)), []string{"Ana/sms", "Bo/sms", "Cy/email", "Cy/sms", "Di/email"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("invited %v, want %v", got, want)
 	}

@@ -70,7 +70,7 @@ func TestPetitionSignaturesCountOncePerMember(t *testing.T) {
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "the asks", func() bool { return len(out.step(id, 0)) == 4 })
+	invited(t, srv.url, id, out, 4)
 	mine := func(m member, ch events.Channel) events.SendRequested {
 		return out.where(func(r events.SendRequested) bool { return r.Step == 0 && r.ContactID == m.ContactID && r.Channel == ch })[0]
 	}
