@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -78,6 +79,35 @@ func (c Config) String() string {
 	m.DatabaseURL = postgres.Redact(c.DatabaseURL)
 	m.NATSSeed, m.ServiceKey, m.MetricsToken = mask(c.NATSSeed), mask(c.ServiceKey), mask(c.MetricsToken)
 	return fmt.Sprintf("%+v", m)
+}
+
+// Describe prints a service's configuration: the shared part as its own
+// String masks it, then every field of own (a struct, or a pointer to one,
+// whose secrets the caller has masked) but the embedded Config. Printing
+// own with %+v would not do: the embedded Config's String is promoted to
+// it, and fmt would print the shared part alone.
+func Describe(shared Config, own any) string {
+	v := reflect.Indirect(reflect.ValueOf(own))
+	if v.Kind() != reflect.Struct {
+		return shared.String() + fmt.Sprintf(" %+v", own)
+	}
+	var b strings.Builder
+	b.WriteString(shared.String())
+	b.WriteString(" {")
+	first := true
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if !f.IsExported() || (f.Anonymous && f.Type == reflect.TypeFor[Config]()) {
+			continue
+		}
+		if !first {
+			b.WriteByte(' ')
+		}
+		first = false
+		fmt.Fprintf(&b, "%s:%+v", f.Name, v.Field(i).Interface())
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 // mask hides a secret but says whether it is set.

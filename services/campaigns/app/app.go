@@ -125,17 +125,14 @@ func (c Config) linkKeys() (secret.Keyring, error) {
 
 // String shows the configuration with its secrets masked, for the log.
 func (c Config) String() string {
-	// Without this method: printing struct{ Config } called String
-	// again, for ever. The embedded service.Config masks its own secrets.
-	type plain Config
-	m := plain(c)
+	m := c
 	if m.LinkSecret != "" {
 		m.LinkSecret = "****"
 	}
 	if m.LinkSecretPrevious != "" {
 		m.LinkSecretPrevious = "****"
 	}
-	return fmt.Sprintf("%+v", m)
+	return service.Describe(c.Config, m)
 }
 
 // Options are the parts a test may replace; production passes none.

@@ -311,13 +311,10 @@ func (c Config) String() string {
 		}
 		return "****"
 	}
-	// Without this method: printing struct{ Config } called String
-	// again, for ever. The embedded service.Config masks its own secrets.
-	type plain Config
-	m := plain(c)
+	m := c
 	m.TwilioAuthToken, m.SendGridAPIKey, m.UnsubscribeSecret = mask(c.TwilioAuthToken), mask(c.SendGridAPIKey), mask(c.UnsubscribeSecret)
 	m.UnsubscribeSecretPrevious = mask(c.UnsubscribeSecretPrevious)
-	return fmt.Sprintf("%+v", m)
+	return service.Describe(c.Config, m)
 }
 
 // New connects everything and starts consuming; Run serves HTTP.
