@@ -57,6 +57,21 @@ func Client(audience string) *http.Client {
 	return &http.Client{Transport: Signer().Transport(audience, nil)}
 }
 
+// Metrics checks that the service at base serves its metrics to the test
+// caller; it returns the problem, or "" when there is none.
+func Metrics(base, audience string) string {
+	resp, err := Client(audience).Get(base + "/metrics")
+	if err != nil {
+		return fmt.Sprintf("GET /metrics: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "http_requests_total") {
+		return fmt.Sprintf("GET /metrics with a service token = %d", resp.StatusCode)
+	}
+	return ""
+}
+
 // Authorize adds a test caller's token for audience to r.
 func Authorize(r *http.Request, audience string) {
 	if err := Signer().Authorize(r, audience); err != nil {
