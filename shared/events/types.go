@@ -130,6 +130,10 @@ const (
 	ConsentResubscribe = "resubscribed"
 	ConsentBounced     = "bounced"
 	ConsentComplained  = "complained"
+	// ConsentSubscribed records how an address came to be subscribed (an
+	// import row, an API call, a text-to-join keyword, a web form): the
+	// opt-in evidence a regulator may ask for.
+	ConsentSubscribed = "subscribed"
 )
 
 // Consent sources.
@@ -141,6 +145,13 @@ const (
 	SourceOrganizer    = "organizer"
 	SourceProvider     = "provider_event"
 	SourceImport       = "import"
+	// SourceAPI is a contact created or changed through the API, with the
+	// caller as the actor.
+	SourceAPI = "api"
+	// SourceJoinKeyword is a member texting the organization's join
+	// keyword; SourceWebForm a member's own form (the preferences page).
+	SourceJoinKeyword = "join_keyword"
+	SourceWebForm     = "web_form"
 )
 
 // ConsentChanged records one change of consent for an address on a channel.
