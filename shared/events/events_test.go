@@ -61,6 +61,18 @@ func TestGolden(t *testing.T) {
 			Channel: ChannelSMS, Address: "+15552013344", Change: ConsentOptedOut,
 			Source: SourceInboundSMS, Evidence: "STOP", At: at,
 		},
+		"rhythm_changed": &RhythmChanged{
+			Meta:    fixedMeta(TypeRhythmChanged, VersionRhythm),
+			Channel: ChannelSMS, Address: "+15552013344", Change: "nights", Source: SourceInboundSMS,
+			Evidence: "NIGHTS (SM789)", Window: "16:00-21:00", Channels: "both", Language: "en", At: at,
+		},
+		"send_requested_rules": &SendRequested{
+			Meta:           fixedMeta(TypeSendRequested, VersionSendRequested),
+			IdempotencyKey: IdempotencyKey("camp1", 1, "ct1", ChannelSMS),
+			CampaignID:     "camp1", Step: 1, ContactID: "ct1", Channel: ChannelSMS,
+			To: "+15552013344", Body: "Meeting at 6pm tonight", State: "TX",
+			NotAfter: time.Date(2026, 11, 28, 23, 0, 0, 0, time.UTC),
+		},
 		"audience_page": &AudiencePage{
 			Members: []Member{{ContactID: "ct1", FirstName: "Ana", LastName: "Ruiz", Phone: "+15552013344", TimeZone: "America/New_York"}},
 			Next:    "ct1",
