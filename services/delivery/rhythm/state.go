@@ -3,6 +3,7 @@ package rhythm
 import (
 	"bufio"
 	"bytes"
+	"context"
 	_ "embed"
 	"fmt"
 	"strings"
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/delivery/quiet"
+	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/apperr"
 )
 
@@ -128,4 +131,52 @@ func StateOf(given, phone string) string {
 		return ""
 	}
 	return areaCodes[national[:3]]
+}
+
+// Refresh reads the state_rules table into the current table.
+func (s *StateRules) Refresh(ctx context.Context, st *store.Store) error {
+	days, err := st.StateRules(ctx)
+	if err != nil {
+		return err
+	}
+	s.Set(FromDays(days))
+	return nil
+}
+
+// Run refreshes the table every interval until ctx ends, so an admin's
+// edit on another replica applies here within that time.
+func (s *StateRules) Run(ctx context.Context, st *store.Store, every time.Duration, log *zap.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		if err := s.Refresh(ctx, st); err != nil && ctx.Err() == nil {
+			log.Warn("reading state rules failed; keeping the last ones", zap.Error(err))
+		}
+	}
+}
+
+// FromDays groups the table's rows into one rule per state. A state
+// missing a weekday's row has no texts that day: the safe reading of a
+// half-written rule.
+func FromDays(days []store.StateRuleDay) []StateRule {
+	var out []StateRule
+	idx := map[string]int{}
+	for _, d := range days {
+		i, ok := idx[d.State]
+		if !ok {
+			i = len(out)
+			idx[d.State] = i
+			out = append(out, StateRule{State: d.State})
+		}
+		r := &out[i]
+		r.Windows[d.Weekday] = d.Window
+		r.MaxPer24h, r.Note = d.MaxPer24h, d.Note
+		if d.UpdatedAt.After(r.UpdatedAt) {
+			r.UpdatedAt, r.UpdatedBy = d.UpdatedAt, d.UpdatedBy
+		}
+	}
+	return out
 }
