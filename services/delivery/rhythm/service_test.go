@@ -40,7 +40,9 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	ny, _ := time.LoadLocation("America/New_York")
-	org := func() rhythm.Organization { return rhythm.Organization{Name: "Local 1199", Window: quiet.Default, Zone: ny} }
+	org := func() rhythm.Organization {
+		return rhythm.Organization{Name: "Local 1199", Window: quiet.Default, Zone: ny}
+	}
 	link := func(addr string) string { return "https://muster.example/prefs/sealed" }
 	return &fixture{st: st, svc: rhythm.New(st, states, org, link, zap.NewNop()), clock: clock, ny: ny}
 }
