@@ -221,6 +221,12 @@ func (s *Service) Rhythm(ctx context.Context, address string) (store.Rhythm, err
 	return r, err
 }
 
+// Zone is the member's time zone as their number tells it (the first of
+// several candidates), else the organization's.
+func (s *Service) Zone(address string) *time.Location {
+	return s.zones.Zones("", address, s.org().Zone)[0]
+}
+
 // Org is the organization's current settings.
 func (s *Service) Org() Organization { return s.org() }
 

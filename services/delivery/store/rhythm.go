@@ -203,6 +203,16 @@ func (s *Store) SaveRhythm(ctx context.Context, c RhythmChange) (ChangedRhythm, 
 		if err != nil {
 			return fmt.Errorf("recording rhythm change: %w", err)
 		}
+		// Texts the member's old rhythm held come due now, to be judged by
+		// the new one: RESUME releases what the pause held, DAYS what
+		// NIGHTS held. What the new rhythm still holds is deferred again.
+		if next.Channel == string(events.ChannelSMS) {
+			if _, err := tx.Exec(ctx, `UPDATE messages SET deferred_until = $3
+				WHERE channel = $1 AND to_addr = $2 AND status = 'queued' AND deferred_until > $3
+				  AND defer_reason IN ('pause', 'member_window', 'fewer_texts')`, next.Channel, next.Address, now); err != nil {
+				return fmt.Errorf("releasing held texts: %w", err)
+			}
+		}
 		key := fmt.Sprintf("rhythm.%d", id)
 		if c.MessageSID != "" {
 			key = "rhythm." + c.MessageSID
