@@ -486,7 +486,7 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 			APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.SendGridFrom, FromName: cfg.SendGridFromName, Timeout: cfg.TwilioTimeout,
 		})
 	}
-	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations}, st, sender, pub, links, a.deps.Log.Named("mailer"))
+	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, Prefs: a.prefs.URL}, st, sender, pub, links, a.deps.Log.Named("mailer"))
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,

@@ -313,3 +313,40 @@ func TestPreferencesPage(t *testing.T) {
 		t.Fatalf("a tampered or expired link changed something: %+v", hist)
 	}
 }
+
+// Every campaign email's footer carries the member's own preferences
+// link; for an email address the page sets language and channels only.
+func TestEmailFooterHasPreferencesLink(t *testing.T) {
+	h := newHarness(t, setup{})
+	h.start(nil)
+	h.waitStatus(h.email("ana@local1199.org", "Contract vote", "Vote at the union hall."), "delivered")
+	emails := h.sim.Emails()
+	if len(emails) != 1 {
+		t.Fatalf("%d emails", len(emails))
+	}
+	text := emails[0].Text
+	i := strings.Index(text, "/prefs/p1.")
+	if i < 0 || !strings.Contains(emails[0].HTML, "/prefs/p1.") {
+		t.Fatalf("no preferences link in the email:\n%s", text)
+	}
+	link := "http://" + h.addr + strings.Fields(text[i:])[0]
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(body), `name="pause_days"`) || !strings.Contains(string(body), `name="channels"`) {
+		t.Fatalf("GET %s = %d\n%s", link, resp.StatusCode, body)
+	}
+	resp, err = http.PostForm(link, url.Values{"language": {"es"}, "channels": {"email"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var out map[string]any
+	h.get("/rhythm/"+url.PathEscape("ana@local1199.org"), &out)
+	if rh, _ := out["rhythm"].(map[string]any); resp.StatusCode != 200 || rh["channels"] != "email" || rh["channel"] != "email" || rh["language"] != "es" {
+		t.Fatalf("after saving: %d %+v", resp.StatusCode, out)
+	}
+}
