@@ -50,6 +50,9 @@ type SendRequested struct {
 	TimeZone string `json:"time_zone,omitempty"`
 	// Urgent alerts may bypass frequency caps, never an opt-out.
 	Urgent bool `json:"urgent,omitempty"`
+	// Language is the one the member was written to in (the contact's,
+	// as the template was chosen): keyword replies follow it.
+	Language string `json:"language,omitempty"`
 	// Attachments go with an email only (a meeting's calendar invitation);
 	// an SMS request never carries any.
 	Attachments []Attachment `json:"attachments,omitempty"`
