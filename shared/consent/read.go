@@ -145,6 +145,9 @@ func (r Reader) keyword(text string, all []string, lang string) (Reading, bool) 
 		}
 	}
 	if r.joins(first) {
+		if spanishJoin[first] {
+			lang = Spanish
+		}
 		return Reading{Meaning: Join, Reason: strings.ToUpper(first), Lang: lang}, true
 	}
 	return Reading{}, false

@@ -35,7 +35,7 @@ func TestReadTheIssuesExamples(t *testing.T) {
 		// Other keywords.
 		{"START", OptIn, English}, {"unstop", OptIn, English}, {"INICIAR", OptIn, Spanish},
 		{"YES", Yes, English}, {"yes!", Yes, English}, {"HELP", Help, English}, {"info", Help, English},
-		{"AYUDA", Help, Spanish}, {"help please", Help, English}, {"JOIN", Join, English}, {"Unete", Join, English},
+		{"AYUDA", Help, Spanish}, {"help please", Help, English}, {"JOIN", Join, English}, {"Unete", Join, Spanish},
 		{"NIGHTS", Nights, English}, {"noches", Nights, Spanish}, {"DAYS", Days, English}, {"RESUME", Resume, English},
 		{"LESS", Less, English}, {"MORE", More, English}, {"más", More, Spanish}, {"PREFS", Prefs, English},
 		{"more info about the strike", None, English}, {"pause the strike?", None, English},

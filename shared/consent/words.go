@@ -27,6 +27,9 @@ var (
 	// DefaultJoin are the text-to-join keywords when the organization has
 	// not chosen its own.
 	DefaultJoin = []string{"JOIN", "UNETE"}
+	// spanishJoin are join words a Spanish speaker would choose, so the
+	// welcome goes out in Spanish.
+	spanishJoin = setOf("unete", "unirme", "unirse", "sindicato", "afiliarme", "inscribirme", "suscribirme")
 
 	rhythmWords = map[string]struct {
 		meaning Meaning

@@ -21,6 +21,7 @@ import (
 	"github.com/musterhq/muster/services/contacts/sample"
 	"github.com/musterhq/muster/services/contacts/store"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/testkit"
@@ -324,7 +325,7 @@ func TestDedupeWithinTheFileAndAgainstContacts(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				c, err = e.store.Create(ctx, c)
+				c, err = e.store.Create(ctx, c, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -525,7 +526,7 @@ func TestReimportNeverResubscribes(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ ch, addr string }{{"sms", "+12125550101"}, {"email", "ana@x.org"}, {"sms", "+12125550102"}} {
-		if got, _ := e.store.ConsentStatus(ctx, events.Channel(c.ch), c.addr); got != contact.OptedOut {
+		if got, _ := e.store.ConsentStatus(ctx, events.Channel(c.ch), c.addr); got != consent.OptedOut {
 			t.Errorf("%s %s is %s after re-import", c.ch, c.addr, got)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/musterhq/muster/services/delivery/migrations"
@@ -75,6 +76,7 @@ func testSettings() settings.Settings {
 type inboundEnv struct {
 	t     *testing.T
 	st    *store.Store
+	pool  *pgxpool.Pool
 	clock *testClock
 	url   string
 }
@@ -87,7 +89,7 @@ func newInboundEnv(t *testing.T) *inboundEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	e := &inboundEnv{t: t, clock: &testClock{now: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)}}
+	e := &inboundEnv{t: t, pool: pool, clock: &testClock{now: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)}}
 	e.st = store.New(pool, e.clock.Now)
 	rules, err := testSettings().Rules()
 	if err != nil {
