@@ -255,10 +255,9 @@ func (r *Receiver) optOut(ctx context.Context, addr, reason, source, evidence, e
 	at := r.now()
 	_, err := r.store.Suppress(ctx, store.Suppression{
 		Channel: string(events.ChannelSMS), Address: addr, Reason: reason, Source: source, Evidence: evidence, At: at,
-		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: at.UTC()},
-			Channel: events.ChannelSMS, Address: addr, Change: events.ConsentOptedOut, Source: source, Evidence: evidence, At: at.UTC(),
-		},
+		Announce: consent.Change{
+			Channel: events.ChannelSMS, Address: addr, Change: events.ConsentOptedOut, Source: source, Evidence: evidence, At: at, Key: eventID,
+		}.Event(at),
 	})
 	return err
 }
