@@ -145,9 +145,9 @@ type Messaging struct {
 	JoinText     string `json:"join_text,omitempty"`
 	JoinTextES   string `json:"join_text_es,omitempty"`
 	SendWindow   string `json:"send_window"`
-	TimeZone   string `json:"time_zone"`
-	CapPerDay  int    `json:"cap_per_day"`
-	CapPerWeek int    `json:"cap_per_week"`
+	TimeZone     string `json:"time_zone"`
+	CapPerDay    int    `json:"cap_per_day"`
+	CapPerWeek   int    `json:"cap_per_week"`
 }
 
 type messagingDoc struct {
