@@ -2,6 +2,7 @@ package consent
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -107,4 +108,18 @@ func TestCorpus(t *testing.T) {
 	if falsePct > 1 {
 		t.Errorf("false opt-outs %.1f%%, want at most 1%%", falsePct)
 	}
+}
+
+// BenchmarkOptOutCorpus reads the corpus and prints recall and false
+// opt-outs as BENCH lines (make bench BENCH=optout_recall_pct), with the
+// share of each label that goes to the review queue.
+func BenchmarkOptOutCorpus(b *testing.B) {
+	items := loadCorpus(b)
+	var s Score
+	for b.Loop() {
+		s = score(items)
+	}
+	fmt.Printf("BENCH optout_recall_pct %.1f %%\n", pct(s.Recognized, s.OptOuts))
+	fmt.Printf("BENCH optout_false_pct %.1f %%\n", pct(s.FalseOptOuts, s.Replies))
+	fmt.Printf("BENCH optout_review_pct %.1f %%\n", pct(s.Reviewed+s.RepliesInQueue, s.OptOuts+s.Replies))
 }

@@ -71,19 +71,37 @@ func (r Reader) Read(text string) Reading {
 			return Reading{Meaning: OptOut, Reason: strings.ToUpper(word) + " with other words", Lang: langOf(word, lang)}
 		}
 	}
-	flat := " " + strings.Join(all, " ") + " "
-	for _, p := range phrases {
-		if p.re.MatchString(flat) {
-			return Reading{Meaning: OptOut, Reason: p.reason, Lang: p.lang}
+	if spelled := strings.Join(all, ""); len(all) > 1 && len(spelled) <= 12 {
+		// "s t o p", "sto p": a keyword typed with stray spaces.
+		if _, ok := optOutWords[correct(spelled)]; ok {
+			return Reading{Meaning: OptOut, Reason: strings.ToUpper(correct(spelled)) + " spelled out", Lang: langOf(correct(spelled), lang)}
 		}
 	}
+	var doubt *pattern
 	for _, c := range clauses {
+		text := " " + strings.Join(c, " ") + " "
+		for i := range phrases {
+			p := &phrases[i]
+			loc := p.re.FindStringIndex(text)
+			if loc == nil || negated(strings.Fields(text[:loc[0]])) {
+				continue
+			}
+			if p.tail && !plainTail(strings.Fields(text[loc[1]:])) {
+				doubt = p
+				continue
+			}
+			return Reading{Meaning: OptOut, Reason: p.reason, Lang: p.lang}
+		}
 		for _, p := range clausePhrases {
 			if p.re.MatchString(strings.Join(c, " ")) {
 				return Reading{Meaning: OptOut, Reason: p.reason, Lang: p.lang}
 			}
 		}
 	}
+	if doubt != nil {
+		return Reading{Meaning: Review, Reason: doubt.reason + ", with more words", Lang: lang}
+	}
+	flat := " " + strings.Join(all, " ") + " "
 	if word, ok := doubtful(all); ok {
 		return Reading{Meaning: Review, Reason: "uses " + strings.ToUpper(word) + " in a longer message", Lang: lang}
 	}
@@ -127,6 +145,9 @@ func (r Reader) keyword(text string, all []string, lang string) (Reading, bool) 
 		}
 	}
 	if r.joins(first) {
+		if spanishJoin[first] {
+			lang = Spanish
+		}
 		return Reading{Meaning: Join, Reason: strings.ToUpper(first), Lang: lang}, true
 	}
 	return Reading{}, false
@@ -259,7 +280,7 @@ var (
 	// places are the words that make "stop" or "end" a thing: "the bus
 	// stop", "at the end", "weekend".
 	places = setOf("bus", "the", "a", "an", "rest", "pit", "truck", "next", "last", "first", "one", "full",
-		"non", "to", "that", "this", "my", "your", "our", "their", "his", "her", "its", "back", "deep",
+		"non", "that", "this", "my", "your", "our", "their", "his", "her", "its", "back", "deep",
 		"dead", "tail", "low", "high", "top", "front", "far", "other", "loose", "west", "east", "north",
 		"south", "la", "el", "una", "un", "mi", "su")
 	// objects are filler words that, after a keyword, start an object
@@ -271,8 +292,15 @@ type pattern struct {
 	re     *regexp.Regexp
 	reason string
 	lang   string
+	// tail: the request is plain only when what follows it in its clause
+	// is empty, polite, about the texts or the list ("remove me from your
+	// list"); a qualifier or another object ("don't text me during group",
+	// "remove me from the Saturday schedule") makes it a doubt.
+	tail bool
 }
 
+// en and es compile a phrasing; a trailing \b also matches before the
+// clause's closing space, so "wrong #" ends a word.
 func en(expr, reason string) pattern {
 	return pattern{re: regexp.MustCompile(expr), reason: reason, lang: English}
 }
@@ -281,41 +309,114 @@ func es(expr, reason string) pattern {
 	return pattern{re: regexp.MustCompile(expr), reason: reason, lang: Spanish}
 }
 
+func withTail(p pattern) pattern {
+	p.tail = true
+	return p
+}
+
+// negated reports whether the words before a phrasing deny it: "don't
+// remove me", "never unsubscribe me".
+func negated(before []string) bool {
+	for i := len(before) - 1; i >= 0 && i >= len(before)-2; i-- {
+		if negations[before[i]] && before[i] != "no" {
+			return true
+		}
+	}
+	return false
+}
+
+// plainTail reports whether the words after a request leave it plain:
+// nothing, polite or emphatic words, or where from ("from your list").
+func plainTail(tail []string) bool {
+	for len(tail) > 0 && skippable[tail[0]] {
+		tail = tail[1:]
+	}
+	if len(tail) == 0 {
+		return true
+	}
+	first := tail[0]
+	switch {
+	case fromWords[first] || modifiers[first] && !listWords[first]:
+		// "off", "from your list", "off this texting list": only
+		// determiners and the texting list's own names before the list.
+		// "from the overtime list" is another list.
+		if fromWords[first] {
+			tail = tail[1:]
+		}
+		for _, w := range tail {
+			switch {
+			case listWords[w]:
+				return true
+			case !modifiers[w]:
+				return false
+			}
+		}
+		return true
+	case qualifiers[first]:
+		return false
+	case filler[first] || listWords[first] || closers[first]:
+		return true
+	}
+	return false
+}
+
+var (
+	skippable = setOf("mas", "more", "any", "anymore", "these", "your", "ya", "ever", "again", "please", "pls", "plz")
+	fromWords = setOf("from", "off", "of", "out", "del", "de")
+	listWords = setOf("list", "lists", "texts", "text", "txts", "messages", "msgs", "alerts", "system", "database",
+		"texting", "mailing", "contacts", "contact", "this", "these", "it", "that", "union", "everything", "all", "here", "them", "those",
+		"lista", "listas", "mensajes", "textos", "grupo", "sistema", "todo", "aqui", "esto", "sus", "su")
+	modifiers = setOf("the", "your", "ur", "this", "these", "that", "our", "my", "texting", "text", "mailing", "contact",
+		"sms", "email", "union", "all", "of", "la", "su", "sus", "esta", "estas", "tu", "el", "los", "las", "de", "mensajes")
+	qualifiers = setOf("during", "at", "before", "after", "until", "till", "til", "on", "while", "when", "between",
+		"in", "about", "tonight", "today", "tomorrow", "every", "so", "too", "durante", "antes", "despues", "hasta",
+		"cuando", "mientras", "en", "a", "por", "sobre", "con")
+	closers = setOf("back", "anymore", "nada", "eso", "ever", "forever", "again", "thanks", "period", "bye",
+		"goodbye", "idiot", "asshole", "jerk", "people", "guys", "y'all", "yall", "or", "nunca", "jamas")
+)
+
 // Plain phrasings of "stop texting me", matched on the whole normalized
 // text (lower case, accents folded, apostrophes dropped, punctuation as
 // spaces, misspelled keywords corrected).
 var phrases = []pattern{
-	en(` stop (texting|txting|texing|messaging|msging|contacting|sending|emailing|calling|bugging|spamming|harassing|bothering|hitting me up)\b`, "asked to stop texting"),
+	withTail(en(` (stop|quit|cease) (texting|txting|texing|messaging|msging|contacting|sending|emailing|calling|bugging|spamming|harassing|bothering|hitting me up)( me| us| this number| my number| my phone)?\b`, "asked to stop texting")),
 	en(` (stop|quit|cease|end) (the |these |this |your |all (the |these |your |of (the |these |your ))?|all |any (more )?|ur )?(texts?|txts?|msgs?|messages?|text messages|spam|alerts|emails|notifications|sms|robo ?texts)\b`, "asked to stop the texts"),
-	en(` (remove|delete|erase|unlist|drop) (me|my (number|name|info|information|contact|phone|cell|email|details|data|#)|this (number|phone|#))\b`, "asked to be removed"),
-	en(` (take|get|scratch|cross|drop|strike) (me|my (number|name|info|contact|phone|cell|email)|this number) (off|out|from)\b`, "asked to be taken off the list"),
-	en(` (unsubscribe|unsub|optout|opt me out|sign me out|sign me off)( me| this number| my number)?\b`, "asked to unsubscribe"),
-	en(` (dont|do not|never|quit|stop|no more|plz dont|please dont|pls dont) (text|txt|contact|message|msg|email|call|bother|spam|sms)(ing)? (me|this number|my number|us)\b`, "asked not to be contacted"),
+	withTail(en(` (remove|delete|erase|unlist|drop) (me|my (phone |cell |mobile |contact )?(number|name|info|information|contact|phone|cell|email|details|data|#)|this (number|phone|#))\b`, "asked to be removed")),
+	en(` optout (of|from) (the |these |your |this |all |ur )*(texts?|messages|alerts|list|this|these|sms)\b`, "asked to opt out of the texts"),
+	withTail(en(` (take|get|scratch|cross|drop|strike) (me|my (number|name|info|contact|phone|cell|email)|this number) (off|out)\b`, "asked to be taken off the list")),
+	withTail(en(` ((unsubscribe|unsub|optout) (me|this number|my number)|opt me out|sign me (out|off))\b`, "asked to unsubscribe")),
+	withTail(en(` i (optout|unsubscribe)\b`, "asked to unsubscribe")),
+	withTail(en(` (dont|do not|never|no more|plz dont|please dont|pls dont)( ever)? (text|txt|contact|message|msg|email|call|bother|spam|sms|send)(ing)?( me| this number| my number| us)?( any| any further| further| more| these| any more| anything| me)*( texts?| messages?| msgs| sms| alerts)?\b`, "asked not to be contacted")),
+	en(` (cease and desist|discontinue|cease|halt)\b`, "asked to stop the texts"),
+	en(` (texts?|text messages|messages|msgs|alerts|txts) (to stop|to end|stop)\b`, "asked for the texts to stop"),
+	en(` (dont|do not|no longer) (want|wish|care|like) to (receive|get|keep getting|be getting) (these|this|them|those|any|texts|messages)\b`, "said they do not want the texts"),
+	en(` (no longer|do not|dont|not|never) (consent|agree|authorize)\b`, "revoked consent"),
+	en(` (revok|revoking|revoke|withdraw|withdrawing|retract|retracting|rescind|rescinding)( my| all| any)? (consent|permission|authorization)\b`, "revoked consent"),
 	en(` (dont|do not|no longer|didnt|did not|never) (want|need|wish|care|like|asked for)( to (get|receive|be getting|keep getting))?( any| these| your| this| the| more| any more| anymore| such| those| ur| all| of| ya)* (texts?|txts?|text messages|messages?|msgs?|alerts|emails|spam|sms)\b`, "said they do not want the texts"),
-	en(` no more (texts?|txts?|messages?|msgs?|alerts|emails|spam|sms)\b`, "asked for no more texts"),
-	en(` wrong (number|person|phone|num|no|#|guy|girl|lady)\b`, "said it is the wrong number"),
+	en(` no more (\w+ )?(texts?|txts?|messages?|msgs?|alerts|emails|spam|sms)\b`, "asked for no more texts"),
 	en(` not (the right|the correct|your) (person|number)\b`, "said it is the wrong number"),
-	en(` leave me (alone|be)\b`, "asked to be left alone"),
 	en(` (lose|forget|delete|erase) (my|this) (number|#)\b`, "asked to lose their number"),
 	en(` (i )?(never|didnt|did not) (sign(ed)? up|subscribe(d)?|opt(ed)? in|signed up for this|agree(d)? to)\b`, "said they never signed up"),
 	en(` (how (do|can) i|how to|want to|wanna|wish to|would like to|like to|need to|trying to|let me|i want|i wish|i would like|please let me)( be)? (unsubscribe|unsub|optout|opt out|stop (getting|receiving)|removed|taken off|be removed|get off)\b`, "asked to unsubscribe"),
-	en(` (stop|quit) (contacting|texting|messaging) (me|us)\b`, "asked to stop texting"),
 	en(` (off|out of) (your|this|the) (list|mailing list|texting list|contact list|system|database)\b`, "asked to be taken off the list"),
-	en(` (from|off) (your|this|the|ur) (list|lists|texting list|mailing list|contact list|database|system)\b`, "asked to be taken off the list"),
+
 	en(` revoke (my )?(consent|permission)\b`, "revoked consent"),
-	en(` (i )?(withdraw|revoke|cancel) (my )?(consent|permission|subscription)\b`, "revoked consent"),
+	en(` (withdraw|revoke|cancel|end) (my )?(consent|permission|subscription)\b`, "revoked consent"),
 	en(` (already )?(unsubscribed|opted out) (already|before|twice)?\b`, "said they already opted out"),
 
-	es(` no (me )?(manden|mandes|mande|envien|envies|envie|escriban|escribas|escriba|contacten|contactes|contacte|llamen|molesten|molestes|texteen|textees|manden mas|envien mas|escriban mas)\b`, "pidió que no le escriban más"),
-	es(` ya no (me )?(manden|envien|escriban|mande|envie|escriba|quiero|deseo|contacten)\b`, "pidió que no le escriban más"),
+	withTail(es(` no (me )?(manden|mandes|mande|envien|envies|envie|escriban|escribas|escriba|contacten|contactes|contacte|llamen|molesten|molestes|texteen|textees)\b`, "pidió que no le escriban más")),
+	withTail(es(` ya no (me )?(manden|envien|escriban|mande|envie|escriba|contacten)\b`, "pidió que no le escriban más")),
+	es(` ya no (quiero|deseo) (recibir|mensajes|textos|nada)\b`, "dijo que no quiere mensajes"),
+	es(` (no autorizo|no doy (mi )?(consentimiento|permiso)|(retiro|revoco|revocar|retirar|cancelo)( mi)? (consentimiento|autorizacion|permiso))\b`, "retiró su consentimiento"),
+	es(` (paren|pare|para|parar|detengan|detener|detenga|corten|cancelen|cancele|cancelar|anulen)( los| estos| sus| tus| todos los| mi| la)? (mensajes|textos|msjs|mensajitos|sms|alertas|suscripcion|subscripcion|inscripcion)\b`, "pidió que paren los mensajes"),
+	es(` (salirme|salir|sacarme|quitarme|borrarme|eliminarme) de (la|su|esta|sus|tu|el) (lista|listas|grupo|sistema)\b`, "pidió que lo quiten de la lista"),
 	es(` no (quiero|deseo|necesito) (recibir |seguir recibiendo |mas |ningun |ningunos |sus |estos |tus |los )*(mensajes|textos|msjs|mensajitos|sms|correos|alertas|mensaje|texto)\b`, "dijo que no quiere mensajes"),
 	es(` (darme|dame|denme|dar|den|darse|dese|doy|me doy|quiero darme|me quiero dar|dar de) de baja\b`, "pidió darse de baja"),
 	es(` (darme|dame|denme) de baja\b`, "pidió darse de baja"),
-	es(` (borren|eliminen|quiten|saquen|remuevan|borre|elimine|quite|saque|borrar|eliminar|quitar|sacar|remover|borra|elimina|quita|saca)(me|nos)\b`, "pidió que lo quiten de la lista"),
+	withTail(es(` (borren|eliminen|quiten|saquen|remuevan|borre|elimine|quite|saque|borrar|eliminar|quitar|sacar|remover|borra|elimina|quita|saca)(me|nos)\b`, "pidió que lo quiten de la lista")),
 	es(` (me )?(borren|eliminen|quiten|saquen|remuevan|borre|elimine|quite|saque|borra|quita|saca) (de|del) (la |su |esta |sus |tu )?(lista|listas|sistema|grupo|base)\b`, "pidió que lo quiten de la lista"),
 	es(` (borren|eliminen|quiten|borrar|eliminar|quitar|borre|elimine) (mi|este) (numero|nombre|contacto|telefono|celular|correo)\b`, "pidió que borren su número"),
-	es(` (numero|telefono|persona) (equivocad[oa]|incorrect[oa]|errone[oa])\b`, "dijo que es un número equivocado"),
-	es(` (se )?equivoc(o|aron|an) de (numero|persona)\b`, "dijo que es un número equivocado"),
+	es(` (se )?equivoc(o|aron|an) de (numero|persona)( conmigo)?$`, "dijo que es un número equivocado"),
 	es(` no mas (mensajes|textos|msjs|sms|correos|alertas)\b`, "pidió no más mensajes"),
 	es(` (dejen|deja|deje|paren|para|pare) de (mandar|enviar|escribir|molestar|textear|contactar|llamar)(me|nos)?\b`, "pidió que dejen de escribirle"),
 	es(` (desuscribirme|desuscribanme|desuscribeme|desinscribirme|desuscribir|anularme|cancelar mi (suscripcion|subscripcion|inscripcion))\b`, "pidió darse de baja"),
@@ -331,7 +432,11 @@ var clausePhrases = []pattern{
 	es(`^(no )?(me )?(interesa|estoy interesad[oa]|estamos interesad[oa]s)( no)?( gracias)*$`, "dijo que no le interesa"),
 	en(`^(no )?(thanks |thank you )?(im |i am |i m |we are |were )?(not|no longer) interested( thanks| thank you| sorry| at all| anymore)*$`, "said they are not interested"),
 	en(`^(this is )?(spam|spammer|scam)( spam)*$`, "called it spam"),
-	en(`^(who is this|who dis|who are you|whos this|who this)( stop| please stop)*$`, "asked who is texting, with an opt-out"),
+	en(`^(reply |text )?stop ?(2|to|=)? ?(quit|end|optout|unsubscribe|cancel|opt out)$`, "repeated the opt-out instruction"),
+	en(`^(i think |i believe |hi |hello |hey |um |uh |sorry )*(this is |you have |you got |u have |u got |youve got |you've got |sorry |sorry you have |sorry wrong |)(the |a )?wrong (number|person|phone|num|no|#|guy|girl|lady)( sorry| bye| buddy| pal| dude| lol| please| pls| stop)*$`, "said it is the wrong number"),
+	es(`^(es |tiene |tienes |tienen |este es |es un |este es un |se equivoco de |lo siento )?(el |un )?(numero|telefono|persona) (equivocad[oa]|incorrect[oa]|errone[oa])( lo siento| perdon| gracias| adios)*$`, "dijo que es un número equivocado"),
+	en(`^(please |pls |plz |just |now |ok |)*(go away|fuck off|piss off|get lost|buzz off|bugger off|shut up and stop|leave me (the (hell|fuck) )?(alone|be))( please| now| already| forever| thanks)*$`, "asked to be left alone"),
+	es(`^(ya |por favor |porfa )*(dejenme|dejame|dejeme|dejenos) (en paz|tranquil[oa]s?)( por favor| porfa| ya| gracias)*$`, "pidió que lo dejen en paz"),
 	en(`^(stop|quit|enough)( it| this| these| now)+( please| pls| plz)*$`, "asked to stop"),
 	en(`^(enough|enough already|too many texts|too many messages)( please)*$`, "asked for no more texts"),
 }
@@ -444,6 +549,7 @@ func fold(w string) string { return folds.Replace(w) }
 // correct reads a misspelled keyword as the keyword ("stpo", "unsubcribe"),
 // leaving real words alone ("step").
 func correct(w string) string {
+	w = squeeze(w)
 	if realWords[w] {
 		return w
 	}
@@ -461,6 +567,26 @@ func correct(w string) string {
 		}
 	}
 	return w
+}
+
+// squeeze shortens a letter held down three times or more to one:
+// "stoooop", "altooo".
+func squeeze(w string) string {
+	r := []rune(w)
+	out := r[:0]
+	for i := 0; i < len(r); i++ {
+		j := i
+		for j+1 < len(r) && r[j+1] == r[i] {
+			j++
+		}
+		if j-i >= 2 {
+			out = append(out, r[i])
+		} else {
+			out = append(out, r[i:j+1]...)
+		}
+		i = j
+	}
+	return string(out)
 }
 
 func abs(n int) int {

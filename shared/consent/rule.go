@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"slices"
 	"time"
 
 	"github.com/musterhq/muster/shared/events"
@@ -27,7 +28,13 @@ type Event struct {
 // union's side (an organizer, an import, the API). Anything not known to
 // be the union's counts as the member's: the reading that protects them.
 func MemberSource(source string) bool {
-	return source != events.SourceOrganizer && source != events.SourceImport && source != events.SourceAPI
+	return !slices.Contains(UnionSources(), source)
+}
+
+// UnionSources are the sources of the union's side, for queries that must
+// tell them from the member's.
+func UnionSources() []string {
+	return []string{events.SourceOrganizer, events.SourceImport, events.SourceAPI}
 }
 
 // Suppresses reports whether a change takes an address off: an opt-out, a

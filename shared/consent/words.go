@@ -17,8 +17,9 @@ var (
 	// they stand alone or with a few polite words: "remove", "delete me",
 	// "unsub", "🛑", "basta ya".
 	plainOptOut = map[string]string{
-		"remove": English, "delete": English, "unsub": English, "unsuscribe": English,
-		"basta": Spanish,
+		"remove": English, "delete": English, "unsub": English, "unsuscribe": English, "block": English,
+		"stop2quit": English, "stop2end": English, "stopnow": English,
+		"basta": Spanish, "detener": Spanish, "salir": Spanish, "detengan": Spanish,
 	}
 	optInWords = map[string]string{"start": English, "unstop": English, "iniciar": Spanish, "alta": Spanish}
 	helpWords  = map[string]string{"help": English, "info": English, "ayuda": Spanish, "informacion": Spanish}
@@ -26,6 +27,9 @@ var (
 	// DefaultJoin are the text-to-join keywords when the organization has
 	// not chosen its own.
 	DefaultJoin = []string{"JOIN", "UNETE"}
+	// spanishJoin are join words a Spanish speaker would choose, so the
+	// welcome goes out in Spanish.
+	spanishJoin = setOf("unete", "unirme", "unirse", "sindicato", "afiliarme", "inscribirme", "suscribirme")
 
 	rhythmWords = map[string]struct {
 		meaning Meaning
@@ -62,7 +66,8 @@ var (
 	// realWords are ordinary words a misspelled keyword must not be taken
 	// for ("step" is not "stop").
 	realWords = setOf("step", "shop", "top", "atop", "slop", "stow", "stoop", "sop", "stoa", "stomp",
-		"strop", "stoy", "soto", "stay", "cancer", "canal", "candle", "optou")
+		"strop", "stoy", "soto", "stay", "cancer", "canal", "candle", "optou",
+		"quite", "quiet", "quilt", "quip", "quiz", "quid", "suit", "unit", "quin", "subscribe", "subscribed")
 )
 
 // fuzzy are the keywords a misspelling is read as, with the edit distance
@@ -73,7 +78,7 @@ var fuzzy = []struct {
 	minLen int
 }{
 	{"stop", 1, 3}, {"unsubscribe", 2, 8}, {"cancel", 1, 5}, {"cancelar", 1, 7},
-	{"optout", 1, 5}, {"desuscribir", 2, 9}, {"desuscribirme", 2, 11},
+	{"optout", 1, 5}, {"desuscribir", 2, 9}, {"desuscribirme", 2, 11}, {"quit", 1, 4},
 }
 
 func setOf(words ...string) map[string]bool {

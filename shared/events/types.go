@@ -53,6 +53,9 @@ type SendRequested struct {
 	// Urgent alerts may bypass the organization's frequency caps, never
 	// an opt-out nor the member's own window, pause or "fewer texts".
 	Urgent bool `json:"urgent,omitempty"`
+	// Language is the one the member was written to in (the contact's,
+	// as the template was chosen): keyword replies follow it.
+	Language string `json:"language,omitempty"`
 	// State is the contact's US state (two letters), when known: its
 	// stricter hours apply. Without it delivery reads the number's area
 	// code.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/musterhq/muster/services/campaigns/template"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 )
 
@@ -57,15 +58,11 @@ var (
 	langRe    = regexp.MustCompile(`^[a-z]{2,3}(-[a-z0-9]{2,8})*$`)
 )
 
-// reserved are the words delivery answers itself (opt-out, opt-in, help)
-// and the RSVP answers: a petition keyword may be none of them.
+// reserved are the words members use with delivery (opt-out, opt-in,
+// help, join, their own rhythm: the consent package's list) and the RSVP
+// answers: a petition keyword may be none of them.
 func reserved(word string) bool {
-	switch word {
-	case "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT",
-		"START", "UNSTOP", "YES", "NO", "HELP", "INFO":
-		return true
-	}
-	return false
+	return word == "NO" || consent.Reserved(word, nil)
 }
 
 // Validate checks a draft, every template included, against the time now

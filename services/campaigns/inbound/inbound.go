@@ -18,6 +18,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/results"
 	"github.com/musterhq/muster/services/campaigns/sender"
 	"github.com/musterhq/muster/services/campaigns/store"
+	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
 )
@@ -26,13 +27,6 @@ import (
 type Sender interface {
 	Send(ctx context.Context, req events.SendRequested) error
 }
-
-// Keyword families delivery reports on inbound events it handled itself.
-const (
-	KeywordOptOut = "opt_out"
-	KeywordOptIn  = "opt_in"
-	KeywordHelp   = "help"
-)
 
 // Router routes replies.
 type Router struct {
@@ -79,10 +73,10 @@ func (r *Router) handle(ctx context.Context, ev events.InboundReceived) error {
 	if results.IsCampaignID(ev.CampaignID) {
 		latest = ev.CampaignID
 	}
-	switch ev.Keyword {
-	case KeywordOptOut, KeywordOptIn, KeywordHelp:
-		// Delivery answered it; it counts as a reply (and an opt-out),
-		// never as an RSVP or a signature.
+	if consent.Meaning(ev.Keyword).Keyword() {
+		// Delivery answered it (an opt-out, HELP, PAUSE...); it counts
+		// as a reply, never as an RSVP or a signature. A possible
+		// opt-out is not one: it goes to the inbox like any reply.
 		if latest == "" {
 			return nil
 		}

@@ -250,6 +250,15 @@ func (b *Builder) pick(m *events.Member, ch events.Channel) *compiled {
 	return cp
 }
 
+// language is the member's language as the request reports it to
+// delivery (for keyword replies): theirs, else the campaign's default.
+func (b *Builder) language(m *events.Member) string {
+	if m.Language != "" {
+		return campaign.NormalizeLanguage(m.Language)
+	}
+	return b.c.DefaultLanguage
+}
+
 // Build makes the send request for one member on one channel, keyed by
 // the campaign, the part's step, the member and the channel.
 func (b *Builder) Build(m *events.Member, ch events.Channel, now time.Time) events.SendRequested {
@@ -270,7 +279,7 @@ func (b *Builder) BuildKeyed(m *events.Member, ch events.Channel, key string, no
 	req := events.SendRequested{
 		Meta:           events.Meta{ID: key, Type: events.TypeSendRequested, Version: events.VersionSendRequested, OccurredAt: now.UTC(), CorrelationID: b.c.ID},
 		IdempotencyKey: key, CampaignID: b.c.ID, Step: b.step, ContactID: m.ContactID, Channel: ch,
-		TimeZone: m.TimeZone, Urgent: b.c.Urgent,
+		TimeZone: m.TimeZone, Urgent: b.c.Urgent, Language: b.language(m),
 	}
 	if ch == events.ChannelEmail {
 		req.To = m.Email

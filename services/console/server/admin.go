@@ -136,10 +136,18 @@ type Messaging struct {
 	HelpText   string `json:"help_text"`
 	OptOutText string `json:"opt_out_text"`
 	OptInText  string `json:"opt_in_text"`
-	SendWindow string `json:"send_window"`
-	TimeZone   string `json:"time_zone"`
-	CapPerDay  int    `json:"cap_per_day"`
-	CapPerWeek int    `json:"cap_per_week"`
+	// The same replies in Spanish, and the text-to-join keywords with
+	// their welcome.
+	HelpTextES   string `json:"help_text_es,omitempty"`
+	OptOutTextES string `json:"opt_out_text_es,omitempty"`
+	OptInTextES  string `json:"opt_in_text_es,omitempty"`
+	JoinWords    string `json:"join_words,omitempty"`
+	JoinText     string `json:"join_text,omitempty"`
+	JoinTextES   string `json:"join_text_es,omitempty"`
+	SendWindow   string `json:"send_window"`
+	TimeZone     string `json:"time_zone"`
+	CapPerDay    int    `json:"cap_per_day"`
+	CapPerWeek   int    `json:"cap_per_week"`
 }
 
 type messagingDoc struct {
@@ -185,6 +193,9 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 	m := Messaging{
 		OrgName: r.PostFormValue("org_name"), HelpText: r.PostFormValue("help_text"),
 		OptOutText: r.PostFormValue("opt_out_text"), OptInText: r.PostFormValue("opt_in_text"),
+		HelpTextES: r.PostFormValue("help_text_es"), OptOutTextES: r.PostFormValue("opt_out_text_es"),
+		OptInTextES: r.PostFormValue("opt_in_text_es"), JoinWords: r.PostFormValue("join_words"),
+		JoinText: r.PostFormValue("join_text"), JoinTextES: r.PostFormValue("join_text_es"),
 		SendWindow: r.PostFormValue("send_window"), TimeZone: r.PostFormValue("time_zone"),
 		CapPerDay: num("cap_per_day"), CapPerWeek: num("cap_per_week"),
 	}

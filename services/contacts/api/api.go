@@ -13,6 +13,7 @@ import (
 	"github.com/musterhq/muster/services/contacts/importer"
 	"github.com/musterhq/muster/services/contacts/store"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/svcauth"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -79,7 +80,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, h.log, err)
 		return
 	}
-	c, err = h.store.Create(r.Context(), c)
+	c, err = h.store.Create(r.Context(), c, "created through the contacts API by "+svcauth.Caller(r.Context()))
 	if err != nil {
 		web.WriteError(w, r, h.log, err)
 		return

@@ -10,6 +10,7 @@ import (
 	"github.com/musterhq/muster/services/contacts/contact"
 	"github.com/musterhq/muster/services/contacts/store"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/web"
 )
@@ -116,7 +117,7 @@ func (h *Handler) optIn(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, h.log, err)
 		return
 	}
-	resp := map[string]any{"contact_id": c.ID, "channel": ev.Channel, "address": ev.Address, "status": contact.Subscribed, "changed": changed}
+	resp := map[string]any{"contact_id": c.ID, "channel": ev.Channel, "address": ev.Address, "status": consent.Subscribed, "changed": changed}
 	if changed {
 		h.queued()
 		resp["event_id"] = ev.ID

@@ -452,11 +452,18 @@ func TestConsentLedgerExport(t *testing.T) {
 	b.publish(consentChange(events.ChannelSMS, "+12125550101", events.ConsentOptedOut, events.SourceInboundSMS, `=HYPERLINK("http://evil","stop")`, testkit.NewClock(t).Now().UTC()))
 	b.drained()
 	rows := getCSV(t, base+"/consent/export.csv")
-	if len(rows) != 2 || strings.Join(rows[0], ",") != "event_id,channel,address,change,source,evidence,reason,occurred_at,recorded_at" {
-		t.Fatalf("export = %q", rows)
+	if len(rows) != 3 || strings.Join(rows[0], ",") != "event_id,channel,address,change,source,evidence,reason,occurred_at,recorded_at" {
+		t.Fatalf("export = %q, want the header, the opt-in evidence and the STOP", rows)
 	}
-	if rows[1][2] != "'+12125550101" || rows[1][5] != `'=HYPERLINK("http://evil","stop")` || rows[1][4] != "inbound_sms" {
-		t.Errorf("row = %q", rows[1])
+	bySource := map[string][]string{}
+	for _, r := range rows[1:] {
+		bySource[r[4]] = r
+	}
+	if r := bySource["inbound_sms"]; r == nil || r[2] != "'+12125550101" || r[5] != `'=HYPERLINK("http://evil","stop")` {
+		t.Errorf("STOP row = %q", r)
+	}
+	if r := bySource["api"]; r == nil || r[3] != "subscribed" || r[5] != "created through the contacts API by test" {
+		t.Errorf("opt-in evidence row = %q", r)
 	}
 }
 

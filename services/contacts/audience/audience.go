@@ -112,6 +112,17 @@ func ConsentHandler(s *store.Store, log *zap.Logger) stream.Handler {
 		if !ev.Channel.Valid() || ev.Address == "" || ev.ID == "" {
 			return stream.Permanent(fmt.Errorf("consent event %q lacks channel, address or id", ev.ID))
 		}
+		if ev.Source == events.SourceJoinKeyword && ev.Channel == events.ChannelSMS {
+			// A member who texted the join keyword: add them if the union
+			// does not know the number yet.
+			created, err := s.Joined(ctx, ev.Address, ev.At)
+			if err != nil {
+				return stream.Retry(err, time.Second)
+			}
+			if created {
+				log.Info("member joined by text", zap.String("event_id", ev.ID))
+			}
+		}
 		applied, err := s.ApplyConsent(ctx, ev)
 		if err != nil {
 			return stream.Retry(err, time.Second)

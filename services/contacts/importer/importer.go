@@ -284,6 +284,7 @@ func (im *Importer) commit(ctx context.Context, sess *store.ImportSession, job J
 	err := sess.Batch(ctx, func(tx *store.ImportBatch) error {
 		counts, issues = store.ImportCounts{Read: int64(len(rows))}, nil
 		var memberIDs, phones, emails []string
+		var joined []store.OptInEvidence
 		for _, r := range rows {
 			if len(r.issues) > 0 {
 				continue
@@ -316,6 +317,7 @@ func (im *Importer) commit(ctx context.Context, sess *store.ImportSession, job J
 				}
 			case o == outNew:
 				counts.New++
+				joined = append(joined, im.optInEvidence(job, rows[i])...)
 			case o == outMatched && merged.Changed[res.targets[i].id]:
 				counts.Updated++
 			case o == outMatched:
@@ -325,6 +327,9 @@ func (im *Importer) commit(ctx context.Context, sess *store.ImportSession, job J
 			}
 		}
 		issues = append(issues, res.issues...)
+		if err := tx.RecordOptInEvidence(ctx, joined, im.store.Now().UTC()); err != nil {
+			return err
+		}
 		optOuts, err := im.optOuts(job, rows)
 		if err != nil {
 			return err
@@ -334,6 +339,20 @@ func (im *Importer) commit(ctx context.Context, sess *store.ImportSession, job J
 		return err
 	})
 	return counts, issues, err
+}
+
+// optInEvidence is how a new contact's addresses came to be subscribed:
+// this import, its file and the row's line.
+func (im *Importer) optInEvidence(job Job, r row) []store.OptInEvidence {
+	evidence := fmt.Sprintf("import %s of %q, line %d", job.ID, job.Source, r.line)
+	var out []store.OptInEvidence
+	if r.c.Phone != "" {
+		out = append(out, store.OptInEvidence{Channel: string(events.ChannelSMS), Address: string(r.c.Phone), EventID: "import." + job.ID + ".sms." + string(r.c.Phone), Evidence: evidence})
+	}
+	if r.c.Email != "" {
+		out = append(out, store.OptInEvidence{Channel: string(events.ChannelEmail), Address: string(r.c.Email), EventID: "import." + job.ID + ".email." + string(r.c.Email), Evidence: evidence})
+	}
+	return out
 }
 
 // optOuts lists the batch's opt-outs, one per address, each with the

@@ -21,6 +21,7 @@ import (
 	"github.com/musterhq/muster/services/contacts/sample"
 	"github.com/musterhq/muster/services/contacts/store"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/testkit"
@@ -324,7 +325,7 @@ func TestDedupeWithinTheFileAndAgainstContacts(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				c, err = e.store.Create(ctx, c)
+				c, err = e.store.Create(ctx, c, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -468,6 +469,10 @@ func TestDryRunCommitsNothing(t *testing.T) {
 	if first.err != nil {
 		t.Fatal(first.err)
 	}
+	// The first import left its new contact's opt-in evidence.
+	if n := e.count(`SELECT count(*) FROM consent_ledger WHERE change = 'subscribed' AND source = 'import'`); n != 1 {
+		t.Fatalf("the first import left %d opt-in evidence entries, want 1", n)
+	}
 	for _, batch := range []int{1, 1000} {
 		dry := e.run(data, runOpts{dryRun: true, batchSize: batch})
 		if dry.err != nil || dry.imp.State != store.ImportDone || !dry.imp.DryRun {
@@ -483,8 +488,8 @@ func TestDryRunCommitsNothing(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM contacts`); n != 1 {
 		t.Fatalf("a dry run left %d contacts", n)
 	}
-	if n := e.count(`SELECT count(*) FROM consent_ledger`) + e.count(`SELECT count(*) FROM consent_outbox`); n != 0 {
-		t.Fatalf("a dry run left %d consent records", n)
+	if n := e.count(`SELECT count(*) FROM consent_ledger`) + e.count(`SELECT count(*) FROM consent_outbox`); n != 1 {
+		t.Fatalf("a dry run left %d consent records besides the first import's evidence", n-1)
 	}
 	real := e.run(data, runOpts{})
 	if got, want := counts(real.imp.ImportCounts), "read=4 new=1 updated=1 unchanged=0 merged=1 rejected=1 opt_outs=1"; got != want {
@@ -525,7 +530,7 @@ func TestReimportNeverResubscribes(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ ch, addr string }{{"sms", "+12125550101"}, {"email", "ana@x.org"}, {"sms", "+12125550102"}} {
-		if got, _ := e.store.ConsentStatus(ctx, events.Channel(c.ch), c.addr); got != contact.OptedOut {
+		if got, _ := e.store.ConsentStatus(ctx, events.Channel(c.ch), c.addr); got != consent.OptedOut {
 			t.Errorf("%s %s is %s after re-import", c.ch, c.addr, got)
 		}
 	}
@@ -567,9 +572,15 @@ func TestOptOutColumnIsRecordedOnce(t *testing.T) {
 	if is, ok := r.issue(6, store.IssueRejected); !ok || is.Column != "Do Not Text" || !strings.Contains(is.Reason, `"maybe" is not yes or no`) {
 		t.Errorf("line 6 = %+v", is)
 	}
+	// Each new contact's addresses carry their opt-in evidence: the file
+	// and the line (Ana, Bo and Dee: a phone and an email each).
+	evidence := e.query(`SELECT address || ' ' || evidence FROM consent_ledger WHERE change = 'subscribed' AND source = 'import' ORDER BY 1`)
+	if len(evidence) != 6 || !strings.HasSuffix(evidence[0], `of "test.csv", line 2`) {
+		t.Errorf("opt-in evidence = %q", evidence)
+	}
 	again := e.run(data, runOpts{})
-	if again.imp.OptOuts != 0 || e.count(`SELECT count(*) FROM consent_ledger`) != 4 {
-		t.Errorf("second import recorded %d opt-outs; ledger has %d entries", again.imp.OptOuts, e.count(`SELECT count(*) FROM consent_ledger`))
+	if again.imp.OptOuts != 0 || e.count(`SELECT count(*) FROM consent_ledger`) != 10 {
+		t.Errorf("second import recorded %d opt-outs; ledger has %d entries, want the 4 opt-outs and 6 opt-in evidence entries", again.imp.OptOuts, e.count(`SELECT count(*) FROM consent_ledger`))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/musterhq/muster/services/contacts/contact"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 )
 
@@ -21,7 +22,7 @@ const lockAddress = `SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || 
 
 // ApplyConsent records a consent event in the ledger once (by event id)
 // and settles the address's current state from the ledger by
-// contact.StandingConsent, so the same events give the same state however
+// consent.Standing, so the same events give the same state however
 // often and in whatever order they arrive. It reports whether the event
 // was new.
 func (s *Store) ApplyConsent(ctx context.Context, ev events.ConsentChanged) (applied bool, err error) {
@@ -61,16 +62,19 @@ func applyConsent(ctx context.Context, tx pgx.Tx, ev events.ConsentChanged, reco
 
 // latestConsent reads the newest member-side and union-side ledger
 // entries of an address.
-func latestConsent(ctx context.Context, tx pgx.Tx, ch events.Channel, address string) (member, union *contact.ConsentEvent, err error) {
+func latestConsent(ctx context.Context, tx pgx.Tx, ch events.Channel, address string) (member, union *consent.Event, err error) {
+	// The union's "subscribed" entries are opt-in evidence (an import row,
+	// an API call): they record how an address came in and change nothing.
 	rows, err := tx.Query(ctx, `
-		SELECT DISTINCT ON (source IN ('organizer', 'import')) change, source, occurred_at
+		SELECT DISTINCT ON (source = ANY($3)) change, source, occurred_at
 		FROM consent_ledger WHERE channel = $1 AND address = $2
-		ORDER BY source IN ('organizer', 'import'), occurred_at DESC, id DESC`, string(ch), address)
+			AND NOT (source = ANY($3) AND change = $4)
+		ORDER BY source = ANY($3), occurred_at DESC, id DESC`, string(ch), address, consent.UnionSources(), events.ConsentSubscribed)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading consent ledger: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (contact.ConsentEvent, error) {
-		var e contact.ConsentEvent
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (consent.Event, error) {
+		var e consent.Event
 		err := r.Scan(&e.Change, &e.Source, &e.At)
 		return e, err
 	})
@@ -78,7 +82,7 @@ func latestConsent(ctx context.Context, tx pgx.Tx, ch events.Channel, address st
 		return nil, nil, fmt.Errorf("reading consent ledger: %w", err)
 	}
 	for i := range list {
-		if contact.MemberSource(list[i].Source) {
+		if consent.MemberSource(list[i].Source) {
 			member = &list[i]
 		} else {
 			union = &list[i]
@@ -93,7 +97,7 @@ func settle(ctx context.Context, tx pgx.Tx, ch events.Channel, address string) (
 	if err != nil {
 		return "", err
 	}
-	status, by := contact.StandingConsent(member, union)
+	status, by := consent.Standing(member, union)
 	if by == nil {
 		return status, nil
 	}
@@ -140,11 +144,11 @@ func (s *Store) OrganizerOptIn(ctx context.Context, ev events.ConsentChanged) (b
 		if err != nil {
 			return err
 		}
-		status, by := contact.StandingConsent(member, union)
-		if status != contact.OptedOut {
+		status, by := consent.Standing(member, union)
+		if status != consent.OptedOut {
 			return nil
 		}
-		if contact.MemberSource(by.Source) {
+		if !consent.MayLift(by.Source, ev.Source) {
 			return apperr.Conflict("the member opted out of %s themselves (%s, %s): only the member can opt back in, for example by texting START",
 				ev.Channel, by.Source, by.At.UTC().Format(time.RFC3339))
 		}
@@ -161,7 +165,7 @@ func currentStatus(ctx context.Context, tx pgx.Tx, ch events.Channel, address st
 	var status string
 	err := tx.QueryRow(ctx, `SELECT status FROM consent WHERE channel = $1 AND address = $2`, string(ch), address).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return contact.Subscribed, nil
+		return consent.Subscribed, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading consent: %w", err)
@@ -263,7 +267,7 @@ func (s *Store) ConsentStates(ctx context.Context, c contact.Contact) ([]Consent
 		if a.addr == "" {
 			continue
 		}
-		st := ConsentState{Channel: string(a.ch), Address: a.addr, Status: contact.Subscribed}
+		st := ConsentState{Channel: string(a.ch), Address: a.addr, Status: consent.Subscribed}
 		var at time.Time
 		err := s.pool.QueryRow(ctx, `SELECT status, source, changed_at FROM consent WHERE channel = $1 AND address = $2`,
 			string(a.ch), a.addr).Scan(&st.Status, &st.Source, &at)
@@ -285,7 +289,7 @@ func (s *Store) ConsentStatus(ctx context.Context, ch events.Channel, address st
 	var status string
 	err := s.pool.QueryRow(ctx, `SELECT status FROM consent WHERE channel = $1 AND address = $2`, string(ch), address).Scan(&status)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return contact.Subscribed, nil
+		return consent.Subscribed, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading consent: %w", err)

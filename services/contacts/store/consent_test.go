@@ -8,6 +8,7 @@ import (
 
 	"github.com/musterhq/muster/services/contacts/contact"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 )
 
@@ -61,12 +62,12 @@ func TestConsentEventsApplyOnceInAnyOrder(t *testing.T) {
 		wantStatus string
 		wantSource string
 	}{
-		{"stop, start, stop", sms, nil, contact.OptedOut, events.SourceInboundSMS},
-		{"stop then start", sms, nil, contact.Subscribed, events.SourceInboundSMS},
-		{"bounce, resubscribe, spam report", email, nil, contact.OptedOut, events.SourceProvider},
-		{"member stop outlives a later organizer opt-in", sms, nil, contact.OptedOut, events.SourceInboundSMS},
-		{"member start lifts an earlier organizer opt-out", sms, nil, contact.Subscribed, events.SourceInboundSMS},
-		{"organizer opt-out after a start stands", sms, nil, contact.OptedOut, events.SourceOrganizer},
+		{"stop, start, stop", sms, nil, consent.OptedOut, events.SourceInboundSMS},
+		{"stop then start", sms, nil, consent.Subscribed, events.SourceInboundSMS},
+		{"bounce, resubscribe, spam report", email, nil, consent.OptedOut, events.SourceProvider},
+		{"member stop outlives a later organizer opt-in", sms, nil, consent.OptedOut, events.SourceInboundSMS},
+		{"member start lifts an earlier organizer opt-out", sms, nil, consent.Subscribed, events.SourceInboundSMS},
+		{"organizer opt-out after a start stands", sms, nil, consent.OptedOut, events.SourceOrganizer},
 	}
 	ev := func(ch events.Channel, addr, change, source string, m int) events.ConsentChanged {
 		return consentEvent(ch, addr, change, source, at(m))
@@ -140,7 +141,7 @@ func TestOrganizerOptInOnlyLiftsTheUnionsOwnOptOut(t *testing.T) {
 	if err != nil || !changed {
 		t.Fatalf("lifting an organizer opt-out: changed %v, %v", changed, err)
 	}
-	if st, _ := state(t, s, events.ChannelSMS, "+12125550001"); st != contact.Subscribed {
+	if st, _ := state(t, s, events.ChannelSMS, "+12125550001"); st != consent.Subscribed {
 		t.Fatalf("state %s after organizer opt-in", st)
 	}
 	// The member texted STOP, then an organizer opted them out too: the
@@ -155,7 +156,7 @@ func TestOrganizerOptInOnlyLiftsTheUnionsOwnOptOut(t *testing.T) {
 	if apperr.KindOf(err) != apperr.KindConflict {
 		t.Fatalf("lifting a member's STOP: err = %v, want a conflict", err)
 	}
-	if st, src := state(t, s, events.ChannelSMS, "+12125550002"); st != contact.OptedOut || src != events.SourceInboundSMS {
+	if st, src := state(t, s, events.ChannelSMS, "+12125550002"); st != consent.OptedOut || src != events.SourceInboundSMS {
 		t.Fatalf("state %s by %s, want opted_out by inbound_sms", st, src)
 	}
 	if n := ledgerCount(t, s, events.ChannelSMS, "+12125550002"); n != 2 {
@@ -170,5 +171,71 @@ func TestOrganizerOptInOnlyLiftsTheUnionsOwnOptOut(t *testing.T) {
 	var queued int
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM consent_outbox`).Scan(&queued); err != nil || queued != 3 {
 		t.Fatalf("outbox holds %d events, want 3 (%v)", queued, err)
+	}
+}
+
+// TestOptInEvidenceChangesNoConsent: a contact created through the API
+// leaves its opt-in evidence in the ledger, which an export shows, and
+// that evidence never lifts an opt-out; a member's own join does.
+func TestOptInEvidenceChangesNoConsent(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	phone := "+12125550010"
+	if _, err := s.ApplyConsent(ctx, consentEvent(events.ChannelSMS, phone, events.ConsentOptedOut, events.SourceOrganizer, t0)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := contact.Draft{FirstName: "Ana", Phone: phone}.Normalize("US")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = s.Create(ctx, c, "created through the contacts API by console"); err != nil {
+		t.Fatal(err)
+	}
+	if n := ledgerCount(t, s, events.ChannelSMS, phone); n != 2 {
+		t.Fatalf("ledger has %d entries, want the opt-out and the creation's evidence", n)
+	}
+	hist, err := s.ConsentHistory(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, h := range hist {
+		found = found || (h.Change == events.ConsentSubscribed && h.Source == events.SourceAPI && h.Evidence != "")
+	}
+	if !found {
+		t.Fatalf("history %+v lacks the API's opt-in evidence", hist)
+	}
+	// Settling again (any later event) must not read the evidence as an
+	// opt-in.
+	if _, err := s.ApplyConsent(ctx, consentEvent(events.ChannelSMS, phone, events.ConsentOptedOut, events.SourceImport, t0.Add(-time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := state(t, s, events.ChannelSMS, phone); st != consent.OptedOut {
+		t.Fatalf("state %s: the API's evidence lifted an organizer's opt-out", st)
+	}
+	// The member texts JOIN: their own opt-in lifts it.
+	join := consentEvent(events.ChannelSMS, phone, events.ConsentSubscribed, events.SourceJoinKeyword, t0.Add(time.Hour))
+	if _, err := s.ApplyConsent(ctx, join); err != nil {
+		t.Fatal(err)
+	}
+	if st, src := state(t, s, events.ChannelSMS, phone); st != consent.Subscribed || src != events.SourceJoinKeyword {
+		t.Fatalf("state %s by %s after JOIN, want subscribed by join_keyword", st, src)
+	}
+}
+
+func TestJoinedAddsAnUnknownNumberOnce(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	for i, want := range []bool{true, false} {
+		created, err := s.Joined(ctx, "+12125550011", at)
+		if err != nil || created != want {
+			t.Fatalf("join %d: created %v (%v), want %v", i, created, err, want)
+		}
+	}
+	var tags []string
+	if err := s.pool.QueryRow(ctx, `SELECT tags FROM contacts WHERE phone = $1`, "+12125550011").Scan(&tags); err != nil || len(tags) != 1 || tags[0] != JoinedTag {
+		t.Fatalf("joined contact tags %v (%v)", tags, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/events"
 )
 
 // Import states. An import is queued until a worker takes it, running
@@ -471,6 +472,35 @@ type ImportOptOut struct {
 	Evidence string
 	// Event is the consent.changed event to publish, as JSON.
 	Event string
+}
+
+// OptInEvidence is one ledger entry saying how an address came in.
+type OptInEvidence struct {
+	Channel, Address, EventID, Evidence string
+}
+
+// RecordOptInEvidence writes the new contacts' opt-in evidence (source
+// import, file and line) to the consent ledger in the batch's
+// transaction. It changes no consent: the union's "subscribed" entries
+// are evidence only (see latestConsent).
+func (b *ImportBatch) RecordOptInEvidence(ctx context.Context, list []OptInEvidence, at time.Time) error {
+	if len(list) == 0 {
+		return nil
+	}
+	n := len(list)
+	channels, addrs, ids, evidence := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range list {
+		channels[i], addrs[i], ids[i], evidence[i] = e.Channel, e.Address, e.EventID, e.Evidence
+	}
+	_, err := b.tx.Exec(ctx, `
+		INSERT INTO consent_ledger (event_id, channel, address, change, source, evidence, occurred_at, recorded_at)
+		SELECT id, ch, addr, $5, $6, ev, $7, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(id, ch, addr, ev)
+		ON CONFLICT (event_id) DO NOTHING`,
+		ids, channels, addrs, evidence, events.ConsentSubscribed, events.SourceImport, at)
+	if err != nil {
+		return fmt.Errorf("recording opt-in evidence: %w", err)
+	}
+	return nil
 }
 
 // RecordOptOuts writes the batch's opt-outs: for each address not already

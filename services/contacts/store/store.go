@@ -13,6 +13,7 @@ import (
 
 	"github.com/musterhq/muster/services/contacts/contact"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/events"
 )
 
 // Store reads and writes the contacts database.
@@ -60,22 +61,65 @@ func uniqueConflict(err error) error {
 }
 
 // Create inserts a normalized contact. A phone, email or member id that
-// another contact already has is a conflict naming the field.
-func (s *Store) Create(ctx context.Context, c contact.Contact) (contact.Contact, error) {
-	row := s.pool.QueryRow(ctx, `
-		INSERT INTO contacts AS c (member_id, first_name, last_name, phone, email, time_zone, language, tags, attributes,
-			created_at, updated_at)
-		VALUES (nullif($1, ''), $2, $3, nullif($4, ''), nullif($5, ''), $6, $7, $8, $9, $10, $10)
-		RETURNING `+contactColumns,
-		c.MemberID, c.FirstName, c.LastName, string(c.Phone), string(c.Email), c.TimeZone, c.Language, c.Tags, c.Attributes, s.now())
-	created, err := scanContact(row)
-	if conflict := uniqueConflict(err); conflict != nil {
-		return contact.Contact{}, conflict
-	}
+// another contact already has is a conflict naming the field. evidence,
+// when not empty, is how the contact came to be subscribed (who created
+// it through the API): it is written to the consent ledger for each of
+// the contact's addresses, in the same transaction, and changes no
+// consent.
+func (s *Store) Create(ctx context.Context, c contact.Contact, evidence string) (contact.Contact, error) {
+	var created contact.Contact
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		row := tx.QueryRow(ctx, `
+			INSERT INTO contacts AS c (member_id, first_name, last_name, phone, email, time_zone, language, tags, attributes,
+				created_at, updated_at)
+			VALUES (nullif($1, ''), $2, $3, nullif($4, ''), nullif($5, ''), $6, $7, $8, $9, $10, $10)
+			RETURNING `+contactColumns,
+			c.MemberID, c.FirstName, c.LastName, string(c.Phone), string(c.Email), c.TimeZone, c.Language, c.Tags, c.Attributes, s.now())
+		var err error
+		created, err = scanContact(row)
+		if conflict := uniqueConflict(err); conflict != nil {
+			return conflict
+		}
+		if err != nil {
+			return fmt.Errorf("inserting contact: %w", err)
+		}
+		if evidence == "" {
+			return nil
+		}
+		for ch, addr := range map[events.Channel]string{events.ChannelSMS: string(created.Phone), events.ChannelEmail: string(created.Email)} {
+			if addr == "" {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO consent_ledger (event_id, channel, address, change, source, evidence, occurred_at, recorded_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
+				"created."+created.ID+"."+string(ch), string(ch), addr, events.ConsentSubscribed, events.SourceAPI, evidence, s.now()); err != nil {
+				return fmt.Errorf("recording opt-in evidence: %w", err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return contact.Contact{}, fmt.Errorf("inserting contact: %w", err)
+		return contact.Contact{}, err
 	}
 	return created, nil
+}
+
+// JoinedTag marks the contacts who added themselves by texting the join
+// keyword.
+const JoinedTag = "joined-by-text"
+
+// Joined adds a contact for a phone number that texted the join keyword,
+// unless one has it already; at is when they texted. It reports whether
+// it added one.
+func (s *Store) Joined(ctx context.Context, phone string, at time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
+		INSERT INTO contacts (phone, first_name, last_name, tags, attributes, created_at, updated_at)
+		VALUES ($1, '', '', $2, '{}', $3, $3) ON CONFLICT DO NOTHING`, phone, []string{JoinedTag}, at)
+	if err != nil {
+		return false, fmt.Errorf("adding a member who joined by text: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // Get finds one contact by id.

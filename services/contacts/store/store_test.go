@@ -39,7 +39,7 @@ func mustCreate(t *testing.T, s *Store, d contact.Draft) contact.Contact {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err = s.Create(context.Background(), c)
+	c, err = s.Create(context.Background(), c, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,9 @@ type settingsRequest struct {
 // putSettings replaces the organization's settings; every field is
 // required, so a form that forgot one cannot blank it.
 func (h *Handler) putSettings(w http.ResponseWriter, r *http.Request) {
-	var req settingsRequest
+	// A field the request leaves out keeps its current value, so a client
+	// that predates a setting (the Spanish replies) cannot blank it.
+	req := settingsRequest{Settings: h.settings.Current().Settings}
 	if err := web.DecodeJSON(r, &req); err != nil {
 		web.WriteError(w, r, h.log, err)
 		return

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -32,6 +33,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
 	"github.com/musterhq/muster/services/delivery/worker"
+	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/outbox"
 	"github.com/musterhq/muster/shared/secret"
@@ -271,6 +273,12 @@ func (c Config) settings() settings.Settings {
 	if s.HelpText == "" {
 		s.HelpText = fmt.Sprintf("%s: member alerts, a few msgs/month. Msg & data rates may apply. Reply STOP to opt out.", c.OrgName)
 	}
+	s.HelpTextES = fmt.Sprintf("%s: alertas para miembros, pocos mensajes al mes. Pueden aplicarse tarifas. Responda ALTO para no recibir más.", c.OrgName)
+	s.OptOutTextES = fmt.Sprintf("%s: Ya no recibirá más mensajes. Responda INICIAR para volver a recibirlos.", c.OrgName)
+	s.OptInTextES = fmt.Sprintf("%s: Volverá a recibir mensajes. Responda AYUDA para ayuda, ALTO para no recibir más.", c.OrgName)
+	s.JoinWords = strings.Join(consent.DefaultJoin, ", ")
+	s.JoinText = fmt.Sprintf("%s: Welcome! You will get member alerts, a few msgs/month. Msg & data rates may apply. Reply HELP for help, STOP to opt out.", c.OrgName)
+	s.JoinTextES = fmt.Sprintf("%s: ¡Bienvenido! Recibirá alertas para miembros, pocos mensajes al mes. Pueden aplicarse tarifas. Responda AYUDA para ayuda, ALTO para no recibir más.", c.OrgName)
 	return s
 }
 
@@ -397,10 +405,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	}
 	a.deps.Go(func(ctx context.Context) { src.Run(ctx, cfg.SettingsRefresh) })
 	api.New(st, a.deps.JS, src, log.Named("api")).Routes(r)
-	recv := receive.New(st, pub, func() receive.Replies {
-		rules := src.Rules()
-		return receive.Replies{OptOut: rules.OptOut, OptIn: rules.OptIn, Help: rules.Help}
-	}, o.Clock, log.Named("receive"))
+	recv := receive.New(st, pub, src.Rules, o.Clock, log.Named("receive"))
 	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, recv, log.Named("twilio")).Routes(r)
 	if cfg.UnsubscribeSecret == "" { // development mode only: validate refuses it otherwise
 		cfg.UnsubscribeSecret = secret.Generate()

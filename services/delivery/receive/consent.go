@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/delivery/store"
+	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/logging"
 	"github.com/musterhq/muster/shared/stream"
@@ -31,9 +32,7 @@ func ConsentHandler(st *store.Store, clock func() time.Time, log *zap.Logger) st
 		if ev.Source == events.SourceInboundSMS || ev.Source == events.SourceProvider || ev.Source == events.SourceInboundEmail {
 			return nil // delivery's own, already on the list
 		}
-		switch ev.Change {
-		case events.ConsentOptedOut, events.ConsentBounced, events.ConsentComplained:
-		default:
+		if !consent.Suppresses(ev.Change) {
 			return nil
 		}
 		if !ev.Channel.Valid() || ev.Address == "" {

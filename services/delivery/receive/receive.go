@@ -13,11 +13,12 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/musterhq/muster/services/delivery/keyword"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
+	"github.com/musterhq/muster/services/delivery/settings"
 	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/logging"
 )
@@ -27,30 +28,23 @@ type Publisher interface {
 	Status(ctx context.Context, m store.Message)
 }
 
-// Replies are the organization's answers to compliance keywords.
-type Replies struct {
-	OptOut string
-	OptIn  string
-	Help   string
-}
-
 // Receiver implements twilio.Receiver.
 type Receiver struct {
-	store   *store.Store
-	pub     Publisher
-	replies func() Replies
-	now     func() time.Time
-	log     *zap.Logger
+	store *store.Store
+	pub   Publisher
+	rules func() settings.Rules
+	now   func() time.Time
+	log   *zap.Logger
 }
 
-// New builds a receiver.
-// replies gives the organization's current keyword replies; clock stamps
-// claims and suppressions (nil is time.Now).
-func New(st *store.Store, pub Publisher, replies func() Replies, clock func() time.Time, log *zap.Logger) *Receiver {
+// New builds a receiver. rules gives the organization's current settings
+// (keyword replies by language, join words); clock stamps claims and
+// suppressions (nil is time.Now).
+func New(st *store.Store, pub Publisher, rules func() settings.Rules, clock func() time.Time, log *zap.Logger) *Receiver {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Receiver{store: st, pub: pub, replies: replies, now: clock, log: log}
+	return &Receiver{store: st, pub: pub, rules: rules, now: clock, log: log}
 }
 
 var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -107,58 +101,56 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 	if claim.Handled {
 		return claim.Reply, nil
 	}
-	m := keyword.Classify(in.Body)
+	rules := r.rules()
+	rd := rules.Reader.Read(in.Body)
 	suppressed, err := r.store.IsSuppressed(ctx, string(events.ChannelSMS), in.From)
 	if err != nil {
 		return "", err
 	}
-	if m.Family == keyword.Yes {
-		// YES is an opt-in only for a member who is opted out; for
-		// everyone else it is an answer to a campaign.
-		if suppressed {
-			m.Family = keyword.OptIn
-		} else {
-			m = keyword.Match{}
-		}
+	out, err := r.store.LatestOutbound(ctx, string(events.ChannelSMS), in.From)
+	if err != nil {
+		return "", err
 	}
-	// Twilio's Advanced Opt-Out already answered this keyword: record, do
-	// not confirm a second time (a second reply would fail with 21610).
+	rd = withProvider(rd, in.OptOutType, suppressed)
+	// Twilio's Advanced Opt-Out already answered this keyword: act on it,
+	// do not confirm a second time (a second reply would fail with 21610).
 	providerAnswered := in.OptOutType != ""
+	replies := rules.In(replyLanguage(rd.Lang, out.Language))
 	var reply string
-	switch m.Family {
-	case keyword.OptOut:
-		added, err := r.suppress(ctx, in, m, claim.ReceivedAt)
+	switch rd.Meaning {
+	case consent.OptOut:
+		added, err := r.suppress(ctx, in, rd, claim.ReceivedAt)
 		if err != nil {
 			return "", err
 		}
 		if added && !providerAnswered {
-			reply = r.replies().OptOut
+			reply = replies.OptOut
 		}
-	case keyword.OptIn:
-		lifted, err := r.resubscribe(ctx, in, claim.ReceivedAt)
+	case consent.OptIn, consent.Join:
+		lifted, err := r.resubscribe(ctx, in, rd, claim.ReceivedAt)
 		if err != nil {
 			return "", err
 		}
 		if suppressed && !lifted {
 			r.log.Info("opt-in older than the opt-out; suppression kept", logging.Phone("from", in.From))
 		}
-		if lifted && !providerAnswered {
-			reply = r.replies().OptIn
+		switch {
+		case providerAnswered:
+		case rd.Meaning == consent.Join && (lifted || !suppressed):
+			reply = replies.Welcome
+		case lifted:
+			reply = replies.OptIn
 		}
-	case keyword.Help:
+	case consent.Help:
 		if !providerAnswered {
-			reply = r.replies().Help
+			reply = replies.Help
 		}
 	}
-	campaignID, contactID, err := r.store.LatestOutbound(ctx, string(events.ChannelSMS), in.From)
-	if err != nil {
-		return "", err
-	}
-	rec.ID, rec.Keyword, rec.Reason, rec.CampaignID, rec.ContactID, rec.Reply = claim.ID, string(m.Family), m.Reason, campaignID, contactID, reply
+	rec.ID, rec.Keyword, rec.Reason, rec.CampaignID, rec.ContactID, rec.Reply = claim.ID, string(rd.Meaning), rd.Reason, out.CampaignID, out.ContactID, reply
 	done, recorded, err := r.store.RecordInbound(ctx, rec, r.now(), &events.InboundReceived{
 		Meta:       events.Meta{ID: "in." + in.MessageSID, Type: events.TypeInboundReceived, Version: events.VersionInbound, OccurredAt: r.now().UTC(), CorrelationID: in.MessageSID},
 		ProviderID: in.MessageSID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
-		Keyword: string(m.Family), CampaignID: campaignID, ContactID: contactID,
+		Keyword: string(rd.Meaning), CampaignID: out.CampaignID, ContactID: out.ContactID,
 	})
 	if err != nil {
 		return "", err
@@ -171,43 +163,89 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 	return reply, nil
 }
 
+// withProvider settles what a text means given what Twilio's Advanced
+// Opt-Out said of it (its OptOutType decides, whatever the words) and
+// whether the sender is opted out: YES is an opt-in only for a member who
+// is, and a campaign reply (an RSVP) for everyone else.
+func withProvider(rd consent.Reading, optOutType string, suppressed bool) consent.Reading {
+	switch strings.ToUpper(optOutType) {
+	case "STOP":
+		if rd.Meaning != consent.OptOut {
+			rd.Meaning, rd.Reason = consent.OptOut, "Twilio Advanced Opt-Out (OptOutType STOP)"
+		}
+	case "START":
+		rd.Meaning, rd.Reason = consent.OptIn, "Twilio Advanced Opt-Out (OptOutType START)"
+	case "HELP":
+		rd.Meaning, rd.Reason = consent.Help, "Twilio Advanced Opt-Out (OptOutType HELP)"
+	}
+	if rd.Meaning == consent.Yes {
+		if suppressed {
+			rd.Meaning = consent.OptIn
+		} else {
+			rd.Meaning = consent.None
+		}
+	}
+	return rd
+}
+
+// replyLanguage is the member's language for a keyword reply: the words
+// they texted when those were Spanish, else the language they were last
+// written to in.
+func replyLanguage(textLang, memberLang string) string {
+	if textLang == consent.Spanish || strings.HasPrefix(memberLang, consent.Spanish) {
+		return consent.Spanish
+	}
+	return consent.English
+}
+
 // suppress records a member's opt-out as of at, when delivery first
 // received it.
-func (r *Receiver) suppress(ctx context.Context, in twilio.Inbound, m keyword.Match, at time.Time) (bool, error) {
+func (r *Receiver) suppress(ctx context.Context, in twilio.Inbound, rd consent.Reading, at time.Time) (bool, error) {
 	reason := "member texted " + strings.ToUpper(strings.TrimSpace(in.Body))
-	if m.Reason != "" && !strings.EqualFold(m.Reason, strings.TrimSpace(in.Body)) {
-		reason = "member " + m.Reason
+	if rd.Reason != "" && !strings.EqualFold(rd.Reason, strings.TrimSpace(in.Body)) {
+		reason = "member text: " + rd.Reason
 	}
+	evidence := fmt.Sprintf("%s (%s)", in.Body, in.MessageSID)
 	added, err := r.store.Suppress(ctx, store.Suppression{
 		Channel: string(events.ChannelSMS), Address: in.From, Reason: reason, Source: events.SourceInboundSMS,
-		Evidence: fmt.Sprintf("%s (%s)", in.Body, in.MessageSID), At: at,
-		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: "stop." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC(), CorrelationID: in.MessageSID},
+		Evidence: evidence, At: at,
+		Announce: consent.Change{
 			Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentOptedOut, Source: events.SourceInboundSMS,
-			Evidence: in.Body, Reason: m.Reason, At: at.UTC(),
-		},
+			Evidence: in.Body, Reason: rd.Reason, At: at, Key: "stop." + in.MessageSID, Correlation: in.MessageSID,
+		}.Event(r.now()),
 		AnnounceRepeat: true,
 	})
 	if err != nil {
 		return false, err
 	}
-	r.log.Info("number opted out", logging.Phone("from", in.From), zap.String("reason", m.Reason), zap.Bool("new", added))
+	r.log.Info("number opted out", logging.Phone("from", in.From), zap.String("reason", rd.Reason), zap.Bool("new", added))
 	return added, nil
 }
 
-// resubscribe lifts a member's opt-out on their opt-in, received at at;
-// an opt-in older than the opt-out lifts nothing (see store.Unsuppress).
-func (r *Receiver) resubscribe(ctx context.Context, in twilio.Inbound, at time.Time) (bool, error) {
-	lifted, err := r.store.Unsuppress(ctx, string(events.ChannelSMS), in.From, at, &events.ConsentChanged{
-		Meta:    events.Meta{ID: "start." + in.MessageSID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: r.now().UTC(), CorrelationID: in.MessageSID},
+// resubscribe lifts a member's opt-out on their own opt-in (START, or the
+// join keyword), received at at; an opt-in older than the opt-out lifts
+// nothing (see store.Unsuppress). A join is announced even when there was
+// nothing to lift: it is the member's opt-in evidence, and contacts adds
+// a member it does not know.
+func (r *Receiver) resubscribe(ctx context.Context, in twilio.Inbound, rd consent.Reading, at time.Time) (bool, error) {
+	change := consent.Change{
 		Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentResubscribe, Source: events.SourceInboundSMS,
-		Evidence: in.Body, At: at.UTC(),
-	})
+		Evidence: fmt.Sprintf("%s (%s)", in.Body, in.MessageSID), At: at, Key: "start." + in.MessageSID, Correlation: in.MessageSID,
+	}
+	if rd.Meaning == consent.Join {
+		change.Change, change.Source, change.Key = events.ConsentSubscribed, events.SourceJoinKeyword, "join."+in.MessageSID
+	}
+	lifted, err := r.store.Unsuppress(ctx, string(events.ChannelSMS), in.From, at, change.Event(r.now()))
 	if err != nil {
 		return false, err
 	}
 	if lifted {
-		r.log.Info("number opted back in", logging.Phone("from", in.From))
+		r.log.Info("number opted back in", logging.Phone("from", in.From), zap.String("by", rd.Reason))
+	}
+	if !lifted && rd.Meaning == consent.Join {
+		if err := r.store.Announce(ctx, events.SubjectConsentChanged, change.Event(r.now())); err != nil {
+			return false, err
+		}
 	}
 	return lifted, nil
 }
@@ -217,10 +255,9 @@ func (r *Receiver) optOut(ctx context.Context, addr, reason, source, evidence, e
 	at := r.now()
 	_, err := r.store.Suppress(ctx, store.Suppression{
 		Channel: string(events.ChannelSMS), Address: addr, Reason: reason, Source: source, Evidence: evidence, At: at,
-		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: at.UTC()},
-			Channel: events.ChannelSMS, Address: addr, Change: events.ConsentOptedOut, Source: source, Evidence: evidence, At: at.UTC(),
-		},
+		Announce: consent.Change{
+			Channel: events.ChannelSMS, Address: addr, Change: events.ConsentOptedOut, Source: source, Evidence: evidence, At: at, Key: eventID,
+		}.Event(at),
 	})
 	return err
 }

@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/receive"
+	"github.com/musterhq/muster/services/delivery/settings"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/postgres"
@@ -59,11 +61,22 @@ type nopPublisher struct{}
 
 func (nopPublisher) Status(context.Context, store.Message) {}
 
+// testSettings are the organization's replies, in English and Spanish.
+func testSettings() settings.Settings {
+	return settings.Settings{
+		OrgName: "Local 7", SendWindow: "08:00-21:00", TimeZone: "America/New_York",
+		HelpText: "Help. Reply STOP to opt out.", OptOutText: "You are unsubscribed.", OptInText: optInText,
+		HelpTextES: "Ayuda. Responda ALTO.", OptOutTextES: "Ya no recibirá mensajes.", OptInTextES: "Volverá a recibir mensajes.",
+		JoinWords: "JOIN, UNETE", JoinText: "Welcome!", JoinTextES: "¡Bienvenido!",
+	}
+}
+
 // inboundEnv is delivery's Twilio inbound webhook on a fresh database,
 // with the real receiver and store behind it.
 type inboundEnv struct {
 	t     *testing.T
 	st    *store.Store
+	pool  *pgxpool.Pool
 	clock *testClock
 	url   string
 }
@@ -76,13 +89,14 @@ func newInboundEnv(t *testing.T) *inboundEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	e := &inboundEnv{t: t, clock: &testClock{now: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)}}
+	e := &inboundEnv{t: t, pool: pool, clock: &testClock{now: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)}}
 	e.st = store.New(pool, e.clock.Now)
-	replies := func() receive.Replies {
-		return receive.Replies{OptOut: "You are unsubscribed.", OptIn: optInText, Help: "Help."}
+	rules, err := testSettings().Rules()
+	if err != nil {
+		t.Fatal(err)
 	}
 	log := zaptest.NewLogger(t)
-	recv := receive.New(e.st, nopPublisher{}, replies, e.clock.Now, log)
+	recv := receive.New(e.st, nopPublisher{}, func() settings.Rules { return rules }, e.clock.Now, log)
 	r := chi.NewRouter()
 	twilio.NewWebhooks(authToken, publicURL, recv, log).Routes(r)
 	srv := httptest.NewServer(r)

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/quiet"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/consent"
 )
 
 // Settings are the editable values.
@@ -30,6 +32,16 @@ type Settings struct {
 	HelpText   string `json:"help_text"`
 	OptOutText string `json:"opt_out_text"`
 	OptInText  string `json:"opt_in_text"`
+	// The same replies in Spanish, for members who write in Spanish or
+	// whose language is Spanish.
+	HelpTextES   string `json:"help_text_es"`
+	OptOutTextES string `json:"opt_out_text_es"`
+	OptInTextES  string `json:"opt_in_text_es"`
+	// JoinWords are the text-to-join keywords, comma-separated ("JOIN,
+	// UNETE"); JoinText and JoinTextES welcome a member who texts one.
+	JoinWords  string `json:"join_words"`
+	JoinText   string `json:"join_text"`
+	JoinTextES string `json:"join_text_es"`
 	SendWindow string `json:"send_window"`
 	TimeZone   string `json:"time_zone"`
 	CapPerDay  int    `json:"cap_per_day"`
@@ -44,9 +56,28 @@ type Rules struct {
 	Window quiet.Window
 	Zone   *time.Location
 	Caps   freqcap.Caps
-	Help   string
-	OptOut string
-	OptIn  string
+	// Replies are the keyword replies by language ("en", "es").
+	Replies map[string]Replies
+	// Reader reads members' texts with the organization's join words.
+	Reader consent.Reader
+	Join   []string
+}
+
+// Replies are the organization's answers to members' keywords in one
+// language.
+type Replies struct {
+	Help    string
+	OptOut  string
+	OptIn   string
+	Welcome string
+}
+
+// In gives the replies in a language, English when there are none in it.
+func (r Rules) In(lang string) Replies {
+	if x, ok := r.Replies[lang]; ok {
+		return x
+	}
+	return r.Replies[consent.English]
 }
 
 // Rules checks the settings and parses them. The HELP reply must say how
@@ -67,7 +98,10 @@ func (s Settings) Rules() (Rules, error) {
 	if strings.TrimSpace(s.OrgName) == "" {
 		errs = append(errs, apperr.Invalid("org_name", "is required: members must know who is texting them"))
 	}
-	for field, text := range map[string]string{"help_text": s.HelpText, "opt_out_text": s.OptOutText, "opt_in_text": s.OptInText} {
+	for field, text := range map[string]string{
+		"help_text": s.HelpText, "opt_out_text": s.OptOutText, "opt_in_text": s.OptInText, "join_text": s.JoinText,
+		"help_text_es": s.HelpTextES, "opt_out_text_es": s.OptOutTextES, "opt_in_text_es": s.OptInTextES, "join_text_es": s.JoinTextES,
+	} {
 		if strings.TrimSpace(text) == "" || utf8.RuneCountInString(text) > maxReply {
 			errs = append(errs, apperr.Invalid(field, "is required and at most %d characters", maxReply))
 		}
@@ -75,12 +109,49 @@ func (s Settings) Rules() (Rules, error) {
 	if !strings.Contains(strings.ToUpper(s.HelpText), "STOP") {
 		errs = append(errs, apperr.Invalid("help_text", "must say how to opt out (Reply STOP to opt out)"))
 	}
+	if up := strings.ToUpper(s.HelpTextES); !strings.Contains(up, "ALTO") && !strings.Contains(up, "STOP") {
+		errs = append(errs, apperr.Invalid("help_text_es", "must say how to opt out (Responda ALTO para no recibir más)"))
+	}
+	join, err := joinWords(s.JoinWords)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return Rules{}, errors.Join(errs...)
 	}
 	return Rules{Window: w, Zone: zone, Caps: freqcap.Caps{PerDay: s.CapPerDay, PerWeek: s.CapPerWeek},
-		Help: s.HelpText, OptOut: s.OptOutText, OptIn: s.OptInText}, nil
+		Replies: map[string]Replies{
+			consent.English: {Help: s.HelpText, OptOut: s.OptOutText, OptIn: s.OptInText, Welcome: s.JoinText},
+			consent.Spanish: {Help: s.HelpTextES, OptOut: s.OptOutTextES, OptIn: s.OptInTextES, Welcome: s.JoinTextES},
+		},
+		Reader: consent.NewReader(join), Join: join}, nil
 }
+
+// joinWords reads the comma-separated join keywords: each one word, and
+// none a word members already use for something else (STOP, HELP,
+// PAUSE...).
+func joinWords(list string) ([]string, error) {
+	var out []string
+	for _, w := range strings.Split(list, ",") {
+		w = strings.ToUpper(strings.TrimSpace(w))
+		if w == "" {
+			continue
+		}
+		if !joinWordRe.MatchString(w) {
+			return nil, apperr.Invalid("join_words", "%q must be one word of 2 to 20 letters or digits", w)
+		}
+		if consent.Reserved(w, []string{}) {
+			return nil, apperr.Invalid("join_words", "%s is a word members use for opt-out, help or their own settings", w)
+		}
+		out = append(out, w)
+	}
+	if len(out) == 0 {
+		return nil, apperr.Invalid("join_words", "name at least one join keyword (JOIN, UNETE)")
+	}
+	return out, nil
+}
+
+var joinWordRe = regexp.MustCompile(`^[A-Z0-9ÁÉÍÓÚÑ]{2,20}$`)
 
 // Current is what a replica uses now.
 type Current struct {

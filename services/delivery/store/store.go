@@ -91,12 +91,12 @@ func notAfter(t time.Time) *time.Time {
 func (s *Store) Record(ctx context.Context, req events.SendRequested, segments int) (Message, bool, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
 		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
-			correlation_id, time_zone, urgent, segments, state, not_after, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, $16, $14, $14)
+			correlation_id, time_zone, urgent, segments, created_at, updated_at, language, state, not_after)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING `+messageColumns,
 		req.IdempotencyKey, req.CampaignID, req.Step, req.ContactID, string(req.Channel), req.To, req.Body,
-		status.Queued, status.Queued.Rank(), req.CorrelationID, req.TimeZone, req.Urgent, segments, s.now(),
+		status.Queued, status.Queued.Rank(), req.CorrelationID, req.TimeZone, req.Urgent, segments, s.now(), req.Language,
 		req.State, notAfter(req.NotAfter)))
 	if err == nil {
 		return m, true, nil
@@ -439,6 +439,17 @@ func (s *Store) Unsuppress(ctx context.Context, channel, address string, receive
 	return removed, err
 }
 
+// Announce queues a consent event that changes nothing on the
+// suppression list (a join by a member who was not opted out: the opt-in
+// evidence). Its id dedupes a retried announcement at the broker.
+func (s *Store) Announce(ctx context.Context, subject string, ev *events.ConsentChanged) error {
+	if err := outbox.Add(ctx, s.pool, s.now(), subject, ev.ID, ev); err != nil {
+		return err
+	}
+	s.wake()
+	return nil
+}
+
 // OnOutbox sets what to call after a transaction queued an event (the
 // relay's Wake), so events go out at once rather than at the next poll.
 func (s *Store) OnOutbox(wake func()) { s.wakeOutbox = wake }
@@ -604,16 +615,26 @@ func (s *Store) RecordInbound(ctx context.Context, in Inbound, at time.Time, ann
 
 // LatestOutbound finds the campaign and contact of the newest message sent
 // to an address, to link a reply to what it answers.
-func (s *Store) LatestOutbound(ctx context.Context, channel, to string) (campaignID, contactID string, err error) {
-	err = s.pool.QueryRow(ctx, `SELECT campaign_id, contact_id FROM messages
-		WHERE channel = $1 AND to_addr = $2 ORDER BY created_at DESC LIMIT 1`, channel, to).Scan(&campaignID, &contactID)
+func (s *Store) LatestOutbound(ctx context.Context, channel, to string) (Outbound, error) {
+	var o Outbound
+	err := s.pool.QueryRow(ctx, `SELECT campaign_id, contact_id, language FROM messages
+		WHERE channel = $1 AND to_addr = $2 ORDER BY created_at DESC LIMIT 1`, channel, to).Scan(&o.CampaignID, &o.ContactID, &o.Language)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", "", nil
+		return Outbound{}, nil
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("finding latest outbound message: %w", err)
+		return Outbound{}, fmt.Errorf("finding latest outbound message: %w", err)
 	}
-	return campaignID, contactID, nil
+	return o, nil
+}
+
+// Outbound is what the latest message to an address says about the
+// member: the campaign and contact a reply answers, and the language they
+// were written to in.
+type Outbound struct {
+	CampaignID string
+	ContactID  string
+	Language   string
 }
 
 // Turn is one message in a conversation with a member, either way.
