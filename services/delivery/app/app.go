@@ -431,6 +431,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		rules := src.Rules()
 		return rhythm.Organization{Name: src.Current().Settings.OrgName, Window: rules.Window, Zone: rules.Zone}
 	}, a.prefs.URL, log.Named("rhythm"))
+	recv.WithRhythm(a.rhythm)
 	prefs.NewHandler(a.prefs, a.rhythm, o.Clock, log.Named("prefs")).Routes(r)
 	api.NewRhythm(st, states, log.Named("api")).Routes(r)
 	if cfg.SendGridWebhookKey != "" {

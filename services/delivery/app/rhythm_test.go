@@ -45,7 +45,7 @@ func (h *harness) deferred(key string) (time.Time, string) {
 	return *m.DeferredUntil, m.DeferReason
 }
 
-// A member who works nights texts NIGHTS; a text at 10:00 their time
+// A member who works nights texts NIGHTS (through the Twilio webhook); a text at 10:00 their time
 // waits, queued, until 16:00 their time, then goes when the sweeper finds
 // it due. Nothing goes early.
 func TestNightsHoldsTextsUntilFourPM(t *testing.T) {
@@ -55,8 +55,10 @@ func TestNightsHoldsTextsUntilFourPM(t *testing.T) {
 	h.clock.Set(time.Date(y, mo, d, 10, 0, 0, 0, ny))
 	h.start(nil)
 	member := "+12125550161" // 212: New York
-	if reply := h.keyword(member, "NIGHTS", "SMnights1"); !strings.Contains(reply, "16:00-21:00") {
-		t.Fatalf("NIGHTS reply = %q", reply)
+	// Through Twilio's signed inbound webhook, as the member's phone sends it.
+	res, err := h.sim.SendReply(context.Background(), simReply(member, "Nights"))
+	if err != nil || res.StatusCode != 200 || len(res.Replies) != 1 || !strings.Contains(res.Replies[0].Body, "16:00-21:00") {
+		t.Fatalf("NIGHTS = %+v, %v", res, err)
 	}
 	key := h.send(member, "Rally at the hospital Friday")
 	until, reason := h.deferred(key)
@@ -92,9 +94,14 @@ func TestPauseThenResume(t *testing.T) {
 	h := newHarness(t, setup{})
 	h.start(nil)
 	member := "+12125550162"
-	reply := h.keyword(member, "PAUSE 3", "SMpause1")
-	if !strings.Contains(reply, "paused until") {
-		t.Fatalf("PAUSE reply = %q", reply)
+	// A bad argument changes nothing and says why.
+	res, err := h.sim.SendReply(context.Background(), simReply(member, "PAUSE 9999"))
+	if err != nil || len(res.Replies) != 1 || !strings.Contains(res.Replies[0].Body, "1 to 90") {
+		t.Fatalf("PAUSE 9999 = %+v, %v", res, err)
+	}
+	res, err = h.sim.SendReply(context.Background(), simReply(member, "PAUSE 3"))
+	if err != nil || len(res.Replies) != 1 || !strings.Contains(res.Replies[0].Body, "paused until") {
+		t.Fatalf("PAUSE 3 = %+v, %v", res, err)
 	}
 	key := h.send(member, "Meeting tonight")
 	until, reason := h.deferred(key)
@@ -102,8 +109,9 @@ func TestPauseThenResume(t *testing.T) {
 		t.Fatalf("deferred until %s for %q, want the pause's end, three days on", until, reason)
 	}
 	never(t, "a text during the pause", func() bool { return h.sim.SentTo(member) > 0 }, 300*time.Millisecond)
-	if reply := h.keyword(member, "RESUME", "SMresume1"); !strings.Contains(reply, "resumed") {
-		t.Fatalf("RESUME reply = %q", reply)
+	res, err = h.sim.SendReply(context.Background(), simReply(member, "resume"))
+	if err != nil || len(res.Replies) != 1 || !strings.Contains(res.Replies[0].Body, "resumed") {
+		t.Fatalf("RESUME = %+v, %v", res, err)
 	}
 	h.waitStatus(key, "delivered")
 }
