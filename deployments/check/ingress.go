@@ -29,6 +29,7 @@ var publicEdge = []edgeRoute{
 	{"/webhooks/twilio/status", networkingv1.PathTypeExact, "delivery"},
 	{"/webhooks/sendgrid/events", networkingv1.PathTypeExact, "delivery"},
 	{"/unsubscribe", networkingv1.PathTypeExact, "delivery"},
+	{"/prefs/", networkingv1.PathTypePrefix, "delivery"},
 	{"/rsvp/", networkingv1.PathTypePrefix, "campaigns"},
 	{"/sign/", networkingv1.PathTypePrefix, "campaigns"},
 	{"/", networkingv1.PathTypeExact, "console"},

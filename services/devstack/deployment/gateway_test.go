@@ -15,6 +15,7 @@ import (
 
 	"github.com/musterhq/muster/services/campaigns/message"
 	"github.com/musterhq/muster/services/console/server"
+	"github.com/musterhq/muster/services/delivery/prefs"
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
@@ -29,7 +30,9 @@ type upstream struct{ service, port string }
 // providers and members, the link prefixes campaigns serves to members,
 // and (consoleRoutes) every route of the console's router.
 var (
-	deliveryEdge  = []string{twilio.InboundPath, twilio.StatusPath, sendgrid.EventsPath, unsubscribe.Path}
+	deliveryEdge = []string{twilio.InboundPath, twilio.StatusPath, sendgrid.EventsPath, unsubscribe.Path}
+	// deliveryLinks are delivery's link prefixes: the preferences page.
+	deliveryLinks = []string{prefs.Prefix}
 	campaignsEdge = []string{message.RSVPPath, message.SignPath}
 	edgeUpstreams = map[upstream]bool{{"delivery", "8083"}: true, {"campaigns", "8082"}: true, {"console", "8080"}: true}
 )
@@ -41,7 +44,7 @@ var internalPaths = []string{
 	"/messages", "/suppressions", "/settings/messaging", "/conversations",
 	"/consent/export.csv", "/contacts/export.csv/../../metrics",
 	"/sim/outbox", "/sim/reply",
-	"/webhooks/twilio/other", "/webhooks/", "/unsubscribe/x", "/rsvp", "/sign",
+	"/webhooks/twilio/other", "/webhooks/", "/unsubscribe/x", "/rsvp", "/sign", "/prefs",
 	"/rsvp/../metrics", "/api/../metrics", "//metrics", "/static/./../readyz",
 }
 
@@ -254,7 +257,7 @@ func gatewayProblems(text string, console []string) []string {
 		svc   upstream
 		paths []string
 	}{
-		{upstream{"delivery", "8083"}, deliveryEdge},
+		{upstream{"delivery", "8083"}, append(slices.Clone(deliveryEdge), edgeSamples(deliveryLinks)...)},
 		{upstream{"campaigns", "8082"}, edgeSamples(campaignsEdge)},
 		{upstream{"console", "8080"}, console},
 	} {
@@ -278,7 +281,10 @@ func gatewayProblems(text string, console []string) []string {
 		var allowed []string
 		switch h.upstream.service {
 		case "delivery":
-			allowed = deliveryEdge
+			allowed = slices.Clone(deliveryEdge)
+			for _, prefix := range deliveryLinks {
+				allowed = append(allowed, prefix+"*")
+			}
 		case "campaigns":
 			for _, prefix := range campaignsEdge {
 				allowed = append(allowed, prefix+"*")
