@@ -354,8 +354,14 @@ func (w *Worker) admit(ctx context.Context, rc recipient) (decision, error) {
 	}
 	w.metrics.RateLimitWait.Observe(waited.Seconds())
 	// Whatever is left of the window after the waits bounds how long
-	// Twilio may keep the text queued.
-	return decision{open: limits.Next(w.cfg.Clock(), zones, 0).Open}, nil
+	// Twilio may keep the text queued. A window that closed during them
+	// (a long wait for rate-limit room) holds the text for the next one.
+	after := w.cfg.Clock()
+	if o = limits.Next(after, zones, 0); o.At.After(after) {
+		w.releaseCap(ctx, rc.to, rc.key)
+		return decision{hold: true, until: o.At, reason: o.Reason, late: rhythm.Late(o.At, rc.notAfter)}, nil
+	}
+	return decision{open: o.Open}, nil
 }
 
 // count is one of the member's or their state's own limits on texts.
