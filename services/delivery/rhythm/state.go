@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/delivery/quiet"
@@ -117,20 +116,23 @@ var areaCodes = func() map[string]string {
 // StateOf is the member's state: given (the contact's, from the send
 // request) when there is one, else the one their US number's area code
 // belongs to, else "". A number carried to another state keeps its area
-// code, so the contact's own state is preferred.
+// code, so the contact's own state is preferred. It reads the E.164 form
+// directly (+1, then the area code): the send path asks it for every
+// text, and a full parse cost 4% of the send rate's CPU. Canadian and
+// Caribbean area codes are not in the table, so they give "".
 func StateOf(given, phone string) string {
 	if g := strings.ToUpper(strings.TrimSpace(given)); len(g) == 2 {
 		return g
 	}
-	num, err := phonenumbers.Parse(phone, "")
-	if err != nil || num.GetCountryCode() != 1 || phonenumbers.GetRegionCodeForNumber(num) != "US" {
+	if len(phone) != 12 || !strings.HasPrefix(phone, "+1") {
 		return ""
 	}
-	national := fmt.Sprint(num.GetNationalNumber())
-	if len(national) != 10 {
-		return ""
+	for _, c := range phone[2:] {
+		if c < '0' || c > '9' {
+			return ""
+		}
 	}
-	return areaCodes[national[:3]]
+	return areaCodes[phone[2:5]]
 }
 
 // Refresh reads the state_rules table into the current table.

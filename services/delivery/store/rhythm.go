@@ -86,6 +86,25 @@ func (s *Store) Rhythm(ctx context.Context, address string) (Rhythm, bool, error
 	return r, true, nil
 }
 
+// Rhythms reads the rhythms of many addresses in one statement (the send
+// worker asks for a batch of texts at once); an address that never chose
+// one is missing from the map.
+func (s *Store) Rhythms(ctx context.Context, addresses []string) (map[string]Rhythm, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+rhythmColumns+` FROM member_rhythm WHERE address = ANY($1)`, addresses)
+	if err != nil {
+		return nil, fmt.Errorf("reading rhythms: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rhythm, error) { return scanRhythm(r) })
+	if err != nil {
+		return nil, fmt.Errorf("reading rhythms: %w", err)
+	}
+	out := make(map[string]Rhythm, len(list))
+	for _, r := range list {
+		out[r.Address] = r
+	}
+	return out, nil
+}
+
 // RhythmChange is one change a member makes to their rhythm.
 type RhythmChange struct {
 	Address string

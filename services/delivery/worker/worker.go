@@ -100,6 +100,10 @@ type Worker struct {
 	zones   *quiet.Zoner
 	claims  *batch.Batcher[claim, claimed]
 	settles *batch.Batcher[store.Outcome, store.Applied]
+	// rhythms reads members' rhythms for many texts in one statement,
+	// as claims and settles write them: a text adds no round trip of its
+	// own to the send path.
+	rhythms *batch.Batcher[string, store.Rhythm]
 	store   *store.Store
 	sms     SMSSender
 	pub     Publisher
@@ -117,6 +121,7 @@ func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter R
 	w := &Worker{cfg: cfg, zones: quiet.NewZoner(), store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
 	w.claims = batch.New(w.claimBatch, 200, 2*time.Millisecond)
 	w.settles = batch.New(w.settleBatch, 200, 2*time.Millisecond)
+	w.rhythms = batch.New(w.rhythmBatch, 200, 2*time.Millisecond)
 	return w
 }
 
@@ -124,7 +129,26 @@ func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter R
 // records and outcomes go to PostgreSQL a few statements at a time.
 func (w *Worker) RunBatches(ctx context.Context) {
 	go w.claims.Run(ctx)
+	go w.rhythms.Run(ctx)
 	w.settles.Run(ctx)
+}
+
+// rhythmBatch reads a batch of members' rhythms; a member without one
+// gets the defaults.
+func (w *Worker) rhythmBatch(ctx context.Context, addrs []string) ([]store.Rhythm, error) {
+	found, err := w.store.Rhythms(ctx, addrs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Rhythm, len(addrs))
+	for i, a := range addrs {
+		r, ok := found[a]
+		if !ok {
+			r = store.Rhythm{Address: a, Channels: "both"}
+		}
+		out[i] = r
+	}
+	return out, nil
 }
 
 type claim struct {
@@ -300,7 +324,7 @@ func (w *Worker) admit(ctx context.Context, rc recipient) (decision, error) {
 	now := w.cfg.Clock()
 	rules := w.cfg.Rules()
 	zones := w.zones.Zones(rc.timeZone, rc.to, rules.Zone)
-	member, _, err := w.store.Rhythm(ctx, rc.to)
+	member, err := w.rhythms.Do(ctx, rc.to)
 	if err != nil {
 		return decision{}, stream.Retry(err, time.Second)
 	}
