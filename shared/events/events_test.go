@@ -130,6 +130,11 @@ func FuzzDecodeSendRequested(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(golden)
+	rules, err := os.ReadFile(filepath.Join("testdata", "send_requested_rules.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(rules)
 	f.Add([]byte(`{"idempotency_key":"k","campaign_id":"c","contact_id":"ct","channel":"email","to":"a@b.org","subject":"S","body":"B","html":"<p>\u00e9</p>","urgent":true,"step":2,"attachments":[{"filename":"a.ics","content_type":"text/calendar","content":"QkVHSU4="}]}`))
 	f.Add([]byte(`{"IDEMPOTENCY_KEY":"k","campaign_id":"c","contact_id":"ct","unknown":{"x":[1,2]},"body":"dup","body":"last"}`))
 	f.Add([]byte(`{"idempotency_key":"k","campaign_id":"c","contact_id":"ct","step":"1"}`))
