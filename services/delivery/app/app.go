@@ -27,6 +27,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/publish"
 	"github.com/musterhq/muster/services/delivery/ratelimit"
 	"github.com/musterhq/muster/services/delivery/receive"
+	"github.com/musterhq/muster/services/delivery/review"
 	"github.com/musterhq/muster/services/delivery/settings"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
@@ -112,6 +113,10 @@ type Config struct {
 	MaxAge time.Duration `env:"MAX_AGE" envDefault:"72h"`
 	// SweepEvery is how often deferred messages are checked for being due.
 	SweepEvery time.Duration `env:"SWEEP_EVERY" envDefault:"1s"`
+	// ReviewSweepEvery is how often possible opt-outs are checked for
+	// their warning and their deadline (both in business days, so a
+	// minute late is nothing).
+	ReviewSweepEvery time.Duration `env:"REVIEW_SWEEP_EVERY" envDefault:"1m"`
 	// SettingsRefresh is how often settings saved on another replica are
 	// picked up.
 	SettingsRefresh time.Duration `env:"SETTINGS_REFRESH" envDefault:"5s"`
@@ -398,6 +403,11 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	}
 	a.deps.Go(func(ctx context.Context) { src.Run(ctx, cfg.SettingsRefresh) })
 	api.New(st, a.deps.JS, src, log.Named("api")).Routes(r)
+	// Possible opt-outs: organizers decide them through the console; the
+	// sweeper warns before the deadline and treats them as opt-outs at it.
+	reviewer := review.New(st, o.Clock, log.Named("review"))
+	api.NewReviews(st, reviewer, o.Clock, log.Named("api")).Routes(r)
+	a.deps.Go(func(ctx context.Context) { reviewer.Sweep(ctx, cfg.ReviewSweepEvery) })
 	recv := receive.New(st, pub, src.Rules, o.Clock, log.Named("receive"))
 	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, recv, log.Named("twilio")).Routes(r)
 	if cfg.UnsubscribeSecret == "" { // development mode only: validate refuses it otherwise
