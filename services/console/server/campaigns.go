@@ -51,6 +51,9 @@ type results struct {
 	OptOuts   int64            `json:"opt_outs"`
 	InboxOpen int64            `json:"inbox_open"`
 	Failures  map[string]int64 `json:"failures"`
+
+	// PossibleOptOuts wait for an organizer's decision in the inbox.
+	PossibleOptOuts int64 `json:"possible_opt_outs"`
 }
 
 func (s *Server) campaign(ctx context.Context, id string) (campaign, error) {
