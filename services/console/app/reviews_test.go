@@ -66,8 +66,8 @@ func (d *reviewDelivery) reset() {
 	d.decided = false
 }
 
-// The inbox shows possible opt-outs first, the number formatted and one
-// due soon marked; "Opt out" needs a session and the CSRF token, sends
+// The dashboard points to possible opt-outs; the inbox shows them first,
+// the number formatted and one due soon marked; "Opt out" needs a session and the CSRF token, sends
 // delivery the signed-in organizer's name (never one from the request)
 // and leaves an audit entry. Through the API, a name in the body is not
 // taken either, and a second decision is delivery's 409.
@@ -84,6 +84,9 @@ func TestPossibleOptOutsAreDecidedFromTheInbox(t *testing.T) {
 	}
 
 	b := signedIn(t, c)
+	if _, home := b.do("GET", "/", nil, nil); !strings.Contains(stripTags(home), "possible opt-outs to decide, 1 due soon") {
+		t.Error("the dashboard does not point to the possible opt-out due soon")
+	}
 	resp, page := b.do("GET", "/inbox", nil, nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("inbox = %d", resp.StatusCode)
@@ -166,11 +169,15 @@ func TestPossibleOptOutsAreDecidedFromTheInbox(t *testing.T) {
 	}
 }
 
-// With delivery down the inbox still shows members' replies, and says the
-// possible opt-outs could not be loaded rather than that there are none.
+// With delivery down the dashboard and the inbox still show members'
+// replies, and the inbox says the possible opt-outs could not be loaded
+// rather than that there are none.
 func TestInboxSaysWhenPossibleOptOutsCannotBeRead(t *testing.T) {
 	c := startConsole(t, 100, func(cfg *app.Config) { cfg.DeliveryURL = "http://127.0.0.1:1" })
 	b := signedIn(t, c)
+	if resp, _ := b.do("GET", "/", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("dashboard with delivery down = %d, want the page", resp.StatusCode)
+	}
 	resp, page := b.do("GET", "/inbox", nil, nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "could not be loaded") || strings.Contains(page, "No possible opt-outs waiting") {
 		t.Fatalf("inbox with delivery down = %d, want the page with the section's error:\n%s", resp.StatusCode, stripTags(page))

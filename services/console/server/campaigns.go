@@ -79,6 +79,9 @@ type dashboardView struct {
 	Recent    []campaignRow
 	OpenInbox int
 	InboxMore bool
+	// Reviews are the possible opt-outs waiting for a decision: the
+	// deadline makes them the most urgent thing in the inbox.
+	Reviews reviewsView
 }
 
 // dashboardCampaigns is how many recent campaigns the dashboard shows
@@ -113,6 +116,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.OpenInbox, v.InboxMore = len(inbox.Items), len(inbox.Items) == 100
+	v.Reviews = s.openReviews(r.Context())
 	s.render(w, r, http.StatusOK, "dashboard", "Dashboard", v)
 }
 
