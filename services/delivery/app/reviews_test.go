@@ -105,6 +105,18 @@ func (h *harness) decide(id, body string) (int, store.Review) {
 	return resp.StatusCode, rv
 }
 
+// metrics is what delivery's /metrics shows a trusted caller.
+func (h *harness) metrics() string {
+	h.t.Helper()
+	resp, err := api().Get("http://" + h.addr + "/metrics")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
 // suppressionOf reads an address's entry on the suppression list.
 func suppressionOf(h *harness, addr string) (store.Suppression, bool) {
 	var sup struct {
@@ -293,9 +305,15 @@ func TestUndecidedReviewIsAnOptOutAtTheDeadline(t *testing.T) {
 	if l := h.reviews("open"); l.DueSoon != 0 || l.Reviews[0].Warn {
 		t.Errorf("Tuesday: due_soon %d warn %v, want neither", l.DueSoon, l.Reviews[0].Warn)
 	}
+	if m := h.metrics(); !strings.Contains(m, `delivery_optout_reviews{state="open"} 1`) || !strings.Contains(m, `delivery_optout_reviews{state="due_soon"} 0`) {
+		t.Errorf("metrics on Tuesday do not show one open review, none due soon")
+	}
 	h.clock.Set(friday.AddDate(0, 0, 12)) // Wednesday: two business days left
 	if l := h.reviews("open"); l.DueSoon != 1 || !l.Reviews[0].Warn {
 		t.Errorf("Wednesday: due_soon %d warn %v, want the review flagged", l.DueSoon, l.Reviews[0].Warn)
+	}
+	if m := h.metrics(); !strings.Contains(m, `delivery_optout_reviews{state="due_soon"} 1`) {
+		t.Errorf("metrics on Wednesday do not show the review due soon")
 	}
 	h.clock.Set(due.Add(-time.Minute))
 	never(t, "a suppression before the deadline", func() bool { _, ok := suppressionOf(h, member); return ok }, 300*time.Millisecond)

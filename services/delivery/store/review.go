@@ -263,3 +263,14 @@ func (s *Store) WarnReviews(ctx context.Context, now time.Time) ([]Review, error
 	}
 	return scanReviews(rows, now)
 }
+
+// ReviewCounts counts the open reviews and, of those, the ones inside the
+// warning window at now, for the metrics.
+func (s *Store) ReviewCounts(ctx context.Context, now time.Time) (open, dueSoon int, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE warn_at <= $1)
+		FROM optout_reviews WHERE decided_at IS NULL`, now).Scan(&open, &dueSoon)
+	if err != nil {
+		return 0, 0, fmt.Errorf("counting open reviews: %w", err)
+	}
+	return open, dueSoon, nil
+}
