@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/consent"
 )
 
 // Review is a member's text that might be an opt-out, waiting for an
@@ -199,9 +200,10 @@ func (s *Store) DecideReview(ctx context.Context, id string, d ReviewDecision) (
 		outcome := ""
 		if d.Suppress != nil {
 			var later bool
+			optIns := []string{string(consent.OptIn), string(consent.Join)}
 			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM inbound_messages
-				WHERE channel = $1 AND from_addr = $2 AND keyword IN ('opt_in', 'join') AND received_at > $3)`,
-				rv.Channel, rv.Address, rv.ReceivedAt).Scan(&later)
+				WHERE channel = $1 AND from_addr = $2 AND keyword = ANY($4) AND received_at > $3)`,
+				rv.Channel, rv.Address, rv.ReceivedAt, optIns).Scan(&later)
 			if err != nil {
 				return fmt.Errorf("checking later opt-ins: %w", err)
 			}
