@@ -45,6 +45,11 @@ type Config struct {
 	// Parallel is how many batches are in progress at once: while one
 	// waits on SendGrid, the next is being recorded.
 	Parallel int
+	// ReplyDomain is the Inbound Parse host: with it each email's
+	// Reply-To is ReplyAddress(ReplyDomain, message id), so a member's
+	// reply reaches delivery and maps to the message it answers. Empty
+	// sets no Reply-To (replies go to the From address).
+	ReplyDomain string
 }
 
 // Mailer gathers and sends email.
@@ -348,6 +353,9 @@ func (m *Mailer) batch(group []send) (sendgrid.Batch, []string) {
 	first := group[0].job.req
 	b := sendgrid.Batch{Subject: first.Subject, Text: withFooter(first.Body, false), HTML: withFooter(first.HTML, true),
 		Recipients: make([]sendgrid.Recipient, len(group))}
+	if m.cfg.ReplyDomain != "" {
+		b.ReplyTo = ReplyAddress(m.cfg.ReplyDomain, replySubstitution)
+	}
 	for _, a := range first.Attachments {
 		b.Attachments = append(b.Attachments, sendgrid.Attachment{Filename: a.Filename, ContentType: a.ContentType, Content: a.Content})
 	}
@@ -363,6 +371,9 @@ func (m *Mailer) batch(group []send) (sendgrid.Batch, []string) {
 			},
 			Headers:       []sendgrid.Field{{Name: h[0].Name, Value: h[0].Value}, {Name: h[1].Name, Value: h[1].Value}},
 			Substitutions: []sendgrid.Field{{Name: substitution, Value: link}},
+		}
+		if b.ReplyTo != "" {
+			b.Recipients[i].Substitutions = append(b.Recipients[i].Substitutions, sendgrid.Field{Name: replySubstitution, Value: s.msg.ID})
 		}
 		ids[i] = s.msg.ID
 	}
