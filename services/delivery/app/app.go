@@ -78,6 +78,16 @@ type Config struct {
 	// development mode, where an empty one is made up at start (links then
 	// stop working on restart).
 	UnsubscribeSecret string `env:"UNSUBSCRIBE_SECRET"`
+	// InboundEmailDomain is the host SendGrid's Inbound Parse receives
+	// members' replies on (its MX points at SendGrid): campaign emails get
+	// Reply-To reply+<message id>@ it and the inbound webhook is mounted.
+	// Empty: no Reply-To, no webhook.
+	InboundEmailDomain string `env:"INBOUND_EMAIL_DOMAIN"`
+	// SendGridInboundSecret is the path secret of the Inbound Parse URL
+	// (/webhooks/sendgrid/inbound/<secret>); _PREVIOUS (comma-separated)
+	// are still accepted while SendGrid's settings change over.
+	SendGridInboundSecret         string `env:"SENDGRID_INBOUND_SECRET"`
+	SendGridInboundSecretPrevious string `env:"SENDGRID_INBOUND_SECRET_PREVIOUS"`
 	// UnsubscribeSecretPrevious lists (comma-separated) keys of links in
 	// emails already sent: they still open, the current key seals. Since
 	// unsubscribe links never expire, keep a rotated key here for good.
@@ -178,6 +188,7 @@ func (c Config) validate() error {
 		}
 	}
 	errs = append(errs, c.providerSecrets()...)
+	errs = append(errs, c.emailReplyErrors()...)
 	if c.SendGridWebhookKey != "" {
 		if _, err := sendgrid.ParsePublicKey(c.SendGridWebhookKey); err != nil {
 			errs = append(errs, fmt.Errorf("DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err))
@@ -296,6 +307,7 @@ func PublicRoutes() []svcauth.Route {
 		{Method: http.MethodPost, Pattern: twilio.StatusPath},
 		{Method: http.MethodPost, Pattern: twilio.InboundPath},
 		{Method: http.MethodPost, Pattern: sendgrid.EventsPath},
+		{Method: http.MethodPost, Pattern: sendgrid.InboundPath},
 		{Method: http.MethodGet, Pattern: unsubscribe.Path},
 		{Method: http.MethodPost, Pattern: unsubscribe.Path},
 	}
@@ -327,6 +339,7 @@ func (c Config) String() string {
 	m := c
 	m.TwilioAuthToken, m.SendGridAPIKey, m.UnsubscribeSecret = mask(c.TwilioAuthToken), mask(c.SendGridAPIKey), mask(c.UnsubscribeSecret)
 	m.UnsubscribeSecretPrevious = mask(c.UnsubscribeSecretPrevious)
+	m.SendGridInboundSecret, m.SendGridInboundSecretPrevious = mask(c.SendGridInboundSecret), mask(c.SendGridInboundSecretPrevious)
 	return service.Describe(c.Config, m)
 }
 
@@ -425,6 +438,9 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		key, _ := sendgrid.ParsePublicKey(cfg.SendGridWebhookKey) // validated in New
 		sendgrid.NewEventWebhook(key, recv, log.Named("sendgrid")).Routes(r)
 	}
+	if err := a.startEmailReplies(r, cfg, st, src, o.Clock); err != nil {
+		return err
+	}
 	m := metrics.New(a.deps.Registry)
 	w := worker.New(worker.Config{
 		From: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, AccountSID: cfg.TwilioAccountSID,
@@ -478,7 +494,7 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 			APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.SendGridFrom, FromName: cfg.SendGridFromName, Timeout: cfg.TwilioTimeout,
 		})
 	}
-	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations}, st, sender, pub, links, a.deps.Log.Named("mailer"))
+	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, ReplyDomain: cfg.InboundEmailDomain}, st, sender, pub, links, a.deps.Log.Named("mailer"))
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
