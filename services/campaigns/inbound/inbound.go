@@ -141,7 +141,12 @@ func (r *Router) handle(ctx context.Context, ev events.InboundReceived) error {
 		return err
 	}
 	if mine {
+		// The auto-reply answers on the channel the reply came by: a
+		// reply by email has no phone to text.
 		member.Phone, member.Email = ev.From, ""
+		if ev.Channel == events.ChannelEmail {
+			member.Phone, member.Email = "", ev.From
+		}
 		if err := r.autoReply(ctx, u, &member, ev, now); err != nil {
 			return err
 		}
@@ -196,10 +201,17 @@ func (r *Router) autoReply(ctx context.Context, u *understood, m *events.Member,
 	if err != nil {
 		return err
 	}
-	if !b.Has(events.ChannelSMS) {
+	// Auto-replies are texts (a part with no email says nothing by
+	// email), so an answer by email gets none: its RSVP or signature is
+	// recorded, and the organizer sees it.
+	ch := ev.Channel
+	if ch == "" {
+		ch = events.ChannelSMS
+	}
+	if !b.Has(ch) {
 		return nil
 	}
-	req := b.BuildKeyed(m, events.ChannelSMS, sender.ReplyKey(u.c.ID, ev.ID, ev.ContactID), now)
+	req := b.BuildKeyed(m, ch, sender.ReplyKey(u.c.ID, ev.ID, ev.ContactID), now)
 	req.Urgent = true
 	req.CorrelationID = ev.CorrelationID
 	return r.send.Send(ctx, req)
