@@ -11,6 +11,7 @@ import (
 // A member's answer by email (delivery hears replies to campaign emails
 // too) counts like one by text, and no auto-reply is built for it: the
 // auto-replies are texts, and a text to an email address is no answer.
+// A reply that might be an opt-out goes to a person, never to the count.
 func TestEmailReplyCountsWithoutATextToTheAddress(t *testing.T) {
 	h := newHarness(t, false, nil)
 	for _, p := range people {
@@ -34,6 +35,26 @@ func TestEmailReplyCountsWithoutATextToTheAddress(t *testing.T) {
 		Meta:      events.NewMeta(events.TypeInboundReceived, events.VersionInbound, "", h.clock.Now()),
 		MessageID: events.NewID(), ProviderID: "email:mid:" + events.NewID()[:16], Channel: events.ChannelEmail,
 		From: di.Email, To: "reply+" + events.NewID() + "@replies.example.org", Body: "Yes, I'll be there", CampaignID: id, ContactID: di.ContactID,
+	}
+	// First a reply delivery could not call an opt-out or not: a person
+	// reads it, and its "yes" is no RSVP.
+	doubt := ev
+	doubt.Meta = events.NewMeta(events.TypeInboundReceived, events.VersionInbound, "", h.clock.Now())
+	doubt.Body, doubt.Keyword = "yes I said stop sending these", "possible_opt_out"
+	h.publishInbound(doubt, doubt.ID)
+	var list struct {
+		Items []inboxItem `json:"items"`
+	}
+	eventually(t, "the doubtful reply in the inbox", func() bool {
+		list.Items = nil
+		call(t, "GET", srv.url+"/inbox", nil, &list)
+		return len(list.Items) == 1
+	})
+	if it := list.Items[0]; it.Body != doubt.Body || it.From != di.Email || it.CampaignID == nil || *it.CampaignID != id {
+		t.Fatalf("inbox item = %+v", it)
+	}
+	if got := rsvps(t, srv.url, id); got != (rsvpCount{}) {
+		t.Fatalf("a possible opt-out was counted as an RSVP: %+v", got)
 	}
 	h.publishInbound(ev, ev.ID)
 	eventually(t, "Di's answer by email", func() bool { return rsvps(t, srv.url, id) == rsvpCount{1, 0} })

@@ -86,6 +86,22 @@ func (r *Router) handle(ctx context.Context, ev events.InboundReceived) error {
 		r.hub.Notify(latest)
 		return nil
 	}
+	if consent.Meaning(ev.Keyword) == consent.Review {
+		// A possible opt-out goes to a person, and is never read as an
+		// answer: "yes I said stop sending these" is no RSVP.
+		if latest != "" {
+			if err := r.store.RecordReply(ctx, latest, ev); err != nil {
+				return err
+			}
+		}
+		if err := r.toInbox(ctx, ev, latest, "may be an opt-out: an organizer decides"); err != nil {
+			return err
+		}
+		if latest != "" {
+			r.hub.Notify(latest)
+		}
+		return nil
+	}
 	now := r.clock()
 	var u *understood
 	if ev.ContactID != "" {
