@@ -255,3 +255,32 @@ func TestEmailReplyRefusals(t *testing.T) {
 		t.Fatalf("opt-out with attachments = %d, %v, suppressed %v", code, err, suppressed(h, addr))
 	}
 }
+
+// A member who already used the unsubscribe link and then replies
+// "unsubscribe" gets no confirmation (they have been told once); the
+// reply is still evidence for the ledger.
+func TestEmailReplyAfterTheLinkIsNotConfirmedAgain(t *testing.T) {
+	h := newHarness(t, setup{})
+	h.start(nil)
+	addr := "fay@local1199.org"
+	e, _ := emailed(t, h, addr)
+	resp, err := http.Post(strings.Trim(e.Headers["List-Unsubscribe"], "<>"), "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !suppressed(h, addr) {
+		t.Fatalf("one-click = %d", resp.StatusCode)
+	}
+	if code, err := h.sim.SendEmailReply(context.Background(), e.Answer("UNSUBSCRIBE")); err != nil || code != http.StatusOK {
+		t.Fatalf("inbound parse = %d, %v", code, err)
+	}
+	eventually(t, "both opt-outs in the ledger", func() bool {
+		sources := map[string]bool{}
+		for _, ev := range consentEvents(t, h, addr) {
+			sources[ev.Source] = true
+		}
+		return sources[events.SourceInboundEmail] && sources[events.SourceInboundEmailReply]
+	})
+	never(t, "a confirmation", func() bool { return confirmations(h, addr) > 0 }, 300*time.Millisecond)
+}

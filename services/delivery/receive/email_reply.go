@@ -154,6 +154,10 @@ func (r *EmailReplies) suppress(ctx context.Context, e sendgrid.InboundEmail, te
 		Channel: string(events.ChannelEmail), Address: e.From, Reason: "member replied: " + rd.Reason,
 		Source: events.SourceInboundEmailReply, Evidence: evidence, At: claim.ReceivedAt,
 		Announce: ch.Event(r.now()),
+		// A second opt-out (after the unsubscribe link, say) is evidence
+		// for the ledger too; its key is this reply's, so a post SendGrid
+		// repeats is announced once.
+		AnnounceRepeat: true,
 	})
 }
 
