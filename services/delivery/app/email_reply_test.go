@@ -284,3 +284,28 @@ func TestEmailReplyAfterTheLinkIsNotConfirmedAgain(t *testing.T) {
 	})
 	never(t, "a confirmation", func() bool { return confirmations(h, addr) > 0 }, 300*time.Millisecond)
 }
+
+// An out-of-office answer to a campaign email is no member talking: it
+// is recorded but kept out of the inbox.
+func TestEmailAutoReplyStaysOutOfTheInbox(t *testing.T) {
+	h := newHarness(t, setup{})
+	h.start(nil)
+	addr := "gus@local1199.org"
+	e, _ := emailed(t, h, addr)
+	away := e.Answer("I am out of the office until Monday and will read your message then.")
+	away.Headers = map[string]string{"Auto-Submitted": "auto-replied"}
+	if code, err := h.sim.SendEmailReply(context.Background(), away); err != nil || code != http.StatusOK {
+		t.Fatalf("inbound parse = %d, %v", code, err)
+	}
+	var conv struct {
+		Turns []struct{ Direction, Body string } `json:"turns"`
+	}
+	h.get("/conversations/email/"+addr, &conv)
+	if len(conv.Turns) != 2 || conv.Turns[1].Direction != "inbound" {
+		t.Fatalf("conversation = %+v: the answer was not recorded", conv)
+	}
+	never(t, "the auto-reply in the inbox", func() bool { return len(inboundEvents(t, h, addr)) > 0 }, 500*time.Millisecond)
+	if suppressed(h, addr) {
+		t.Fatal("an out-of-office answer suppressed the member")
+	}
+}

@@ -123,8 +123,10 @@ func (r *EmailReplies) EmailReply(ctx context.Context, e sendgrid.InboundEmail) 
 	// Only a reply to one of our emails reaches the inbox: mail to any
 	// other address at the domain (spam, mostly) is recorded, and an
 	// opt-out in it honoured, but nobody is shown it.
+	// An automatic answer (out of office) is recorded, and an opt-out in
+	// it honoured, but it is no member talking: it stays out of the inbox.
 	var announce *events.InboundReceived
-	if answered != nil {
+	if answered != nil && (!e.Automatic || keyword != "") {
 		announce = &events.InboundReceived{
 			Meta:       events.NewMeta(events.TypeInboundReceived, events.VersionInbound, claim.ID, r.now()),
 			ProviderID: e.Key(), Channel: events.ChannelEmail, From: e.From, To: replyAddr, Body: text,

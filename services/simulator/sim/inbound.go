@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -28,6 +30,9 @@ type EmailReply struct {
 	HTML        string `json:"html,omitempty"`
 	MessageID   string `json:"message_id,omitempty"`
 	Attachments int    `json:"attachments,omitempty"`
+	// Headers are more header lines ("Auto-Submitted: auto-replied" for
+	// an out-of-office answer).
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // Answer is the reply a member's mail client writes to an email the
@@ -89,6 +94,9 @@ func InboundParseBody(r EmailReply) (*bytes.Buffer, string, error) {
 	}
 	headers := "Received: by mx.sendgrid.net with SMTP\r\nMessage-ID: <" + r.MessageID + ">\r\nFrom: " + r.From +
 		"\r\nTo: " + r.To + "\r\nSubject: " + r.Subject + "\r\nMIME-Version: 1.0\r\n"
+	for _, k := range slices.Sorted(maps.Keys(r.Headers)) {
+		headers += k + ": " + r.Headers[k] + "\r\n"
+	}
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	fields := [][2]string{

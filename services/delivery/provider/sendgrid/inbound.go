@@ -75,6 +75,10 @@ type InboundEmail struct {
 	Digest string
 	// Attachments counts the files the post carried (dropped unread).
 	Attachments int
+	// Automatic is true for mail a program sent, not a person: an
+	// out-of-office answer, a mailing list's robot (RFC 3834
+	// Auto-Submitted, and the older Precedence and X-Autoreply headers).
+	Automatic bool
 }
 
 // Key is the id that makes a retried post the same email: its
@@ -255,6 +259,7 @@ func parsedEmail(f map[string]string, files int) (InboundEmail, error) {
 	}
 	hdr := headers(f["headers"])
 	e.MessageID = messageID(hdr.Get("Message-Id"))
+	e.Automatic = automatic(hdr)
 	e.From = firstAddress(field("from"))
 	if e.From == "" {
 		e.From = firstAddress(env.From)
@@ -289,6 +294,18 @@ func headers(raw string) mail.Header {
 		return mail.Header{}
 	}
 	return m.Header
+}
+
+// automatic reports whether headers mark mail a program sent.
+func automatic(h mail.Header) bool {
+	if v := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted"))); v != "" && v != "no" {
+		return true
+	}
+	switch strings.ToLower(strings.TrimSpace(h.Get("Precedence"))) {
+	case "auto_reply", "bulk", "junk", "list":
+		return true
+	}
+	return h.Get("X-Autoreply") != "" || h.Get("X-Autorespond") != ""
 }
 
 func messageID(v string) string {
@@ -527,6 +544,7 @@ func (m *rawEmail) email(f map[string]string, files int) (InboundEmail, error) {
 		}
 	}
 	e.MessageID = messageID(m.header.Get("Message-Id"))
+	e.Automatic = automatic(m.header)
 	e.From = firstAddress(m.header.Get("From"))
 	if e.From == "" {
 		e.From = firstAddress(env.From)

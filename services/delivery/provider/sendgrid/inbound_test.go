@@ -87,6 +87,9 @@ func TestInboundParsedPost(t *testing.T) {
 		e.Subject != "Re: Contract vote" || !strings.HasPrefix(e.Text, "unsubscribe") || e.SPF != "pass" || e.Attachments != 1 {
 		t.Fatalf("email = %+v", e)
 	}
+	if e.Automatic {
+		t.Error("a person's reply read as automatic")
+	}
 	if !strings.HasPrefix(e.Key(), "email:mid:") {
 		t.Errorf("key = %q, want one from the Message-ID", e.Key())
 	}
@@ -177,5 +180,21 @@ func TestHTMLTextCutsTheQuote(t *testing.T) {
 	got := htmlText(`<div dir="ltr">Remove me&nbsp;please<br></div><br><div class="gmail_quote"><div>On Mon wrote:</div><blockquote>Unsubscribe</blockquote></div>`)
 	if strings.Contains(got, "Unsubscribe") || !strings.Contains(got, "Remove me please") {
 		t.Fatalf("htmlText = %q", got)
+	}
+}
+
+// An out-of-office answer says so in its headers (RFC 3834).
+func TestInboundAutomaticReplies(t *testing.T) {
+	for hdr, want := range map[string]bool{
+		"Auto-Submitted: auto-replied\r\n": true, "Auto-Submitted: no\r\n": false, "Precedence: bulk\r\n": true,
+		"X-Autoreply: yes\r\n": true, "": false,
+	} {
+		fields := parsedFields("I am out of the office until Monday.")
+		fields[0][1] += hdr
+		body, ct := inboundPost(t, fields, nil)
+		_, got := serveInbound(t, "current-secret-0123456789abcdef0123", body, ct)
+		if len(got.emails) != 1 || got.emails[0].Automatic != want {
+			t.Errorf("with %q: automatic = %v, want %v", hdr, got.emails[0].Automatic, want)
+		}
 	}
 }
