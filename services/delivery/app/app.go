@@ -78,6 +78,10 @@ type Config struct {
 	// development mode, where an empty one is made up at start (links then
 	// stop working on restart).
 	UnsubscribeSecret string `env:"UNSUBSCRIBE_SECRET"`
+	// UnsubscribeSecretPrevious lists (comma-separated) keys of links in
+	// emails already sent: they still open, the current key seals. Since
+	// unsubscribe links never expire, keep a rotated key here for good.
+	UnsubscribeSecretPrevious string `env:"UNSUBSCRIBE_SECRET_PREVIOUS"`
 	// InboundEmailDomain is the host SendGrid's Inbound Parse receives
 	// members' replies on (its MX points at SendGrid): campaign emails get
 	// Reply-To reply+<message id>@ it and the inbound webhook is mounted.
@@ -88,10 +92,6 @@ type Config struct {
 	// are still accepted while SendGrid's settings change over.
 	SendGridInboundSecret         string `env:"SENDGRID_INBOUND_SECRET"`
 	SendGridInboundSecretPrevious string `env:"SENDGRID_INBOUND_SECRET_PREVIOUS"`
-	// UnsubscribeSecretPrevious lists (comma-separated) keys of links in
-	// emails already sent: they still open, the current key seals. Since
-	// unsubscribe links never expire, keep a rotated key here for good.
-	UnsubscribeSecretPrevious string `env:"UNSUBSCRIBE_SECRET_PREVIOUS"`
 	// EmailWorkers is how many email requests are in progress at once:
 	// enough to fill two 1,000-recipient batches while others are with
 	// SendGrid (measured: 1,000 gave 20,400/s, 2,000 gave 22,000 to
@@ -299,7 +299,8 @@ func (c Config) settings() settings.Settings {
 // PublicRoutes are the routes of delivery that answer without service
 // credentials, each because it carries a proof of its own: Twilio's
 // webhooks (X-Twilio-Signature), SendGrid's event webhook (its ECDSA
-// signature) and the unsubscribe page (a signed token in the link).
+// signature), SendGrid's Inbound Parse (the secret in its path) and the
+// unsubscribe page (a signed token in the link).
 // Every other route is for trusted services only; the security suite
 // holds the router to this list.
 func PublicRoutes() []svcauth.Route {

@@ -34,7 +34,7 @@ func emailed(t *testing.T, h *harness, addr string) (sim.Email, string) {
 func confirmations(h *harness, addr string) int {
 	n := 0
 	for _, e := range h.sim.Emails() {
-		if e.To == addr && strings.Contains(e.Text, "You will get no more emails from") {
+		if e.To == addr && (strings.Contains(e.Text, "You will get no more emails from") || strings.Contains(e.Text, "Ya no recibirá más correos de")) {
 			n++
 		}
 	}
@@ -93,8 +93,8 @@ func consentEvents(t *testing.T, h *harness, addr string) []events.ConsentChange
 func TestEmailReplyOptOutSuppressesAndConfirmsOnce(t *testing.T) {
 	h := newHarness(t, setup{})
 	h.start(nil)
-	for i, words := range []string{"unsubscribe", "Please take me off this list"} {
-		addr := []string{"ana@local1199.org", "bo@local1199.org"}[i]
+	for i, words := range []string{"unsubscribe", "Please take me off this list", "BAJA por favor"} {
+		addr := []string{"ana@local1199.org", "bo@local1199.org", "lupe@local1199.org"}[i]
 		t.Run(words, func(t *testing.T) {
 			e, msgID := emailed(t, h, addr)
 			if e.ReplyTo != "reply+"+msgID+"@"+replyDomain {
@@ -114,6 +114,14 @@ func TestEmailReplyOptOutSuppressesAndConfirmsOnce(t *testing.T) {
 				}
 			}
 			eventually(t, "the confirmation", func() bool { return confirmations(h, addr) == 1 })
+			for _, c := range h.sim.Emails() {
+				if c.To == addr && c.CustomArgs["message_id"] == "" {
+					// In the language the member wrote in.
+					if spanish := strings.HasPrefix(words, "BAJA"); spanish != strings.HasPrefix(c.Text, "Ya no") {
+						t.Errorf("confirmation of %q = %q", words, c.Text)
+					}
+				}
+			}
 			never(t, "a second confirmation", func() bool { return confirmations(h, addr) > 1 }, 300*time.Millisecond)
 			var optOuts []events.ConsentChanged
 			eventually(t, "the consent event", func() bool {

@@ -138,7 +138,7 @@ func (r *EmailReplies) EmailReply(ctx context.Context, e sendgrid.InboundEmail) 
 		return err
 	}
 	if confirm {
-		r.confirm(ctx, e.From, claim.ID)
+		r.confirm(ctx, e.From, claim.ID, reading.Lang)
 	}
 	return nil
 }
@@ -166,7 +166,7 @@ func (r *EmailReplies) suppress(ctx context.Context, e sendgrid.InboundEmail, te
 // confirm sends the one confirmation of an email opt-out: claimed first,
 // so it is sent once at most. A failure is logged, not returned: the
 // opt-out stands, and a resend could be a second confirmation.
-func (r *EmailReplies) confirm(ctx context.Context, addr, inboundID string) {
+func (r *EmailReplies) confirm(ctx context.Context, addr, inboundID, lang string) {
 	if r.mail == nil {
 		return
 	}
@@ -177,10 +177,10 @@ func (r *EmailReplies) confirm(ctx context.Context, addr, inboundID string) {
 		}
 		return
 	}
-	org := r.org()
+	subject, text := confirmation(r.org(), lang)
 	_, err = r.mail.Send(ctx, sendgrid.Batch{
-		Subject: "You are unsubscribed from " + org,
-		Text:    fmt.Sprintf("You will get no more emails from %s.", org),
+		Subject: subject,
+		Text:    text,
 		// Ids only in custom_args, as for every email.
 		Recipients: []sendgrid.Recipient{{Email: addr, CustomArgs: []sendgrid.Field{{Name: "inbound_id", Value: inboundID}}}},
 	})
@@ -191,6 +191,15 @@ func (r *EmailReplies) confirm(ctx context.Context, addr, inboundID string) {
 	if err := r.store.ConfirmationSent(ctx, addr, inboundID, r.now()); err != nil {
 		r.log.Warn("opt-out confirmation sent but not recorded", zap.String("inbound_id", inboundID), zap.Error(err))
 	}
+}
+
+// confirmation is the opt-out's confirmation in the member's language (as
+// consent.Read heard it): plain, and nothing else in it.
+func confirmation(org, lang string) (subject, text string) {
+	if lang == consent.Spanish {
+		return "Ya no recibirá correos de " + org, fmt.Sprintf("Ya no recibirá más correos de %s.", org)
+	}
+	return "You are unsubscribed from " + org, fmt.Sprintf("You will get no more emails from %s.", org)
 }
 
 func truncate(s string, n int) string {

@@ -47,3 +47,12 @@ func TestReplySubjects(t *testing.T) {
 		}
 	}
 }
+
+func TestConfirmationInTheMembersLanguage(t *testing.T) {
+	if _, text := confirmation("Local 1199", "es"); text != "Ya no recibirá más correos de Local 1199." {
+		t.Errorf("Spanish confirmation = %q", text)
+	}
+	if subject, text := confirmation("Local 1199", "en"); text != "You will get no more emails from Local 1199." || subject != "You are unsubscribed from Local 1199" {
+		t.Errorf("English confirmation = %q, %q", subject, text)
+	}
+}
