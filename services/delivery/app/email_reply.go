@@ -87,7 +87,8 @@ func (a *App) startEmailReplies(r chi.Router, cfg Config, st *store.Store, src *
 		})
 	}
 	org := func() string { return src.Current().Settings.OrgName }
-	replies := receive.NewEmailReplies(st, mail, cfg.InboundEmailDomain, org, clock, log.Named("email_reply"))
+	zone := func() *time.Location { return src.Rules().Zone }
+	replies := receive.NewEmailReplies(st, mail, cfg.InboundEmailDomain, org, zone, clock, log.Named("email_reply"))
 	sendgrid.NewInboundWebhook(keys.All(), replies, log.Named("sendgrid_inbound")).Routes(r)
 	log.Info("email replies on", zap.String("domain", cfg.InboundEmailDomain))
 	return nil

@@ -317,3 +317,22 @@ func TestEmailAutoReplyStaysOutOfTheInbox(t *testing.T) {
 		t.Fatal("an out-of-office answer suppressed the member")
 	}
 }
+
+// An email reply that might be an opt-out waits in the review queue like
+// a text does, with the same business-day deadline.
+func TestEmailReplyMayBeAnOptOutWaitsForReview(t *testing.T) {
+	h := newHarness(t, setup{})
+	h.start(nil)
+	addr := "dee@local1199.org"
+	e, _ := emailed(t, h, addr)
+	if code, err := h.sim.SendEmailReply(context.Background(), e.Answer(unclear)); err != nil || code != http.StatusOK {
+		t.Fatalf("inbound parse = %d, %v", code, err)
+	}
+	open := h.reviews("open")
+	if len(open.Reviews) != 1 || open.Reviews[0].Channel != string(events.ChannelEmail) || open.Reviews[0].Address != addr {
+		t.Fatalf("open reviews = %+v, want the email reply", open.Reviews)
+	}
+	if suppressed(h, addr) {
+		t.Fatal("a possible opt-out suppressed the address before anyone decided")
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/musterhq/muster/services/delivery/mailer"
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
+	"github.com/musterhq/muster/services/delivery/review"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/consent"
@@ -34,6 +35,7 @@ type EmailReplies struct {
 	mail   Mailer
 	domain string
 	org    func() string
+	zone   func() *time.Location
 	now    func() time.Time
 	log    *zap.Logger
 }
@@ -41,12 +43,14 @@ type EmailReplies struct {
 // NewEmailReplies builds the receiver. domain is the Inbound Parse host
 // of the reply addresses (mailer.ReplyAddress); mail sends opt-out
 // confirmations (nil for none); org names the organization in them;
-// clock stamps claims and suppressions (nil is time.Now).
-func NewEmailReplies(st *store.Store, mail Mailer, domain string, org func() string, clock func() time.Time, log *zap.Logger) *EmailReplies {
+// zone is the organization's time zone, for a possible opt-out's
+// business-day deadline; clock stamps claims and suppressions (nil is
+// time.Now).
+func NewEmailReplies(st *store.Store, mail Mailer, domain string, org func() string, zone func() *time.Location, clock func() time.Time, log *zap.Logger) *EmailReplies {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &EmailReplies{store: st, mail: mail, domain: domain, org: org, now: clock, log: log}
+	return &EmailReplies{store: st, mail: mail, domain: domain, org: org, zone: zone, now: clock, log: log}
 }
 
 // evidenceLimit bounds the reply text kept as a consent change's evidence.
@@ -114,9 +118,11 @@ func (r *EmailReplies) EmailReply(ctx context.Context, e sendgrid.InboundEmail) 
 		confirm = added
 		r.log.Info("email address opted out by reply", append(fields, logging.Email("from", e.From), zap.String("reason", reading.Reason), zap.Bool("new", added))...)
 	case consent.Review:
-		// Might be an opt-out: recorded with its keyword for the review
-		// queue, and shown in the inbox meanwhile.
+		// Might be an opt-out: it waits in the review queue for an
+		// organizer, and is shown in the inbox meanwhile.
 		keyword = string(consent.Review)
+		due, warn := review.Deadline(claim.ReceivedAt, r.zone())
+		rec.Review = &store.ReviewDeadline{DueAt: due, WarnAt: warn}
 		r.log.Info("email reply may be an opt-out; recorded for review", append(fields, zap.String("reason", reading.Reason))...)
 	}
 	rec.ID, rec.Keyword, rec.Reason, rec.CampaignID, rec.ContactID = claim.ID, keyword, reading.Reason, campaignID, contactID
