@@ -28,6 +28,7 @@ var publicEdge = []edgeRoute{
 	{"/webhooks/twilio/inbound", networkingv1.PathTypeExact, "delivery"},
 	{"/webhooks/twilio/status", networkingv1.PathTypeExact, "delivery"},
 	{"/webhooks/sendgrid/events", networkingv1.PathTypeExact, "delivery"},
+	{"/webhooks/sendgrid/inbound/", networkingv1.PathTypePrefix, "delivery"},
 	{"/unsubscribe", networkingv1.PathTypeExact, "delivery"},
 	{"/prefs/", networkingv1.PathTypePrefix, "delivery"},
 	{"/rsvp/", networkingv1.PathTypePrefix, "campaigns"},

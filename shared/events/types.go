@@ -157,9 +157,12 @@ const (
 	// SourceInboundEmail is the member's own act from an email: the
 	// unsubscribe link or their mail client's one-click unsubscribe.
 	SourceInboundEmail = "email_unsubscribe"
-	SourceOrganizer    = "organizer"
-	SourceProvider     = "provider_event"
-	SourceImport       = "import"
+	// SourceInboundEmailReply is the member's own reply to a campaign
+	// email (through SendGrid's Inbound Parse), read as an opt-out.
+	SourceInboundEmailReply = "inbound_email_reply"
+	SourceOrganizer         = "organizer"
+	SourceProvider          = "provider_event"
+	SourceImport            = "import"
 	// SourceAPI is a contact created or changed through the API, with the
 	// caller as the actor.
 	SourceAPI = "api"

@@ -288,3 +288,37 @@ func TestInboxRepliesGoThroughDelivery(t *testing.T) {
 		t.Errorf("unknown item = %d, want 404", code)
 	}
 }
+
+// TestResultsCountPossibleOptOuts: a reply delivery holds for review
+// (keyword possible_opt_out) counts as a reply and a possible opt-out,
+// not an opt-out, and reaches the inbox like any reply a person answers.
+func TestResultsCountPossibleOptOuts(t *testing.T) {
+	h := newHarness(t, false, nil)
+	ms := rally(2)
+	h.dir.add(ms...)
+	srv := h.start()
+	out := h.outbox()
+	id := create(t, srv.url, map[string]any{"name": "Rally", "body": "Local 1199: rally at 5. Reply STOP to opt out.", "audience": map[string]string{"tag": "rally"}})
+	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
+		t.Fatalf("launch = %d", code)
+	}
+	eventually(t, "two texts", func() bool { return len(out.step(id, 0)) == 2 })
+	for i, reply := range []struct{ body, keyword string }{{"I told you already to stop", "possible_opt_out"}, {"STOP", "opt_out"}} {
+		ev := events.InboundReceived{
+			Meta: events.NewMeta(events.TypeInboundReceived, events.VersionInbound, "", h.clock.Now()), Channel: events.ChannelSMS,
+			From: ms[i].Phone, Body: reply.body, Keyword: reply.keyword, CampaignID: id, ContactID: ms[i].ContactID,
+		}
+		h.publishInbound(ev, ev.ID)
+	}
+	var r struct {
+		resultsOut
+		PossibleOptOuts *int `json:"possible_opt_outs"`
+	}
+	eventually(t, "both replies counted", func() bool {
+		call(t, "GET", srv.url+"/campaigns/"+id+"/results", nil, &r)
+		return r.Replies == 2 && r.InboxOpen == 1
+	})
+	if r.PossibleOptOuts == nil || *r.PossibleOptOuts != 1 || r.OptOuts != 1 || r.InboxOpen != 1 {
+		t.Errorf("results: possible_opt_outs %v, opt_outs %d, inbox_open %d; want 1, 1, 1", r.PossibleOptOuts, r.OptOuts, r.InboxOpen)
+	}
+}

@@ -162,6 +162,11 @@ type Results struct {
 	Calls      *int         `json:"calls,omitempty"`
 	InboxOpen  int          `json:"inbox_open"`
 	Steps      []StepCounts `json:"steps"`
+
+	// PossibleOptOuts counts replies that might be opt-outs (delivery
+	// holds each for an organizer to decide, docs/delivery.md "Possible
+	// opt-outs"); they also count as replies and reach the inbox.
+	PossibleOptOuts int `json:"possible_opt_outs"`
 }
 
 // RSVPCount is a meeting's answers so far.
@@ -186,7 +191,8 @@ func (s *Store) Results(ctx context.Context, id string) (Results, error) {
 		WHERE campaign_id = $1::uuid GROUP BY 1, 2, 3, 4`, c.ID)
 	batch.Queue(`SELECT s.step, s.kind, j.channel, j.published FROM campaign_steps s
 		JOIN fanout_jobs j ON j.campaign_id = s.campaign_id AND j.step = s.step WHERE s.campaign_id = $1::uuid`, c.ID)
-	batch.Queue(`SELECT count(*), count(*) FILTER (WHERE keyword = 'opt_out') FROM campaign_replies WHERE campaign_id = $1::uuid`, c.ID)
+	batch.Queue(`SELECT count(*), count(*) FILTER (WHERE keyword = 'opt_out'),
+		count(*) FILTER (WHERE keyword = 'possible_opt_out') FROM campaign_replies WHERE campaign_id = $1::uuid`, c.ID)
 	batch.Queue(`SELECT count(*) FILTER (WHERE answer = 'yes'), count(*) FILTER (WHERE answer = 'no') FROM rsvps WHERE campaign_id = $1::uuid`, c.ID)
 	batch.Queue(`SELECT count(*) FILTER (WHERE action = 'sign'), count(*) FILTER (WHERE action = 'call')
 		FROM petition_actions WHERE campaign_id = $1::uuid`, c.ID)
@@ -235,7 +241,7 @@ func (s *Store) Results(ctx context.Context, id string) (Results, error) {
 	if err != nil {
 		return Results{}, fmt.Errorf("counting published messages: %w", err)
 	}
-	if err := br.QueryRow().Scan(&r.Replies, &r.OptOuts); err != nil {
+	if err := br.QueryRow().Scan(&r.Replies, &r.OptOuts, &r.PossibleOptOuts); err != nil {
 		return Results{}, fmt.Errorf("counting replies: %w", err)
 	}
 	var yes, no, signed, called, recipients int

@@ -51,6 +51,9 @@ type results struct {
 	OptOuts   int64            `json:"opt_outs"`
 	InboxOpen int64            `json:"inbox_open"`
 	Failures  map[string]int64 `json:"failures"`
+
+	// PossibleOptOuts wait for an organizer's decision in the inbox.
+	PossibleOptOuts int64 `json:"possible_opt_outs"`
 }
 
 func (s *Server) campaign(ctx context.Context, id string) (campaign, error) {
@@ -76,6 +79,9 @@ type dashboardView struct {
 	Recent    []campaignRow
 	OpenInbox int
 	InboxMore bool
+	// Reviews are the possible opt-outs waiting for a decision: the
+	// deadline makes them the most urgent thing in the inbox.
+	Reviews reviewsView
 }
 
 // dashboardCampaigns is how many recent campaigns the dashboard shows
@@ -110,6 +116,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.OpenInbox, v.InboxMore = len(inbox.Items), len(inbox.Items) == 100
+	v.Reviews = s.openReviews(r.Context())
 	s.render(w, r, http.StatusOK, "dashboard", "Dashboard", v)
 }
 

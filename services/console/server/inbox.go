@@ -34,6 +34,8 @@ type inboxView struct {
 	Status string
 	Items  []inboxItem
 	Notice string
+	// Reviews are the possible opt-outs, shown first on every tab.
+	Reviews reviewsView
 }
 
 func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +53,7 @@ func (s *Server) inboxPage(w http.ResponseWriter, r *http.Request) {
 	for i := range out.Items {
 		out.Items[i].Key = account.NewSecret()
 	}
-	s.render(w, r, http.StatusOK, "inbox", "Inbox", inboxView{Status: status, Items: out.Items, Notice: notice(r)})
+	s.render(w, r, http.StatusOK, "inbox", "Inbox", inboxView{Status: status, Items: out.Items, Notice: reviewNotice(r), Reviews: s.openReviews(r.Context())})
 }
 
 func (s *Server) inboxReply(w http.ResponseWriter, r *http.Request) {

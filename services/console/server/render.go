@@ -58,8 +58,9 @@ func templateFuncs() template.FuncMap {
 				return ""
 			}
 		},
-		"join": strings.Join,
-		"add":  func(a, b int) int { return a + b },
+		"join":  strings.Join,
+		"phone": displayPhone,
+		"add":   func(a, b int) int { return a + b },
 	}
 }
 

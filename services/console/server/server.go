@@ -142,6 +142,7 @@ func (s *Server) Routes() http.Handler {
 				r.Get("/messages", s.apiListMessages)
 				r.Get("/messages/{id}", s.apiGetMessage)
 				r.Get("/suppressions", s.apiListSuppressions)
+				r.Get("/reviews", s.apiListReviews)
 				r.Get("/settings", s.apiGetSettings)
 			})
 			r.Group(func(r chi.Router) {
@@ -172,6 +173,7 @@ func (s *Server) Routes() http.Handler {
 				r.Get("/campaigns/{id}/calls.csv", s.apiAnswersCSV("calls"))
 				r.Post("/inbox/{id}/reply", s.apiInboxReply)
 				r.Post("/inbox/{id}/handled", s.apiInboxHandled)
+				r.Post("/reviews/{id}/decision", s.apiDecideReview)
 			})
 			r.Group(func(r chi.Router) {
 				r.Use(s.require(account.RoleAdmin))
@@ -226,6 +228,7 @@ func (s *Server) Routes() http.Handler {
 		r.Post("/campaigns/{id}/cancel", s.campaignAction("cancel"))
 		r.Post("/inbox/{id}/reply", s.inboxReply)
 		r.Post("/inbox/{id}/handled", s.inboxHandled)
+		r.Post("/inbox/reviews/{id}/decision", s.reviewDecision)
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.require(account.RoleAdmin), s.passwordChanged)

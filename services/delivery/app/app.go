@@ -28,6 +28,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/publish"
 	"github.com/musterhq/muster/services/delivery/ratelimit"
 	"github.com/musterhq/muster/services/delivery/receive"
+	"github.com/musterhq/muster/services/delivery/review"
 	"github.com/musterhq/muster/services/delivery/rhythm"
 	"github.com/musterhq/muster/services/delivery/settings"
 	"github.com/musterhq/muster/services/delivery/store"
@@ -83,6 +84,16 @@ type Config struct {
 	// emails already sent: they still open, the current key seals. Since
 	// unsubscribe links never expire, keep a rotated key here for good.
 	UnsubscribeSecretPrevious string `env:"UNSUBSCRIBE_SECRET_PREVIOUS"`
+	// InboundEmailDomain is the host SendGrid's Inbound Parse receives
+	// members' replies on (its MX points at SendGrid): campaign emails get
+	// Reply-To reply+<message id>@ it and the inbound webhook is mounted.
+	// Empty: no Reply-To, no webhook.
+	InboundEmailDomain string `env:"INBOUND_EMAIL_DOMAIN"`
+	// SendGridInboundSecret is the path secret of the Inbound Parse URL
+	// (/webhooks/sendgrid/inbound/<secret>); _PREVIOUS (comma-separated)
+	// are still accepted while SendGrid's settings change over.
+	SendGridInboundSecret         string `env:"SENDGRID_INBOUND_SECRET"`
+	SendGridInboundSecretPrevious string `env:"SENDGRID_INBOUND_SECRET_PREVIOUS"`
 	// EmailWorkers is how many email requests are in progress at once:
 	// enough to fill two 1,000-recipient batches while others are with
 	// SendGrid (measured: 1,000 gave 20,400/s, 2,000 gave 22,000 to
@@ -114,6 +125,10 @@ type Config struct {
 	MaxAge time.Duration `env:"MAX_AGE" envDefault:"72h"`
 	// SweepEvery is how often deferred messages are checked for being due.
 	SweepEvery time.Duration `env:"SWEEP_EVERY" envDefault:"1s"`
+	// ReviewSweepEvery is how often possible opt-outs are checked for
+	// their warning and their deadline (both in business days, so a
+	// minute late is nothing).
+	ReviewSweepEvery time.Duration `env:"REVIEW_SWEEP_EVERY" envDefault:"1m"`
 	// SettingsRefresh is how often settings saved on another replica are
 	// picked up.
 	SettingsRefresh time.Duration `env:"SETTINGS_REFRESH" envDefault:"5s"`
@@ -175,6 +190,7 @@ func (c Config) validate() error {
 		}
 	}
 	errs = append(errs, c.providerSecrets()...)
+	errs = append(errs, c.emailReplyErrors()...)
 	if c.SendGridWebhookKey != "" {
 		if _, err := sendgrid.ParsePublicKey(c.SendGridWebhookKey); err != nil {
 			errs = append(errs, fmt.Errorf("DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err))
@@ -285,8 +301,8 @@ func (c Config) settings() settings.Settings {
 // PublicRoutes are the routes of delivery that answer without service
 // credentials, each because it carries a proof of its own: Twilio's
 // webhooks (X-Twilio-Signature), SendGrid's event webhook (its ECDSA
-// signature), the unsubscribe page and the preferences page (a sealed
-// token in the link).
+// signature), SendGrid's Inbound Parse (the secret in its path), the
+// unsubscribe page and the preferences page (a sealed token in the link).
 // Every other route is for trusted services only; the security suite
 // holds the router to this list.
 func PublicRoutes() []svcauth.Route {
@@ -294,6 +310,7 @@ func PublicRoutes() []svcauth.Route {
 		{Method: http.MethodPost, Pattern: twilio.StatusPath},
 		{Method: http.MethodPost, Pattern: twilio.InboundPath},
 		{Method: http.MethodPost, Pattern: sendgrid.EventsPath},
+		{Method: http.MethodPost, Pattern: sendgrid.InboundPath},
 		{Method: http.MethodGet, Pattern: unsubscribe.Path},
 		{Method: http.MethodPost, Pattern: unsubscribe.Path},
 		{Method: http.MethodGet, Pattern: prefs.Pattern},
@@ -329,6 +346,7 @@ func (c Config) String() string {
 	m := c
 	m.TwilioAuthToken, m.SendGridAPIKey, m.UnsubscribeSecret = mask(c.TwilioAuthToken), mask(c.SendGridAPIKey), mask(c.UnsubscribeSecret)
 	m.UnsubscribeSecretPrevious = mask(c.UnsubscribeSecretPrevious)
+	m.SendGridInboundSecret, m.SendGridInboundSecretPrevious = mask(c.SendGridInboundSecret), mask(c.SendGridInboundSecretPrevious)
 	return service.Describe(c.Config, m)
 }
 
@@ -405,6 +423,12 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	}
 	a.deps.Go(func(ctx context.Context) { src.Run(ctx, cfg.SettingsRefresh) })
 	api.New(st, a.deps.JS, src, log.Named("api")).Routes(r)
+	// Possible opt-outs: organizers decide them through the console; the
+	// sweeper warns before the deadline and treats them as opt-outs at it.
+	reviewer := review.New(st, o.Clock, log.Named("review"))
+	api.NewReviews(st, reviewer, o.Clock, log.Named("api")).Routes(r)
+	a.deps.Go(func(ctx context.Context) { reviewer.Sweep(ctx, cfg.ReviewSweepEvery) })
+	metrics.Reviews(a.deps.Registry, func(ctx context.Context) (int, int, error) { return st.ReviewCounts(ctx, o.Clock()) })
 	recv := receive.New(st, pub, src.Rules, o.Clock, log.Named("receive"))
 	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, recv, log.Named("twilio")).Routes(r)
 	if cfg.UnsubscribeSecret == "" { // development mode only: validate refuses it otherwise
@@ -437,6 +461,9 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if cfg.SendGridWebhookKey != "" {
 		key, _ := sendgrid.ParsePublicKey(cfg.SendGridWebhookKey) // validated in New
 		sendgrid.NewEventWebhook(key, recv, log.Named("sendgrid")).Routes(r)
+	}
+	if err := a.startEmailReplies(r, cfg, st, src, o.Clock); err != nil {
+		return err
 	}
 	m := metrics.New(a.deps.Registry)
 	w := worker.New(worker.Config{
@@ -492,7 +519,8 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 			APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.SendGridFrom, FromName: cfg.SendGridFromName, Timeout: cfg.TwilioTimeout,
 		})
 	}
-	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, Prefs: a.prefs.URL}, st, sender, pub, links, a.deps.Log.Named("mailer"))
+	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, ReplyDomain: cfg.InboundEmailDomain,
+		Prefs: a.prefs.URL}, st, sender, pub, links, a.deps.Log.Named("mailer"))
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,

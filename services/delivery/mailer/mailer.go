@@ -48,6 +48,11 @@ type Config struct {
 	// Prefs, when set, makes a member's preferences link (package prefs),
 	// put in every email's footer beside the unsubscribe link.
 	Prefs func(address string) string
+	// ReplyDomain is the Inbound Parse host: with it each email's
+	// Reply-To is ReplyAddress(ReplyDomain, message id), so a member's
+	// reply reaches delivery and maps to the message it answers. Empty
+	// sets no Reply-To (replies go to the From address).
+	ReplyDomain string
 }
 
 // Mailer gathers and sends email.
@@ -356,6 +361,9 @@ func (m *Mailer) batch(group []send) (sendgrid.Batch, []string) {
 	prefs := m.cfg.Prefs != nil
 	b := sendgrid.Batch{Subject: first.Subject, Text: withFooter(first.Body, false, prefs), HTML: withFooter(first.HTML, true, prefs),
 		Recipients: make([]sendgrid.Recipient, len(group))}
+	if m.cfg.ReplyDomain != "" {
+		b.ReplyTo = ReplyAddress(m.cfg.ReplyDomain, replySubstitution)
+	}
 	for _, a := range first.Attachments {
 		b.Attachments = append(b.Attachments, sendgrid.Attachment{Filename: a.Filename, ContentType: a.ContentType, Content: a.Content})
 	}
@@ -374,6 +382,9 @@ func (m *Mailer) batch(group []send) (sendgrid.Batch, []string) {
 		}
 		if prefs {
 			b.Recipients[i].Substitutions = append(b.Recipients[i].Substitutions, sendgrid.Field{Name: prefsSubstitution, Value: m.cfg.Prefs(s.msg.To)})
+		}
+		if b.ReplyTo != "" {
+			b.Recipients[i].Substitutions = append(b.Recipients[i].Substitutions, sendgrid.Field{Name: replySubstitution, Value: s.msg.ID})
 		}
 		ids[i] = s.msg.ID
 	}

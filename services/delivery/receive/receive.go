@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
+	"github.com/musterhq/muster/services/delivery/review"
 	"github.com/musterhq/muster/services/delivery/settings"
 	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/services/delivery/store"
@@ -152,6 +153,12 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 		}
 	}
 	rec.ID, rec.Keyword, rec.Reason, rec.CampaignID, rec.ContactID, rec.Reply = claim.ID, string(rd.Meaning), rd.Reason, out.CampaignID, out.ContactID, reply
+	if rd.Meaning == consent.Review {
+		// Might be an opt-out: an organizer decides, by the deadline
+		// counted from when delivery first received it.
+		due, warn := review.Deadline(claim.ReceivedAt, rules.Zone)
+		rec.Review = &store.ReviewDeadline{DueAt: due, WarnAt: warn}
+	}
 	done, recorded, err := r.store.RecordInbound(ctx, rec, r.now(), &events.InboundReceived{
 		Meta:       events.Meta{ID: "in." + in.MessageSID, Type: events.TypeInboundReceived, Version: events.VersionInbound, OccurredAt: r.now().UTC(), CorrelationID: in.MessageSID},
 		ProviderID: in.MessageSID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,

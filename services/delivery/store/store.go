@@ -383,28 +383,36 @@ func (s *Store) Suppress(ctx context.Context, sup Suppression) (added bool, err 
 		sup.At = s.now()
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO suppressions (channel, address, reason, source, evidence, created_at, renewed_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (channel, address) DO NOTHING`,
-			sup.Channel, sup.Address, sup.Reason, sup.Source, sup.Evidence, sup.At)
-		if err != nil {
-			return fmt.Errorf("suppressing address: %w", err)
-		}
-		added = tag.RowsAffected() == 1
-		if !added {
-			if _, err := tx.Exec(ctx, `UPDATE suppressions SET renewed_at = $3
-				WHERE channel = $1 AND address = $2 AND renewed_at < $3`, sup.Channel, sup.Address, sup.At); err != nil {
-				return fmt.Errorf("renewing suppression: %w", err)
-			}
-		}
-		if sup.Announce != nil && (added || sup.AnnounceRepeat) {
-			return outbox.Add(ctx, tx, s.now(), events.SubjectConsentChanged, sup.Announce.ID, sup.Announce)
-		}
-		return nil
+		added, err = s.suppressIn(ctx, tx, sup)
+		return err
 	})
 	if err == nil && sup.Announce != nil {
 		s.wake()
 	}
 	return added, err
+}
+
+// suppressIn is Suppress inside the caller's transaction (sup.At set), so
+// a change that suppresses (an organizer's decision on a review) commits
+// with the suppression and its consent event or not at all.
+func (s *Store) suppressIn(ctx context.Context, tx pgx.Tx, sup Suppression) (added bool, err error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO suppressions (channel, address, reason, source, evidence, created_at, renewed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (channel, address) DO NOTHING`,
+		sup.Channel, sup.Address, sup.Reason, sup.Source, sup.Evidence, sup.At)
+	if err != nil {
+		return false, fmt.Errorf("suppressing address: %w", err)
+	}
+	added = tag.RowsAffected() == 1
+	if !added {
+		if _, err := tx.Exec(ctx, `UPDATE suppressions SET renewed_at = $3
+			WHERE channel = $1 AND address = $2 AND renewed_at < $3`, sup.Channel, sup.Address, sup.At); err != nil {
+			return false, fmt.Errorf("renewing suppression: %w", err)
+		}
+	}
+	if sup.Announce != nil && (added || sup.AnnounceRepeat) {
+		return added, outbox.Add(ctx, tx, s.now(), events.SubjectConsentChanged, sup.Announce.ID, sup.Announce)
+	}
+	return added, nil
 }
 
 // Unsuppress lifts an opt-out, queuing the consent event that announces
@@ -534,6 +542,10 @@ type Inbound struct {
 	CampaignID string
 	ContactID  string
 	Reply      string
+	// Review, when set, opens a review of a possible opt-out
+	// (consent.Review) with the message's record, in the same
+	// transaction (see review.go).
+	Review *ReviewDeadline
 }
 
 // Claim is a provider message id taken before anything acts on its
@@ -589,8 +601,16 @@ func (s *Store) RecordInbound(ctx context.Context, in Inbound, at time.Time, ann
 			UPDATE inbound_messages SET keyword = $2, reason = $3, campaign_id = $4, contact_id = $5, reply = $6, handled_at = $7
 			WHERE id = $1 AND handled_at IS NULL RETURNING id::text`,
 			in.ID, in.Keyword, in.Reason, in.CampaignID, in.ContactID, in.Reply, at).Scan(&in.ID)
-		if err != nil || announce == nil {
+		if err != nil {
 			return err
+		}
+		if in.Review != nil {
+			if err := openReview(ctx, tx, in.ID, *in.Review); err != nil {
+				return err
+			}
+		}
+		if announce == nil {
+			return nil
 		}
 		announce.MessageID = in.ID
 		return outbox.Add(ctx, tx, s.now(), events.SubjectInbound, announce.ID, announce)

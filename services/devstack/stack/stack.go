@@ -27,6 +27,7 @@ import (
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/natsserver"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/svcauth"
 )
 
@@ -57,6 +58,10 @@ type Options struct {
 	// are made up per process (links then die with it). The dev stack
 	// keeps its own under .run/ so links outlive a restart.
 	LinkSecret, UnsubscribeSecret string
+	// InboundSecret is the path secret of delivery's Inbound Parse URL,
+	// which the simulator posts members' emails to; empty makes one up
+	// (the simulator is told it either way).
+	InboundSecret string
 	// AdminToken asks for an admin API token (Stack.AdminToken) once the
 	// console runs.
 	AdminToken bool
@@ -172,9 +177,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("listening for the simulator: %w", err)
 	}
 	s.SimulatorURL = "http://" + simLn.Addr().String()
+	if o.InboundSecret == "" {
+		o.InboundSecret = secret.Generate()
+	}
 	s.Sim = sim.New(sim.Config{
 		InboundURL: s.DeliveryURL + twilio.InboundPath, AutoCallbacks: o.AutoCallbacks, CallbackDelay: o.CallbackDelay,
 		SendGridKey: simSendGridKey, EventWebhookURL: s.DeliveryURL + sendgrid.EventsPath, AutoEmailEvents: o.AutoCallbacks,
+		InboundParseURL: s.DeliveryURL + sendgrid.InboundPrefix + o.InboundSecret,
 	}, log.Named("simulator"))
 	s.simSrv = sim.NewHTTPServer(s.Sim.Handler())
 	go func() { _ = s.simSrv.Serve(simLn) }()
@@ -213,6 +222,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	dc.TwilioAPIURL, dc.TwilioAccountSID, dc.TwilioAuthToken = s.SimulatorURL, sim.DefaultAccountSID, sim.DefaultAuthToken
 	dc.TwilioFrom = "+15550001111"
 	dc.UnsubscribeSecret = o.UnsubscribeSecret
+	// Members' email replies: Reply-To on the dev domain, posted back by
+	// the simulator (POST /sim/sendgrid/reply).
+	dc.InboundEmailDomain, dc.SendGridInboundSecret = devReplyDomain, o.InboundSecret
 	dc.SendGridAPIKey, dc.SendGridAPIURL, dc.SendGridWebhookKey = simSendGridKey, s.SimulatorURL, s.Sim.SendGridPublicKey()
 	if o.DeliveryWorkers > 0 {
 		dc.Workers = o.DeliveryWorkers
@@ -305,6 +317,10 @@ func (s *Stack) Stop() error {
 	defer s.mu.Unlock()
 	return errors.Join(s.errs...)
 }
+
+// devReplyDomain is the reply addresses' domain in the dev stack; no mail
+// reaches it but what the simulator posts.
+const devReplyDomain = "replies.muster.local"
 
 // simSendGridKey is the API key the simulator accepts for mail/send.
 const simSendGridKey = "SG.muster-dev"
