@@ -358,3 +358,23 @@ func TestEmailFooterHasPreferencesLink(t *testing.T) {
 		t.Fatalf("after saving: %d %+v", resp.StatusCode, out)
 	}
 }
+
+// A member who opted out may still set their rhythm (it holds if they
+// come back), but nothing is texted to them: no confirmation.
+func TestOptedOutMemberGetsNoRhythmConfirmation(t *testing.T) {
+	h := newHarness(t, setup{})
+	h.start(nil)
+	member := "+12125550167"
+	if res, err := h.sim.SendReply(context.Background(), simReply(member, "STOP")); err != nil || res.StatusCode != 200 {
+		t.Fatalf("STOP = %+v, %v", res, err)
+	}
+	res, err := h.sim.SendReply(context.Background(), simReply(member, "NIGHTS"))
+	if err != nil || res.StatusCode != 200 || len(res.Replies) != 0 {
+		t.Fatalf("NIGHTS from an opted-out member = %+v, %v", res, err)
+	}
+	var out map[string]any
+	h.get("/rhythm/"+url.PathEscape(member), &out)
+	if out["window"] != "16:00-21:00" {
+		t.Fatalf("rhythm = %+v", out)
+	}
+}
