@@ -62,7 +62,8 @@ type User struct {
 // consumes (events/subjects.go names the subjects):
 //
 //   - contacts answers the audience and member queries, publishes consent
-//     changes organizers make, and applies everyone's consent changes.
+//     changes organizers make, applies everyone's consent changes, and
+//     keeps members' rhythm changes to show them on the member page.
 //   - campaigns alone publishes send requests, asks contacts for audience
 //     pages, and reads message statuses and replies.
 //   - delivery reads send requests and consent changes, publishes message
@@ -74,8 +75,8 @@ func Users() []User {
 	return []User{
 		{
 			Name:      Contacts,
-			Streams:   []string{events.StreamConsent, events.StreamDeadLetter},
-			Consumers: []Consumer{{events.StreamConsent, "contacts-consent"}},
+			Streams:   []string{events.StreamConsent, events.StreamRhythm, events.StreamDeadLetter},
+			Consumers: []Consumer{{events.StreamConsent, "contacts-consent"}, {events.StreamRhythm, "contacts-rhythm"}},
 			Events:    []string{events.SubjectConsentChanged},
 			Serves:    []string{events.SubjectAudiencePage, events.SubjectAudienceCount, events.SubjectMemberGet},
 		},

@@ -146,6 +146,8 @@ func subjectIn(name string) string {
 		return events.SubjectInbound
 	case events.StreamConsent:
 		return events.SubjectConsentChanged
+	case events.StreamRhythm:
+		return events.SubjectRhythmChanged
 	default:
 		return events.SubjectDeadLetterPrefix + "test"
 	}

@@ -88,13 +88,25 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusCreated, c)
 }
 
+// contactWithRhythm is a contact as GET /contacts/{id} shows it: its
+// fields and the member's own rhythm beside them.
+type contactWithRhythm struct {
+	contact.Contact
+	Rhythm rhythmView `json:"rhythm"`
+}
+
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	c, err := h.store.Get(r.Context(), chi.URLParam(r, "id"))
 	if err != nil {
 		web.WriteError(w, r, h.log, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, c)
+	rh, err := h.rhythmOf(r, c)
+	if err != nil {
+		web.WriteError(w, r, h.log, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, contactWithRhythm{Contact: c, Rhythm: rh})
 }
 
 // patch edits some fields of a contact. It never touches consent: that

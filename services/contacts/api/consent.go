@@ -37,7 +37,60 @@ func (h *Handler) consent(w http.ResponseWriter, r *http.Request) {
 	if current == nil {
 		current = []store.ConsentState{}
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"contact_id": c.ID, "current": current, "history": history})
+	rh, err := h.rhythmOf(r, c)
+	if err != nil {
+		web.WriteError(w, r, h.log, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"contact_id": c.ID, "current": current, "history": history, "rhythm": rh})
+}
+
+// rhythmView is a member's own rhythm as the API shows it: the text
+// channel's choice at the top (window, pause, fewer texts are texting
+// rules), every address's current choice, and the history of changes.
+type rhythmView struct {
+	// Window is empty when the member follows the organization's hours.
+	Window      string              `json:"window"`
+	PausedUntil *time.Time          `json:"paused_until"`
+	FewerTexts  bool                `json:"fewer_texts"`
+	Language    string              `json:"language"`
+	Channels    string              `json:"channels"`
+	Current     []store.Rhythm      `json:"current"`
+	History     []store.RhythmEntry `json:"history"`
+}
+
+// rhythmOf reads a contact's rhythm. A pause that has ended is shown as
+// none: delivery no longer holds texts for it.
+func (h *Handler) rhythmOf(r *http.Request, c contact.Contact) (rhythmView, error) {
+	current, history, err := h.store.Rhythms(r.Context(), c)
+	if err != nil {
+		return rhythmView{}, err
+	}
+	v := rhythmView{Current: current, History: history}
+	if v.Current == nil {
+		v.Current = []store.Rhythm{}
+	}
+	if v.History == nil {
+		v.History = []store.RhythmEntry{}
+	}
+	now := h.store.Now()
+	for _, cur := range current {
+		if cur.Channel == string(events.ChannelSMS) {
+			v.Window, v.FewerTexts = cur.Window, cur.FewerTexts
+			if cur.PausedUntil != nil && cur.PausedUntil.After(now) {
+				v.PausedUntil = cur.PausedUntil
+			}
+		}
+		if v.Language == "" || cur.Channel == string(events.ChannelSMS) {
+			if cur.Language != "" {
+				v.Language = cur.Language
+			}
+			if cur.Channels != "" {
+				v.Channels = cur.Channels
+			}
+		}
+	}
+	return v, nil
 }
 
 type consentRequest struct {

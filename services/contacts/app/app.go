@@ -1,6 +1,6 @@
 // Package app assembles the contacts service: configuration, dependencies,
-// the HTTP API, the audience responder, the consent consumer, the consent
-// outbox relay and the import runner.
+// the HTTP API, the audience responder, the consent and rhythm consumers,
+// the consent outbox relay and the import runner.
 package app
 
 import (
@@ -126,6 +126,14 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	err = a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamConsent, Durable: "contacts-consent", Workers: 1,
 	}, audience.ConsentHandler(st, log.Named("consent")))
+	if err != nil {
+		return err
+	}
+	// Rhythm changes settle by their own time, so any order will do; one
+	// worker keeps the member page's history in arrival order too.
+	err = a.deps.Consume(ctx, stream.Consumer{
+		Stream: events.StreamRhythm, Durable: "contacts-rhythm", Workers: 1,
+	}, audience.RhythmHandler(st, log.Named("rhythm")))
 	if err != nil {
 		return err
 	}
