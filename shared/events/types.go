@@ -65,10 +65,21 @@ type SendRequested struct {
 	// ends expired instead of going out late. omitzero: a zero time is
 	// left out, as omitempty cannot do for a struct.
 	NotAfter time.Time `json:"not_after,omitzero"`
+	// DefaultWindow is the window this member starts with when they have
+	// not chosen one (DefaultWindowNights for a member whose shift is
+	// night). Delivery applies it only when the organization turned the
+	// shift-aware default on and the member never chose their hours
+	// (NIGHTS, DAYS or the preferences page); empty is the organization's.
+	DefaultWindow string `json:"default_window,omitempty"`
 	// Attachments go with an email only (a meeting's calendar invitation);
 	// an SMS request never carries any.
 	Attachments []Attachment `json:"attachments,omitempty"`
 }
+
+// DefaultWindowNights asks for the NIGHTS window (16:00-21:00 the
+// member's time) as a member's default: campaigns sets it when the
+// member's shift attribute is night.
+const DefaultWindowNights = "nights"
 
 // Attachment is one file sent with an email. Content is standard base64,
 // the form SendGrid's v3 API takes, so delivery passes it through as is.

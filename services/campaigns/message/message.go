@@ -295,7 +295,20 @@ func (b *Builder) BuildKeyed(m *events.Member, ch events.Channel, key string, no
 	}
 	req.To = m.Phone
 	req.Body = cp.sms.String(m, &v)
+	req.DefaultWindow = DefaultWindow(m)
 	return req
+}
+
+// DefaultWindow is the window a member starts with before they choose
+// their own: NIGHTS for one whose shift attribute is night (delivery
+// applies it only when the organization asked for it and the member never
+// chose). Campaigns knows the attribute; delivery knows the choice.
+func DefaultWindow(m *events.Member) string {
+	switch strings.ToLower(strings.TrimSpace(m.Fields["shift"])) {
+	case "night", "nights", "noche", "noches":
+		return events.DefaultWindowNights
+	}
+	return ""
 }
 
 // TextToHTML makes a plain email's HTML part: escaped, paragraphs kept.

@@ -24,8 +24,12 @@ type contact struct {
 	Phone      string            `json:"phone"`
 	Email      string            `json:"email"`
 	Language   string            `json:"language"`
+	TimeZone   string            `json:"time_zone"`
 	Tags       []string          `json:"tags"`
 	Attributes map[string]string `json:"attributes"`
+	// Rhythm is the member's own choice of when and how often to be
+	// texted (GET /contacts/{id} only).
+	Rhythm memberRhythm `json:"rhythm"`
 }
 
 type contactsView struct {
@@ -150,6 +154,10 @@ type contactView struct {
 	Current []consentEntry
 	History []consentEntry
 	Turns   []turn
+	// Rhythm says the member's own rhythm in plain words; RhythmHistory
+	// lists its changes, newest first.
+	Rhythm        []rhythmLine
+	RhythmHistory []rhythmHistoryRow
 	// ConversationError says why the conversation could not be shown
 	// (delivery down) without failing the whole page.
 	ConversationError string
@@ -171,6 +179,7 @@ func (s *Server) contactPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Current, v.History = consent.Current, consent.History
+	v.Rhythm, v.RhythmHistory = rhythmWords(v.Contact.Rhythm, v.Contact.TimeZone)
 	if v.Contact.Phone != "" {
 		var conv struct {
 			Turns []turn `json:"turns"`
