@@ -272,6 +272,15 @@ func (c Config) ackWait() time.Duration {
 	return c.TwilioTimeout + 20*time.Second
 }
 
+// The default HELP replies name the member's own rhythm keywords, since a
+// night-shift member who only knows STOP loses the union for good; with an
+// organization name of 100 characters (the most settings take) they still
+// fit the 306-character limit of two segments (a test holds them to it).
+const (
+	defaultHelp   = "%s: member alerts, a few msgs/month. Msg & data rates may apply. Reply NIGHTS for texts 4-9pm only, PAUSE to pause 30 days, PREFS for settings, STOP to opt out."
+	defaultHelpES = "%s: alertas para miembros, pocos mensajes al mes. Pueden aplicarse tarifas. Responda NOCHES para recibir solo de 16 a 21 h, PAUSA para pausar 30 días, ALTO para no recibir más."
+)
+
 // settings are the organization's settings as the environment gives them:
 // the defaults until an admin saves others. Replies not configured are
 // written naming the organization.
@@ -287,9 +296,9 @@ func (c Config) settings() settings.Settings {
 		s.OptInText = fmt.Sprintf("%s: You are resubscribed to texts. Reply HELP for help, STOP to opt out.", c.OrgName)
 	}
 	if s.HelpText == "" {
-		s.HelpText = fmt.Sprintf("%s: member alerts, a few msgs/month. Msg & data rates may apply. Reply STOP to opt out.", c.OrgName)
+		s.HelpText = fmt.Sprintf(defaultHelp, c.OrgName)
 	}
-	s.HelpTextES = fmt.Sprintf("%s: alertas para miembros, pocos mensajes al mes. Pueden aplicarse tarifas. Responda ALTO para no recibir más.", c.OrgName)
+	s.HelpTextES = fmt.Sprintf(defaultHelpES, c.OrgName)
 	s.OptOutTextES = fmt.Sprintf("%s: Ya no recibirá más mensajes. Responda INICIAR para volver a recibirlos.", c.OrgName)
 	s.OptInTextES = fmt.Sprintf("%s: Volverá a recibir mensajes. Responda AYUDA para ayuda, ALTO para no recibir más.", c.OrgName)
 	s.JoinWords = strings.Join(consent.DefaultJoin, ", ")

@@ -46,6 +46,11 @@ type Settings struct {
 	TimeZone   string `json:"time_zone"`
 	CapPerDay  int    `json:"cap_per_day"`
 	CapPerWeek int    `json:"cap_per_week"`
+	// ShiftAwareDefault starts members whose shift attribute is night
+	// with the NIGHTS window (16:00-21:00 their time) until they choose
+	// their own hours (events.SendRequested.DefaultWindow). Off by
+	// default: turning it on holds some members' texts later than before.
+	ShiftAwareDefault bool `json:"shift_aware_default"`
 }
 
 // maxReply keeps a keyword reply to at most two GSM-7 segments.
@@ -61,6 +66,9 @@ type Rules struct {
 	// Reader reads members' texts with the organization's join words.
 	Reader consent.Reader
 	Join   []string
+	// ShiftAware applies a send request's DefaultWindow to members who
+	// never chose their hours.
+	ShiftAware bool
 }
 
 // Replies are the organization's answers to members' keywords in one
@@ -124,7 +132,7 @@ func (s Settings) Rules() (Rules, error) {
 			consent.English: {Help: s.HelpText, OptOut: s.OptOutText, OptIn: s.OptInText, Welcome: s.JoinText},
 			consent.Spanish: {Help: s.HelpTextES, OptOut: s.OptOutTextES, OptIn: s.OptInTextES, Welcome: s.JoinTextES},
 		},
-		Reader: consent.NewReader(join), Join: join}, nil
+		Reader: consent.NewReader(join), Join: join, ShiftAware: s.ShiftAwareDefault}, nil
 }
 
 // joinWords reads the comma-separated join keywords: each one word, and

@@ -30,6 +30,10 @@ type Rhythm struct {
 	// Channels is sms, email or both.
 	Channels  string    `json:"channels"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// ChoseHours is whether the member ever chose their hours (NIGHTS,
+	// DAYS or the preferences page), so a shift-aware default no longer
+	// applies to them. Only Rhythms, the send path's read, fills it.
+	ChoseHours bool `json:"-"`
 }
 
 // WindowText is the member's window as "16:00-21:00", empty for the
@@ -58,6 +62,10 @@ func (r Rhythm) record() rhythmRecord {
 func (r Rhythm) Paused(now time.Time) bool { return r.PausedUntil != nil && r.PausedUntil.After(now) }
 
 func minutes(d time.Duration) int16 { return int16(d / time.Minute) }
+
+// hoursChanges are the history's changes by which a member chose their
+// hours: after one, a shift-aware default no longer applies to them.
+var hoursChanges = []string{"nights", "days", "web_form"}
 
 const rhythmColumns = `address, channel, window_start, window_end, paused_until, less, language, channels, updated_at`
 
@@ -90,11 +98,26 @@ func (s *Store) Rhythm(ctx context.Context, address string) (Rhythm, bool, error
 // worker asks for a batch of texts at once); an address that never chose
 // one is missing from the map.
 func (s *Store) Rhythms(ctx context.Context, addresses []string) (map[string]Rhythm, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+rhythmColumns+` FROM member_rhythm WHERE address = ANY($1)`, addresses)
+	// Whether the member chose their hours is read from the history (by
+	// its address index), so the rhythm's own row and what writes it stay
+	// as they are; only members who ever changed their rhythm have rows.
+	rows, err := s.pool.Query(ctx, `SELECT `+rhythmColumns+`, EXISTS (SELECT 1 FROM member_rhythm_history h
+			WHERE h.address = member_rhythm.address AND h.change = ANY($2))
+		FROM member_rhythm WHERE address = ANY($1)`, addresses, hoursChanges)
 	if err != nil {
 		return nil, fmt.Errorf("reading rhythms: %w", err)
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rhythm, error) { return scanRhythm(r) })
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rhythm, error) {
+		var x Rhythm
+		var start, end *int16
+		if err := r.Scan(&x.Address, &x.Channel, &start, &end, &x.PausedUntil, &x.Less, &x.Language, &x.Channels, &x.UpdatedAt, &x.ChoseHours); err != nil {
+			return Rhythm{}, err
+		}
+		if start != nil && end != nil {
+			x.Window = &quiet.Window{Start: time.Duration(*start) * time.Minute, End: time.Duration(*end) * time.Minute}
+		}
+		return x, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading rhythms: %w", err)
 	}

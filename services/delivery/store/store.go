@@ -63,17 +63,19 @@ type Message struct {
 	// is when the text stops being of use (see events.SendRequested).
 	State    string     `json:"state,omitempty"`
 	NotAfter *time.Time `json:"not_after,omitempty"`
+	// DefaultWindow is the request's events.SendRequested.DefaultWindow.
+	DefaultWindow string `json:"default_window,omitempty"`
 }
 
 const messageColumns = `id::text, idempotency_key, campaign_id, step, contact_id, channel, to_addr, body,
 	status, coalesce(provider_id, ''), error_code, reason, correlation_id, time_zone, urgent, segments,
-	deferred_until, defer_reason, state, not_after, created_at, updated_at`
+	deferred_until, defer_reason, state, not_after, default_window, created_at, updated_at`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
 		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
-		&m.DeferredUntil, &m.DeferReason, &m.State, &m.NotAfter, &m.CreatedAt, &m.UpdatedAt)
+		&m.DeferredUntil, &m.DeferReason, &m.State, &m.NotAfter, &m.DefaultWindow, &m.CreatedAt, &m.UpdatedAt)
 	return m, err
 }
 
@@ -91,13 +93,13 @@ func notAfter(t time.Time) *time.Time {
 func (s *Store) Record(ctx context.Context, req events.SendRequested, segments int) (Message, bool, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
 		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
-			correlation_id, time_zone, urgent, segments, created_at, updated_at, language, state, not_after)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)
+			correlation_id, time_zone, urgent, segments, created_at, updated_at, language, state, not_after, default_window)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18)
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING `+messageColumns,
 		req.IdempotencyKey, req.CampaignID, req.Step, req.ContactID, string(req.Channel), req.To, req.Body,
 		status.Queued, status.Queued.Rank(), req.CorrelationID, req.TimeZone, req.Urgent, segments, s.now(), req.Language,
-		req.State, notAfter(req.NotAfter)))
+		req.State, notAfter(req.NotAfter), req.DefaultWindow))
 	if err == nil {
 		return m, true, nil
 	}
@@ -280,12 +282,12 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 			SELECT id, $3::text, $7::text, $5::text, moved, $8::timestamptz FROM upd)
 		SELECT id::text, idempotency_key, campaign_id, step, contact_id, channel, to_addr, body,
 			status, coalesce(provider_id, ''), error_code, reason, correlation_id, time_zone, urgent, segments,
-			deferred_until, defer_reason, state, not_after, created_at, updated_at, moved
+			deferred_until, defer_reason, state, not_after, default_window, created_at, updated_at, moved
 		FROM upd`,
 		id, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now())
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
 		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
-		&m.DeferredUntil, &m.DeferReason, &m.State, &m.NotAfter, &m.CreatedAt, &m.UpdatedAt, &moved)
+		&m.DeferredUntil, &m.DeferReason, &m.State, &m.NotAfter, &m.DefaultWindow, &m.CreatedAt, &m.UpdatedAt, &moved)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Message{}, false, apperr.NotFound("no message %s", id)
 	}

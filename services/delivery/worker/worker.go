@@ -257,7 +257,7 @@ func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
 	}
 	segments := sms.Measure(req.Body).Segments
 	d, err := w.admit(ctx, recipient{to: req.To, timeZone: req.TimeZone, state: req.State, key: req.IdempotencyKey,
-		urgent: req.Urgent, segments: segments, notAfter: req.NotAfter})
+		defaultWindow: req.DefaultWindow, urgent: req.Urgent, segments: segments, notAfter: req.NotAfter})
 	if err != nil {
 		return err
 	}
@@ -292,8 +292,11 @@ func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
 // recipient is what the send rules read of a message.
 type recipient struct {
 	to, timeZone, state, key string
-	urgent                   bool
-	segments                 int
+	// defaultWindow is the request's DefaultWindow ("nights" for a
+	// night-shift member).
+	defaultWindow string
+	urgent        bool
+	segments      int
 	// notAfter is zero when the text has no event to be late for.
 	notAfter time.Time
 }
@@ -329,6 +332,12 @@ func (w *Worker) admit(ctx context.Context, rc recipient) (decision, error) {
 		return decision{}, stream.Retry(err, time.Second)
 	}
 	limits := rhythm.Limits{Org: rules.Window, Member: member.Window}
+	if rules.ShiftAware && member.Window == nil && !member.ChoseHours && rc.defaultWindow == events.DefaultWindowNights {
+		// The shift-aware default: a night-shift member who never chose
+		// their hours is held as if they had texted NIGHTS.
+		nights := rhythm.Nights
+		limits.Member = &nights
+	}
 	if w.cfg.States != nil {
 		limits.State = w.cfg.States.For(rhythm.StateOf(rc.state, rc.to))
 	}
@@ -443,7 +452,8 @@ func (w *Worker) Process(ctx context.Context, msg store.Message) error {
 	if w.cfg.MaxAge > 0 && w.cfg.Clock().Sub(msg.CreatedAt) > w.cfg.MaxAge {
 		return w.settle(ctx, msg.ID, store.Update{Status: status.Expired, Reason: fmt.Sprintf("not sendable within %s", w.cfg.MaxAge)})
 	}
-	rc := recipient{to: msg.To, timeZone: msg.TimeZone, state: msg.State, key: msg.IdempotencyKey, urgent: msg.Urgent, segments: msg.Segments}
+	rc := recipient{to: msg.To, timeZone: msg.TimeZone, state: msg.State, key: msg.IdempotencyKey, defaultWindow: msg.DefaultWindow,
+		urgent: msg.Urgent, segments: msg.Segments}
 	if msg.NotAfter != nil {
 		rc.notAfter = *msg.NotAfter
 	}
