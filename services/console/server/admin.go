@@ -148,7 +148,14 @@ type Messaging struct {
 	TimeZone     string `json:"time_zone"`
 	CapPerDay    int    `json:"cap_per_day"`
 	CapPerWeek   int    `json:"cap_per_week"`
+	// ShiftAwareDefault starts night-shift members with the NIGHTS window
+	// until they choose; nil (left out of an API call) keeps delivery's.
+	ShiftAwareDefault *bool `json:"shift_aware_default,omitempty"`
 }
+
+// ShiftAware is whether the shift-aware default is on, for templates
+// (which would read a non-nil pointer to false as true).
+func (m Messaging) ShiftAware() bool { return m.ShiftAwareDefault != nil && *m.ShiftAwareDefault }
 
 type messagingDoc struct {
 	Settings  Messaging `json:"settings"`
@@ -162,6 +169,12 @@ type settingsView struct {
 	Saved     bool
 	Error     string
 	Console   []Setting
+	// StateRules are delivery's state rules; StateRulesError says why they
+	// could not be read, StateRuleError why an admin's row was refused.
+	StateRules      []stateRule
+	StateRulesError string
+	StateRuleError  string
+	StateRuleSaved  bool
 }
 
 func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
@@ -177,6 +190,8 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 	}
 	v.CanEdit = principalOf(r).Role.Allows(account.RoleAdmin)
 	v.Console = s.Settings
+	v.StateRules, v.StateRulesError = s.stateRules(r)
+	v.StateRuleSaved = r.URL.Query().Get("saved") == "state_rule"
 	s.render(w, r, status, "settings", "Settings", v)
 }
 
@@ -199,6 +214,8 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 		SendWindow: r.PostFormValue("send_window"), TimeZone: r.PostFormValue("time_zone"),
 		CapPerDay: num("cap_per_day"), CapPerWeek: num("cap_per_week"),
 	}
+	shift := r.PostFormValue("shift_aware_default") == "on"
+	m.ShiftAwareDefault = &shift
 	p := principalOf(r)
 	body := struct {
 		Messaging
@@ -214,6 +231,6 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, p, "settings.change", "messaging settings",
-		fmt.Sprintf("window %s, zone %s, caps %d/day %d/week", m.SendWindow, m.TimeZone, m.CapPerDay, m.CapPerWeek))
+		fmt.Sprintf("window %s, zone %s, caps %d/day %d/week, shift-aware %t", m.SendWindow, m.TimeZone, m.CapPerDay, m.CapPerWeek, shift))
 	s.renderSettings(w, r, http.StatusOK, settingsView{Messaging: saved, Saved: true})
 }

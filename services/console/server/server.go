@@ -144,6 +144,7 @@ func (s *Server) Routes() http.Handler {
 				r.Get("/suppressions", s.apiListSuppressions)
 				r.Get("/reviews", s.apiListReviews)
 				r.Get("/settings", s.apiGetSettings)
+				r.Get("/state-rules", s.apiListStateRules)
 			})
 			r.Group(func(r chi.Router) {
 				r.Use(s.require(account.RoleOrganizer))
@@ -178,6 +179,7 @@ func (s *Server) Routes() http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(s.require(account.RoleAdmin))
 				r.Put("/settings", s.apiPutSettings)
+				r.Put("/state-rules/{state}", s.apiPutStateRule)
 				r.Get("/organizers", s.apiListOrganizers)
 				r.Patch("/organizers/{id}", s.apiChangeAccess)
 				r.Get("/tokens", s.apiListTokens)
@@ -240,6 +242,7 @@ func (s *Server) Routes() http.Handler {
 		r.Post("/admin/tokens/{id}/revoke", s.revokeToken)
 		r.Get("/admin/audit", s.auditPage)
 		r.Post("/settings", s.saveSettings)
+		r.Post("/settings/state-rules", s.saveStateRule)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no page here.")
