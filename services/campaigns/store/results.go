@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -19,8 +20,9 @@ type MessageStatus struct {
 
 // RecordStatuses keeps step messages' latest statuses for results, in one
 // statement; a report that ranks lower than what is stored (late,
-// repeated) changes nothing. When a message appears twice, its
-// higher-ranked report is kept.
+// repeated) changes nothing, except that a queued text deferred again
+// takes its new reason (a member's pause ended, their window holds it).
+// When a message appears twice, its higher-ranked report is kept.
 func (s *Store) RecordStatuses(ctx context.Context, list []MessageStatus) error {
 	best := make(map[string]int, len(list))
 	for i, m := range list {
@@ -50,7 +52,8 @@ func (s *Store) RecordStatuses(ctx context.Context, list []MessageStatus) error 
 		SELECT u.*, $10::timestamptz FROM unnest($1::text[], $2::text[]::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::text[]) AS u
 		ON CONFLICT (message_id) DO UPDATE SET status = excluded.status, status_rank = excluded.status_rank,
 			error_code = excluded.error_code, reason = excluded.reason, updated_at = excluded.updated_at
-		WHERE campaign_messages.status_rank < excluded.status_rank`,
+		WHERE campaign_messages.status_rank < excluded.status_rank
+			OR (campaign_messages.status = 'queued' AND excluded.status = 'queued' AND excluded.reason <> '')`,
 		ids, campaigns, contacts, statuses, ranks, steps, channels, codes, reasons, s.now())
 	if err != nil {
 		return fmt.Errorf("recording %d message statuses: %w", n, err)
@@ -83,12 +86,17 @@ type Counts struct {
 	Failed    int `json:"failed"`
 	// Deferred are held by delivery (quiet hours, frequency cap): delivery
 	// reports them as queued with a reason.
-	Deferred   int            `json:"deferred"`
-	Suppressed int            `json:"suppressed"`
-	Expired    int            `json:"expired"`
-	Cancelled  int            `json:"cancelled"`
-	Unknown    int            `json:"unknown"`
-	ByStatus   map[string]int `json:"by_status"`
+	Deferred int `json:"deferred"`
+	// DeferredByReason splits Deferred by what holds each text now
+	// (events.Defer*: member_window, pause, fewer_texts, state_rule,
+	// quiet_hours, cap); DeferredLastUntil is when the last of them is due.
+	DeferredByReason  map[string]int `json:"deferred_by_reason"`
+	DeferredLastUntil *time.Time     `json:"deferred_last_until,omitempty"`
+	Suppressed        int            `json:"suppressed"`
+	Expired           int            `json:"expired"`
+	Cancelled         int            `json:"cancelled"`
+	Unknown           int            `json:"unknown"`
+	ByStatus          map[string]int `json:"by_status"`
 	// Failures are failed and undelivered messages by error code and
 	// reason ("30003 unreachable handset").
 	Failures map[string]int `json:"failures"`
@@ -101,6 +109,13 @@ func (c *Counts) add(status, code, reason string, n int) {
 		c.Queued += n
 		if reason != "" {
 			c.Deferred += n
+			why, until, ok := events.ParseDeferred(reason)
+			if !ok {
+				why = "other"
+			} else if c.DeferredLastUntil == nil || until.After(*c.DeferredLastUntil) {
+				c.DeferredLastUntil = &until
+			}
+			c.DeferredByReason[why] += n
 		}
 	case events.StatusSending:
 		c.Queued += n
@@ -131,7 +146,7 @@ func (c *Counts) add(status, code, reason string, n int) {
 }
 
 func newCounts() Counts {
-	return Counts{ByStatus: map[string]int{}, Failures: map[string]int{}}
+	return Counts{ByStatus: map[string]int{}, Failures: map[string]int{}, DeferredByReason: map[string]int{}}
 }
 
 // StepCounts are a later step's numbers (a reminder, a notice).

@@ -54,6 +54,11 @@ type results struct {
 
 	// PossibleOptOuts wait for an organizer's decision in the inbox.
 	PossibleOptOuts int64 `json:"possible_opt_outs"`
+	// Deferred texts wait in delivery, by what holds them (see
+	// waitingWords).
+	Deferred          int64            `json:"deferred"`
+	DeferredByReason  map[string]int64 `json:"deferred_by_reason"`
+	DeferredLastUntil *time.Time       `json:"deferred_last_until"`
 }
 
 func (s *Server) campaign(ctx context.Context, id string) (campaign, error) {
@@ -133,6 +138,8 @@ type campaignView struct {
 	Campaign campaign
 	Results  results
 	Notice   string
+	// Waiting says the texts delivery holds, by reason, in plain words.
+	Waiting []string
 }
 
 func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
@@ -146,6 +153,7 @@ func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	v.Waiting = waitingWords(v.Results, s.orgZone(r.Context()))
 	s.render(w, r, http.StatusOK, "campaign", c.Name, v)
 }
 

@@ -4,30 +4,31 @@ import (
 	"time"
 
 	"github.com/musterhq/muster/services/delivery/quiet"
+	"github.com/musterhq/muster/shared/events"
 )
 
 // Why a text waits: the defer_reason the message log shows. A reason
 // names what holds the text at the moment it is deferred; the text is
 // never dropped for any of them, only an event that has passed (NotAfter)
-// ends it, expired.
+// ends it, expired. The words are events' (campaigns counts them too).
 const (
 	// ReasonQuietHours: outside the organization's window (08:00 to 21:00
 	// at most, 47 CFR 64.1200(c)(1)).
-	ReasonQuietHours = "quiet_hours"
+	ReasonQuietHours = events.DeferQuietHours
 	// ReasonStateRule: outside the member's state's stricter hours, or
 	// over its messages-per-24-hours limit.
-	ReasonStateRule = "state_rule"
+	ReasonStateRule = events.DeferStateRule
 	// ReasonMemberWindow: outside the hours the member chose (NIGHTS, the
 	// preferences page).
-	ReasonMemberWindow = "member_window"
+	ReasonMemberWindow = events.DeferMemberWindow
 	// ReasonPause: the member paused texts (PAUSE n).
-	ReasonPause = "pause"
+	ReasonPause = events.DeferPause
 	// ReasonFewerTexts: the member asked for at most one text a week
 	// (LESS) and has had it.
-	ReasonFewerTexts = "fewer_texts"
+	ReasonFewerTexts = events.DeferFewerTexts
 	// ReasonCap: the organization's frequency cap; the one rule an urgent
 	// alert may bypass.
-	ReasonCap = "cap"
+	ReasonCap = events.DeferCap
 )
 
 // horizon is how many days ahead an opening is looked for. Every window

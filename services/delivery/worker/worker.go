@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -510,7 +509,7 @@ func (w *Worker) hold(ctx context.Context, msg store.Message, at time.Time, reas
 		// Campaigns counts a queued message with a reason as deferred.
 		held := msg
 		held.Status = status.Queued
-		held.Reason = fmt.Sprintf("deferred for %s until %s", strings.ReplaceAll(reason, "_", " "), at.UTC().Format(time.RFC3339))
+		held.Reason = events.DeferredReason(reason, at)
 		w.pub.Status(ctx, held)
 	}
 	return nil
