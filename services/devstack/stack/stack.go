@@ -184,6 +184,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		InboundURL: s.DeliveryURL + twilio.InboundPath, AutoCallbacks: o.AutoCallbacks, CallbackDelay: o.CallbackDelay,
 		SendGridKey: simSendGridKey, EventWebhookURL: s.DeliveryURL + sendgrid.EventsPath, AutoEmailEvents: o.AutoCallbacks,
 		InboundParseURL: s.DeliveryURL + sendgrid.InboundPrefix + o.InboundSecret,
+		// Delivery's clock, when a test moves it: the simulator stamps
+		// messages as Twilio would, on the same time delivery reads.
+		Clock: o.DeliveryOptions.Clock,
 	}, log.Named("simulator"))
 	s.simSrv = sim.NewHTTPServer(s.Sim.Handler())
 	go func() { _ = s.simSrv.Serve(simLn) }()
