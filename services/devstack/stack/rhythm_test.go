@@ -2,10 +2,12 @@ package stack_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -174,4 +176,64 @@ func TestMemberRhythmEndToEnd(t *testing.T) {
 		m, _ := logOf(t, st, second, night)
 		return m.Status == "delivered"
 	})
+}
+
+// The preferences page in a real browser: a member texts PREFS, opens the
+// signed link from the reply on their phone, chooses 17:00-20:00 and
+// saves; the next campaign's text, launched at 10:00 their time, waits
+// for 17:00 with the reason member_window.
+func TestPreferencesPageInTheBrowser(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	clock := testkit.NewClock(t)
+	y, mo, d := clock.SetMidday(t, "America/New_York").In(ny).Date()
+	clock.Set(time.Date(y, mo, d, 10, 0, 0, 0, ny))
+	st := startStackAt(t, clock)
+	ctx := context.Background()
+	pat := "+12125550183"
+	if code := call(t, "contacts", "POST", st.ContactsURL+"/contacts", map[string]any{
+		"first_name": "Pat", "phone": pat, "time_zone": "America/New_York", "tags": []string{"rally"},
+	}, nil); code != 201 {
+		t.Fatalf("create Pat = %d", code)
+	}
+	res, err := st.Sim.SendReply(ctx, sim.Reply{From: pat, To: "+15550001111", Body: "PREFS"})
+	if err != nil || len(res.Replies) != 1 {
+		t.Fatalf("PREFS = %+v, %v", res, err)
+	}
+	link := regexp.MustCompile(`https?://\S+`).FindString(res.Replies[0].Body)
+	if !strings.HasPrefix(link, st.DeliveryURL+"/prefs/") {
+		t.Fatalf("PREFS answered %q, want a link to %s/prefs/", res.Replies[0].Body, st.DeliveryURL)
+	}
+
+	b := browserContext(t)
+	var saved string
+	err = chromedp.Run(b,
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(`input[name="window"][value="own"]`, chromedp.ByQuery),
+		chromedp.Click(`input[name="window"][value="own"]`, chromedp.ByQuery),
+		chromedp.SetValue(`select[name="start"]`, "17:00", chromedp.ByQuery),
+		chromedp.SetValue(`select[name="end"]`, "20:00", chromedp.ByQuery),
+		chromedp.Click(`button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`p.done`, chromedp.ByQuery),
+		chromedp.Text(`p.done`, &saved, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("driving the preferences page: %v", err)
+	}
+	if saved == "" {
+		t.Fatal("the page did not say the choice was saved")
+	}
+
+	c := createCampaign(t, st, "Rally", "Rally at the hospital Friday. Reply STOP to opt out.")
+	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+c+"/launch", nil, nil); code != 202 {
+		t.Fatalf("launch = %d", code)
+	}
+	var held heldMessage
+	eventually(t, "Pat's text held for the hours chosen on the page", func() bool {
+		m, ok := logOf(t, st, c, pat)
+		held = m
+		return ok && m.DeferredUntil != nil
+	})
+	if five := time.Date(y, mo, d, 17, 0, 0, 0, ny); held.Status != "queued" || !held.DeferredUntil.Equal(five) || held.DeferReason != "member_window" {
+		t.Fatalf("Pat's text = %+v, want queued until %s for member_window", held, five)
+	}
 }
