@@ -485,6 +485,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		freqcap.New(a.redis, cfg.RedisPrefix),
 		m, log.Named("worker"))
 	a.deps.Go(w.RunBatches)
+	api.NewForecast(w, log.Named("api")).Routes(r)
 	a.deps.Go(func(ctx context.Context) { w.Sweep(ctx, cfg.SweepEvery) })
 	a.deps.Go(func(ctx context.Context) {
 		w.Reconcile(ctx, cfg.ReconcileLookupAfter, cfg.ReconcileAfter, cfg.ReconcileEvery)

@@ -330,19 +330,7 @@ func (w *Worker) admit(ctx context.Context, rc recipient) (decision, error) {
 	if err != nil {
 		return decision{}, stream.Retry(err, time.Second)
 	}
-	limits := rhythm.Limits{Org: rules.Window, Member: member.Window}
-	if rules.ShiftAware && member.Window == nil && !member.ChoseHours && rc.defaultWindow == events.DefaultWindowNights {
-		// The shift-aware default: a night-shift member who never chose
-		// their hours is held as if they had texted NIGHTS.
-		nights := rhythm.Nights
-		limits.Member = &nights
-	}
-	if w.cfg.States != nil {
-		limits.State = w.cfg.States.For(rhythm.StateOf(rc.state, rc.to))
-	}
-	if member.Paused(now) {
-		limits.PausedUntil = *member.PausedUntil
-	}
+	limits := w.limits(now, rules, member, rc)
 	o := limits.Next(now, zones, w.cfg.MinOpen)
 	if rhythm.Late(o.At, rc.notAfter) {
 		return decision{late: true}, nil
@@ -394,6 +382,28 @@ func (w *Worker) admit(ctx context.Context, rc recipient) (decision, error) {
 		return decision{hold: true, until: o.At, reason: o.Reason, late: rhythm.Late(o.At, rc.notAfter)}, nil
 	}
 	return decision{open: o.Open}, nil
+}
+
+// limits are the hours a text to rc may go in now: the organization's
+// window, their state's rule, their own window (or the shift-aware
+// default when they never chose one) and their pause. The send path and
+// the launch forecast both ask here, so the forecast cannot drift from
+// what the worker does.
+func (w *Worker) limits(now time.Time, rules settings.Rules, member store.Rhythm, rc recipient) rhythm.Limits {
+	limits := rhythm.Limits{Org: rules.Window, Member: member.Window}
+	if rules.ShiftAware && member.Window == nil && !member.ChoseHours && rc.defaultWindow == events.DefaultWindowNights {
+		// The shift-aware default: a night-shift member who never chose
+		// their hours is held as if they had texted NIGHTS.
+		nights := rhythm.Nights
+		limits.Member = &nights
+	}
+	if w.cfg.States != nil {
+		limits.State = w.cfg.States.For(rhythm.StateOf(rc.state, rc.to))
+	}
+	if member.Paused(now) {
+		limits.PausedUntil = *member.PausedUntil
+	}
+	return limits
 }
 
 // count is one of the member's or their state's own limits on texts.
