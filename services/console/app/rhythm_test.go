@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,9 +20,10 @@ import (
 // texted NIGHTS and then PAUSE, the messaging settings, and the state
 // rules, recording every rule and settings document it is sent.
 type rhythmServices struct {
-	mu       sync.Mutex
-	rules    []map[string]any
-	settings []map[string]any
+	mu        sync.Mutex
+	rules     []map[string]any
+	settings  []map[string]any
+	forecasts []map[string]string
 }
 
 func (s *rhythmServices) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -42,6 +44,31 @@ func (s *rhythmServices) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"id": "k1", "first_name": "Noor", "phone": "+12125550177", "time_zone": "America/New_York", "rhythm": `+rhythm+`}`)
 	case p == "/contacts/k1/consent":
 		_, _ = io.WriteString(w, `{"contact_id": "k1", "current": [{"channel": "sms", "address": "+12125550177", "status": "subscribed"}], "history": [], "rhythm": `+rhythm+`}`)
+	case p == "/contacts" && r.Method == http.MethodGet:
+		q := r.URL.Query()
+		if q.Get("tag") != "rally" || q.Get("sms_consent") != "subscribed" {
+			_, _ = io.WriteString(w, `{"contacts": []}`)
+			return
+		}
+		if q.Get("cursor") == "" {
+			_, _ = io.WriteString(w, `{"contacts": [{"id": "k1", "phone": "+12125550177", "time_zone": "America/New_York"},
+				{"id": "k2", "phone": "+12125550178", "attributes": {"shift": "Night", "state": "fl"}}], "next": "p2"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"contacts": [{"id": "k3", "phone": "+12125550179"}]}`)
+	case p == "/forecast":
+		var in struct {
+			Members []map[string]string `json:"members"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		s.mu.Lock()
+		s.forecasts = append(s.forecasts, in.Members...)
+		s.mu.Unlock()
+		if len(in.Members) == 2 {
+			_, _ = io.WriteString(w, `{"now": 0, "later": {"member_window": 1, "state_rule": 1}, "last_at": "2026-12-08T21:00:00Z", "fewer_texts": 0}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"now": 1, "later": {}, "last_at": null, "fewer_texts": 1}`)
 	case strings.HasPrefix(p, "/conversations/"):
 		_, _ = io.WriteString(w, `{"turns": []}`)
 	case p == "/settings" && r.Method == http.MethodGet:
@@ -196,5 +223,39 @@ func TestStateRulesAndShiftDefaultInSettings(t *testing.T) {
 	}
 	if rules, _ := svc.sent(); len(rules) != 1 {
 		t.Fatalf("delivery got %d rules, want only the admin's", len(rules))
+	}
+}
+
+// The launch confirmation says how many members get the text now and how
+// many later, for what, and when the last goes in the organization's
+// zone: the console pages the audience from contacts and delivery judges
+// each page, given each member's zone, state and shift default.
+func TestLaunchConfirmationForecastsTheRhythm(t *testing.T) {
+	svc := &rhythmServices{}
+	stand := httptest.NewServer(svc)
+	t.Cleanup(stand.Close)
+	c := startConsole(t, 100, func(cfg *app.Config) { cfg.ContactsURL, cfg.DeliveryURL = stand.URL, stand.URL })
+	b := signedIn(t, c)
+	resp, _ := b.do("POST", "/campaigns/new", url.Values{"csrf": {b.csrf}, "name": {"Rally"}, "kind": {"alert"}, "channel": {"sms"},
+		"tag": {"rally"}, "body": {"Rally Friday. Reply STOP to opt out."}}, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("compose = %d", resp.StatusCode)
+	}
+	resp, page := b.do("GET", "/campaigns/c2/launch", nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("review = %d", resp.StatusCode)
+	}
+	text := html.UnescapeString(stripTags(page))
+	for _, want := range []string{"1 get the text now, 2 later", "1 because of their state's rule", "1 because of their own hours",
+		"The last goes Tue 8 Dec 16:00 EST", "1 of those now asked for fewer texts"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the launch confirmation does not say %q:\n%s", want, text)
+		}
+	}
+	svc.mu.Lock()
+	got := svc.forecasts
+	svc.mu.Unlock()
+	if len(got) != 3 || got[0]["time_zone"] != "America/New_York" || got[1]["default_window"] != "nights" || got[1]["state"] != "FL" {
+		t.Fatalf("delivery was asked about %v", got)
 	}
 }

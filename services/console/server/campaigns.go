@@ -413,6 +413,9 @@ type launchView struct {
 	EmailText string
 	// Reminders are when a meeting's reminders go out.
 	Reminders []string
+	// Forecast says who gets the text now and who later, and why; nil for
+	// a campaign with no text or one scheduled for later.
+	Forecast *launchForecast
 }
 
 // launchLine is one channel's part of the launch: N people get What.
@@ -519,6 +522,10 @@ func (s *Server) confirmLaunchPage(w http.ResponseWriter, r *http.Request) {
 		if p.Email != nil {
 			v.Subject, v.EmailText = p.Email.Subject, p.Email.Text
 		}
+	}
+	if v.SMS() && v.At == "" {
+		f := s.forecast(r.Context(), c)
+		v.Forecast = &f
 	}
 	s.render(w, r, http.StatusOK, "launch", "Launch "+c.Name, v)
 }
