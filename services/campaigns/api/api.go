@@ -437,9 +437,6 @@ func (h *Handler) changeMeeting(w http.ResponseWriter, r *http.Request) {
 	if req.Reminders != nil {
 		m.Reminders = append([]campaign.Duration{}, (*req.Reminders)...)
 	}
-	if m.Title == "" {
-		m.Title = c.Name
-	}
 	if err := campaign.CheckMeeting(m, h.Clock()); err != nil {
 		h.fail(w, r, err)
 		return

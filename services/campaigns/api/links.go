@@ -68,7 +68,7 @@ func (h *Handler) rsvpPage(w http.ResponseWriter, r *http.Request) {
 	body := fmt.Sprintf(`<p><strong>%s</strong><br>%s<br>%s</p>
 <form method="post"><button name="answer" value="yes">Yes, I'll be there</button>
 <button name="answer" value="no">No, I can't make it</button></form>`,
-		html.EscapeString(m.Title), html.EscapeString(when), html.EscapeString(m.Where()))
+		html.EscapeString(c.PublicTitle(lang)), html.EscapeString(when), html.EscapeString(m.Where()))
 	pageHTML(w, http.StatusOK, "Will you come?", body)
 }
 
@@ -98,10 +98,10 @@ func (h *Handler) rsvpAnswer(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Hub.Notify(c.ID)
 	if answer == "yes" {
-		page(w, http.StatusOK, "See you there", "Thank you. You're on the list for "+c.Meeting.Title+".")
+		page(w, http.StatusOK, "See you there", "Thank you. You're on the list for "+c.PublicTitle("")+".")
 		return
 	}
-	page(w, http.StatusOK, "Thanks for letting us know", "We won't send you reminders for "+c.Meeting.Title+".")
+	page(w, http.StatusOK, "Thanks for letting us know", "We won't send you reminders for "+c.PublicTitle("")+".")
 }
 
 func channelOf(c token.Claims) string {
