@@ -213,6 +213,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	s.forgetZone()
 	s.audit(r, p, "settings.change", "messaging settings",
 		fmt.Sprintf("window %s, zone %s, caps %d/day %d/week", m.SendWindow, m.TimeZone, m.CapPerDay, m.CapPerWeek))
 	s.renderSettings(w, r, http.StatusOK, settingsView{Messaging: saved, Saved: true})
