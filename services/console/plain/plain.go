@@ -77,7 +77,7 @@ var campaignStatus = map[string]string{
 	"draft":     "draft",
 	"scheduled": "scheduled",
 	"launching": "sending",
-	"launched":  "sent",
+	"launched":  "launched",
 	"paused":    "paused",
 	"cancelled": "cancelled",
 	"completed": "finished",

@@ -36,7 +36,7 @@ func TestWords(t *testing.T) {
 		{MessageStatus("delivered", ""), "delivered"},
 		{MessageStatus("queued", "member_window"), "waiting (member's own hours)"},
 		{MessageStatus("queued", "frequency cap"), "waiting (daily or weekly cap)"},
-		{CampaignStatus("launched"), "sent"},
+		{CampaignStatus("launching"), "sending"},
 		{DeferReason("some_new_reason"), "some new reason"},
 	} {
 		if c.got != c.want {
