@@ -30,6 +30,7 @@ var publicEdge = []edgeRoute{
 	{"/webhooks/sendgrid/events", networkingv1.PathTypeExact, "delivery"},
 	{"/webhooks/sendgrid/inbound/", networkingv1.PathTypePrefix, "delivery"},
 	{"/unsubscribe", networkingv1.PathTypeExact, "delivery"},
+	{"/prefs/", networkingv1.PathTypePrefix, "delivery"},
 	{"/rsvp/", networkingv1.PathTypePrefix, "campaigns"},
 	{"/sign/", networkingv1.PathTypePrefix, "campaigns"},
 	{"/", networkingv1.PathTypeExact, "console"},

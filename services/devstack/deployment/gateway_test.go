@@ -15,6 +15,7 @@ import (
 
 	"github.com/musterhq/muster/services/campaigns/message"
 	"github.com/musterhq/muster/services/console/server"
+	"github.com/musterhq/muster/services/delivery/prefs"
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
@@ -30,9 +31,10 @@ type upstream struct{ service, port string }
 // and (consoleRoutes) every route of the console's router.
 var (
 	deliveryEdge = []string{twilio.InboundPath, twilio.StatusPath, sendgrid.EventsPath, unsubscribe.Path}
-	// deliveryPrefixes are delivery's public routes whose last segment is
-	// a secret (SendGrid's Inbound Parse URL).
-	deliveryPrefixes = []string{sendgrid.InboundPrefix}
+	// deliveryPrefixes are delivery's public routes under a prefix: SendGrid's
+	// Inbound Parse URL, whose last segment is a secret, and the
+	// preferences page, /prefs/<token>.
+	deliveryPrefixes = []string{sendgrid.InboundPrefix, prefs.Prefix}
 	campaignsEdge    = []string{message.RSVPPath, message.SignPath}
 	edgeUpstreams    = map[upstream]bool{{"delivery", "8083"}: true, {"campaigns", "8082"}: true, {"console", "8080"}: true}
 )
@@ -44,7 +46,7 @@ var internalPaths = []string{
 	"/messages", "/suppressions", "/settings/messaging", "/conversations",
 	"/consent/export.csv", "/contacts/export.csv/../../metrics",
 	"/sim/outbox", "/sim/reply",
-	"/webhooks/twilio/other", "/webhooks/", "/unsubscribe/x", "/rsvp", "/sign",
+	"/webhooks/twilio/other", "/webhooks/", "/unsubscribe/x", "/rsvp", "/sign", "/prefs",
 	"/webhooks/sendgrid/inbound", "/webhooks/sendgrid/inbounds",
 	"/rsvp/../metrics", "/api/../metrics", "//metrics", "/static/./../readyz",
 }

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/musterhq/muster/services/campaigns/message"
+	"github.com/musterhq/muster/services/delivery/prefs"
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 )
 
@@ -94,9 +95,9 @@ func ingressProblems(data []byte, console []string) []string {
 	for _, path := range internalPaths {
 		// Prefix /rsvp/ matches /rsvp as well (the Ingress API ignores the
 		// trailing slash); campaigns routes nothing there, nor delivery at
-		// the Inbound Parse prefix without its secret.
+		// the Inbound Parse prefix without its secret, nor at /prefs.
 		if path == strings.TrimSuffix(message.RSVPPath, "/") || path == strings.TrimSuffix(message.SignPath, "/") ||
-			path == strings.TrimSuffix(sendgrid.InboundPrefix, "/") {
+			path == strings.TrimSuffix(sendgrid.InboundPrefix, "/") || path == strings.TrimSuffix(prefs.Prefix, "/") {
 			continue
 		}
 		if got := in.route(path); got != "" {
