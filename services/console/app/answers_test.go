@@ -72,6 +72,10 @@ func (o *organizerQuestions) serve(t *testing.T) *httptest.Server {
 			write(map[string]any{"status": "scheduled"})
 		case p == "/campaigns/draft":
 			write(map[string]any{"id": "draft", "name": "Draft", "kind": "alert", "channel": "sms", "status": "draft", "body": "Hi", "audience": map[string]any{"tag": "all"}})
+		case p == "/campaigns/draft/estimate":
+			write(map[string]any{"channels": map[string]any{"sms": map[string]any{"reachable": 3, "segments": 1, "encoding": "GSM-7"}}})
+		case p == "/campaigns/draft/preview":
+			write(map[string]any{"sms": map[string]any{"body": "Hi"}})
 		case p == "/campaigns/draft/test" && r.Method == http.MethodPost:
 			var in struct {
 				Phone string `json:"phone"`
@@ -209,5 +213,21 @@ func TestSettingsShowNoInternals(t *testing.T) {
 	}
 	if !strings.Contains(raw, "A sign-in lasts") {
 		t.Error("settings page lost what an admin decides")
+	}
+}
+
+// The send time picked in the editor is the organization's wall clock,
+// whatever zone the organizer's browser is in, and the confirmation says
+// it back in the organization's zone.
+func TestTheSendTimeIsTheOrganizationsClock(t *testing.T) {
+	_, _, b := startAnswering(t)
+	_, text, raw := b.page("/campaigns/draft/edit")
+	if !strings.Contains(text, "Send at (America/New_York time") {
+		t.Errorf("the editor does not say whose time the send time is:\n%s", text)
+	}
+	code, text, raw := b.page("/campaigns/draft/launch?local=2030-12-08T16:00")
+	if code != http.StatusOK || !strings.Contains(text, "will get this text at Sun 8 Dec 2030, 16:00 EST") ||
+		!strings.Contains(raw, `name="at" value="2030-12-08T21:00:00Z"`) {
+		t.Errorf("launch page = %d:\n%s", code, text)
 	}
 }

@@ -404,6 +404,9 @@ func (s *Server) audienceCount(w http.ResponseWriter, r *http.Request) {
 type editView struct {
 	Campaign campaign
 	Notice   string
+	// Zone names the organization's time zone, in which the send time
+	// is picked.
+	Zone string
 	// TestPhone and TestError are a refused test send's number, as
 	// typed, and why it was refused.
 	TestPhone string
@@ -424,7 +427,7 @@ func (s *Server) editCampaignPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "edit", "Edit "+c.Name, editView{Campaign: c, Notice: notice(r)})
+	s.render(w, r, http.StatusOK, "edit", "Edit "+c.Name, editView{Campaign: c, Notice: notice(r), Zone: s.orgZone(r.Context()).String()})
 }
 
 // preview is what the editor shows as the organizer types: campaigns'
@@ -524,13 +527,24 @@ func (s *Server) testSend(w http.ResponseWriter, r *http.Request) {
 		if phone == "" {
 			msg = "Give a phone number to send the test to."
 		}
-		s.render(w, r, http.StatusBadRequest, "edit", "Edit "+c.Name, editView{Campaign: c, TestPhone: phone, TestError: msg})
+		s.render(w, r, http.StatusBadRequest, "edit", "Edit "+c.Name, editView{Campaign: c, TestPhone: phone, TestError: msg, Zone: s.orgZone(r.Context()).String()})
 		return
 	}
 	// The address goes in the log: texting others from the union's number
 	// is a threat the audit log is for (the API records it too).
 	s.audit(r, principalOf(r), "campaign.test", "campaign "+id, "to "+phone)
 	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"/edit?notice=test", http.StatusSeeOther)
+}
+
+// parseLocal reads a datetime-local value ("2026-12-08T16:00") as a wall
+// clock time in loc.
+func parseLocal(s string, loc *time.Location) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, apperr.Invalid("local", "%q is not a date and time such as 2026-12-08T16:00", s)
 }
 
 type launchView struct {
@@ -591,7 +605,16 @@ func (s *Server) confirmLaunchPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := launchView{Campaign: c, Reminders: reminderTimes(c.Meeting)}
-	if at := strings.TrimSpace(r.URL.Query().Get("at")); at != "" {
+	// The editor sends the picked time as the organization's wall clock
+	// (local, from a datetime-local field); at is an RFC 3339 instant.
+	if local := strings.TrimSpace(r.URL.Query().Get("local")); local != "" {
+		t, err := parseLocal(local, s.orgZone(r.Context()))
+		if err != nil {
+			s.failErr(w, r, err)
+			return
+		}
+		v.At = t.UTC().Format(time.RFC3339)
+	} else if at := strings.TrimSpace(r.URL.Query().Get("at")); at != "" {
 		t, err := time.Parse(time.RFC3339, at)
 		if err != nil {
 			s.failErr(w, r, apperr.Invalid("at", "want a date and time"))

@@ -130,7 +130,9 @@
         if (!p || (p.error && !p.saved)) { return; }
         var when = field("when").value;
         var url = editor.getAttribute("action");
-        if (when) { url += "?at=" + encodeURIComponent(new Date(when).toISOString().replace(/\.\d+Z$/, "Z")); }
+        // The time is the organization's, as the label says; the server
+        // reads it in the organization's zone, whatever this browser's is.
+        if (when) { url += "?local=" + encodeURIComponent(when); }
         window.location.assign(url);
       });
     });
