@@ -30,7 +30,7 @@ SERVICES := contacts campaigns delivery simulator devstack console
 BINARIES := $(strip $(foreach s,$(SERVICES),$(if $(wildcard services/$(s)/cmd/$(s)/*.go),$(s))))
 
 # Services with a `migrate` subcommand.
-MIGRATE_SERVICES := contacts campaigns delivery
+MIGRATE_SERVICES := contacts campaigns delivery console
 
 GO_TEST_FLAGS := -count=1 -timeout 45m -p 2
 TESTFLAGS     ?=
@@ -90,7 +90,7 @@ lint: check-modules ## gofmt -l (must print nothing), go vet and staticcheck ove
 bench: ## Run the registered benchmarks, print BENCH lines (BENCH=<metric> for one; log in .run/bench.log)
 	@BENCH='$(BENCH)' bash deployments/local/bench.sh
 
-migrate: ensure-services build ## Create/migrate the databases: ./bin/<svc> migrate for contacts, campaigns, delivery
+migrate: ensure-services build ## Create/migrate every database: ./bin/<svc> migrate for contacts, campaigns, delivery, console
 	@for s in $(MIGRATE_SERVICES); do \
 		[ -x $(BIN_DIR)/$$s ] || { echo "migrate: $(BIN_DIR)/$$s was not built (services/$$s/cmd/$$s missing?)"; exit 1; }; \
 		echo "./$(BIN_DIR)/$$s migrate"; ./$(BIN_DIR)/$$s migrate; \
