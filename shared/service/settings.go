@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 
@@ -101,3 +102,6 @@ func Overlay(prefix string, cfg any, environ map[string]string) ([]string, error
 	}
 	return set, nil
 }
+
+// Environ is the process's environment as Overlay reads it.
+func Environ() map[string]string { return env.ToMap(os.Environ()) }
