@@ -299,19 +299,20 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	return s, nil
 }
 
-// wiring are the variables, under each service's prefix, that the stack
+// wiring are the variables, under every service's prefix, that the stack
 // sets itself so that the parts find and trust one another; read from the
 // environment they would point a service away from the stack.
 var wiring = []string{"HTTP_ADDR", "DATABASE_URL", "NATS_URL", "NATS_SEED", "NATS_CA_FILE", "DEV_MODE",
 	"TRUSTED_CALLERS", "SERVICE_KEY"}
 
 // deliveryWiring points delivery at the simulator, with its credentials.
-var deliveryWiring = []string{"TWILIO_API_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
-	"SENDGRID_API_KEY", "SENDGRID_API_URL", "SENDGRID_WEBHOOK_PUBLIC_KEY"}
+var deliveryWiring = []string{"DELIVERY_TWILIO_API_URL", "DELIVERY_TWILIO_ACCOUNT_SID", "DELIVERY_TWILIO_AUTH_TOKEN",
+	"DELIVERY_SENDGRID_API_KEY", "DELIVERY_SENDGRID_API_URL", "DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY"}
 
 // consoleWiring points the console at the stack's services and names the
 // admin the dev stack prints.
-var consoleWiring = []string{"CONTACTS_URL", "CAMPAIGNS_URL", "DELIVERY_URL", "ADMIN_EMAIL", "ADMIN_PASSWORD"}
+var consoleWiring = []string{"CONSOLE_CONTACTS_URL", "CONSOLE_CAMPAIGNS_URL", "CONSOLE_DELIVERY_URL",
+	"CONSOLE_ADMIN_EMAIL", "CONSOLE_ADMIN_PASSWORD"}
 
 // environment reads Options.Environment into each service's config and
 // remembers the wiring variables it held, which the stack then overrides.
@@ -320,6 +321,8 @@ type environment struct {
 	ignored []string
 }
 
+// overlay reads prefix's variables into cfg; more are whole names of
+// this service's own wiring, besides the shared wiring suffixes.
 func (e *environment) overlay(prefix string, cfg any, more ...string) error {
 	if len(e.vars) == 0 {
 		return nil
@@ -329,8 +332,7 @@ func (e *environment) overlay(prefix string, cfg any, more ...string) error {
 		return err
 	}
 	for _, k := range set {
-		name := strings.TrimPrefix(k, prefix)
-		if slices.Contains(wiring, name) || slices.Contains(more, name) {
+		if slices.Contains(wiring, strings.TrimPrefix(k, prefix)) || slices.Contains(more, k) {
 			e.ignored = append(e.ignored, k)
 		}
 	}
