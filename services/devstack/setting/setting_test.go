@@ -113,6 +113,46 @@ func TestEverySettingIsDocumented(t *testing.T) {
 	}
 }
 
+// deploymentFiles set services' variables for compose and Kubernetes.
+var deploymentFiles = []string{"docker-compose.yml", "deployments/k8s/*.yaml", "deployments/k8s-dev/*.yaml",
+	"deployments/compose/make-env.sh"}
+
+// deploymentVariable is a service's variable given a value in a
+// deployment file: compose's "KEY: value" or "- KEY=value", a
+// ConfigMap's "KEY: value", a container's "- name: KEY", make-env.sh's
+// "KEY=value".
+var deploymentVariable = regexp.MustCompile(`(?m)^\s*(?:-\s*)?(?:name:\s*)?((?:CONTACTS|CAMPAIGNS|DELIVERY|CONSOLE|SIMULATOR)_[A-Z0-9_]*[A-Z0-9])\s*(?:[:=]|$)`)
+
+// TestDeploymentsSetOnlySettingsTheCodeReads catches a misspelt or retired
+// variable in compose or Kubernetes: a service ignores a variable it does
+// not read, so the setting silently keeps its default.
+func TestDeploymentsSetOnlySettingsTheCodeReads(t *testing.T) {
+	code, _ := readCode(t)
+	seen := 0
+	for _, pattern := range deploymentFiles {
+		files, err := filepath.Glob(filepath.Join(root, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel, _ := filepath.Rel(root, f)
+			for _, m := range deploymentVariable.FindAllStringSubmatch(string(raw), -1) {
+				seen++
+				if _, ok := code[m[1]]; !ok {
+					t.Errorf("%s sets %s, which no code reads", rel, m[1])
+				}
+			}
+		}
+	}
+	if seen == 0 {
+		t.Error("found no service variable in the deployment files; the pattern no longer matches them")
+	}
+}
+
 // checkDefault compares a documented default with the code's: parsed
 // into the field's type for a service setting (so `2m` is 2m0s), as text
 // for an envDefault tag. A default cell without `code` says the code's
