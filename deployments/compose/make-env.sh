@@ -43,6 +43,7 @@ POSTGRES_PASSWORD=$(hex)
 REDIS_PASSWORD=$(hex)
 CAMPAIGNS_LINK_SECRET=$(hex)
 DELIVERY_UNSUBSCRIBE_SECRET=$(hex)
+DELIVERY_SENDGRID_INBOUND_SECRET=$(hex)
 CONSOLE_ADMIN_PASSWORD=$(hex 12)
 # Service credentials (docs/security.md): the console's Ed25519 key, the
 # one caller of the services' APIs, and the callers each service answers

@@ -61,6 +61,18 @@ func TestGolden(t *testing.T) {
 			Channel: ChannelSMS, Address: "+15552013344", Change: ConsentOptedOut,
 			Source: SourceInboundSMS, Evidence: "STOP", At: at,
 		},
+		"rhythm_changed": &RhythmChanged{
+			Meta:    fixedMeta(TypeRhythmChanged, VersionRhythm),
+			Channel: ChannelSMS, Address: "+15552013344", Change: "nights", Source: SourceInboundSMS,
+			Evidence: "NIGHTS (SM789)", Window: "16:00-21:00", Channels: "both", Language: "en", At: at,
+		},
+		"send_requested_rules": &SendRequested{
+			Meta:           fixedMeta(TypeSendRequested, VersionSendRequested),
+			IdempotencyKey: IdempotencyKey("camp1", 1, "ct1", ChannelSMS),
+			CampaignID:     "camp1", Step: 1, ContactID: "ct1", Channel: ChannelSMS,
+			To: "+15552013344", Body: "Meeting at 6pm tonight", State: "TX",
+			NotAfter: time.Date(2026, 11, 28, 23, 0, 0, 0, time.UTC),
+		},
 		"audience_page": &AudiencePage{
 			Members: []Member{{ContactID: "ct1", FirstName: "Ana", LastName: "Ruiz", Phone: "+15552013344", TimeZone: "America/New_York"}},
 			Next:    "ct1",
@@ -118,6 +130,11 @@ func FuzzDecodeSendRequested(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(golden)
+	rules, err := os.ReadFile(filepath.Join("testdata", "send_requested_rules.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(rules)
 	f.Add([]byte(`{"idempotency_key":"k","campaign_id":"c","contact_id":"ct","channel":"email","to":"a@b.org","subject":"S","body":"B","html":"<p>\u00e9</p>","urgent":true,"step":2,"attachments":[{"filename":"a.ics","content_type":"text/calendar","content":"QkVHSU4="}]}`))
 	f.Add([]byte(`{"IDEMPOTENCY_KEY":"k","campaign_id":"c","contact_id":"ct","unknown":{"x":[1,2]},"body":"dup","body":"last"}`))
 	f.Add([]byte(`{"idempotency_key":"k","campaign_id":"c","contact_id":"ct","step":"1"}`))

@@ -34,6 +34,13 @@ const (
 	// SubjectConsentChanged is the one consent subject.
 	SubjectConsentChanged = "consent.changed"
 
+	// StreamRhythm carries members' own rhythm changes (RhythmChanged),
+	// apart from CONSENT so no consent consumer meets an event that is not
+	// a consent change.
+	StreamRhythm = "RHYTHM"
+	// SubjectRhythmChanged is the one rhythm subject.
+	SubjectRhythmChanged = "member.rhythm_changed"
+
 	// StreamDeadLetter keeps what consumers gave up on, for operators.
 	StreamDeadLetter = "DEADLETTER"
 	// SubjectDeadLetterPrefix is followed by the consumer name.

@@ -18,12 +18,14 @@ const (
 	TypeInboundReceived  = "message.inbound_received"
 	TypeConsentChanged   = "consent.changed"
 	TypeDeadLettered     = "consumer.dead_lettered"
+	TypeRhythmChanged    = "member.rhythm_changed"
 	VersionSendRequested = 1
 	VersionStatusChanged = 1
 	VersionStatuses      = 1
 	VersionInbound       = 1
 	VersionConsent       = 1
 	VersionDeadLettered  = 1
+	VersionRhythm        = 1
 )
 
 // IdempotencyKey names one intended message: one campaign step to one
@@ -48,11 +50,21 @@ type SendRequested struct {
 	Subject  string `json:"subject,omitempty"`
 	HTML     string `json:"html,omitempty"`
 	TimeZone string `json:"time_zone,omitempty"`
-	// Urgent alerts may bypass frequency caps, never an opt-out.
+	// Urgent alerts may bypass the organization's frequency caps, never
+	// an opt-out nor the member's own window, pause or "fewer texts".
 	Urgent bool `json:"urgent,omitempty"`
 	// Language is the one the member was written to in (the contact's,
 	// as the template was chosen): keyword replies follow it.
 	Language string `json:"language,omitempty"`
+	// State is the contact's US state (two letters), when known: its
+	// stricter hours apply. Without it delivery reads the number's area
+	// code.
+	State string `json:"state,omitempty"`
+	// NotAfter, when set, is when the message stops being of use (a
+	// meeting reminder after the meeting starts): a text deferred past it
+	// ends expired instead of going out late. omitzero: a zero time is
+	// left out, as omitempty cannot do for a struct.
+	NotAfter time.Time `json:"not_after,omitzero"`
 	// Attachments go with an email only (a meeting's calendar invitation);
 	// an SMS request never carries any.
 	Attachments []Attachment `json:"attachments,omitempty"`
@@ -145,9 +157,12 @@ const (
 	// SourceInboundEmail is the member's own act from an email: the
 	// unsubscribe link or their mail client's one-click unsubscribe.
 	SourceInboundEmail = "email_unsubscribe"
-	SourceOrganizer    = "organizer"
-	SourceProvider     = "provider_event"
-	SourceImport       = "import"
+	// SourceInboundEmailReply is the member's own reply to a campaign
+	// email (through SendGrid's Inbound Parse), read as an opt-out.
+	SourceInboundEmailReply = "inbound_email_reply"
+	SourceOrganizer         = "organizer"
+	SourceProvider          = "provider_event"
+	SourceImport            = "import"
 	// SourceAPI is a contact created or changed through the API, with the
 	// caller as the actor.
 	SourceAPI = "api"
@@ -169,6 +184,34 @@ type ConsentChanged struct {
 	// acted. Reason explains a plain-language match.
 	Evidence string    `json:"evidence,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// RhythmChanged announces a member's own choice of when and how often to
+// be reached (NIGHTS, PAUSE, LESS, the preferences page), as it stands
+// after the change, so contacts can show it on the member page. Delivery
+// enforces it; nothing else needs to act on it.
+type RhythmChanged struct {
+	Meta
+	// Channel is the kind of Address: sms for a phone number, email.
+	Channel Channel `json:"channel"`
+	Address string  `json:"address"`
+	// Change is what the member asked: nights, days, pause, resume, less,
+	// more, language, channels, or web_form for the preferences page.
+	Change string `json:"change"`
+	// Source is SourceInboundSMS or SourceWebForm; Evidence the text and
+	// its message SID, or what the form saved.
+	Source   string `json:"source"`
+	Evidence string `json:"evidence,omitempty"`
+	// Window is the member's own window, "16:00-21:00" in their local
+	// time; empty means the organization's.
+	Window      string     `json:"window,omitempty"`
+	PausedUntil *time.Time `json:"paused_until,omitempty"`
+	// Less is "at most one text a week".
+	Less     bool   `json:"less"`
+	Language string `json:"language,omitempty"`
+	// Channels is sms, email or both.
+	Channels string    `json:"channels"`
 	At       time.Time `json:"at"`
 }
 

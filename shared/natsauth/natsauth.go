@@ -66,7 +66,8 @@ type User struct {
 //   - campaigns alone publishes send requests, asks contacts for audience
 //     pages, and reads message statuses and replies.
 //   - delivery reads send requests and consent changes, publishes message
-//     statuses, members' replies and consent changes (STOP, bounces), keeps
+//     statuses, members' replies, consent changes (STOP, bounces) and
+//     members' rhythm changes (NIGHTS, PAUSE, the preferences page), keeps
 //     its own dead letters, and re-queues one an operator retries on
 //     delivery.retry.<channel>, never on delivery.send.
 func Users() []User {
@@ -87,14 +88,14 @@ func Users() []User {
 		},
 		{
 			Name:    Delivery,
-			Streams: []string{events.StreamSend, events.StreamMessages, events.StreamConsent, events.StreamDeadLetter},
+			Streams: []string{events.StreamSend, events.StreamMessages, events.StreamConsent, events.StreamRhythm, events.StreamDeadLetter},
 			Consumers: []Consumer{
 				{events.StreamSend, "delivery-send"},
 				{events.StreamSend, "delivery-send-email"},
 				{events.StreamConsent, "delivery-consent"},
 				{events.StreamDeadLetter, "delivery-dead-letters"},
 			},
-			Events: []string{events.SubjectMessagesAll, events.SubjectConsentChanged, events.SubjectRetryAll},
+			Events: []string{events.SubjectMessagesAll, events.SubjectConsentChanged, events.SubjectRhythmChanged, events.SubjectRetryAll},
 		},
 		{Name: Admin, All: true},
 	}

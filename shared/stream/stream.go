@@ -88,6 +88,12 @@ func StreamConfigs(t Topology) []jetstream.StreamConfig {
 			Replicas: replicas, Duplicates: 10 * time.Minute,
 		},
 		{
+			// Members' own rhythm, for contacts' member page.
+			Name: events.StreamRhythm, Subjects: []string{events.SubjectRhythmChanged},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Replicas: replicas, Duplicates: 10 * time.Minute,
+		},
+		{
 			Name: events.StreamDeadLetter, Subjects: []string{events.SubjectDeadLetterPrefix + ">"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
 			Replicas: replicas, MaxAge: 30 * 24 * time.Hour,

@@ -86,6 +86,22 @@ func (r *Router) handle(ctx context.Context, ev events.InboundReceived) error {
 		r.hub.Notify(latest)
 		return nil
 	}
+	if consent.Meaning(ev.Keyword) == consent.Review {
+		// A possible opt-out goes to a person, and is never read as an
+		// answer: "yes I said stop sending these" is no RSVP.
+		if latest != "" {
+			if err := r.store.RecordReply(ctx, latest, ev); err != nil {
+				return err
+			}
+		}
+		if err := r.toInbox(ctx, ev, latest, "may be an opt-out: an organizer decides"); err != nil {
+			return err
+		}
+		if latest != "" {
+			r.hub.Notify(latest)
+		}
+		return nil
+	}
 	now := r.clock()
 	var u *understood
 	if ev.ContactID != "" {
@@ -141,7 +157,12 @@ func (r *Router) handle(ctx context.Context, ev events.InboundReceived) error {
 		return err
 	}
 	if mine {
+		// The auto-reply answers on the channel the reply came by: a
+		// reply by email has no phone to text.
 		member.Phone, member.Email = ev.From, ""
+		if ev.Channel == events.ChannelEmail {
+			member.Phone, member.Email = "", ev.From
+		}
 		if err := r.autoReply(ctx, u, &member, ev, now); err != nil {
 			return err
 		}
@@ -196,10 +217,17 @@ func (r *Router) autoReply(ctx context.Context, u *understood, m *events.Member,
 	if err != nil {
 		return err
 	}
-	if !b.Has(events.ChannelSMS) {
+	// Auto-replies are texts (a part with no email says nothing by
+	// email), so an answer by email gets none: its RSVP or signature is
+	// recorded, and the organizer sees it.
+	ch := ev.Channel
+	if ch == "" {
+		ch = events.ChannelSMS
+	}
+	if !b.Has(ch) {
 		return nil
 	}
-	req := b.BuildKeyed(m, events.ChannelSMS, sender.ReplyKey(u.c.ID, ev.ID, ev.ContactID), now)
+	req := b.BuildKeyed(m, ch, sender.ReplyKey(u.c.ID, ev.ID, ev.ContactID), now)
 	req.Urgent = true
 	req.CorrelationID = ev.CorrelationID
 	return r.send.Send(ctx, req)

@@ -21,6 +21,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/mailer"
 	"github.com/musterhq/muster/services/delivery/metrics"
 	"github.com/musterhq/muster/services/delivery/migrations"
+	"github.com/musterhq/muster/services/delivery/prefs"
 	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
@@ -28,6 +29,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/ratelimit"
 	"github.com/musterhq/muster/services/delivery/receive"
 	"github.com/musterhq/muster/services/delivery/review"
+	"github.com/musterhq/muster/services/delivery/rhythm"
 	"github.com/musterhq/muster/services/delivery/settings"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
@@ -82,6 +84,16 @@ type Config struct {
 	// emails already sent: they still open, the current key seals. Since
 	// unsubscribe links never expire, keep a rotated key here for good.
 	UnsubscribeSecretPrevious string `env:"UNSUBSCRIBE_SECRET_PREVIOUS"`
+	// InboundEmailDomain is the host SendGrid's Inbound Parse receives
+	// members' replies on (its MX points at SendGrid): campaign emails get
+	// Reply-To reply+<message id>@ it and the inbound webhook is mounted.
+	// Empty: no Reply-To, no webhook.
+	InboundEmailDomain string `env:"INBOUND_EMAIL_DOMAIN"`
+	// SendGridInboundSecret is the path secret of the Inbound Parse URL
+	// (/webhooks/sendgrid/inbound/<secret>); _PREVIOUS (comma-separated)
+	// are still accepted while SendGrid's settings change over.
+	SendGridInboundSecret         string `env:"SENDGRID_INBOUND_SECRET"`
+	SendGridInboundSecretPrevious string `env:"SENDGRID_INBOUND_SECRET_PREVIOUS"`
 	// EmailWorkers is how many email requests are in progress at once:
 	// enough to fill two 1,000-recipient batches while others are with
 	// SendGrid (measured: 1,000 gave 20,400/s, 2,000 gave 22,000 to
@@ -180,6 +192,7 @@ func (c Config) validate() error {
 		}
 	}
 	errs = append(errs, c.providerSecrets()...)
+	errs = append(errs, c.emailReplyErrors()...)
 	if c.SendGridWebhookKey != "" {
 		if _, err := sendgrid.ParsePublicKey(c.SendGridWebhookKey); err != nil {
 			errs = append(errs, fmt.Errorf("DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err))
@@ -290,7 +303,8 @@ func (c Config) settings() settings.Settings {
 // PublicRoutes are the routes of delivery that answer without service
 // credentials, each because it carries a proof of its own: Twilio's
 // webhooks (X-Twilio-Signature), SendGrid's event webhook (its ECDSA
-// signature) and the unsubscribe page (a signed token in the link).
+// signature), SendGrid's Inbound Parse (the secret in its path), the
+// unsubscribe page and the preferences page (a sealed token in the link).
 // Every other route is for trusted services only; the security suite
 // holds the router to this list.
 func PublicRoutes() []svcauth.Route {
@@ -298,8 +312,11 @@ func PublicRoutes() []svcauth.Route {
 		{Method: http.MethodPost, Pattern: twilio.StatusPath},
 		{Method: http.MethodPost, Pattern: twilio.InboundPath},
 		{Method: http.MethodPost, Pattern: sendgrid.EventsPath},
+		{Method: http.MethodPost, Pattern: sendgrid.InboundPath},
 		{Method: http.MethodGet, Pattern: unsubscribe.Path},
 		{Method: http.MethodPost, Pattern: unsubscribe.Path},
+		{Method: http.MethodGet, Pattern: prefs.Pattern},
+		{Method: http.MethodPost, Pattern: prefs.Pattern},
 	}
 }
 
@@ -308,6 +325,8 @@ type App struct {
 	deps   *service.Deps
 	server *web.Server
 	redis  *redis.Client
+	rhythm *rhythm.Service
+	prefs  *prefs.Signer
 }
 
 // Options are the parts a test may replace; production passes none.
@@ -329,6 +348,7 @@ func (c Config) String() string {
 	m := c
 	m.TwilioAuthToken, m.SendGridAPIKey, m.UnsubscribeSecret = mask(c.TwilioAuthToken), mask(c.SendGridAPIKey), mask(c.UnsubscribeSecret)
 	m.UnsubscribeSecretPrevious = mask(c.UnsubscribeSecretPrevious)
+	m.SendGridInboundSecret, m.SendGridInboundSecretPrevious = mask(c.SendGridInboundSecret), mask(c.SendGridInboundSecretPrevious)
 	return service.Describe(c.Config, m)
 }
 
@@ -423,15 +443,36 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	}
 	links := unsubscribe.NewSigner(keys, publicURL)
 	unsubscribe.NewHandler(links, recv, cfg.OrgName, log.Named("unsubscribe")).Routes(r)
+	// Members' own rhythm: the states' stricter hours (read now, so no
+	// text goes out before they are known), the keywords and the
+	// preferences page, whose links share the unsubscribe keyring under
+	// a key of their own.
+	states := &rhythm.StateRules{}
+	if err := states.Refresh(ctx, st); err != nil {
+		return fmt.Errorf("reading state rules: %w", err)
+	}
+	a.deps.Go(func(ctx context.Context) { states.Run(ctx, st, cfg.SettingsRefresh, log.Named("rhythm")) })
+	a.prefs = prefs.NewSigner(keys, publicURL, o.Clock)
+	a.rhythm = rhythm.New(st, states, func() rhythm.Organization {
+		rules := src.Rules()
+		return rhythm.Organization{Name: src.Current().Settings.OrgName, Window: rules.Window, Zone: rules.Zone}
+	}, a.prefs.URL, log.Named("rhythm"))
+	recv.WithRhythm(a.rhythm)
+	prefs.NewHandler(a.prefs, a.rhythm, o.Clock, log.Named("prefs")).Routes(r)
+	api.NewRhythm(st, states, log.Named("api")).Routes(r)
 	if cfg.SendGridWebhookKey != "" {
 		key, _ := sendgrid.ParsePublicKey(cfg.SendGridWebhookKey) // validated in New
 		sendgrid.NewEventWebhook(key, recv, log.Named("sendgrid")).Routes(r)
+	}
+	if err := a.startEmailReplies(r, cfg, st, src, o.Clock); err != nil {
+		return err
 	}
 	m := metrics.New(a.deps.Registry)
 	w := worker.New(worker.Config{
 		From: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, AccountSID: cfg.TwilioAccountSID,
 		PublicURL: publicURL, Rules: src.Rules, MinOpen: cfg.MinOpen, MaxAge: cfg.MaxAge,
 		SenderRate: cfg.SenderRate, ServiceRate: cfg.ServiceRate, AccountRate: cfg.AccountRate, Clock: o.Clock,
+		States: states,
 	}, st, o.SMS, pub,
 		ratelimit.New(a.redis, cfg.RedisPrefix),
 		freqcap.New(a.redis, cfg.RedisPrefix),
@@ -480,7 +521,8 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 			APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.SendGridFrom, FromName: cfg.SendGridFromName, Timeout: cfg.TwilioTimeout,
 		})
 	}
-	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations}, st, sender, pub, links, a.deps.Log.Named("mailer"))
+	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, ReplyDomain: cfg.InboundEmailDomain,
+		Prefs: a.prefs.URL}, st, sender, pub, links, a.deps.Log.Named("mailer"))
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
@@ -495,6 +537,13 @@ type unconfigured struct{}
 func (unconfigured) Send(context.Context, sendgrid.Batch) (string, error) {
 	return "", &provider.SendError{Kind: provider.Permanent, Code: "not_configured", Err: errors.New("email is not configured: set DELIVERY_SENDGRID_API_KEY")}
 }
+
+// Rhythm applies members' rhythm keywords (NIGHTS, PAUSE n, ...): what
+// the inbound webhook calls for a consent.Reading that rhythm.Handles.
+func (a *App) Rhythm() *rhythm.Service { return a.rhythm }
+
+// PrefsURL is a member's signed preferences link.
+func (a *App) PrefsURL(address string) string { return a.prefs.URL(address) }
 
 // URL is the base URL the service listens on.
 func (a *App) URL() string { return a.server.URL() }

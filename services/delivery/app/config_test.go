@@ -43,6 +43,7 @@ func TestSecretsAreRequiredOutsideDevelopmentMode(t *testing.T) {
 		c.TwilioAccountSID, c.TwilioAuthToken, c.TwilioFrom = "AC"+strings.Repeat("7", 32), strings.Repeat("f3", 16), "+15550001111"
 		c.UnsubscribeSecret = secret.Generate()
 		c.SendGridAPIKey, c.SendGridWebhookKey = "SG."+secret.Generate(), webhookKey
+		c.InboundEmailDomain, c.SendGridInboundSecret = "replies.local1199.org", secret.Generate()
 		c.TrustedCallers = svcauthtest.Trusted()
 		return c
 	}
@@ -68,6 +69,11 @@ func TestSecretsAreRequiredOutsideDevelopmentMode(t *testing.T) {
 		{"real token over http", func(c *app.Config) { c.TwilioAPIURL = "http://api.twilio.com" }, "DELIVERY_TWILIO_API_URL"},
 		{"real key to another host", func(c *app.Config) { c.SendGridAPIURL = "https://sendgrid.evil.example" }, "DELIVERY_SENDGRID_API_URL"},
 		{"email without the webhook key", func(c *app.Config) { c.SendGridWebhookKey = "" }, "DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY is required"},
+		{"replies without the inbound secret", func(c *app.Config) { c.SendGridInboundSecret = "" }, "DELIVERY_SENDGRID_INBOUND_SECRET is required"},
+		{"a development inbound secret", func(c *app.Config) { c.SendGridInboundSecret = "dev-only-sendgrid-inbound-secret-change-me" }, "known development value"},
+		{"an inbound secret unfit for a path", func(c *app.Config) { c.SendGridInboundSecret = strings.Repeat("a/b?", 10) }, "URL path segment"},
+		{"a short previous inbound secret", func(c *app.Config) { c.SendGridInboundSecretPrevious = "short" }, "DELIVERY_SENDGRID_INBOUND_SECRET and _PREVIOUS"},
+		{"a reply domain that is not one", func(c *app.Config) { c.InboundEmailDomain = "reply@local1199.org" }, "DELIVERY_INBOUND_EMAIL_DOMAIN"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := real()
@@ -81,6 +87,7 @@ func TestSecretsAreRequiredOutsideDevelopmentMode(t *testing.T) {
 	// The same values pass in development mode (make run).
 	c = real()
 	c.DevMode, c.UnsubscribeSecret, c.TwilioAuthToken, c.TwilioAPIURL = true, "", sim.DefaultAuthToken, "http://127.0.0.1:1"
+	c.SendGridInboundSecret = ""
 	c.DatabaseURL = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"
 	if _, err := app.New(context.Background(), c, zap.NewNop()); err == nil || strings.Contains(err.Error(), "configuring delivery") {
 		t.Fatalf("development mode refused the configuration: %v", err)

@@ -194,7 +194,7 @@ func TestQuietHoursDeferToMorning(t *testing.T) {
 	eventually(t, "the deferral", func() bool { m, _ = h.message(key); return m.DeferredUntil != nil })
 	y, mo, d := night.Date()
 	morning := time.Date(y, mo, d+1, 8, 0, 0, 0, ny)
-	if !m.DeferredUntil.Equal(morning) || m.DeferReason != "quiet hours" {
+	if !m.DeferredUntil.Equal(morning) || m.DeferReason != "quiet_hours" {
 		t.Fatalf("deferred until %s (%s), want %s for quiet hours", m.DeferredUntil, m.DeferReason, morning)
 	}
 	// Campaigns hear of the deferral, with the reason.
@@ -224,7 +224,7 @@ func TestFrequencyCapDefersAndUrgentBypasses(t *testing.T) {
 	h.waitStatus(first, "delivered")
 	h.waitStatus(h.send(member, "two"), "delivered")
 	third := h.send(member, "three")
-	eventually(t, "the third to be held", func() bool { m, _ := h.message(third); return m.DeferReason == "frequency cap" })
+	eventually(t, "the third to be held", func() bool { m, _ := h.message(third); return m.DeferReason == "cap" })
 	h.waitStatus(h.send(member, "URGENT: site closed", func(r *events.SendRequested) { r.Urgent = true }), "delivered")
 	if n := h.sim.SentTo(member); n != 3 {
 		t.Fatalf("%d texts sent, want 3 (two under the cap, one urgent)", n)

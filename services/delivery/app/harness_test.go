@@ -72,7 +72,8 @@ func newHarness(t testing.TB, s setup) *harness {
 	sc := sim.Config{
 		InboundURL: "http://" + h.addr + twilio.InboundPath, AutoCallbacks: true,
 		SendGridKey: "SG.test", EventWebhookURL: "http://" + h.addr + sendgrid.EventsPath, AutoEmailEvents: true,
-		Clock: h.clock.Now,
+		InboundParseURL: "http://" + h.addr + sendgrid.InboundPrefix + inboundSecret,
+		Clock:           h.clock.Now,
 	}
 	if s.simConfig != nil {
 		s.simConfig(&sc)
@@ -102,6 +103,7 @@ func newHarness(t testing.TB, s setup) *harness {
 	// The simulator's credentials and a test key: development mode.
 	cfg.DevMode = true
 	cfg.UnsubscribeSecret = "test-secret-test-secret-test-secret"
+	cfg.InboundEmailDomain, cfg.SendGridInboundSecret = replyDomain, inboundSecret
 	cfg.EmailLinger = 5 * time.Millisecond
 	cfg.TwilioTimeout = time.Second
 	cfg.AckWait = 3 * time.Second
@@ -296,6 +298,13 @@ func never(t testing.TB, what string, cond func() bool, during time.Duration) {
 		time.Sleep(25 * time.Millisecond)
 	}
 }
+
+// The reply addresses' domain and the Inbound Parse URL's secret the
+// harness configures.
+const (
+	replyDomain   = "replies.local1199.org"
+	inboundSecret = "inbound-parse-path-secret-0123456789abcdef"
+)
 
 type appConfig = app.Config
 

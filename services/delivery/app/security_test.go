@@ -24,10 +24,11 @@ func TestEveryRouteNeedsServiceCredentials(t *testing.T) {
 	for _, p := range svcauthtest.Audit("http://"+h.addr, h.app.Routes(), open, "delivery") {
 		t.Error(p)
 	}
-	// The public routes are the webhooks and the unsubscribe page, no more.
+	// The public routes are the webhooks and the members' link pages
+	// (unsubscribe, preferences), no more.
 	for _, r := range app.PublicRoutes() {
-		if !strings.HasPrefix(r.Pattern, "/webhooks/") && r.Pattern != "/unsubscribe" {
-			t.Errorf("%s is public but is neither a provider webhook nor the unsubscribe page", r)
+		if !strings.HasPrefix(r.Pattern, "/webhooks/") && r.Pattern != "/unsubscribe" && r.Pattern != "/prefs/{token}" {
+			t.Errorf("%s is public but is neither a provider webhook nor a member's link page", r)
 		}
 	}
 }

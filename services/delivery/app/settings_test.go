@@ -71,6 +71,6 @@ func TestSettingsChangeWithoutRestart(t *testing.T) {
 	second := h.send(member, "two")
 	eventually(t, "the second text held by the new cap of one a day", func() bool {
 		m, _ := h.message(second)
-		return m.DeferReason == "frequency cap"
+		return m.DeferReason == "cap"
 	})
 }

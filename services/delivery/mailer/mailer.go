@@ -45,6 +45,14 @@ type Config struct {
 	// Parallel is how many batches are in progress at once: while one
 	// waits on SendGrid, the next is being recorded.
 	Parallel int
+	// Prefs, when set, makes a member's preferences link (package prefs),
+	// put in every email's footer beside the unsubscribe link.
+	Prefs func(address string) string
+	// ReplyDomain is the Inbound Parse host: with it each email's
+	// Reply-To is ReplyAddress(ReplyDomain, message id), so a member's
+	// reply reaches delivery and maps to the message it answers. Empty
+	// sets no Reply-To (replies go to the From address).
+	ReplyDomain string
 }
 
 // Mailer gathers and sends email.
@@ -80,8 +88,12 @@ func New(cfg Config, st *store.Store, sender Sender, pub Publisher, links *unsub
 		seed: maphash.MakeSeed()}
 }
 
-// substitution is replaced per recipient by their unsubscribe link.
-const substitution = "-unsubscribe_url-"
+// substitution is replaced per recipient by their unsubscribe link,
+// prefsSubstitution by their preferences link.
+const (
+	substitution      = "-unsubscribe_url-"
+	prefsSubstitution = "-prefs_url-"
+)
 
 // Handle is the stream handler for one email send request: it joins the
 // next batch and returns that batch's outcome for it.
@@ -346,8 +358,12 @@ func (m *Mailer) sendGroup(ctx context.Context, group []send) {
 // List-Unsubscribe header and the body.
 func (m *Mailer) batch(group []send) (sendgrid.Batch, []string) {
 	first := group[0].job.req
-	b := sendgrid.Batch{Subject: first.Subject, Text: withFooter(first.Body, false), HTML: withFooter(first.HTML, true),
+	prefs := m.cfg.Prefs != nil
+	b := sendgrid.Batch{Subject: first.Subject, Text: withFooter(first.Body, false, prefs), HTML: withFooter(first.HTML, true, prefs),
 		Recipients: make([]sendgrid.Recipient, len(group))}
+	if m.cfg.ReplyDomain != "" {
+		b.ReplyTo = ReplyAddress(m.cfg.ReplyDomain, replySubstitution)
+	}
 	for _, a := range first.Attachments {
 		b.Attachments = append(b.Attachments, sendgrid.Attachment{Filename: a.Filename, ContentType: a.ContentType, Content: a.Content})
 	}
@@ -364,14 +380,31 @@ func (m *Mailer) batch(group []send) (sendgrid.Batch, []string) {
 			Headers:       []sendgrid.Field{{Name: h[0].Name, Value: h[0].Value}, {Name: h[1].Name, Value: h[1].Value}},
 			Substitutions: []sendgrid.Field{{Name: substitution, Value: link}},
 		}
+		if prefs {
+			b.Recipients[i].Substitutions = append(b.Recipients[i].Substitutions, sendgrid.Field{Name: prefsSubstitution, Value: m.cfg.Prefs(s.msg.To)})
+		}
+		if b.ReplyTo != "" {
+			b.Recipients[i].Substitutions = append(b.Recipients[i].Substitutions, sendgrid.Field{Name: replySubstitution, Value: s.msg.ID})
+		}
 		ids[i] = s.msg.ID
 	}
 	return b, ids
 }
 
-// withFooter adds the unsubscribe link to a body that lacks one.
-func withFooter(body string, html bool) string {
-	if body == "" || strings.Contains(body, substitution) {
+// withFooter adds the unsubscribe link to a body that lacks one, and the
+// preferences link when prefs is set and the body lacks it.
+func withFooter(body string, html, prefs bool) string {
+	if body == "" {
+		return body
+	}
+	if prefs && !strings.Contains(body, prefsSubstitution) {
+		if html {
+			body += `<p style="font-size:12px;color:#666"><a href="` + prefsSubstitution + `">Choose when and how we reach you</a></p>`
+		} else {
+			body += "\n\nYour settings: " + prefsSubstitution
+		}
+	}
+	if strings.Contains(body, substitution) {
 		return body
 	}
 	if html {

@@ -29,7 +29,8 @@ func ConsentHandler(st *store.Store, clock func() time.Time, log *zap.Logger) st
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			return stream.Permanent(fmt.Errorf("decoding consent event: %w", err))
 		}
-		if ev.Source == events.SourceInboundSMS || ev.Source == events.SourceProvider || ev.Source == events.SourceInboundEmail {
+		if ev.Source == events.SourceInboundSMS || ev.Source == events.SourceProvider || ev.Source == events.SourceInboundEmail ||
+			ev.Source == events.SourceInboundEmailReply {
 			return nil // delivery's own, already on the list
 		}
 		if !consent.Suppresses(ev.Change) {

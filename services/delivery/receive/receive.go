@@ -31,11 +31,12 @@ type Publisher interface {
 
 // Receiver implements twilio.Receiver.
 type Receiver struct {
-	store *store.Store
-	pub   Publisher
-	rules func() settings.Rules
-	now   func() time.Time
-	log   *zap.Logger
+	store  *store.Store
+	pub    Publisher
+	rules  func() settings.Rules
+	now    func() time.Time
+	log    *zap.Logger
+	rhythm Rhythm // members' NIGHTS, PAUSE...: see rhythm.go
 }
 
 // New builds a receiver. rules gives the organization's current settings
@@ -145,6 +146,10 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 	case consent.Help:
 		if !providerAnswered {
 			reply = replies.Help
+		}
+	case consent.Nights, consent.Days, consent.Pause, consent.Resume, consent.Less, consent.More, consent.Prefs:
+		if reply, err = r.applyRhythm(ctx, in, rd, claim.ReceivedAt, suppressed); err != nil {
+			return "", err
 		}
 	}
 	rec.ID, rec.Keyword, rec.Reason, rec.CampaignID, rec.ContactID, rec.Reply = claim.ID, string(rd.Meaning), rd.Reason, out.CampaignID, out.ContactID, reply

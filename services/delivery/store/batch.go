@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,6 +26,7 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 		make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	steps, segs := make([]int32, 0, n), make([]int32, 0, n)
 	urgent := make([]bool, 0, n)
+	states, notAfters := make([]string, 0, n), make([]*time.Time, 0, n)
 	langs := make([]string, 0, n)
 	// byKey is each key's first request: the only one the statement sees,
 	// so what it checked is what the caller sends.
@@ -44,23 +46,25 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 		tos, bodies, corr, zones = append(tos, r.To), append(bodies, r.Body), append(corr, r.CorrelationID), append(zones, r.TimeZone)
 		langs = append(langs, r.Language)
 		steps, urgent, segs = append(steps, int32(r.Step)), append(urgent, r.Urgent), append(segs, int32(segmentsOf(i)))
+		states, notAfters = append(states, r.State), append(notAfters, notAfter(r.NotAfter))
 	}
 	rows, err := s.pool.Query(ctx, `
 		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
-			reason, correlation_id, urgent, time_zone, segments, language, claimed_at, created_at, updated_at)
+			reason, correlation_id, urgent, time_zone, segments, language, state, not_after, claimed_at, created_at, updated_at)
 		SELECT r.key, r.campaign, r.step, r.contact, r.channel, r.to_addr, r.body,
 			CASE WHEN sup.address IS NULL THEN $9 ELSE $10 END,
 			CASE WHEN sup.address IS NULL THEN $11::smallint ELSE $12::smallint END,
 			CASE WHEN sup.address IS NULL THEN '' ELSE 'suppressed: ' || sup.reason END,
-			r.corr, r.urgent, r.zone, r.segs, r.lang, CASE WHEN sup.address IS NULL THEN $16::timestamptz END, $16::timestamptz, $16::timestamptz
+			r.corr, r.urgent, r.zone, r.segs, r.lang, r.state, r.not_after, CASE WHEN sup.address IS NULL THEN $16::timestamptz END, $16::timestamptz, $16::timestamptz
 		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-				$13::boolean[], $14::text[], $15::smallint[], $17::text[])
-			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs, lang)
+				$13::boolean[], $14::text[], $15::smallint[], $17::text[], $18::text[], $19::timestamptz[])
+			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs, lang, state, not_after)
 		LEFT JOIN suppressions sup ON sup.channel = r.channel AND sup.address = r.to_addr
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING idempotency_key, id::text, status, reason, created_at`,
 		keys, campaigns, steps, contacts, channels, tos, bodies, corr,
-		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs, s.now(), langs)
+		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs, s.now(), langs,
+		states, notAfters)
 	if err != nil {
 		return nil, fmt.Errorf("recording messages: %w", err)
 	}
@@ -78,6 +82,7 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 		r := reqs[i]
 		m.IdempotencyKey, m.CampaignID, m.Step, m.ContactID, m.Channel, m.To, m.Body = key, r.CampaignID, r.Step, r.ContactID, string(r.Channel), r.To, r.Body
 		m.CorrelationID, m.TimeZone, m.Urgent, m.Segments, m.UpdatedAt = r.CorrelationID, r.TimeZone, r.Urgent, segmentsOf(i), m.CreatedAt
+		m.State, m.NotAfter = r.State, notAfter(r.NotAfter)
 		out[key] = m
 	}
 	if err := rows.Err(); err != nil {

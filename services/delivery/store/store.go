@@ -59,18 +59,30 @@ type Message struct {
 	DeferReason    string        `json:"defer_reason,omitempty"`
 	CreatedAt      time.Time     `json:"created_at"`
 	UpdatedAt      time.Time     `json:"updated_at"`
+	// State is the contact's state when the request carried it; NotAfter
+	// is when the text stops being of use (see events.SendRequested).
+	State    string     `json:"state,omitempty"`
+	NotAfter *time.Time `json:"not_after,omitempty"`
 }
 
 const messageColumns = `id::text, idempotency_key, campaign_id, step, contact_id, channel, to_addr, body,
 	status, coalesce(provider_id, ''), error_code, reason, correlation_id, time_zone, urgent, segments,
-	deferred_until, defer_reason, created_at, updated_at`
+	deferred_until, defer_reason, state, not_after, created_at, updated_at`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
 		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
-		&m.DeferredUntil, &m.DeferReason, &m.CreatedAt, &m.UpdatedAt)
+		&m.DeferredUntil, &m.DeferReason, &m.State, &m.NotAfter, &m.CreatedAt, &m.UpdatedAt)
 	return m, err
+}
+
+// notAfter is a request's NotAfter for a nullable column.
+func notAfter(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // Record writes a send request to the log once. A request whose key is
@@ -79,12 +91,13 @@ func scanMessage(row pgx.Row) (Message, error) {
 func (s *Store) Record(ctx context.Context, req events.SendRequested, segments int) (Message, bool, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
 		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
-			correlation_id, time_zone, urgent, segments, created_at, updated_at, language)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
+			correlation_id, time_zone, urgent, segments, created_at, updated_at, language, state, not_after)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING `+messageColumns,
 		req.IdempotencyKey, req.CampaignID, req.Step, req.ContactID, string(req.Channel), req.To, req.Body,
-		status.Queued, status.Queued.Rank(), req.CorrelationID, req.TimeZone, req.Urgent, segments, s.now(), req.Language))
+		status.Queued, status.Queued.Rank(), req.CorrelationID, req.TimeZone, req.Urgent, segments, s.now(), req.Language,
+		req.State, notAfter(req.NotAfter)))
 	if err == nil {
 		return m, true, nil
 	}
@@ -267,12 +280,12 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 			SELECT id, $3::text, $7::text, $5::text, moved, $8::timestamptz FROM upd)
 		SELECT id::text, idempotency_key, campaign_id, step, contact_id, channel, to_addr, body,
 			status, coalesce(provider_id, ''), error_code, reason, correlation_id, time_zone, urgent, segments,
-			deferred_until, defer_reason, created_at, updated_at, moved
+			deferred_until, defer_reason, state, not_after, created_at, updated_at, moved
 		FROM upd`,
 		id, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now())
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
 		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
-		&m.DeferredUntil, &m.DeferReason, &m.CreatedAt, &m.UpdatedAt, &moved)
+		&m.DeferredUntil, &m.DeferReason, &m.State, &m.NotAfter, &m.CreatedAt, &m.UpdatedAt, &moved)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Message{}, false, apperr.NotFound("no message %s", id)
 	}

@@ -1,5 +1,7 @@
-// Package worker is the send pipeline. For each message: quiet hours in
-// the member's time zone, the member's frequency caps and rate-limit room
+// Package worker is the send pipeline. For each message: the member's
+// pause and the hours they may be texted (the organization's window, their
+// state's and their own, in their time zone), their frequency caps, their
+// LESS and their state's daily limit, and rate-limit room
 // for every budget the send draws on are decided first; then one statement
 // records the message under its idempotency key and, unless the address is
 // suppressed, claims it for sending (a message held by the rules is
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -25,6 +28,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/quiet"
 	"github.com/musterhq/muster/services/delivery/ratelimit"
+	"github.com/musterhq/muster/services/delivery/rhythm"
 	"github.com/musterhq/muster/services/delivery/settings"
 	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/services/delivery/store"
@@ -53,10 +57,14 @@ type RateLimiter interface {
 	Wait(ctx context.Context, buckets []ratelimit.Bucket, segments int) (time.Duration, error)
 }
 
-// CapCounter counts a member's texts against frequency caps.
+// CapCounter counts a member's texts against the organization's
+// frequency caps (Reserve) and against the member's own and their
+// state's limits (ReserveIn, in a bucket of freqcap's).
 type CapCounter interface {
 	Reserve(ctx context.Context, address, messageID string, now time.Time, urgent bool, caps freqcap.Caps) (bool, time.Time, error)
 	Release(ctx context.Context, address, messageID string) error
+	ReserveIn(ctx context.Context, bucket, address, messageID string, now time.Time, caps freqcap.Caps) (bool, time.Time, error)
+	ReleaseIn(ctx context.Context, bucket, address, messageID string) error
 }
 
 // Config is how the worker addresses and paces messages.
@@ -81,6 +89,8 @@ type Config struct {
 	SenderRate, ServiceRate, AccountRate int
 	// Clock is the time source; tests drive it.
 	Clock func() time.Time
+	// States are the states' stricter hours and limits (nil: none).
+	States *rhythm.StateRules
 }
 
 // Worker handles send requests from the SEND stream and deferred messages
@@ -90,6 +100,10 @@ type Worker struct {
 	zones   *quiet.Zoner
 	claims  *batch.Batcher[claim, claimed]
 	settles *batch.Batcher[store.Outcome, store.Applied]
+	// rhythms reads members' rhythms for many texts in one statement,
+	// as claims and settles write them: a text adds no round trip of its
+	// own to the send path.
+	rhythms *batch.Batcher[string, store.Rhythm]
 	store   *store.Store
 	sms     SMSSender
 	pub     Publisher
@@ -107,6 +121,7 @@ func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter R
 	w := &Worker{cfg: cfg, zones: quiet.NewZoner(), store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
 	w.claims = batch.New(w.claimBatch, 200, 2*time.Millisecond)
 	w.settles = batch.New(w.settleBatch, 200, 2*time.Millisecond)
+	w.rhythms = batch.New(w.rhythmBatch, 200, 2*time.Millisecond)
 	return w
 }
 
@@ -114,7 +129,26 @@ func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter R
 // records and outcomes go to PostgreSQL a few statements at a time.
 func (w *Worker) RunBatches(ctx context.Context) {
 	go w.claims.Run(ctx)
+	go w.rhythms.Run(ctx)
 	w.settles.Run(ctx)
+}
+
+// rhythmBatch reads a batch of members' rhythms; a member without one
+// gets the defaults.
+func (w *Worker) rhythmBatch(ctx context.Context, addrs []string) ([]store.Rhythm, error) {
+	found, err := w.store.Rhythms(ctx, addrs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Rhythm, len(addrs))
+	for i, a := range addrs {
+		r, ok := found[a]
+		if !ok {
+			r = store.Rhythm{Address: a, Channels: "both"}
+		}
+		out[i] = r
+	}
+	return out, nil
 }
 
 type claim struct {
@@ -222,17 +256,21 @@ func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
 		return w.refuse(ctx, req, reason)
 	}
 	segments := sms.Measure(req.Body).Segments
-	d, err := w.admit(ctx, req.To, req.TimeZone, req.IdempotencyKey, req.Urgent, segments)
+	d, err := w.admit(ctx, recipient{to: req.To, timeZone: req.TimeZone, state: req.State, key: req.IdempotencyKey,
+		urgent: req.Urgent, segments: segments, notAfter: req.NotAfter})
 	if err != nil {
 		return err
 	}
-	if d.hold {
+	if d.hold || d.late {
 		msg, created, err := w.store.Record(ctx, req, segments)
 		if err != nil {
 			return stream.Retry(err, time.Second)
 		}
 		if !created && msg.Status != status.Queued {
 			return w.resume(ctx, msg)
+		}
+		if d.late {
+			return w.expire(ctx, msg)
 		}
 		return w.hold(ctx, msg, d.until, d.reason)
 	}
@@ -251,49 +289,109 @@ func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
 	return w.claimed(ctx, msg, msg.Status, d.open)
 }
 
+// recipient is what the send rules read of a message.
+type recipient struct {
+	to, timeZone, state, key string
+	urgent                   bool
+	segments                 int
+	// notAfter is zero when the text has no event to be late for.
+	notAfter time.Time
+}
+
 // decision is what the send rules say about a message now.
 type decision struct {
 	hold   bool
 	until  time.Time
 	reason string
+	// late is a text that could only go after its event (NotAfter): it
+	// ends expired.
+	late bool
 	// open is how long the member's window stays open, for Twilio's
 	// ValidityPeriod.
 	open time.Duration
 }
 
-// admit applies quiet hours, the member's frequency caps and the rate
-// limits, in that order. It either holds the message until a time, or
-// returns once the message may be sent now (its cap slot reserved, its
+// admit applies the send rules in order: the member's pause, the
+// intersection of the organization's window, their state's hours and
+// their own window (package rhythm), then the organization's frequency cap
+// (which an urgent alert bypasses), the member's LESS and their state's
+// limit in 24 hours (which nothing bypasses), and the rate limits. It
+// either holds the message until a time, says it would be late for its
+// event, or returns once it may be sent now (its counts reserved, its
 // rate-limit room taken). An infrastructure failure is a retry: no send
 // without a decision.
-func (w *Worker) admit(ctx context.Context, to, timeZone, key string, urgent bool, segments int) (decision, error) {
+func (w *Worker) admit(ctx context.Context, rc recipient) (decision, error) {
 	now := w.cfg.Clock()
 	rules := w.cfg.Rules()
-	zones := w.zones.Zones(timeZone, to, rules.Zone)
-	at, open := rules.Window.Next(now, zones)
-	if at.After(now) || open < w.cfg.MinOpen {
-		if !at.After(now) {
-			at, _ = rules.Window.Next(now.Add(open), zones)
-		}
-		return decision{hold: true, until: at, reason: "quiet hours"}, nil
+	zones := w.zones.Zones(rc.timeZone, rc.to, rules.Zone)
+	member, err := w.rhythms.Do(ctx, rc.to)
+	if err != nil {
+		return decision{}, stream.Retry(err, time.Second)
 	}
-	ok, free, err := w.caps.Reserve(ctx, to, key, now, urgent, rules.Caps)
+	limits := rhythm.Limits{Org: rules.Window, Member: member.Window}
+	if w.cfg.States != nil {
+		limits.State = w.cfg.States.For(rhythm.StateOf(rc.state, rc.to))
+	}
+	if member.Paused(now) {
+		limits.PausedUntil = *member.PausedUntil
+	}
+	o := limits.Next(now, zones, w.cfg.MinOpen)
+	if rhythm.Late(o.At, rc.notAfter) {
+		return decision{late: true}, nil
+	}
+	if o.At.After(now) {
+		if !o.Found {
+			w.log.Warn("member's window never meets their legal hours; looking again in a day", zap.String("idempotency_key", rc.key))
+		}
+		return decision{hold: true, until: o.At, reason: o.Reason}, nil
+	}
+	ok, free, err := w.caps.Reserve(ctx, rc.to, rc.key, now, rc.urgent, rules.Caps)
 	if err != nil {
 		return decision{}, stream.Retry(err, time.Second)
 	}
 	if !ok {
-		return decision{hold: true, until: free, reason: "frequency cap"}, nil
+		return decision{hold: true, until: free, reason: rhythm.ReasonCap, late: rhythm.Late(free, rc.notAfter)}, nil
 	}
-	waited, err := w.limiter.Wait(ctx, w.buckets(), segments)
+	// The member's and the state's own counts: never bypassed.
+	var counts []count
+	if member.Less {
+		counts = append(counts, count{freqcap.BucketLess, rhythm.ReasonFewerTexts, freqcap.Caps{PerWeek: 1}})
+	}
+	if limits.State != nil && limits.State.MaxPer24h > 0 {
+		counts = append(counts, count{freqcap.BucketState, rhythm.ReasonStateRule, freqcap.Caps{PerDay: limits.State.MaxPer24h}})
+	}
+	for _, l := range counts {
+		ok, free, err := w.caps.ReserveIn(ctx, l.bucket, rc.to, rc.key, now, l.caps)
+		if err != nil {
+			w.releaseCap(ctx, rc.to, rc.key)
+			return decision{}, stream.Retry(err, time.Second)
+		}
+		if !ok {
+			w.releaseCap(ctx, rc.to, rc.key)
+			return decision{hold: true, until: free, reason: l.reason, late: rhythm.Late(free, rc.notAfter)}, nil
+		}
+	}
+	waited, err := w.limiter.Wait(ctx, w.buckets(), rc.segments)
 	if err != nil {
-		w.releaseCap(ctx, to, key)
+		w.releaseCap(ctx, rc.to, rc.key)
 		return decision{}, stream.Retry(err, time.Second)
 	}
 	w.metrics.RateLimitWait.Observe(waited.Seconds())
 	// Whatever is left of the window after the waits bounds how long
-	// Twilio may keep the text queued.
-	_, open = rules.Window.Next(w.cfg.Clock(), zones)
-	return decision{open: open}, nil
+	// Twilio may keep the text queued. A window that closed during them
+	// (a long wait for rate-limit room) holds the text for the next one.
+	after := w.cfg.Clock()
+	if o = limits.Next(after, zones, 0); o.At.After(after) {
+		w.releaseCap(ctx, rc.to, rc.key)
+		return decision{hold: true, until: o.At, reason: o.Reason, late: rhythm.Late(o.At, rc.notAfter)}, nil
+	}
+	return decision{open: o.Open}, nil
+}
+
+// count is one of the member's or their state's own limits on texts.
+type count struct {
+	bucket, reason string
+	caps           freqcap.Caps
 }
 
 // invalid says why a request can never be sent, or "".
@@ -345,9 +443,16 @@ func (w *Worker) Process(ctx context.Context, msg store.Message) error {
 	if w.cfg.MaxAge > 0 && w.cfg.Clock().Sub(msg.CreatedAt) > w.cfg.MaxAge {
 		return w.settle(ctx, msg.ID, store.Update{Status: status.Expired, Reason: fmt.Sprintf("not sendable within %s", w.cfg.MaxAge)})
 	}
-	d, err := w.admit(ctx, msg.To, msg.TimeZone, msg.IdempotencyKey, msg.Urgent, msg.Segments)
+	rc := recipient{to: msg.To, timeZone: msg.TimeZone, state: msg.State, key: msg.IdempotencyKey, urgent: msg.Urgent, segments: msg.Segments}
+	if msg.NotAfter != nil {
+		rc.notAfter = *msg.NotAfter
+	}
+	d, err := w.admit(ctx, rc)
 	if err != nil {
 		return err
+	}
+	if d.late {
+		return w.expire(ctx, msg)
 	}
 	if d.hold {
 		return w.hold(ctx, msg, d.until, d.reason)
@@ -395,10 +500,20 @@ func (w *Worker) hold(ctx context.Context, msg store.Message, at time.Time, reas
 		// Campaigns counts a queued message with a reason as deferred.
 		held := msg
 		held.Status = status.Queued
-		held.Reason = fmt.Sprintf("deferred for %s until %s", reason, at.UTC().Format(time.RFC3339))
+		held.Reason = fmt.Sprintf("deferred for %s until %s", strings.ReplaceAll(reason, "_", " "), at.UTC().Format(time.RFC3339))
 		w.pub.Status(ctx, held)
 	}
 	return nil
+}
+
+// Late is the reason a text that could go only after its event ends
+// expired.
+const Late = "would arrive after the event"
+
+// expire ends a queued text that could only go after its event: never
+// sent late, and the message log and campaigns' results show why.
+func (w *Worker) expire(ctx context.Context, msg store.Message) error {
+	return w.settle(ctx, msg.ID, store.Update{Status: status.Expired, Reason: Late})
 }
 
 func (w *Worker) send(ctx context.Context, msg store.Message, validity time.Duration) error {
@@ -448,6 +563,13 @@ func (w *Worker) send(ctx context.Context, msg store.Message, validity time.Dura
 func (w *Worker) releaseCap(ctx context.Context, to, key string) {
 	if err := w.caps.Release(ctx, to, key); err != nil {
 		w.log.Warn("frequency cap not released", zap.String("idempotency_key", key), zap.Error(err))
+	}
+	// The member's and the state's counts too; releasing a text never
+	// counted there does nothing.
+	for _, b := range []string{freqcap.BucketLess, freqcap.BucketState} {
+		if err := w.caps.ReleaseIn(ctx, b, to, key); err != nil {
+			w.log.Warn("member limit not released", zap.String("bucket", b), zap.String("idempotency_key", key), zap.Error(err))
+		}
 	}
 }
 

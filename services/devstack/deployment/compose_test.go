@@ -32,7 +32,8 @@ var identifiers = map[string]bool{"DELIVERY_TWILIO_MESSAGING_SERVICE_SID": true}
 // rotationLists are secrets that are empty unless a key is being rotated
 // (the previous keys, which still verify): each must be exactly ${VAR:-},
 // empty by default and never a value.
-var rotationLists = map[string]bool{"CAMPAIGNS_LINK_SECRET_PREVIOUS": true, "DELIVERY_UNSUBSCRIBE_SECRET_PREVIOUS": true}
+var rotationLists = map[string]bool{"CAMPAIGNS_LINK_SECRET_PREVIOUS": true, "DELIVERY_UNSUBSCRIBE_SECRET_PREVIOUS": true,
+	"DELIVERY_SENDGRID_INBOUND_SECRET_PREVIOUS": true}
 
 // devMode is a service's development-mode switch (<SVC>_DEV_MODE), which
 // accepts the simulator's credentials and URLs and development secrets:

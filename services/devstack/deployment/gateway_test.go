@@ -15,6 +15,7 @@ import (
 
 	"github.com/musterhq/muster/services/campaigns/message"
 	"github.com/musterhq/muster/services/console/server"
+	"github.com/musterhq/muster/services/delivery/prefs"
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
@@ -29,9 +30,13 @@ type upstream struct{ service, port string }
 // providers and members, the link prefixes campaigns serves to members,
 // and (consoleRoutes) every route of the console's router.
 var (
-	deliveryEdge  = []string{twilio.InboundPath, twilio.StatusPath, sendgrid.EventsPath, unsubscribe.Path}
-	campaignsEdge = []string{message.RSVPPath, message.SignPath}
-	edgeUpstreams = map[upstream]bool{{"delivery", "8083"}: true, {"campaigns", "8082"}: true, {"console", "8080"}: true}
+	deliveryEdge = []string{twilio.InboundPath, twilio.StatusPath, sendgrid.EventsPath, unsubscribe.Path}
+	// deliveryPrefixes are delivery's public routes under a prefix: SendGrid's
+	// Inbound Parse URL, whose last segment is a secret, and the
+	// preferences page, /prefs/<token>.
+	deliveryPrefixes = []string{sendgrid.InboundPrefix, prefs.Prefix}
+	campaignsEdge    = []string{message.RSVPPath, message.SignPath}
+	edgeUpstreams    = map[upstream]bool{{"delivery", "8083"}: true, {"campaigns", "8082"}: true, {"console", "8080"}: true}
 )
 
 // Paths that must never get past the gateway: the services' internal APIs
@@ -41,7 +46,8 @@ var internalPaths = []string{
 	"/messages", "/suppressions", "/settings/messaging", "/conversations",
 	"/consent/export.csv", "/contacts/export.csv/../../metrics",
 	"/sim/outbox", "/sim/reply",
-	"/webhooks/twilio/other", "/webhooks/", "/unsubscribe/x", "/rsvp", "/sign",
+	"/webhooks/twilio/other", "/webhooks/", "/unsubscribe/x", "/rsvp", "/sign", "/prefs",
+	"/webhooks/sendgrid/inbound", "/webhooks/sendgrid/inbounds",
 	"/rsvp/../metrics", "/api/../metrics", "//metrics", "/static/./../readyz",
 }
 
@@ -254,7 +260,7 @@ func gatewayProblems(text string, console []string) []string {
 		svc   upstream
 		paths []string
 	}{
-		{upstream{"delivery", "8083"}, deliveryEdge},
+		{upstream{"delivery", "8083"}, append(slices.Clone(deliveryEdge), edgeSamples(deliveryPrefixes)...)},
 		{upstream{"campaigns", "8082"}, edgeSamples(campaignsEdge)},
 		{upstream{"console", "8080"}, console},
 	} {
@@ -278,7 +284,10 @@ func gatewayProblems(text string, console []string) []string {
 		var allowed []string
 		switch h.upstream.service {
 		case "delivery":
-			allowed = deliveryEdge
+			allowed = slices.Clone(deliveryEdge)
+			for _, prefix := range deliveryPrefixes {
+				allowed = append(allowed, prefix+"*")
+			}
 		case "campaigns":
 			for _, prefix := range campaignsEdge {
 				allowed = append(allowed, prefix+"*")
@@ -356,7 +365,8 @@ func TestGatewayMistakesAreCaught(t *testing.T) {
 		{"a broad console prefix", "@console path / ", "@console path /* ", "/healthz must get 404"},
 		{"a console prefix with no route", "/settings /admin/*", "/settings /admin/* /reports/*", "pattern /reports/* matches no route"},
 		{"contacts published", "\thandle {\n\t\trespond 404", "\t@contacts path /contacts/export.csv\n\thandle @contacts {\n\t\timport replicas contacts 8081\n\t}\n\n\thandle {\n\t\trespond 404", "not on the public edge"},
-		{"another webhook path", "/webhooks/sendgrid/events /unsubscribe", "/webhooks/sendgrid/events /webhooks/* /unsubscribe", "not a public route of delivery"},
+		{"another webhook path", "/webhooks/sendgrid/inbound/* /unsubscribe", "/webhooks/sendgrid/inbound/* /webhooks/* /unsubscribe", "not a public route of delivery"},
+		{"inbound parse unrouted", " /webhooks/sendgrid/inbound/* ", " ", "/webhooks/sendgrid/inbound/dG9rZW4 should reach delivery"},
 		{"a link page missing", "@campaigns path /rsvp/* /sign/*", "@campaigns path /rsvp/*", "/sign/dG9rZW4 should reach campaigns"},
 		{"fallback proxies", "\thandle {\n\t\trespond 404", "\thandle {\n\t\timport replicas console 8080", "last handle"},
 		{"no HSTS", "header @tls >Strict-Transport-Security", "header @tls >X-Nothing", "Strict-Transport-Security"},

@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/musterhq/muster/services/campaigns/message"
+	"github.com/musterhq/muster/services/delivery/prefs"
+	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 )
 
 const ingressPath = "../../../deployments/k8s/ingress.yaml"
@@ -82,7 +85,7 @@ func ingressProblems(data []byte, console []string) []string {
 	for _, want := range []struct {
 		service string
 		paths   []string
-	}{{"delivery", deliveryEdge}, {"campaigns", edgeSamples(campaignsEdge)}, {"console", console}} {
+	}{{"delivery", append(slices.Clone(deliveryEdge), edgeSamples(deliveryPrefixes)...)}, {"campaigns", edgeSamples(campaignsEdge)}, {"console", console}} {
 		for _, path := range want.paths {
 			if got := in.route(path); got != want.service {
 				add("%s should reach %s, goes to %q", path, want.service, got)
@@ -91,8 +94,10 @@ func ingressProblems(data []byte, console []string) []string {
 	}
 	for _, path := range internalPaths {
 		// Prefix /rsvp/ matches /rsvp as well (the Ingress API ignores the
-		// trailing slash); campaigns routes nothing there.
-		if path == strings.TrimSuffix(message.RSVPPath, "/") || path == strings.TrimSuffix(message.SignPath, "/") {
+		// trailing slash); campaigns routes nothing there, nor delivery at
+		// the Inbound Parse prefix without its secret, nor at /prefs.
+		if path == strings.TrimSuffix(message.RSVPPath, "/") || path == strings.TrimSuffix(message.SignPath, "/") ||
+			path == strings.TrimSuffix(sendgrid.InboundPrefix, "/") || path == strings.TrimSuffix(prefs.Prefix, "/") {
 			continue
 		}
 		if got := in.route(path); got != "" {

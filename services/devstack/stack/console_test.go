@@ -249,6 +249,29 @@ func TestConsoleInABrowser(t *testing.T) {
 		}
 		return false
 	})
+	// A possible opt-out waits at the top of the inbox and an organizer
+	// decides it with one click: Bo is then suppressed.
+	if _, err := st.Sim.SendReply(context.Background(), sim.Reply{From: phones["Bo"], To: "+15550001111", Body: "I told you already to stop"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the possible opt-out in the inbox", func() bool {
+		var n int
+		_ = chromedp.Run(ctx, chromedp.Navigate(base+"/inbox"), chromedp.Evaluate(`document.querySelectorAll("#reviews article.review").length`, &n))
+		return n == 1
+	})
+	waitText(t, ctx, "#reviews article.review", "I told you already to stop")
+	shoot(t, ctx, shots, "inbox-possible-opt-out")
+	run(t, ctx, "deciding the possible opt-out",
+		chromedp.Click(`#reviews article.review button.danger`, chromedp.ByQuery),
+		chromedp.WaitVisible(".notice", chromedp.ByQuery),
+	)
+	var sup struct {
+		Suppressions []struct{ Address, Source, Evidence string } `json:"suppressions"`
+	}
+	call(t, "delivery", "GET", st.DeliveryURL+"/suppressions", nil, &sup)
+	if len(sup.Suppressions) != 1 || sup.Suppressions[0].Address != phones["Bo"] || !strings.Contains(sup.Suppressions[0].Evidence, "confirmed by") {
+		t.Fatalf("suppressions after the decision = %+v, want Bo's, confirmed by the organizer", sup.Suppressions)
+	}
 	var campaignURL string
 	run(t, ctx, "finding the campaign",
 		chromedp.Navigate(base+"/campaigns"),

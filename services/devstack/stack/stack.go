@@ -29,6 +29,7 @@ import (
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/natsserver"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/svcauth"
 )
@@ -60,6 +61,10 @@ type Options struct {
 	// are made up per process (links then die with it). The dev stack
 	// keeps its own under .run/ so links outlive a restart.
 	LinkSecret, UnsubscribeSecret string
+	// InboundSecret is the path secret of delivery's Inbound Parse URL,
+	// which the simulator posts members' emails to; empty makes one up
+	// (the simulator is told it either way).
+	InboundSecret string
 	// AdminToken asks for an admin API token (Stack.AdminToken) once the
 	// console runs.
 	AdminToken bool
@@ -185,9 +190,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("listening for the simulator: %w", err)
 	}
 	s.SimulatorURL = "http://" + simLn.Addr().String()
+	if o.InboundSecret == "" {
+		o.InboundSecret = secret.Generate()
+	}
 	s.Sim = sim.New(sim.Config{
 		InboundURL: s.DeliveryURL + twilio.InboundPath, AutoCallbacks: o.AutoCallbacks, CallbackDelay: o.CallbackDelay,
 		SendGridKey: simSendGridKey, EventWebhookURL: s.DeliveryURL + sendgrid.EventsPath, AutoEmailEvents: o.AutoCallbacks,
+		InboundParseURL: s.DeliveryURL + sendgrid.InboundPrefix + o.InboundSecret,
 	}, log.Named("simulator"))
 	s.simSrv = sim.NewHTTPServer(s.Sim.Handler())
 	go func() { _ = s.simSrv.Serve(simLn) }()
@@ -240,6 +249,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	dc.NATSSeed, dc.NATSCAFile = s.NATSSeeds[natsauth.Delivery], s.NATSCAFile
 	dc.TrustedCallers = trusted
 	dc.TwilioAPIURL, dc.TwilioAccountSID, dc.TwilioAuthToken = s.SimulatorURL, sim.DefaultAccountSID, sim.DefaultAuthToken
+	// Members' email replies: Reply-To on the dev domain, posted back by
+	// the simulator (POST /sim/sendgrid/reply).
+	dc.InboundEmailDomain, dc.SendGridInboundSecret = devReplyDomain, o.InboundSecret
 	dc.SendGridAPIKey, dc.SendGridAPIURL, dc.SendGridWebhookKey = simSendGridKey, s.SimulatorURL, s.Sim.SendGridPublicKey()
 	if o.DeliveryWorkers > 0 {
 		dc.Workers = o.DeliveryWorkers
@@ -307,7 +319,8 @@ var wiring = []string{"HTTP_ADDR", "DATABASE_URL", "NATS_URL", "NATS_SEED", "NAT
 
 // deliveryWiring points delivery at the simulator, with its credentials.
 var deliveryWiring = []string{"DELIVERY_TWILIO_API_URL", "DELIVERY_TWILIO_ACCOUNT_SID", "DELIVERY_TWILIO_AUTH_TOKEN",
-	"DELIVERY_SENDGRID_API_KEY", "DELIVERY_SENDGRID_API_URL", "DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY"}
+	"DELIVERY_SENDGRID_API_KEY", "DELIVERY_SENDGRID_API_URL", "DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY",
+	"DELIVERY_INBOUND_EMAIL_DOMAIN", "DELIVERY_SENDGRID_INBOUND_SECRET"}
 
 // consoleWiring points the console at the stack's services and names the
 // admin the dev stack prints.
@@ -380,6 +393,10 @@ func (s *Stack) Stop() error {
 	defer s.mu.Unlock()
 	return errors.Join(s.errs...)
 }
+
+// devReplyDomain is the reply addresses' domain in the dev stack; no mail
+// reaches it but what the simulator posts.
+const devReplyDomain = "replies.muster.local"
 
 // simSendGridKey is the API key the simulator accepts for mail/send.
 const simSendGridKey = "SG.muster-dev"

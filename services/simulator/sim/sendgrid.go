@@ -29,9 +29,12 @@ type Email struct {
 	MessageID string `json:"message_id"`
 	// SGMessageID is the sg_message_id of this recipient's events:
 	// MessageID, a dot, and the recipient's position in the request.
-	SGMessageID         string            `json:"sg_message_id"`
-	To                  string            `json:"to"`
-	From                string            `json:"from"`
+	SGMessageID string `json:"sg_message_id"`
+	To          string `json:"to"`
+	From        string `json:"from"`
+	// ReplyTo is the mail's reply_to with this recipient's substitutions
+	// applied, as SendGrid writes the Reply-To header.
+	ReplyTo             string            `json:"reply_to,omitempty"`
 	Subject             string            `json:"subject"`
 	Text                string            `json:"text"`
 	HTML                string            `json:"html"`
@@ -138,6 +141,7 @@ type sgContent struct {
 
 type sgMail struct {
 	From             *sgAddress           `json:"from"`
+	ReplyTo          *sgAddress           `json:"reply_to"`
 	Subject          string               `json:"subject"`
 	Personalizations []*sgPersonalization `json:"personalizations"`
 	Content          []*sgContent         `json:"content"`
@@ -331,12 +335,17 @@ func expand(m *sgMail, id string, at time.Time, fault FaultKind) []Email {
 			subject = p.Subject
 		}
 		sub := substituter(p.Substitutions)
+		replyTo := ""
+		if m.ReplyTo != nil {
+			replyTo = sub.Replace(m.ReplyTo.Email)
+		}
 		for _, to := range p.To {
 			out = append(out, Email{
 				MessageID:           id,
 				SGMessageID:         id + "." + strconv.Itoa(len(out)),
 				To:                  to.Email,
 				From:                from.Email,
+				ReplyTo:             replyTo,
 				Subject:             sub.Replace(subject),
 				Text:                sub.Replace(text),
 				HTML:                sub.Replace(html),

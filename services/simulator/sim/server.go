@@ -78,6 +78,10 @@ type Config struct {
 	// request (default DefaultFaultHold).
 	FaultHold time.Duration
 
+	// InboundParseURL is where members' emails are POSTed, as SendGrid's
+	// Inbound Parse posts them (multipart/form-data); the URL carries its
+	// secret, as SendGrid's settings do.
+	InboundParseURL string
 	// EventWebhookURL is where SendGrid event batches are POSTed, signed
 	// with SendGridEventKey.
 	EventWebhookURL string
@@ -310,6 +314,7 @@ func (s *Server) routes() http.Handler {
 		r.Route("/sendgrid", func(r chi.Router) {
 			r.Get("/public-key", s.handlePublicKey)
 			r.Post("/events", s.handleEmailEvents)
+			r.Post("/reply", s.handleEmailReply)
 			r.Get("/faults", s.handleFaults(s.emailFaults))
 			r.Put("/faults", s.handleFaultsPut(s.emailFaults))
 			r.Delete("/faults", s.handleFaultsDelete(s.emailFaults))

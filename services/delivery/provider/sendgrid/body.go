@@ -19,6 +19,10 @@ func body(fromName, fromEmail string, b Batch) []byte {
 		out = append(out, `,"subject":`...)
 		out = appendString(out, b.Subject)
 	}
+	if b.ReplyTo != "" {
+		out = append(out, `,"reply_to":`...)
+		out = appendAddress(out, "", b.ReplyTo)
+	}
 	out = append(out, `,"personalizations":[`...)
 	for i, r := range b.Recipients {
 		if i > 0 {
@@ -34,7 +38,7 @@ func body(fromName, fromEmail string, b Batch) []byte {
 
 // bodySize estimates the body's length, so it is built in one allocation.
 func bodySize(fromName, fromEmail string, b Batch) int {
-	n := 128 + len(fromName) + len(fromEmail) + len(b.Subject) + len(b.Text) + len(b.HTML)
+	n := 128 + len(fromName) + len(fromEmail) + len(b.Subject) + len(b.ReplyTo) + len(b.Text) + len(b.HTML)
 	for _, a := range b.Attachments {
 		n += 96 + len(a.Filename) + len(a.ContentType) + len(a.Content)
 	}

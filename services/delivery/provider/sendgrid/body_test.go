@@ -14,6 +14,9 @@ func helperBody(fromName, fromEmail string, b Batch) []byte {
 	m := mail.NewV3Mail()
 	m.SetFrom(mail.NewEmail(fromName, fromEmail))
 	m.Subject = b.Subject
+	if b.ReplyTo != "" {
+		m.SetReplyTo(mail.NewEmail("", b.ReplyTo))
+	}
 	if b.Text != "" {
 		m.AddContent(mail.NewContent("text/plain", b.Text))
 	}
@@ -55,6 +58,8 @@ func TestBodyMatchesSendGridHelpers(t *testing.T) {
 	}{
 		"alert": {"Local 1199", Batch{Subject: "Contract vote Thursday", Text: "Vote at the union hall, 5pm.", HTML: "<p>Vote at the union hall, 5pm.</p>",
 			Recipients: []Recipient{member("a@local1199.org"), member("b@local1199.org")}}},
+		"reply-to with a substitution tag": {"Local 1199", Batch{Subject: "Contract vote", Text: "Vote", ReplyTo: "reply+-reply_message_id-@replies.local1199.org",
+			Recipients: []Recipient{member("a@local1199.org")}}},
 		"escapes": {"The \"Union\" \\ Co", Batch{
 			Subject: "Tab\there, newline\nthere, \x00\x01\x1f control, </script> & <b>",
 			Text:    "Line\r\nbreak \u2028 and \u2029, é, 日本, 🎉, bad \xff\xfe utf-8",

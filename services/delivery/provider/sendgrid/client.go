@@ -82,7 +82,12 @@ type Attachment struct {
 
 // Batch is one mail/send: the same content to up to 1,000 recipients.
 type Batch struct {
-	Subject     string
+	Subject string
+	// ReplyTo is the mail's Reply-To address, empty for none. SendGrid
+	// takes one per mail/send (Reply-To is a reserved header, refused in
+	// a personalization's headers) but applies each personalization's
+	// substitutions to it, so a tag in it gives every member their own.
+	ReplyTo     string
 	Text        string
 	HTML        string
 	Attachments []Attachment

@@ -67,7 +67,7 @@ type config struct {
 // (readable by its owner only) with fresh random values on first run, so
 // members' links keep working across restarts of make run.
 func devSecrets(path string) (map[string]string, error) {
-	names := []string{"CAMPAIGNS_LINK_SECRET", "DELIVERY_UNSUBSCRIBE_SECRET"}
+	names := []string{"CAMPAIGNS_LINK_SECRET", "DELIVERY_UNSUBSCRIBE_SECRET", "DELIVERY_SENDGRID_INBOUND_SECRET"}
 	out := map[string]string{}
 	raw, err := os.ReadFile(path)
 	switch {
@@ -150,7 +150,8 @@ func run() error {
 		SimulatorAddr: cfg.SimulatorAddr, AutoCallbacks: true, Log: log,
 		ConsoleAddr: cfg.ConsoleAddr, ConsoleAdminEmail: cfg.ConsoleAdminEmail, ConsoleAdminPassword: cfg.ConsoleAdminPassword,
 		LinkSecret: secrets["CAMPAIGNS_LINK_SECRET"], UnsubscribeSecret: secrets["DELIVERY_UNSUBSCRIBE_SECRET"],
-		AdminToken: true,
+		InboundSecret: secrets["DELIVERY_SENDGRID_INBOUND_SECRET"],
+		AdminToken:    true,
 		// Each service reads its own variables (DELIVERY_CAP_PER_DAY...)
 		// over make run's defaults, as it would run alone.
 		Environment: service.Environ(),

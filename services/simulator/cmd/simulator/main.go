@@ -15,6 +15,7 @@
 //	SIMULATOR_LATENCY             delay before answering each Messages.json and mail/send request, e.g. 50ms (default 0)
 //	SIMULATOR_FAULT_HOLD          longest a timeout_after_accept fault holds a request (default 30s)
 //	SIMULATOR_EVENT_WEBHOOK_URL   SendGrid event webhook URL signed event batches are posted to
+//	SIMULATOR_INBOUND_PARSE_URL   delivery's Inbound Parse URL (with its secret) that /sim/sendgrid/reply posts members' emails to
 //	SIMULATOR_AUTO_EMAIL_EVENTS   post processed/delivered events for accepted emails (default true; needs the URL)
 //	SIMULATOR_EMAIL_EVENT_REPEAT  post each automatic event batch this many times (default 1)
 //	SIMULATOR_SENDGRID_EVENT_KEY  base64 DER (PKCS#8 or SEC 1) P-256 private key that signs events, so the public
@@ -95,6 +96,8 @@ func loadConfig(getenv func(string) string) (sim.Config, string, error) {
 		return sim.Config{}, "", err
 	}
 	cfg.EventWebhookURL = getenv("SIMULATOR_EVENT_WEBHOOK_URL")
+	// Delivery's Inbound Parse URL, its secret included, for /sim/sendgrid/reply.
+	cfg.InboundParseURL = getenv("SIMULATOR_INBOUND_PARSE_URL")
 	if cfg.AutoEmailEvents, err = parseBool(getenv, "SIMULATOR_AUTO_EMAIL_EVENTS", true); err != nil {
 		return sim.Config{}, "", err
 	}
