@@ -3,6 +3,7 @@ package testkit
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -192,15 +193,25 @@ func chownToPostgres(dir string) error {
 	return nil
 }
 
-// FreePort is a loopback port nothing listens on right now.
+// FreePort is a loopback port nothing listens on right now, for a server
+// a test starts later. It is taken below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range, 32768 and up by default): a port the
+// kernel hands out itself ("127.0.0.1:0") can be taken in the meantime
+// as the local end of any outgoing connection (to PostgreSQL, NATS,
+// Redis), and the server then fails to bind.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // someone's: try another
+		}
+		ln.Close()
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return 0
 }
 
 func waitPort(port int, within time.Duration) error {
