@@ -3,6 +3,7 @@ package stack_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -33,8 +34,11 @@ func TestEnvironmentReachesServices(t *testing.T) {
 		NATSPort: -1, NATSDir: t.TempDir(),
 		ContactsDB: testkit.Database(t, contactsdb.FS), CampaignsDB: testkit.Database(t, campaignsdb.FS),
 		DeliveryDB: testkit.Database(t, deliverydb.FS), ConsoleDB: testkit.Database(t, consoledb.FS),
-		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
-		ConsoleAddr: "127.0.0.1:0", ConsoleAdminEmail: consoleAdmin, ConsoleAdminPassword: consolePassword,
+		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
+		// Delivery's port is fixed before it binds; one below the
+		// ephemeral range cannot be taken by an outgoing connection.
+		DeliveryAddr: fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)),
+		ConsoleAddr:  "127.0.0.1:0", ConsoleAdminEmail: consoleAdmin, ConsoleAdminPassword: consolePassword,
 		RedisPrefix: redisPrefix(t), Callers: svcauthtest.Trusted(),
 		Log: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
 		Environment: map[string]string{
