@@ -7,7 +7,6 @@ require (
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/musterhq/muster/shared v0.0.0
 	github.com/nats-io/nats.go v1.55.0
-	github.com/nyaruka/phonenumbers v1.8.1
 	go.uber.org/zap v1.28.0
 	golang.org/x/text v0.44.0
 )
@@ -30,6 +29,7 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.3 // indirect
 	github.com/nats-io/nkeys v0.4.17 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/nyaruka/phonenumbers v1.8.1 // indirect
 	github.com/pressly/goose/v3 v3.30.1 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect

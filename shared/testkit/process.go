@@ -3,6 +3,7 @@ package testkit
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -192,15 +193,34 @@ func chownToPostgres(dir string) error {
 	return nil
 }
 
-// FreePort is a loopback port nothing listens on right now.
+// FreePort is a loopback port nothing listens on right now, for a server
+// a test starts later. It is taken below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range, 32768 and up by default): a port the
+// kernel hands out itself ("127.0.0.1:0") can be taken in the meantime
+// as the local end of any outgoing connection (to PostgreSQL, NATS,
+// Redis), and the server then fails to bind.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := FreeLoopbackPort("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
+}
+
+// FreeLoopbackPort is FreePort for code that has no test: the dev stack
+// reserving a port for a service it starts a moment later.
+func FreeLoopbackPort(host string) (int, error) {
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			continue // someone's: try another
+		}
+		ln.Close()
+		return port, nil
+	}
+	return 0, fmt.Errorf("no free port on %s between 20000 and 32000", host)
 }
 
 func waitPort(port int, within time.Duration) error {

@@ -38,6 +38,9 @@ type Sender interface {
 type Config struct {
 	// OrgZone is the organization's time zone, for meetings given none.
 	OrgZone string
+	// Region reads a test send's phone number typed without a country
+	// code, as contacts' import does; "US" when empty.
+	Region string
 	// SMSRate (segments per second) and EmailRate (emails per second)
 	// are the senders' configured rates, for estimated send times.
 	SMSRate   float64
@@ -72,6 +75,9 @@ type Handler struct {
 func New(cfg Config, d Deps) *Handler {
 	if d.Clock == nil {
 		d.Clock = time.Now
+	}
+	if cfg.Region == "" {
+		cfg.Region = "US"
 	}
 	if cfg.OrgZone == "" {
 		cfg.OrgZone = "America/New_York"
@@ -436,9 +442,6 @@ func (h *Handler) changeMeeting(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Reminders != nil {
 		m.Reminders = append([]campaign.Duration{}, (*req.Reminders)...)
-	}
-	if m.Title == "" {
-		m.Title = c.Name
 	}
 	if err := campaign.CheckMeeting(m, h.Clock()); err != nil {
 		h.fail(w, r, err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
@@ -68,7 +70,7 @@ func (h *Handler) rsvpPage(w http.ResponseWriter, r *http.Request) {
 	body := fmt.Sprintf(`<p><strong>%s</strong><br>%s<br>%s</p>
 <form method="post"><button name="answer" value="yes">Yes, I'll be there</button>
 <button name="answer" value="no">No, I can't make it</button></form>`,
-		html.EscapeString(m.Title), html.EscapeString(when), html.EscapeString(m.Where()))
+		html.EscapeString(headline(c.PublicTitle(lang))), html.EscapeString(when), html.EscapeString(m.Where()))
 	pageHTML(w, http.StatusOK, "Will you come?", body)
 }
 
@@ -98,10 +100,10 @@ func (h *Handler) rsvpAnswer(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Hub.Notify(c.ID)
 	if answer == "yes" {
-		page(w, http.StatusOK, "See you there", "Thank you. You're on the list for "+c.Meeting.Title+".")
+		page(w, http.StatusOK, "See you there", "Thank you. You're on the list for "+c.PublicTitle("")+".")
 		return
 	}
-	page(w, http.StatusOK, "Thanks for letting us know", "We won't send you reminders for "+c.Meeting.Title+".")
+	page(w, http.StatusOK, "Thanks for letting us know", "We won't send you reminders for "+c.PublicTitle("")+".")
 }
 
 func channelOf(c token.Claims) string {
@@ -162,4 +164,14 @@ func pageHTML(w http.ResponseWriter, status int, title, body string) {
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>%s</title></head><body><h1>%s</h1>%s</body></html>`, title, title, body)
+}
+
+// headline starts a title shown on its own with a capital ("The meeting"
+// when the meeting has no title of its own).
+func headline(s string) string {
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/sender"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/phone"
 	"github.com/musterhq/muster/shared/sms"
 	"github.com/musterhq/muster/shared/web"
 )
@@ -234,7 +235,6 @@ type TestSent struct {
 }
 
 var (
-	e164Re  = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 	emailRe = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
 
@@ -255,10 +255,16 @@ func (h *Handler) testSend(w http.ResponseWriter, r *http.Request) {
 	case req.Phone == "" && req.Email == "":
 		h.fail(w, r, apperr.Invalid("phone", "give a phone number or an email to send the test to"))
 		return
-	case req.Phone != "" && !e164Re.MatchString(req.Phone):
-		h.fail(w, r, apperr.Invalid("phone", "is not an E.164 phone number such as +12125550100"))
-		return
-	case req.Email != "" && !emailRe.MatchString(req.Email):
+	case req.Phone != "":
+		// Any format an import takes ("(212) 555-1990") is taken here.
+		p, err := phone.Parse(req.Phone, h.cfg.Region)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		req.Phone = p
+	}
+	if req.Email != "" && !emailRe.MatchString(req.Email) {
 		h.fail(w, r, apperr.Invalid("email", "is not an email address"))
 		return
 	}

@@ -52,6 +52,9 @@ type Config struct {
 	// check; OrgTimeZone is its time zone, for meetings given none.
 	OrgName     string `env:"ORG_NAME" envDefault:"Muster"`
 	OrgTimeZone string `env:"ORG_TIME_ZONE" envDefault:"America/New_York"`
+	// DefaultRegion reads phone numbers typed without a country code (a
+	// test send's), as contacts' CONTACTS_DEFAULT_REGION does.
+	DefaultRegion string `env:"DEFAULT_REGION" envDefault:"US"`
 	// PublicURL is where members reach this service's RSVP and signing
 	// pages; the listen address when empty (fine on one host).
 	PublicURL string `env:"PUBLIC_URL"`
@@ -86,13 +89,15 @@ func DefaultConfig() Config {
 	return cfg
 }
 
-// LoadConfig reads CAMPAIGNS_* over the defaults.
+// LoadConfig reads CAMPAIGNS_* over the defaults. It does not judge the
+// values: New does, before connecting anything, so `campaigns migrate`
+// needs only the database and not the secrets of a service that serves.
 func LoadConfig() (Config, error) {
 	cfg := DefaultConfig()
 	if err := service.Load("CAMPAIGNS_", &cfg); err != nil {
 		return Config{}, err
 	}
-	return cfg, cfg.validate()
+	return cfg, nil
 }
 
 func (c Config) validate() error {
@@ -256,7 +261,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
-	api.New(api.Config{OrgZone: cfg.OrgTimeZone, SMSRate: cfg.SMSRate, EmailRate: cfg.EmailRate}, api.Deps{
+	api.New(api.Config{OrgZone: cfg.OrgTimeZone, Region: cfg.DefaultRegion, SMSRate: cfg.SMSRate, EmailRate: cfg.EmailRate}, api.Deps{
 		Store: st, Fanout: a.fan, Scheduler: a.scheduler, Contacts: cc, Sender: send, Settings: settings,
 		Hub: a.hub, Clock: o.Clock, Log: log.Named("api"),
 	}).Routes(router)

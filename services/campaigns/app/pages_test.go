@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -83,5 +84,50 @@ func TestMemberPagesSendSecurityHeaders(t *testing.T) {
 		if strings.HasPrefix(tc.name, "forged") != (resp.StatusCode >= 400) {
 			t.Errorf("%s = %d", tc.name, resp.StatusCode)
 		}
+	}
+}
+
+// A meeting's name is for organizers: the RSVP page and its answer call a
+// meeting with no title of its own "the meeting".
+func TestMemberPagesNeverShowTheInternalName(t *testing.T) {
+	h := newHarness(t, false, nil)
+	ana := member{Member: events.Member{ContactID: "00000000-0000-4000-8000-0000000000a1", FirstName: "Ana", Phone: "+12125550111"}, tags: []string{"all"}}
+	h.dir.add(ana)
+	srv := h.start()
+	out := h.outbox()
+	id := create(t, srv.url, map[string]any{
+		"name": "Stewards meeting Tue", "kind": "meeting", "channel": "sms",
+		"body":     "Local 1199: {{meeting_title}}, answer at {{rsvp_link}} Reply STOP to opt out.",
+		"audience": map[string]string{"tag": "all"},
+		"meeting":  map[string]any{"starts_at": h.began.Add(80 * time.Hour), "place": "Union Hall"},
+	})
+	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
+		t.Fatalf("launch = %d", code)
+	}
+	eventually(t, "the invitation", func() bool { return len(out.step(id, 0)) == 1 })
+	ask := out.where(func(r events.SendRequested) bool { return r.CampaignID == id && r.Step == 0 })[0]
+	if !strings.HasPrefix(ask.Body, "Local 1199: the meeting, answer at") {
+		t.Errorf("invitation = %q", ask.Body)
+	}
+	link := signLink(t, ask)
+	read := func(resp *http.Response, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	page := read(http.Get(link))
+	if !strings.Contains(page, "<strong>The meeting</strong>") || strings.Contains(page, "Stewards") {
+		t.Errorf("RSVP page:\n%s", page)
+	}
+	answer := read(http.PostForm(link, url.Values{"answer": {"yes"}}))
+	if !strings.Contains(answer, "You&#39;re on the list for the meeting.") && !strings.Contains(answer, "You're on the list for the meeting.") {
+		t.Errorf("RSVP answer:\n%s", answer)
+	}
+	if strings.Contains(answer, "Stewards") {
+		t.Errorf("the answer page names the meeting by its internal name:\n%s", answer)
 	}
 }

@@ -87,7 +87,7 @@ func TestPreviewTestSendAndEstimate(t *testing.T) {
 			IdempotencyKey string `json:"idempotency_key"`
 		} `json:"sent"`
 	}
-	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/test", map[string]any{"phone": "+13125550100", "email": "Org@Example.org", "contact_id": bo.ContactID}, &sent); code != 202 || len(sent.Sent) != 2 {
+	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/test", map[string]any{"phone": "(312) 555-0100", "email": "Org@Example.org", "contact_id": bo.ContactID}, &sent); code != 202 || len(sent.Sent) != 2 {
 		t.Fatalf("test send = %d %+v", code, sent)
 	}
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/test", map[string]any{"phone": "555-0100"}, nil); code != 400 {

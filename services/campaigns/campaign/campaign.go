@@ -108,6 +108,9 @@ type Content struct {
 
 // Meeting is when and where members are asked to come.
 type Meeting struct {
+	// Title is the meeting's name as members see it (auto-replies, RSVP
+	// page, calendar invitation). It may be empty: the campaign's name is
+	// for organizers only and never stands in for it (see PublicTitle).
 	Title    string    `json:"title"`
 	StartsAt time.Time `json:"starts_at"`
 	// TimeZone is where the meeting's time is read and shown; the
@@ -193,6 +196,33 @@ type Campaign struct {
 	CompletedAt *time.Time `json:"completed_at,omitempty"`
 	PausedAt    *time.Time `json:"paused_at,omitempty"`
 	CancelledAt *time.Time `json:"cancelled_at,omitempty"`
+}
+
+// MeetingTitle is the meeting's title as members may see it, empty when
+// it has none. Meetings saved before titles stopped defaulting to the
+// campaign's name hold that name as their title; a title equal to the name
+// is read as none, so the internal name cannot reach members through them
+// either.
+func (c *Campaign) MeetingTitle() string {
+	if m := c.Meeting; m != nil && m.Title != c.Name {
+		return m.Title
+	}
+	return ""
+}
+
+// PublicTitle is what members are told the meeting is called: its title,
+// or the neutral words for "the meeting" in lang when it has none.
+func (c *Campaign) PublicTitle(lang string) string {
+	if t := c.MeetingTitle(); t != "" {
+		return t
+	}
+	if i := indexByte(lang, '-'); i > 0 {
+		lang = lang[:i]
+	}
+	if lang == "es" {
+		return "la reunión"
+	}
+	return "the meeting"
 }
 
 // ContentFor picks the content for a member's language: the language as

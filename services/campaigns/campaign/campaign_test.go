@@ -88,7 +88,7 @@ func TestMeetingAndPetitionDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := c.Meeting
-	if m.Title != "GMM" || m.TimeZone != "America/Chicago" || time.Duration(m.Duration) != time.Hour ||
+	if m.Title != "" || c.PublicTitle("en") != "the meeting" || m.TimeZone != "America/Chicago" || time.Duration(m.Duration) != time.Hour ||
 		len(m.Reminders) != 2 || time.Duration(m.Reminders[0]) != -24*time.Hour || m.StartsAt.Location() != time.UTC || m.Where() != "https://meet.example/x" {
 		t.Errorf("meeting defaults = %+v", m)
 	}

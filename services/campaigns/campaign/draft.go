@@ -325,9 +325,6 @@ func validateMeeting(in *Meeting, name string, now time.Time, orgZone string) (*
 	}
 	m := *in
 	m.Title = strings.TrimSpace(m.Title)
-	if m.Title == "" {
-		m.Title = name
-	}
 	if m.TimeZone == "" {
 		m.TimeZone = orgZone
 	}

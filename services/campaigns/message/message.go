@@ -203,7 +203,7 @@ func (b *Builder) values(lang, org string) template.Values {
 	var v template.Values
 	v[template.OrgName] = org
 	if m := b.c.Meeting; m != nil {
-		v[template.MeetingTitle] = m.Title
+		v[template.MeetingTitle] = b.c.PublicTitle(lang)
 		v[template.MeetingTime] = FormatTime(m.StartsAt, m.TimeZone, lang)
 		v[template.MeetingPlace] = m.Where()
 		v[template.MeetingLink] = m.VideoURL
@@ -336,13 +336,17 @@ func Calendar(c *campaign.Campaign, part campaign.Part, org string, now time.Tim
 	if part == campaign.PartCancel {
 		method = ics.Cancel
 	}
-	desc := m.Title
+	title := c.MeetingTitle()
+	if title == "" {
+		title = strings.TrimSpace(org + " meeting")
+	}
+	desc := title
 	if m.VideoURL != "" {
 		desc += "\n" + m.VideoURL
 	}
 	e := ics.Event{
 		UID: c.ID + "@muster", Sequence: c.Revision, Method: method, Start: m.StartsAt, End: m.EndsAt(), Stamp: now,
-		Summary: m.Title, Location: m.Where(), Description: desc, URL: m.VideoURL, Organizer: org,
+		Summary: title, Location: m.Where(), Description: desc, URL: m.VideoURL, Organizer: org,
 	}
 	return events.Attachment{
 		Filename: "meeting.ics", ContentType: e.ContentType(),

@@ -17,12 +17,12 @@ var now = time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
 func meeting(t *testing.T) campaign.Campaign {
 	t.Helper()
 	d := campaign.Draft{
-		Name: "December GMM", Kind: campaign.KindMeeting, Channel: campaign.ChannelsBoth,
+		Name: "Stewards prep (internal)", Kind: campaign.KindMeeting, Channel: campaign.ChannelsBoth,
 		Body:     "Hi {{first_name|friend}}, {{meeting_title}} is {{meeting_time}} at {{meeting_place}}. Reply YES or NO.",
 		Email:    &campaign.Email{Subject: "{{meeting_title}}", Text: "Hi {{first_name}}, RSVP: {{rsvp_link}}", HTML: `<p>Hi {{first_name}}, <a href="{{rsvp_link}}">RSVP</a></p>`},
 		Audience: campaign.Audience{Tag: "gmm"},
 		Content:  map[string]campaign.Content{"es": {SMS: "Hola {{first_name|compa}}, {{meeting_title}} es el {{meeting_time}}."}},
-		Meeting:  &campaign.Meeting{StartsAt: time.Date(2026, 12, 10, 23, 0, 0, 0, time.UTC), TimeZone: "America/Chicago", Place: "Union Hall & Annex"},
+		Meeting:  &campaign.Meeting{Title: "December GMM", StartsAt: time.Date(2026, 12, 10, 23, 0, 0, 0, time.UTC), TimeZone: "America/Chicago", Place: "Union Hall & Annex"},
 	}
 	c, err := d.Validate(now, "America/New_York")
 	if err != nil {
@@ -126,6 +126,44 @@ func TestPartsUseDefaultsAndNotices(t *testing.T) {
 	}
 	if r := yes.BuildKeyed(&m, events.ChannelSMS, "k", now); r.Body != "Thanks, Cy! You're on the list for December GMM, Thursday, December 10 at 5:00 PM CST." || r.IdempotencyKey != "k" {
 		t.Errorf("yes reply = %+v", r)
+	}
+}
+
+// The campaign's name is for organizers only: a meeting without a title of
+// its own is "the meeting" to members, in the auto-reply above all (it
+// once said "You're on the list for Stewards meeting Tue").
+func TestInternalNameNeverReachesMembers(t *testing.T) {
+	m := events.Member{ContactID: "x", FirstName: "Cy", Phone: "+12125550103", Language: "es"}
+	for _, title := range []string{"", "Stewards meeting Tue"} { // none, and a draft saved when the title defaulted to the name
+		c := meeting(t)
+		c.Name, c.Meeting.Title = "Stewards meeting Tue", title
+		yes, err := New(&c, campaign.PartYes, -1, "", settings(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Language = ""
+		if r := yes.BuildKeyed(&m, events.ChannelSMS, "k", now); r.Body != "Thanks, Cy! You're on the list for the meeting, Thursday, December 10 at 5:00 PM CST." {
+			t.Errorf("title %q: yes reply = %q", title, r.Body)
+		}
+		m.Language = "es"
+		if r := yes.BuildKeyed(&m, events.ChannelSMS, "k", now); !strings.Contains(r.Body, "Te esperamos en la reunión,") {
+			t.Errorf("title %q: Spanish yes reply = %q", title, r.Body)
+		}
+		inv, err := New(&c, campaign.PartMain, 0, "", settings(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Language = ""
+		got := inv.Build(&m, events.ChannelEmail, now)
+		ics, _ := base64.StdEncoding.DecodeString(got.Attachments[0].Content)
+		for _, s := range []string{got.Subject, got.Body, string(ics)} {
+			if strings.Contains(s, "Stewards") {
+				t.Errorf("title %q: the internal name reached a member: %q", title, s)
+			}
+		}
+		if !strings.Contains(string(ics), "SUMMARY:Local 1199 meeting") {
+			t.Errorf("title %q: calendar = %s", title, ics)
+		}
 	}
 }
 

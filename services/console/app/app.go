@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +22,6 @@ import (
 	"github.com/musterhq/muster/services/console/upstream"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/logging"
-	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/svcauth"
@@ -138,33 +136,17 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// settings are the values the settings page shows; secrets are masked.
+// settings are the console's own values an admin decides about (how
+// long sign-ins and tokens last, how many sign-in attempts are allowed),
+// in words. Where the console listens, the services' URLs, the database
+// and Redis are an operator's business and stay in the deployment, not on
+// a page any viewer can read.
 func (c Config) settings() []server.Setting {
-	masked := func(s string) string {
-		if s == "" {
-			return "(not set)"
-		}
-		return "(set, hidden)"
-	}
 	return []server.Setting{
-		{Name: "CONSOLE_HTTP_ADDR", Value: c.HTTPAddr},
-		{Name: "CONSOLE_DATABASE_URL", Value: postgres.Redact(c.DatabaseURL)},
-		{Name: "CONSOLE_CONTACTS_URL", Value: c.ContactsURL},
-		{Name: "CONSOLE_CAMPAIGNS_URL", Value: c.CampaignsURL},
-		{Name: "CONSOLE_DELIVERY_URL", Value: c.DeliveryURL},
-		{Name: "CONSOLE_REDIS_URL", Value: postgres.Redact(c.RedisURL)},
-		{Name: "CONSOLE_SESSION_TTL", Value: c.SessionTTL.String()},
-		{Name: "CONSOLE_TOKEN_TTL", Value: c.TokenTTL.String()},
-		{Name: "CONSOLE_DEV_MODE", Value: strconv.FormatBool(c.DevMode)},
-		{Name: "CONSOLE_SECURE_COOKIE", Value: c.SecureCookie},
-		{Name: "CONSOLE_SIGNIN_LIMIT", Value: strconv.Itoa(c.SignInLimit) + " per " + c.SignInWindow.String()},
-		{Name: "CONSOLE_MAX_UPLOAD", Value: strconv.FormatInt(c.MaxUpload, 10) + " bytes"},
-		{Name: "CONSOLE_IMPORTS_PER_ORGANIZER / _TOTAL", Value: strconv.Itoa(c.ImportsPerOrganizer) + " / " + strconv.Itoa(c.ImportsTotal)},
-		{Name: "CONSOLE_STREAMS_PER_ORGANIZER / _TOTAL", Value: strconv.Itoa(c.StreamsPerOrganizer) + " / " + strconv.Itoa(c.StreamsTotal)},
-		{Name: "CONSOLE_TRUSTED_PROXIES", Value: strings.Join(c.TrustedProxies, ",")},
-		{Name: "CONSOLE_ADMIN_PASSWORD", Value: masked(c.AdminPassword)},
-		{Name: "CONSOLE_SERVICE_KEY", Value: masked(c.ServiceKey)},
-		{Name: "CONSOLE_METRICS_TOKEN", Value: masked(c.MetricsToken)},
+		{Name: "A sign-in lasts", Value: c.SessionTTL.String()},
+		{Name: "A new API token lasts", Value: fmt.Sprintf("%d days unless its maker says", int(c.TokenTTL/(24*time.Hour)))},
+		{Name: "Sign-in attempts", Value: fmt.Sprintf("%d per %s per email and per address", c.SignInLimit, c.SignInWindow)},
+		{Name: "Largest CSV import", Value: fmt.Sprintf("%d MiB", c.MaxUpload>>20)},
 	}
 }
 

@@ -230,6 +230,7 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	s.forgetZone()
 	s.audit(r, p, "settings.change", "messaging settings",
 		fmt.Sprintf("window %s, zone %s, caps %d/day %d/week, shift-aware %t", m.SendWindow, m.TimeZone, m.CapPerDay, m.CapPerWeek, shift))
 	s.renderSettings(w, r, http.StatusOK, settingsView{Messaging: saved, Saved: true})

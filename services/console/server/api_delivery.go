@@ -127,6 +127,7 @@ func (s *Server) apiPutSettings(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, err)
 		return
 	}
+	s.forgetZone()
 	s.audit(r, p, "settings.change", "messaging settings",
 		fmt.Sprintf("window %s, zone %s, caps %d/day %d/week", m.SendWindow, m.TimeZone, m.CapPerDay, m.CapPerWeek))
 	web.WriteJSON(w, http.StatusOK, saved)

@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,9 +29,34 @@ type campaign struct {
 		Tag    string          `json:"tag"`
 		Filter json.RawMessage `json:"filter"`
 	} `json:"audience"`
-	Meeting   *meeting  `json:"meeting"`
-	Petition  *petition `json:"petition"`
-	CreatedAt string    `json:"created_at"`
+	Meeting     *meeting   `json:"meeting"`
+	Petition    *petition  `json:"petition"`
+	CreatedAt   string     `json:"created_at"`
+	ScheduledAt *time.Time `json:"scheduled_at"`
+}
+
+// KindWord is the campaign's kind as organizers say it.
+func (c campaign) KindWord() string {
+	switch c.Kind {
+	case "meeting":
+		return "Meeting"
+	case "petition":
+		return "Petition"
+	default:
+		return "Alert"
+	}
+}
+
+// ChannelWord is how the campaign is sent, in words.
+func (c campaign) ChannelWord() string {
+	switch c.Channel {
+	case "email":
+		return "email"
+	case "both":
+		return "text and email"
+	default:
+		return "text"
+	}
 }
 
 // Editable reports whether the console's editor can change it: an SMS
@@ -40,13 +67,17 @@ func (c campaign) Editable() bool {
 
 // results are campaigns' live numbers for step 0.
 type results struct {
-	Status    string           `json:"status"`
-	Targeted  int64            `json:"targeted"`
-	Published int64            `json:"published"`
-	Pending   int64            `json:"pending"`
-	Sent      int64            `json:"sent"`
-	Delivered int64            `json:"delivered"`
-	Failed    int64            `json:"failed"`
+	Status    string `json:"status"`
+	Targeted  int64  `json:"targeted"`
+	Published int64  `json:"published"`
+	Pending   int64  `json:"pending"`
+	Sent      int64  `json:"sent"`
+	Delivered int64  `json:"delivered"`
+	Failed    int64  `json:"failed"`
+	// Queued are with delivery and not yet sent; Deferred, among them,
+	// are held back for a reason (quiet hours, a cap).
+	Queued    int64            `json:"queued"`
+	Deferred  int64            `json:"deferred"`
 	Replies   int64            `json:"replies"`
 	OptOuts   int64            `json:"opt_outs"`
 	InboxOpen int64            `json:"inbox_open"`
@@ -54,12 +85,26 @@ type results struct {
 
 	// PossibleOptOuts wait for an organizer's decision in the inbox.
 	PossibleOptOuts int64 `json:"possible_opt_outs"`
-	// Deferred texts wait in delivery, by what holds them (see
-	// waitingWords).
-	Deferred          int64            `json:"deferred"`
+	// DeferredByReason splits Deferred by what holds each text now
+	// (member_window, pause, fewer_texts, state_rule, quiet_hours, cap);
+	// DeferredLastUntil is when the last is due.
 	DeferredByReason  map[string]int64 `json:"deferred_by_reason"`
 	DeferredLastUntil *time.Time       `json:"deferred_last_until"`
+
+	// RSVPs are a meeting's answers; Signatures and Goal a petition's.
+	RSVPs *struct {
+		Yes      int64 `json:"yes"`
+		No       int64 `json:"no"`
+		NoAnswer int64 `json:"no_answer"`
+	} `json:"rsvps"`
+	Signatures *int64 `json:"signatures"`
+	Goal       int64  `json:"goal"`
+	Calls      *int64 `json:"calls"`
 }
+
+// Waiting is how many first messages are not sent yet: with delivery
+// (held back or about to go) or not yet recorded by it.
+func (r results) Waiting() int64 { return r.Pending + r.Queued }
 
 func (s *Server) campaign(ctx context.Context, id string) (campaign, error) {
 	var c campaign
@@ -138,23 +183,99 @@ type campaignView struct {
 	Campaign campaign
 	Results  results
 	Notice   string
-	// Waiting says the texts delivery holds, by reason, in plain words.
-	Waiting []string
+	// Held explains the texts delivery holds back, by reason.
+	Held held
+	// Yes and No are who answered a meeting, Signed who signed a
+	// petition: the first answersShown of each (the CSV has them all).
+	Yes, No, Signed []answer
+}
+
+// answersShown is how many names of each answer the page lists; the
+// CSV export has them all.
+const answersShown = 100
+
+// answer is one member's RSVP or signature.
+type answer struct {
+	ContactID  string     `json:"contact_id"`
+	FirstName  string     `json:"first_name"`
+	LastName   string     `json:"last_name"`
+	AnsweredAt *time.Time `json:"answered_at"`
+	At         *time.Time `json:"at"`
+}
+
+// When is when they answered or signed.
+func (a answer) When() *time.Time {
+	if a.AnsweredAt != nil {
+		return a.AnsweredAt
+	}
+	return a.At
+}
+
+// Name is the member's name, or a stand-in when the list has none.
+func (a answer) Name() string {
+	if n := strings.TrimSpace(a.FirstName + " " + a.LastName); n != "" {
+		return n
+	}
+	return "(no name)"
+}
+
+// Percent is how far the signatures are toward the goal, at most 100.
+func (v campaignView) Percent() int64 {
+	if v.Results.Signatures == nil || v.Results.Goal <= 0 {
+		return 0
+	}
+	return min(*v.Results.Signatures*100/v.Results.Goal, 100)
+}
+
+// Scheduled reports whether the campaign waits for its send time.
+func (v campaignView) Scheduled() bool {
+	return v.Campaign.Status == "scheduled" && v.Campaign.ScheduledAt != nil
 }
 
 func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
-	c, err := s.campaign(r.Context(), chi.URLParam(r, "id"))
+	ctx := r.Context()
+	c, err := s.campaign(ctx, chi.URLParam(r, "id"))
 	if err != nil {
 		s.failErr(w, r, err)
 		return
 	}
 	v := campaignView{Campaign: c, Notice: notice(r)}
-	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodGet, "/campaigns/"+url.PathEscape(c.ID)+"/results", nil, &v.Results); err != nil {
+	path := "/campaigns/" + url.PathEscape(c.ID)
+	if err := s.Services.Campaigns.JSON(ctx, http.MethodGet, path+"/results", nil, &v.Results); err != nil {
 		s.failErr(w, r, err)
 		return
 	}
-	v.Waiting = waitingWords(v.Results, s.orgZone(r.Context()))
+	switch {
+	case c.Meeting != nil:
+		if v.Yes, err = s.answers(ctx, path+"/rsvps?answer=yes", "rsvps"); err == nil {
+			v.No, err = s.answers(ctx, path+"/rsvps?answer=no", "rsvps")
+		}
+	case c.Petition != nil && v.Results.Signatures != nil:
+		v.Signed, err = s.answers(ctx, path+"/signatures?", "signatures")
+	}
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	if v.Results.Waiting() > 0 {
+		v.Held = s.heldBack(ctx, c.ID)
+	}
 	s.render(w, r, http.StatusOK, "campaign", c.Name, v)
+}
+
+// answers reads the first answersShown of a campaign's answer list.
+func (s *Server) answers(ctx context.Context, path, name string) ([]answer, error) {
+	var page map[string]json.RawMessage
+	if err := s.Services.Campaigns.JSON(ctx, http.MethodGet, path+"&limit="+strconv.Itoa(answersShown), nil, &page); err != nil {
+		return nil, err
+	}
+	var list []answer
+	if raw, ok := page[name]; ok {
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", name, err)
+		}
+	}
+	return list, nil
 }
 
 // campaignStream relays campaigns' live results to the results page.
@@ -207,7 +328,9 @@ type composeView struct {
 }
 
 func (s *Server) newCampaignPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "compose", "New campaign", composeView{Form: composeFormOf(func(string) string { return "" })})
+	f := composeFormOf(func(string) string { return "" })
+	f.TimeZone = s.orgZone(r.Context()).String() // a meeting is most often where the union is
+	s.render(w, r, http.StatusOK, "compose", "New campaign", composeView{Form: f})
 }
 
 // createCampaign saves the compose form as a draft. An SMS alert goes on
@@ -286,6 +409,13 @@ func (s *Server) audienceCount(w http.ResponseWriter, r *http.Request) {
 type editView struct {
 	Campaign campaign
 	Notice   string
+	// Zone names the organization's time zone, in which the send time
+	// is picked.
+	Zone string
+	// TestPhone and TestError are a refused test send's number, as
+	// typed, and why it was refused.
+	TestPhone string
+	TestError string
 }
 
 func (s *Server) editCampaignPage(w http.ResponseWriter, r *http.Request) {
@@ -302,7 +432,7 @@ func (s *Server) editCampaignPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "edit", "Edit "+c.Name, editView{Campaign: c, Notice: notice(r)})
+	s.render(w, r, http.StatusOK, "edit", "Edit "+c.Name, editView{Campaign: c, Notice: notice(r), Zone: s.orgZone(r.Context()).String()})
 }
 
 // preview is what the editor shows as the organizer types: campaigns'
@@ -377,21 +507,49 @@ func (s *Server) saveDraft(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, out)
 }
 
+// testSend texts the draft to the organizer's phone, typed any common
+// way ("(212) 555-1990"; campaigns reads it as an import does). A number
+// campaigns refuses is shown on the editor with what was typed, not on an
+// error page.
 func (s *Server) testSend(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	phone := strings.TrimSpace(r.PostFormValue("phone"))
-	if phone == "" {
-		s.failErr(w, r, apperr.Invalid("phone", "give a phone number to send the test to"))
-		return
+	err := apperr.Invalid("phone", "give a phone number to send the test to")
+	if phone != "" {
+		err = s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns/"+url.PathEscape(id)+"/test", map[string]string{"phone": phone}, nil)
 	}
-	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns/"+url.PathEscape(id)+"/test", map[string]string{"phone": phone}, nil); err != nil {
-		s.failErr(w, r, err)
+	if err != nil {
+		if apperr.KindOf(err) != apperr.KindInvalid || apperr.FieldOf(err) != "phone" {
+			s.failErr(w, r, err)
+			return
+		}
+		c, cerr := s.campaign(r.Context(), id)
+		if cerr != nil {
+			s.failErr(w, r, cerr)
+			return
+		}
+		msg := "“" + phone + "” is not a phone number we can text. Type it as you would dial it, such as (212) 555-0100."
+		if phone == "" {
+			msg = "Give a phone number to send the test to."
+		}
+		s.render(w, r, http.StatusBadRequest, "edit", "Edit "+c.Name, editView{Campaign: c, TestPhone: phone, TestError: msg, Zone: s.orgZone(r.Context()).String()})
 		return
 	}
 	// The address goes in the log: texting others from the union's number
 	// is a threat the audit log is for (the API records it too).
 	s.audit(r, principalOf(r), "campaign.test", "campaign "+id, "to "+phone)
 	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"/edit?notice=test", http.StatusSeeOther)
+}
+
+// parseLocal reads a datetime-local value ("2026-12-08T16:00") as a wall
+// clock time in loc.
+func parseLocal(s string, loc *time.Location) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, apperr.Invalid("local", "%q is not a date and time such as 2026-12-08T16:00", s)
 }
 
 type launchView struct {
@@ -455,7 +613,16 @@ func (s *Server) confirmLaunchPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := launchView{Campaign: c, Reminders: reminderTimes(c.Meeting)}
-	if at := strings.TrimSpace(r.URL.Query().Get("at")); at != "" {
+	// The editor sends the picked time as the organization's wall clock
+	// (local, from a datetime-local field); at is an RFC 3339 instant.
+	if local := strings.TrimSpace(r.URL.Query().Get("local")); local != "" {
+		t, err := parseLocal(local, s.orgZone(r.Context()))
+		if err != nil {
+			s.failErr(w, r, err)
+			return
+		}
+		v.At = t.UTC().Format(time.RFC3339)
+	} else if at := strings.TrimSpace(r.URL.Query().Get("at")); at != "" {
 		t, err := time.Parse(time.RFC3339, at)
 		if err != nil {
 			s.failErr(w, r, apperr.Invalid("at", "want a date and time"))

@@ -25,7 +25,10 @@ type composeForm struct {
 	Subject   string
 	EmailText string
 	EmailHTML string
-	// Meeting: StartsAt is the datetime-local value, read in TimeZone.
+	// Meeting: Title is what members are told it is called (never the
+	// name, which only organizers see); StartsAt is the datetime-local
+	// value, read in TimeZone.
+	Title     string
 	StartsAt  string
 	TimeZone  string
 	Place     string
@@ -42,7 +45,7 @@ func composeFormOf(get func(string) string) composeForm {
 	f := composeForm{
 		Name: get("name"), Tag: get("tag"), Kind: strings.TrimSpace(get("kind")), Channel: strings.TrimSpace(get("channel")),
 		Body: get("body"), Subject: get("subject"), EmailText: get("email_text"), EmailHTML: get("email_html"),
-		StartsAt: strings.TrimSpace(get("starts_at")), TimeZone: strings.TrimSpace(get("time_zone")),
+		Title: strings.TrimSpace(get("title")), StartsAt: strings.TrimSpace(get("starts_at")), TimeZone: strings.TrimSpace(get("time_zone")),
 		Place: get("place"), VideoURL: strings.TrimSpace(get("video_url")), Reminders: get("reminders"),
 		Keyword: strings.TrimSpace(get("keyword")), Goal: strings.TrimSpace(get("goal")),
 		CallNumber: strings.TrimSpace(get("call_number")), CallScript: get("call_script"),
@@ -134,6 +137,9 @@ func (f composeForm) meeting() (map[string]any, error) {
 		return nil, apperr.Invalid("place", "a meeting needs a place or a video link")
 	}
 	m := map[string]any{"starts_at": at.Format(time.RFC3339), "time_zone": f.TimeZone}
+	if f.Title != "" {
+		m["title"] = f.Title
+	}
 	if p := strings.TrimSpace(f.Place); p != "" {
 		m["place"] = p
 	}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/console/account"
+	"github.com/musterhq/muster/services/console/plain"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/web"
 )
@@ -26,6 +27,33 @@ type view struct {
 	Me   *principal
 	CSRF string
 	Data any
+	// Zone is the organization's time zone (delivery's settings), in
+	// which every time on the page is shown; Now is when the page was
+	// made.
+	Zone *time.Location
+	Now  time.Time
+}
+
+// When is a time as organizers read it, in the organization's zone:
+// "Tue 8 Dec, 16:00 EST". It takes a time, a pointer to one (nil is
+// empty) or an RFC 3339 string, as the services' JSON gives them.
+func (v view) When(t any) string {
+	switch x := t.(type) {
+	case time.Time:
+		return plain.Time(x, v.Zone, v.Now)
+	case *time.Time:
+		if x == nil {
+			return ""
+		}
+		return plain.Time(*x, v.Zone, v.Now)
+	case string:
+		if tt, err := time.Parse(time.RFC3339Nano, x); err == nil {
+			return plain.Time(tt, v.Zone, v.Now)
+		}
+		return x
+	default:
+		return ""
+	}
 }
 
 // Can reports whether the viewer holds role, for showing only the buttons
@@ -37,30 +65,24 @@ func (v view) Can(role string) bool {
 // templateFuncs are the helpers templates may call.
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
-		"when": func(t any) string {
-			switch v := t.(type) {
-			case time.Time:
-				if v.IsZero() {
-					return ""
-				}
-				return v.UTC().Format("2006-01-02 15:04 UTC")
-			case *time.Time:
-				if v == nil || v.IsZero() {
-					return ""
-				}
-				return v.UTC().Format("2006-01-02 15:04 UTC")
-			case string:
-				if tt, err := time.Parse(time.RFC3339Nano, v); err == nil {
-					return tt.UTC().Format("2006-01-02 15:04 UTC")
-				}
-				return v
-			default:
-				return ""
+		"join":           strings.Join,
+		"phone":          plain.Phone,
+		"status":         plain.MessageStatus,
+		"campaignStatus": plain.CampaignStatus,
+		"consent":        plain.Consent,
+		"source":         plain.Source,
+		"deferReason":    plain.DeferReason,
+		"add":            func(a, b int) int { return a + b },
+		"sub":            func(a int64, b int) int64 { return a - int64(b) },
+		"deref":          func(p *int64) int64 { return *p },
+		// dict passes several values to a sub-template.
+		"dict": func(kv ...any) map[string]any {
+			m := make(map[string]any, len(kv)/2)
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[kv[i].(string)] = kv[i+1]
 			}
+			return m
 		},
-		"join":  strings.Join,
-		"phone": displayPhone,
-		"add":   func(a, b int) int { return a + b },
 	}
 }
 
@@ -93,7 +115,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	v := view{Title: title, Nav: navOf(r.URL.Path), Me: principalOf(r), Data: data}
+	v := view{Title: title, Nav: navOf(r.URL.Path), Me: principalOf(r), Data: data, Zone: time.UTC, Now: s.Now()}
+	if v.Me != nil {
+		v.Zone = s.orgZone(r.Context())
+	}
 	if v.Me != nil && v.Me.Session != nil {
 		v.CSRF = v.Me.Session.CSRF
 	}

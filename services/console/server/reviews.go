@@ -153,12 +153,3 @@ func (s *Server) apiDecideReview(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	web.WriteJSON(w, http.StatusOK, out)
 }
-
-// displayPhone writes a North American number as people read it,
-// "(212) 555-0101"; any other address is shown as it is.
-func displayPhone(addr string) string {
-	if len(addr) == 12 && addr[:2] == "+1" {
-		return "(" + addr[2:5] + ") " + addr[5:8] + "-" + addr[8:]
-	}
-	return addr
-}

@@ -1,10 +1,7 @@
 package server
 
 import (
-	"context"
 	"fmt"
-	"net/http"
-	"sort"
 	"strings"
 	"time"
 )
@@ -141,64 +138,4 @@ func changeWords(e rhythmEntry) string {
 		w = "the organization's hours"
 	}
 	return "Saved preferences: texts " + w + map[bool]string{true: ", fewer texts", false: ""}[e.FewerTexts]
-}
-
-// deferWords say each defer reason (events.Defer*) as an organizer reads
-// it: what holds the text, in the member's terms first.
-var deferWords = map[string]string{
-	"member_window": "wait for the member's own hours",
-	"pause":         "wait for the member's pause to end",
-	"fewer_texts":   "wait because the member asked for fewer texts",
-	"state_rule":    "wait for their state's hours or daily limit",
-	"quiet_hours":   "wait for the organization's hours",
-	"cap":           "wait for the frequency cap",
-	"other":         "wait for another reason",
-}
-
-// waitingWords says the texts delivery holds for a campaign, by reason,
-// most first, and when the last is due in the organization's zone:
-// "3 wait for the member's own hours", "Last one due Tue 8 Dec 16:00 EST".
-func waitingWords(r results, zone *time.Location) []string {
-	type n struct {
-		reason string
-		count  int64
-	}
-	var list []n
-	for k, v := range r.DeferredByReason {
-		if v > 0 {
-			list = append(list, n{k, v})
-		}
-	}
-	sort.Slice(list, func(i, j int) bool {
-		if list[i].count != list[j].count {
-			return list[i].count > list[j].count
-		}
-		return list[i].reason < list[j].reason
-	})
-	var out []string
-	for _, x := range list {
-		words, ok := deferWords[x.reason]
-		if !ok {
-			words = deferWords["other"]
-		}
-		out = append(out, fmt.Sprintf("%d %s", x.count, words))
-	}
-	if len(out) > 0 && r.DeferredLastUntil != nil {
-		out = append(out, "Last one due "+r.DeferredLastUntil.In(zone).Format("Mon 2 Jan 15:04 MST"))
-	}
-	return out
-}
-
-// orgZone is the organization's time zone from delivery's settings, UTC
-// when they cannot be read: a time shown, not one decided on.
-func (s *Server) orgZone(ctx context.Context) *time.Location {
-	var doc messagingDoc
-	if err := s.Services.Delivery.JSON(ctx, http.MethodGet, "/settings", nil, &doc); err != nil {
-		return time.UTC
-	}
-	loc, err := time.LoadLocation(doc.Settings.TimeZone)
-	if err != nil || doc.Settings.TimeZone == "" {
-		return time.UTC
-	}
-	return loc
 }

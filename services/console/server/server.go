@@ -57,7 +57,8 @@ type Deps struct {
 	// MaxUpload bounds a signed-in caller's CSV upload; every other body
 	// is bounded at web.MaxJSONBody.
 	MaxUpload int64
-	// Settings are shown, read-only, on the settings page.
+	// Settings are shown, read-only, on the settings page: what an admin
+	// decides about, never addresses, URLs or connection strings.
 	Settings []Setting
 	// Now reads the clock; nil is time.Now.
 	Now func() time.Time
@@ -73,6 +74,7 @@ type Deps struct {
 type Server struct {
 	Deps
 	pages map[string]*template.Template
+	zone  *zoneCache
 }
 
 // New parses the templates; a broken template is an error at start, not
@@ -91,7 +93,7 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Deps: d, pages: pages}, nil
+	return &Server{Deps: d, pages: pages, zone: &zoneCache{}}, nil
 }
 
 // Routes mounts every page and API route, each behind the role it needs.

@@ -9,9 +9,8 @@ import (
 )
 
 // FuzzParsePhone checks that ParsePhone never panics, that what it
-// accepts is E.164, that a refusal names the phone field, and that the
-// fast path for ten-digit numbers never accepts a number libphonenumber's
-// full parse would refuse or would write differently.
+// accepts is E.164 and that a refusal names the phone field (shared/phone
+// fuzzes its fast path against libphonenumber's full parse).
 func FuzzParsePhone(f *testing.F) {
 	for _, s := range []string{"(212) 555-0134", "212.555.0134", "+1 212 555 0134", "1-212-555-0134", "+44 20 7946 0958",
 		"555-CALL-NOW", "123", "", "(000) 000-0000", "2125550134 x12", "+12125550134", "((212)) 555--0134", "+", "1"} {
@@ -36,13 +35,6 @@ func FuzzParsePhone(f *testing.F) {
 		for _, c := range p[1:] {
 			if c < '0' || c > '9' {
 				t.Fatalf("ParsePhone(%q) = %q, not E.164", raw, p)
-			}
-		}
-		s := strings.TrimSpace(raw)
-		if fast, ok := parseNANP(s, region); ok {
-			full, err := parseFull(raw, s, region)
-			if err != nil || full != fast {
-				t.Fatalf("fast path took %q as %q; the full parse says %q, %v", raw, fast, full, err)
 			}
 		}
 	})

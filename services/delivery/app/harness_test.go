@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -62,12 +61,7 @@ func newHarness(t testing.TB, s setup) *harness {
 	t.Helper()
 	h := &harness{t: t, nats: testkit.StartNATS(t), clock: testkit.NewClock(t)}
 	h.midday = h.clock.SetMidday(t, "America/New_York")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.addr = ln.Addr().String()
-	ln.Close()
+	h.addr = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 
 	sc := sim.Config{
 		InboundURL: "http://" + h.addr + twilio.InboundPath, AutoCallbacks: true,
@@ -116,6 +110,7 @@ func newHarness(t testing.TB, s setup) *harness {
 	h.cfg = cfg
 	// The test stands in for campaigns and contacts and inspects streams:
 	// it connects as the admin user. The service runs as its own.
+	var err error
 	h.nc, h.js, err = stream.Connect(h.nats.URL(), "test", zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), h.nats.ClientOptions(natsauth.Admin)...)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -70,12 +69,7 @@ func TestFaultKillDashNineAfterProviderAccepted(t *testing.T) {
 	hs := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { hs.Close(); s.Close() })
 	srv := hs.URL
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 
 	held := phone(7001)
 	s.SetFaults([]sim.Fault{{To: held, Kind: sim.FaultTimeoutAfterAccept, Count: 1, Hold: time.Minute}})

@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +31,9 @@ import (
 	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/natsserver"
 	"github.com/musterhq/muster/shared/secret"
+	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/svcauth"
+	"github.com/musterhq/muster/shared/testkit"
 )
 
 // Options say where each part runs. Addresses ending in ":0" take a free
@@ -85,6 +90,16 @@ type Options struct {
 	// caps, windows) and DeliveryOptions replaces its parts (a clock).
 	Delivery        func(*delivery.Config)
 	DeliveryOptions delivery.Options
+
+	// Environment holds variables each service reads under its own
+	// prefix (CONTACTS_, CAMPAIGNS_, DELIVERY_, CONSOLE_) over its
+	// defaults and the stack's development values, as the service run
+	// alone reads its environment: make run passes the process's, tests
+	// pass what they set (nil reads nothing). The variables that wire the
+	// parts together (addresses, databases, NATS, service keys, the
+	// simulator's URLs and credentials) are the stack's own: set here they
+	// are ignored, with a warning.
+	Environment map[string]string
 
 	// Callers are more callers (name=public-key, as TRUSTED_CALLERS
 	// reads them) that contacts, campaigns and delivery trust beside the
@@ -191,7 +206,15 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.simSrv = sim.NewHTTPServer(s.Sim.Handler())
 	go func() { _ = s.simSrv.Serve(simLn) }()
 
+	// Each service's config is its code's defaults, then the stack's
+	// development values, then the environment, then the wiring the stack
+	// owns, then a test's adjustments.
+	env := environment{vars: o.Environment}
+
 	cc := contacts.DefaultConfig()
+	if err := env.overlay("CONTACTS_", &cc); err != nil {
+		return nil, err
+	}
 	cc.HTTPAddr, cc.DatabaseURL, cc.NATSURL = o.ContactsAddr, o.ContactsDB, s.NATSURL
 	cc.DevMode = true
 	cc.NATSSeed, cc.NATSCAFile = s.NATSSeeds[natsauth.Contacts], s.NATSCAFile
@@ -204,12 +227,15 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.run(runCtx, "contacts", ca.Run)
 
 	pc := campaigns.DefaultConfig()
+	pc.FanoutPoll = 200 * time.Millisecond
+	pc.LinkSecret = o.LinkSecret
+	if err := env.overlay("CAMPAIGNS_", &pc); err != nil {
+		return nil, err
+	}
 	pc.HTTPAddr, pc.DatabaseURL, pc.NATSURL = o.CampaignsAddr, o.CampaignsDB, s.NATSURL
 	pc.DevMode = true
 	pc.NATSSeed, pc.NATSCAFile = s.NATSSeeds[natsauth.Campaigns], s.NATSCAFile
 	pc.TrustedCallers = trusted
-	pc.FanoutPoll = 200 * time.Millisecond
-	pc.LinkSecret = o.LinkSecret
 	pa, err := campaigns.New(ctx, pc, log.Named("campaigns"))
 	if err != nil {
 		return nil, err
@@ -218,13 +244,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.run(runCtx, "campaigns", pa.Run)
 
 	dc := delivery.DefaultConfig()
+	dc.TwilioFrom = "+15550001111"
+	dc.UnsubscribeSecret = o.UnsubscribeSecret
+	if err := env.overlay("DELIVERY_", &dc, deliveryWiring...); err != nil {
+		return nil, err
+	}
 	dc.HTTPAddr, dc.DatabaseURL, dc.NATSURL = deliveryAddr, o.DeliveryDB, s.NATSURL
 	dc.DevMode = true
 	dc.NATSSeed, dc.NATSCAFile = s.NATSSeeds[natsauth.Delivery], s.NATSCAFile
 	dc.TrustedCallers = trusted
 	dc.TwilioAPIURL, dc.TwilioAccountSID, dc.TwilioAuthToken = s.SimulatorURL, sim.DefaultAccountSID, sim.DefaultAuthToken
-	dc.TwilioFrom = "+15550001111"
-	dc.UnsubscribeSecret = o.UnsubscribeSecret
 	// Members' email replies: Reply-To on the dev domain, posted back by
 	// the simulator (POST /sim/sendgrid/reply).
 	dc.InboundEmailDomain, dc.SendGridInboundSecret = devReplyDomain, o.InboundSecret
@@ -249,6 +278,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	if o.ConsoleDB != "" {
 		oc := console.DefaultConfig()
+		if err := env.overlay("CONSOLE_", &oc, consoleWiring...); err != nil {
+			return nil, err
+		}
 		// The console has no NATS user: it calls the services over HTTP.
 		oc.HTTPAddr, oc.DatabaseURL = o.ConsoleAddr, o.ConsoleDB
 		oc.DevMode = true
@@ -276,7 +308,53 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			}
 		}
 	}
+	if len(env.ignored) > 0 {
+		log.Warn("make run sets these itself and ignores them in the environment; "+
+			"MUSTER_DATABASE_URL, MUSTER_<SVC>_ADDR, MUSTER_NATS_* and MUSTER_CONSOLE_ADMIN_* choose its own",
+			zap.Strings("variables", env.ignored))
+	}
 	return s, nil
+}
+
+// wiring are the variables, under every service's prefix, that the stack
+// sets itself so that the parts find and trust one another; read from the
+// environment they would point a service away from the stack.
+var wiring = []string{"HTTP_ADDR", "DATABASE_URL", "NATS_URL", "NATS_SEED", "NATS_CA_FILE", "DEV_MODE",
+	"TRUSTED_CALLERS", "SERVICE_KEY"}
+
+// deliveryWiring points delivery at the simulator, with its credentials.
+var deliveryWiring = []string{"DELIVERY_TWILIO_API_URL", "DELIVERY_TWILIO_ACCOUNT_SID", "DELIVERY_TWILIO_AUTH_TOKEN",
+	"DELIVERY_SENDGRID_API_KEY", "DELIVERY_SENDGRID_API_URL", "DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY",
+	"DELIVERY_INBOUND_EMAIL_DOMAIN", "DELIVERY_SENDGRID_INBOUND_SECRET"}
+
+// consoleWiring points the console at the stack's services and names the
+// admin the dev stack prints.
+var consoleWiring = []string{"CONSOLE_CONTACTS_URL", "CONSOLE_CAMPAIGNS_URL", "CONSOLE_DELIVERY_URL",
+	"CONSOLE_ADMIN_EMAIL", "CONSOLE_ADMIN_PASSWORD"}
+
+// environment reads Options.Environment into each service's config and
+// remembers the wiring variables it held, which the stack then overrides.
+type environment struct {
+	vars    map[string]string
+	ignored []string
+}
+
+// overlay reads prefix's variables into cfg; more are whole names of
+// this service's own wiring, besides the shared wiring suffixes.
+func (e *environment) overlay(prefix string, cfg any, more ...string) error {
+	if len(e.vars) == 0 {
+		return nil
+	}
+	set, err := service.Overlay(prefix, cfg, e.vars)
+	if err != nil {
+		return err
+	}
+	for _, k := range set {
+		if slices.Contains(wiring, strings.TrimPrefix(k, prefix)) || slices.Contains(more, k) {
+			e.ignored = append(e.ignored, k)
+		}
+	}
+	return nil
 }
 
 func (s *Stack) run(ctx context.Context, name string, serve func(context.Context) error) {
@@ -339,10 +417,11 @@ func reserve(addr string) (string, error) {
 	if port != "0" {
 		return addr, nil
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	// Below the kernel's ephemeral range, so no outgoing connection takes
+	// it before delivery binds it.
+	free, err := testkit.FreeLoopbackPort(host)
 	if err != nil {
 		return "", fmt.Errorf("finding a free port: %w", err)
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return net.JoinHostPort(host, strconv.Itoa(free)), nil
 }

@@ -130,7 +130,9 @@
         if (!p || (p.error && !p.saved)) { return; }
         var when = field("when").value;
         var url = editor.getAttribute("action");
-        if (when) { url += "?at=" + encodeURIComponent(new Date(when).toISOString().replace(/\.\d+Z$/, "Z")); }
+        // The time is the organization's, as the label says; the server
+        // reads it in the organization's zone, whatever this browser's is.
+        if (when) { url += "?local=" + encodeURIComponent(when); }
         window.location.assign(url);
       });
     });
@@ -142,11 +144,21 @@
     var es = new EventSource(results.getAttribute("data-stream"));
     es.addEventListener("results", function (e) {
       var r = JSON.parse(e.data);
+      r.waiting = (r.pending || 0) + (r.queued || 0);
       results.querySelectorAll("[data-k]").forEach(function (el) {
-        var v = r[el.getAttribute("data-k")];
+        var v = r;
+        el.getAttribute("data-k").split(".").forEach(function (k) { v = v == null ? v : v[k]; });
         if (v !== undefined && v !== null) { el.textContent = v; }
       });
-      if (r.status) { text("campaign-status", r.status); }
+      // A new status changes what the page says and offers (its words,
+      // the buttons, what still waits): the server draws it again.
+      var st = document.getElementById("campaign-status");
+      if (r.status && st && st.getAttribute("data-status") !== r.status) {
+        st.setAttribute("data-status", r.status);
+        es.close();
+        window.location.reload();
+        return;
+      }
       text("live", "● live");
     });
     es.onerror = function () { text("live", ""); };

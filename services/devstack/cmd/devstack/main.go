@@ -152,6 +152,9 @@ func run() error {
 		LinkSecret: secrets["CAMPAIGNS_LINK_SECRET"], UnsubscribeSecret: secrets["DELIVERY_UNSUBSCRIBE_SECRET"],
 		InboundSecret: secrets["DELIVERY_SENDGRID_INBOUND_SECRET"],
 		AdminToken:    true,
+		// Each service reads its own variables (DELIVERY_CAP_PER_DAY...)
+		// over make run's defaults, as it would run alone.
+		Environment: service.Environ(),
 	}
 	for name, dst := range map[string]*string{"contacts": &opts.ContactsDB, "campaigns": &opts.CampaignsDB, "delivery": &opts.DeliveryDB, "console": &opts.ConsoleDB} {
 		if *dst, err = dbFor(name); err != nil {
