@@ -420,3 +420,15 @@ func TestPreferencesChannelChoiceBinds(t *testing.T) {
 		t.Fatal("the preferences page lifted a STOP")
 	}
 }
+
+// HELP answers with the organization's text and the member's own
+// preferences link.
+func TestHelpCarriesThePreferencesLink(t *testing.T) {
+	h := newHarness(t, setup{})
+	h.start(nil)
+	member := "+12125550168"
+	reply := h.inboundAs("SMhelp1", member, "HELP")
+	if !strings.Contains(reply, "NIGHTS") || !strings.Contains(reply, "/prefs/") || strings.Contains(reply, "2125550168") {
+		t.Fatalf("HELP reply = %q, want the HELP text naming NIGHTS and the member's sealed link", reply)
+	}
+}

@@ -144,7 +144,9 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 			reply = replies.OptIn
 		}
 	case consent.Help:
-		if !providerAnswered {
+		if !providerAnswered && !suppressed {
+			reply = r.withLink(replies.Help, in.From)
+		} else if !providerAnswered {
 			reply = replies.Help
 		}
 	case consent.Nights, consent.Days, consent.Pause, consent.Resume, consent.Less, consent.More, consent.Prefs:

@@ -13,11 +13,26 @@ import (
 // is one.
 type Rhythm interface {
 	Apply(ctx context.Context, from string, rd consent.Reading, messageSID string, at time.Time) (string, error)
+	// Link is the member's signed preferences link ("" for none).
+	Link(address string) string
 }
 
 // WithRhythm makes the receiver act on members' rhythm keywords; without
 // it they are recorded like any reply and answered with nothing.
 func (r *Receiver) WithRhythm(h Rhythm) { r.rhythm = h }
+
+// withLink adds the member's preferences link to a HELP reply, so a
+// member who asks for help finds their own hours and pause as well as
+// STOP.
+func (r *Receiver) withLink(help, from string) string {
+	if r.rhythm == nil || help == "" {
+		return help
+	}
+	if link := r.rhythm.Link(from); link != "" {
+		return help + "\n" + link
+	}
+	return help
+}
 
 // applyRhythm acts on a rhythm keyword as of at, when delivery first
 // received it. A member who is opted out may still set their rhythm (it

@@ -248,6 +248,15 @@ func (s *Service) channelChoice(ctx context.Context, address string, channel eve
 	return err
 }
 
+// Link is the member's signed preferences link, "" when there are none
+// (no link key configured).
+func (s *Service) Link(address string) string {
+	if s.link == nil {
+		return ""
+	}
+	return s.link(address)
+}
+
 // Rhythm is a member's current rhythm, for the preferences page.
 func (s *Service) Rhythm(ctx context.Context, address string) (store.Rhythm, error) {
 	r, _, err := s.store.Rhythm(ctx, address)
