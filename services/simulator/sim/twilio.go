@@ -211,6 +211,13 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	case FaultServerError:
 		writeTwilioError(w, http.StatusInternalServerError, codeInternal, "Internal Server Error")
 		return
+	case FaultUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeTwilioError(w, http.StatusUnauthorized, codeAuthenticate, "Authenticate")
+		return
+	case FaultForbidden:
+		writeTwilioError(w, http.StatusForbidden, codeAuthenticate, "Permission Denied")
+		return
 	case FaultUnsubscribed:
 		writeTwilioError(w, http.StatusBadRequest, codeUnsubscribed, "Attempt to send to unsubscribed recipient")
 		return
