@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -36,6 +35,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/logging"
+	"github.com/musterhq/muster/shared/phone"
 	"github.com/musterhq/muster/shared/sms"
 	"github.com/musterhq/muster/shared/stream"
 )
@@ -252,8 +252,6 @@ func (w *Worker) settleBatch(ctx context.Context, outs []store.Outcome) ([]store
 	return res, nil
 }
 
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
-
 // Handle is the stream handler for one send request.
 func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
 	req, err := events.DecodeSendRequested(m.Data)
@@ -412,7 +410,7 @@ func invalid(req events.SendRequested) string {
 	switch {
 	case req.Channel != events.ChannelSMS:
 		return fmt.Sprintf("channel %q is not one delivery sends on yet", req.Channel)
-	case !e164.MatchString(req.To):
+	case !phone.IsE164(req.To):
 		return "recipient is not an E.164 phone number"
 	case req.Body == "":
 		return "empty body"
