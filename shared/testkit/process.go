@@ -201,17 +201,26 @@ func chownToPostgres(dir string) error {
 // Redis), and the server then fails to bind.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	port, err := FreeLoopbackPort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// FreeLoopbackPort is FreePort for code that has no test: the dev stack
+// reserving a port for a service it starts a moment later.
+func FreeLoopbackPort(host string) (int, error) {
 	for range 200 {
 		port := 20000 + rand.IntN(12000)
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
 			continue // someone's: try another
 		}
 		ln.Close()
-		return port
+		return port, nil
 	}
-	t.Fatal("no free loopback port between 20000 and 32000")
-	return 0
+	return 0, fmt.Errorf("no free port on %s between 20000 and 32000", host)
 }
 
 func waitPort(port int, within time.Duration) error {

@@ -221,7 +221,7 @@ func TestSettingsShowNoInternals(t *testing.T) {
 // it back in the organization's zone.
 func TestTheSendTimeIsTheOrganizationsClock(t *testing.T) {
 	_, _, b := startAnswering(t)
-	_, text, raw := b.page("/campaigns/draft/edit")
+	_, text, _ := b.page("/campaigns/draft/edit")
 	if !strings.Contains(text, "Send at (America/New_York time") {
 		t.Errorf("the editor does not say whose time the send time is:\n%s", text)
 	}

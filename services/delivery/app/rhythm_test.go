@@ -378,3 +378,45 @@ func TestOptedOutMemberGetsNoRhythmConfirmation(t *testing.T) {
 		t.Fatalf("rhythm = %+v", out)
 	}
 }
+
+// The member's channel choice binds: "email only" on their number's page
+// keeps texts from them (their own act, announced to the ledger), "both"
+// brings them back, and the page never lifts a STOP.
+func TestPreferencesChannelChoiceBinds(t *testing.T) {
+	h := newHarness(t, setup{})
+	h.start(nil)
+	member := "+12125550167"
+	link := h.app.PrefsURL(member)
+	save := func(channels string) {
+		t.Helper()
+		resp, err := http.PostForm(link, url.Values{"window": {"org"}, "language": {"en"}, "channels": {channels}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("saving %s = %d", channels, resp.StatusCode)
+		}
+	}
+	save("email")
+	if !suppressed(h, member) {
+		t.Fatal("choosing email only left texts on")
+	}
+	key := h.send(member, "Rally Friday")
+	if m := h.waitStatus(key, "suppressed"); !strings.Contains(m.Reason, "email only") {
+		t.Fatalf("text to a member who chose email only: %+v", m)
+	}
+	h.clock.Advance(time.Minute)
+	save("both")
+	if suppressed(h, member) {
+		t.Fatal("choosing both did not bring texts back")
+	}
+	// A STOP is the member's word on texts: the page does not lift it.
+	h.clock.Advance(time.Minute)
+	h.inboundAs("SMchoice1", member, "STOP")
+	h.clock.Advance(time.Minute)
+	save("both")
+	if !suppressed(h, member) {
+		t.Fatal("the preferences page lifted a STOP")
+	}
+}

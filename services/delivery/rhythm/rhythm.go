@@ -11,6 +11,7 @@ package rhythm
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"time"
@@ -211,8 +212,40 @@ func (s *Service) SaveForm(ctx context.Context, address string, f Form, at time.
 	if err != nil {
 		return store.Rhythm{}, err
 	}
+	if err := s.channelChoice(ctx, address, channel, f.Channels, at); err != nil {
+		return store.Rhythm{}, err
+	}
 	s.log.Info("member saved their preferences", zap.String("channel", string(channel)))
 	return changed.Rhythm, nil
+}
+
+// channelChoice binds the member's choice of channels for the address
+// the page is for: choosing email only suppresses their number (and SMS
+// only their email address), as their own act with the page as evidence;
+// choosing it again lifts that suppression, and only that one: a STOP
+// stays until the member texts START.
+func (s *Service) channelChoice(ctx context.Context, address string, channel events.Channel, channels string, at time.Time) error {
+	wanted := channels == "both" || channels == string(channel)
+	key := fmt.Sprintf("prefs.%s.%x.%d", channel, sha256.Sum256([]byte(address)), at.UnixNano())
+	if wanted {
+		lifted, err := s.store.UnsuppressSource(ctx, string(channel), address, events.SourceWebForm, at, consent.Change{
+			Channel: channel, Address: address, Change: events.ConsentResubscribe, Source: events.SourceWebForm,
+			Evidence: "chose " + channels + " on the preferences page", At: at, Key: key,
+		}.Event(at))
+		if lifted {
+			s.log.Info("member chose this channel again on their preferences page", zap.String("channel", string(channel)))
+		}
+		return err
+	}
+	_, err := s.store.Suppress(ctx, store.Suppression{
+		Channel: string(channel), Address: address, Reason: "member chose " + channels + " only", Source: events.SourceWebForm,
+		Evidence: "chose " + channels + " only on the preferences page", At: at,
+		Announce: consent.Change{
+			Channel: channel, Address: address, Change: events.ConsentOptedOut, Source: events.SourceWebForm,
+			Evidence: "chose " + channels + " only on the preferences page", At: at, Key: key,
+		}.Event(at),
+	})
+	return err
 }
 
 // Rhythm is a member's current rhythm, for the preferences page.

@@ -447,6 +447,28 @@ func (s *Store) Unsuppress(ctx context.Context, channel, address string, receive
 	return removed, err
 }
 
+// UnsuppressSource lifts an address's suppression only if it was made by
+// source (a member's channel choice on the preferences page lifts that
+// choice, never their STOP), and only if it is older than at.
+func (s *Store) UnsuppressSource(ctx context.Context, channel, address, source string, at time.Time, announce *events.ConsentChanged) (removed bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address = $2 AND source = $3 AND renewed_at < $4`,
+			channel, address, source, at)
+		if err != nil {
+			return fmt.Errorf("lifting suppression: %w", err)
+		}
+		removed = tag.RowsAffected() == 1
+		if removed && announce != nil {
+			return outbox.Add(ctx, tx, s.now(), events.SubjectConsentChanged, announce.ID, announce)
+		}
+		return nil
+	})
+	if err == nil && removed {
+		s.wake()
+	}
+	return removed, err
+}
+
 // Announce queues a consent event that changes nothing on the
 // suppression list (a join by a member who was not opted out: the opt-in
 // evidence). Its id dedupes a retried announcement at the broker.

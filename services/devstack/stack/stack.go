@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ import (
 	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/svcauth"
+	"github.com/musterhq/muster/shared/testkit"
 )
 
 // Options say where each part runs. Addresses ending in ":0" take a free
@@ -412,10 +414,11 @@ func reserve(addr string) (string, error) {
 	if port != "0" {
 		return addr, nil
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	// Below the kernel's ephemeral range, so no outgoing connection takes
+	// it before delivery binds it.
+	free, err := testkit.FreeLoopbackPort(host)
 	if err != nil {
 		return "", fmt.Errorf("finding a free port: %w", err)
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return net.JoinHostPort(host, strconv.Itoa(free)), nil
 }
