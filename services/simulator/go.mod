@@ -12,8 +12,11 @@ require (
 
 require (
 	github.com/golang/mock v1.6.0 // indirect
+	github.com/nyaruka/phonenumbers v1.8.1 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 require github.com/musterhq/muster/shared v0.0.0

@@ -13,6 +13,22 @@ import (
 	"github.com/musterhq/muster/shared/apperr"
 )
 
+// IsE164 reports whether s is already in E.164 as stored: "+", a first
+// digit that is not 0, and 7 to 14 more digits. It reads nothing else
+// (no spaces, no punctuation): it checks a number another service has
+// already normalized with Parse, at the boundary where it arrives.
+func IsE164(s string) bool {
+	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // Parse normalizes a number typed in any common format to E.164,
 // reading numbers without a country code as in region (for example "US").
 // Numbers that cannot be real in their region are refused with the reason.

@@ -2,6 +2,7 @@ package phone
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -54,4 +55,15 @@ func FuzzFastPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// IsE164 is the regular expression three services used to copy.
+func TestIsE164MatchesTheOldPattern(t *testing.T) {
+	re := regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+	for _, s := range []string{"", "+", "+1", "+1212555010", "+12125550101", "+121255501011234", "+1212555010112345",
+		"+0212555010", "12125550101", "+1 2125550101", "+1212555010a", "+12125550101\n", "++12125550101", "+44207946000"} {
+		if got, want := IsE164(s), re.MatchString(s); got != want {
+			t.Errorf("IsE164(%q) = %v, want %v", s, got, want)
+		}
+	}
 }

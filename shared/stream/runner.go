@@ -30,6 +30,8 @@ type Handler func(ctx context.Context, m Msg) error
 type retryError struct {
 	err   error
 	delay time.Duration
+	// reported is a retry the handler has logged itself.
+	reported bool
 }
 
 func (e *retryError) Error() string { return e.err.Error() }
@@ -39,6 +41,14 @@ func (e *retryError) Unwrap() error { return e.err }
 // dead-lettering: for a dependency that is down (PostgreSQL, Redis, a
 // provider's 429) or work deferred on purpose (quiet hours).
 func Retry(err error, delay time.Duration) error { return &retryError{err: err, delay: delay} }
+
+// Hold is Retry for a wait the handler has already reported once for all
+// its messages (a channel paused while a provider refuses our
+// credentials): the runner logs it at debug level only, so a queue of
+// thousands held back does not log thousands of lines.
+func Hold(err error, delay time.Duration) error {
+	return &retryError{err: err, delay: delay, reported: true}
+}
 
 type permanentError struct{ err error }
 
@@ -274,7 +284,7 @@ func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
 	case errors.As(err, &retry):
 		// Logged once per message: a dependency outage would otherwise
 		// log every message on every retry.
-		if deliveries <= 1 {
+		if deliveries <= 1 && !retry.reported {
 			d.log.Warn("retrying later", zap.Duration("delay", retry.delay), zap.Error(err))
 		} else {
 			d.log.Debug("retrying later", zap.Uint64("deliveries", deliveries), zap.Duration("delay", retry.delay), zap.Error(err))

@@ -4,6 +4,8 @@
 package web
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,55 @@ type ErrorBody struct {
 	Error string `json:"error"`
 	Kind  string `json:"kind"`
 	Field string `json:"field,omitempty"`
+	// RequestID names a failure of ours (5xx) in the log, where its
+	// detail is; a caller quotes it instead of seeing that detail.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// RequestID is the id a failed request is logged and answered under: the
+// X-Request-Id a proxy set, when it is a plain token, else a new one.
+// It is also set on the response, so even a plain-text answer carries it.
+func RequestID(w http.ResponseWriter, r *http.Request) string {
+	id := r.Header.Get("X-Request-Id")
+	if !plainToken(id) {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	w.Header().Set("X-Request-Id", id)
+	return id
+}
+
+// plainToken accepts what is safe to log and echo: 1 to 64 letters,
+// digits, '-', '_' and '.'.
+func plainToken(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Fail answers a request that failed on our side (a 5xx) with the JSON
+// error shape: no more than the error's kind and a request id, while the
+// whole error is logged once, here, under that id with fields.
+func Fail(w http.ResponseWriter, r *http.Request, log *zap.Logger, status int, msg string, err error, fields ...zap.Field) {
+	id := RequestID(w, r)
+	log.Error(msg, append(fields, zap.String("request_id", id), zap.Int("status", status), zap.Error(err))...)
+	body := BodyOf(err)
+	if status == http.StatusServiceUnavailable && body.Kind != apperr.KindUnavailable.String() {
+		body = ErrorBody{Error: "unavailable, try again", Kind: apperr.KindUnavailable.String()} // a cancelled request
+	}
+	if status >= 500 && body.Kind == apperr.KindInternal.String() {
+		body.Error = "internal error"
+	}
+	body.RequestID = id
+	WriteJSON(w, status, body)
 }
 
 // WriteJSON writes v with the given status.
@@ -64,7 +115,8 @@ func StatusOf(err error) int {
 func WriteError(w http.ResponseWriter, r *http.Request, log *zap.Logger, err error) {
 	status := StatusOf(err)
 	if status >= 500 {
-		log.Error("request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		Fail(w, r, log, status, "request failed", err, zap.String("method", r.Method), zap.String("path", r.URL.Path))
+		return
 	}
 	WriteJSON(w, status, BodyOf(err))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/phone"
 )
 
 // Draft is what an organizer submits. The first campaigns were SMS alerts
@@ -54,7 +55,6 @@ func DefaultReminders() []Duration {
 
 var (
 	keywordRe = regexp.MustCompile(`^[A-Z][A-Z0-9]{1,19}$`)
-	e164Re    = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 	langRe    = regexp.MustCompile(`^[a-z]{2,3}(-[a-z0-9]{2,8})*$`)
 )
 
@@ -425,7 +425,7 @@ func validatePetition(in *Petition) (*Petition, error) {
 		call.Keyword = "CALLED"
 	}
 	switch {
-	case !e164Re.MatchString(call.Number):
+	case !phone.IsE164(call.Number):
 		return nil, apperr.Invalid("petition.call.number", "is not an E.164 phone number such as +12125550100")
 	case call.Script == "":
 		return nil, apperr.Invalid("petition.call.script", "is required: what members should say")

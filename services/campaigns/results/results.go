@@ -8,7 +8,6 @@ package results
 import (
 	"context"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,19 +18,9 @@ import (
 	"github.com/musterhq/muster/shared/stream"
 )
 
-// rank orders delivery's statuses the way delivery does, so a late report
-// cannot move a message back in the results either.
-var rank = map[string]int{
-	events.StatusQueued: 0, events.StatusSending: 1, events.StatusUnknown: 2, events.StatusAccepted: 3,
-	events.StatusSent: 4, events.StatusDelivered: 9, events.StatusUndelivered: 9, events.StatusFailed: 9,
-	events.StatusSuppressed: 9, events.StatusExpired: 9, events.StatusCancelled: 9,
-}
-
-var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
 // IsCampaignID reports whether id can be one of ours (events about
 // messages that belong to no campaign carry other ids).
-func IsCampaignID(id string) bool { return uuidRe.MatchString(id) }
+func IsCampaignID(id string) bool { return events.IsID(id) }
 
 // StepOf reads the step from a campaign message's idempotency key
 // (c.<campaign>.s<step>.<contact>.<channel>); false for the keys of
@@ -69,7 +58,7 @@ func Statuses(st *store.Store, hub Notifier) func(ctx context.Context, ev events
 	return func(ctx context.Context, ev events.StatusesChanged) error {
 		var counted []store.MessageStatus
 		for _, c := range ev.Changes {
-			r, ok := rank[c.Status]
+			r, ok := events.StatusRank(c.Status)
 			if !ok || !IsCampaignID(c.CampaignID) {
 				continue // not one of ours, or a status we do not count
 			}

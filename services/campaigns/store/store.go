@@ -19,6 +19,7 @@ import (
 
 	"github.com/musterhq/muster/services/campaigns/campaign"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/events"
 )
 
 // Store reads and writes the campaigns database.
@@ -156,29 +157,10 @@ func (s *Store) List(ctx context.Context, after string, limit int) (list []campa
 func parsePosition(p string) (time.Time, string, error) {
 	ts, id, ok := strings.Cut(p, ",")
 	at, err := time.Parse(time.RFC3339Nano, ts)
-	if !ok || err != nil || !isUUID(id) {
+	if !ok || err != nil || !events.IsUUID(id) {
 		return time.Time{}, "", apperr.Invalid("after", "is not a position this list gave out")
 	}
 	return at, id, nil
-}
-
-// isUUID reports whether s is a UUID in its usual text form, so a bad
-// position is the caller's 400 rather than the database's cast error.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case !strings.ContainsRune("0123456789abcdefABCDEF", c):
-			return false
-		}
-	}
-	return true
 }
 
 // Launch asks for a draft to be sent: now (step 0's fan-out jobs are made

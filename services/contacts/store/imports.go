@@ -170,7 +170,7 @@ func (s *Store) FinishImport(ctx context.Context, id, state, message string) err
 // GetImport reads an import. A running import whose heartbeat stopped is
 // reported interrupted: its process is gone.
 func (s *Store) GetImport(ctx context.Context, id string) (Import, error) {
-	if !isUUID(id) {
+	if !events.IsUUID(id) {
 		return Import{}, apperr.NotFound("no import %s", id)
 	}
 	var imp Import

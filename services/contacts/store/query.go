@@ -53,7 +53,7 @@ func decodeCursor(s, sort string) (cursor, error) {
 	if err == nil {
 		err = json.Unmarshal(b, &c)
 	}
-	if err != nil || !isUUID(c.ID) {
+	if err != nil || !events.IsUUID(c.ID) {
 		return cursor{}, apperr.Invalid("cursor", "is not a cursor this service handed out")
 	}
 	if c.Sort != sort {
@@ -165,7 +165,7 @@ func (s *Store) AudiencePage(ctx context.Context, n filter.Node, ch events.Chann
 	a := &sqlArgs{}
 	where := compile(n, a)
 	if after != "" {
-		if !isUUID(after) {
+		if !events.IsUUID(after) {
 			return nil, "", apperr.Invalid("after", "is not a contact id")
 		}
 		where += " AND c.id > " + a.arg(after) + "::uuid"

@@ -128,7 +128,7 @@ func (s *Store) Get(ctx context.Context, id string) (contact.Contact, error) {
 }
 
 func get(ctx context.Context, q querier, id, lock string) (contact.Contact, error) {
-	if !isUUID(id) {
+	if !events.IsUUID(id) {
 		return contact.Contact{}, apperr.NotFound("no contact %s", id)
 	}
 	c, err := scanContact(q.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts c WHERE c.id = $1::uuid `+lock, id))
@@ -225,27 +225,6 @@ func (s *Store) Merge(ctx context.Context, intoID, fromID string) (contact.Conta
 		return err
 	})
 	return out, err
-}
-
-// isUUID reports whether s is a UUID in its usual text form, so a malformed
-// id is "not found" rather than a database error.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func clampLimit(n int) int {

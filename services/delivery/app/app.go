@@ -21,6 +21,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/mailer"
 	"github.com/musterhq/muster/services/delivery/metrics"
 	"github.com/musterhq/muster/services/delivery/migrations"
+	"github.com/musterhq/muster/services/delivery/pause"
 	"github.com/musterhq/muster/services/delivery/prefs"
 	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
@@ -481,7 +482,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		From: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, AccountSID: cfg.TwilioAccountSID,
 		PublicURL: publicURL, Rules: src.Rules, MinOpen: cfg.MinOpen, MaxAge: cfg.MaxAge,
 		SenderRate: cfg.SenderRate, ServiceRate: cfg.ServiceRate, AccountRate: cfg.AccountRate, Clock: o.Clock,
-		States: states,
+		States: states, Gate: pause.New("sms", "twilio", m, o.Clock, log.Named("pause")),
 	}, st, o.SMS, pub,
 		ratelimit.New(a.redis, cfg.RedisPrefix),
 		freqcap.New(a.redis, cfg.RedisPrefix),
@@ -508,7 +509,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
-	if err := a.startEmail(ctx, cfg, st, pub, links); err != nil {
+	if err := a.startEmail(ctx, cfg, st, pub, links, pause.New("email", "sendgrid", m, o.Clock, log.Named("pause"))); err != nil {
 		return err
 	}
 	metrics.QueueDepth(a.deps.Registry, a.deps.JS, events.StreamSend, "delivery-send", "sms")
@@ -524,7 +525,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 // startEmail runs the email pipeline: with SendGrid configured it sends;
 // without, email requests are logged as failed with the reason, so none
 // is silently left behind.
-func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *publish.Publisher, links *unsubscribe.Signer) error {
+func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *publish.Publisher, links *unsubscribe.Signer, gate *pause.Gate) error {
 	var sender mailer.Sender = unconfigured{}
 	if cfg.SendGridAPIKey != "" {
 		sender = sendgrid.NewClient(sendgrid.Config{
@@ -532,7 +533,7 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 		})
 	}
 	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, ReplyDomain: cfg.InboundEmailDomain,
-		Prefs: a.prefs.URL}, st, sender, pub, links, a.deps.Log.Named("mailer"))
+		Prefs: a.prefs.URL, Gate: gate}, st, sender, pub, links, a.deps.Log.Named("mailer"))
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,

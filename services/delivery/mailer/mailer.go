@@ -8,6 +8,7 @@ package mailer
 
 import (
 	"context"
+	"fmt"
 	"hash/maphash"
 	"net/mail"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/delivery/pause"
 	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/status"
@@ -53,6 +55,9 @@ type Config struct {
 	// reply reaches delivery and maps to the message it answers. Empty
 	// sets no Reply-To (replies go to the From address).
 	ReplyDomain string
+	// Gate pauses email while SendGrid refuses our key; nil never
+	// pauses.
+	Gate *pause.Gate
 }
 
 // Mailer gathers and sends email.
@@ -84,6 +89,9 @@ func New(cfg Config, st *store.Store, sender Sender, pub Publisher, links *unsub
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
 	}
+	if cfg.Gate == nil {
+		cfg.Gate = pause.New("email", "sendgrid", nil, nil, log)
+	}
 	return &Mailer{cfg: cfg, store: st, sender: sender, pub: pub, links: links, log: log, jobs: make(chan *job, cfg.MaxBatch),
 		seed: maphash.MakeSeed()}
 }
@@ -104,6 +112,11 @@ func (m *Mailer) Handle(ctx context.Context, msg stream.Msg) error {
 	}
 	if reason := invalid(req); reason != "" {
 		return m.refuse(ctx, req, reason)
+	}
+	// While SendGrid refuses our key nothing is recorded or claimed: the
+	// request waits on the stream for the next probe.
+	if ok, wait := m.cfg.Gate.Allow(); !ok {
+		return stream.Hold(pause.ErrPaused, wait)
 	}
 	j := &job{req: req, done: make(chan error, 1)}
 	select {
@@ -322,7 +335,22 @@ func (m *Mailer) sendGroup(ctx context.Context, group []send) {
 	xid, err := m.sender.Send(ctx, b)
 	var u store.Update
 	kind, code := provider.Classify(err)
+	if kind != provider.Unauthorized {
+		m.cfg.Gate.Accepted() // SendGrid took the key
+	}
 	switch {
+	case kind == provider.Unauthorized && err != nil:
+		// Nothing went out and no member's mail is at fault: back in the
+		// queue and the channel paused; the gate logs it once.
+		for _, id := range ids {
+			if err := m.store.Release(ctx, id); err != nil {
+				finishSends(group, stream.Retry(err, time.Second))
+				return
+			}
+		}
+		wait := m.cfg.Gate.Refused(code, err)
+		finishSends(group, stream.Hold(fmt.Errorf("%w: %w", pause.ErrPaused, err), wait))
+		return
 	case err == nil:
 		u = store.Update{Status: status.Accepted, ProviderID: xid}
 	case kind == provider.Retryable:

@@ -1,7 +1,7 @@
 package mailer
 
 import (
-	"regexp"
+	"github.com/musterhq/muster/shared/events"
 	"strings"
 )
 
@@ -22,8 +22,6 @@ func ReplyAddress(domain, messageID string) string {
 	return replyPrefix + messageID + "@" + domain
 }
 
-var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
 // ReplyMessageID reads the message id from a reply address on domain
 // (case-insensitive, as mail systems may fold it), or "" when the address
 // is not one of ours.
@@ -38,7 +36,7 @@ func ReplyMessageID(addr, domain string) string {
 		return ""
 	}
 	id := local[len(replyPrefix):]
-	if !uuidRe.MatchString(id) {
+	if !events.IsID(id) {
 		return ""
 	}
 	return id

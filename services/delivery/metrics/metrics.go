@@ -17,6 +17,11 @@ type Metrics struct {
 	ProviderLatency *prometheus.HistogramVec
 	RateLimitWait   prometheus.Histogram
 	Deferrals       *prometheus.CounterVec
+	// AuthFailures and Paused are the credential alarm: a provider
+	// refused our credentials (401, 403) and the channel's sending is
+	// paused until a probe goes through (package pause).
+	AuthFailures *prometheus.CounterVec
+	Paused       *prometheus.GaugeVec
 }
 
 // New registers the collectors on reg.
@@ -36,8 +41,14 @@ func New(reg prometheus.Registerer) *Metrics {
 		Deferrals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "delivery_deferrals_total", Help: "Messages held for later, by reason.",
 		}, []string{"reason"}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "delivery_provider_auth_failures_total", Help: "Sends a provider refused for our credentials (401, 403), by provider.",
+		}, []string{"provider"}),
+		Paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "delivery_sending_paused", Help: "1 while a channel's sending is paused because its provider refuses our credentials.",
+		}, []string{"channel"}),
 	}
-	reg.MustRegister(m.Messages, m.ProviderLatency, m.RateLimitWait, m.Deferrals)
+	reg.MustRegister(m.Messages, m.ProviderLatency, m.RateLimitWait, m.Deferrals, m.AuthFailures, m.Paused)
 	return m
 }
 

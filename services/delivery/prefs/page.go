@@ -158,7 +158,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
 	}
 	cur, err := h.prefs.Rhythm(r.Context(), addr)
 	if err != nil {
-		h.unavailable(w, err)
+		h.unavailable(w, r, err)
 		return
 	}
 	h.render(w, http.StatusOK, h.data(addr, cur))
@@ -192,13 +192,13 @@ func (h *Handler) save(w http.ResponseWriter, r *http.Request) {
 		saved, formErr = h.prefs.SaveForm(r.Context(), addr, f, h.now())
 	}
 	if formErr != nil && apperr.KindOf(formErr) != apperr.KindInvalid {
-		h.unavailable(w, formErr)
+		h.unavailable(w, r, formErr)
 		return
 	}
 	if formErr != nil {
 		cur, err := h.prefs.Rhythm(r.Context(), addr)
 		if err != nil {
-			h.unavailable(w, err)
+			h.unavailable(w, r, err)
 			return
 		}
 		d := h.data(addr, cur)
@@ -246,9 +246,10 @@ func (h *Handler) data(addr string, cur store.Rhythm) pageData {
 	return d
 }
 
-func (h *Handler) unavailable(w http.ResponseWriter, err error) {
-	h.log.Error("preferences page failed", zap.Error(err))
-	http.Error(w, pageWords[consent.English].Unavailable, http.StatusServiceUnavailable)
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	id := web.RequestID(w, r)
+	h.log.Error("preferences page failed", zap.String("request_id", id), zap.Error(err))
+	http.Error(w, pageWords[consent.English].Unavailable+" (reference "+id+")", http.StatusServiceUnavailable)
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {

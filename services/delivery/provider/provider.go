@@ -27,6 +27,12 @@ const (
 	// timeout, a 5xx). The message may have been sent: never resend
 	// blindly; reconcile instead.
 	Ambiguous
+	// Unauthorized: the provider refused our credentials or their rights
+	// (HTTP 401, 403). Nothing was sent and the message is not at fault,
+	// but no retry will go until an operator fixes the account: the
+	// channel pauses (package pause) instead of failing the message or
+	// retrying it in a loop.
+	Unauthorized
 )
 
 func (k Kind) String() string {
@@ -39,6 +45,8 @@ func (k Kind) String() string {
 		return "stopped"
 	case Ambiguous:
 		return "ambiguous"
+	case Unauthorized:
+		return "unauthorized"
 	default:
 		return "unclassified"
 	}

@@ -64,7 +64,7 @@ func (r *Receiver) EmailEvents(ctx context.Context, evs []sendgrid.Event) error 
 			return apperr.Invalid("sg_event_id", "event without sg_event_id or event")
 		}
 		msgID := e.MessageID
-		if msgID != "" && !uuidRe.MatchString(msgID) {
+		if msgID != "" && !events.IsID(msgID) {
 			msgID = "" // not one of ours; still honour a suppression
 		}
 		first, err := r.store.FirstEmailEvent(ctx, e.ID, msgID, e.Event)

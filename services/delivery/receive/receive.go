@@ -7,7 +7,6 @@ package receive
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -49,8 +48,6 @@ func New(st *store.Store, pub Publisher, rules func() settings.Rules, clock func
 	return &Receiver{store: st, pub: pub, rules: rules, now: clock, log: log}
 }
 
-var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
 // carrierOptOut is Twilio's code for a recipient who replied STOP at the
 // carrier; it suppresses like a STOP to us.
 const carrierOptOut = "21610"
@@ -63,7 +60,7 @@ func (r *Receiver) Status(ctx context.Context, cb twilio.StatusCallback) error {
 		return apperr.Invalid("MessageStatus", "unknown status %q", cb.Status)
 	}
 	id := cb.MessageID
-	if id != "" && !uuidRe.MatchString(id) {
+	if id != "" && !events.IsID(id) {
 		return apperr.Invalid("message_id", "not a message id")
 	}
 	if id == "" {

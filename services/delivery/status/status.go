@@ -27,39 +27,29 @@ const (
 	Cancelled   Status = events.StatusCancelled
 )
 
-var rank = map[Status]int{
-	Queued:      0,
-	Sending:     1,
-	Unknown:     2,
-	Accepted:    3,
-	Sent:        4,
-	Delivered:   9,
-	Undelivered: 9,
-	Failed:      9,
-	Suppressed:  9,
-	Expired:     9,
-	Cancelled:   9,
-}
-
 // Parse accepts a status name.
 func Parse(s string) (Status, error) {
 	st := Status(s)
-	if _, ok := rank[st]; !ok {
+	if _, ok := events.StatusRank(s); !ok {
 		return "", fmt.Errorf("unknown message status %q", s)
 	}
 	return st, nil
 }
 
 // Terminal reports whether a message in s has ended its life.
-func (s Status) Terminal() bool { return rank[s] == 9 }
+func (s Status) Terminal() bool { return s.Rank() == events.RankTerminal }
 
-// Rank orders statuses; a message moves only to a higher rank. The SQL
-// that applies updates uses the same numbers (see the store).
-func (s Status) Rank() int { return rank[s] }
+// Rank orders statuses; a message moves only to a higher rank. The order
+// is the shared contract (events.StatusRank), which campaigns' results
+// follow too; the store's SQL takes these numbers as parameters.
+func (s Status) Rank() int {
+	r, _ := events.StatusRank(string(s))
+	return r
+}
 
 // CanMove reports whether a message in from may move to to. Terminal
 // statuses never move, so a late "sent" cannot undo "delivered".
-func CanMove(from, to Status) bool { return rank[to] > rank[from] }
+func CanMove(from, to Status) bool { return to.Rank() > from.Rank() }
 
 // FromTwilio maps a Twilio MessageStatus to ours. ok is false for statuses
 // that say nothing about an outbound message (receiving, received).

@@ -105,7 +105,7 @@ func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Messag
 				status = $3::text, status_rank = $4::smallint,
 				error_code = CASE WHEN $5::text <> '' THEN $5::text ELSE m.error_code END,
 				reason = CASE WHEN $6::text <> '' THEN $6::text ELSE m.reason END,
-				sent_at = CASE WHEN $4::smallint >= 3 AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
+				sent_at = CASE WHEN $4::smallint >= $9::smallint AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
 				updated_at = $8::timestamptz
 			WHERE m.id = ANY($1::text[]::uuid[]) AND m.status_rank < $4::smallint
 			RETURNING m.*),
@@ -113,7 +113,7 @@ func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Messag
 			INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
 			SELECT id, $3::text, $7::text, $5::text, true, $8::timestamptz FROM upd)
 		SELECT `+statusColumns+` FROM upd`,
-		ids, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now())
+		ids, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now(), status.Accepted.Rank())
 	if err != nil {
 		return nil, fmt.Errorf("applying status to %d messages: %w", len(ids), err)
 	}
@@ -196,7 +196,7 @@ func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error
 				status_rank = CASE WHEN cur.status_rank < u.rank THEN u.rank ELSE m.status_rank END,
 				error_code = CASE WHEN cur.status_rank < u.rank AND u.error_code <> '' THEN u.error_code ELSE m.error_code END,
 				reason = CASE WHEN cur.status_rank < u.rank AND u.reason <> '' THEN u.reason ELSE m.reason END,
-				sent_at = CASE WHEN cur.status_rank < u.rank AND u.rank >= 3 AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
+				sent_at = CASE WHEN cur.status_rank < u.rank AND u.rank >= $9::smallint AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
 				updated_at = $8::timestamptz
 			FROM u, cur WHERE m.id = u.id AND cur.id = u.id
 			RETURNING m.*, cur.status_rank < u.rank AS moved, u.status AS reported, u.provider_status, u.error_code AS reported_code),
@@ -204,7 +204,7 @@ func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error
 			INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
 			SELECT id, reported, provider_status, reported_code, moved, $8::timestamptz FROM upd)
 		SELECT `+statusColumns+`, moved FROM upd`,
-		ids, pids, sts, ranks, codes, reasons, pst, s.now())
+		ids, pids, sts, ranks, codes, reasons, pst, s.now(), status.Accepted.Rank())
 	if err != nil {
 		return nil, fmt.Errorf("applying %d outcomes: %w", n, err)
 	}

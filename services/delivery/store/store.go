@@ -171,8 +171,8 @@ func (s *Store) Claim(ctx context.Context, id string) (status.Status, error) {
 // Release puts a message whose provider call certainly did not happen (a
 // retryable failure) back to queued, the one backward move there is.
 func (s *Store) Release(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE messages SET status = 'queued', status_rank = 0, updated_at = $2
-		WHERE id = $1 AND status = 'sending'`, id, s.now())
+	_, err := s.pool.Exec(ctx, `UPDATE messages SET status = 'queued', status_rank = $3::smallint, updated_at = $2
+		WHERE id = $1 AND status = 'sending'`, id, s.now(), status.Queued.Rank())
 	if err != nil {
 		return fmt.Errorf("releasing message %s: %w", id, err)
 	}
@@ -273,7 +273,7 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 				status_rank = CASE WHEN cur.status_rank < $4::smallint THEN $4::smallint ELSE m.status_rank END,
 				error_code = CASE WHEN cur.status_rank < $4::smallint AND $5::text <> '' THEN $5::text ELSE m.error_code END,
 				reason = CASE WHEN cur.status_rank < $4::smallint AND $6::text <> '' THEN $6::text ELSE m.reason END,
-				sent_at = CASE WHEN cur.status_rank < $4::smallint AND $4::smallint >= 3 AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
+				sent_at = CASE WHEN cur.status_rank < $4::smallint AND $4::smallint >= $9::smallint AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
 				updated_at = $8::timestamptz
 			FROM cur WHERE m.id = cur.id
 			RETURNING m.*, cur.status_rank < $4::smallint AS moved),
@@ -284,7 +284,7 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 			status, coalesce(provider_id, ''), error_code, reason, correlation_id, time_zone, urgent, segments,
 			deferred_until, defer_reason, state, not_after, default_window, created_at, updated_at, moved
 		FROM upd`,
-		id, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now())
+		id, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now(), status.Accepted.Rank())
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
 		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
 		&m.DeferredUntil, &m.DeferReason, &m.State, &m.NotAfter, &m.DefaultWindow, &m.CreatedAt, &m.UpdatedAt, &moved)

@@ -209,8 +209,9 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		how = "one-click unsubscribe (RFC 8058)"
 	}
 	if err := h.unsub.Unsubscribe(r.Context(), sub, how); err != nil {
-		h.log.Error("unsubscribe failed", logging.Email("email", sub.Address), zap.Error(err))
-		http.Error(w, "We could not record that just now. Please try again in a minute.", http.StatusServiceUnavailable)
+		id := web.RequestID(w, r)
+		h.log.Error("unsubscribe failed", logging.Email("email", sub.Address), zap.String("request_id", id), zap.Error(err))
+		http.Error(w, "We could not record that just now. Please try again in a minute. (reference "+id+")", http.StatusServiceUnavailable)
 		return
 	}
 	h.render(w, http.StatusOK, pageData{Org: h.orgName, Address: sub.Address, Done: true})

@@ -12,9 +12,9 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"time"
 	"unicode/utf8"
 
@@ -23,6 +23,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/batch"
 	"github.com/musterhq/muster/services/delivery/freqcap"
 	"github.com/musterhq/muster/services/delivery/metrics"
+	"github.com/musterhq/muster/services/delivery/pause"
 	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/quiet"
@@ -33,6 +34,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/logging"
+	"github.com/musterhq/muster/shared/phone"
 	"github.com/musterhq/muster/shared/sms"
 	"github.com/musterhq/muster/shared/stream"
 )
@@ -90,6 +92,9 @@ type Config struct {
 	Clock func() time.Time
 	// States are the states' stricter hours and limits (nil: none).
 	States *rhythm.StateRules
+	// Gate pauses texting while Twilio refuses our credentials; nil
+	// never pauses.
+	Gate *pause.Gate
 }
 
 // Worker handles send requests from the SEND stream and deferred messages
@@ -116,6 +121,9 @@ type Worker struct {
 func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter RateLimiter, caps CapCounter, m *metrics.Metrics, log *zap.Logger) *Worker {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
+	}
+	if cfg.Gate == nil {
+		cfg.Gate = pause.New("sms", "twilio", m, cfg.Clock, log)
 	}
 	w := &Worker{cfg: cfg, zones: quiet.NewZoner(), store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
 	w.claims = batch.New(w.claimBatch, 200, 2*time.Millisecond)
@@ -243,8 +251,6 @@ func (w *Worker) settleBatch(ctx context.Context, outs []store.Outcome) ([]store
 	return res, nil
 }
 
-var e164 = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
-
 // Handle is the stream handler for one send request.
 func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
 	req, err := events.DecodeSendRequested(m.Data)
@@ -253,6 +259,11 @@ func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
 	}
 	if reason := invalid(req); reason != "" {
 		return w.refuse(ctx, req, reason)
+	}
+	// While Twilio refuses our credentials nothing is recorded, reserved
+	// or claimed: the request waits on the stream for the next probe.
+	if ok, wait := w.cfg.Gate.Allow(); !ok {
+		return stream.Hold(pause.ErrPaused, wait)
 	}
 	segments := sms.Measure(req.Body).Segments
 	d, err := w.admit(ctx, recipient{to: req.To, timeZone: req.TimeZone, state: req.State, key: req.IdempotencyKey,
@@ -417,7 +428,7 @@ func invalid(req events.SendRequested) string {
 	switch {
 	case req.Channel != events.ChannelSMS:
 		return fmt.Sprintf("channel %q is not one delivery sends on yet", req.Channel)
-	case !e164.MatchString(req.To):
+	case !phone.IsE164(req.To):
 		return "recipient is not an E.164 phone number"
 	case req.Body == "":
 		return "empty body"
@@ -547,6 +558,11 @@ func (w *Worker) send(ctx context.Context, msg store.Message, validity time.Dura
 		outcome = kind.String()
 	}
 	w.metrics.ProviderLatency.WithLabelValues("twilio", outcome).Observe(time.Since(start).Seconds())
+	if kind != provider.Unauthorized {
+		// Any answer but a credential refusal means Twilio took our
+		// credentials: a pause ends.
+		w.cfg.Gate.Accepted()
+	}
 	if err == nil {
 		return w.settle(ctx, msg.ID, store.Update{Status: status.Accepted, ProviderID: sid})
 	}
@@ -560,6 +576,15 @@ func (w *Worker) send(ctx context.Context, msg store.Message, validity time.Dura
 		delay := time.Second + rand.N(time.Second)
 		w.log.Debug("provider busy; retrying", append(fields, zap.Duration("delay", delay))...)
 		return stream.Retry(err, delay)
+	case provider.Unauthorized:
+		// Nothing went out and the text is not at fault: back in the
+		// queue, its cap slot given back, and the channel paused. The
+		// gate logs the refusal once for all texts.
+		w.releaseCap(ctx, msg.To, msg.IdempotencyKey)
+		if err := w.store.Release(ctx, msg.ID); err != nil {
+			return stream.Retry(err, time.Second)
+		}
+		return stream.Hold(fmt.Errorf("%w: %w", pause.ErrPaused, err), w.cfg.Gate.Refused(code, err))
 	case provider.Stopped:
 		w.releaseCap(ctx, msg.To, msg.IdempotencyKey)
 		w.log.Info("carrier reports recipient opted out", append(fields, logging.Phone("to", msg.To))...)
@@ -636,12 +661,35 @@ func (w *Worker) suppress(ctx context.Context, msg store.Message, code string) e
 // ends. Any number of replicas may sweep; each leases its batch.
 func (w *Worker) Sweep(ctx context.Context, every time.Duration) {
 	for {
-		due, err := w.store.Due(ctx, w.cfg.Clock(), 5*time.Minute, 200)
+		// While texting is paused the sweeper takes one message per probe
+		// window, as the probe; the rest stay deferred.
+		limit := 200
+		if w.cfg.Gate.Paused() {
+			limit = 0
+			if ok, _ := w.cfg.Gate.Allow(); ok {
+				limit = 1
+			}
+		}
+		var due []store.Message
+		var err error
+		if limit > 0 {
+			due, err = w.store.Due(ctx, w.cfg.Clock(), 5*time.Minute, limit)
+		}
+		if limit == 1 && len(due) == 0 {
+			w.cfg.Gate.Unused()
+		}
 		if err != nil && ctx.Err() == nil {
 			w.log.Warn("sweeping deferred messages failed", zap.Error(err))
 		}
 		for _, msg := range due {
-			if err := w.Process(ctx, msg); err != nil && ctx.Err() == nil {
+			if w.cfg.Gate.Paused() && limit > 1 {
+				// Paused during this batch: the rest of it comes due again
+				// when its lease ends.
+				break
+			}
+			if err := w.Process(ctx, msg); errors.Is(err, pause.ErrPaused) {
+				continue // the gate has logged it
+			} else if err != nil && ctx.Err() == nil {
 				// The lease runs out and the message comes due again.
 				w.log.Warn("deferred message not processed", zap.String("message_id", msg.ID), zap.Error(err))
 			}

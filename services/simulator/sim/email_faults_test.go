@@ -40,6 +40,8 @@ func TestEmailFaultKinds(t *testing.T) {
 	}{
 		{name: "429", fault: Fault{Kind: FaultRateLimited}, wantStatus: 429, wantMessage: "too many requests"},
 		{name: "500", fault: Fault{Kind: FaultServerError}, wantStatus: 500, wantMessage: "internal server error"},
+		{name: "401", fault: Fault{Kind: FaultUnauthorized}, wantStatus: 401, wantMessage: unauthorizedMessage},
+		{name: "403", fault: Fault{Kind: FaultForbidden}, wantStatus: 403, wantMessage: "access forbidden"},
 		{name: "400 for the matched recipient", fault: Fault{To: "Bob@Example.com", Kind: FaultInvalidEmail}, wantStatus: 400,
 			wantMessage: "Does not contain a valid address.", wantField: "personalizations.0.to.1.email"},
 		{name: "400 for any recipient", fault: Fault{Kind: FaultInvalidEmail}, wantStatus: 400,

@@ -15,8 +15,9 @@ import (
 // FaultKind says what an injected fault does to a send request.
 type FaultKind string
 
-// Fault kinds. FaultRateLimited, FaultServerError, FaultUnavailableAfterAccept
-// and FaultTimeoutAfterAccept apply to both Twilio and SendGrid sends;
+// Fault kinds. FaultRateLimited, FaultServerError, FaultUnauthorized,
+// FaultForbidden, FaultUnavailableAfterAccept and FaultTimeoutAfterAccept
+// apply to both Twilio and SendGrid sends;
 // FaultUnsubscribed, FaultInvalidNumber and FaultUndelivered to Twilio only;
 // FaultInvalidEmail to SendGrid only.
 const (
@@ -26,6 +27,15 @@ const (
 	// FaultServerError answers 500 with the provider's JSON error body.
 	// Nothing is recorded.
 	FaultServerError FaultKind = "500"
+	// FaultUnauthorized answers 401 as for wrong credentials (Twilio code
+	// 20003; SendGrid's "authorization grant is invalid"), though the
+	// request carried the right ones: a credential outage that a test can
+	// end with Count or by clearing the rules. Nothing is recorded.
+	FaultUnauthorized FaultKind = "401"
+	// FaultForbidden answers 403 (Twilio code 20003 "Permission Denied";
+	// SendGrid "access forbidden"): a key without the send scope, a
+	// suspended account. Nothing is recorded.
+	FaultForbidden FaultKind = "403"
 	// FaultUnavailableAfterAccept records the message (it went out, and its
 	// callbacks or events fire) but answers 503.
 	FaultUnavailableAfterAccept FaultKind = "503_after_accept"
@@ -56,12 +66,14 @@ const DefaultFaultHold = 30 * time.Second
 var (
 	twilioFaultKinds = map[FaultKind]bool{
 		FaultRateLimited: true, FaultServerError: true, FaultUnavailableAfterAccept: true,
+		FaultUnauthorized: true, FaultForbidden: true,
 		FaultTimeoutAfterAccept: true, FaultUnsubscribed: true, FaultInvalidNumber: true,
 		FaultUndelivered: true,
 	}
 	emailFaultKinds = map[FaultKind]bool{
 		FaultRateLimited: true, FaultServerError: true, FaultUnavailableAfterAccept: true,
 		FaultTimeoutAfterAccept: true, FaultInvalidEmail: true,
+		FaultUnauthorized: true, FaultForbidden: true,
 	}
 )
 
@@ -136,7 +148,7 @@ func validateFaults(rules []Fault, kinds map[FaultKind]bool) error {
 
 func kindList(kinds map[FaultKind]bool) string {
 	var names []string
-	for _, k := range []FaultKind{FaultRateLimited, FaultServerError, FaultInvalidEmail, FaultUnavailableAfterAccept,
+	for _, k := range []FaultKind{FaultRateLimited, FaultServerError, FaultUnauthorized, FaultForbidden, FaultInvalidEmail, FaultUnavailableAfterAccept,
 		FaultTimeoutAfterAccept, FaultUnsubscribed, FaultInvalidNumber, FaultUndelivered} {
 		if kinds[k] {
 			names = append(names, string(k))

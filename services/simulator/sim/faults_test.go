@@ -38,6 +38,8 @@ func TestTwilioFaultKinds(t *testing.T) {
 	}{
 		{name: "429", fault: Fault{Kind: FaultRateLimited}, wantStatus: 429, wantCode: 20429},
 		{name: "500", fault: Fault{Kind: FaultServerError}, wantStatus: 500, wantCode: 20500},
+		{name: "401 credentials refused", fault: Fault{Kind: FaultUnauthorized}, wantStatus: 401, wantCode: 20003},
+		{name: "403 permission denied", fault: Fault{Kind: FaultForbidden}, wantStatus: 403, wantCode: 20003},
 		{name: "21610 unsubscribed", fault: Fault{Kind: FaultUnsubscribed}, wantStatus: 400, wantCode: 21610},
 		{name: "21211 invalid number", fault: Fault{Kind: FaultInvalidNumber}, wantStatus: 400, wantCode: 21211},
 		{name: "503 after accept", fault: Fault{Kind: FaultUnavailableAfterAccept}, wantStatus: 503, wantCode: 20503,

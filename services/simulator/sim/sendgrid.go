@@ -180,6 +180,9 @@ func fieldError(field, msg string) sgError {
 	return sgError{Message: msg, Field: &field, Help: &help}
 }
 
+// unauthorizedMessage is SendGrid's answer to a missing or wrong API key.
+const unauthorizedMessage = "The provided authorization grant is invalid, expired, or revoked"
+
 func (s *Server) sendGridAuthorized(r *http.Request) bool {
 	h := r.Header.Get("Authorization")
 	if !strings.HasPrefix(h, sendGridBearerPrefix) {
@@ -204,6 +207,10 @@ func sendGridFailure(w http.ResponseWriter, f Fault, m *sgMail) bool {
 		writeJSON(w, http.StatusTooManyRequests, sgErrors{Errors: []sgError{{Message: "too many requests"}}})
 	case FaultServerError:
 		writeJSON(w, http.StatusInternalServerError, sgErrors{Errors: []sgError{{Message: "internal server error"}}})
+	case FaultUnauthorized:
+		writeJSON(w, http.StatusUnauthorized, sgErrors{Errors: []sgError{{Message: unauthorizedMessage}}})
+	case FaultForbidden:
+		writeJSON(w, http.StatusForbidden, sgErrors{Errors: []sgError{{Message: "access forbidden"}}})
 	case FaultInvalidEmail:
 		field := "personalizations.0.to.0.email"
 	find:
@@ -227,9 +234,7 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.sendGridAuthorized(r) {
-		writeJSON(w, http.StatusUnauthorized, sgErrors{Errors: []sgError{{
-			Message: "The provided authorization grant is invalid, expired, or revoked",
-		}}})
+		writeJSON(w, http.StatusUnauthorized, sgErrors{Errors: []sgError{{Message: unauthorizedMessage}}})
 		return
 	}
 	raw, err := readBody(w, r)

@@ -170,7 +170,11 @@ func (st *messageStore) list(to string) []Message {
 }
 
 // statusRank orders statuses by how far along a message is, so automatic
-// callbacks posted out of order do not move the stored status back.
+// callbacks posted out of order do not move the stored status back. These
+// are Twilio's statuses, not Muster's (events.StatusRank): Twilio's
+// "sending" is below "sent" and "read" is past "delivered", while Muster
+// reads all three as steps it ranks differently. The simulator speaks
+// Twilio's ladder, so it keeps its own.
 var statusRank = map[string]int{
 	"sending": 1, "sent": 2,
 	"delivered": 3, "undelivered": 3, "failed": 3, "read": 4,

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/musterhq/muster/shared/phone"
 )
 
 const (
@@ -144,19 +145,6 @@ func (s *Server) twilioAuth(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// isE164 reports whether s is "+" followed by 8 to 15 digits.
-func isE164(s string) bool {
-	if len(s) < 9 || len(s) > 16 || s[0] != '+' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	if !s.wait(w, r, maxFormBytes) {
 		return
@@ -177,7 +165,7 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	case to == "":
 		writeTwilioError(w, http.StatusBadRequest, codeToRequired, "A 'To' phone number is required.")
 		return
-	case !isE164(to):
+	case !phone.IsE164(to):
 		writeTwilioError(w, http.StatusBadRequest, codeInvalidTo,
 			fmt.Sprintf("The 'To' number %s is not a valid phone number.", to))
 		return
@@ -210,6 +198,13 @@ func (s *Server) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	case FaultServerError:
 		writeTwilioError(w, http.StatusInternalServerError, codeInternal, "Internal Server Error")
+		return
+	case FaultUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeTwilioError(w, http.StatusUnauthorized, codeAuthenticate, "Authenticate")
+		return
+	case FaultForbidden:
+		writeTwilioError(w, http.StatusForbidden, codeAuthenticate, "Permission Denied")
 		return
 	case FaultUnsubscribed:
 		writeTwilioError(w, http.StatusBadRequest, codeUnsubscribed, "Attempt to send to unsubscribed recipient")

@@ -130,8 +130,8 @@ func classifyStatus(code int, answer string) error {
 	case code == http.StatusTooManyRequests:
 		return &provider.SendError{Kind: provider.Retryable, Code: c, Err: err}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		// Wrong credentials: hold the mail until an operator fixes them.
-		return &provider.SendError{Kind: provider.Retryable, Code: c, Err: err}
+		// A wrong or revoked key, or one without the mail.send scope.
+		return &provider.SendError{Kind: provider.Unauthorized, Code: c, Err: err}
 	case code >= 500:
 		return &provider.SendError{Kind: provider.Ambiguous, Code: c, Err: err}
 	default:

@@ -119,7 +119,7 @@ func (h *InboundWebhook) inbound(w http.ResponseWriter, r *http.Request) {
 	// The secret first, before a byte of the body is read. A wrong one
 	// is answered as a path that does not exist.
 	if !h.known(chi.URLParam(r, "secret")) {
-		h.refuse(w, apperr.NotFound("no such route"), "inbound parse secret not accepted")
+		h.refuse(w, r, apperr.NotFound("no such route"), "inbound parse secret not accepted")
 		return
 	}
 	e, err := ParseInbound(w, r)
@@ -127,7 +127,7 @@ func (h *InboundWebhook) inbound(w http.ResponseWriter, r *http.Request) {
 		err = h.recv.EmailReply(r.Context(), e)
 	}
 	if err != nil {
-		h.refuse(w, err, "inbound email refused")
+		h.refuse(w, r, err, "inbound email refused")
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -135,18 +135,17 @@ func (h *InboundWebhook) inbound(w http.ResponseWriter, r *http.Request) {
 
 // refuse answers an error with its status, logged once here. The path
 // holds the secret, so it is never logged.
-func (h *InboundWebhook) refuse(w http.ResponseWriter, err error, msg string) {
+func (h *InboundWebhook) refuse(w http.ResponseWriter, r *http.Request, err error, msg string) {
 	status := web.StatusOf(err)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) || errors.Is(err, errTooLarge) {
 		status, err = http.StatusRequestEntityTooLarge, apperr.Invalid("body", "over the size limit")
 	}
-	fields := []zap.Field{zap.Int("status", status), zap.Error(err)}
 	if status >= 500 {
-		h.log.Error("inbound email failed", fields...)
-	} else {
-		h.log.Warn(msg, fields...)
+		web.Fail(w, r, h.log, status, "inbound email failed", err)
+		return
 	}
+	h.log.Warn(msg, zap.Int("status", status), zap.Error(err))
 	web.WriteJSON(w, status, web.BodyOf(err))
 }
 

@@ -92,13 +92,12 @@ func (h *EventWebhook) events(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		status := web.StatusOf(err)
-		fields := []zap.Field{zap.Int("status", status), zap.Error(err)}
 		if status >= 500 {
-			h.log.Error("sendgrid webhook failed", fields...)
-		} else {
-			h.log.Warn("sendgrid webhook refused", fields...)
+			web.Fail(w, r, h.log, status, "sendgrid webhook failed", err)
+			return
 		}
-		web.WriteJSON(w, status, web.BodyOf(err)) // a 5xx says no more than its kind
+		h.log.Warn("sendgrid webhook refused", zap.Int("status", status), zap.Error(err))
+		web.WriteJSON(w, status, web.BodyOf(err))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

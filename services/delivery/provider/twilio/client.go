@@ -150,6 +150,10 @@ func classify(err error) error {
 	if errors.As(err, &rest) {
 		code := strconv.Itoa(rest.Code)
 		switch {
+		case rest.Status == http.StatusUnauthorized || rest.Status == http.StatusForbidden:
+			// Wrong credentials or a suspended account: checked first,
+			// since Twilio's 20003 is not in any code table below.
+			return &provider.SendError{Kind: provider.Unauthorized, Code: code, Err: err}
 		case rest.Code == codeUnsubscribed:
 			return &provider.SendError{Kind: provider.Stopped, Code: code, Err: err}
 		case rest.Status == http.StatusTooManyRequests || rest.Code == codeTooManyRequests:
@@ -158,10 +162,6 @@ func classify(err error) error {
 			return &provider.SendError{Kind: provider.Ambiguous, Code: code, Err: err}
 		case permanentCodes[rest.Code] || rest.Status == http.StatusBadRequest:
 			return &provider.SendError{Kind: provider.Permanent, Code: code, Err: err}
-		case rest.Status == http.StatusUnauthorized || rest.Status == http.StatusForbidden:
-			// Wrong credentials will not fix themselves, but the message is
-			// not at fault either: hold it and let an operator fix config.
-			return &provider.SendError{Kind: provider.Retryable, Code: code, Err: err}
 		default:
 			return &provider.SendError{Kind: provider.Ambiguous, Code: code, Err: err}
 		}

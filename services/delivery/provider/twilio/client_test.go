@@ -38,6 +38,8 @@ func TestSendClassifiesProviderAnswers(t *testing.T) {
 		{"invalid number", twilioError(400, 21211), provider.Permanent, "21211"},
 		{"landline", twilioError(400, 21614), provider.Permanent, "21614"},
 		{"server error", twilioError(500, 20500), provider.Ambiguous, "20500"},
+		{"wrong credentials", twilioError(401, 20003), provider.Unauthorized, "20003"},
+		{"permission denied", twilioError(403, 20003), provider.Unauthorized, "20003"},
 		{"gateway garbage", func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(502)
 			_, _ = w.Write([]byte("<html>bad gateway</html>"))

@@ -131,7 +131,7 @@ func (h *Webhooks) inbound(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, err)
 		return
 	}
-	writeTwiML(w, reply)
+	h.writeTwiML(w, r, reply)
 }
 
 // verify checks the request's form and signature. Only the signature
@@ -177,17 +177,12 @@ func (h *Webhooks) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) {
 		status = http.StatusServiceUnavailable
 	}
-	fields := []zap.Field{zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err)}
 	if status >= 500 {
-		h.log.Error("twilio webhook failed", fields...)
-	} else {
-		h.log.Warn("twilio webhook refused", fields...)
+		web.Fail(w, r, h.log, status, "twilio webhook failed", err, zap.String("path", r.URL.Path))
+		return
 	}
-	body := web.BodyOf(err)
-	if status == http.StatusServiceUnavailable && apperr.KindOf(err) != apperr.KindUnavailable {
-		body = web.ErrorBody{Error: "unavailable, try again", Kind: apperr.KindUnavailable.String()} // a cancelled request
-	}
-	web.WriteJSON(w, status, body)
+	h.log.Warn("twilio webhook refused", zap.String("path", r.URL.Path), zap.Int("status", status), zap.Error(err))
+	web.WriteJSON(w, status, web.BodyOf(err))
 }
 
 type twiml struct {
@@ -195,14 +190,15 @@ type twiml struct {
 	Messages []string `xml:"Message"`
 }
 
-func writeTwiML(w http.ResponseWriter, reply string) {
+func (h *Webhooks) writeTwiML(w http.ResponseWriter, r *http.Request, reply string) {
 	doc := twiml{}
 	if reply != "" {
 		doc.Messages = []string{reply}
 	}
 	out, err := xml.Marshal(doc)
 	if err != nil {
-		http.Error(w, fmt.Sprintf("encoding twiml: %v", err), http.StatusInternalServerError)
+		web.Fail(w, r, h.log, http.StatusInternalServerError, "twilio webhook failed", fmt.Errorf("encoding twiml: %w", err),
+			zap.String("path", r.URL.Path))
 		return
 	}
 	w.Header().Set("Content-Type", "text/xml")

@@ -5,7 +5,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +17,12 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/musterhq/muster/shared/web"
 )
 
 // sign computes X-Twilio-Signature the way Twilio documents it.
@@ -165,4 +172,29 @@ func FuzzWebhookDecode(f *testing.F) {
 			t.Fatal("unsigned webhook reached the receiver")
 		}
 	})
+}
+
+// A failure of ours answers Twilio with the JSON error shape, "internal
+// error" and a request id, never the error's text (it may name the
+// database); the text is logged once, under the same id.
+func TestWebhookFailureAnswersGenericallyAndLogsOnce(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	r := chi.NewRouter()
+	NewWebhooks(testToken, public, &recorder{err: errors.New("pq: relation messages at 10.0.3.7 does not exist")}, zap.New(core)).Routes(r)
+	code, out := post(t, r, InboundPath, "application/x-www-form-urlencoded", inboundForm.Encode(), sign(testToken, public+InboundPath, inboundForm))
+	var body web.ErrorBody
+	if err := json.Unmarshal([]byte(out), &body); err != nil || code != 500 {
+		t.Fatalf("answer = %d %s", code, out)
+	}
+	if body.Error != "internal error" || body.Kind != "internal" || body.RequestID == "" || strings.Contains(out, "10.0.3.7") {
+		t.Fatalf("answer = %s, want internal error with a request id and no detail", out)
+	}
+	entries := logs.All()
+	if len(entries) != 1 || entries[0].Level != zapcore.ErrorLevel {
+		t.Fatalf("logged %d entries, want one error: %+v", len(entries), entries)
+	}
+	fields := entries[0].ContextMap()
+	if fields["request_id"] != body.RequestID || !strings.Contains(fmt.Sprint(fields["error"]), "10.0.3.7") {
+		t.Fatalf("log fields = %v, want the detail under request id %s", fields, body.RequestID)
+	}
 }
