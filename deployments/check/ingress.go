@@ -44,6 +44,7 @@ var publicEdge = []edgeRoute{
 	{"/inbox", networkingv1.PathTypePrefix, "console"},
 	{"/optouts", networkingv1.PathTypePrefix, "console"},
 	{"/settings", networkingv1.PathTypeExact, "console"},
+	{"/settings/state-rules", networkingv1.PathTypeExact, "console"},
 	{"/admin", networkingv1.PathTypePrefix, "console"},
 }
 
