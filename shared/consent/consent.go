@@ -71,7 +71,7 @@ type Reading struct {
 	// Days is PAUSE's argument: 30 when none was given.
 	Days int
 	// Problem explains a keyword whose argument could not be used
-	// ("PAUSE 9999"); the meaning is then None's sibling: the caller
+	// ("PAUSE 9999", "PAUSE abc"): the meaning stays Pause, and the caller
 	// replies with Problem and changes nothing.
 	Problem string
 }
