@@ -29,6 +29,10 @@ const unclear = "I told you already to stop"
 // aFriday puts the harness clock at noon in New York on a Friday, so the
 // deadline (10 business days) is two Fridays later whatever day the test
 // runs.
+//
+// Call it before the service starts: moved back under a running service
+// (from a shifted test clock months on), a sweep that had read the later
+// time could decide a review the moment it is opened.
 func aFriday(h *harness) time.Time {
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
@@ -169,8 +173,8 @@ func TestPossibleOptOutOpensOneReview(t *testing.T) {
 		t.Fatalf("%q reads as %q; the test needs a text for review", unclear, got)
 	}
 	h := newHarness(t, setup{})
-	h.start(nil)
 	friday := aFriday(h)
+	h.start(nil)
 	member := phone(801)
 	first := h.inboundAs("SMreview0001", member, unclear)
 	h.clock.Advance(time.Minute)
@@ -211,8 +215,8 @@ func TestPossibleOptOutOpensOneReview(t *testing.T) {
 // in after the text keeps their later word.
 func TestReviewDecisions(t *testing.T) {
 	h := newHarness(t, setup{})
-	h.start(nil)
 	aFriday(h)
+	h.start(nil)
 	out, notOut, cameBack := phone(811), phone(812), phone(813)
 	h.inboundAs("SMreview0011", out, unclear)
 	h.inboundAs("SMreview0012", notOut, unclear)
@@ -293,8 +297,8 @@ func TestReviewDecisions(t *testing.T) {
 // later, on the service's clock.
 func TestUndecidedReviewIsAnOptOutAtTheDeadline(t *testing.T) {
 	h := newHarness(t, setup{config: func(c *app.Config) { c.ReviewSweepEvery = 20 * time.Millisecond }})
-	h.start(nil)
 	aFriday(h)
+	h.start(nil)
 	member := phone(821)
 	h.inboundAs("SMreview0021", member, unclear)
 	// Counted from when delivery received it (the test clock runs on).
