@@ -348,6 +348,17 @@ func (s *Server) apiTags(w http.ResponseWriter, r *http.Request) {
 	s.proxy(w, r, s.Services.Contacts, http.MethodGet, "/tags?"+q.Encode(), nil)
 }
 
+// storedAudience is a campaign's audience as campaigns keeps it: a tag,
+// a filter, or both (both must hold).
+type storedAudience struct {
+	Tag    string          `json:"tag"`
+	Filter json.RawMessage `json:"filter"`
+}
+
+// Words says who the audience is: "tagged rally", "tagged nights,
+// worksite is Mercy and not tagged steward".
+func (a storedAudience) Words() string { return audienceWords(a.Tag, a.Filter) }
+
 // audienceWords says a stored audience in words: "tagged nights", or a
 // filter such as "tagged nights, worksite is Mercy and not tagged
 // steward". A filter the builder cannot write is shown as it is.

@@ -25,10 +25,7 @@ type campaign struct {
 	Body     string `json:"body"`
 	Status   string `json:"status"`
 	Targeted int64  `json:"targeted"`
-	Audience struct {
-		Tag    string          `json:"tag"`
-		Filter json.RawMessage `json:"filter"`
-	} `json:"audience"`
+	Audience storedAudience `json:"audience"`
 	Meeting     *meeting   `json:"meeting"`
 	Petition    *petition  `json:"petition"`
 	CreatedAt   string     `json:"created_at"`

@@ -279,8 +279,6 @@
           box.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
           if (!res.ok) {
             text("audience-count", res.d.error || "The audience could not be counted.");
-            var bad = res.d.field && document.getElementById(res.d.field);
-            if (bad) { bad.setAttribute("aria-invalid", "true"); }
             return;
           }
           text("audience-count", res.d.total === undefined || (!res.d.total && !q.toString().match(/aud_value_\d+=[^&]/)) ? "" : words(res.d));
