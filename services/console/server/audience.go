@@ -448,12 +448,9 @@ func (s *Server) audienceStep(w http.ResponseWriter, r *http.Request, f *compose
 
 // Words says an audience's size as the builder shows it.
 func (a audienceCount) Words() string {
-	people := func(n int64) string {
-		if n == 1 {
-			return "1 member"
-		}
-		return fmt.Sprintf("%d members", n)
+	who := fmt.Sprintf("%d members match", a.Total)
+	if a.Total == 1 {
+		who = "1 member matches"
 	}
-	s := people(a.Total) + " match: " + fmt.Sprintf("%d can be texted, %d can be emailed.", a.SMS.Reachable, a.Email.Reachable)
-	return s
+	return who + fmt.Sprintf(": %d can be texted, %d can be emailed.", a.SMS.Reachable, a.Email.Reachable)
 }

@@ -253,7 +253,7 @@
     };
     var words = function (a) {
       var n = a.total || 0;
-      var s = (n === 1 ? "1 member" : n + " members") + " match: ";
+      var s = (n === 1 ? "1 member matches" : n + " members match") + ": ";
       var ch = channelSel ? channelSel.value : "both";
       var sms = (a.sms && a.sms.reachable) || 0;
       var email = (a.email && a.email.reachable) || 0;
