@@ -226,12 +226,16 @@
       row.querySelector("[data-aud-attr]").hidden = kind !== "attr";
       var v = row.querySelector("[data-aud-value]");
       if (tagKind(kind)) { v.setAttribute("list", "aud-tags"); } else { v.removeAttribute("list"); }
+      var names = { tag: "Tag", no_tag: "Tag", worksite: "Worksite", shift: "Shift", language: "Language (such as es)", attr: "Value" };
+      row.querySelector("[data-aud-value-label]").textContent = names[kind] || "Tag or value";
     };
     var renumber = function () {
       var all = rows.querySelectorAll("[data-aud-row]");
       all.forEach(function (row, i) {
         row.querySelector("[data-aud-label]").textContent = "Condition " + (i + 1);
-        row.querySelector("[data-aud-remove]").hidden = all.length < 2;
+        var rm = row.querySelector("[data-aud-remove]");
+        rm.hidden = all.length < 2;
+        rm.setAttribute("aria-label", "Remove condition " + (i + 1));
       });
       if (addBtn) { addBtn.hidden = all.length >= max; }
     };
