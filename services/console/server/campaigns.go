@@ -18,18 +18,18 @@ import (
 
 // campaign is the part of campaigns' campaign the console shows.
 type campaign struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Channel  string `json:"channel"`
-	Body     string `json:"body"`
-	Status   string `json:"status"`
-	Targeted int64  `json:"targeted"`
-	Audience storedAudience `json:"audience"`
-	Meeting     *meeting   `json:"meeting"`
-	Petition    *petition  `json:"petition"`
-	CreatedAt   string     `json:"created_at"`
-	ScheduledAt *time.Time `json:"scheduled_at"`
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Kind        string         `json:"kind"`
+	Channel     string         `json:"channel"`
+	Body        string         `json:"body"`
+	Status      string         `json:"status"`
+	Targeted    int64          `json:"targeted"`
+	Audience    storedAudience `json:"audience"`
+	Meeting     *meeting       `json:"meeting"`
+	Petition    *petition      `json:"petition"`
+	CreatedAt   string         `json:"created_at"`
+	ScheduledAt *time.Time     `json:"scheduled_at"`
 }
 
 // KindWord is the campaign's kind as organizers say it.

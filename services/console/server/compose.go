@@ -22,8 +22,8 @@ type composeForm struct {
 	// as one "has tag" condition).
 	Audience audienceForm
 	Kind     string
-	Channel string
-	Body    string
+	Channel  string
+	Body     string
 	// Email.
 	Subject   string
 	EmailText string
