@@ -106,6 +106,15 @@ func TestComposeSendsCampaignsTheBuiltAudience(t *testing.T) {
 	if _, counts, _ := m.recorded(); len(counts) != 1 || !reflect.DeepEqual(asJSON(counts[0]), want.(map[string]any)["filter"]) {
 		t.Errorf("contacts counted %v, want the built filter", counts)
 	}
+	// "Add a condition" draws two empty rows after the three typed.
+	add := url.Values{"aud_add": {"1"}}
+	for k, v := range form {
+		add[k] = v
+	}
+	resp, page = b.do("POST", "/campaigns/new", add, nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="aud_value_4"`) || strings.Contains(page, `id="aud_value_5"`) || len(c.creates()) != 0 {
+		t.Errorf("add a condition = %d, created %d", resp.StatusCode, len(c.creates()))
+	}
 	// The tags in use are offered as suggestions.
 	if !strings.Contains(page, `<option value="nights">nights (3)</option>`) {
 		t.Errorf("no tag suggestions on the page")

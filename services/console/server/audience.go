@@ -454,3 +454,71 @@ func (a audienceCount) Words() string {
 	}
 	return who + fmt.Sprintf(": %d can be texted, %d can be emailed.", a.SMS.Reachable, a.Email.Reachable)
 }
+
+// audienceFormOfStored is the builder holding a stored audience, for an
+// editor that changes a draft's audience: ok is false when the audience
+// is not one the builder writes (a filter made through the API), which an
+// editor should then show in words rather than lose.
+func audienceFormOfStored(a storedAudience) (f audienceForm, ok bool) {
+	f.Match = "all"
+	if a.Tag != "" {
+		f.Rows = append(f.Rows, audienceRow{Kind: condTag, Value: a.Tag})
+	}
+	if len(a.Filter) == 0 || string(a.Filter) == "null" {
+		return f, len(f.Rows) > 0
+	}
+	var n map[string]any
+	if err := json.Unmarshal(a.Filter, &n); err != nil {
+		return audienceForm{}, false
+	}
+	conds := []any{n}
+	for _, k := range []string{"all", "any"} {
+		if list, isList := n[k].([]any); isList && len(n) == 1 {
+			if k == "any" && a.Tag != "" {
+				return audienceForm{}, false // a tag and any-of: not one level of conditions
+			}
+			f.Match, conds = k, list
+		}
+	}
+	for _, c := range conds {
+		r, ok := rowOfCondition(c)
+		if !ok || len(f.Rows) >= maxAudienceRows {
+			return audienceForm{}, false
+		}
+		f.Rows = append(f.Rows, r)
+	}
+	return f, len(f.Rows) > 0
+}
+
+// rowOfCondition reads one condition the builder writes back into a row.
+func rowOfCondition(c any) (audienceRow, bool) {
+	m, ok := c.(map[string]any)
+	if !ok || len(m) == 0 {
+		return audienceRow{}, false
+	}
+	if inner, isNot := m["not"]; isNot && len(m) == 1 {
+		r, ok := rowOfCondition(inner)
+		if !ok || r.Not {
+			return audienceRow{}, false
+		}
+		if r.Kind == condTag {
+			r.Kind = condNoTag
+			return r, true
+		}
+		r.Not = true
+		return r, true
+	}
+	if t, isTag := m["tag"].(string); isTag && len(m) == 1 {
+		return audienceRow{Kind: condTag, Value: t}, true
+	}
+	name, _ := m["field"].(string)
+	value, isString := m["value"].(string)
+	if op, _ := m["op"].(string); name == "" || !isString || (op != "" && op != "eq") {
+		return audienceRow{}, false
+	}
+	switch name {
+	case condWorksite, condShift, condLanguage:
+		return audienceRow{Kind: name, Value: value}, true
+	}
+	return audienceRow{Kind: condAttr, Attr: name, Value: value}, true
+}
