@@ -40,7 +40,10 @@ type contactsView struct {
 	// Tagged reports a bulk tag change; Error a refused one.
 	Tagged string
 	Error  string
-	// Tags are the tags in use, suggested in the tag fields.
+	// Tags are the tags in use, suggested in the tag fields. The list
+	// and a member's page leave them to the script, which asks as the
+	// organizer types: counting every tag on every page view would cost
+	// a pass over the whole member list.
 	Tags []tagCount
 }
 
@@ -77,8 +80,7 @@ func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status i
 		s.failErr(w, r, err)
 		return
 	}
-	v := contactsView{Q: q.Get("q"), Tag: q.Get("tag"), Consent: q.Get("sms_consent"), Contacts: out.Contacts, Tagged: tagged, Error: problem,
-		Tags: s.tagsInUse(r.Context(), "", 50)}
+	v := contactsView{Q: q.Get("q"), Tag: q.Get("tag"), Consent: q.Get("sms_consent"), Contacts: out.Contacts, Tagged: tagged, Error: problem}
 	if out.Next != "" {
 		q.Set("cursor", out.Next)
 		v.Next = "/contacts?" + q.Encode()
@@ -203,9 +205,6 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status in
 			v.ConversationError = "The conversation could not be loaded: " + err.Error()
 		}
 		v.Turns = conv.Turns
-	}
-	if principalOf(r).Role.Allows(account.RoleOrganizer) {
-		v.Tags = s.tagsInUse(r.Context(), "", 50)
 	}
 	changes, err := s.Store.AuditOf(r.Context(), "contact "+v.Contact.ID, 20)
 	if err != nil {
