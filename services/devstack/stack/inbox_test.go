@@ -114,6 +114,17 @@ func TestTheInboxIsBuiltForVolume(t *testing.T) {
 		chromedp.WaitVisible(".notice", chromedp.ByQuery),
 	)
 	waitText(t, ctx, "#saved-replies", "Parking")
+	axe, err := os.ReadFile("testdata/axe/axe.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accessible := func(what string) {
+		t.Helper()
+		if v := axeViolations(t, ctx, string(axe)); len(v) > 0 {
+			t.Errorf("%s: accessibility violations:\n  %s", what, strings.Join(v, "\n  "))
+		}
+	}
+	accessible("the saved replies page")
 
 	// waitURL waits until the address holds want: a click that loads a
 	// page has loaded it.
@@ -185,6 +196,9 @@ func TestTheInboxIsBuiltForVolume(t *testing.T) {
 			t.Errorf("Ana's row links to %q", href)
 		}
 		fits("the inbox")
+		if round == 0 {
+			accessible("the inbox")
+		}
 
 		// By campaign: the rally's three.
 		run(t, ctx, "filtering by campaign",
@@ -209,6 +223,9 @@ func TestTheInboxIsBuiltForVolume(t *testing.T) {
 			waitText(t, ctx, "#thread-turns", "Park in lot B") // the first round's answer
 		}
 		fits("Ana's conversation")
+		if round == 0 {
+			accessible("Ana's conversation")
+		}
 		run(t, ctx, "picking the saved reply",
 			chromedp.Evaluate(`(s => { s.selectedIndex = [...s.options].findIndex(o => o.text === "Parking"); })(document.getElementById("saved-reply"))`, nil),
 			chromedp.Click("#use-saved", chromedp.ByQuery),
