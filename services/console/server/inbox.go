@@ -352,7 +352,17 @@ func (s *Server) loadThread(ctx context.Context, key string, names map[string]st
 		return nil, err
 	}
 	if len(out.Items) == 0 {
-		return nil, apperr.NotFound("no conversation %s in the inbox", key)
+		// A member's page links here whether or not they wrote anything
+		// the inbox keeps: show them with nothing to answer.
+		id, ok := strings.CutPrefix(key, "c:")
+		if !ok {
+			return nil, apperr.NotFound("no conversation %s in the inbox", key)
+		}
+		m, found := s.contactsByID(ctx, []string{id})[id]
+		if !found {
+			return nil, apperr.NotFound("no conversation %s in the inbox", key)
+		}
+		return &thread{Key: key, ContactID: id, Name: strings.TrimSpace(m.FirstName + " " + m.LastName), Worksite: m.Attributes["worksite"]}, nil
 	}
 	newest := out.Items[0]
 	t := &thread{Key: key, ContactID: newest.ContactID, Address: newest.From, ReplyTo: newest.ID, Channel: newest.Channel,
