@@ -391,8 +391,12 @@ type Conversation struct {
 // replies to one campaign (the row shows the latest of those).
 func (s *Store) Conversations(ctx context.Context, q InboxQuery) ([]Conversation, error) {
 	keep := "t.n_open > 0"
+	where := "true"
 	switch q.Status {
 	case "", "open":
+		// Only conversations with an open reply, found by the index of
+		// open replies, are read whole.
+		where = conversationOf + ` IN (SELECT ` + conversationOf + ` FROM inbox i WHERE i.handled_at IS NULL)`
 	case "handled":
 		keep = "t.n_open = 0"
 	case "all":
@@ -401,7 +405,6 @@ func (s *Store) Conversations(ctx context.Context, q InboxQuery) ([]Conversation
 		return nil, apperr.Invalid("status", "%q: use open, handled or all", q.Status)
 	}
 	args := []any{clamp(q.Limit)}
-	where := "true"
 	if q.CampaignID != "" {
 		args = append(args, q.CampaignID)
 		where += fmt.Sprintf(" AND i.campaign_id::text = $%d", len(args))
