@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -34,7 +35,10 @@ type composeForm struct {
 	Place     string
 	VideoURL  string
 	Reminders string
-	// Petition.
+	// Filter is an audience filter in contacts' language (JSON), kept
+	// as it is by the editor: a campaign made with one keeps it.
+	Filter string
+	// Petition (Title, above, is a petition's public title too).
 	Keyword    string
 	Goal       string
 	CallNumber string
@@ -49,6 +53,7 @@ func composeFormOf(get func(string) string) composeForm {
 		Place: get("place"), VideoURL: strings.TrimSpace(get("video_url")), Reminders: get("reminders"),
 		Keyword: strings.TrimSpace(get("keyword")), Goal: strings.TrimSpace(get("goal")),
 		CallNumber: strings.TrimSpace(get("call_number")), CallScript: get("call_script"),
+		Filter: strings.TrimSpace(get("filter")),
 	}
 	if f.Kind == "" {
 		f.Kind = "alert"
@@ -76,9 +81,16 @@ func (f composeForm) request() (map[string]any, error) {
 	default:
 		return nil, apperr.Invalid("channel", "choose text (SMS), email or both")
 	}
+	audience := map[string]any{"tag": strings.TrimSpace(f.Tag)}
+	if f.Filter != "" {
+		if !json.Valid([]byte(f.Filter)) {
+			return nil, apperr.Invalid("filter", "the audience filter is not readable; choose the audience again")
+		}
+		audience["filter"] = json.RawMessage(f.Filter)
+	}
 	req := map[string]any{
 		"name": strings.TrimSpace(f.Name), "kind": f.Kind, "channel": f.Channel,
-		"audience": map[string]string{"tag": strings.TrimSpace(f.Tag)},
+		"audience": audience,
 	}
 	if f.SMS() {
 		req["body"] = f.Body
@@ -185,6 +197,9 @@ func parseReminders(s string) ([]string, error) {
 
 func (f composeForm) petition() (map[string]any, error) {
 	p := map[string]any{}
+	if f.Title != "" {
+		p["title"] = f.Title
+	}
 	if f.Keyword != "" {
 		p["keyword"] = strings.ToUpper(f.Keyword)
 	}
@@ -251,6 +266,7 @@ type meeting struct {
 	Place     string    `json:"place"`
 	VideoURL  string    `json:"video_url"`
 	Reminders []string  `json:"reminders"`
+	Duration  string    `json:"duration"`
 }
 
 // Starts is the start in the meeting's own zone.
@@ -272,9 +288,11 @@ func (m meeting) Where() string {
 
 // petition is the part of campaigns' petition the console shows.
 type petition struct {
+	Title   string `json:"title"`
 	Keyword string `json:"keyword"`
 	Goal    int    `json:"goal"`
 	Call    *struct {
 		Number string `json:"number"`
+		Script string `json:"script"`
 	} `json:"call"`
 }

@@ -73,6 +73,7 @@ func templateFuncs() template.FuncMap {
 		"source":         plain.Source,
 		"deferReason":    plain.DeferReason,
 		"add":            func(a, b int) int { return a + b },
+		"minus":          func(a, b int) int { return a - b },
 		"sub":            func(a int64, b int) int64 { return a - int64(b) },
 		"deref":          func(p *int64) int64 { return *p },
 		// dict passes several values to a sub-template.
@@ -94,10 +95,12 @@ func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(path.Base(n), ".html")
-		if base == "layout" {
+		if base == "layout" || base == "fields" {
 			continue
 		}
-		t, err := template.New(base).Funcs(templateFuncs()).ParseFS(templateFS, "templates/layout.html", n)
+		// fields.html holds the campaign form's fields, shared by the
+		// new-campaign page and the editor.
+		t, err := template.New(base).Funcs(templateFuncs()).ParseFS(templateFS, "templates/layout.html", "templates/fields.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("parsing template %s: %w", base, err)
 		}
