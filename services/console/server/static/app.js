@@ -98,8 +98,12 @@
     };
     var frame = field("email-frame");
     var pending = null;
+    var inflight = 0;
+    var timer = null;
     var save = function () {
+      clearTimeout(timer);
       text("save-state", "Saving…");
+      inflight++;
       pending = fetch(editor.getAttribute("data-draft"), {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
@@ -139,18 +143,42 @@
         last = p.audience || null;
         showCount();
         return p;
-      }).catch(function () { text("save-state", "Could not save; check your connection."); });
+      }).catch(function () { text("save-state", "Could not save; check your connection."); })
+        .then(function (p) { inflight--; return p; });
       return pending;
     };
-    var later = debounce(save, 400);
+    var later = function () { clearTimeout(timer); timer = setTimeout(save, 400); };
     editor.querySelectorAll("input[name], select[name], textarea[name]").forEach(function (el) {
       if (skip[el.name] || el.type === "hidden") { return; }
       el.addEventListener(el.tagName === "SELECT" ? "change" : "input", later);
     });
-    save();
+    // The preview is drawn by the server; on load only the audience is
+    // counted, so opening the editor writes nothing.
+    var tag = field("tag");
+    if (tag && tag.value.trim()) {
+      fetch("/campaigns/audience-count?tag=" + encodeURIComponent(tag.value.trim()), { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (a) { last = a; showCount(); })
+        .catch(function () { text("audience-count", "The audience could not be counted."); });
+    }
     editor.addEventListener("submit", function (e) {
       var by = e.submitter;
-      if (!by || by.value !== "review") { return; } // "Save draft" posts the form
+      if (!by || by.value !== "review") {
+        // "Save draft" posts the form, once no autosave is under way, so
+        // an earlier version can never land after it.
+        clearTimeout(timer);
+        if (!inflight) { return; }
+        e.preventDefault();
+        pending.then(function () {
+          var next = document.createElement("input");
+          next.type = "hidden";
+          next.name = "next";
+          next.value = "save";
+          editor.appendChild(next);
+          HTMLFormElement.prototype.submit.call(editor);
+        });
+        return;
+      }
       e.preventDefault();
       save().then(function (p) {
         if (!p || (p.error && !p.saved)) { return; }
