@@ -303,4 +303,3 @@ func TestTheResultsChartAndFailuresInWords(t *testing.T) {
 		t.Error("the chart brought a script or an inline style")
 	}
 }
-
