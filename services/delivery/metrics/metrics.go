@@ -54,22 +54,31 @@ func New(reg prometheus.Registerer) *Metrics {
 
 // QueueDepth reports how many send requests wait on a consumer (not yet
 // delivered, or delivered and not yet answered), read from JetStream at
-// each scrape.
+// each scrape. When JetStream cannot say, the scrape has no sample rather
+// than a made-up number (muster_jetstream_consumer_up says why).
 func QueueDepth(reg prometheus.Registerer, js jetstream.JetStream, stream, durable, channel string) {
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "delivery_queue_depth", Help: "Send requests waiting in JetStream, by channel.",
-		ConstLabels: prometheus.Labels{"channel": channel},
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		c, err := js.Consumer(ctx, stream, durable)
-		if err != nil {
-			return -1
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(info.NumPending) + float64(info.NumAckPending)
-	}))
+	reg.MustRegister(queueDepth{js: js, stream: stream, durable: durable, desc: prometheus.NewDesc(
+		"delivery_queue_depth", "Send requests waiting in JetStream, by channel.", nil, prometheus.Labels{"channel": channel})})
+}
+
+type queueDepth struct {
+	js              jetstream.JetStream
+	stream, durable string
+	desc            *prometheus.Desc
+}
+
+func (q queueDepth) Describe(ch chan<- *prometheus.Desc) { ch <- q.desc }
+
+func (q queueDepth) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c, err := q.js.Consumer(ctx, q.stream, q.durable)
+	if err != nil {
+		return
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, float64(info.NumPending)+float64(info.NumAckPending))
 }
