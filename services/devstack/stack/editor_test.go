@@ -72,6 +72,16 @@ func TestCampaignEditorInABrowser(t *testing.T) {
 		t.Fatalf("the organization's zone %q: %v", settings.Settings.TimeZone, err)
 	}
 	shots := os.Getenv("MUSTER_SCREENSHOTS")
+	axe, err := os.ReadFile("testdata/axe/axe.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accessible := func(ctx context.Context, what string) {
+		t.Helper()
+		if v := axeViolations(t, ctx, string(axe)); len(v) > 0 {
+			t.Errorf("%s: accessibility violations:\n  %s", what, strings.Join(v, "\n  "))
+		}
+	}
 
 	for _, size := range []struct {
 		name          string
@@ -157,6 +167,7 @@ func TestCampaignEditorInABrowser(t *testing.T) {
 			t.Errorf("email preview: sandbox %q, height %d, document %q", frame.Sandbox, frame.Height, frame.Doc)
 		}
 		fits("the email editor")
+		accessible(ctx, "the email editor")
 		if size.name == "desktop" {
 			shoot(t, ctx, shots, "compose")
 			run(t, ctx, "back to a desktop", chromedp.EmulateViewport(size.width, size.height))
@@ -252,6 +263,7 @@ func TestCampaignEditorInABrowser(t *testing.T) {
 			t.Errorf("scheduled at %s, want %s", moved.ScheduledAt, want)
 		}
 		fits("the scheduled campaign's page")
+		accessible(ctx, "the scheduled campaign's page")
 
 		// The email goes out; its page charts it.
 		if code, raw := api.json("POST", "/api/campaigns/"+email+"/launch", map[string]any{}, nil); code != 202 {
@@ -280,6 +292,7 @@ func TestCampaignEditorInABrowser(t *testing.T) {
 			t.Errorf("the chart has %d lines, want sent, delivered and replies", dots)
 		}
 		fits("the launched campaign's page")
+		accessible(ctx, "the launched campaign's page with its chart")
 		run(t, ctx, "opening the locked editor", chromedp.Navigate(base+"/campaigns/"+email+"/edit"), chromedp.WaitVisible(".notice", chromedp.ByQuery))
 		waitText(t, ctx, ".notice", "can no longer be edited")
 		if size.name == "desktop" {
