@@ -82,6 +82,18 @@ func (e *editorStand) serve(t *testing.T) *httptest.Server {
 			}
 			e.moves = append(e.moves, in["at"])
 			write(200, map[string]any{"id": "s1", "status": "scheduled", "scheduled_at": in["at"]})
+		case p == "/campaigns/p1" && r.Method == http.MethodGet:
+			write(200, map[string]any{"id": "p1", "name": "Call the CEO (internal)", "kind": "petition", "channel": "sms", "status": "draft",
+				"body": "Call {{call_number}}", "audience": map[string]any{"tag": "all"}, "default_language": "en",
+				"petition": map[string]any{"title": "Call for safe staffing", "ask": "call", "keyword": "SIGN",
+					"call": map[string]any{"number": "+12125550100", "script": "Fund the clinic.", "keyword": "CALLED"}}})
+		case p == "/campaigns/p1" && r.Method == http.MethodPut:
+			var in map[string]any
+			_ = json.NewDecoder(r.Body).Decode(&in)
+			e.puts = append(e.puts, in)
+			write(200, map[string]any{"id": "p1", "status": "draft"})
+		case p == "/campaigns/p1/preview":
+			write(200, map[string]any{"sms": map[string]any{"body": "Call +12125550100"}, "warnings": []string{}})
 		case p == "/campaigns/s1/results":
 			write(200, map[string]any{"status": "scheduled"})
 		case p == "/campaigns/l1":
@@ -301,5 +313,31 @@ func TestTheResultsChartAndFailuresInWords(t *testing.T) {
 	chart := raw[strings.Index(raw, `id="chart"`):]
 	if chart = chart[:strings.Index(chart, "</section>")]; strings.Contains(chart, "<script") || strings.Contains(chart, "style=") {
 		t.Error("the chart brought a script or an inline style")
+	}
+}
+
+// A call-only petition stays one when edited, with its public title.
+func TestTheEditorKeepsACallOnlyPetition(t *testing.T) {
+	e, b := startEditing(t)
+	_, _, raw := b.page("/campaigns/p1/edit")
+	for _, want := range []string{`<option value="call" selected>`, `value="Call for safe staffing"`, `12125550100"`, `>Fund the clinic.</textarea>`} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("the editor lacks %s", want)
+		}
+	}
+	form := url.Values{"csrf": {b.csrf}, "name": {"Call the CEO (internal)"}, "kind": {"petition"}, "channel": {"sms"}, "tag": {"all"},
+		"title": {"Call for safe staffing"}, "ask": {"call"}, "call_number": {"+12125550100"}, "call_script": {"Fund the clinic now."},
+		"body": {"Call {{call_number}}"}, "next": {"save"}}
+	if resp, page := b.do("POST", "/campaigns/p1/edit", form, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save = %d: %s", resp.StatusCode, page)
+	}
+	put, _ := json.Marshal(e.puts)
+	if !strings.Contains(string(put), `"ask":"call"`) || !strings.Contains(string(put), `"title":"Call for safe staffing"`) {
+		t.Errorf("campaigns got %s", put)
+	}
+	form.Set("call_number", "")
+	resp, page := b.do("POST", "/campaigns/p1/edit", form, nil)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "give the number members should call") {
+		t.Errorf("a call ask without a number = %d:\n%s", resp.StatusCode, page)
 	}
 }

@@ -38,7 +38,9 @@ type composeForm struct {
 	// Filter is an audience filter in contacts' language (JSON), kept
 	// as it is by the editor: a campaign made with one keeps it.
 	Filter string
-	// Petition (Title, above, is a petition's public title too).
+	// Petition (Title, above, is a petition's public title too). Ask is
+	// sign, call or both; empty lets campaigns decide from the call.
+	Ask        string
 	Keyword    string
 	Goal       string
 	CallNumber string
@@ -53,7 +55,7 @@ func composeFormOf(get func(string) string) composeForm {
 		Place: get("place"), VideoURL: strings.TrimSpace(get("video_url")), Reminders: get("reminders"),
 		Keyword: strings.TrimSpace(get("keyword")), Goal: strings.TrimSpace(get("goal")),
 		CallNumber: strings.TrimSpace(get("call_number")), CallScript: get("call_script"),
-		Filter: strings.TrimSpace(get("filter")),
+		Filter: strings.TrimSpace(get("filter")), Ask: strings.TrimSpace(get("ask")),
 	}
 	if f.Kind == "" {
 		f.Kind = "alert"
@@ -213,6 +215,22 @@ func (f composeForm) petition() (map[string]any, error) {
 		}
 	}
 	script := strings.TrimSpace(f.CallScript)
+	switch f.Ask {
+	case "":
+	case "sign":
+		if f.CallNumber != "" {
+			p["ask"] = "both" // a number given is a call asked for
+		} else {
+			p["ask"] = "sign"
+		}
+	case "call", "both":
+		if f.CallNumber == "" {
+			return nil, apperr.Invalid("call_number", "give the number members should call, such as +12125550100")
+		}
+		p["ask"] = f.Ask
+	default:
+		return nil, apperr.Invalid("ask", "choose sign, call or both")
+	}
 	switch {
 	case f.CallNumber != "" && script != "":
 		p["call"] = map[string]string{"number": f.CallNumber, "script": script}
@@ -289,6 +307,7 @@ func (m meeting) Where() string {
 // petition is the part of campaigns' petition the console shows.
 type petition struct {
 	Title   string `json:"title"`
+	Ask     string `json:"ask"`
 	Keyword string `json:"keyword"`
 	Goal    int    `json:"goal"`
 	Call    *struct {

@@ -69,7 +69,7 @@ func formOf(c campaign) composeForm {
 		}
 	}
 	if p := c.Petition; p != nil {
-		f.Title, f.Keyword = p.Title, p.Keyword
+		f.Title, f.Keyword, f.Ask = p.Title, p.Keyword, p.Ask
 		if p.Title == c.Name {
 			f.Title = ""
 		}
