@@ -361,9 +361,8 @@ func (s *Server) newCampaignPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "compose", "New campaign", composeView{Form: f})
 }
 
-// createCampaign saves the compose form as a draft. An SMS alert goes on
-// to the editor (live preview, test send); other kinds go to the review
-// page, which previews every channel before launch.
+// createCampaign saves the compose form as a draft and opens it in the
+// editor, whatever its kind.
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	f := composeFormOf(r.PostFormValue)
 	req, err := f.request()
@@ -380,14 +379,9 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, principalOf(r), "campaign.create", "campaign "+c.ID, c.Name)
-	// Every kind goes on to the editor (live preview, test send); the
-	// older path for other kinds, straight to review, is kept for a
-	// campaigns answer without a status (a draft by definition).
-	next := "/campaigns/" + url.PathEscape(c.ID) + "/edit"
-	if c.Status != "" && !c.Editable() {
-		next = "/campaigns/" + url.PathEscape(c.ID) + "/launch"
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	// Every kind goes on to the editor: its preview, test send and send
+	// time.
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(c.ID)+"/edit", http.StatusSeeOther)
 }
 
 // audienceCount is a tag's audience: reachable and excluded are the SMS
