@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,11 +16,14 @@ import (
 // must parse itself (dates, numbers, offsets) and what the page asks for
 // by name (an email's subject), and leaves every other rule to campaigns.
 type composeForm struct {
-	Name    string
-	Tag     string
-	Kind    string
-	Channel string
-	Body    string
+	Name string
+	Tag  string
+	// Audience is the audience builder's conditions (Tag alone is read
+	// as one "has tag" condition).
+	Audience audienceForm
+	Kind     string
+	Channel  string
+	Body     string
 	// Email.
 	Subject   string
 	EmailText string
@@ -35,9 +37,9 @@ type composeForm struct {
 	Place     string
 	VideoURL  string
 	Reminders string
-	// Filter is an audience filter in contacts' language (JSON), kept
-	// as it is by the editor: a campaign made with one keeps it.
-	Filter string
+	// KeepAudience says the editor keeps the draft's stored audience as
+	// it is: one the builder cannot write (a filter made through the API).
+	KeepAudience bool
 	// Petition (Title, above, is a petition's public title too). Ask is
 	// sign, call or both; empty lets campaigns decide from the call.
 	Ask        string
@@ -55,8 +57,9 @@ func composeFormOf(get func(string) string) composeForm {
 		Place: get("place"), VideoURL: strings.TrimSpace(get("video_url")), Reminders: get("reminders"),
 		Keyword: strings.TrimSpace(get("keyword")), Goal: strings.TrimSpace(get("goal")),
 		CallNumber: strings.TrimSpace(get("call_number")), CallScript: get("call_script"),
-		Filter: strings.TrimSpace(get("filter")), Ask: strings.TrimSpace(get("ask")),
+		KeepAudience: get("aud_keep") != "", Ask: strings.TrimSpace(get("ask")),
 	}
+	f.Audience = audienceFormOf(get)
 	if f.Kind == "" {
 		f.Kind = "alert"
 	}
@@ -83,12 +86,14 @@ func (f composeForm) request() (map[string]any, error) {
 	default:
 		return nil, apperr.Invalid("channel", "choose text (SMS), email or both")
 	}
-	audience := map[string]any{"tag": strings.TrimSpace(f.Tag)}
-	if f.Filter != "" {
-		if !json.Valid([]byte(f.Filter)) {
-			return nil, apperr.Invalid("filter", "the audience filter is not readable; choose the audience again")
+	// An audience the builder cannot write (a filter made through the
+	// API) is kept as stored: keep fills it in from the campaign.
+	var audience map[string]any
+	if !f.KeepAudience {
+		var err error
+		if audience, err = f.Audience.campaignAudience(); err != nil {
+			return nil, err
 		}
-		audience["filter"] = json.RawMessage(f.Filter)
 	}
 	req := map[string]any{
 		"name": strings.TrimSpace(f.Name), "kind": f.Kind, "channel": f.Channel,

@@ -24,9 +24,9 @@ import (
 // own rendering of the text (with its length and segments) and of the
 // email (in a sandboxed frame), and sends tests to a phone or an inbox.
 
-// formOf is the editor's form for a saved campaign: what compose would
+// editorFormOf is the editor's form for a saved campaign: what compose would
 // have sent to make it.
-func formOf(c campaign) composeForm {
+func editorFormOf(c campaign) composeForm {
 	f := composeForm{Name: c.Name, Tag: c.Audience.Tag, Kind: c.Kind, Channel: c.Channel, Body: c.Body}
 	if f.Kind == "" {
 		f.Kind = "alert"
@@ -34,8 +34,11 @@ func formOf(c campaign) composeForm {
 	if f.Channel == "" {
 		f.Channel = "sms"
 	}
-	if len(c.Audience.Filter) > 0 && string(c.Audience.Filter) != "null" {
-		f.Filter = string(c.Audience.Filter)
+	// The builder holds the stored audience; one it cannot write is kept
+	// as it is and said in words.
+	var ok bool
+	if f.Audience, ok = audienceFormOfStored(c.Audience); !ok {
+		f.KeepAudience, f.Tag = true, c.Audience.Words()
 	}
 	if raw, ok := c.Content[c.DefaultLanguage]["email"]; ok {
 		var e struct {
@@ -89,6 +92,9 @@ func formOf(c campaign) composeForm {
 // reminders), every other language and the meeting's length. A change of
 // kind or channel drops them: they may not fit the new kind.
 func keep(req map[string]any, cur campaign) {
+	if a, _ := req["audience"].(map[string]any); a == nil {
+		req["audience"] = cur.Audience // the editor kept it as stored
+	}
 	req["urgent"] = cur.Urgent
 	if cur.DefaultLanguage != "" {
 		req["default_language"] = cur.DefaultLanguage
@@ -236,7 +242,9 @@ func (s *Server) editCampaignPage(w http.ResponseWriter, r *http.Request) {
 		locked(w, r, c.ID)
 		return
 	}
-	s.renderEditor(w, r, http.StatusOK, editView{Campaign: c, Form: formOf(c), Notice: notice(r)})
+	f := editorFormOf(c)
+	f.Audience.Tags = s.tagsInUse(r.Context(), "", 50)
+	s.renderEditor(w, r, http.StatusOK, editView{Campaign: c, Form: f, Notice: notice(r)})
 }
 
 // replaceDraft sends the form to campaigns as the draft's new version.
@@ -265,9 +273,25 @@ func (s *Server) saveEdit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := composeFormOf(r.PostFormValue)
+	f.Audience.Tags = s.tagsInUse(r.Context(), "", 50)
+	// The audience builder's own buttons without script: count, or one
+	// more row; nothing is saved.
+	if count, add := r.PostFormValue("aud_count") != "", r.PostFormValue("aud_add") != ""; count || add {
+		if add {
+			f.Audience.Extra = 1
+		}
+		if len(f.Audience.filled()) > 0 {
+			s.countAudienceForm(r.Context(), &f.Audience)
+		}
+		s.renderEditor(w, r, http.StatusOK, editView{Campaign: cur, Form: f})
+		return
+	}
 	c, err := s.replaceDraft(r.Context(), cur, f)
 	switch {
 	case apperr.KindOf(err) == apperr.KindInvalid:
+		if strings.HasPrefix(apperr.FieldOf(err), "aud_") {
+			f.Audience.ErrorField = apperr.FieldOf(err)
+		}
 		s.renderEditor(w, r, http.StatusBadRequest, editView{Campaign: cur, Form: f, Error: err.Error()})
 		return
 	case apperr.KindOf(err) == apperr.KindConflict:
@@ -377,7 +401,7 @@ func (s *Server) testSend(w http.ResponseWriter, r *http.Request) {
 			s.failErr(w, r, cerr)
 			return
 		}
-		v := editView{Campaign: c, Form: formOf(c), TestPhone: phone, TestEmail: email, TestField: field}
+		v := editView{Campaign: c, Form: editorFormOf(c), TestPhone: phone, TestEmail: email, TestField: field}
 		switch {
 		case len(body) == 0:
 			v.TestError = "Give a phone number or an email address to send the test to."
