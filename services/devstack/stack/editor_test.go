@@ -130,7 +130,7 @@ func TestCampaignEditorInABrowser(t *testing.T) {
 			chromedp.SendKeys("#name", name, chromedp.ByQuery))
 		run(t, ctx, "choosing email", choose("#channel", "email"))
 		run(t, ctx, "composing an email",
-			chromedp.SendKeys("#tag", "stewards", chromedp.ByQuery),
+			chromedp.SendKeys("#aud_value_0", "stewards", chromedp.ByQuery),
 			chromedp.WaitVisible("#subject", chromedp.ByQuery),
 			chromedp.SendKeys("#subject", "News for {{first_name}}", chromedp.ByQuery),
 			chromedp.SendKeys("#email_text", "Hello {{first_name}}, the contract vote is Friday.", chromedp.ByQuery),
@@ -211,7 +211,7 @@ func TestCampaignEditorInABrowser(t *testing.T) {
 			chromedp.Navigate(base+"/campaigns/new"), chromedp.WaitVisible("#name", chromedp.ByQuery),
 			chromedp.SendKeys("#name", "Stewards meeting "+size.name, chromedp.ByQuery),
 			choose("#kind", "meeting"),
-			chromedp.SendKeys("#tag", "stewards", chromedp.ByQuery),
+			chromedp.SendKeys("#aud_value_0", "stewards", chromedp.ByQuery),
 			chromedp.WaitVisible("#place", chromedp.ByQuery),
 			chromedp.SendKeys("#title", "December meeting", chromedp.ByQuery),
 			chromedp.SetValue("#starts_at", day+"T18:30", chromedp.ByQuery),
