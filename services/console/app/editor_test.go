@@ -94,6 +94,17 @@ func (e *editorStand) serve(t *testing.T) *httptest.Server {
 			write(200, map[string]any{"id": "p1", "status": "draft"})
 		case p == "/campaigns/p1/preview":
 			write(200, map[string]any{"sms": map[string]any{"body": "Call +12125550100"}, "warnings": []string{}})
+		case p == "/campaigns/f1" && r.Method == http.MethodGet:
+			write(200, map[string]any{"id": "f1", "name": "Nested", "kind": "alert", "channel": "sms", "status": "draft", "body": "Hi",
+				"audience": map[string]any{"filter": map[string]any{"any": []any{
+					map[string]any{"all": []any{map[string]any{"tag": "a"}, map[string]any{"tag": "b"}}}, map[string]any{"tag": "c"}}}}})
+		case p == "/campaigns/f1" && r.Method == http.MethodPut:
+			var in map[string]any
+			_ = json.NewDecoder(r.Body).Decode(&in)
+			e.puts = append(e.puts, in)
+			write(200, map[string]any{"id": "f1", "status": "draft"})
+		case p == "/campaigns/f1/preview":
+			write(200, map[string]any{"sms": map[string]any{"body": "Hi"}, "warnings": []string{}})
 		case p == "/campaigns/s1/results":
 			write(200, map[string]any{"status": "scheduled"})
 		case p == "/campaigns/l1":
@@ -339,5 +350,23 @@ func TestTheEditorKeepsACallOnlyPetition(t *testing.T) {
 	resp, page := b.do("POST", "/campaigns/p1/edit", form, nil)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "give the number members should call") {
 		t.Errorf("a call ask without a number = %d:\n%s", resp.StatusCode, page)
+	}
+}
+
+// An audience the builder cannot write (made through the API) is said in
+// words and kept as stored when the draft is saved.
+func TestTheEditorKeepsAnAudienceItCannotWrite(t *testing.T) {
+	e, b := startEditing(t)
+	_, text, raw := b.page("/campaigns/f1/edit")
+	if !strings.Contains(raw, `id="audience-kept"`) || !strings.Contains(text, "tagged a and tagged b or tagged c") {
+		t.Fatalf("the editor does not keep the audience:\n%s", text)
+	}
+	form := url.Values{"csrf": {b.csrf}, "name": {"Nested"}, "kind": {"alert"}, "channel": {"sms"}, "aud_keep": {"1"}, "body": {"Hi again"}, "next": {"save"}}
+	if resp, page := b.do("POST", "/campaigns/f1/edit", form, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save = %d: %s", resp.StatusCode, page)
+	}
+	put, _ := json.Marshal(e.puts)
+	if !strings.Contains(string(put), `"filter":{"any":[{"all":[{"tag":"a"},{"tag":"b"}]},{"tag":"c"}]}`) {
+		t.Errorf("campaigns got %s", put)
 	}
 }
