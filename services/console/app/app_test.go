@@ -126,6 +126,8 @@ func startConsole(t *testing.T, limit int, change ...func(*app.Config)) *console
 			<-r.Context().Done()
 		case r.URL.Path == "/inbox":
 			_, _ = io.WriteString(w, `{"items": []}`)
+		case r.URL.Path == "/inbox/conversations":
+			_, _ = io.WriteString(w, `{"conversations": []}`)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = io.WriteString(w, `{"error": "no such campaign", "kind": "not_found"}`)
