@@ -73,6 +73,7 @@ func templateFuncs() template.FuncMap {
 		"source":         plain.Source,
 		"deferReason":    plain.DeferReason,
 		"add":            func(a, b int) int { return a + b },
+		"minus":          func(a, b int) int { return a - b },
 		"sub":            func(a int64, b int) int64 { return a - int64(b) },
 		"deref":          func(p *int64) int64 { return *p },
 		// dict passes several values to a sub-template.
