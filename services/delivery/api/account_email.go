@@ -85,13 +85,15 @@ type AccountEmail struct {
 const maxAccountEmail = 20000
 
 func (h *AccountEmails) send(w http.ResponseWriter, r *http.Request) {
-	if caller := svcauth.Caller(r.Context()); caller != accountEmailCaller {
-		web.WriteError(w, r, h.log, apperr.Forbidden("only the console sends account email"))
-		return
-	}
 	var in AccountEmail
 	if err := web.DecodeJSON(r, &in); err != nil {
 		web.WriteError(w, r, h.log, err)
+		return
+	}
+	// Any trusted service reaches the route (the guard checked its
+	// token); only the console may have an email sent.
+	if caller := svcauth.Caller(r.Context()); caller != accountEmailCaller {
+		web.WriteError(w, r, h.log, apperr.Forbidden("only the console sends account email"))
 		return
 	}
 	in.To = strings.TrimSpace(in.To)

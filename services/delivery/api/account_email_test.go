@@ -42,7 +42,7 @@ func TestAccountEmailIsTheConsolesAlone(t *testing.T) {
 	const ok = `{"to": "rosa@example.org", "subject": "You are invited", "text": "Choose your password: https://console.example.org/account/set-password?token=x"}`
 	snd := &recordingSender{}
 	h := NewAccountEmails(snd, Senders{SMSFrom: "+15550001111"}, zaptest.NewLogger(t))
-	if w := postAccountEmail(t, h, "campaigns", ok); w.Code != http.StatusForbidden {
+	if w := postAccountEmail(t, h, "campaigns", ok); w.Code != http.StatusForbidden || len(snd.batches) != 0 {
 		t.Errorf("campaigns sending account email = %d, want 403", w.Code)
 	}
 	for name, body := range map[string]string{

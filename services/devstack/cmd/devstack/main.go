@@ -152,6 +152,9 @@ func run() error {
 		LinkSecret: secrets["CAMPAIGNS_LINK_SECRET"], UnsubscribeSecret: secrets["DELIVERY_UNSUBSCRIBE_SECRET"],
 		InboundSecret: secrets["DELIVERY_SENDGRID_INBOUND_SECRET"],
 		AdminToken:    true,
+		// A fresh console asks its admin to set the union up, unless the
+		// environment already names the union (DELIVERY_ORG_NAME).
+		FirstRun: os.Getenv("DELIVERY_ORG_NAME") == "",
 		// Each service reads its own variables (DELIVERY_CAP_PER_DAY...)
 		// over make run's defaults, as it would run alone.
 		Environment: service.Environ(),
