@@ -29,6 +29,13 @@ PKGS         := $(addsuffix /...,$(CODE_MODULES))
 SERVICES := contacts campaigns delivery simulator devstack console
 BINARIES := $(strip $(foreach s,$(SERVICES),$(if $(wildcard services/$(s)/cmd/$(s)/*.go),$(s))))
 
+# The release every binary reports for `version` and in muster_build_info:
+# the nearest tag and the commits since, "-dirty" with uncommitted changes.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X github.com/musterhq/muster/shared/buildinfo.stamped=$(VERSION) \
+	-X github.com/musterhq/muster/shared/buildinfo.stampedRevision=$(REVISION)
+
 # Services with a `migrate` subcommand.
 MIGRATE_SERVICES := contacts campaigns delivery console
 
@@ -47,7 +54,7 @@ build: ## Build every existing service binary into ./bin (CGO_ENABLED=0)
 ifeq ($(BINARIES),)
 	@echo "build: no services/<name>/cmd/<name> packages yet"
 else
-	CGO_ENABLED=0 $(GO) build -o $(BIN_DIR)/ $(foreach s,$(BINARIES),./services/$(s)/cmd/$(s))
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/ $(foreach s,$(BINARIES),./services/$(s)/cmd/$(s))
 endif
 
 run: ensure-services build ## Run the whole stack in one process: ./bin/devstack (Ctrl-C stops it; ARGS=... passed on)

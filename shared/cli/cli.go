@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/shared/buildinfo"
 	"github.com/musterhq/muster/shared/logging"
 	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/service"
@@ -25,17 +26,21 @@ import (
 // Runner starts a service and serves until ctx ends.
 type Runner func(ctx context.Context, log *zap.Logger) error
 
-// Main runs the subcommand in args: "serve" (the default), "migrate", or
-// "keygen" (a new service key, printed; see Keygen). It returns the error
+// Main runs the subcommand in args: "serve" (the default), "migrate",
+// "keygen" (a new service key, printed; see Keygen) or "version" (which
+// build this is). It returns the error
 // for main to print and exit on.
 func Main(args []string, name string, cfg service.Config, migrations fs.FS, serve Runner) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
 	}
-	if cmd == "keygen" {
-		// No logger: the output is for a person or a script to read.
+	// No logger for these: the output is for a person or a script to read.
+	switch cmd {
+	case "keygen":
 		return Keygen(os.Stdout, name)
+	case "version":
+		return Version(os.Stdout, name)
 	}
 	log, err := logging.New(name, cfg.LogDev, cfg.LogLevel)
 	if err != nil {
@@ -59,8 +64,17 @@ func Main(args []string, name string, cfg service.Config, migrations fs.FS, serv
 		log.Info("migrations applied")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q: want serve, migrate or keygen", cmd)
+		return fmt.Errorf("unknown command %q: want serve, migrate, keygen or version", cmd)
 	}
+}
+
+// Version prints the binary's name and build: "delivery v1.4.0 (commit
+// 0123456789ab, go1.26.8)".
+func Version(w io.Writer, name string) error {
+	if _, err := fmt.Fprintln(w, name, buildinfo.Read()); err != nil {
+		return fmt.Errorf("printing the version: %w", err)
+	}
+	return nil
 }
 
 // Keygen prints a new Ed25519 service key for the service called name:

@@ -35,3 +35,14 @@ func TestKeygenPrintsAMatchingPair(t *testing.T) {
 		t.Errorf("trust entry %s does not match the key", got)
 	}
 }
+
+func TestVersionNamesTheBinaryAndItsBuild(t *testing.T) {
+	var out bytes.Buffer
+	if err := Version(&out, "delivery"); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if !strings.HasPrefix(got, "delivery ") || !strings.Contains(got, "(commit ") || !strings.HasSuffix(got, ")\n") {
+		t.Errorf("version printed %q, want \"delivery <version> (commit <sha>, <go>)\"", got)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/shared/buildinfo"
 	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/stream"
@@ -217,7 +218,8 @@ func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *z
 		}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildinfo.Read().Collector(name))
 	bgCtx, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
 	return &Deps{Log: log, Pool: pool, NC: nc, JS: js, Registry: reg, cfg: cfg, bgCtx: bgCtx, bgCancel: bgCancel}, nil
 }

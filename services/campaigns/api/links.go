@@ -162,8 +162,8 @@ func pageHTML(w http.ResponseWriter, status int, title, body string) {
 	// rest come from web.MemberPages on the routes.
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>%s</title></head><body><h1>%s</h1>%s</body></html>`, title, title, body)
+	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>%s</title></head><body><main><h1>%s</h1>%s</main></body></html>`, title, title, body)
 }
 
 // headline starts a title shown on its own with a capital ("The meeting"

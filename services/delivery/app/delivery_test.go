@@ -297,6 +297,9 @@ func TestProviderErrorsClassified(t *testing.T) {
 		`delivery_messages_total{provider="twilio",status="failed"} 1`,
 		`delivery_provider_seconds_count{outcome="retryable",provider="twilio"} 2`,
 		`delivery_queue_depth{channel="sms"} 0`,
+		// Which build answers: always 1, labelled with the build.
+		`muster_build_info{goversion="` + runtime.Version() + `",modified=`,
+		`",service="delivery",version="`,
 	}
 	var missing []string
 	deadline := time.Now().Add(5 * time.Second)

@@ -103,12 +103,12 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 <label><input type="radio" name="window" value="usual"{{if not .Own}} checked{{end}}> {{.W.Usual}} ({{.Legal}})</label>
 <label><input type="radio" name="window" value="own"{{if .Own}} checked{{end}}> {{.W.Own}}</label>
 <label>{{.W.From}} <select name="start">{{range .Hours}}<option value="{{.Value}}"{{if .Start}} selected{{end}}>{{.Value}}</option>{{end}}</select>
-{{.W.Until}} <select name="end">{{range .Hours}}<option value="{{.Value}}"{{if .End}} selected{{end}}>{{.Value}}</option>{{end}}</select></label>
+{{.W.Until}} <select name="end" aria-label="{{.W.Until}}">{{range .Hours}}<option value="{{.Value}}"{{if .End}} selected{{end}}>{{.Value}}</option>{{end}}</select></label>
 </fieldset>
 <fieldset><legend>{{.W.Pause}}</legend>{{if .PausedUntil}}<p>{{.W.PausedUntil}} {{.PausedUntil}}</p>{{end}}
 <label>{{.W.PauseHelp}} <input type="number" name="pause_days" min="0" max="90" inputmode="numeric"></label></fieldset>
 <fieldset><legend>{{.W.Fewer}}</legend><label><input type="checkbox" name="less" value="on"{{if .Less}} checked{{end}}> {{.W.FewerHelp}}</label></fieldset>
-{{end}}<fieldset><legend>{{.W.Language}}</legend><select name="language">
+{{end}}<fieldset><legend>{{.W.Language}}</legend><select name="language" aria-label="{{.W.Language}}">
 <option value="en"{{if eq .Language "en"}} selected{{end}}>English</option><option value="es"{{if eq .Language "es"}} selected{{end}}>Español</option></select></fieldset>
 <fieldset><legend>{{.W.Channels}}</legend>
 <label><input type="radio" name="channels" value="sms"{{if eq .Channels "sms"}} checked{{end}}> {{.W.SMS}}</label>

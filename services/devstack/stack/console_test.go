@@ -76,9 +76,11 @@ func browserContext(t *testing.T) context.Context {
 	return ctx
 }
 
-func startConsoleStack(t *testing.T) *stack.Stack {
+// startConsoleStack starts the whole platform with the console; each
+// change, when given, adjusts the options first.
+func startConsoleStack(t *testing.T, changes ...func(*stack.Options)) *stack.Stack {
 	t.Helper()
-	st, err := stack.Start(context.Background(), stack.Options{
+	opts := stack.Options{
 		NATSPort: -1, NATSDir: t.TempDir(),
 		ContactsDB: testkit.Database(t, contactsdb.FS), CampaignsDB: testkit.Database(t, campaignsdb.FS),
 		DeliveryDB: testkit.Database(t, deliverydb.FS), ConsoleDB: testkit.Database(t, consoledb.FS),
@@ -87,7 +89,11 @@ func startConsoleStack(t *testing.T) *stack.Stack {
 		AutoCallbacks: true, CallbackDelay: 20 * time.Millisecond,
 		RedisPrefix: redisPrefix(t), DeliveryOptions: delivery.Options{Clock: middayClock(t)},
 		Callers: svcauthtest.Trusted(), Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-	})
+	}
+	for _, change := range changes {
+		change(&opts)
+	}
+	st, err := stack.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +140,22 @@ func signIn(t *testing.T, ctx context.Context, base, email, password string) {
 		chromedp.SendKeys("#email", email, chromedp.ByQuery),
 		chromedp.SendKeys("#password", password, chromedp.ByQuery),
 		chromedp.Submit("#password", chromedp.ByQuery),
-		chromedp.WaitVisible("main h1", chromedp.ByQuery),
 	)
+	// The sign-in page has a heading too: wait until the browser has
+	// left it, or the next navigation would cut the sign-in short.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var loc string
+		run(t, ctx, "reading where the sign-in led", chromedp.Location(&loc))
+		if !strings.Contains(loc, "/signin") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("signing in as %s never left %s", email, loc)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	run(t, ctx, "waiting for the page after signing in", chromedp.WaitVisible("main h1", chromedp.ByQuery))
 }
 
 // TestConsoleInABrowser is an organizer's day through the real UI in a

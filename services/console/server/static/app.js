@@ -183,4 +183,19 @@
     };
     setTimeout(poll, 500);
   }
+  // Tables on a phone: each row becomes a card and each cell says which
+  // column it is, so nothing scrolls sideways and no column is hidden
+  // (app.css lays them out so below 700 px wide).
+  document.querySelectorAll(".scroll table").forEach(function (table) {
+    var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    if (!heads.length) { return; }
+    table.classList.add("cards");
+    table.querySelectorAll("tbody tr").forEach(function (tr) {
+      Array.prototype.forEach.call(tr.children, function (cell, i) {
+        if (heads[i] && !cell.hasAttribute("data-label")) { cell.setAttribute("data-label", heads[i]); }
+      });
+    });
+  });
 })();

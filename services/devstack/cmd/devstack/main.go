@@ -29,6 +29,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
 	"github.com/musterhq/muster/services/devstack/stack"
+	"github.com/musterhq/muster/shared/cli"
 	"github.com/musterhq/muster/shared/logging"
 	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/secret"
@@ -104,6 +105,9 @@ func main() {
 }
 
 func run() error {
+	if len(os.Args) > 1 && os.Args[1] == "version" {
+		return cli.Version(os.Stdout, "devstack")
+	}
 	var cfg config
 	if err := service.Load("MUSTER_", &cfg); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/musterhq/muster/shared/cli"
 	"github.com/musterhq/muster/shared/natsauth"
 )
 
@@ -27,6 +28,9 @@ func main() {
 }
 
 func run() error {
+	if len(os.Args) > 1 && os.Args[1] == "version" {
+		return cli.Version(os.Stdout, "natskeys")
+	}
 	seeds, err := natsauth.NewSeeds()
 	if err != nil {
 		return err

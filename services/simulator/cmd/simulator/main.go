@@ -34,6 +34,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/musterhq/muster/shared/cli"
 	"net"
 	"net/http"
 	"os"
@@ -174,6 +175,9 @@ func parseEventKey(v string) (*ecdsa.PrivateKey, error) {
 }
 
 func run() error {
+	if len(os.Args) > 1 && os.Args[1] == "version" {
+		return cli.Version(os.Stdout, "simulator")
+	}
 	cfg, addr, err := loadConfig(os.Getenv)
 	if err != nil {
 		return err
