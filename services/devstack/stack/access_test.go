@@ -44,8 +44,9 @@ func TestConsoleFirstRunInvitesAndResets(t *testing.T) {
 			if size.mobile {
 				opts = append(opts, chromedp.EmulateMobile)
 			}
-			run(t, ctx, "sizing the window", chromedp.EmulateViewport(size.width, size.height, opts...))
-			firstRunInviteAndReset(t, ctx, st, size.mobile)
+			resize := chromedp.EmulateViewport(size.width, size.height, opts...)
+			run(t, ctx, "sizing the window", resize)
+			firstRunInviteAndReset(t, ctx, st, size.mobile, resize)
 		})
 	}
 }
@@ -101,7 +102,9 @@ func emailedLinkTo(t *testing.T, st *stack.Stack, addr string, n int) string {
 	return link
 }
 
-func firstRunInviteAndReset(t *testing.T, ctx context.Context, st *stack.Stack, phone bool) {
+// firstRunInviteAndReset is the test at one size; resize restores that
+// size after screenshots (taken at both).
+func firstRunInviteAndReset(t *testing.T, ctx context.Context, st *stack.Stack, phone bool, resize chromedp.Action) {
 	base := st.ConsoleURL
 	shots := os.Getenv("MUSTER_SCREENSHOTS")
 	narrow := func(what string) {
@@ -137,6 +140,7 @@ func firstRunInviteAndReset(t *testing.T, ctx context.Context, st *stack.Stack, 
 		chromedp.SetValue("#time_zone", "America/Chicago", chromedp.ByQuery),
 	)
 	shoot(t, ctx, shots, "setup")
+	run(t, ctx, "sizing the window back", resize)
 	run(t, ctx, "finishing setup", chromedp.Click("#finish-setup", chromedp.ByQuery), chromedp.WaitVisible("#org-name", chromedp.ByQuery))
 	waitText(t, ctx, "main h1", "Dashboard")
 	waitText(t, ctx, "#org-name", "Local 1199")
