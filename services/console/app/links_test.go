@@ -400,3 +400,23 @@ func TestFirstRunSetupComesFirst(t *testing.T) {
 		t.Errorf("setup is not in the audit log")
 	}
 }
+
+func TestAnExpiredInvitationIsRenewedByAReset(t *testing.T) {
+	d, change := withDelivery(t, true)
+	c := startConsole(t, 100, change)
+	admin := signedIn(t, c)
+	admin.do("POST", "/admin/organizers", url.Values{"csrf": {admin.csrf}, "email": {"kim@muster.test"}, "role": {"organizer"}}, nil)
+	invitation := d.link(t, "kim@muster.test", 1)
+	c.clock.Advance(account.InviteTTL + time.Minute)
+	kim := newBrowser(t, c.URL())
+	if resp, page := kim.setPassword(invitation, "kim's long password", "kim's long password"); resp.StatusCode != http.StatusGone || !strings.Contains(page, "/account/forgot") {
+		t.Fatalf("an invitation past 72 hours = %d, want the dead-link page pointing at a reset:\n%s", resp.StatusCode, page)
+	}
+	kim.requestReset("kim@muster.test")
+	if resp, _ := kim.setPassword(d.link(t, "kim@muster.test", 2), "kim's long password", "kim's long password"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the reset link for an invited account = %d, want signed in", resp.StatusCode)
+	}
+	if code, _ := newBrowser(t, c.URL()).signIn("kim@muster.test", "kim's long password"); code != http.StatusSeeOther {
+		t.Fatalf("kim cannot sign in: %d", code)
+	}
+}
