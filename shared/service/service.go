@@ -164,6 +164,7 @@ type Deps struct {
 	mu        sync.Mutex
 	consumers []*stream.Running
 	subs      []*nats.Subscription
+	gauges    *stream.Gauges // each consumer's lag and dead letters, at each scrape
 	bgCancel  context.CancelFunc
 	bg        sync.WaitGroup
 	bgCtx     context.Context
@@ -220,8 +221,13 @@ func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *z
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildinfo.Read().Collector(name))
+	var gauges *stream.Gauges
+	if js != nil {
+		gauges = stream.NewGauges(js)
+		reg.MustRegister(gauges)
+	}
 	bgCtx, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &Deps{Log: log, Pool: pool, NC: nc, JS: js, Registry: reg, cfg: cfg, bgCtx: bgCtx, bgCancel: bgCancel}, nil
+	return &Deps{Log: log, Pool: pool, NC: nc, JS: js, Registry: reg, cfg: cfg, gauges: gauges, bgCtx: bgCtx, bgCancel: bgCancel}, nil
 }
 
 // Go runs a background loop (a scheduler, a fan-out runner) until Close,
@@ -239,6 +245,9 @@ func (d *Deps) Consume(ctx context.Context, spec stream.Consumer, h stream.Handl
 	d.mu.Lock()
 	d.consumers = append(d.consumers, r)
 	d.mu.Unlock()
+	if d.gauges != nil {
+		d.gauges.Watch(spec.Stream, spec.Durable)
+	}
 	return nil
 }
 

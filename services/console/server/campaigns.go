@@ -18,21 +18,18 @@ import (
 
 // campaign is the part of campaigns' campaign the console shows.
 type campaign struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Kind     string `json:"kind"`
-	Channel  string `json:"channel"`
-	Body     string `json:"body"`
-	Status   string `json:"status"`
-	Targeted int64  `json:"targeted"`
-	Audience struct {
-		Tag    string          `json:"tag"`
-		Filter json.RawMessage `json:"filter"`
-	} `json:"audience"`
-	Meeting     *meeting   `json:"meeting"`
-	Petition    *petition  `json:"petition"`
-	CreatedAt   string     `json:"created_at"`
-	ScheduledAt *time.Time `json:"scheduled_at"`
+	ID          string         `json:"id"`
+	Name        string         `json:"name"`
+	Kind        string         `json:"kind"`
+	Channel     string         `json:"channel"`
+	Body        string         `json:"body"`
+	Status      string         `json:"status"`
+	Targeted    int64          `json:"targeted"`
+	Audience    storedAudience `json:"audience"`
+	Meeting     *meeting       `json:"meeting"`
+	Petition    *petition      `json:"petition"`
+	CreatedAt   string         `json:"created_at"`
+	ScheduledAt *time.Time     `json:"scheduled_at"`
 }
 
 // KindWord is the campaign's kind as organizers say it.
@@ -330,6 +327,7 @@ type composeView struct {
 func (s *Server) newCampaignPage(w http.ResponseWriter, r *http.Request) {
 	f := composeFormOf(func(string) string { return "" })
 	f.TimeZone = s.orgZone(r.Context()).String() // a meeting is most often where the union is
+	f.Audience.Tags = s.tagsInUse(r.Context(), "", 50)
 	s.render(w, r, http.StatusOK, "compose", "New campaign", composeView{Form: f})
 }
 
@@ -338,6 +336,9 @@ func (s *Server) newCampaignPage(w http.ResponseWriter, r *http.Request) {
 // page, which previews every channel before launch.
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	f := composeFormOf(r.PostFormValue)
+	if s.audienceStep(w, r, &f) {
+		return
+	}
 	req, err := f.request()
 	var c campaign
 	if err == nil {
@@ -345,6 +346,10 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		if apperr.KindOf(err) == apperr.KindInvalid {
+			f.Audience.Tags = s.tagsInUse(r.Context(), "", 50)
+			if strings.HasPrefix(apperr.FieldOf(err), "aud_") {
+				f.Audience.ErrorField = apperr.FieldOf(err)
+			}
 			s.render(w, r, http.StatusBadRequest, "compose", "New campaign", composeView{Form: f, Error: err.Error()})
 			return
 		}
@@ -377,33 +382,7 @@ type channelCount struct {
 }
 
 func (s *Server) countTag(ctx context.Context, tag string) (audienceCount, error) {
-	var out struct {
-		Total       int64        `json:"total"`
-		Reachable   int64        `json:"reachable"`
-		Unreachable int64        `json:"unreachable"`
-		SMS         channelCount `json:"sms"`
-		Email       channelCount `json:"email"`
-	}
-	req := map[string]any{"filter": map[string]string{"tag": tag}, "channel": "sms"}
-	if err := s.Services.Contacts.JSON(ctx, http.MethodPost, "/audiences/count", req, &out); err != nil {
-		return audienceCount{}, err
-	}
-	return audienceCount{Total: out.Total, Reachable: out.Reachable, Excluded: out.Unreachable, SMS: out.SMS, Email: out.Email}, nil
-}
-
-// audienceCount is the compose page's live count for a tag.
-func (s *Server) audienceCount(w http.ResponseWriter, r *http.Request) {
-	tag := strings.TrimSpace(r.URL.Query().Get("tag"))
-	if tag == "" {
-		web.WriteJSON(w, http.StatusOK, audienceCount{})
-		return
-	}
-	n, err := s.countTag(r.Context(), tag)
-	if err != nil {
-		s.writeJSONError(w, r, err)
-		return
-	}
-	web.WriteJSON(w, http.StatusOK, n)
+	return s.countFilter(ctx, map[string]string{"tag": tag})
 }
 
 type editView struct {

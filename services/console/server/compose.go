@@ -16,11 +16,14 @@ import (
 // must parse itself (dates, numbers, offsets) and what the page asks for
 // by name (an email's subject), and leaves every other rule to campaigns.
 type composeForm struct {
-	Name    string
-	Tag     string
-	Kind    string
-	Channel string
-	Body    string
+	Name string
+	Tag  string
+	// Audience is the audience builder's conditions (Tag alone is read
+	// as one "has tag" condition).
+	Audience audienceForm
+	Kind     string
+	Channel  string
+	Body     string
 	// Email.
 	Subject   string
 	EmailText string
@@ -50,6 +53,7 @@ func composeFormOf(get func(string) string) composeForm {
 		Keyword: strings.TrimSpace(get("keyword")), Goal: strings.TrimSpace(get("goal")),
 		CallNumber: strings.TrimSpace(get("call_number")), CallScript: get("call_script"),
 	}
+	f.Audience = audienceFormOf(get)
 	if f.Kind == "" {
 		f.Kind = "alert"
 	}
@@ -76,9 +80,13 @@ func (f composeForm) request() (map[string]any, error) {
 	default:
 		return nil, apperr.Invalid("channel", "choose text (SMS), email or both")
 	}
+	audience, err := f.Audience.campaignAudience()
+	if err != nil {
+		return nil, err
+	}
 	req := map[string]any{
 		"name": strings.TrimSpace(f.Name), "kind": f.Kind, "channel": f.Channel,
-		"audience": map[string]string{"tag": strings.TrimSpace(f.Tag)},
+		"audience": audience,
 	}
 	if f.SMS() {
 		req["body"] = f.Body

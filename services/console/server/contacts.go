@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/musterhq/muster/services/console/account"
+	"github.com/musterhq/muster/services/console/store"
 	"github.com/musterhq/muster/shared/apperr"
 )
 
@@ -39,6 +40,11 @@ type contactsView struct {
 	// Tagged reports a bulk tag change; Error a refused one.
 	Tagged string
 	Error  string
+	// Tags are the tags in use, suggested in the tag fields. The list
+	// and a member's page leave them to the script, which asks as the
+	// organizer types: counting every tag on every page view would cost
+	// a pass over the whole member list.
+	Tags []tagCount
 }
 
 // contactFilters are the list filters the console offers and passes on to
@@ -161,11 +167,21 @@ type contactView struct {
 	// ConversationError says why the conversation could not be shown
 	// (delivery down) without failing the whole page.
 	ConversationError string
+	// Notes say what an action did or why it was refused; Tags are the
+	// tags in use to suggest; Changes are organizers' changes to the
+	// member, newest first, from the audit log.
+	Notes   contactNotes
+	Tags    []tagCount
+	Changes []store.AuditEntry
 }
 
 func (s *Server) contactPage(w http.ResponseWriter, r *http.Request) {
+	s.renderContact(w, r, http.StatusOK, contactNotes{Notice: noticeOfContact(r.URL.Query())})
+}
+
+func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status int, notes contactNotes) {
 	id := url.PathEscape(chi.URLParam(r, "id"))
-	var v contactView
+	v := contactView{Notes: notes}
 	if err := s.Services.Contacts.JSON(r.Context(), http.MethodGet, "/contacts/"+id, nil, &v.Contact); err != nil {
 		s.failErr(w, r, err)
 		return
@@ -190,7 +206,13 @@ func (s *Server) contactPage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Turns = conv.Turns
 	}
-	s.render(w, r, http.StatusOK, "contact", strings.TrimSpace(v.Contact.FirstName+" "+v.Contact.LastName), v)
+	changes, err := s.Store.AuditOf(r.Context(), "contact "+v.Contact.ID, 20)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	v.Changes = changes
+	s.render(w, r, status, "contact", v.Contact.name(), v)
 }
 
 // changeConsent records an organizer's opt-out or opt-in for a contact

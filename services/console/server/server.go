@@ -166,6 +166,7 @@ func (s *Server) Routes() http.Handler {
 				r.Get("/reviews", s.apiListReviews)
 				r.Get("/settings", s.apiGetSettings)
 				r.Get("/state-rules", s.apiListStateRules)
+				r.Get("/tags", s.apiTags)
 			})
 			r.Group(func(r chi.Router) {
 				r.Use(s.require(account.RoleOrganizer))
@@ -239,6 +240,9 @@ func (s *Server) Routes() http.Handler {
 		r.Get("/optouts/consent.csv", s.consentExport)
 		r.Post("/contacts/import", s.importUpload)
 		r.Post("/contacts/{id}/consent", s.changeConsent)
+		r.Get("/contacts/{id}/edit", s.editContactPage)
+		r.Post("/contacts/{id}/edit", s.editContact)
+		r.Post("/contacts/{id}/tags", s.tagContact)
 		r.Post("/contacts/tags", s.bulkTag)
 		r.Get("/campaigns/audience-count", s.audienceCount)
 		r.Get("/campaigns/{id}/edit", s.editCampaignPage)

@@ -385,3 +385,25 @@ func (s *Store) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
 	}
 	return out, rows.Err()
 }
+
+// AuditOf lists the newest entries about one target ("contact 1f…"),
+// up to limit (at most 100): a member's page shows who changed what.
+func (s *Store) AuditOf(ctx context.Context, target string, limit int) ([]AuditEntry, error) {
+	if limit <= 0 || limit > 100 {
+		limit = 100
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, at, actor_id, actor, action, target, detail FROM audit_log WHERE target = $1 ORDER BY id DESC LIMIT $2`, target, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading audit log of %s: %w", target, err)
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		if err := rows.Scan(&e.ID, &e.At, &e.ActorID, &e.Actor, &e.Action, &e.Target, &e.Detail); err != nil {
+			return nil, fmt.Errorf("reading audit entry: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

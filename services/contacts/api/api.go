@@ -62,6 +62,7 @@ func (h *Handler) Routes() chi.Router {
 	r.Post("/contacts/{id}/opt-in", h.optIn)
 	r.Get("/consent/export.csv", h.exportConsent)
 	r.Post("/audiences/count", h.count)
+	r.Get("/tags", h.tags)
 	r.Post("/imports", h.createImport)
 	r.Get("/imports/{id}", h.getImport)
 	r.Get("/imports/{id}/errors.csv", h.importReport(store.IssueRejected))

@@ -311,3 +311,33 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 	}
 	out.finish(r, h.log, err)
 }
+
+// tags lists the tags in use with how many contacts carry each, most used
+// first: q narrows them to those starting with it, limit (1 to 200,
+// default 200) caps the list.
+func (h *Handler) tags(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxTagList {
+			web.WriteError(w, r, h.log, apperr.Invalid("limit", "want a number from 1 to %d, got %q", store.MaxTagList, v))
+			return
+		}
+		limit = n
+	}
+	prefix := q.Get("q")
+	if len(prefix) > contact.MaxTagLength {
+		web.WriteError(w, r, h.log, apperr.Invalid("q", "is longer than a tag can be (%d bytes)", contact.MaxTagLength))
+		return
+	}
+	list, err := h.store.Tags(r.Context(), prefix, limit)
+	if err != nil {
+		web.WriteError(w, r, h.log, err)
+		return
+	}
+	if list == nil {
+		list = []store.TagCount{}
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"tags": list})
+}

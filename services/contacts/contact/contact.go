@@ -310,14 +310,20 @@ func NormalizeTags(tags []string) []string {
 // and an attribute set to null is removed. Consent is not a field of a
 // contact, so no patch can touch it.
 type Patch struct {
-	MemberID   *string            `json:"member_id"`
-	FirstName  *string            `json:"first_name"`
-	LastName   *string            `json:"last_name"`
-	Phone      *string            `json:"phone"`
-	Email      *string            `json:"email"`
-	TimeZone   *string            `json:"time_zone"`
-	Language   *string            `json:"language"`
-	Tags       *[]string          `json:"tags"`
+	MemberID  *string   `json:"member_id"`
+	FirstName *string   `json:"first_name"`
+	LastName  *string   `json:"last_name"`
+	Phone     *string   `json:"phone"`
+	Email     *string   `json:"email"`
+	TimeZone  *string   `json:"time_zone"`
+	Language  *string   `json:"language"`
+	Tags      *[]string `json:"tags"`
+	// AddTags and RemoveTags change single tags, read and written in the
+	// one transaction that locks the contact, so tagging one member never
+	// undoes a tag another organizer added meanwhile. They cannot be
+	// given with Tags, nor name one tag in both.
+	AddTags    []string           `json:"add_tags"`
+	RemoveTags []string           `json:"remove_tags"`
 	Attributes map[string]*string `json:"attributes"`
 }
 
@@ -345,7 +351,29 @@ func (p Patch) Apply(c Contact, region string) (Contact, error) {
 	set(&d.TimeZone, p.TimeZone)
 	set(&d.Language, p.Language)
 	if p.Tags != nil {
+		if len(p.AddTags) > 0 || len(p.RemoveTags) > 0 {
+			return Contact{}, apperr.Invalid("tags", "give tags to replace them all, or add_tags and remove_tags, not both")
+		}
 		d.Tags = *p.Tags
+	}
+	if len(p.AddTags) > 0 || len(p.RemoveTags) > 0 {
+		add, remove := NormalizeTags(p.AddTags), NormalizeTags(p.RemoveTags)
+		gone := make(map[string]bool, len(remove))
+		for _, t := range remove {
+			gone[t] = true
+		}
+		for _, t := range add {
+			if gone[t] {
+				return Contact{}, apperr.Invalid("remove_tags", "tag %q is both added and removed", t)
+			}
+		}
+		var tags []string
+		for _, t := range NormalizeTags(d.Tags) {
+			if !gone[t] {
+				tags = append(tags, t)
+			}
+		}
+		d.Tags = append(tags, add...)
 	}
 	for k, v := range p.Attributes {
 		key := AttributeKey(k)

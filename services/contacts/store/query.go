@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -274,4 +275,38 @@ func (s *Store) Export(ctx context.Context, n filter.Node, columns func(custom [
 		}
 		return nil
 	})
+}
+
+// TagCount is one tag in use and how many contacts carry it.
+type TagCount struct {
+	Tag   string `json:"tag"`
+	Count int64  `json:"count"`
+}
+
+// MaxTagList is the most tags Tags returns at once.
+const MaxTagList = 200
+
+// Tags lists the tags contacts carry, most used first (then by name),
+// those starting with prefix when one is given (tags are stored lower
+// case, so the prefix is compared lower case too).
+func (s *Store) Tags(ctx context.Context, prefix string, limit int) ([]TagCount, error) {
+	if limit <= 0 || limit > MaxTagList {
+		limit = MaxTagList
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT t, count(*) FROM contacts c, unnest(c.tags) AS t
+		WHERE starts_with(t, $1)
+		GROUP BY t ORDER BY count(*) DESC, t LIMIT $2`, strings.ToLower(strings.TrimSpace(prefix)), limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing tags: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TagCount, error) {
+		var t TagCount
+		err := r.Scan(&t.Tag, &t.Count)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading tags: %w", err)
+	}
+	return out, nil
 }

@@ -488,6 +488,9 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		return err
 	}
 	m := metrics.New(a.deps.Registry)
+	// The message counts come from the log's own moves, so they match it.
+	providers := map[string]string{string(events.ChannelSMS): "twilio", string(events.ChannelEmail): "sendgrid"}
+	st.OnMove(func(mv store.Move) { m.Count(mv.Channel, providers[mv.Channel], mv.Status, mv.ErrorCode) })
 	w := worker.New(worker.Config{
 		From: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, AccountSID: cfg.TwilioAccountSID,
 		PublicURL: publicURL, Rules: src.Rules, MinOpen: cfg.MinOpen, MaxAge: cfg.MaxAge,

@@ -293,13 +293,16 @@ func TestProviderErrorsClassified(t *testing.T) {
 	// status a moment before its counter moves and its request is
 	// acknowledged, so the metrics are read until they agree.
 	wants := []string{
-		`delivery_messages_total{provider="twilio",status="suppressed"} 2`,
-		`delivery_messages_total{provider="twilio",status="failed"} 1`,
+		`delivery_messages_total{channel="sms",provider="twilio",status="suppressed"} 2`,
+		`delivery_messages_total{channel="sms",provider="twilio",status="failed"} 1`,
 		`delivery_provider_seconds_count{outcome="retryable",provider="twilio"} 2`,
 		`delivery_queue_depth{channel="sms"} 0`,
 		// Which build answers: always 1, labelled with the build.
 		`muster_build_info{goversion="` + runtime.Version() + `",modified=`,
 		`",service="delivery",version="`,
+		// How far behind each consumer is.
+		`muster_jetstream_consumer_pending_messages{consumer="delivery-send",stream="SEND"} 0`,
+		`muster_dead_letters{consumer="delivery-send"} 0`,
 	}
 	var missing []string
 	deadline := time.Now().Add(5 * time.Second)

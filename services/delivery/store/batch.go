@@ -90,6 +90,9 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("recording messages: %w", err)
 	}
+	for _, m := range out {
+		s.move(m.Channel, m.Status, "")
+	}
 	return out, nil
 }
 
@@ -128,6 +131,9 @@ func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Messag
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("applying status to %d messages: %w", len(ids), err)
+	}
+	for _, m := range moved {
+		s.move(m.Channel, m.Status, m.ErrorCode)
 	}
 	return moved, nil
 }
@@ -220,6 +226,11 @@ func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("applying %d outcomes: %w", n, err)
+	}
+	for _, a := range byID {
+		if a.Moved {
+			s.move(a.Message.Channel, a.Message.Status, a.Message.ErrorCode)
+		}
 	}
 	out := make([]Applied, n)
 	for i, o := range outs {

@@ -26,6 +26,29 @@ type Store struct {
 	pool       *pgxpool.Pool
 	now        func() time.Time
 	wakeOutbox func()
+	moved      func(Move)
+}
+
+// Move is a message's step forward that the log has just recorded, past
+// the hand-over to a provider: to unknown, accepted, sent or a final
+// status, with the error code the log now holds. The metrics count these,
+// so they say what the log says.
+type Move struct {
+	Channel   string
+	Status    status.Status
+	ErrorCode string
+}
+
+// OnMove sets what to call after each move the store has written (the
+// metrics); it is called once per message per move, after the statement
+// succeeded.
+func (s *Store) OnMove(f func(Move)) { s.moved = f }
+
+// move reports a message's move when it went past sending.
+func (s *Store) move(channel string, st status.Status, code string) {
+	if s.moved != nil && st.Rank() > status.Sending.Rank() {
+		s.moved(Move{Channel: channel, Status: st, ErrorCode: code})
+	}
 }
 
 // New wraps a pool. now is the service's clock: every time the store
@@ -137,6 +160,7 @@ func (s *Store) RecordFailed(ctx context.Context, req events.SendRequested, reas
 	if err != nil {
 		return Message{}, false, fmt.Errorf("recording failed message: %w", err)
 	}
+	s.move(m.Channel, m.Status, m.ErrorCode)
 	return m, true, nil
 }
 
@@ -146,6 +170,7 @@ func (s *Store) RecordFailed(ctx context.Context, req events.SendRequested, reas
 // status, or "" when the message was not queued (someone else has it).
 func (s *Store) Claim(ctx context.Context, id string) (status.Status, error) {
 	var st status.Status
+	var channel string
 	err := s.pool.QueryRow(ctx, `
 		UPDATE messages m SET
 			status = CASE WHEN sup.address IS NULL THEN $2::text ELSE $3::text END,
@@ -157,14 +182,15 @@ func (s *Store) Claim(ctx context.Context, id string) (status.Status, error) {
 		FROM messages cur
 		LEFT JOIN suppressions sup ON sup.channel = cur.channel AND sup.address = cur.to_addr
 		WHERE m.id = $1 AND cur.id = m.id AND m.status = 'queued'
-		RETURNING m.status`,
-		id, status.Sending, status.Suppressed, status.Sending.Rank(), status.Suppressed.Rank(), s.now()).Scan(&st)
+		RETURNING m.status, m.channel`,
+		id, status.Sending, status.Suppressed, status.Sending.Rank(), status.Suppressed.Rank(), s.now()).Scan(&st, &channel)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("claiming message %s: %w", id, err)
 	}
+	s.move(channel, st, "")
 	return st, nil
 }
 
@@ -293,6 +319,9 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 	}
 	if err != nil {
 		return Message{}, false, fmt.Errorf("applying status to message %s: %w", id, err)
+	}
+	if moved {
+		s.move(m.Channel, m.Status, m.ErrorCode)
 	}
 	return m, moved, nil
 }

@@ -223,7 +223,6 @@ func (w *Worker) settleBatch(ctx context.Context, outs []store.Outcome) ([]store
 		byID[a.Message.ID] = a
 		if a.Moved {
 			moved = append(moved, a.Message)
-			w.count(a.Message.Status)
 		}
 	}
 	// The same message twice in one batch is rare (a request published
@@ -237,7 +236,6 @@ func (w *Worker) settleBatch(ctx context.Context, outs []store.Outcome) ([]store
 		late[i] = store.Applied{Message: m, Moved: mv}
 		if mv {
 			moved = append(moved, m)
-			w.count(m.Status)
 		}
 	}
 	w.pub.Statuses(ctx, moved)
@@ -447,7 +445,6 @@ func (w *Worker) refuse(ctx context.Context, req events.SendRequested, reason st
 	}
 	if created {
 		w.log.Warn("send request refused", zap.String("idempotency_key", req.IdempotencyKey), zap.String("reason", reason))
-		w.count(msg.Status)
 		w.pub.Status(ctx, msg)
 	}
 	return nil
@@ -502,7 +499,6 @@ func (w *Worker) claimed(ctx context.Context, msg store.Message, st status.Statu
 		return nil // another worker holds it
 	case status.Suppressed:
 		w.releaseCap(ctx, msg.To, msg.IdempotencyKey)
-		w.count(status.Suppressed)
 		w.announce(ctx, msg.ID)
 		return nil
 	}
@@ -626,10 +622,6 @@ func (w *Worker) settle(ctx context.Context, id string, u store.Update) error {
 		return stream.Retry(err, time.Second)
 	}
 	return nil
-}
-
-func (w *Worker) count(st status.Status) {
-	w.metrics.Messages.WithLabelValues(string(st), "twilio").Inc()
 }
 
 func (w *Worker) announce(ctx context.Context, id string) {

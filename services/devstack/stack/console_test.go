@@ -204,10 +204,10 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.Navigate(base+"/campaigns/new"),
 		chromedp.WaitVisible("#name", chromedp.ByQuery),
 		chromedp.SendKeys("#name", "Rally", chromedp.ByQuery),
-		chromedp.SendKeys("#tag", "rally", chromedp.ByQuery),
+		chromedp.SendKeys("#aud_value_0", "rally", chromedp.ByQuery),
 		chromedp.SendKeys("#body", "Hi {{first_name}}, rally Friday 5pm at City Hall. Muster. Reply STOP to opt out.", chromedp.ByQuery),
 	)
-	waitText(t, ctx, "#audience-count", "3 people can be texted.")
+	waitText(t, ctx, "#audience-count", "3 members match: 3 can be texted.")
 	run(t, ctx, "saving the draft", chromedp.Submit("#body", chromedp.ByQuery), chromedp.WaitVisible("#editor", chromedp.ByQuery))
 	waitText(t, ctx, "#counter", "1 segment (GSM-7)")
 	waitText(t, ctx, "#preview", "rally Friday 5pm")

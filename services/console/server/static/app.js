@@ -41,6 +41,7 @@
     var channel = document.getElementById("channel");
     var last = null;
     var showCount = function () {
+      if (!countInput) { return; } // the audience builder keeps its own count
       if (!last) { text("audience-count", ""); return; }
       var ch = channel ? channel.value : "sms";
       var parts = [];
@@ -197,5 +198,141 @@
         if (heads[i] && !cell.hasAttribute("data-label")) { cell.setAttribute("data-label", heads[i]); }
       });
     });
+  });
+
+  // Audiences from several conditions (the "audience" partial): rows
+  // added and removed here, the attribute name shown only where a row
+  // needs it, tag suggestions from /api/tags as the organizer types, and
+  // the live count of who would get it. Without this script the form's
+  // own buttons do the same by submitting.
+  function suggestTags(input, listID) {
+    var list = document.getElementById(listID);
+    if (!list) { return; }
+    var fill = debounce(function () {
+      var q = input.value.trim();
+      fetch("/api/tags?limit=20&q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (d) {
+          if (!d || !d.tags) { return; }
+          list.textContent = "";
+          d.tags.forEach(function (t) {
+            var o = document.createElement("option");
+            o.value = t.tag;
+            o.textContent = t.tag + " (" + t.count + ")";
+            list.appendChild(o);
+          });
+        })
+        .catch(function () { /* suggestions are a help, not a need */ });
+    }, 200);
+    input.addEventListener("input", function () { if (input.getAttribute("list") === listID) { fill(); } });
+  }
+  document.querySelectorAll("input[data-tag-suggest]").forEach(function (el) {
+    suggestTags(el, el.getAttribute("data-tag-suggest"));
+  });
+
+  document.querySelectorAll("[data-audience]").forEach(function (box) {
+    var rows = box.querySelector("[data-aud-rows]");
+    var max = parseInt(box.getAttribute("data-max"), 10) || 12;
+    var addBtn = box.querySelector("[data-aud-add]");
+    var countBtn = box.querySelector("[data-aud-count]");
+    var channelSel = document.getElementById("channel");
+    var tagKind = function (k) { return k === "tag" || k === "no_tag"; };
+    var fitRow = function (row) {
+      var kind = row.querySelector("[data-aud-kind]").value;
+      row.querySelector("[data-aud-attr]").hidden = kind !== "attr";
+      var v = row.querySelector("[data-aud-value]");
+      if (tagKind(kind)) { v.setAttribute("list", "aud-tags"); } else { v.removeAttribute("list"); }
+      var names = { tag: "Tag", no_tag: "Tag", worksite: "Worksite", shift: "Shift", language: "Language (such as es)", attr: "Value" };
+      row.querySelector("[data-aud-value-label]").textContent = names[kind] || "Tag or value";
+    };
+    var renumber = function () {
+      var all = rows.querySelectorAll("[data-aud-row]");
+      all.forEach(function (row, i) {
+        row.querySelector("[data-aud-label]").textContent = "Condition " + (i + 1);
+        var rm = row.querySelector("[data-aud-remove]");
+        rm.hidden = all.length < 2;
+        rm.setAttribute("aria-label", "Remove condition " + (i + 1));
+      });
+      if (addBtn) { addBtn.hidden = all.length >= max; }
+    };
+    var freeIndex = function () {
+      var used = {};
+      rows.querySelectorAll("[data-aud-row]").forEach(function (r) { used[r.getAttribute("data-index")] = true; });
+      for (var i = 0; i < max; i++) { if (!used[String(i)]) { return i; } }
+      return -1;
+    };
+    var wire = function (row) {
+      row.querySelector("[data-aud-kind]").addEventListener("change", function () { fitRow(row); });
+      row.querySelector("[data-aud-remove]").addEventListener("click", function () {
+        row.parentNode.removeChild(row);
+        renumber();
+        count();
+      });
+      suggestTags(row.querySelector("[data-aud-value]"), "aud-tags");
+      fitRow(row);
+    };
+    var words = function (a) {
+      var n = a.total || 0;
+      var s = (n === 1 ? "1 member matches" : n + " members match") + ": ";
+      var ch = channelSel ? channelSel.value : "both";
+      var sms = (a.sms && a.sms.reachable) || 0;
+      var email = (a.email && a.email.reachable) || 0;
+      if (ch === "sms") { return s + sms + " can be texted."; }
+      if (ch === "email") { return s + email + " can be emailed."; }
+      return s + sms + " can be texted, " + email + " can be emailed.";
+    };
+    var seq = 0;
+    var count = debounce(function () {
+      var q = new URLSearchParams();
+      box.querySelectorAll("input[name^='aud_'], select[name^='aud_']").forEach(function (el) {
+        if (el.type === "checkbox" && !el.checked) { return; }
+        if (el.type === "submit" || el.type === "button") { return; }
+        q.append(el.name, el.value);
+      });
+      var mine = ++seq;
+      box.setAttribute("data-counting", "true");
+      fetch("/campaigns/audience-count?" + q.toString(), { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); })
+        .then(function (res) {
+          if (mine !== seq) { return; }
+          box.removeAttribute("data-counting");
+          box.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+          if (!res.ok) {
+            text("audience-count", res.d.error || "The audience could not be counted.");
+            return;
+          }
+          text("audience-count", res.d.total === undefined || (!res.d.total && !q.toString().match(/aud_value_\d+=[^&]/)) ? "" : words(res.d));
+        })
+        .catch(function () { if (mine === seq) { text("audience-count", "The audience could not be counted."); } });
+    }, 300);
+    rows.querySelectorAll("[data-aud-row]").forEach(wire);
+    if (countBtn) { countBtn.hidden = true; }
+    if (addBtn) {
+      addBtn.type = "button"; // Enter in the form saves it, as without the builder
+      addBtn.addEventListener("click", function () {
+        var i = freeIndex();
+        var last = rows.querySelector("[data-aud-row]:last-child");
+        if (i < 0 || !last) { return; }
+        var row = last.cloneNode(true);
+        row.setAttribute("data-index", String(i));
+        row.querySelectorAll("[id]").forEach(function (el) { el.id = el.id.replace(/_\d+$/, "_" + i); });
+        row.querySelectorAll("[for]").forEach(function (el) { el.htmlFor = el.htmlFor.replace(/_\d+$/, "_" + i); });
+        row.querySelectorAll("[name]").forEach(function (el) { el.name = el.name.replace(/_\d+$/, "_" + i); });
+        row.querySelectorAll("input").forEach(function (el) {
+          if (el.type === "checkbox") { el.checked = false; } else { el.value = ""; }
+          el.removeAttribute("aria-invalid");
+        });
+        row.querySelector("[data-aud-kind]").value = "tag";
+        rows.appendChild(row);
+        wire(row);
+        renumber();
+        row.querySelector("[data-aud-kind]").focus();
+      });
+    }
+    box.addEventListener("input", count);
+    box.addEventListener("change", count);
+    if (channelSel) { channelSel.addEventListener("change", count); }
+    renumber();
+    count();
   });
 })();
