@@ -107,9 +107,18 @@ func emailedLinkTo(t *testing.T, st *stack.Stack, addr string, n int) string {
 func firstRunInviteAndReset(t *testing.T, ctx context.Context, st *stack.Stack, phone bool, resize chromedp.Action) {
 	base := st.ConsoleURL
 	shots := os.Getenv("MUSTER_SCREENSHOTS")
+	axe, err := os.ReadFile("testdata/axe/axe.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// At desktop size each new page is checked with axe-core (no serious
+	// or critical violation); at phone size, for sideways scrolling.
 	narrow := func(what string) {
 		t.Helper()
 		if !phone {
+			if v := axeViolations(t, ctx, string(axe)); len(v) > 0 {
+				t.Errorf("%s: accessibility violations:\n  %s", what, strings.Join(v, "\n  "))
+			}
 			return
 		}
 		var wide bool
@@ -200,13 +209,14 @@ func firstRunInviteAndReset(t *testing.T, ctx context.Context, st *stack.Stack, 
 	// The link works once.
 	run(t, ctx, "opening the link again", chromedp.Navigate(link))
 	waitText(t, ctx, "#link-dead", "expired or was already used")
+	narrow("the dead-link page")
 
 	// Rosa forgets her password and resets it from the sign-in page.
 	run(t, ctx, "signing Rosa out", chromedp.Navigate(base+"/account"), chromedp.WaitVisible(`form[action="/signout"] button`, chromedp.ByQuery),
 		chromedp.Click(`form[action="/signout"] button`, chromedp.ByQuery), chromedp.WaitVisible("#forgot", chromedp.ByQuery))
+	run(t, ctx, "opening the reset form", chromedp.Click("#forgot", chromedp.ByQuery), chromedp.WaitVisible("#email", chromedp.ByQuery))
+	narrow("the reset form")
 	run(t, ctx, "asking for a reset",
-		chromedp.Click("#forgot", chromedp.ByQuery),
-		chromedp.WaitVisible("#email", chromedp.ByQuery),
 		chromedp.SendKeys("#email", rosa, chromedp.ByQuery),
 		chromedp.Submit("#email", chromedp.ByQuery),
 	)
