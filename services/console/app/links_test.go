@@ -420,3 +420,24 @@ func TestAnExpiredInvitationIsRenewedByAReset(t *testing.T) {
 		t.Fatalf("kim cannot sign in: %d", code)
 	}
 }
+
+func TestPublicURLIsChecked(t *testing.T) {
+	for _, c := range []struct {
+		url  string
+		dev  bool
+		want string
+	}{
+		{"https://muster.example.org", false, ""},
+		{"http://127.0.0.1:8080", true, ""},
+		{"http://muster.example.org", false, "must use https"},
+		{"muster.example.org", true, "want a base URL"},
+		{"https://muster.example.org/?next=x", false, "want a base URL"},
+	} {
+		cfg := app.DefaultConfig()
+		cfg.PublicURL, cfg.DevMode = c.url, c.dev
+		err := cfg.Validate()
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("CONSOLE_PUBLIC_URL=%q (dev %t): %v, want %q", c.url, c.dev, err, c.want)
+		}
+	}
+}
