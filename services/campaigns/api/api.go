@@ -112,6 +112,8 @@ func (h *Handler) Routes(r chi.Router) {
 	r.Get("/campaigns/{id}/signatures", h.signatures)
 	r.Get("/campaigns/{id}/calls", h.calls)
 	r.Get("/inbox", h.inbox)
+	r.Get("/inbox/conversations", h.conversations)
+	r.Post("/inbox/handled", h.handledMany)
 	r.Post("/inbox/{id}/reply", h.inboxReply)
 	r.Post("/inbox/{id}/handled", h.inboxHandled)
 	// The pages members open from their links: no styles, no scripts,

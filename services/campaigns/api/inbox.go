@@ -21,7 +21,8 @@ import (
 
 // inbox lists members' replies that need a person: open ones by default
 // (status=handled or all for the rest), newest first, for one campaign
-// with campaign_id, older than before (RFC 3339) for the next page.
+// with campaign_id, one member's with conversation, older than before
+// (RFC 3339) for the next page.
 func (h *Handler) inbox(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, err := limitOf(r)
@@ -29,7 +30,7 @@ func (h *Handler) inbox(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	iq := store.InboxQuery{Status: q.Get("status"), CampaignID: q.Get("campaign_id"), Limit: limit}
+	iq := store.InboxQuery{Status: q.Get("status"), CampaignID: q.Get("campaign_id"), Conversation: q.Get("conversation"), Limit: limit}
 	if s := q.Get("before"); s != "" {
 		if iq.Before, err = time.Parse(time.RFC3339Nano, s); err != nil {
 			h.fail(w, r, apperr.Invalid("before", "is not an RFC 3339 time"))
@@ -106,8 +107,68 @@ func (h *Handler) inboxReply(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, apperr.Unavailable(err, "could not hand the reply to delivery"))
 		return
 	}
-	h.Log.Info("inbox reply sent", zap.String("inbox_id", it.ID), zap.Bool("new", created))
-	web.WriteJSON(w, http.StatusAccepted, map[string]any{"reply": rep, "already_sent": !created})
+	// Answering the member answers what they had said up to here.
+	n, campaigns, err := h.Store.HandleAnswered(ctx, it, now)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, id := range campaigns {
+		h.Hub.Notify(id)
+	}
+	h.Log.Info("inbox reply sent", zap.String("inbox_id", it.ID), zap.Bool("new", created), zap.Int("handled", n))
+	web.WriteJSON(w, http.StatusAccepted, map[string]any{"reply": rep, "already_sent": !created, "conversation": it.Conversation})
+}
+
+// conversations lists the inbox one row per member (store.Conversations):
+// status open (default), handled or all; campaign_id for one campaign.
+func (h *Handler) conversations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := limitOf(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list, err := h.Store.Conversations(r.Context(), store.InboxQuery{Status: q.Get("status"), CampaignID: q.Get("campaign_id"), Limit: limit})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"conversations": list})
+}
+
+// HandledRequest names the conversations to mark handled at once.
+type HandledRequest struct {
+	Conversations []string `json:"conversations"`
+}
+
+// maxHandled bounds one bulk "handled".
+const maxHandled = 500
+
+// handledMany marks every open reply in the named conversations handled.
+func (h *Handler) handledMany(w http.ResponseWriter, r *http.Request) {
+	var req HandledRequest
+	if err := web.DecodeJSON(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	switch {
+	case len(req.Conversations) == 0:
+		h.fail(w, r, apperr.Invalid("conversations", "name at least one conversation"))
+		return
+	case len(req.Conversations) > maxHandled:
+		h.fail(w, r, apperr.Invalid("conversations", "%d conversations; at most %d at once", len(req.Conversations), maxHandled))
+		return
+	}
+	n, campaigns, err := h.Store.HandleConversations(r.Context(), req.Conversations, h.Clock())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, id := range campaigns {
+		h.Hub.Notify(id)
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"handled": n})
 }
 
 func (h *Handler) inboxHandled(w http.ResponseWriter, r *http.Request) {

@@ -216,6 +216,9 @@ type InboxItem struct {
 	ReceivedAt time.Time    `json:"received_at"`
 	HandledAt  *time.Time   `json:"handled_at,omitempty"`
 	Replies    []InboxReply `json:"replies"`
+	// Conversation names the member's conversation the reply belongs to:
+	// c:<contact id> for a known member, a:<address> otherwise.
+	Conversation string `json:"conversation"`
 }
 
 // InboxReply is an organizer's answer from the inbox.
@@ -242,17 +245,22 @@ type InboxQuery struct {
 	// Status is open (the default), handled or all.
 	Status     string
 	CampaignID string
-	Before     time.Time
-	Limit      int
+	// Conversation keeps one member's conversation (InboxItem.Conversation).
+	Conversation string
+	Before       time.Time
+	Limit        int
 }
 
-const inboxColumns = `i.id::text, i.event_id, i.campaign_id::text, i.contact_id, i.first_name, i.last_name, i.channel,
-	i.from_addr, i.to_addr, i.body, i.note, i.received_at, i.handled_at`
+// conversationOf is the SQL for InboxItem.Conversation.
+const conversationOf = `(CASE WHEN i.contact_id <> '' THEN 'c:' || i.contact_id ELSE 'a:' || i.from_addr END)`
 
-func scanInbox(r pgx.Row) (InboxItem, error) {
+const inboxColumns = `i.id::text, i.event_id, i.campaign_id::text, i.contact_id, i.first_name, i.last_name, i.channel,
+	i.from_addr, i.to_addr, i.body, i.note, i.received_at, i.handled_at, ` + conversationOf
+
+func scanInbox(r pgx.Row, more ...any) (InboxItem, error) {
 	var it InboxItem
-	err := r.Scan(&it.ID, &it.EventID, &it.CampaignID, &it.ContactID, &it.FirstName, &it.LastName, &it.Channel,
-		&it.From, &it.To, &it.Body, &it.Note, &it.ReceivedAt, &it.HandledAt)
+	err := r.Scan(append([]any{&it.ID, &it.EventID, &it.CampaignID, &it.ContactID, &it.FirstName, &it.LastName, &it.Channel,
+		&it.From, &it.To, &it.Body, &it.Note, &it.ReceivedAt, &it.HandledAt, &it.Conversation}, more...)...)
 	it.Replies = []InboxReply{}
 	return it, err
 }
@@ -274,6 +282,10 @@ func (s *Store) Inbox(ctx context.Context, q InboxQuery) ([]InboxItem, error) {
 		args = append(args, q.CampaignID)
 		where += fmt.Sprintf(" AND i.campaign_id::text = $%d", len(args))
 	}
+	if q.Conversation != "" {
+		args = append(args, q.Conversation)
+		where += fmt.Sprintf(" AND "+conversationOf+" = $%d", len(args))
+	}
 	if !q.Before.IsZero() {
 		args = append(args, q.Before)
 		where += fmt.Sprintf(" AND i.received_at < $%d", len(args))
@@ -286,6 +298,11 @@ func (s *Store) Inbox(ctx context.Context, q InboxQuery) ([]InboxItem, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading inbox: %w", err)
 	}
+	return s.withReplies(ctx, items)
+}
+
+// withReplies adds the organizers' answers to each item.
+func (s *Store) withReplies(ctx context.Context, items []InboxItem) ([]InboxItem, error) {
 	if len(items) == 0 {
 		return []InboxItem{}, nil
 	}
@@ -294,7 +311,7 @@ func (s *Store) Inbox(ctx context.Context, q InboxQuery) ([]InboxItem, error) {
 	for i, it := range items {
 		ids[i], at[it.ID] = it.ID, i
 	}
-	rows, err = s.pool.Query(ctx, `SELECT inbox_id::text, id::text, body, idempotency_key, created_at FROM inbox_replies
+	rows, err := s.pool.Query(ctx, `SELECT inbox_id::text, id::text, body, idempotency_key, created_at FROM inbox_replies
 		WHERE inbox_id::text = ANY($1) ORDER BY created_at`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("reading inbox replies: %w", err)
@@ -356,4 +373,103 @@ func (s *Store) AddInboxReply(ctx context.Context, inboxID, body, key string) (I
 		return InboxReply{}, false, fmt.Errorf("reading inbox reply: %w", err)
 	}
 	return r, false, nil
+}
+
+// Conversation is one member's conversation in the inbox: their latest
+// reply (with its campaign) and how many of their replies are there and
+// still open.
+type Conversation struct {
+	Latest InboxItem `json:"latest"`
+	// Count is the member's replies the query kept; Open those not handled.
+	Count int `json:"count"`
+	Open  int `json:"open"`
+}
+
+// Conversations lists the inbox one row per member, the conversation with
+// the newest reply first. Status open keeps conversations with a reply
+// not handled, handled those with none, all both; CampaignID keeps the
+// replies to one campaign (the row shows the latest of those).
+func (s *Store) Conversations(ctx context.Context, q InboxQuery) ([]Conversation, error) {
+	keep := "t.n_open > 0"
+	where := "true"
+	switch q.Status {
+	case "", "open":
+		// Only conversations with an open reply, found by the index of
+		// open replies, are read whole.
+		where = conversationOf + ` IN (SELECT ` + conversationOf + ` FROM inbox i WHERE i.handled_at IS NULL)`
+	case "handled":
+		keep = "t.n_open = 0"
+	case "all":
+		keep = "true"
+	default:
+		return nil, apperr.Invalid("status", "%q: use open, handled or all", q.Status)
+	}
+	args := []any{clamp(q.Limit)}
+	if q.CampaignID != "" {
+		args = append(args, q.CampaignID)
+		where += fmt.Sprintf(" AND i.campaign_id::text = $%d", len(args))
+	}
+	// The window counts run before DISTINCT ON keeps each conversation's
+	// newest reply.
+	rows, err := s.pool.Query(ctx, `SELECT t.* FROM (
+		SELECT DISTINCT ON (`+conversationOf+`) `+inboxColumns+`,
+			count(*) OVER w AS n, count(*) FILTER (WHERE i.handled_at IS NULL) OVER w AS n_open
+		FROM inbox i WHERE `+where+`
+		WINDOW w AS (PARTITION BY `+conversationOf+`)
+		ORDER BY `+conversationOf+`, i.received_at DESC) t
+		WHERE `+keep+` ORDER BY t.received_at DESC LIMIT $1`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading conversations: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversation, error) {
+		var c Conversation
+		var err error
+		c.Latest, err = scanInbox(r, &c.Count, &c.Open)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading conversations: %w", err)
+	}
+	if out == nil {
+		out = []Conversation{}
+	}
+	return out, nil
+}
+
+// HandleConversations marks every open reply in the named conversations
+// handled, and says how many replies that was and the campaigns they
+// answer.
+func (s *Store) HandleConversations(ctx context.Context, conversations []string, now time.Time) (int, []string, error) {
+	return s.handleWhere(ctx, conversationOf+` = ANY($1)`, now, conversations)
+}
+
+// HandleAnswered marks handled the open replies in an item's conversation
+// up to that item: answering the newest reply the organizer saw answers
+// those before it, not one that arrived while they wrote.
+func (s *Store) HandleAnswered(ctx context.Context, it InboxItem, now time.Time) (int, []string, error) {
+	return s.handleWhere(ctx, conversationOf+` = $1 AND i.received_at <= $3`, now, it.Conversation, it.ReceivedAt)
+}
+
+func (s *Store) handleWhere(ctx context.Context, where string, now time.Time, args ...any) (int, []string, error) {
+	// $2 is the time; the caller's arguments are $1 and $3.
+	all := []any{args[0], now}
+	all = append(all, args[1:]...)
+	rows, err := s.pool.Query(ctx, `UPDATE inbox i SET handled_at = $2 WHERE i.handled_at IS NULL AND `+where+`
+		RETURNING coalesce(i.campaign_id::text, '')`, all...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("handling conversations: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, nil, fmt.Errorf("handling conversations: %w", err)
+	}
+	var campaigns []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			campaigns = append(campaigns, id)
+		}
+	}
+	return len(ids), campaigns, nil
 }

@@ -213,7 +213,7 @@ func TestEveryAPIRouteChecksItsRole(t *testing.T) {
 		walked++
 		path := param.ReplaceAllString(route, "x1")
 		ct, body := op.exampleBody(t)
-		ownStore := strings.HasPrefix(route, "/api/organizers") || strings.HasPrefix(route, "/api/tokens")
+		ownStore := strings.HasPrefix(route, "/api/organizers") || strings.HasPrefix(route, "/api/tokens") || strings.HasPrefix(route, "/api/saved-replies")
 		t.Run(name, func(t *testing.T) {
 			before := svc.count()
 			turnedAway := func(who string, code int, raw, kind string) {
@@ -242,7 +242,7 @@ func TestEveryAPIRouteChecksItsRole(t *testing.T) {
 			code, raw := send(method, path, ct, body, tokens[op.Role])
 			switch {
 			case ownStore:
-				// The console's own accounts and tokens: x1 names none,
+				// The console's own accounts, tokens and saved replies: x1 names none,
 				// so a 404 shows the handler ran.
 				if code == http.StatusUnauthorized || code == http.StatusForbidden || code >= 500 {
 					t.Errorf("%s token = %d %s, want the handler's answer", op.Role, code, raw)

@@ -134,6 +134,8 @@ func startConsoleAt(t *testing.T, limit int, firstRun bool, change ...func(*app.
 			<-r.Context().Done()
 		case r.URL.Path == "/inbox":
 			_, _ = io.WriteString(w, `{"items": []}`)
+		case r.URL.Path == "/inbox/conversations":
+			_, _ = io.WriteString(w, `{"conversations": []}`)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = io.WriteString(w, `{"error": "no such campaign", "kind": "not_found"}`)

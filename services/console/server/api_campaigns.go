@@ -122,7 +122,7 @@ func (s *Server) apiAnswersCSV(name string) http.HandlerFunc {
 // campaigns pages it by time (before=); the next position is the last
 // reply's time when the page was full.
 func (s *Server) apiInbox(w http.ResponseWriter, r *http.Request) {
-	s.list(w, r, s.Services.Campaigns, "/inbox", listing{Name: "items", After: "before", Pass: []string{"status", "campaign_id"},
+	s.list(w, r, s.Services.Campaigns, "/inbox", listing{Name: "items", After: "before", Pass: []string{"status", "campaign_id", "conversation"},
 		Next: func(_ map[string]json.RawMessage, items []json.RawMessage, limit int) (string, error) {
 			if len(items) < limit {
 				return "", nil
@@ -154,13 +154,16 @@ func (s *Server) apiInboxReply(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, err)
 		return
 	}
-	s.audit(r, principalOf(r), "inbox.reply", "inbox "+id, "")
+	p := principalOf(r)
+	s.touch(r, p, idOf(out, "conversation"))
+	s.audit(r, p, "inbox.reply", "inbox "+id, "")
 	web.WriteJSON(w, http.StatusAccepted, out)
 }
 
 func (s *Server) apiInboxHandled(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	s.forward(w, r, s.Services.Campaigns, http.MethodPost, "/inbox/"+url.PathEscape(id)+"/handled", bodyOptional, func(_, _ []byte) {
+	s.forward(w, r, s.Services.Campaigns, http.MethodPost, "/inbox/"+url.PathEscape(id)+"/handled", bodyOptional, func(_, answer []byte) {
+		s.touch(r, principalOf(r), idOf(answer, "conversation"))
 		s.audit(r, principalOf(r), "inbox.handled", "inbox "+id, "")
 	})
 }

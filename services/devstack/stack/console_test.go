@@ -252,9 +252,13 @@ func TestConsoleInABrowser(t *testing.T) {
 	waitText(t, ctx, "#replies", "1")
 	eventually(t, "the question in the inbox", func() bool {
 		var n int
-		_ = chromedp.Run(ctx, chromedp.Navigate(base+"/inbox"), chromedp.Evaluate(`document.querySelectorAll("article.item textarea").length`, &n))
+		_ = chromedp.Run(ctx, chromedp.Navigate(base+"/inbox"), chromedp.Evaluate(`document.querySelectorAll("#conversations li").length`, &n))
 		return n == 1
 	})
+	run(t, ctx, "opening the conversation",
+		chromedp.Click("#conversations a.conv-open", chromedp.ByQuery),
+		chromedp.WaitVisible("article.item textarea", chromedp.ByQuery),
+	)
 	shoot(t, ctx, shots, "inbox")
 	run(t, ctx, "replying",
 		chromedp.SendKeys("article.item textarea", "Of course, bring them!", chromedp.ByQuery),

@@ -129,6 +129,7 @@ func TestMetricsMatchTheMessageLog(t *testing.T) {
 var finalStatus = map[string]bool{"delivered": true, "undelivered": true, "failed": true, "suppressed": true, "expired": true, "cancelled": true}
 
 type loggedMessage struct {
+	Key       string `json:"idempotency_key"`
 	Channel   string `json:"channel"`
 	To        string `json:"to"`
 	Status    string `json:"status"`

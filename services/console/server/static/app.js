@@ -184,6 +184,32 @@
     };
     setTimeout(poll, 500);
   }
+
+  // Inbox: picking a saved reply fills the reply box at once (without
+  // JavaScript the Use button reloads the page with it filled in), and
+  // j / k move between conversations, Enter (a link) opens one.
+  document.querySelectorAll("select[data-fill]").forEach(function (sel) {
+    var box = document.getElementById(sel.getAttribute("data-fill"));
+    if (!box) { return; }
+    sel.addEventListener("change", function () {
+      var opt = sel.options[sel.selectedIndex];
+      if (!opt || !opt.value) { return; }
+      box.value = opt.getAttribute("data-body") || "";
+      box.focus();
+    });
+  });
+  var convs = document.querySelectorAll("#conversations a.conv-open");
+  if (convs.length) {
+    document.addEventListener("keydown", function (e) {
+      if (e.altKey || e.ctrlKey || e.metaKey || (e.key !== "j" && e.key !== "k")) { return; }
+      var t = e.target;
+      if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) { return; }
+      var at = Array.prototype.indexOf.call(convs, document.activeElement);
+      var next = e.key === "j" ? at + 1 : (at < 0 ? 0 : at - 1);
+      if (next >= 0 && next < convs.length) { convs[next].focus(); e.preventDefault(); }
+    });
+  }
+
   // Tables on a phone: each row becomes a card and each cell says which
   // column it is, so nothing scrolls sideways and no column is hidden
   // (app.css lays them out so below 700 px wide).
