@@ -154,3 +154,23 @@ func word(m map[string]string, term string) string {
 	}
 	return strings.ReplaceAll(term, "_", " ")
 }
+
+// SupportLevel says a support rating on the union's 1-5 scale in words,
+// with its number: "1 · Leader" … "5 · Opposed"; 0 (or anything else) is
+// "Unassessed". The scale is the AFL-CIO's "chart the workplace" one
+// (docs/contacts.md, "Ratings").
+func SupportLevel(level int) string {
+	switch level {
+	case 1:
+		return "1 · Leader"
+	case 2:
+		return "2 · Supporter"
+	case 3:
+		return "3 · Undecided"
+	case 4:
+		return "4 · Leaning against"
+	case 5:
+		return "5 · Opposed"
+	}
+	return "Unassessed"
+}
