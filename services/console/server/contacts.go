@@ -175,11 +175,14 @@ type turn struct {
 
 type contactView struct {
 	Contact contact
-	// Ratings are the member's support ratings, newest first.
-	Ratings []rating
-	Current []consentEntry
-	History []consentEntry
-	Turns   []turn
+	// Ratings are the member's support ratings, newest first;
+	// RatingsError says why they could not be shown, without failing the
+	// page.
+	Ratings      []rating
+	RatingsError string
+	Current      []consentEntry
+	History      []consentEntry
+	Turns        []turn
 	// Rhythm says the member's own rhythm in plain words; RhythmHistory
 	// lists its changes, newest first.
 	Rhythm        []rhythmLine
@@ -219,8 +222,7 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status in
 		Ratings []rating `json:"ratings"`
 	}
 	if err := s.Services.Contacts.JSON(r.Context(), http.MethodGet, "/contacts/"+id+"/ratings?limit=20", nil, &ratings); err != nil {
-		s.failErr(w, r, err)
-		return
+		v.RatingsError = "The rating history could not be loaded: " + err.Error()
 	}
 	v.Ratings = ratings.Ratings
 	v.Rhythm, v.RhythmHistory = rhythmWords(v.Contact.Rhythm, v.Contact.TimeZone)
