@@ -252,8 +252,8 @@ type chartGroup struct {
 	Members    []chartMember `json:"members"`
 }
 
-// chartRow is one level of a group as the page draws it.
-type chartRow struct {
+// levelRow is one level of a group as the page draws it.
+type levelRow struct {
 	Level   int
 	Label   string
 	Count   int64
@@ -273,12 +273,12 @@ func (g chartGroup) Title(by []string) string {
 }
 
 // Rows are the group's levels 1 to 5, then the unassessed.
-func (g chartGroup) Rows() []chartRow {
-	rows := make([]chartRow, 6)
+func (g chartGroup) Rows() []levelRow {
+	rows := make([]levelRow, 6)
 	for i := range 5 {
-		rows[i] = chartRow{Level: i + 1, Label: plain.SupportLevel(i + 1), Count: g.Levels[i]}
+		rows[i] = levelRow{Level: i + 1, Label: plain.SupportLevel(i + 1), Count: g.Levels[i]}
 	}
-	rows[5] = chartRow{Level: 0, Label: plain.SupportLevel(0), Count: g.Unassessed}
+	rows[5] = levelRow{Level: 0, Label: plain.SupportLevel(0), Count: g.Unassessed}
 	for _, m := range g.Members {
 		i := m.Rating - 1
 		if m.Rating < 1 || m.Rating > 5 {
