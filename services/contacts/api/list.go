@@ -293,7 +293,7 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 		for _, k := range custom {
 			header = append(header, "attributes."+k)
 		}
-		header = append(header, "sms_consent", "email_consent", "created_at")
+		header = append(header, "sms_consent", "email_consent", "created_at", "support_rating", "rated_at")
 		return out.row(header...)
 	}, func(c store.ExportRow) error {
 		cells := []string{c.ID, c.MemberID, c.FirstName, c.LastName, string(c.Phone), string(c.Email)}
@@ -305,6 +305,11 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 			cells = append(cells, c.Attributes[k])
 		}
 		cells = append(cells, c.SMSConsent, c.EmailConsent, c.CreatedAt.UTC().Format(time.RFC3339))
+		if c.Rating != nil {
+			cells = append(cells, strconv.Itoa(c.Rating.Rating), c.Rating.RatedAt.UTC().Format(time.RFC3339))
+		} else {
+			cells = append(cells, "", "")
+		}
 		return out.row(cells...)
 	})
 	if out == nil {

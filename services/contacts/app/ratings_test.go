@@ -97,6 +97,19 @@ func TestRatingsAPI(t *testing.T) {
 		t.Errorf("rating=7 = %d %s", code, raw)
 	}
 
+	// The export carries the latest rating (empty while unassessed).
+	rows := getCSV(t, base+"/contacts/export.csv?worksite=North")
+	header := strings.Join(rows[0], ",")
+	if !strings.HasSuffix(header, "created_at,support_rating,rated_at") || len(rows) != 3 {
+		t.Fatalf("export = %q", rows)
+	}
+	for _, r := range rows[1:] {
+		level := r[len(r)-2]
+		if level != "1" && level != "5" || r[len(r)-1] == "" {
+			t.Errorf("exported rating of a North member = %q", r)
+		}
+	}
+
 	// The chart: two worksites by two shifts.
 	var chart struct {
 		By     []string `json:"by"`
