@@ -24,8 +24,8 @@ const MaxPersonalizations = 1000
 type Config struct {
 	APIKey string
 	// APIURL is empty for SendGrid itself, or a stand-in's base URL.
-	APIURL   string
-	From string
+	APIURL string
+	From   string
 	// FromName is the sender's name; empty, it is Name's answer (the
 	// union's name as the admin set it), read at each send.
 	FromName string
