@@ -26,7 +26,7 @@ PKGS         := $(addsuffix /...,$(CODE_MODULES))
 
 # Binaries: services/<name>/cmd/<name>. Ones whose main package does not exist
 # (yet) are skipped.
-SERVICES := contacts campaigns delivery simulator devstack console
+SERVICES := contacts campaigns delivery simulator devstack console muster
 BINARIES := $(strip $(foreach s,$(SERVICES),$(if $(wildcard services/$(s)/cmd/$(s)/*.go),$(s))))
 
 # The release every binary reports for `version` and in muster_build_info:

@@ -179,6 +179,10 @@ func LoadConfig() (Config, error) {
 	return cfg, nil
 }
 
+// Validate judges the values as New does before connecting anything; the
+// operator CLI's `muster check` calls it on a deployment's environment.
+func (c Config) Validate() error { return c.validate() }
+
 func (c Config) validate() error {
 	var errs []error
 	if c.TwilioAccountSID == "" || c.TwilioAuthToken == "" {
