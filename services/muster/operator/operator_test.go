@@ -312,4 +312,3 @@ func (unreadable) Error() string { return "unreadable" }
 var errUnreadable error = unreadable{}
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
-
