@@ -11,6 +11,7 @@ require (
 	github.com/musterhq/muster/services/console v0.0.0
 	github.com/musterhq/muster/services/contacts v0.0.0
 	github.com/musterhq/muster/services/delivery v0.0.0
+	github.com/musterhq/muster/services/muster v0.0.0
 	github.com/musterhq/muster/services/simulator v0.0.0
 	github.com/musterhq/muster/shared v0.0.0
 	github.com/nats-io/nats-server/v2 v2.15.3
@@ -71,6 +72,7 @@ replace (
 	github.com/musterhq/muster/services/console => ../console
 	github.com/musterhq/muster/services/contacts => ../contacts
 	github.com/musterhq/muster/services/delivery => ../delivery
+	github.com/musterhq/muster/services/muster => ../muster
 	github.com/musterhq/muster/services/simulator => ../simulator
 	github.com/musterhq/muster/shared => ../../shared
 )

@@ -291,6 +291,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		oc.DevMode = true
 		oc.ContactsURL, oc.CampaignsURL, oc.DeliveryURL = s.ContactsURL, s.CampaignsURL, s.DeliveryURL
 		oc.ServiceKey = consoleKey
+		// The console's own API checks sessions; the callers the other
+		// services trust beside it (make run's operator) may read its
+		// /metrics, as `muster version` does.
+		if oc.TrustedCallers == "" {
+			oc.TrustedCallers = o.Callers
+		}
 		oc.AdminEmail, oc.AdminPassword = o.ConsoleAdminEmail, o.ConsoleAdminPassword
 		if o.RedisURL != "" {
 			oc.RedisURL = o.RedisURL
