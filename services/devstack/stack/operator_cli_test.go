@@ -143,6 +143,26 @@ func TestOperatorCLI(t *testing.T) {
 	}
 }
 
+// TestOperatorCLICheckFindsAServiceDown: the console's service URLs that answer pass,
+// the one that does not is named.
+func TestOperatorCLICheckFindsAServiceDown(t *testing.T) {
+	st := startStack(t, false)
+	env := "CONSOLE_CONTACTS_URL=" + st.ContactsURL + "\nCONSOLE_CAMPAIGNS_URL=" + st.CampaignsURL +
+		"\nCONSOLE_DELIVERY_URL=http://127.0.0.1:1\n"
+	file := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(file, []byte(env), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := operator.Run(t.Context(), []string{"check", "--env", file}, &out)
+	if err == nil || !strings.Contains(out.String(), "console: CONSOLE_DELIVERY_URL does not answer") {
+		t.Errorf("check = %q, %v", out.String(), err)
+	}
+	if strings.Contains(out.String(), "CONSOLE_CONTACTS_URL") || strings.Contains(out.String(), "CONSOLE_CAMPAIGNS_URL") {
+		t.Errorf("check says a service that answers does not:\n%s", out.String())
+	}
+}
+
 func mustOptions(t *testing.T, st *stack.Stack, user string) []nats.Option {
 	t.Helper()
 	opts, err := st.NATSOptions(user)
