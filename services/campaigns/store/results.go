@@ -170,13 +170,15 @@ type Results struct {
 	Replies int `json:"replies"`
 	// OptOuts counts opt-out replies (STOP and its family) to this
 	// campaign.
-	OptOuts    int          `json:"opt_outs"`
-	RSVPs      *RSVPCount   `json:"rsvps,omitempty"`
-	Signatures *int         `json:"signatures,omitempty"`
-	Goal       int          `json:"goal,omitempty"`
-	Calls      *int         `json:"calls,omitempty"`
-	InboxOpen  int          `json:"inbox_open"`
-	Steps      []StepCounts `json:"steps"`
+	OptOuts    int        `json:"opt_outs"`
+	RSVPs      *RSVPCount `json:"rsvps,omitempty"`
+	Signatures *int       `json:"signatures,omitempty"`
+	Goal       int        `json:"goal,omitempty"`
+	Calls      *int       `json:"calls,omitempty"`
+	InboxOpen  int        `json:"inbox_open"`
+	// Poll is a poll's answers per choice, live.
+	Poll  *PollCount   `json:"poll,omitempty"`
+	Steps []StepCounts `json:"steps"`
 
 	// PossibleOptOuts counts replies that might be opt-outs (delivery
 	// holds each for an organizer to decide, docs/delivery.md "Possible
@@ -275,6 +277,12 @@ func (s *Store) Results(ctx context.Context, id string) (Results, error) {
 	switch {
 	case c.Meeting != nil:
 		r.RSVPs = &RSVPCount{Yes: yes, No: no, Recipients: recipients, NoAnswer: max(recipients-yes-no, 0)}
+	case c.Poll != nil:
+		pc, err := s.CountPoll(ctx, c.ID, c.Poll.Labels(), recipients)
+		if err != nil {
+			return Results{}, err
+		}
+		r.Poll = &pc
 	case c.Petition != nil:
 		if c.Petition.Ask.Signs() {
 			r.Signatures = &signed
