@@ -28,6 +28,7 @@ type campaign struct {
 	Audience    storedAudience `json:"audience"`
 	Meeting     *meeting       `json:"meeting"`
 	Petition    *petition      `json:"petition"`
+	Poll        *poll          `json:"poll"`
 	CreatedAt   string         `json:"created_at"`
 	ScheduledAt *time.Time     `json:"scheduled_at"`
 }
@@ -39,6 +40,8 @@ func (c campaign) KindWord() string {
 		return "Meeting"
 	case "petition":
 		return "Petition"
+	case "poll":
+		return "Poll"
 	default:
 		return "Alert"
 	}
@@ -97,6 +100,8 @@ type results struct {
 	Signatures *int64 `json:"signatures"`
 	Goal       int64  `json:"goal"`
 	Calls      *int64 `json:"calls"`
+	// Poll is a poll's answers per choice.
+	Poll *pollCount `json:"poll"`
 }
 
 // Waiting is how many first messages are not sent yet: with delivery
@@ -185,6 +190,8 @@ type campaignView struct {
 	// Yes and No are who answered a meeting, Signed who signed a
 	// petition: the first answersShown of each (the CSV has them all).
 	Yes, No, Signed []answer
+	// Poll is a poll's breakdown and who answered what.
+	Poll *pollView
 }
 
 // answersShown is how many names of each answer the page lists; the
@@ -249,6 +256,8 @@ func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
 		}
 	case c.Petition != nil && v.Results.Signatures != nil:
 		v.Signed, err = s.answers(ctx, path+"/signatures?", "signatures")
+	case c.Poll != nil:
+		v.Poll, err = s.pollPage(ctx, c.ID, r.URL.Query().Get("by"))
 	}
 	if err != nil {
 		s.failErr(w, r, err)
