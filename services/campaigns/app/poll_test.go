@@ -92,6 +92,7 @@ func TestPollByReply(t *testing.T) {
 	var inbox struct {
 		Items []struct {
 			Body string `json:"body"`
+			Note string `json:"note"`
 		} `json:"items"`
 	}
 	eventually(t, "the inbox", func() bool {
@@ -100,7 +101,7 @@ func TestPollByReply(t *testing.T) {
 	})
 	time.Sleep(200 * time.Millisecond)
 	call(t, "GET", srv.url+"/inbox?campaign_id="+id, nil, &inbox)
-	if len(inbox.Items) != 1 || inbox.Items[0].Body != "what?" {
+	if len(inbox.Items) != 1 || inbox.Items[0].Body != "what?" || inbox.Items[0].Note != "not an answer to the poll: How is your caseload this week?" {
 		t.Fatalf("inbox = %+v, want only what?", inbox.Items)
 	}
 	followUps := func() []events.SendRequested {

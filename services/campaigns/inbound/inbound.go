@@ -106,10 +106,17 @@ func (r *Router) handle(ctx context.Context, ev events.InboundReceived) error {
 	}
 	now := r.clock()
 	var u *understood
+	note := "not an answer to a campaign"
 	if ev.ContactID != "" {
 		cands, err := r.store.Candidates(ctx, ev.ContactID, now.Add(-r.window), now, 10)
 		if err != nil {
 			return err
+		}
+		for _, c := range cands {
+			if c.ID == latest && c.Poll != nil {
+				// The person reading it sees what the member was asked.
+				note = "not an answer to the poll: " + c.Poll.Question
+			}
 		}
 		for _, c := range cands {
 			if c.Kind == campaign.KindPoll && reply.RSVP(ev.Body).Answer == reply.Yes {
@@ -135,7 +142,7 @@ func (r *Router) handle(ctx context.Context, ev events.InboundReceived) error {
 				return err
 			}
 		}
-		if err := r.toInbox(ctx, ev, latest, "not an answer to a campaign"); err != nil {
+		if err := r.toInbox(ctx, ev, latest, note); err != nil {
 			return err
 		}
 		if latest != "" {
