@@ -228,6 +228,17 @@ func TestPollByReply(t *testing.T) {
 		if !strings.Contains(table, "South Clinic") {
 			t.Errorf("breakdown = %q", table)
 		}
+		if !size.mobile {
+			// The crawl of every page checks one campaign page; this one
+			// is checked too, counts, bars and breakdown shown.
+			axe, err := os.ReadFile("testdata/axe/axe.min.js")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := axeViolations(t, ctx, string(axe)); len(v) > 0 {
+				t.Errorf("the poll's page: accessibility violations:\n  %s", strings.Join(v, "\n  "))
+			}
+		}
 		var wide bool
 		run(t, ctx, "measuring the poll's page", chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth`, &wide))
 		if wide {
