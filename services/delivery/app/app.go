@@ -29,6 +29,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/publish"
 	"github.com/musterhq/muster/services/delivery/ratelimit"
 	"github.com/musterhq/muster/services/delivery/receive"
+	"github.com/musterhq/muster/services/delivery/retention"
 	"github.com/musterhq/muster/services/delivery/review"
 	"github.com/musterhq/muster/services/delivery/rhythm"
 	"github.com/musterhq/muster/services/delivery/settings"
@@ -130,6 +131,15 @@ type Config struct {
 	// their warning and their deadline (both in business days, so a
 	// minute late is nothing).
 	ReviewSweepEvery time.Duration `env:"REVIEW_SWEEP_EVERY" envDefault:"1m"`
+	// Retention: how long each kind of data is kept (package retention,
+	// docs/operations.md "Retention"); 0 keeps it for ever. PurgeEvery is
+	// how often the purge runs.
+	RetainBodies       time.Duration `env:"RETAIN_BODIES" envDefault:"2160h"`
+	RetainReplies      time.Duration `env:"RETAIN_REPLIES" envDefault:"2160h"`
+	RetainStatusEvents time.Duration `env:"RETAIN_STATUS_EVENTS" envDefault:"4320h"`
+	RetainDeadLetters  time.Duration `env:"RETAIN_DEAD_LETTERS" envDefault:"720h"`
+	RetainEmailEvents  time.Duration `env:"RETAIN_EMAIL_EVENTS" envDefault:"720h"`
+	PurgeEvery         time.Duration `env:"PURGE_EVERY" envDefault:"1h"`
 	// SettingsRefresh is how often settings saved on another replica are
 	// picked up.
 	SettingsRefresh time.Duration `env:"SETTINGS_REFRESH" envDefault:"5s"`
@@ -183,6 +193,15 @@ func (c Config) validate() error {
 	if c.ReconcileLookupAfter <= c.TwilioTimeout {
 		errs = append(errs, errors.New("DELIVERY_RECONCILE_LOOKUP_AFTER must be longer than DELIVERY_TWILIO_TIMEOUT, "+
 			"or a text still in flight could be sent again"))
+	}
+	if c.PurgeEvery <= 0 {
+		errs = append(errs, errors.New("DELIVERY_PURGE_EVERY must be positive"))
+	}
+	if c.RetainBodies < 0 || c.RetainReplies < 0 || c.RetainStatusEvents < 0 || c.RetainDeadLetters < 0 || c.RetainEmailEvents < 0 {
+		errs = append(errs, errors.New("DELIVERY_RETAIN_* must be 0 (keep for ever) or positive"))
+	}
+	if c.RetainEmailEvents > 0 && c.RetainEmailEvents < 72*time.Hour {
+		errs = append(errs, errors.New("DELIVERY_RETAIN_EMAIL_EVENTS must be 0 or at least 72h: SendGrid repeats an event for up to 72 hours"))
 	}
 	if err := secret.Check("DELIVERY_UNSUBSCRIBE_SECRET", c.UnsubscribeSecret, secret.MinLength, c.DevMode); err != nil {
 		errs = append(errs, err)
@@ -437,6 +456,11 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	api.New(st, a.deps.JS, src, log.Named("api")).Routes(r)
 	// Possible opt-outs: organizers decide them through the console; the
 	// sweeper warns before the deadline and treats them as opt-outs at it.
+	purger := retention.New(a.deps.Pool, retention.Policy{
+		Bodies: cfg.RetainBodies, Replies: cfg.RetainReplies, StatusEvents: cfg.RetainStatusEvents,
+		DeadLetters: cfg.RetainDeadLetters, EmailEvents: cfg.RetainEmailEvents,
+	}, o.Clock, a.deps.Registry, log.Named("retention"))
+	a.deps.Go(func(ctx context.Context) { purger.Run(ctx, cfg.PurgeEvery) })
 	reviewer := review.New(st, o.Clock, log.Named("review"))
 	api.NewReviews(st, reviewer, o.Clock, log.Named("api")).Routes(r)
 	a.deps.Go(func(ctx context.Context) { reviewer.Sweep(ctx, cfg.ReviewSweepEvery) })
