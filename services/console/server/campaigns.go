@@ -587,6 +587,8 @@ func whatOf(kind, channel string) string {
 		return "this invitation by " + noun
 	case "petition":
 		return "this petition " + noun
+	case "poll":
+		return "this poll by " + noun
 	default:
 		return "this " + noun
 	}

@@ -22,7 +22,7 @@ import (
 // the Unsafe answer only and once, a changed answer moves the count with
 // its history kept, the breakdown by worksite and the audited CSV say who
 // answered what. An organizer then reads it all in a real Chromium at
-// desktop and phone sizes.
+// desktop and phone sizes, and composes a scale poll on the page.
 func TestPollByReply(t *testing.T) {
 	st := startConsoleStack(t, func(o *stack.Options) { o.AdminToken = true })
 	api := publicAPI{t: t, base: st.ConsoleURL, token: st.AdminToken}
@@ -250,6 +250,23 @@ func TestPollByReply(t *testing.T) {
 		chromedp.Navigate(base+"/campaigns/"+poll.ID), chromedp.WaitVisible("#poll-counts", chromedp.ByQuery))
 	reply(5, "3")
 	waitText(t, ctx, "#poll-none", "15")
+	// Composing a poll on the page: picking the kind shows its fields;
+	// a scale of 5 goes to the review.
+	run(t, ctx, "composing a scale poll",
+		chromedp.Navigate(base+"/campaigns/new"),
+		chromedp.WaitVisible("#name", chromedp.ByQuery),
+		chromedp.SendKeys("#name", "Morale check", chromedp.ByQuery),
+		chromedp.SetValue("#kind", "poll", chromedp.ByQuery),
+		chromedp.Evaluate(`document.getElementById("kind").dispatchEvent(new Event("change"))`, nil),
+		chromedp.WaitVisible("#poll_question", chromedp.ByQuery),
+		chromedp.SendKeys("#poll_question", "How is morale, 1 to 5?", chromedp.ByQuery),
+		chromedp.SendKeys("#poll_scale", "5", chromedp.ByQuery),
+		chromedp.SendKeys("#poll_follow_ups", "1: Sorry to hear it. Can a steward call you? Reply YES", chromedp.ByQuery),
+		chromedp.SendKeys("#aud_value_0", "caseload", chromedp.ByQuery),
+		chromedp.SendKeys("#body", "Local 1199: how is morale, 1 (low) to 5 (high)? Reply STOP to opt out.", chromedp.ByQuery),
+		chromedp.Submit("#body", chromedp.ByQuery),
+		chromedp.WaitVisible("#confirm-summary", chromedp.ByQuery))
+	waitText(t, ctx, "#confirm-summary", "20 people tagged caseload will get this poll by text")
 	if shots := os.Getenv("MUSTER_SCREENSHOTS"); shots != "" {
 		run(t, ctx, "opening the poll by worksite", chromedp.Navigate(base+"/campaigns/"+poll.ID+"?by=worksite"),
 			chromedp.WaitVisible("#poll-breakdown", chromedp.ByQuery))
