@@ -250,6 +250,13 @@ func TestPollByReply(t *testing.T) {
 		chromedp.Navigate(base+"/campaigns/"+poll.ID), chromedp.WaitVisible("#poll-counts", chromedp.ByQuery))
 	reply(5, "3")
 	waitText(t, ctx, "#poll-none", "15")
+	// The reply that was no answer, in the inbox with the question.
+	run(t, ctx, "opening what? in the inbox", chromedp.Navigate(base+"/inbox?c=c:"+ids[4]), chromedp.WaitVisible("#thread-turns", chromedp.ByQuery))
+	turn := waitText(t, ctx, "#thread-turns", "what?")
+	if !strings.Contains(turn, "answering Caseload check") || !strings.Contains(turn, "not an answer to the poll “How is your caseload this week?”") {
+		t.Errorf("the thread = %q, want the poll and its question beside the reply", turn)
+	}
+
 	// Composing a poll on the page: picking the kind shows its fields;
 	// a scale of 5 goes to the review.
 	run(t, ctx, "composing a scale poll",
