@@ -143,3 +143,26 @@ func (s *Server) apiPollAnswersCSV(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiContactPollAnswers(w http.ResponseWriter, r *http.Request) {
 	s.proxy(w, r, s.Services.Campaigns, http.MethodGet, "/contacts/"+url.PathEscape(chi.URLParam(r, "id"))+"/poll-answers", nil)
 }
+
+// memberPolls are a member's poll answers for their page: every answer,
+// newest first, with the one it replaced.
+type memberPolls struct {
+	Answers []struct {
+		CampaignID   string    `json:"campaign_id"`
+		CampaignName string    `json:"campaign_name"`
+		Answer       string    `json:"answer"`
+		Previous     string    `json:"previous"`
+		Body         string    `json:"body"`
+		AnsweredAt   time.Time `json:"answered_at"`
+	} `json:"answers"`
+	// Error says why they could not be read, without failing the page.
+	Error string
+}
+
+func (s *Server) memberPolls(ctx context.Context, contactID string) *memberPolls {
+	mp := &memberPolls{}
+	if err := s.Services.Campaigns.JSON(ctx, http.MethodGet, "/contacts/"+url.PathEscape(contactID)+"/poll-answers?limit=50", nil, mp); err != nil {
+		mp.Error = "Poll answers could not be loaded just now."
+	}
+	return mp
+}

@@ -257,6 +257,13 @@ func TestPollByReply(t *testing.T) {
 		t.Errorf("the thread = %q, want the poll and its question beside the reply", turn)
 	}
 
+	// The member's page keeps their answers and what each replaced.
+	run(t, ctx, "opening member 3's page", chromedp.Navigate(base+"/contacts/"+ids[3]), chromedp.WaitVisible("#member-polls", chromedp.ByQuery))
+	mine := waitText(t, ctx, "#member-polls", "Caseload check: Manageable")
+	if !strings.Contains(mine, "was Heavy") || !strings.Contains(mine, "(“pesado”)") {
+		t.Errorf("member 3's poll answers = %q", mine)
+	}
+
 	// Composing a poll on the page: picking the kind shows its fields;
 	// a scale of 5 goes to the review.
 	run(t, ctx, "composing a scale poll",
