@@ -281,6 +281,12 @@ func TestPollByReply(t *testing.T) {
 		chromedp.Submit("#body", chromedp.ByQuery),
 		chromedp.WaitVisible("#confirm-summary", chromedp.ByQuery))
 	waitText(t, ctx, "#confirm-summary", "20 people tagged caseload will get this poll by text")
+	run(t, ctx, "launching the scale poll", chromedp.Click("#launch", chromedp.ByQuery), chromedp.WaitVisible("#poll-counts", chromedp.ByQuery))
+	var rows []string
+	run(t, ctx, "reading the scale's rows", chromedp.Evaluate(`[...document.querySelectorAll("#poll-counts tbody th")].map(e => e.textContent.trim())`, &rows))
+	if want := []string{"1", "2", "3", "4", "5", "No answer yet"}; !reflect.DeepEqual(rows, want) {
+		t.Errorf("the scale's rows = %q, want %q", rows, want)
+	}
 	if shots := os.Getenv("MUSTER_SCREENSHOTS"); shots != "" {
 		run(t, ctx, "opening the poll by worksite", chromedp.Navigate(base+"/campaigns/"+poll.ID+"?by=worksite"),
 			chromedp.WaitVisible("#poll-breakdown", chromedp.ByQuery))
