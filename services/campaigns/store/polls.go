@@ -98,21 +98,28 @@ type PollCount struct {
 	FollowUpYes int `json:"follow_up_yes"`
 }
 
+// pollCountSQL counts a poll's answers per label.
+const pollCountSQL = `SELECT answer, count(*), count(follow_up_yes_at) FROM poll_answers
+	WHERE campaign_id = $1::uuid GROUP BY answer`
+
 // CountPoll counts a poll's answers per label (every label present, 0
 // for none) against its recipients.
 func (s *Store) CountPoll(ctx context.Context, campaignID string, labels []string, recipients int) (PollCount, error) {
+	rows, err := s.pool.Query(ctx, pollCountSQL, campaignID)
+	if err != nil {
+		return PollCount{}, fmt.Errorf("counting poll answers: %w", err)
+	}
+	return readPollCount(rows, labels, recipients)
+}
+
+func readPollCount(rows pgx.Rows, labels []string, recipients int) (PollCount, error) {
 	pc := PollCount{Counts: make(map[string]int, len(labels))}
 	for _, l := range labels {
 		pc.Counts[l] = 0
 	}
-	rows, err := s.pool.Query(ctx, `SELECT answer, count(*), count(follow_up_yes_at) FROM poll_answers
-		WHERE campaign_id = $1::uuid GROUP BY answer`, campaignID)
-	if err != nil {
-		return PollCount{}, fmt.Errorf("counting poll answers: %w", err)
-	}
 	var answer string
 	var n, yes int
-	_, err = pgx.ForEachRow(rows, []any{&answer, &n, &yes}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&answer, &n, &yes}, func() error {
 		pc.Counts[answer] += n
 		pc.Answered += n
 		pc.FollowUpYes += yes

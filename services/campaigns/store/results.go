@@ -215,6 +215,9 @@ func (s *Store) Results(ctx context.Context, id string) (Results, error) {
 		FROM petition_actions WHERE campaign_id = $1::uuid`, c.ID)
 	batch.Queue(`SELECT count(*) FROM inbox WHERE campaign_id = $1::uuid AND handled_at IS NULL`, c.ID)
 	batch.Queue(`SELECT count(DISTINCT contact_id) FROM campaign_recipients WHERE campaign_id = $1::uuid`, c.ID)
+	if c.Poll != nil {
+		batch.Queue(pollCountSQL, c.ID)
+	}
 	br := s.pool.SendBatch(ctx, batch)
 	defer br.Close()
 
@@ -278,7 +281,10 @@ func (s *Store) Results(ctx context.Context, id string) (Results, error) {
 	case c.Meeting != nil:
 		r.RSVPs = &RSVPCount{Yes: yes, No: no, Recipients: recipients, NoAnswer: max(recipients-yes-no, 0)}
 	case c.Poll != nil:
-		pc, err := s.CountPoll(ctx, c.ID, c.Poll.Labels(), recipients)
+		// In the same batch, on the same connection: a results request
+		// never holds one connection while waiting for another.
+		rows, _ := br.Query()
+		pc, err := readPollCount(rows, c.Poll.Labels(), recipients)
 		if err != nil {
 			return Results{}, err
 		}
