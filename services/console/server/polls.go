@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -26,6 +27,20 @@ type poll struct {
 	ChoicesES []string          `json:"choices_es"`
 	Scale     int               `json:"scale"`
 	FollowUps map[string]string `json:"follow_ups"`
+	// FollowUpsES are kept as they are when the editor saves.
+	FollowUpsES map[string]string `json:"follow_ups_es"`
+}
+
+// pollFollowUpLines writes the follow-ups as the form takes them, one
+// "Choice: text" a line, in the order of the answers.
+func pollFollowUpLines(p *poll) string {
+	var out []string
+	for _, l := range p.Labels() {
+		if t := p.FollowUps[l]; t != "" {
+			out = append(out, l+": "+t)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // Labels are the answers as results count them.

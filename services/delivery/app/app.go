@@ -454,6 +454,15 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	}
 	a.deps.Go(func(ctx context.Context) { src.Run(ctx, cfg.SettingsRefresh) })
 	api.New(st, a.deps.JS, src, log.Named("api")).Routes(r)
+	// Organizers' account email (invitations, password resets) for the
+	// console, and who members' messages come from, for its setup page.
+	var accountMail api.EmailSender
+	if cfg.SendGridAPIKey != "" {
+		accountMail = cfg.sendGrid()
+	}
+	api.NewAccountEmails(accountMail, api.Senders{
+		SMSFrom: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, EmailFrom: cfg.SendGridFrom, EmailFromName: cfg.SendGridFromName,
+	}, log.Named("api")).Routes(r)
 	// Possible opt-outs: organizers decide them through the console; the
 	// sweeper warns before the deadline and treats them as opt-outs at it.
 	purger := retention.New(a.deps.Pool, retention.Policy{
@@ -476,7 +485,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		return err
 	}
 	links := unsubscribe.NewSigner(keys, publicURL)
-	unsubscribe.NewHandler(links, recv, cfg.OrgName, log.Named("unsubscribe")).Routes(r)
+	// The unsubscribe page names the organization as an admin last saved it.
+	unsubscribe.NewHandler(links, recv, func() string { return src.Current().Settings.OrgName }, log.Named("unsubscribe")).Routes(r)
 	// Members' own rhythm: the states' stricter hours (read now, so no
 	// text goes out before they are known), the keywords and the
 	// preferences page, whose links share the unsubscribe keyring under
@@ -555,9 +565,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *publish.Publisher, links *unsubscribe.Signer, gate *pause.Gate) error {
 	var sender mailer.Sender = unconfigured{}
 	if cfg.SendGridAPIKey != "" {
-		sender = sendgrid.NewClient(sendgrid.Config{
-			APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.SendGridFrom, FromName: cfg.SendGridFromName, Timeout: cfg.TwilioTimeout,
-		})
+		sender = cfg.sendGrid()
 	}
 	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, ReplyDomain: cfg.InboundEmailDomain,
 		Prefs: a.prefs.URL, Gate: gate}, st, sender, pub, links, a.deps.Log.Named("mailer"))
@@ -566,6 +574,13 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
 		Subjects: []string{events.SendSubject(events.ChannelEmail), events.RetrySubject(events.ChannelEmail)}, AckWait: cfg.ackWait(),
 	}, m.Handle)
+}
+
+// sendGrid is a SendGrid client for the configured account.
+func (c Config) sendGrid() *sendgrid.Client {
+	return sendgrid.NewClient(sendgrid.Config{
+		APIKey: c.SendGridAPIKey, APIURL: c.SendGridAPIURL, From: c.SendGridFrom, FromName: c.SendGridFromName, Timeout: c.TwilioTimeout,
+	})
 }
 
 // unconfigured stands where SendGrid is not set up: every batch fails for
