@@ -22,7 +22,7 @@ func TestComposePollSendsCampaignsAPollDraft(t *testing.T) {
 		"poll_question": {"How is your caseload?"}, "poll_choices": {"Manageable\r\nHeavy\r\n\r\nUnsafe\r\n"},
 		"poll_choices_es": {"Manejable\nPesado\nPeligroso"}, "poll_follow_ups": {"Unsafe: Thank you. Can a steward call you? Reply YES"},
 	}, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/campaigns/c2/launch" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/campaigns/c2/edit" {
 		t.Fatalf("compose = %d to %q:\n%s", resp.StatusCode, resp.Header.Get("Location"), page)
 	}
 	want := asJSON(map[string]any{

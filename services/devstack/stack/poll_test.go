@@ -279,7 +279,18 @@ func TestPollByReply(t *testing.T) {
 		chromedp.SendKeys("#aud_value_0", "caseload", chromedp.ByQuery),
 		chromedp.SendKeys("#body", "Local 1199: how is morale, 1 (low) to 5 (high)? Reply STOP to opt out.", chromedp.ByQuery),
 		chromedp.Submit("#body", chromedp.ByQuery),
-		chromedp.WaitVisible("#confirm-summary", chromedp.ByQuery))
+		chromedp.WaitVisible("#editor", chromedp.ByQuery))
+	// The editor shows the saved poll, and saves it as it was.
+	var question, scale, followUps string
+	run(t, ctx, "reading the poll in the editor",
+		chromedp.WaitVisible("#poll_question", chromedp.ByQuery),
+		chromedp.Value("#poll_question", &question, chromedp.ByQuery),
+		chromedp.Value("#poll_scale", &scale, chromedp.ByQuery),
+		chromedp.Value("#poll_follow_ups", &followUps, chromedp.ByQuery))
+	if question != "How is morale, 1 to 5?" || scale != "5" || followUps != "1: Sorry to hear it. Can a steward call you? Reply YES" {
+		t.Errorf("the editor shows %q, scale %q, follow-ups %q", question, scale, followUps)
+	}
+	run(t, ctx, "reviewing the scale poll", chromedp.Click("#review", chromedp.ByQuery), chromedp.WaitVisible("#confirm-summary", chromedp.ByQuery))
 	waitText(t, ctx, "#confirm-summary", "20 people tagged caseload will get this poll by text")
 	run(t, ctx, "launching the scale poll", chromedp.Click("#launch", chromedp.ByQuery), chromedp.WaitVisible("#poll-counts", chromedp.ByQuery))
 	var rows []string
