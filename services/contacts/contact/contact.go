@@ -132,6 +132,9 @@ type Contact struct {
 	Attributes map[string]string `json:"attributes"`
 	CreatedAt  time.Time         `json:"created_at"`
 	UpdatedAt  time.Time         `json:"updated_at"`
+	// Rating is the member's latest support rating, nil while unassessed;
+	// only the rating endpoints change it.
+	Rating *Rating `json:"rating"`
 }
 
 // Draft is what an organizer submits to create a contact, before
