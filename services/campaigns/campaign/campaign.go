@@ -185,6 +185,7 @@ type Campaign struct {
 	Content         map[string]Content `json:"content"`
 	Meeting         *Meeting           `json:"meeting,omitempty"`
 	Petition        *Petition          `json:"petition,omitempty"`
+	Poll            *Poll              `json:"poll,omitempty"`
 	// Urgent lets the campaign's messages past members' frequency caps,
 	// never past an opt-out.
 	Urgent bool   `json:"urgent"`

@@ -33,6 +33,7 @@ type Draft struct {
 	Content         map[string]Content `json:"content"`
 	Meeting         *Meeting           `json:"meeting"`
 	Petition        *Petition          `json:"petition"`
+	Poll            *Poll              `json:"poll"`
 	Urgent          bool               `json:"urgent"`
 }
 
@@ -87,8 +88,8 @@ func (d Draft) Validate(now time.Time, orgZone string) (Campaign, error) {
 		return Campaign{}, apperr.Invalid("name", "is required")
 	case utf8.RuneCountInString(c.Name) > MaxName:
 		return Campaign{}, apperr.Invalid("name", "is longer than %d characters", MaxName)
-	case c.Kind != KindAlert && c.Kind != KindMeeting && c.Kind != KindPetition:
-		return Campaign{}, apperr.Invalid("kind", "%q is not a kind of campaign; use alert, meeting or petition", c.Kind)
+	case c.Kind != KindAlert && c.Kind != KindMeeting && c.Kind != KindPetition && c.Kind != KindPoll:
+		return Campaign{}, apperr.Invalid("kind", "%q is not a kind of campaign; use alert, meeting, petition or poll", c.Kind)
 	case c.Channel != ChannelsSMS && c.Channel != ChannelsEmail && c.Channel != ChannelsBoth:
 		return Campaign{}, apperr.Invalid("channel", "%q is not supported; use sms, email or both", c.Channel)
 	case !langRe.MatchString(c.DefaultLanguage):
@@ -100,7 +101,22 @@ func (d Draft) Validate(now time.Time, orgZone string) (Campaign, error) {
 	if err := c.takeContent(d); err != nil {
 		return Campaign{}, err
 	}
+	if d.Poll != nil && c.Kind != KindPoll {
+		return Campaign{}, apperr.Invalid("poll", "only a poll campaign has one")
+	}
 	switch c.Kind {
+	case KindPoll:
+		if d.Meeting != nil {
+			return Campaign{}, apperr.Invalid("meeting", "only a meeting campaign has one")
+		}
+		if d.Petition != nil {
+			return Campaign{}, apperr.Invalid("petition", "only a petition campaign has one")
+		}
+		p, err := validatePoll(d.Poll)
+		if err != nil {
+			return Campaign{}, err
+		}
+		c.Poll = p
 	case KindMeeting:
 		if d.Petition != nil {
 			return Campaign{}, apperr.Invalid("petition", "only a petition campaign has one")

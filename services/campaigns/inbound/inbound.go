@@ -55,8 +55,10 @@ func New(st *store.Store, send Sender, settings message.Settings, clock func() t
 type understood struct {
 	c      campaign.Campaign
 	part   campaign.Part
-	answer string // yes, no, sign, call
+	answer string // yes, no, sign, call; a poll's label
 	extra  bool
+	// followUpYes is a YES to a poll's follow-up.
+	followUpYes bool
 }
 
 // Handle is the handler for one inbound event. Every write is idempotent
@@ -104,12 +106,30 @@ func (r *Router) handle(ctx context.Context, ev events.InboundReceived) error {
 	}
 	now := r.clock()
 	var u *understood
+	note := "not an answer to a campaign"
 	if ev.ContactID != "" {
 		cands, err := r.store.Candidates(ctx, ev.ContactID, now.Add(-r.window), now, 10)
 		if err != nil {
 			return err
 		}
 		for _, c := range cands {
+			if c.ID == latest && c.Poll != nil {
+				// The person reading it sees what the member was asked.
+				note = "not an answer to the poll: " + c.Poll.Question
+			}
+		}
+		for _, c := range cands {
+			if c.Kind == campaign.KindPoll && reply.RSVP(ev.Body).Answer == reply.Yes {
+				// A YES after a poll's follow-up answers the follow-up.
+				waiting, err := r.store.FollowUpWaiting(ctx, c.ID, ev.ContactID)
+				if err != nil {
+					return err
+				}
+				if waiting {
+					u = &understood{c: c, answer: "yes", followUpYes: true}
+					break
+				}
+			}
 			if x, ok := understand(c, ev.Body, now); ok {
 				u = &x
 				break
@@ -122,7 +142,7 @@ func (r *Router) handle(ctx context.Context, ev events.InboundReceived) error {
 				return err
 			}
 		}
-		if err := r.toInbox(ctx, ev, latest, "not an answer to a campaign"); err != nil {
+		if err := r.toInbox(ctx, ev, latest, note); err != nil {
 			return err
 		}
 		if latest != "" {
@@ -146,6 +166,9 @@ func (r *Router) handle(ctx context.Context, ev events.InboundReceived) error {
 	}
 	if a.At.IsZero() {
 		a.At = now
+	}
+	if u.c.Kind == campaign.KindPoll {
+		return r.pollAnswer(ctx, u, &member, ev, a, now)
 	}
 	var mine bool
 	if u.c.Kind == campaign.KindMeeting {
@@ -191,6 +214,11 @@ func understand(c campaign.Campaign, body string, now time.Time) (understood, bo
 			return understood{c: c, part: campaign.PartYes, answer: "yes", extra: m.Extra}, true
 		case reply.No:
 			return understood{c: c, part: campaign.PartNo, answer: "no", extra: m.Extra}, true
+		}
+	case c.Kind == campaign.KindPoll && c.Poll != nil:
+		i, m := reply.MatchChoice(body, PollChoices(c.Poll))
+		if i >= 0 {
+			return understood{c: c, part: campaign.PartFollowUp, answer: c.Poll.Labels()[i], extra: m.Extra}, true
 		}
 	case c.Kind == campaign.KindPetition && c.Petition != nil:
 		p := c.Petition
@@ -254,4 +282,87 @@ func (r *Router) toInbox(ctx context.Context, ev events.InboundReceived, campaig
 		}
 	}
 	return r.store.AddInbox(ctx, it)
+}
+
+// PollChoices are the labels that name each of a poll's answers: the
+// organizer's and their Spanish one; none on a scale (its numbers are its
+// answers).
+func PollChoices(p *campaign.Poll) reply.Choices {
+	labels := p.Labels()
+	out := make(reply.Choices, len(labels))
+	if p.Scale > 0 {
+		return out
+	}
+	for i, l := range labels {
+		out[i] = []string{l}
+		if es := p.Spanish(i); es != "" {
+			out[i] = append(out[i], es)
+		}
+	}
+	return out
+}
+
+// pollAnswer records a member's poll answer (or their YES to its
+// follow-up) and sends the answer's follow-up when it has one. The
+// follow-up is keyed by the answer's event: a redelivered webhook finds
+// the same key and delivery sends nothing twice; a member who says the
+// same again gets nothing new; a changed answer is a new event, and gets
+// its own follow-up.
+func (r *Router) pollAnswer(ctx context.Context, u *understood, member *events.Member, ev events.InboundReceived, a store.Answer, now time.Time) error {
+	if u.followUpYes {
+		if err := r.store.RecordFollowUpYes(ctx, u.c.ID, ev.ContactID, a.At); err != nil {
+			return err
+		}
+		r.hub.Notify(u.c.ID)
+		r.log.Info("yes to poll follow-up", zap.String("campaign_id", u.c.ID), zap.String("contact_id", ev.ContactID))
+		return nil
+	}
+	mine, err := r.store.RecordPollAnswer(ctx, store.PollAnswer{CampaignID: u.c.ID, ContactID: ev.ContactID, Answer: u.answer,
+		Channel: a.Channel, EventID: ev.ID, Body: ev.Body, At: a.At})
+	if err != nil {
+		return err
+	}
+	if mine {
+		if text := u.c.Poll.FollowUp(u.answer, member.Language); text != "" {
+			member.Phone, member.Email = ev.From, ""
+			if ev.Channel == events.ChannelEmail {
+				member.Phone, member.Email = "", ev.From
+			}
+			if err := r.followUp(ctx, u, member, ev, text, now); err != nil {
+				return err
+			}
+			if err := r.store.MarkFollowUp(ctx, u.c.ID, ev.ContactID, ev.ID); err != nil {
+				return err
+			}
+		}
+	}
+	if u.extra {
+		if err := r.toInbox(ctx, ev, u.c.ID, "answered "+u.answer+", and says more"); err != nil {
+			return err
+		}
+	}
+	r.hub.Notify(u.c.ID)
+	r.log.Info("poll answer", zap.String("campaign_id", u.c.ID), zap.String("contact_id", ev.ContactID),
+		zap.String("answer", u.answer), zap.Bool("changed", mine))
+	return nil
+}
+
+// followUp sends a poll's follow-up the way auto-replies go: through
+// delivery, urgent (the member just wrote), by text.
+func (r *Router) followUp(ctx context.Context, u *understood, m *events.Member, ev events.InboundReceived, text string, now time.Time) error {
+	b, err := message.New(&u.c, campaign.PartFollowUp, sender.ReplyStep, text, r.settings, now)
+	if err != nil {
+		return err
+	}
+	ch := ev.Channel
+	if ch == "" {
+		ch = events.ChannelSMS
+	}
+	if !b.Has(ch) {
+		return nil
+	}
+	req := b.BuildKeyed(m, ch, sender.FollowUpKey(u.c.ID, ev.ID, ev.ContactID), now)
+	req.Urgent = true
+	req.CorrelationID = ev.CorrelationID
+	return r.send.Send(ctx, req)
 }

@@ -177,6 +177,10 @@ func (b *Builder) texts(lang string, ct, def campaign.Content, notice string) (s
 		return pick(ct.Replies.Signed, def.Replies.Signed, d.Replies.Signed), nil
 	case campaign.PartCalled:
 		return pick(ct.Replies.Called, def.Replies.Called, d.Replies.Called), nil
+	case campaign.PartFollowUp:
+		// A poll's follow-up: the organizer's words for the answer, in
+		// the member's language, chosen by the caller.
+		return notice, nil
 	}
 	return "", nil
 }

@@ -37,6 +37,13 @@ func ReplyKey(campaignID, inboundEventID, contactID string) string {
 	return fmt.Sprintf("c.%s.r.%s.%s.%s", campaignID, inboundEventID, contactID, events.ChannelSMS)
 }
 
+// FollowUpKey is the idempotency key of a poll's follow-up to one answer:
+// the answer's inbound event names it, so a redelivered webhook never
+// texts twice, and a changed answer (a new event) has its own.
+func FollowUpKey(campaignID, inboundEventID, contactID string) string {
+	return fmt.Sprintf("c.%s.f.%s.%s.%s", campaignID, inboundEventID, contactID, events.ChannelSMS)
+}
+
 // InboxKey is the idempotency key of an organizer's answer from the inbox.
 func InboxKey(campaignID, replyID string, ch events.Channel) string {
 	return fmt.Sprintf("c.%s.i.%s.%s", campaignID, replyID, ch)

@@ -12,14 +12,14 @@ import (
 	"github.com/musterhq/muster/shared/apperr"
 )
 
-// Candidates are the meetings and petitions a member's reply may answer,
+// Candidates are the meetings, petitions and polls a member's reply may answer,
 // newest first: campaigns whose first message went to the member since
 // since, and meetings still to come whenever they were sent.
 func (s *Store) Candidates(ctx context.Context, contactID string, since, now time.Time, limit int) ([]campaign.Campaign, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM campaigns c
 		JOIN (SELECT campaign_id, max(created_at) AS at FROM campaign_recipients WHERE contact_id = $1 GROUP BY campaign_id) r
 		  ON r.campaign_id = c.id
-		WHERE c.kind IN ('meeting', 'petition') AND c.status IN ('launching', 'launched')
+		WHERE c.kind IN ('meeting', 'petition', 'poll') AND c.status IN ('launching', 'launched')
 		  AND (r.at >= $2 OR (c.kind = 'meeting' AND (c.spec->'meeting'->>'starts_at')::timestamptz > $3::timestamptz - interval '1 day'))
 		ORDER BY r.at DESC LIMIT $4`, contactID, since, now, limit)
 	if err != nil {

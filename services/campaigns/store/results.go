@@ -183,13 +183,15 @@ type Results struct {
 	Replies int `json:"replies"`
 	// OptOuts counts opt-out replies (STOP and its family) to this
 	// campaign.
-	OptOuts    int          `json:"opt_outs"`
-	RSVPs      *RSVPCount   `json:"rsvps,omitempty"`
-	Signatures *int         `json:"signatures,omitempty"`
-	Goal       int          `json:"goal,omitempty"`
-	Calls      *int         `json:"calls,omitempty"`
-	InboxOpen  int          `json:"inbox_open"`
-	Steps      []StepCounts `json:"steps"`
+	OptOuts    int        `json:"opt_outs"`
+	RSVPs      *RSVPCount `json:"rsvps,omitempty"`
+	Signatures *int       `json:"signatures,omitempty"`
+	Goal       int        `json:"goal,omitempty"`
+	Calls      *int       `json:"calls,omitempty"`
+	InboxOpen  int        `json:"inbox_open"`
+	// Poll is a poll's answers per choice, live.
+	Poll  *PollCount   `json:"poll,omitempty"`
+	Steps []StepCounts `json:"steps"`
 
 	// PossibleOptOuts counts replies that might be opt-outs (delivery
 	// holds each for an organizer to decide, docs/delivery.md "Possible
@@ -326,6 +328,9 @@ func (s *Store) Results(ctx context.Context, id string) (Results, error) {
 		FROM petition_actions WHERE campaign_id = $1::uuid`, c.ID)
 	batch.Queue(`SELECT count(*) FROM inbox WHERE campaign_id = $1::uuid AND handled_at IS NULL`, c.ID)
 	batch.Queue(`SELECT count(DISTINCT contact_id) FROM campaign_recipients WHERE campaign_id = $1::uuid`, c.ID)
+	if c.Poll != nil {
+		batch.Queue(pollCountSQL, c.ID)
+	}
 	br := s.pool.SendBatch(ctx, batch)
 	defer br.Close()
 
@@ -388,6 +393,15 @@ func (s *Store) Results(ctx context.Context, id string) (Results, error) {
 	switch {
 	case c.Meeting != nil:
 		r.RSVPs = &RSVPCount{Yes: yes, No: no, Recipients: recipients, NoAnswer: max(recipients-yes-no, 0)}
+	case c.Poll != nil:
+		// In the same batch, on the same connection: a results request
+		// never holds one connection while waiting for another.
+		rows, _ := br.Query()
+		pc, err := readPollCount(rows, c.Poll.Labels(), recipients)
+		if err != nil {
+			return Results{}, err
+		}
+		r.Poll = &pc
 	case c.Petition != nil:
 		if c.Petition.Ask.Signs() {
 			r.Signatures = &signed

@@ -41,6 +41,7 @@ type spec struct {
 	Content         map[string]campaign.Content `json:"content,omitempty"`
 	Meeting         *campaign.Meeting           `json:"meeting,omitempty"`
 	Petition        *campaign.Petition          `json:"petition,omitempty"`
+	Poll            *campaign.Poll              `json:"poll,omitempty"`
 }
 
 const columns = `c.id::text, c.name, c.kind, c.channel, c.body, c.audience_tag, c.status, c.targeted, c.created_at,
@@ -54,7 +55,7 @@ func scan(row pgx.Row, extra ...any) (campaign.Campaign, error) {
 	if err := row.Scan(dest...); err != nil {
 		return campaign.Campaign{}, err
 	}
-	c.Audience.Filter, c.DefaultLanguage, c.Content, c.Meeting, c.Petition = sp.Filter, sp.DefaultLanguage, sp.Content, sp.Meeting, sp.Petition
+	c.Audience.Filter, c.DefaultLanguage, c.Content, c.Meeting, c.Petition, c.Poll = sp.Filter, sp.DefaultLanguage, sp.Content, sp.Meeting, sp.Petition, sp.Poll
 	if c.DefaultLanguage == "" {
 		c.DefaultLanguage = "en"
 	}
@@ -66,7 +67,7 @@ func scan(row pgx.Row, extra ...any) (campaign.Campaign, error) {
 }
 
 func specOf(c campaign.Campaign) spec {
-	return spec{Filter: c.Audience.Filter, DefaultLanguage: c.DefaultLanguage, Content: c.Content, Meeting: c.Meeting, Petition: c.Petition}
+	return spec{Filter: c.Audience.Filter, DefaultLanguage: c.DefaultLanguage, Content: c.Content, Meeting: c.Meeting, Petition: c.Petition, Poll: c.Poll}
 }
 
 // Create saves a validated campaign as a draft.

@@ -27,6 +27,7 @@ type campaign struct {
 	Audience    storedAudience `json:"audience"`
 	Meeting     *meeting       `json:"meeting"`
 	Petition    *petition      `json:"petition"`
+	Poll        *poll          `json:"poll"`
 	CreatedAt   string         `json:"created_at"`
 	ScheduledAt *time.Time     `json:"scheduled_at"`
 	// DefaultLanguage, Content and Urgent are kept as they are when the
@@ -44,6 +45,8 @@ func (c campaign) KindWord() string {
 		return "Meeting"
 	case "petition":
 		return "Petition"
+	case "poll":
+		return "Poll"
 	default:
 		return "Alert"
 	}
@@ -100,6 +103,8 @@ type results struct {
 	Signatures *int64 `json:"signatures"`
 	Goal       int64  `json:"goal"`
 	Calls      *int64 `json:"calls"`
+	// Poll is a poll's answers per choice.
+	Poll *pollCount `json:"poll"`
 
 	// Timeline is sends, deliveries and replies over time.
 	Timeline *timeline `json:"timeline"`
@@ -191,6 +196,8 @@ type campaignView struct {
 	// Yes and No are who answered a meeting, Signed who signed a
 	// petition: the first answersShown of each (the CSV has them all).
 	Yes, No, Signed []answer
+	// Poll is a poll's breakdown and who answered what.
+	Poll *pollView
 	// Chart draws Results.Timeline; nil before anything happened.
 	Chart *chart
 	// RescheduleError and RescheduleWhen are a refused new send time
@@ -276,6 +283,8 @@ func (s *Server) showCampaign(w http.ResponseWriter, r *http.Request, status int
 		}
 	case c.Petition != nil && v.Results.Signatures != nil:
 		v.Signed, err = s.answers(ctx, path+"/signatures?", "signatures")
+	case c.Poll != nil:
+		v.Poll, err = s.pollPage(ctx, c.ID, r.URL.Query().Get("by"))
 	}
 	if err != nil {
 		s.failErr(w, r, err)
@@ -467,6 +476,8 @@ func whatOf(kind, channel string) string {
 		return "this invitation by " + noun
 	case "petition":
 		return "this petition " + noun
+	case "poll":
+		return "this poll by " + noun
 	default:
 		return "this " + noun
 	}

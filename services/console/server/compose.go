@@ -47,6 +47,13 @@ type composeForm struct {
 	Goal       string
 	CallNumber string
 	CallScript string
+	// Poll: choices one per line (or a scale), Spanish labels one per
+	// line, follow-ups one per line as "Choice: text".
+	PollQuestion  string
+	PollChoices   string
+	PollChoicesES string
+	PollScale     string
+	PollFollowUps string
 }
 
 func composeFormOf(get func(string) string) composeForm {
@@ -59,6 +66,8 @@ func composeFormOf(get func(string) string) composeForm {
 		CallNumber: strings.TrimSpace(get("call_number")), CallScript: get("call_script"),
 		KeepAudience: get("aud_keep") != "", Ask: strings.TrimSpace(get("ask")),
 	}
+	f.PollQuestion, f.PollChoices, f.PollChoicesES = strings.TrimSpace(get("poll_question")), get("poll_choices"), get("poll_choices_es")
+	f.PollScale, f.PollFollowUps = strings.TrimSpace(get("poll_scale")), get("poll_follow_ups")
 	f.Audience = audienceFormOf(get)
 	if f.Kind == "" {
 		f.Kind = "alert"
@@ -77,9 +86,9 @@ func (f composeForm) Email() bool { return f.Channel == "email" || f.Channel == 
 // names the field to fix; nothing is sent on an error.
 func (f composeForm) request() (map[string]any, error) {
 	switch f.Kind {
-	case "alert", "meeting", "petition":
+	case "alert", "meeting", "petition", "poll":
 	default:
-		return nil, apperr.Invalid("kind", "choose alert, meeting or petition")
+		return nil, apperr.Invalid("kind", "choose alert, meeting, petition or poll")
 	}
 	switch f.Channel {
 	case "sms", "email", "both":
@@ -128,8 +137,67 @@ func (f composeForm) request() (map[string]any, error) {
 			return nil, err
 		}
 		req["petition"] = p
+	case "poll":
+		p, err := f.poll()
+		if err != nil {
+			return nil, err
+		}
+		req["poll"] = p
 	}
 	return req, nil
+}
+
+// lines are a textarea's non-empty lines, trimmed.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// poll reads the poll's part of the form: the question, the choices or
+// a scale, the Spanish labels and the follow-ups ("Unsafe: Can a steward
+// call you? Reply YES"). Campaigns checks the rest.
+func (f composeForm) poll() (map[string]any, error) {
+	p := map[string]any{"question": f.PollQuestion}
+	choices := lines(f.PollChoices)
+	switch {
+	case f.PollQuestion == "":
+		return nil, apperr.Invalid("poll_question", "a poll needs its question")
+	case f.PollScale != "" && len(choices) > 0:
+		return nil, apperr.Invalid("poll_scale", "give choices or a scale, not both")
+	case f.PollScale != "":
+		n, err := strconv.Atoi(f.PollScale)
+		if err != nil || n < 2 || n > 10 {
+			return nil, apperr.Invalid("poll_scale", "%q is not a scale from 2 to 10", f.PollScale)
+		}
+		p["scale"] = n
+	case len(choices) < 2:
+		return nil, apperr.Invalid("poll_choices", "give at least two choices, one per line, or a scale")
+	default:
+		p["choices"] = choices
+	}
+	if es := lines(f.PollChoicesES); len(es) > 0 {
+		if len(es) != len(choices) {
+			return nil, apperr.Invalid("poll_choices_es", "give one Spanish label per choice (%d), one per line, or none", len(choices))
+		}
+		p["choices_es"] = es
+	}
+	if fl := lines(f.PollFollowUps); len(fl) > 0 {
+		fu := map[string]string{}
+		for _, l := range fl {
+			choice, text, ok := strings.Cut(l, ":")
+			if !ok || strings.TrimSpace(choice) == "" || strings.TrimSpace(text) == "" {
+				return nil, apperr.Invalid("poll_follow_ups", "write each follow-up as Choice: text, such as Unsafe: Can a steward call you? Reply YES")
+			}
+			fu[strings.TrimSpace(choice)] = strings.TrimSpace(text)
+		}
+		p["follow_ups"] = fu
+	}
+	return p, nil
 }
 
 func (f composeForm) meeting() (map[string]any, error) {

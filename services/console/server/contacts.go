@@ -196,6 +196,8 @@ type contactView struct {
 	Notes   contactNotes
 	Tags    []tagCount
 	Changes []store.AuditEntry
+	// Polls are the member's poll answers, changes included.
+	Polls *memberPolls
 }
 
 func (s *Server) contactPage(w http.ResponseWriter, r *http.Request) {
@@ -242,6 +244,7 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	v.Changes = changes
+	v.Polls = s.memberPolls(r.Context(), v.Contact.ID)
 	s.render(w, r, status, "contact", v.Contact.name(), v)
 }
 

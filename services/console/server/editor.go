@@ -83,6 +83,13 @@ func editorFormOf(c campaign) composeForm {
 			f.CallNumber, f.CallScript = p.Call.Number, p.Call.Script
 		}
 	}
+	if p := c.Poll; p != nil {
+		f.PollQuestion, f.PollChoices, f.PollChoicesES = p.Question, strings.Join(p.Choices, "\n"), strings.Join(p.ChoicesES, "\n")
+		if p.Scale > 0 {
+			f.PollScale = strconv.Itoa(p.Scale)
+		}
+		f.PollFollowUps = pollFollowUpLines(p)
+	}
 	return f
 }
 
@@ -118,6 +125,9 @@ func keep(req map[string]any, cur campaign) {
 	}
 	if len(content) > 0 {
 		req["content"] = content
+	}
+	if p, ok := req["poll"].(map[string]any); ok && cur.Poll != nil && len(cur.Poll.FollowUpsES) > 0 {
+		p["follow_ups_es"] = cur.Poll.FollowUpsES // set through the API; the form shows the English ones
 	}
 	if m, ok := req["meeting"].(map[string]any); ok && cur.Meeting != nil && cur.Meeting.Duration != "" {
 		m["duration"] = cur.Meeting.Duration

@@ -36,6 +36,7 @@ type inboxItem struct {
 	Channel      string `json:"channel"`
 	From         string `json:"from"`
 	Body         string `json:"body"`
+	Note         string `json:"note"`
 	ReceivedAt   string `json:"received_at"`
 	HandledAt    string `json:"handled_at,omitempty"`
 	Conversation string `json:"conversation"`
@@ -161,6 +162,19 @@ type threadTurn struct {
 	Body         string
 	At           string
 	CampaignName string
+	// Question is the poll's question when the text was no answer to
+	// it, so whoever reads it sees what the member was asked.
+	Question string
+}
+
+// pollQuestion is the question campaigns notes on a reply that did not
+// answer a poll, or "".
+func pollQuestion(note string) string {
+	q, _ := strings.CutPrefix(note, "not an answer to the poll: ")
+	if q == note {
+		return ""
+	}
+	return q
 }
 
 type campaignOption struct{ ID, Name string }
@@ -372,7 +386,7 @@ func (s *Server) loadThread(ctx context.Context, key string, names map[string]st
 		if it.HandledAt == "" {
 			t.Open = true
 		}
-		t.Turns = append(t.Turns, threadTurn{Body: it.Body, At: it.ReceivedAt, CampaignName: names[it.CampaignID]})
+		t.Turns = append(t.Turns, threadTurn{Body: it.Body, At: it.ReceivedAt, CampaignName: names[it.CampaignID], Question: pollQuestion(it.Note)})
 		for _, rep := range it.Replies {
 			t.Turns = append(t.Turns, threadTurn{Ours: true, Body: rep.Body, At: rep.CreatedAt})
 		}

@@ -81,6 +81,7 @@ func templateFuncs() template.FuncMap {
 		"minus":          func(a, b int) int { return a - b },
 		"sub":            func(a int64, b int) int64 { return a - int64(b) },
 		"deref":          func(p *int64) int64 { return *p },
+		"int64":          func(n int) int64 { return int64(n) },
 		// dict passes several values to a sub-template.
 		"dict": func(kv ...any) map[string]any {
 			m := make(map[string]any, len(kv)/2)

@@ -203,6 +203,15 @@
         el.getAttribute("data-k").split(".").forEach(function (k) { v = v == null ? v : v[k]; });
         if (v !== undefined && v !== null) { el.textContent = v; }
       });
+      // A poll's bars: each answer's share of the members asked.
+      results.querySelectorAll("progress[data-bar]").forEach(function (el) {
+        var v = r;
+        el.getAttribute("data-bar").split(".").forEach(function (k) { v = v == null ? v : v[k]; });
+        if (r.poll && typeof v === "number") {
+          el.max = Math.max((r.poll.answered || 0) + (r.poll.no_answer || 0), 1);
+          el.value = v;
+        }
+      });
       // A new status changes what the page says and offers (its words,
       // the buttons, what still waits): the server draws it again.
       var st = document.getElementById("campaign-status");
