@@ -111,7 +111,7 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]contact.Contact, strin
 		var l listed
 		var phone, email string
 		err := r.Scan(&l.c.ID, &l.c.MemberID, &l.c.FirstName, &l.c.LastName, &phone, &email, &l.c.TimeZone, &l.c.Language,
-			&l.c.Tags, &l.c.Attributes, &l.c.CreatedAt, &l.c.UpdatedAt, &l.last, &l.first)
+			&l.c.Tags, &l.c.Attributes, &l.c.AssigneeID, &l.c.AssigneeName, &l.c.AssigneeFirstName, &l.c.CreatedAt, &l.c.UpdatedAt, &l.last, &l.first)
 		l.c.Phone, l.c.Email = contact.Phone(phone), contact.Email(email)
 		return l, err
 	})
@@ -173,7 +173,7 @@ func (s *Store) AudiencePage(ctx context.Context, n filter.Node, ch events.Chann
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT c.id::text, c.first_name, c.last_name, coalesce(c.phone, ''), coalesce(c.email, ''),
-		       c.time_zone, c.language, c.attributes
+		       c.time_zone, c.language, c.attributes, c.assignee_first_name
 		FROM contacts c
 		WHERE `+where+` AND `+col+` IS NOT NULL
 		  AND NOT EXISTS (SELECT 1 FROM consent k WHERE k.channel = `+a.arg(string(ch))+`
@@ -184,7 +184,7 @@ func (s *Store) AudiencePage(ctx context.Context, n filter.Node, ch events.Chann
 	}
 	members, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.Member, error) {
 		var m events.Member
-		err := r.Scan(&m.ContactID, &m.FirstName, &m.LastName, &m.Phone, &m.Email, &m.TimeZone, &m.Language, &m.Fields)
+		err := r.Scan(&m.ContactID, &m.FirstName, &m.LastName, &m.Phone, &m.Email, &m.TimeZone, &m.Language, &m.Fields, &m.OrganizerFirstName)
 		return m, err
 	})
 	if err != nil {
@@ -262,7 +262,8 @@ func (s *Store) Export(ctx context.Context, n filter.Node, columns func(custom [
 			var r ExportRow
 			var phone, email string
 			if err := rows.Scan(&r.ID, &r.MemberID, &r.FirstName, &r.LastName, &phone, &email, &r.TimeZone, &r.Language,
-				&r.Tags, &r.Attributes, &r.CreatedAt, &r.UpdatedAt, &r.SMSConsent, &r.EmailConsent); err != nil {
+				&r.Tags, &r.Attributes, &r.AssigneeID, &r.AssigneeName, &r.AssigneeFirstName, &r.CreatedAt, &r.UpdatedAt,
+				&r.SMSConsent, &r.EmailConsent); err != nil {
 				return fmt.Errorf("reading exported contact: %w", err)
 			}
 			r.Phone, r.Email = contact.Phone(phone), contact.Email(email)

@@ -32,13 +32,14 @@ func New(pool *pgxpool.Pool, now func() time.Time) *Store { return &Store{pool: 
 func (s *Store) Now() time.Time { return s.now() }
 
 const contactColumns = `c.id::text, coalesce(c.member_id, ''), c.first_name, c.last_name, coalesce(c.phone, ''),
-	coalesce(c.email, ''), c.time_zone, c.language, c.tags, c.attributes, c.created_at, c.updated_at`
+	coalesce(c.email, ''), c.time_zone, c.language, c.tags, c.attributes, c.assignee_id, c.assignee_name, c.assignee_first_name,
+	c.created_at, c.updated_at`
 
 func scanContact(row pgx.Row) (contact.Contact, error) {
 	var c contact.Contact
 	var phone, email string
 	err := row.Scan(&c.ID, &c.MemberID, &c.FirstName, &c.LastName, &phone, &email, &c.TimeZone, &c.Language,
-		&c.Tags, &c.Attributes, &c.CreatedAt, &c.UpdatedAt)
+		&c.Tags, &c.Attributes, &c.AssigneeID, &c.AssigneeName, &c.AssigneeFirstName, &c.CreatedAt, &c.UpdatedAt)
 	c.Phone, c.Email = contact.Phone(phone), contact.Email(email)
 	return c, err
 }
