@@ -28,6 +28,9 @@ type contact struct {
 	TimeZone   string            `json:"time_zone"`
 	Tags       []string          `json:"tags"`
 	Attributes map[string]string `json:"attributes"`
+	// AssigneeID and AssigneeName are who the member is assigned to.
+	AssigneeID   string `json:"assignee_id"`
+	AssigneeName string `json:"assignee_name"`
 	// Rhythm is the member's own choice of when and how often to be
 	// texted (GET /contacts/{id} only).
 	Rhythm memberRhythm `json:"rhythm"`
@@ -35,6 +38,12 @@ type contact struct {
 
 type contactsView struct {
 	Q, Tag, Consent string
+	// Worksite and Assignee are the list's other filters; Assignees who
+	// members may be assigned to (for organizers); Steward says the list
+	// is the caller's own members.
+	Worksite, Assignee string
+	Assignees          []assignee
+	Steward            bool
 	Contacts        []contact
 	Next            string
 	// Tagged reports a bulk tag change; Error a refused one.
@@ -50,7 +59,7 @@ type contactsView struct {
 // contactFilters are the list filters the console offers and passes on to
 // contacts' GET /contacts.
 func contactFilters() []string {
-	return []string{"q", "tag", "sms_consent", "worksite", "employer", "cursor", "limit", "has_phone", "has_email"}
+	return []string{"q", "tag", "sms_consent", "worksite", "employer", "cursor", "limit", "has_phone", "has_email", "assignee_id"}
 }
 
 func filterQuery(in url.Values) url.Values {
@@ -69,6 +78,10 @@ func (s *Server) contactsPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status int, query url.Values, tagged, problem string) {
 	q := filterQuery(query)
+	p := principalOf(r)
+	if isSteward(p) {
+		q.Set("assignee_id", p.ID)
+	}
 	if q.Get("limit") == "" {
 		q.Set("limit", "50")
 	}
@@ -80,7 +93,16 @@ func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status i
 		s.failErr(w, r, err)
 		return
 	}
-	v := contactsView{Q: q.Get("q"), Tag: q.Get("tag"), Consent: q.Get("sms_consent"), Contacts: out.Contacts, Tagged: tagged, Error: problem}
+	v := contactsView{Q: q.Get("q"), Tag: q.Get("tag"), Consent: q.Get("sms_consent"), Worksite: q.Get("worksite"),
+		Assignee: q.Get("assignee_id"), Contacts: out.Contacts, Tagged: tagged, Error: problem, Steward: isSteward(p)}
+	if !isSteward(p) && p.Role.Allows(account.RoleOrganizer) {
+		list, err := s.assignees(r.Context())
+		if err != nil {
+			s.failErr(w, r, err)
+			return
+		}
+		v.Assignees = list
+	}
 	if out.Next != "" {
 		q.Set("cursor", out.Next)
 		v.Next = "/contacts?" + q.Encode()
@@ -173,6 +195,8 @@ type contactView struct {
 	Notes   contactNotes
 	Tags    []tagCount
 	Changes []store.AuditEntry
+	// Assignees are who the member may be assigned to (organizers only).
+	Assignees []assignee
 }
 
 func (s *Server) contactPage(w http.ResponseWriter, r *http.Request) {
@@ -180,6 +204,10 @@ func (s *Server) contactPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status int, notes contactNotes) {
+	if err := s.checkMember(r.Context(), principalOf(r), chi.URLParam(r, "id")); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
 	id := url.PathEscape(chi.URLParam(r, "id"))
 	v := contactView{Notes: notes}
 	if err := s.Services.Contacts.JSON(r.Context(), http.MethodGet, "/contacts/"+id, nil, &v.Contact); err != nil {
@@ -212,6 +240,12 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	v.Changes = changes
+	if principalOf(r).Role.Allows(account.RoleOrganizer) {
+		if v.Assignees, err = s.assignees(r.Context()); err != nil {
+			s.failErr(w, r, err)
+			return
+		}
+	}
 	s.render(w, r, status, "contact", v.Contact.name(), v)
 }
 
