@@ -9,7 +9,7 @@ ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_role_check CHECK (role IN ('adm
 -- member's window, before it is flagged overdue and offered to everyone.
 -- One row; an admin changes it.
 CREATE TABLE reply_deadline (
-    only       boolean PRIMARY KEY DEFAULT true CHECK (only),
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     minutes    integer NOT NULL CHECK (minutes BETWEEN 5 AND 10080),
     updated_by text NOT NULL,
     updated_at timestamptz NOT NULL

@@ -630,8 +630,9 @@ func (s *Server) handleConversations(r *http.Request, keys []string) (int, error
 // It reads at most inboxShown rows (more says there were others).
 func (s *Server) apiConversations(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := filterOf(url.Values{"status": {q.Get("status")}, "campaign": {q.Get("campaign_id")}, "tag": {q.Get("tag")}, "mine": {q.Get("mine")}})
-	if st := q.Get("status"); st != "" && st != f.Status {
+	f := filterOf(url.Values{"status": {q.Get("status")}, "campaign": {q.Get("campaign_id")}, "tag": {q.Get("tag")}, "mine": {q.Get("mine")},
+		"overdue": {q.Get("overdue")}})
+	if st := q.Get("status"); st != "" && st != f.Status && !f.Overdue {
 		s.writeJSONError(w, r, apperr.Invalid("status", "%q: use open, handled or all", st))
 		return
 	}
@@ -654,11 +655,14 @@ func (s *Server) apiConversations(w http.ResponseWriter, r *http.Request) {
 		Count        int       `json:"count"`
 		Open         int       `json:"open"`
 		Mine         bool      `json:"mine"`
+		Overdue      bool      `json:"overdue"`
+		AssigneeName string    `json:"assignee_name,omitempty"`
 	}
 	out := make([]row, 0, len(rows))
 	for _, c := range rows {
 		out = append(out, row{Conversation: c.Key, Member: member{ID: c.ContactID, Name: c.Name, Worksite: c.Worksite},
-			Latest: c.Latest, CampaignName: c.CampaignName, Count: c.Count, Open: c.Open, Mine: c.Mine})
+			Latest: c.Latest, CampaignName: c.CampaignName, Count: c.Count, Open: c.Open, Mine: c.Mine,
+			Overdue: c.Overdue, AssigneeName: c.AssigneeName})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	web.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out, "more": more})

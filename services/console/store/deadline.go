@@ -44,8 +44,8 @@ func (s *Store) SetReplyDeadline(ctx context.Context, within time.Duration, by s
 		return apperr.Invalid("minutes", "must be between 5 minutes and 7 days (10080 minutes)")
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO reply_deadline (only, minutes, updated_by, updated_at) VALUES (true, $1, $2, $3)
-		ON CONFLICT (only) DO UPDATE SET minutes = EXCLUDED.minutes, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at`,
+		INSERT INTO reply_deadline (singleton, minutes, updated_by, updated_at) VALUES (true, $1, $2, $3)
+		ON CONFLICT (singleton) DO UPDATE SET minutes = EXCLUDED.minutes, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at`,
 		minutes, by, s.now())
 	if err != nil {
 		return fmt.Errorf("saving the reply deadline: %w", err)
