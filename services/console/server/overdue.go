@@ -12,9 +12,10 @@ import (
 
 // Overdue replies. A member's reply waits for an answer; the time it has
 // waited counts only inside the member's window: the hours the member
-// chose (their rhythm, "16:00-21:00" in their time zone, as contacts
-// keeps it from delivery) or, when they chose none, the organization's
-// sending window in the organization's time zone (delivery's settings).
+// chose (their rhythm, "16:00-21:00", as contacts keeps it from
+// delivery) or, when they chose none, the organization's sending window
+// (delivery's settings), in the member's time zone, else the
+// organization's: the hours delivery would send them an answer in.
 // Past the organization's reply deadline (default 4 hours, an admin's
 // setting) an open conversation is overdue: flagged on every list, under
 // the inbox's "Overdue" filter and counted on the dashboard, for everyone
@@ -136,10 +137,11 @@ func (o overdueRule) overdue(at time.Time, window, zone string) bool {
 		return false
 	}
 	loc := o.orgZone
+	if l, err := time.LoadLocation(zone); err == nil && zone != "" {
+		loc = l
+	}
 	if window == "" {
 		window = o.orgWindow
-	} else if l, err := time.LoadLocation(zone); err == nil && zone != "" {
-		loc = l
 	}
 	return windowTime(at, o.now, window, loc) >= o.within
 }
