@@ -402,7 +402,10 @@ func assignInABrowser(t *testing.T, st *stack.Stack, ids map[string]string) {
 			chromedp.WaitVisible("#contact-notice", chromedp.ByQuery))
 		waitText(t, ctx, "#assignee-now", label(size.to))
 		fits("a member's page with the assignment")
-		shoot(t, ctx, shots, "assign-member-"+size.name)
+		if !size.mobile {
+			shoot(t, ctx, shots, "assign-member") // both sizes
+			run(t, ctx, "back to a desktop", chromedp.EmulateViewport(size.width, size.height))
+		}
 
 		// In bulk, from the list filtered by tag and worksite.
 		run(t, ctx, "filtering the contacts", chromedp.Navigate(base+"/contacts?tag=days&worksite=South+Clinic"), chromedp.WaitVisible("#bulk-assign", chromedp.ByQuery))
@@ -414,7 +417,10 @@ func assignInABrowser(t *testing.T, st *stack.Stack, ids map[string]string) {
 		waitText(t, ctx, ".notice", "Assigned to "+label(size.back)+": 1 members changed.")
 		waitText(t, ctx, "#contacts", label(size.back))
 		fits("the contacts list with bulk assign")
-		shoot(t, ctx, shots, "assign-bulk-"+size.name)
+		if !size.mobile {
+			shoot(t, ctx, shots, "assign-bulk") // both sizes
+			run(t, ctx, "back to a desktop", chromedp.EmulateViewport(size.width, size.height))
+		}
 
 		// Rebalance: everyone of size.back's moves to size.to.
 		run(t, ctx, "opening the assignments", chromedp.Navigate(base+"/contacts/assignments"), chromedp.WaitVisible("#rebalance-form", chromedp.ByQuery))
@@ -434,7 +440,10 @@ func assignInABrowser(t *testing.T, st *stack.Stack, ids map[string]string) {
 			t.Errorf("%s still has %s members after the rebalance on a %s", label(size.back), backCount, size.name)
 		}
 		fits("the assignments page")
-		shoot(t, ctx, shots, "assign-rebalance-"+size.name)
+		if !size.mobile {
+			shoot(t, ctx, shots, "assign-rebalance") // both sizes
+			run(t, ctx, "back to a desktop", chromedp.EmulateViewport(size.width, size.height))
+		}
 	}
 }
 
