@@ -158,6 +158,10 @@ deploy-check: ## Validate compose, gateway, NATS configs and Kubernetes manifest
 		out=$$(MUSTER_SITE_ADDRESS=$$site $(CADDY) adapt --config deployments/gateway/Caddyfile --validate 2>&1 >/dev/null) || { echo "$$out"; exit 1; }; \
 	done
 	@$(CADDY) fmt --diff deployments/gateway/Caddyfile >/dev/null 2>&1 || { echo "Caddyfile is not formatted: caddy fmt --overwrite"; exit 1; }
+	@echo "promtool: deployments/observability/prometheus (the configuration, the alert rules and their unit tests)"
+	@bash deployments/local/promtool.sh check config --syntax-only deployments/observability/prometheus/prometheus.yml >/dev/null
+	@bash deployments/local/promtool.sh check rules deployments/observability/prometheus/alerts.yml >/dev/null
+	@cd deployments/observability/prometheus && bash ../../local/promtool.sh test rules alerts_test.yml >/dev/null
 	$(GO) test -count=1 ./services/devstack/deployment/
 	$(DEPLOY_CHECK) vet ./...
 	$(DEPLOY_CHECK) test -count=1 ./...

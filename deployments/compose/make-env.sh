@@ -45,6 +45,8 @@ CAMPAIGNS_LINK_SECRET=$(hex)
 DELIVERY_UNSUBSCRIBE_SECRET=$(hex)
 DELIVERY_SENDGRID_INBOUND_SECRET=$(hex)
 CONSOLE_ADMIN_PASSWORD=$(hex 12)
+# Prometheus's credential for every service's /metrics (profile observability).
+MUSTER_METRICS_TOKEN=$(hex)
 # Service credentials (docs/security.md): the console's Ed25519 key, the
 # one caller of the services' APIs, and the callers each service answers
 # with their public keys (not secrets).

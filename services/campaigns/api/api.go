@@ -104,6 +104,8 @@ func (h *Handler) Routes(r chi.Router) {
 	r.Post("/campaigns/{id}/pause", h.pause)
 	r.Post("/campaigns/{id}/resume", h.resume)
 	r.Post("/campaigns/{id}/cancel", h.cancel)
+	r.Post("/campaigns/{id}/reschedule", h.reschedule)
+	r.Post("/campaigns/{id}/duplicate", h.duplicate)
 	r.Patch("/campaigns/{id}/meeting", h.changeMeeting)
 	r.Get("/campaigns/{id}/steps", h.steps)
 	r.Get("/campaigns/{id}/results", h.results)
@@ -352,6 +354,80 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
 	h.Scheduler.Wake()
 	h.Log.Info("campaign resumed", zap.String("campaign_id", c.ID), zap.String("status", string(c.Status)))
 	web.WriteJSON(w, http.StatusOK, c)
+}
+
+// RescheduleRequest is a scheduled campaign's new send time.
+type RescheduleRequest struct {
+	At *time.Time `json:"at"`
+}
+
+// reschedule moves a scheduled campaign's send time: 400 for no time or
+// one in the past (or after a meeting's start), 409 once it is sending.
+func (h *Handler) reschedule(w http.ResponseWriter, r *http.Request) {
+	var req RescheduleRequest
+	if err := web.DecodeJSON(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	now := h.Clock()
+	switch {
+	case req.At == nil:
+		h.fail(w, r, apperr.Invalid("at", "give the new send time"))
+		return
+	case !req.At.After(now):
+		h.fail(w, r, apperr.Invalid("at", "%s is in the past", req.At.Format(time.RFC3339)))
+		return
+	}
+	ctx := r.Context()
+	id := chi.URLParam(r, "id")
+	cur, err := h.Store.Get(ctx, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if m := cur.Meeting; m != nil && !m.StartsAt.After(*req.At) {
+		h.fail(w, r, apperr.Invalid("at", "the meeting starts at %s, before the invitation would go out", m.StartsAt.Format(time.RFC3339)))
+		return
+	}
+	c, err := h.Store.Reschedule(ctx, id, req.At.UTC())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Scheduler.Wake()
+	h.Log.Info("campaign rescheduled", zap.String("campaign_id", c.ID), zap.Time("at", *req.At))
+	web.WriteJSON(w, http.StatusOK, c)
+}
+
+// copyPrefix starts a duplicate's name.
+const copyPrefix = "Copy of "
+
+// duplicate makes a new draft of any campaign: its kind, channels,
+// audience, content, meeting or petition and urgency, never its schedule,
+// status or results. The copy's name says it is one.
+func (h *Handler) duplicate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	c, err := h.Store.Get(ctx, chi.URLParam(r, "id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	name := []rune(copyPrefix + c.Name)
+	if len(name) > campaign.MaxName {
+		name = name[:campaign.MaxName]
+	}
+	cp := campaign.Campaign{
+		Name: strings.TrimSpace(string(name)), Kind: c.Kind, Channel: c.Channel, Body: c.Body, Audience: c.Audience,
+		DefaultLanguage: c.DefaultLanguage, Content: c.Content, Meeting: c.Meeting, Petition: c.Petition,
+		Urgent: c.Urgent, Status: campaign.StatusDraft,
+	}
+	out, err := h.Store.Create(ctx, cp)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Log.Info("campaign duplicated", zap.String("campaign_id", out.ID), zap.String("from", c.ID))
+	web.WriteJSON(w, http.StatusCreated, out)
 }
 
 // CancelRequest may carry the organizer's own words for a meeting's

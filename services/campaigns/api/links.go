@@ -118,7 +118,12 @@ func (h *Handler) signPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	pageHTML(w, http.StatusOK, html.EscapeString(c.Name),
+	// Members see the petition's own title, never the internal name.
+	title := c.PetitionTitle()
+	if title == "" {
+		title = "Sign the petition"
+	}
+	pageHTML(w, http.StatusOK, html.EscapeString(title),
 		`<p>Add your name with one click.</p><form method="post"><button name="sign" value="1">Sign</button></form>`)
 }
 

@@ -225,6 +225,9 @@ type TestRequest struct {
 	Part      campaign.Part  `json:"part"`
 }
 
+// TestSubjectPrefix starts a test email's subject.
+const TestSubjectPrefix = "[Test] "
+
 // TestSent is one test message published.
 type TestSent struct {
 	Channel        events.Channel `json:"channel"`
@@ -298,6 +301,10 @@ func (h *Handler) testSend(w http.ResponseWriter, r *http.Request) {
 		}
 		msg := b.BuildKeyed(&m, ch, sender.TestKey(c.ID, nonce, ch), now)
 		msg.Urgent = true // a test is for the organizer's own phone, now
+		if ch == events.ChannelEmail {
+			// The inbox says it is a test, so nobody takes it for the send.
+			msg.Subject = TestSubjectPrefix + msg.Subject
+		}
 		if err := h.Sender.Send(ctx, msg); err != nil {
 			h.fail(w, r, apperr.Unavailable(err, "could not hand the test to delivery"))
 			return

@@ -131,3 +131,35 @@ func TestMemberPagesNeverShowTheInternalName(t *testing.T) {
 		t.Errorf("the answer page names the meeting by its internal name:\n%s", answer)
 	}
 }
+
+// A petition's sign page shows its own title, or plain words when it has
+// none: never the internal name.
+func TestTheSignPageShowsThePublicTitle(t *testing.T) {
+	h := newHarness(t, false, nil)
+	ana := member{Member: events.Member{ContactID: "00000000-0000-4000-8000-0000000000a2", FirstName: "Ana", Phone: "+12125550112"}, tags: []string{"all"}}
+	h.dir.add(ana)
+	srv := h.start()
+	out := h.outbox()
+	for title, want := range map[string]string{"Fund our clinic": "<h1>Fund our clinic</h1>", "": "<h1>Sign the petition</h1>"} {
+		id := create(t, srv.url, map[string]any{
+			"name": "Clinic push (internal)", "kind": "petition", "channel": "sms",
+			"body":     "Local 1199: sign at {{sign_link}} Reply STOP to opt out.",
+			"audience": map[string]string{"tag": "all"},
+			"petition": map[string]any{"title": title},
+		})
+		if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
+			t.Fatalf("launch = %d", code)
+		}
+		eventually(t, "the ask", func() bool { return len(out.step(id, 0)) == 1 })
+		ask := out.where(func(r events.SendRequested) bool { return r.CampaignID == id && r.Step == 0 })[0]
+		resp, err := http.Get(signLink(t, ask))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if page := string(b); !strings.Contains(page, want) || strings.Contains(page, "internal") {
+			t.Errorf("sign page for title %q:\n%s", title, page)
+		}
+	}
+}

@@ -152,7 +152,10 @@ func (a Ask) Calls() bool { return a == AskCall || a == AskBoth }
 
 // Petition is a signature ask, a call-a-decision-maker ask, or both.
 type Petition struct {
-	Ask Ask `json:"ask"`
+	// Title is the petition's name as members see it (the sign page); it
+	// may be empty, and the campaign's name never stands in for it.
+	Title string `json:"title,omitempty"`
+	Ask   Ask    `json:"ask"`
 	// Keyword is what members reply to sign; SIGN by default.
 	Keyword string `json:"keyword"`
 	// Goal is the number of signatures aimed for; 0 is none.
@@ -206,6 +209,15 @@ type Campaign struct {
 func (c *Campaign) MeetingTitle() string {
 	if m := c.Meeting; m != nil && m.Title != c.Name {
 		return m.Title
+	}
+	return ""
+}
+
+// PetitionTitle is the petition's title as members may see it, empty
+// when it has none (or only repeats the campaign's internal name).
+func (c *Campaign) PetitionTitle() string {
+	if p := c.Petition; p != nil && p.Title != c.Name {
+		return p.Title
 	}
 	return ""
 }

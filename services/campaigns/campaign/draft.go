@@ -398,6 +398,10 @@ func validatePetition(in *Petition) (*Petition, error) {
 	if p.Ask != AskSign && p.Ask != AskCall && p.Ask != AskBoth {
 		return nil, apperr.Invalid("petition.ask", "%q is not an ask; use sign, call or both", p.Ask)
 	}
+	p.Title = strings.TrimSpace(p.Title)
+	if utf8.RuneCountInString(p.Title) > MaxName {
+		return nil, apperr.Invalid("petition.title", "is longer than %d characters", MaxName)
+	}
 	p.Keyword = strings.ToUpper(strings.TrimSpace(p.Keyword))
 	if p.Keyword == "" {
 		p.Keyword = "SIGN"

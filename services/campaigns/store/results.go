@@ -48,17 +48,30 @@ func (s *Store) RecordStatuses(ctx context.Context, list []MessageStatus) error 
 		ranks, steps = append(ranks, int32(m.Rank)), append(steps, int32(m.Step))
 	}
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO campaign_messages (message_id, campaign_id, contact_id, status, status_rank, step, channel, error_code, reason, updated_at)
-		SELECT u.*, $10::timestamptz FROM unnest($1::text[], $2::text[]::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::text[]) AS u
+		INSERT INTO campaign_messages (message_id, campaign_id, contact_id, status, status_rank, step, channel, error_code, reason, updated_at,
+			sent_at, delivered_at)
+		SELECT u.*, $10::timestamptz,
+			CASE WHEN u.status = ANY($11::text[]) THEN $10::timestamptz END,
+			CASE WHEN u.status = $12 THEN $10::timestamptz END
+		FROM unnest($1::text[], $2::text[]::uuid[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[], $9::text[])
+			AS u (message_id, campaign_id, contact_id, status, status_rank, step, channel, error_code, reason)
 		ON CONFLICT (message_id) DO UPDATE SET status = excluded.status, status_rank = excluded.status_rank,
-			error_code = excluded.error_code, reason = excluded.reason, updated_at = excluded.updated_at
+			error_code = excluded.error_code, reason = excluded.reason, updated_at = excluded.updated_at,
+			sent_at = COALESCE(campaign_messages.sent_at, excluded.sent_at),
+			delivered_at = COALESCE(campaign_messages.delivered_at, excluded.delivered_at)
 		WHERE campaign_messages.status_rank < excluded.status_rank
 			OR (campaign_messages.status = 'queued' AND excluded.status = 'queued' AND excluded.reason <> '')`,
-		ids, campaigns, contacts, statuses, ranks, steps, channels, codes, reasons, s.now())
+		ids, campaigns, contacts, statuses, ranks, steps, channels, codes, reasons, s.now(), sentStatuses(), events.StatusDelivered)
 	if err != nil {
 		return fmt.Errorf("recording %d message statuses: %w", n, err)
 	}
 	return nil
+}
+
+// sentStatuses are the statuses of a message that reached the provider:
+// the first of them seen sets its sent_at.
+func sentStatuses() []string {
+	return []string{events.StatusAccepted, events.StatusSent, events.StatusDelivered, events.StatusUndelivered}
 }
 
 // RecordReply keeps a member's reply to a campaign, once per event.
@@ -182,6 +195,106 @@ type Results struct {
 	// holds each for an organizer to decide, docs/delivery.md "Possible
 	// opt-outs"); they also count as replies and reach the inbox.
 	PossibleOptOuts int `json:"possible_opt_outs"`
+
+	// Timeline is sends, deliveries and replies over time, every step
+	// included; absent until something was sent or answered.
+	Timeline *Timeline `json:"timeline,omitempty"`
+}
+
+// Timeline is a campaign's activity in equal buckets of time, oldest
+// first, with empty buckets kept so the points can be drawn as they are.
+type Timeline struct {
+	BucketSeconds int             `json:"bucket_seconds"`
+	Buckets       []TimelineCount `json:"buckets"`
+}
+
+// TimelineCount is what happened in one bucket, which starts at At.
+type TimelineCount struct {
+	At        time.Time `json:"at"`
+	Sent      int       `json:"sent"`
+	Delivered int       `json:"delivered"`
+	Replies   int       `json:"replies"`
+}
+
+// timelineBuckets are the bucket sizes a timeline may use, smallest
+// first; the first that cuts the campaign's span into at most
+// maxTimelineBuckets is used.
+func timelineBuckets() []time.Duration {
+	return []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour,
+		3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+}
+
+// maxTimelineBuckets keeps a chart readable on a phone.
+const maxTimelineBuckets = 24
+
+// timeline reads a campaign's activity by the minute and gathers it into
+// buckets sized to its span. The minute counts are bounded by the span in
+// minutes, so even a week-long campaign reads a few thousand rows.
+func (s *Store) timeline(ctx context.Context, id string, launched *time.Time) (*Timeline, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT 's', date_trunc('minute', sent_at), count(*) FROM campaign_messages
+			WHERE campaign_id = $1::uuid AND sent_at IS NOT NULL GROUP BY 2
+		UNION ALL
+		SELECT 'd', date_trunc('minute', delivered_at), count(*) FROM campaign_messages
+			WHERE campaign_id = $1::uuid AND delivered_at IS NOT NULL GROUP BY 2
+		UNION ALL
+		SELECT 'r', date_trunc('minute', received_at), count(*) FROM campaign_replies
+			WHERE campaign_id = $1::uuid GROUP BY 2`, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading the timeline: %w", err)
+	}
+	type point struct {
+		what string
+		at   time.Time
+		n    int
+	}
+	points, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (point, error) {
+		var p point
+		return p, r.Scan(&p.what, &p.at, &p.n)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the timeline: %w", err)
+	}
+	if len(points) == 0 {
+		return nil, nil
+	}
+	first, last := points[0].at, points[0].at
+	for _, p := range points {
+		if p.at.Before(first) {
+			first = p.at
+		}
+		if p.at.After(last) {
+			last = p.at
+		}
+	}
+	if launched != nil && launched.Before(first) {
+		first = *launched
+	}
+	bucket := timelineBuckets()[len(timelineBuckets())-1]
+	for _, b := range timelineBuckets() {
+		if last.Sub(first.Truncate(b))/b < maxTimelineBuckets {
+			bucket = b
+			break
+		}
+	}
+	start := first.Truncate(bucket).UTC()
+	n := int(last.Sub(start)/bucket) + 1
+	t := &Timeline{BucketSeconds: int(bucket / time.Second), Buckets: make([]TimelineCount, n)}
+	for i := range t.Buckets {
+		t.Buckets[i].At = start.Add(time.Duration(i) * bucket)
+	}
+	for _, p := range points {
+		b := &t.Buckets[min(int(p.at.Sub(start)/bucket), n-1)]
+		switch p.what {
+		case "s":
+			b.Sent += p.n
+		case "d":
+			b.Delivered += p.n
+		default:
+			b.Replies += p.n
+		}
+	}
+	return t, nil
 }
 
 // RSVPCount is a meeting's answers so far.
@@ -290,6 +403,10 @@ func (s *Store) Results(ctx context.Context, id string) (Results, error) {
 		r.Steps = append(r.Steps, *sc)
 	}
 	sort.Slice(r.Steps, func(i, j int) bool { return r.Steps[i].Step < r.Steps[j].Step })
+	br.Close()
+	if r.Timeline, err = s.timeline(ctx, c.ID, c.LaunchedAt); err != nil {
+		return Results{}, err
+	}
 	return r, nil
 }
 

@@ -238,6 +238,39 @@ func startJobs(ctx context.Context, tx pgx.Tx, c campaign.Campaign, step int, no
 	return nil
 }
 
+// Reschedule moves a scheduled campaign's first message to at. Only a
+// campaign still waiting for its time can move (a paused one that was
+// scheduled too): once the first message has started, it is a conflict.
+// A meeting's reminders are skipped again or brought back, as at Launch,
+// so none goes before the invitation.
+func (s *Store) Reschedule(ctx context.Context, id string, at time.Time) (c campaign.Campaign, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if c, err = get(ctx, tx, id, "FOR UPDATE"); err != nil {
+			return err
+		}
+		if c.Status != campaign.StatusScheduled && c.Status != campaign.StatusPaused {
+			return apperr.Conflict("campaign %s is %s; only a scheduled campaign can be moved", id, c.Status)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE campaign_steps SET due_at = $2 WHERE campaign_id = $1::uuid AND step = 0 AND status = 'pending'`, c.ID, at)
+		if err != nil {
+			return fmt.Errorf("moving first message: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return apperr.Conflict("campaign %s has started sending and can no longer be moved", id)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE campaign_steps SET status = CASE WHEN due_at <= $2 THEN 'skipped' ELSE 'pending' END
+			WHERE campaign_id = $1::uuid AND kind = 'reminder' AND status IN ('pending', 'skipped')`, c.ID, at); err != nil {
+			return fmt.Errorf("moving reminders: %w", err)
+		}
+		c, err = scan(tx.QueryRow(ctx, `UPDATE campaigns c SET scheduled_at = $2 WHERE c.id = $1::uuid RETURNING `+columns, c.ID, at))
+		if err != nil {
+			return fmt.Errorf("rescheduling campaign: %w", err)
+		}
+		return nil
+	})
+	return c, err
+}
+
 // Pause stops a campaign from publishing anything new: fan-outs stop after
 // the page in flight and due steps wait. Pausing a paused campaign changes
 // nothing; a draft or cancelled one cannot be paused.

@@ -175,3 +175,27 @@ func HashSecret(s string) []byte {
 func SecretsEqual(a, b string) bool {
 	return len(a) > 0 && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
+
+// LinkPurpose is what an emailed account link is for.
+type LinkPurpose string
+
+// The account links: an invitation's first password, or a reset.
+const (
+	LinkInvite LinkPurpose = "invite"
+	LinkReset  LinkPurpose = "reset"
+)
+
+// Link lifetimes: an invitation waits three days for its organizer; a
+// reset is asked for by someone at the screen, so it is short.
+const (
+	InviteTTL = 72 * time.Hour
+	ResetTTL  = time.Hour
+)
+
+// TTL is how long a link of the purpose works.
+func (p LinkPurpose) TTL() time.Duration {
+	if p == LinkInvite {
+		return InviteTTL
+	}
+	return ResetTTL
+}

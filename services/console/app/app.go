@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -67,6 +68,12 @@ type Config struct {
 	// MaxUpload bounds a signed-in organizer's CSV upload; every other
 	// request body is bounded at 1 MiB (web.MaxJSONBody).
 	MaxUpload int64 `env:"MAX_UPLOAD" envDefault:"268435456"`
+	// PublicURL is the console's address as organizers reach it (the
+	// gateway's, https): invitation and password-reset emails link to
+	// it. Empty: in development mode the address the console listens on;
+	// otherwise no such emails are sent (an invitation shows a one-time
+	// password instead, and a reset request sends nothing).
+	PublicURL string `env:"PUBLIC_URL"`
 	// TrustedProxies are networks (CIDR, comma-separated) whose
 	// X-Forwarded-For is believed when counting sign-in attempts per
 	// address: the ingress or load balancer in front. Empty trusts none,
@@ -118,6 +125,15 @@ func (c Config) Validate() error {
 	if _, err := c.trustedProxies(); err != nil {
 		return err
 	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("CONSOLE_PUBLIC_URL: want a base URL like https://muster.example.org, got %q", c.PublicURL)
+		}
+		if !c.DevMode && u.Scheme != "https" {
+			return errors.New("CONSOLE_PUBLIC_URL: emailed links must use https outside development mode")
+		}
+	}
 	return nil
 }
 
@@ -162,7 +178,9 @@ type App struct {
 	redis  *redis.Client
 	store  *store.Store
 	server *web.Server
-	now    func() time.Time
+	// console is the HTTP edge, whose account emails Run waits for.
+	console *server.Server
+	now     func() time.Time
 	// devMode is CONSOLE_DEV_MODE, which make run sets.
 	devMode bool
 }
@@ -230,17 +248,32 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, signer *svcauth.
 		Settings:       cfg.settings(),
 		Now:            o.Now,
 		TrustedProxies: proxies,
+		PublicURL:      strings.TrimRight(cfg.PublicURL, "/"),
 	})
 	if err != nil {
 		return err
 	}
+	a.console = srv
 	checks := a.deps.Checks()
 	checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
 	a.deps.Go(a.sweepSessions)
 	// The console's routes are the public edge: they check sessions and
 	// API tokens themselves (package server), not service tokens.
 	a.server, err = a.deps.NewServer(srv.Routes(), checks, web.MetricsGuard(guard.Metrics))
+	if err == nil && srv.PublicURL == "" && cfg.DevMode {
+		srv.PublicURL = a.server.URL()
+	}
 	return err
+}
+
+// MarkSetupDone records first-run setup as done without the setup page:
+// for a stack whose organization its environment already names, and for
+// tests that start past first run.
+func (a *App) MarkSetupDone(ctx context.Context, by string) error {
+	if err := a.store.MarkSetupDone(ctx, by); err != nil {
+		return err
+	}
+	return a.store.Audit(ctx, store.AuditEntry{ActorID: "system", Actor: "system", Action: "setup.done", Target: "messaging settings", Detail: by})
 }
 
 // DevAdminToken makes an admin API token for the development stack, which
@@ -323,5 +356,17 @@ func (a *App) Store() *store.Store { return a.store }
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
 	defer a.redis.Close()
-	return a.deps.Serve(ctx, a.server)
+	// Password-reset emails finish after their answer: when ctx ends, the
+	// server stops only once they have gone, before the store closes.
+	serve, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	go func() {
+		select {
+		case <-ctx.Done():
+			a.console.WaitForMail()
+			stop()
+		case <-serve.Done():
+		}
+	}()
+	return a.deps.Serve(serve, a.server)
 }

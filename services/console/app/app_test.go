@@ -57,6 +57,14 @@ func (c *console) launches() []string {
 // the configured password); change alters its configuration further.
 func startConsole(t *testing.T, limit int, change ...func(*app.Config)) *console {
 	t.Helper()
+	return startConsoleAt(t, limit, false, change...)
+}
+
+// startConsoleAt is startConsole, at first run (no admin has finished
+// setup) when firstRun is set; otherwise setup is marked done, as for a
+// console already in use.
+func startConsoleAt(t *testing.T, limit int, firstRun bool, change ...func(*app.Config)) *console {
+	t.Helper()
 	c := &console{clock: testkit.NewClock(t)}
 	// The stand-in for campaigns checks the console's service token as
 	// campaigns does: every request the console makes must carry one.
@@ -151,6 +159,11 @@ func startConsole(t *testing.T, limit int, change ...func(*app.Config)) *console
 	a, err := app.New(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{Now: c.clock.Now})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !firstRun {
+		if err := a.MarkSetupDone(context.Background(), "test"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

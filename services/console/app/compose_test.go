@@ -39,8 +39,9 @@ func TestComposeMeetingSendsCampaignsAMeetingDraft(t *testing.T) {
 		"starts_at": {day + "T18:30"}, "time_zone": {"America/Chicago"}, "place": {"Union Hall"},
 		"reminders": {"24h, 90m"},
 	}, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/campaigns/c2/launch" {
-		t.Fatalf("compose = %d to %q, want a redirect to the review page:\n%s", resp.StatusCode, resp.Header.Get("Location"), page)
+	// Every kind goes on to the editor, with its preview and test send.
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/campaigns/c2/edit" {
+		t.Fatalf("compose = %d to %q, want a redirect to the editor:\n%s", resp.StatusCode, resp.Header.Get("Location"), page)
 	}
 	got := c.creates()
 	if len(got) != 1 {
@@ -93,7 +94,7 @@ func TestComposePetitionSendsCampaignsAPetitionDraft(t *testing.T) {
 		// Fields of other kinds and channels are left out.
 		"subject": {"ignored"}, "starts_at": {"2030-01-01T10:00"},
 	}, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/campaigns/c2/launch" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/campaigns/c2/edit" {
 		t.Fatalf("compose = %d to %q:\n%s", resp.StatusCode, resp.Header.Get("Location"), page)
 	}
 	want := asJSON(map[string]any{

@@ -12,11 +12,17 @@ import (
 )
 
 // public reports the console routes anyone may call: signing in, the
-// assets (any method: they only serve files) and the API's description.
-// Every other route must refuse a caller without a session or token.
+// assets (any method: they only serve files) and the API's description;
+// asking for a password reset (the same answer for every email, limited
+// like sign-in) and setting a password from an emailed link (its
+// single-use, expiring token is the proof), both behind the sign-in
+// form's double-submit CSRF cookie. Every other route must refuse a
+// caller without a session or token.
 func public(route string) bool {
 	switch route {
-	case "GET /signin", "POST /signin", "GET /api/openapi.json", "HEAD /signin", "HEAD /api/openapi.json":
+	case "GET /signin", "POST /signin", "GET /api/openapi.json", "HEAD /signin", "HEAD /api/openapi.json",
+		"GET /account/forgot", "POST /account/forgot", "HEAD /account/forgot",
+		"GET /account/set-password", "POST /account/set-password", "HEAD /account/set-password":
 		return true
 	}
 	return strings.HasSuffix(route, " /static/*")

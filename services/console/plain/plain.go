@@ -154,3 +154,72 @@ func word(m map[string]string, term string) string {
 	}
 	return strings.ReplaceAll(term, "_", " ")
 }
+
+// failureCodes are the provider error codes organizers meet most, in
+// words: Twilio's messaging errors and the SMTP codes SendGrid reports
+// for bounces. The code itself is shown beside the words, for a talk with
+// the carrier or the provider's documentation.
+var failureCodes = map[string]string{
+	"21211": "Not a valid phone number",
+	"21408": "Texts to that country are not enabled",
+	"21610": "The member had texted STOP to this number",
+	"21612": "The carrier cannot reach this number",
+	"21614": "Not a mobile number",
+	"30001": "Too many texts waiting at the carrier",
+	"30002": "The sending account is suspended",
+	"30003": "Phone switched off or out of reach",
+	"30004": "Blocked by the member or their carrier",
+	"30005": "Number no longer in service",
+	"30006": "Landline, or a carrier that cannot take texts",
+	"30007": "Filtered by the carrier as spam",
+	"30008": "The carrier gave no reason",
+	"30010": "The text cost more than the price limit",
+	"30032": "Sent from a toll-free number not yet verified",
+	"30034": "Sent from a number not yet registered for business texting (10DLC)",
+	"421":   "The member's mail server was busy",
+	"450":   "The mailbox was unavailable for now",
+	"550":   "The email address does not exist or refused the email",
+	"551":   "The email address has moved",
+	"552":   "The mailbox is full",
+	"553":   "The email address is not accepted",
+	"554":   "Refused as spam or by the receiving server's rules",
+}
+
+// failureWords are the reasons that come without a code.
+var failureWords = map[string]string{
+	"failed":      "Failed at the provider",
+	"undelivered": "Not delivered by the carrier",
+	"bounce":      "The email bounced",
+	"bounced":     "The email bounced",
+	"dropped":     "The email provider did not send it",
+	"spamreport":  "Reported as spam",
+	"blocked":     "Blocked by the receiving server",
+}
+
+// Failure is a delivery failure as campaigns counts it ("30005 unknown
+// destination handset", "550 bounce", "failed") in words, with the
+// provider's code beside them: "Number no longer in service (30005)".
+func Failure(key string) string {
+	key = strings.TrimSpace(key)
+	code, rest, _ := strings.Cut(key, " ")
+	if code == "" || strings.Trim(code, "0123456789") != "" {
+		code, rest = "", key
+	}
+	rest = strings.TrimSpace(rest)
+	words, ok := failureCodes[code]
+	if !ok {
+		words, ok = failureWords[strings.ToLower(rest)]
+	}
+	if !ok {
+		words = strings.ReplaceAll(rest, "_", " ")
+		if words == "" {
+			words = "Failed"
+		} else {
+			words = strings.ToUpper(words[:1]) + words[1:]
+		}
+	}
+	if code == "" {
+		return words
+	}
+	return words + " (" + code + ")"
+}

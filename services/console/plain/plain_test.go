@@ -44,3 +44,21 @@ func TestWords(t *testing.T) {
 		}
 	}
 }
+
+func TestFailure(t *testing.T) {
+	for in, want := range map[string]string{
+		"30005 unknown destination handset":               "Number no longer in service (30005)",
+		"30003 unreachable handset":                       "Phone switched off or out of reach (30003)",
+		"21610 attempt to send to unsubscribed recipient": "The member had texted STOP to this number (21610)",
+		"550 bounce":          "The email address does not exist or refused the email (550)",
+		"dropped":             "The email provider did not send it",
+		"failed":              "Failed at the provider",
+		"39999 something new": "Something new (39999)",
+		"carrier_rejected":    "Carrier rejected",
+		"":                    "Failed",
+	} {
+		if got := Failure(in); got != want {
+			t.Errorf("Failure(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

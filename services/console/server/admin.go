@@ -17,10 +17,21 @@ import (
 type organizersView struct {
 	Organizers []account.Organizer
 	Roles      []account.Role
-	// Invited and Password are shown once, right after an invitation.
+	// Emailed is the address an invitation link was just emailed to.
+	Emailed string
+	// Invited and Password are shown once, right after an invitation
+	// that could not be emailed; Fallback says why it was not.
 	Invited  string
 	Password string
+	Fallback string
 	Error    string
+	// Form keeps what the admin typed when an invitation is refused.
+	Form inviteForm
+}
+
+// inviteForm is the invitation form's values.
+type inviteForm struct {
+	Email, Name, Role string
 }
 
 func (s *Server) organizersPage(w http.ResponseWriter, r *http.Request) {
@@ -35,33 +46,6 @@ func (s *Server) renderOrganizers(w http.ResponseWriter, r *http.Request, status
 	}
 	v.Organizers, v.Roles = list, account.Roles()
 	s.render(w, r, status, "organizers", "Organizers", v)
-}
-
-// inviteOrganizer makes an account with a one-time password, shown to the
-// admin once; the new organizer must choose their own at first sign-in.
-func (s *Server) inviteOrganizer(w http.ResponseWriter, r *http.Request) {
-	email, err := account.ParseEmail(r.PostFormValue("email"))
-	if err == nil {
-		var role account.Role
-		if role, err = account.ParseRole(r.PostFormValue("role")); err == nil {
-			password := account.NewSecret()[:20]
-			var hash string
-			if hash, err = account.HashPassword(password); err == nil {
-				o := account.Organizer{Email: email, Name: strings.TrimSpace(r.PostFormValue("name")), Role: role, PasswordHash: hash, MustChange: true}
-				if o, err = s.Store.CreateOrganizer(r.Context(), o); err == nil {
-					s.audit(r, principalOf(r), "organizer.invite", o.Email, string(o.Role))
-					s.renderOrganizers(w, r, http.StatusOK, organizersView{Invited: o.Email, Password: password})
-					return
-				}
-			}
-		}
-	}
-	switch apperr.KindOf(err) {
-	case apperr.KindInvalid, apperr.KindConflict:
-		s.renderOrganizers(w, r, http.StatusBadRequest, organizersView{Error: err.Error()})
-	default:
-		s.failErr(w, r, err)
-	}
 }
 
 type tokensView struct {

@@ -13,7 +13,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/musterhq/muster/shared/apperr"
-	"github.com/musterhq/muster/shared/web"
 )
 
 // campaign is the part of campaigns' campaign the console shows.
@@ -30,6 +29,12 @@ type campaign struct {
 	Petition    *petition      `json:"petition"`
 	CreatedAt   string         `json:"created_at"`
 	ScheduledAt *time.Time     `json:"scheduled_at"`
+	// DefaultLanguage, Content and Urgent are kept as they are when the
+	// editor saves: it writes the default language's text and email, and
+	// leaves the rest (other languages, auto-replies, reminders' words).
+	DefaultLanguage string                                `json:"default_language"`
+	Content         map[string]map[string]json.RawMessage `json:"content"`
+	Urgent          bool                                  `json:"urgent"`
 }
 
 // KindWord is the campaign's kind as organizers say it.
@@ -56,11 +61,9 @@ func (c campaign) ChannelWord() string {
 	}
 }
 
-// Editable reports whether the console's editor can change it: an SMS
-// alert still in draft (other kinds are edited through the API).
-func (c campaign) Editable() bool {
-	return c.Status == "draft" && (c.Kind == "" || c.Kind == "alert") && c.Channel == "sms" && len(c.Audience.Filter) == 0
-}
+// Editable reports whether the console's editor can change it: any kind
+// on any channel, until it is launched or scheduled.
+func (c campaign) Editable() bool { return c.Status == "draft" }
 
 // results are campaigns' live numbers for step 0.
 type results struct {
@@ -97,6 +100,9 @@ type results struct {
 	Signatures *int64 `json:"signatures"`
 	Goal       int64  `json:"goal"`
 	Calls      *int64 `json:"calls"`
+
+	// Timeline is sends, deliveries and replies over time.
+	Timeline *timeline `json:"timeline"`
 }
 
 // Waiting is how many first messages are not sent yet: with delivery
@@ -200,6 +206,18 @@ type campaignView struct {
 	// Yes and No are who answered a meeting, Signed who signed a
 	// petition: the first answersShown of each (the CSV has them all).
 	Yes, No, Signed []answer
+	// Chart draws Results.Timeline; nil before anything happened.
+	Chart *chart
+	// RescheduleError and RescheduleWhen are a refused new send time
+	// and what was typed; RescheduleDefault fills the picker.
+	RescheduleError   string
+	RescheduleWhen    string
+	RescheduleDefault string
+}
+
+// Failures are the delivery failures in words, most first.
+func (v campaignView) Failures() []failure {
+	return failuresOf(v.Results.Failures)
 }
 
 // answersShown is how many names of each answer the page lists; the
@@ -245,6 +263,12 @@ func (v campaignView) Scheduled() bool {
 }
 
 func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
+	s.showCampaign(w, r, http.StatusOK, nil)
+}
+
+// showCampaign draws a campaign's page; more, when given, adds to it (a
+// refused form's error) before it is drawn.
+func (s *Server) showCampaign(w http.ResponseWriter, r *http.Request, status int, more func(*campaignView)) {
 	ctx := r.Context()
 	c, err := s.campaign(ctx, chi.URLParam(r, "id"))
 	if err != nil {
@@ -252,6 +276,9 @@ func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := campaignView{Campaign: c, Notice: notice(r)}
+	if c.ScheduledAt != nil {
+		v.RescheduleDefault = c.ScheduledAt.In(s.orgZone(ctx)).Format("2006-01-02T15:04")
+	}
 	path := "/campaigns/" + url.PathEscape(c.ID)
 	if err := s.Services.Campaigns.JSON(ctx, http.MethodGet, path+"/results", nil, &v.Results); err != nil {
 		s.failErr(w, r, err)
@@ -272,7 +299,11 @@ func (s *Server) campaignPage(w http.ResponseWriter, r *http.Request) {
 	if v.Results.Waiting() > 0 {
 		v.Held = s.heldBack(ctx, c.ID)
 	}
-	s.render(w, r, http.StatusOK, "campaign", c.Name, v)
+	v.Chart = chartOf(v.Results.Timeline, s.orgZone(ctx))
+	if more != nil {
+		more(&v)
+	}
+	s.render(w, r, status, "campaign", c.Name, v)
 }
 
 // answers reads the first answersShown of a campaign's answer list.
@@ -311,26 +342,22 @@ func notice(r *http.Request) string {
 		return "Cancelled. Nothing more will be sent."
 	case "test":
 		return "Test message sent. Check your phone."
+	case "test-email":
+		return "Test email sent. Look for “[Test]” in your inbox."
+	case "saved":
+		return "Draft saved."
+	case "copied":
+		return "This is a copy: a new draft. Change what you need, then review and launch it."
+	case "rescheduled":
+		return "Rescheduled. It will go out at the new time."
+	case "locked":
+		return "This campaign has been launched or scheduled, so it can no longer be edited. Duplicate it to send a changed copy."
 	case "replied":
 		return "Reply sent."
 	case "handled":
 		return "Marked handled."
 	default:
 		return ""
-	}
-}
-
-type draftForm struct {
-	Name string `json:"name"`
-	Tag  string `json:"tag"`
-	Body string `json:"body"`
-}
-
-// body is campaigns' create/replace request for an SMS alert.
-func (f draftForm) body() map[string]any {
-	return map[string]any{
-		"name": strings.TrimSpace(f.Name), "kind": "alert", "channel": "sms", "body": f.Body,
-		"audience": map[string]string{"tag": strings.TrimSpace(f.Tag)},
 	}
 }
 
@@ -346,9 +373,8 @@ func (s *Server) newCampaignPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "compose", "New campaign", composeView{Form: f})
 }
 
-// createCampaign saves the compose form as a draft. An SMS alert goes on
-// to the editor (live preview, test send); other kinds go to the review
-// page, which previews every channel before launch.
+// createCampaign saves the compose form as a draft and opens it in the
+// editor, whatever its kind.
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 	f := composeFormOf(r.PostFormValue)
 	if s.audienceStep(w, r, &f) {
@@ -372,11 +398,9 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, principalOf(r), "campaign.create", "campaign "+c.ID, c.Name)
-	next := "/campaigns/" + url.PathEscape(c.ID) + "/edit"
-	if !c.Editable() {
-		next = "/campaigns/" + url.PathEscape(c.ID) + "/launch"
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	// Every kind goes on to the editor: its preview, test send and send
+	// time.
+	http.Redirect(w, r, "/campaigns/"+url.PathEscape(c.ID)+"/edit", http.StatusSeeOther)
 }
 
 // audienceCount is a tag's audience: reachable and excluded are the SMS
@@ -398,141 +422,6 @@ type channelCount struct {
 
 func (s *Server) countTag(ctx context.Context, tag string) (audienceCount, error) {
 	return s.countFilter(ctx, map[string]string{"tag": tag})
-}
-
-type editView struct {
-	Campaign campaign
-	Notice   string
-	// Zone names the organization's time zone, in which the send time
-	// is picked.
-	Zone string
-	// TestPhone and TestError are a refused test send's number, as
-	// typed, and why it was refused.
-	TestPhone string
-	TestError string
-}
-
-func (s *Server) editCampaignPage(w http.ResponseWriter, r *http.Request) {
-	c, err := s.campaign(r.Context(), chi.URLParam(r, "id"))
-	if err != nil {
-		s.failErr(w, r, err)
-		return
-	}
-	if !c.Editable() {
-		next := "/campaigns/" + url.PathEscape(c.ID)
-		if c.Status == "draft" {
-			next += "/launch"
-		}
-		http.Redirect(w, r, next, http.StatusSeeOther)
-		return
-	}
-	s.render(w, r, http.StatusOK, "edit", "Edit "+c.Name, editView{Campaign: c, Notice: notice(r), Zone: s.orgZone(r.Context()).String()})
-}
-
-// preview is what the editor shows as the organizer types: campaigns'
-// rendering for a sample member, its length, warnings, and the audience.
-type preview struct {
-	Saved    bool          `json:"saved"`
-	Error    string        `json:"error,omitempty"`
-	Field    string        `json:"field,omitempty"`
-	Text     string        `json:"text"`
-	Encoding string        `json:"encoding"`
-	Units    int           `json:"units"`
-	Segments int           `json:"segments"`
-	Plain    string        `json:"plain,omitempty"`
-	Warnings []string      `json:"warnings"`
-	Audience audienceCount `json:"audience"`
-}
-
-// saveDraft replaces the draft with the editor's fields and answers the
-// preview: the editor calls it as the organizer types.
-func (s *Server) saveDraft(w http.ResponseWriter, r *http.Request) {
-	id := url.PathEscape(chi.URLParam(r, "id"))
-	var f draftForm
-	if err := web.DecodeJSON(r, &f); err != nil {
-		s.writeJSONError(w, r, err)
-		return
-	}
-	out := preview{Warnings: []string{}}
-	err := s.Services.Campaigns.JSON(r.Context(), http.MethodPut, "/campaigns/"+id, f.body(), nil)
-	if err != nil {
-		if apperr.KindOf(err) != apperr.KindInvalid {
-			s.writeJSONError(w, r, err)
-			return
-		}
-		// Mid-typing a merge field is normal: say what is wrong, keep going.
-		out.Error, out.Field = err.Error(), apperr.FieldOf(err)
-	} else {
-		out.Saved = true
-		var p struct {
-			SMS *struct {
-				Body   string `json:"body"`
-				Length struct {
-					Encoding string `json:"encoding"`
-					Units    int    `json:"units"`
-					Segments int    `json:"segments"`
-				} `json:"length"`
-				Plain *struct {
-					Body string `json:"body"`
-				} `json:"plain"`
-			} `json:"sms"`
-			Warnings []string `json:"warnings"`
-		}
-		if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns/"+id+"/preview", map[string]any{}, &p); err != nil {
-			s.writeJSONError(w, r, err)
-			return
-		}
-		if p.SMS != nil {
-			out.Text, out.Encoding, out.Units, out.Segments = p.SMS.Body, p.SMS.Length.Encoding, p.SMS.Length.Units, p.SMS.Length.Segments
-			if p.SMS.Plain != nil {
-				out.Plain = p.SMS.Plain.Body
-			}
-		}
-		if p.Warnings != nil {
-			out.Warnings = p.Warnings
-		}
-	}
-	if tag := strings.TrimSpace(f.Tag); tag != "" {
-		if out.Audience, err = s.countTag(r.Context(), tag); err != nil {
-			s.writeJSONError(w, r, err)
-			return
-		}
-	}
-	web.WriteJSON(w, http.StatusOK, out)
-}
-
-// testSend texts the draft to the organizer's phone, typed any common
-// way ("(212) 555-1990"; campaigns reads it as an import does). A number
-// campaigns refuses is shown on the editor with what was typed, not on an
-// error page.
-func (s *Server) testSend(w http.ResponseWriter, r *http.Request) {
-	id := chi.URLParam(r, "id")
-	phone := strings.TrimSpace(r.PostFormValue("phone"))
-	err := apperr.Invalid("phone", "give a phone number to send the test to")
-	if phone != "" {
-		err = s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/campaigns/"+url.PathEscape(id)+"/test", map[string]string{"phone": phone}, nil)
-	}
-	if err != nil {
-		if apperr.KindOf(err) != apperr.KindInvalid || apperr.FieldOf(err) != "phone" {
-			s.failErr(w, r, err)
-			return
-		}
-		c, cerr := s.campaign(r.Context(), id)
-		if cerr != nil {
-			s.failErr(w, r, cerr)
-			return
-		}
-		msg := "“" + phone + "” is not a phone number we can text. Type it as you would dial it, such as (212) 555-0100."
-		if phone == "" {
-			msg = "Give a phone number to send the test to."
-		}
-		s.render(w, r, http.StatusBadRequest, "edit", "Edit "+c.Name, editView{Campaign: c, TestPhone: phone, TestError: msg, Zone: s.orgZone(r.Context()).String()})
-		return
-	}
-	// The address goes in the log: texting others from the union's number
-	// is a threat the audit log is for (the API records it too).
-	s.audit(r, principalOf(r), "campaign.test", "campaign "+id, "to "+phone)
-	http.Redirect(w, r, "/campaigns/"+url.PathEscape(id)+"/edit?notice=test", http.StatusSeeOther)
 }
 
 // parseLocal reads a datetime-local value ("2026-12-08T16:00") as a wall

@@ -37,7 +37,12 @@ type composeForm struct {
 	Place     string
 	VideoURL  string
 	Reminders string
-	// Petition.
+	// KeepAudience says the editor keeps the draft's stored audience as
+	// it is: one the builder cannot write (a filter made through the API).
+	KeepAudience bool
+	// Petition (Title, above, is a petition's public title too). Ask is
+	// sign, call or both; empty lets campaigns decide from the call.
+	Ask        string
 	Keyword    string
 	Goal       string
 	CallNumber string
@@ -52,6 +57,7 @@ func composeFormOf(get func(string) string) composeForm {
 		Place: get("place"), VideoURL: strings.TrimSpace(get("video_url")), Reminders: get("reminders"),
 		Keyword: strings.TrimSpace(get("keyword")), Goal: strings.TrimSpace(get("goal")),
 		CallNumber: strings.TrimSpace(get("call_number")), CallScript: get("call_script"),
+		KeepAudience: get("aud_keep") != "", Ask: strings.TrimSpace(get("ask")),
 	}
 	f.Audience = audienceFormOf(get)
 	if f.Kind == "" {
@@ -80,9 +86,14 @@ func (f composeForm) request() (map[string]any, error) {
 	default:
 		return nil, apperr.Invalid("channel", "choose text (SMS), email or both")
 	}
-	audience, err := f.Audience.campaignAudience()
-	if err != nil {
-		return nil, err
+	// An audience the builder cannot write (a filter made through the
+	// API) is kept as stored: keep fills it in from the campaign.
+	var audience map[string]any
+	if !f.KeepAudience {
+		var err error
+		if audience, err = f.Audience.campaignAudience(); err != nil {
+			return nil, err
+		}
 	}
 	req := map[string]any{
 		"name": strings.TrimSpace(f.Name), "kind": f.Kind, "channel": f.Channel,
@@ -193,6 +204,9 @@ func parseReminders(s string) ([]string, error) {
 
 func (f composeForm) petition() (map[string]any, error) {
 	p := map[string]any{}
+	if f.Title != "" {
+		p["title"] = f.Title
+	}
 	if f.Keyword != "" {
 		p["keyword"] = strings.ToUpper(f.Keyword)
 	}
@@ -206,6 +220,22 @@ func (f composeForm) petition() (map[string]any, error) {
 		}
 	}
 	script := strings.TrimSpace(f.CallScript)
+	switch f.Ask {
+	case "":
+	case "sign":
+		if f.CallNumber != "" {
+			p["ask"] = "both" // a number given is a call asked for
+		} else {
+			p["ask"] = "sign"
+		}
+	case "call", "both":
+		if f.CallNumber == "" {
+			return nil, apperr.Invalid("call_number", "give the number members should call, such as +12125550100")
+		}
+		p["ask"] = f.Ask
+	default:
+		return nil, apperr.Invalid("ask", "choose sign, call or both")
+	}
 	switch {
 	case f.CallNumber != "" && script != "":
 		p["call"] = map[string]string{"number": f.CallNumber, "script": script}
@@ -259,6 +289,7 @@ type meeting struct {
 	Place     string    `json:"place"`
 	VideoURL  string    `json:"video_url"`
 	Reminders []string  `json:"reminders"`
+	Duration  string    `json:"duration"`
 }
 
 // Starts is the start in the meeting's own zone.
@@ -280,9 +311,12 @@ func (m meeting) Where() string {
 
 // petition is the part of campaigns' petition the console shows.
 type petition struct {
+	Title   string `json:"title"`
+	Ask     string `json:"ask"`
 	Keyword string `json:"keyword"`
 	Goal    int    `json:"goal"`
 	Call    *struct {
 		Number string `json:"number"`
+		Script string `json:"script"`
 	} `json:"call"`
 }

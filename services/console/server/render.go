@@ -32,6 +32,10 @@ type view struct {
 	// made.
 	Zone *time.Location
 	Now  time.Time
+	// OrgName is the union's name from its settings; SetupPending says
+	// an admin has not finished first-run setup.
+	OrgName      string
+	SetupPending bool
 }
 
 // When is a time as organizers read it, in the organization's zone:
@@ -73,6 +77,7 @@ func templateFuncs() template.FuncMap {
 		"source":         plain.Source,
 		"deferReason":    plain.DeferReason,
 		"add":            func(a, b int) int { return a + b },
+		"minus":          func(a, b int) int { return a - b },
 		"sub":            func(a int64, b int) int64 { return a - int64(b) },
 		"deref":          func(p *int64) int64 { return *p },
 		// dict passes several values to a sub-template.
@@ -118,6 +123,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	v := view{Title: title, Nav: navOf(r.URL.Path), Me: principalOf(r), Data: data, Zone: time.UTC, Now: s.Now()}
 	if v.Me != nil {
 		v.Zone = s.orgZone(r.Context())
+		v.OrgName = s.orgName(r.Context())
+		v.SetupPending = !s.setupDoneOrAssume(r.Context())
 	}
 	if v.Me != nil && v.Me.Session != nil {
 		v.CSRF = v.Me.Session.CSRF

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -65,6 +67,10 @@ type Deps struct {
 	// TokenTTL is how long a new API token lasts unless its maker says;
 	// zero is DefaultTokenTTL.
 	TokenTTL time.Duration
+	// PublicURL is the console's address as organizers reach it: the base
+	// of the links in invitation and password-reset emails. Empty sends
+	// no such emails (an invitation then shows a one-time password).
+	PublicURL string
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// when counting sign-in attempts per address (an ingress in front).
 	TrustedProxies []netip.Prefix
@@ -75,6 +81,10 @@ type Server struct {
 	Deps
 	pages map[string]*template.Template
 	zone  *zoneCache
+	// setup is set once first-run setup is known to be done.
+	setup *atomic.Bool
+	// mail counts account emails still being sent after their answer.
+	mail *sync.WaitGroup
 }
 
 // New parses the templates; a broken template is an error at start, not
@@ -93,7 +103,7 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{Deps: d, pages: pages, zone: &zoneCache{}}, nil
+	return &Server{Deps: d, pages: pages, zone: &zoneCache{}, setup: &atomic.Bool{}, mail: &sync.WaitGroup{}}, nil
 }
 
 // Routes mounts every page and API route, each behind the role it needs.
@@ -108,6 +118,15 @@ func (s *Server) Routes() http.Handler {
 	r.Handle("/static/*", http.StripPrefix("/static/", staticHandler(static)))
 	r.Get("/signin", s.signInPage)
 	r.Post("/signin", s.signIn)
+	// Public like /signin, and protected the same way (a double-submit
+	// CSRF cookie): asking for a password reset (rate-limited, the same
+	// answer whether or not the account exists) and setting a password
+	// from an emailed link (the link's single-use, expiring token is the
+	// proof).
+	r.Get("/account/forgot", s.forgotPage)
+	r.Post("/account/forgot", s.requestReset)
+	r.Get(setPasswordPath, s.linkPage)
+	r.Post(setPasswordPath, s.setPasswordFromLink)
 	// The JSON API: a session (with the CSRF header on writes) or a
 	// Bearer token; answers are JSON, errors included, a path the API does
 	// not have (404) or a method a path does not take (405) too. Each
@@ -189,6 +208,8 @@ func (s *Server) Routes() http.Handler {
 				r.Post("/campaigns/{id}/pause", s.apiCampaignAction("pause"))
 				r.Post("/campaigns/{id}/resume", s.apiCampaignAction("resume"))
 				r.Post("/campaigns/{id}/cancel", s.apiCampaignAction("cancel"))
+				r.Post("/campaigns/{id}/reschedule", s.apiReschedule)
+				r.Post("/campaigns/{id}/duplicate", s.apiDuplicate)
 				r.Get("/campaigns/{id}/rsvps.csv", s.apiAnswersCSV("rsvps"))
 				r.Get("/campaigns/{id}/signatures.csv", s.apiAnswersCSV("signatures"))
 				r.Get("/campaigns/{id}/calls.csv", s.apiAnswersCSV("calls"))
@@ -221,7 +242,7 @@ func (s *Server) Routes() http.Handler {
 		r.Post("/account/password", s.changePassword)
 		// Stewards' pages: their members and their conversations only.
 		r.Group(func(r chi.Router) {
-			r.Use(s.passwordChanged)
+			r.Use(s.passwordChanged, s.setupFirst)
 			r.Get("/", s.dashboard)
 			r.Get("/contacts", s.contactsPage)
 			r.Get("/contacts/{id}", s.contactPage)
@@ -245,7 +266,9 @@ func (s *Server) Routes() http.Handler {
 		})
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(s.require(account.RoleOrganizer), s.passwordChanged)
+		r.Use(s.require(account.RoleOrganizer), s.passwordChanged, s.setupFirst)
+		r.With(s.composeAfterSetup).Get("/campaigns/new", s.newCampaignPage)
+		r.With(s.composeAfterSetup).Post("/campaigns/new", s.createCampaign)
 		r.Get("/contacts/import", s.importForm)
 		r.Get("/contacts/imports/{id}/errors.csv", s.importErrors)
 		r.Get("/optouts/consent.csv", s.consentExport)
@@ -255,12 +278,14 @@ func (s *Server) Routes() http.Handler {
 		r.Post("/contacts/{id}/edit", s.editContact)
 		r.Post("/contacts/{id}/tags", s.tagContact)
 		r.Post("/contacts/tags", s.bulkTag)
-		r.Get("/campaigns/new", s.newCampaignPage)
-		r.Post("/campaigns/new", s.createCampaign)
 		r.Get("/campaigns/audience-count", s.audienceCount)
 		r.Get("/campaigns/{id}/edit", s.editCampaignPage)
+		r.Post("/campaigns/{id}/edit", s.saveEdit)
 		r.Post("/campaigns/{id}/draft", s.saveDraft)
 		r.Post("/campaigns/{id}/test", s.testSend)
+		r.Get("/campaigns/{id}/email-preview", s.emailPreview)
+		r.Post("/campaigns/{id}/duplicate", s.duplicate)
+		r.Post("/campaigns/{id}/reschedule", s.reschedule)
 		r.Get("/campaigns/{id}/launch", s.confirmLaunchPage)
 		r.Post("/campaigns/{id}/launch", s.launch)
 		r.Post("/campaigns/{id}/pause", s.campaignAction("pause"))
@@ -274,6 +299,12 @@ func (s *Server) Routes() http.Handler {
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.require(account.RoleAdmin), s.passwordChanged)
+		// First-run setup: where an admin is taken until it is done.
+		r.Get("/admin/setup", s.setupPage)
+		r.Post("/admin/setup", s.saveSetup)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.require(account.RoleAdmin), s.passwordChanged, s.setupFirst)
 		r.Get("/admin/organizers", s.organizersPage)
 		r.Post("/admin/organizers", s.inviteOrganizer)
 		r.Post("/admin/organizers/{id}/access", s.changeAccessForm)

@@ -22,6 +22,8 @@ type zoneCache struct {
 	mu   sync.Mutex
 	loc  *time.Location
 	read time.Time
+	// name is the organization's name, read with the zone.
+	name string
 }
 
 // orgZone is the organization's time zone, in which pages show times.
@@ -40,6 +42,7 @@ func (s *Server) orgZone(ctx context.Context) *time.Location {
 	var doc struct {
 		Settings struct {
 			TimeZone string `json:"time_zone"`
+			OrgName  string `json:"org_name"`
 		} `json:"settings"`
 	}
 	err := s.Services.Delivery.JSON(ctx, http.MethodGet, "/settings", nil, &doc)
@@ -49,7 +52,7 @@ func (s *Server) orgZone(ctx context.Context) *time.Location {
 	if err == nil {
 		var loc *time.Location
 		if loc, err = time.LoadLocation(doc.Settings.TimeZone); err == nil {
-			z.loc, z.read = loc, now
+			z.loc, z.read, z.name = loc, now, doc.Settings.OrgName
 			return loc
 		}
 	}
@@ -68,4 +71,13 @@ func (s *Server) forgetZone() {
 	s.zone.mu.Lock()
 	s.zone.loc = nil
 	s.zone.mu.Unlock()
+}
+
+// orgName is the organization's name as delivery's settings last gave it
+// (read with the zone); empty when delivery could not say.
+func (s *Server) orgName(ctx context.Context) string {
+	s.orgZone(ctx)
+	s.zone.mu.Lock()
+	defer s.zone.mu.Unlock()
+	return s.zone.name
 }

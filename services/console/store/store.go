@@ -116,6 +116,15 @@ func (s *Store) SetPassword(ctx context.Context, organizerID, hash string, keep 
 	return nil
 }
 
+// SetOneTimePassword gives an account a password its organizer must
+// replace at first sign-in: an invitation that could not be emailed.
+func (s *Store) SetOneTimePassword(ctx context.Context, organizerID, hash string) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE organizers SET password_hash = $2, must_change = true, updated_at = $3 WHERE id = $1`, organizerID, hash, s.now()); err != nil {
+		return fmt.Errorf("setting one-time password: %w", err)
+	}
+	return nil
+}
+
 // Session is a signed-in organizer's session.
 type Session struct {
 	TokenHash []byte

@@ -29,6 +29,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/publish"
 	"github.com/musterhq/muster/services/delivery/ratelimit"
 	"github.com/musterhq/muster/services/delivery/receive"
+	"github.com/musterhq/muster/services/delivery/retention"
 	"github.com/musterhq/muster/services/delivery/review"
 	"github.com/musterhq/muster/services/delivery/rhythm"
 	"github.com/musterhq/muster/services/delivery/settings"
@@ -130,6 +131,15 @@ type Config struct {
 	// their warning and their deadline (both in business days, so a
 	// minute late is nothing).
 	ReviewSweepEvery time.Duration `env:"REVIEW_SWEEP_EVERY" envDefault:"1m"`
+	// Retention: how long each kind of data is kept (package retention,
+	// docs/operations.md "Retention"); 0 keeps it for ever. PurgeEvery is
+	// how often the purge runs.
+	RetainBodies       time.Duration `env:"RETAIN_BODIES" envDefault:"2160h"`
+	RetainReplies      time.Duration `env:"RETAIN_REPLIES" envDefault:"2160h"`
+	RetainStatusEvents time.Duration `env:"RETAIN_STATUS_EVENTS" envDefault:"4320h"`
+	RetainDeadLetters  time.Duration `env:"RETAIN_DEAD_LETTERS" envDefault:"720h"`
+	RetainEmailEvents  time.Duration `env:"RETAIN_EMAIL_EVENTS" envDefault:"720h"`
+	PurgeEvery         time.Duration `env:"PURGE_EVERY" envDefault:"1h"`
 	// SettingsRefresh is how often settings saved on another replica are
 	// picked up.
 	SettingsRefresh time.Duration `env:"SETTINGS_REFRESH" envDefault:"5s"`
@@ -183,6 +193,15 @@ func (c Config) validate() error {
 	if c.ReconcileLookupAfter <= c.TwilioTimeout {
 		errs = append(errs, errors.New("DELIVERY_RECONCILE_LOOKUP_AFTER must be longer than DELIVERY_TWILIO_TIMEOUT, "+
 			"or a text still in flight could be sent again"))
+	}
+	if c.PurgeEvery <= 0 {
+		errs = append(errs, errors.New("DELIVERY_PURGE_EVERY must be positive"))
+	}
+	if c.RetainBodies < 0 || c.RetainReplies < 0 || c.RetainStatusEvents < 0 || c.RetainDeadLetters < 0 || c.RetainEmailEvents < 0 {
+		errs = append(errs, errors.New("DELIVERY_RETAIN_* must be 0 (keep for ever) or positive"))
+	}
+	if c.RetainEmailEvents > 0 && c.RetainEmailEvents < 72*time.Hour {
+		errs = append(errs, errors.New("DELIVERY_RETAIN_EMAIL_EVENTS must be 0 or at least 72h: SendGrid repeats an event for up to 72 hours"))
 	}
 	if err := secret.Check("DELIVERY_UNSUBSCRIBE_SECRET", c.UnsubscribeSecret, secret.MinLength, c.DevMode); err != nil {
 		errs = append(errs, err)
@@ -435,8 +454,22 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	}
 	a.deps.Go(func(ctx context.Context) { src.Run(ctx, cfg.SettingsRefresh) })
 	api.New(st, a.deps.JS, src, log.Named("api")).Routes(r)
+	// Organizers' account email (invitations, password resets) for the
+	// console, and who members' messages come from, for its setup page.
+	var accountMail api.EmailSender
+	if cfg.SendGridAPIKey != "" {
+		accountMail = cfg.sendGrid()
+	}
+	api.NewAccountEmails(accountMail, api.Senders{
+		SMSFrom: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, EmailFrom: cfg.SendGridFrom, EmailFromName: cfg.SendGridFromName,
+	}, log.Named("api")).Routes(r)
 	// Possible opt-outs: organizers decide them through the console; the
 	// sweeper warns before the deadline and treats them as opt-outs at it.
+	purger := retention.New(a.deps.Pool, retention.Policy{
+		Bodies: cfg.RetainBodies, Replies: cfg.RetainReplies, StatusEvents: cfg.RetainStatusEvents,
+		DeadLetters: cfg.RetainDeadLetters, EmailEvents: cfg.RetainEmailEvents,
+	}, o.Clock, a.deps.Registry, log.Named("retention"))
+	a.deps.Go(func(ctx context.Context) { purger.Run(ctx, cfg.PurgeEvery) })
 	reviewer := review.New(st, o.Clock, log.Named("review"))
 	api.NewReviews(st, reviewer, o.Clock, log.Named("api")).Routes(r)
 	a.deps.Go(func(ctx context.Context) { reviewer.Sweep(ctx, cfg.ReviewSweepEvery) })
@@ -452,7 +485,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		return err
 	}
 	links := unsubscribe.NewSigner(keys, publicURL)
-	unsubscribe.NewHandler(links, recv, cfg.OrgName, log.Named("unsubscribe")).Routes(r)
+	// The unsubscribe page names the organization as an admin last saved it.
+	unsubscribe.NewHandler(links, recv, func() string { return src.Current().Settings.OrgName }, log.Named("unsubscribe")).Routes(r)
 	// Members' own rhythm: the states' stricter hours (read now, so no
 	// text goes out before they are known), the keywords and the
 	// preferences page, whose links share the unsubscribe keyring under
@@ -531,9 +565,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *publish.Publisher, links *unsubscribe.Signer, gate *pause.Gate) error {
 	var sender mailer.Sender = unconfigured{}
 	if cfg.SendGridAPIKey != "" {
-		sender = sendgrid.NewClient(sendgrid.Config{
-			APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.SendGridFrom, FromName: cfg.SendGridFromName, Timeout: cfg.TwilioTimeout,
-		})
+		sender = cfg.sendGrid()
 	}
 	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, ReplyDomain: cfg.InboundEmailDomain,
 		Prefs: a.prefs.URL, Gate: gate}, st, sender, pub, links, a.deps.Log.Named("mailer"))
@@ -542,6 +574,13 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
 		Subjects: []string{events.SendSubject(events.ChannelEmail), events.RetrySubject(events.ChannelEmail)}, AckWait: cfg.ackWait(),
 	}, m.Handle)
+}
+
+// sendGrid is a SendGrid client for the configured account.
+func (c Config) sendGrid() *sendgrid.Client {
+	return sendgrid.NewClient(sendgrid.Config{
+		APIKey: c.SendGridAPIKey, APIURL: c.SendGridAPIURL, From: c.SendGridFrom, FromName: c.SendGridFromName, Timeout: c.TwilioTimeout,
+	})
 }
 
 // unconfigured stands where SendGrid is not set up: every batch fails for

@@ -27,7 +27,7 @@ func TestUnsubscribePagesSendSecurityHeaders(t *testing.T) {
 	signer := NewSigner(keyring(t, newKey), "https://muster.example.org")
 	unsub := &recorded{}
 	r := chi.NewRouter()
-	NewHandler(signer, unsub, "Local 1199", zaptest.NewLogger(t)).Routes(r)
+	NewHandler(signer, unsub, func() string { return "Local 1199" }, zaptest.NewLogger(t)).Routes(r)
 	good := Path + "?t=" + signer.Token(Subject{Address: "ana@example.org", MessageID: "m1"})
 	sum := sha256.Sum256([]byte(pageStyle))
 	hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"

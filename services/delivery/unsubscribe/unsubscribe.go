@@ -147,12 +147,13 @@ type Unsubscriber interface {
 type Handler struct {
 	signer  *Signer
 	unsub   Unsubscriber
-	orgName string
+	orgName func() string
 	log     *zap.Logger
 }
 
-// NewHandler builds the pages.
-func NewHandler(s *Signer, u Unsubscriber, orgName string, log *zap.Logger) *Handler {
+// NewHandler builds the pages; orgName reads the organization's name
+// at each request, so a name an admin saves shows at once.
+func NewHandler(s *Signer, u Unsubscriber, orgName func() string, log *zap.Logger) *Handler {
 	return &Handler{signer: s, unsub: u, orgName: orgName, log: log}
 }
 
@@ -191,17 +192,17 @@ type pageData struct {
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	sub, err := h.signer.Parse(r.URL.Query().Get("t"))
 	if err != nil {
-		h.render(w, http.StatusBadRequest, pageData{Org: h.orgName, Bad: true})
+		h.render(w, http.StatusBadRequest, pageData{Org: h.orgName(), Bad: true})
 		return
 	}
-	h.render(w, http.StatusOK, pageData{Org: h.orgName, Address: sub.Address})
+	h.render(w, http.StatusOK, pageData{Org: h.orgName(), Address: sub.Address})
 }
 
 func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	sub, err := h.signer.Parse(r.URL.Query().Get("t"))
 	if err != nil {
 		h.log.Warn("unsubscribe with a bad token")
-		h.render(w, http.StatusBadRequest, pageData{Org: h.orgName, Bad: true})
+		h.render(w, http.StatusBadRequest, pageData{Org: h.orgName(), Bad: true})
 		return
 	}
 	how := "unsubscribe page"
@@ -214,7 +215,7 @@ func (h *Handler) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "We could not record that just now. Please try again in a minute. (reference "+id+")", http.StatusServiceUnavailable)
 		return
 	}
-	h.render(w, http.StatusOK, pageData{Org: h.orgName, Address: sub.Address, Done: true})
+	h.render(w, http.StatusOK, pageData{Org: h.orgName(), Address: sub.Address, Done: true})
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, d pageData) {

@@ -27,7 +27,10 @@ var secretName = regexp.MustCompile(`KEY|SECRET|TOKEN|PASSWORD|SID|SEED|CREDENTI
 // identifiers match secretName but name no secret, and may be optional:
 // a Twilio Messaging Service SID (MG...) is shown in Twilio's console to
 // anyone on the account and signs nothing.
-var identifiers = map[string]bool{"DELIVERY_TWILIO_MESSAGING_SERVICE_SID": true}
+// Grafana's GF_AUTH_* switches (anonymous viewers, no sign-in form) hold
+// no secret either.
+var identifiers = map[string]bool{"DELIVERY_TWILIO_MESSAGING_SERVICE_SID": true,
+	"GF_AUTH_ANONYMOUS_ENABLED": true, "GF_AUTH_ANONYMOUS_ORG_ROLE": true, "GF_AUTH_BASIC_ENABLED": true, "GF_AUTH_DISABLE_LOGIN_FORM": true}
 
 // rotationLists are secrets that are empty unless a key is being rotated
 // (the previous keys, which still verify): each must be exactly ${VAR:-},
@@ -165,8 +168,18 @@ func composeProblems(data []byte) []string {
 	sort.Strings(names)
 	for _, name := range names {
 		s := f.Services[name]
-		// Only the gateway publishes, and only its HTTP and HTTPS ports.
-		if name != edgeService && len(s.Ports) > 0 {
+		// Only the gateway publishes, and only its HTTP and HTTPS ports;
+		// the operators' dashboards (profile observability) only on the
+		// host's loopback, for an SSH tunnel.
+		switch {
+		case name == edgeService:
+		case slices.Equal(s.Profiles, []string{"observability"}):
+			for _, port := range s.Ports {
+				if !strings.HasPrefix(fmt.Sprint(port), "127.0.0.1:") {
+					add("%s: publishes %v beyond the host's loopback; an operators' tool publishes on 127.0.0.1 only", name, port)
+				}
+			}
+		case len(s.Ports) > 0:
 			add("%s: publishes ports %v; only the %s may (use expose for the compose network)", name, s.Ports, edgeService)
 		}
 		if name == edgeService {
@@ -342,6 +355,7 @@ func TestComposeMistakesAreCaught(t *testing.T) {
 		name, old, new, want string
 	}{
 		{"a service's port published", `expose: ["8081"]`, `ports: ["8081:8081"]`, "contacts: publishes ports"},
+		{"grafana published beyond loopback", `"127.0.0.1:3000:3000"`, `"3000:3000"`, "grafana: publishes 3000:3000 beyond the host's loopback"},
 		{"simulator published", "    profiles: [\"dev\"]\n", "    profiles: [\"dev\"]\n    ports: [\"8090:8090\"]\n", "simulator: publishes ports"},
 		{"gateway publishes another port", `- "${MUSTER_HTTPS_PORT:-443}:443"`, `- "8222:8222"`, "publishes container port 8222"},
 		{"simulator in the default profile", "    profiles: [\"dev\"]\n", "", "dev profile only"},

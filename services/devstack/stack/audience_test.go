@@ -171,7 +171,14 @@ func TestConsoleAudiencesAndOneMember(t *testing.T) {
 		run(t, ctx, "saving the draft",
 			chromedp.SendKeys("#body", "Local 1199: nights meeting at Mercy Tuesday. Reply STOP to opt out.", chromedp.ByQuery),
 			chromedp.Submit("#body", chromedp.ByQuery),
-			chromedp.WaitVisible("#confirm-summary", chromedp.ByQuery))
+			chromedp.WaitVisible("#editor", chromedp.ByQuery))
+		// The editor reads the stored expression back into the builder.
+		var firstCond string
+		run(t, ctx, "reading the editor's audience", chromedp.Value("#aud_value_0", &firstCond, chromedp.ByQuery))
+		if firstCond != "nights" {
+			t.Errorf("the editor's first condition is %q, want nights", firstCond)
+		}
+		run(t, ctx, "reviewing", chromedp.Click("#review", chromedp.ByQuery), chromedp.WaitVisible("#confirm-summary", chromedp.ByQuery))
 		waitText(t, ctx, "#confirm-summary", "tagged nights, worksite is Mercy and not tagged steward")
 	}
 	run(t, ctx, "back to a desktop", chromedp.EmulateViewport(1280, 800))

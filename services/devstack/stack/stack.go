@@ -67,6 +67,11 @@ type Options struct {
 	// which the simulator posts members' emails to; empty makes one up
 	// (the simulator is told it either way).
 	InboundSecret string
+	// FirstRun leaves the console's first-run setup for an admin to do
+	// (make run on a fresh database, and the test of setup itself);
+	// otherwise the stack marks setup done, as for a console in use, and
+	// the organization keeps the name its environment gives.
+	FirstRun bool
 	// AdminToken asks for an admin API token (Stack.AdminToken) once the
 	// console runs.
 	AdminToken bool
@@ -303,6 +308,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 		s.ConsoleURL = oa.URL()
+		if !o.FirstRun {
+			if err := oa.MarkSetupDone(ctx, "development stack"); err != nil {
+				return nil, fmt.Errorf("marking the console's setup done: %w", err)
+			}
+		}
 		s.run(runCtx, "console", oa.Run)
 		if o.AdminToken {
 			if s.AdminToken, err = oa.DevAdminToken(ctx, "make run", 30*24*time.Hour); err != nil {

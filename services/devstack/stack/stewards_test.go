@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -76,27 +75,25 @@ func (s *session) json(method, path string, v, out any) (int, string) {
 	return resp.StatusCode, string(raw)
 }
 
-var oneTimePassword = regexp.MustCompile(`id="one-time-password">([^<]+)<`)
-
-// inviteSteward has the admin invite a steward, who signs in and chooses
-// a password; it returns their signed-in session.
+// inviteSteward has the admin invite a steward by email; the steward
+// opens the emailed link, chooses a password and is signed in. It returns
+// their session.
 func inviteSteward(t *testing.T, st *stack.Stack, admin *http.Client, email, name string) *session {
 	t.Helper()
 	_, tok := page(t, admin, st.ConsoleURL+"/admin/organizers")
-	_, body := postForm(t, admin, st.ConsoleURL+"/admin/organizers", url.Values{"csrf": {tok}, "email": {email}, "name": {name}, "role": {"steward"}})
-	m := oneTimePassword.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("inviting %s showed no one-time password: %.400s", email, body)
+	if code, body := postForm(t, admin, st.ConsoleURL+"/admin/organizers", url.Values{"csrf": {tok}, "email": {email}, "name": {name}, "role": {"steward"}}); code != 200 {
+		t.Fatalf("inviting %s = %d %.400s", email, code, body)
+	}
+	link := emailedLinkTo(t, st, email, 1)
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
-	_, tok = page(t, c, st.ConsoleURL+"/signin")
-	if code, body := postForm(t, c, st.ConsoleURL+"/signin", url.Values{"csrf": {tok}, "email": {email}, "password": {m[1]}}); code != 200 {
-		t.Fatalf("%s signing in = %d %.300s", email, code, body)
-	}
-	_, tok = page(t, c, st.ConsoleURL+"/account")
+	_, tok = page(t, c, link)
 	const password = "a steward's long password"
-	if code, body := postForm(t, c, st.ConsoleURL+"/account/password", url.Values{"csrf": {tok}, "current": {m[1]}, "new": {password}, "confirm": {password}}); code != 200 {
+	if code, body := postForm(t, c, st.ConsoleURL+u.Path, url.Values{"csrf": {tok}, "token": {u.Query().Get("token")}, "new": {password}, "confirm": {password}}); code != 200 {
 		t.Fatalf("%s choosing a password = %d %.300s", email, code, body)
 	}
 	_, tok = page(t, c, st.ConsoleURL+"/account")

@@ -32,28 +32,31 @@
     });
   });
 
-  // The new-campaign form: the fields the chosen kind and channel need,
-  // and a live count of the tag's audience on each chosen channel.
+  // The campaign form (new campaign and editor): the fields the chosen
+  // kind and channel need, and a live count of the tag's audience on each
+  // chosen channel. data-kind may name several kinds.
   var compose = document.getElementById("compose");
+  var editorPage = document.getElementById("editor-page");
+  var formRoot = compose || editorPage;
   var countInput = document.querySelector("#compose [data-count]");
-  if (compose) {
-    var kind = document.getElementById("kind");
-    var channel = document.getElementById("channel");
-    var last = null;
-    var showCount = function () {
-      if (!countInput) { return; } // the audience builder keeps its own count
-      if (!last) { text("audience-count", ""); return; }
-      var ch = channel ? channel.value : "sms";
-      var parts = [];
-      if (ch !== "email") { parts.push(audienceText(last)); }
-      if (ch !== "sms") { parts.push(emailText(last)); }
-      text("audience-count", parts.join(" "));
-    };
+  var kind = document.getElementById("kind");
+  var channel = document.getElementById("channel");
+  var last = null;
+  var showCount = function () {
+    if (!countInput) { return; } // the audience builder keeps its own count
+    if (!last) { text("audience-count", ""); return; }
+    var ch = channel ? channel.value : "sms";
+    var parts = [];
+    if (ch !== "email") { parts.push(audienceText(last)); }
+    if (ch !== "sms") { parts.push(emailText(last)); }
+    text("audience-count", parts.join(" "));
+  };
+  if (formRoot) {
     var fit = function () {
-      compose.querySelectorAll("[data-kind]").forEach(function (el) {
-        el.hidden = !kind || el.getAttribute("data-kind") !== kind.value;
+      formRoot.querySelectorAll("[data-kind]").forEach(function (el) {
+        el.hidden = !kind || el.getAttribute("data-kind").split(" ").indexOf(kind.value) < 0;
       });
-      compose.querySelectorAll("[data-channel]").forEach(function (el) {
+      formRoot.querySelectorAll("[data-channel]").forEach(function (el) {
         var ch = channel ? channel.value : "sms";
         el.hidden = ch !== "both" && el.getAttribute("data-channel") !== ch;
       });
@@ -66,33 +69,53 @@
       try { tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* leave it for the organizer */ }
     }
     fit();
-    if (countInput) {
-      var count = debounce(function () {
-        var tag = countInput.value.trim();
-        if (!tag) { last = null; showCount(); return; }
-        fetch("/campaigns/audience-count?tag=" + encodeURIComponent(tag), { headers: { Accept: "application/json" } })
-          .then(function (r) { return r.json(); })
-          .then(function (a) { last = a; showCount(); })
-          .catch(function () { text("audience-count", "The audience could not be counted."); });
-      }, 300);
-      countInput.addEventListener("input", count);
-      count();
-    }
+  }
+  if (compose && countInput) {
+    var count = debounce(function () {
+      var tag = countInput.value.trim();
+      if (!tag) { last = null; showCount(); return; }
+      fetch("/campaigns/audience-count?tag=" + encodeURIComponent(tag), { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (a) { last = a; showCount(); })
+        .catch(function () { text("audience-count", "The audience could not be counted."); });
+    }, 300);
+    countInput.addEventListener("input", count);
+    count();
   }
 
-  // The draft editor: saves as the organizer types and shows campaigns'
-  // own rendering, length and warnings.
+  // The draft editor: saves every field as the organizer types and shows
+  // campaigns' own rendering, length and warnings, and the email in its
+  // sandboxed frame. Without script, "Save draft" posts the form.
   var editor = document.getElementById("editor");
   if (editor) {
     var field = function (id) { return document.getElementById(id); };
+    var skip = { csrf: true, when: true, next: true };
+    var fields = function () {
+      var out = {};
+      editor.querySelectorAll("input[name], select[name], textarea[name]").forEach(function (el) {
+        if (skip[el.name] || ((el.type === "checkbox" || el.type === "radio") && !el.checked)) { return; }
+        out[el.name] = el.value;
+      });
+      return out;
+    };
+    var frame = field("email-frame");
     var pending = null;
+    var inflight = 0;
+    var timer = null;
     var save = function () {
+      clearTimeout(timer);
       text("save-state", "Saving…");
+      inflight++;
       pending = fetch(editor.getAttribute("data-draft"), {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify({ name: field("name").value, tag: field("tag").value, body: field("body").value })
-      }).then(function (r) { return r.json(); }).then(function (p) {
+        body: JSON.stringify(fields())
+      }).then(function (r) {
+        return r.json().then(function (p) {
+          if (!r.ok) { p.saved = false; p.error = p.error || "the campaign could not be saved"; }
+          return p;
+        });
+      }).then(function (p) {
         if (p.error && !p.saved) {
           text("save-state", "Not saved: " + p.error);
           editor.setAttribute("data-invalid", "true");
@@ -102,12 +125,14 @@
         }
         if (p.saved) {
           text("preview", p.text);
-          var c = p.units + " characters, " + plural(p.segments, "segment", "segments") + " (" + p.encoding + ")";
+          var c = p.encoding ? p.units + " characters, " + plural(p.segments, "segment", "segments") + " (" + p.encoding + ")" : "";
           if (p.encoding === "UCS-2") {
             c += ". Warning: a character outside GSM-7 (an emoji or a curly quote) makes every segment hold 70 characters, not 160.";
             if (p.plain) { c += " Straight quotes and dashes would fit in GSM-7."; }
           }
           text("counter", c);
+          text("email-subject", p.subject || "");
+          if (frame && p.email) { frame.src = frame.getAttribute("data-src") + "?v=" + Date.now(); }
           var w = field("warnings");
           w.textContent = "";
           (p.warnings || []).forEach(function (s) {
@@ -117,20 +142,47 @@
             w.appendChild(el);
           });
         }
-        text("audience-count", audienceText(p.audience));
+        last = p.audience || null;
+        showCount();
         return p;
-      }).catch(function () { text("save-state", "Could not save; check your connection."); });
+      }).catch(function () { text("save-state", "Could not save; check your connection."); })
+        .then(function (p) { inflight--; return p; });
       return pending;
     };
-    var later = debounce(save, 400);
-    ["name", "tag", "body"].forEach(function (id) { field(id).addEventListener("input", later); });
-    save();
+    var later = function () { clearTimeout(timer); timer = setTimeout(save, 400); };
+    // One listener for every field, the audience builder's added rows
+    // included.
+    var edited = function (e) {
+      var el = e.target;
+      if (el && el.name && !skip[el.name] && el.type !== "hidden") { later(); }
+    };
+    editor.addEventListener("input", edited);
+    editor.addEventListener("change", edited);
+    // The preview is drawn by the server and the audience builder counts
+    // for itself, so opening the editor writes nothing.
     editor.addEventListener("submit", function (e) {
+      var by = e.submitter;
+      if (!by || by.value !== "review") {
+        // "Save draft" posts the form, once no autosave is under way, so
+        // an earlier version can never land after it.
+        clearTimeout(timer);
+        if (!inflight) { return; }
+        e.preventDefault();
+        pending.then(function () {
+          var next = document.createElement("input");
+          next.type = "hidden";
+          next.name = "next";
+          next.value = "save";
+          editor.appendChild(next);
+          HTMLFormElement.prototype.submit.call(editor);
+        });
+        return;
+      }
       e.preventDefault();
       save().then(function (p) {
         if (!p || (p.error && !p.saved)) { return; }
         var when = field("when").value;
-        var url = editor.getAttribute("action");
+        var url = editor.getAttribute("data-launch");
         // The time is the organization's, as the label says; the server
         // reads it in the organization's zone, whatever this browser's is.
         if (when) { url += "?local=" + encodeURIComponent(when); }

@@ -156,6 +156,9 @@ func run() error {
 		LinkSecret: secrets["CAMPAIGNS_LINK_SECRET"], UnsubscribeSecret: secrets["DELIVERY_UNSUBSCRIBE_SECRET"],
 		InboundSecret: secrets["DELIVERY_SENDGRID_INBOUND_SECRET"],
 		AdminToken:    true,
+		// A fresh console asks its admin to set the union up, unless the
+		// environment already names the union (DELIVERY_ORG_NAME).
+		FirstRun: os.Getenv("DELIVERY_ORG_NAME") == "",
 		// Each service reads its own variables (DELIVERY_CAP_PER_DAY...)
 		// over make run's defaults, as it would run alone.
 		Environment: service.Environ(),
@@ -205,7 +208,7 @@ func run() error {
 	fmt.Printf("                curl -H \"Authorization: Bearer $(cat %s)\" %s/api/campaigns\n", tokenFile, st.ConsoleURL)
 	fmt.Printf("  webhooks      %s%s  %s%s  %s%s\n", st.DeliveryURL, twilio.InboundPath, st.DeliveryURL, twilio.StatusPath, st.DeliveryURL, sendgrid.EventsPath)
 	fmt.Printf("  member pages  %s%s?t=…  %s%s…  %s%s…\n", st.DeliveryURL, unsubscribe.Path, st.CampaignsURL, message.RSVPPath, st.CampaignsURL, message.SignPath)
-	fmt.Printf("  simulator     %s   (GET /sim/outbox shows texts sent; POST /sim/reply answers as a member)\n", st.SimulatorURL)
+	fmt.Printf("  simulator     %s   (GET /sim/outbox shows texts sent, GET /sim/emails emails, invitations included; POST /sim/reply answers as a member)\n", st.SimulatorURL)
 	fmt.Printf("  internal      contacts %s, campaigns %s, delivery %s, nats %s\n", st.ContactsURL, st.CampaignsURL, st.DeliveryURL, st.NATSURL)
 	fmt.Printf("                their APIs need a service token; the operator's (%s) makes one:\n", filepath.Join(cfg.DataDir, operatorKeyFile))
 	fmt.Printf("                curl -H \"Authorization: Bearer $(bin/devstack token contacts)\" %s/contacts\n", st.ContactsURL)
