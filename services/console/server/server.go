@@ -249,13 +249,13 @@ func (s *Server) Routes() http.Handler {
 			r.Get("/inbox", s.inboxPage)
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(s.require(account.RoleSteward), s.passwordChanged)
+			r.Use(s.require(account.RoleSteward), s.passwordChanged, s.setupFirst)
 			r.Post("/inbox/{id}/reply", s.inboxReply)
 			r.Post("/inbox/{id}/handled", s.inboxHandled)
 			r.Post("/inbox/handled", s.inboxHandledMany)
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(s.require(account.RoleViewer), s.passwordChanged)
+			r.Use(s.require(account.RoleViewer), s.passwordChanged, s.setupFirst)
 			r.Get("/contacts/imports/{id}", s.importPage)
 			r.Get("/contacts/imports/{id}/status", s.importStatus)
 			r.Get("/campaigns", s.campaignsPage)
