@@ -44,8 +44,8 @@ type contactsView struct {
 	Worksite, Assignee string
 	Assignees          []assignee
 	Steward            bool
-	Contacts        []contact
-	Next            string
+	Contacts           []contact
+	Next               string
 	// Tagged reports a bulk tag change; Error a refused one.
 	Tagged string
 	Error  string
