@@ -60,9 +60,12 @@ type Deps struct {
 	Contacts  *contacts.Client
 	Sender    Sender
 	Settings  message.Settings
-	Hub       *results.Hub
-	Clock     func() time.Time
-	Log       *zap.Logger
+	// Org records the union's name the console sets (nil: it cannot be
+	// set here).
+	Org   OrgNames
+	Hub   *results.Hub
+	Clock func() time.Time
+	Log   *zap.Logger
 }
 
 // Handler serves the campaigns API.
@@ -118,6 +121,8 @@ func (h *Handler) Routes(r chi.Router) {
 	r.Post("/inbox/handled", h.handledMany)
 	r.Post("/inbox/{id}/reply", h.inboxReply)
 	r.Post("/inbox/{id}/handled", h.inboxHandled)
+	r.Get("/settings/org-name", h.getOrgName)
+	r.Put("/settings/org-name", h.putOrgName)
 	// The pages members open from their links: no styles, no scripts,
 	// and the member-page headers on every answer.
 	links := r.With(web.MemberPages())

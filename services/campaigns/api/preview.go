@@ -190,7 +190,7 @@ func (h *Handler) preview(w http.ResponseWriter, r *http.Request) {
 				p.Warnings = append(p.Warnings, "the text is over the 1,600-character limit once filled in")
 			}
 			if req.Part == campaign.PartMain {
-				p.Warnings = append(p.Warnings, campaign.Lint(msg.Body, h.Settings.OrgName)...)
+				p.Warnings = append(p.Warnings, campaign.Lint(msg.Body, h.Settings.Name())...)
 			}
 			continue
 		}

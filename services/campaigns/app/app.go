@@ -20,6 +20,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/inbound"
 	"github.com/musterhq/muster/services/campaigns/message"
 	"github.com/musterhq/muster/services/campaigns/migrations"
+	"github.com/musterhq/muster/services/campaigns/orgname"
 	"github.com/musterhq/muster/services/campaigns/results"
 	"github.com/musterhq/muster/services/campaigns/schedule"
 	"github.com/musterhq/muster/services/campaigns/sender"
@@ -210,7 +211,12 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if publicURL == "" {
 		publicURL = a.server.URL()
 	}
-	settings := message.Settings{OrgName: cfg.OrgName, Links: message.NewLinks(token.NewSigner(keys), publicURL, cfg.SignLinkTTL)}
+	org := orgname.New(st, cfg.OrgName, log.Named("orgname"))
+	if err := org.Refresh(ctx); err != nil {
+		log.Warn("stored organization name not read; using CAMPAIGNS_ORG_NAME until it is", zap.Error(err))
+	}
+	a.deps.Go(func(ctx context.Context) { org.Run(ctx, 5*time.Second) })
+	settings := message.Settings{OrgName: cfg.OrgName, Org: org.Name, Links: message.NewLinks(token.NewSigner(keys), publicURL, cfg.SignLinkTTL)}
 	cc := contacts.New(a.deps.NC, 10*time.Second)
 	send := sender.New(a.deps.JS)
 	a.fan, err = fanout.New(fanout.Config{PageSize: cfg.FanoutPageSize, Lease: cfg.FanoutLease, Poll: cfg.FanoutPoll, Window: cfg.FanoutWindow},
@@ -262,7 +268,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		return err
 	}
 	api.New(api.Config{OrgZone: cfg.OrgTimeZone, Region: cfg.DefaultRegion, SMSRate: cfg.SMSRate, EmailRate: cfg.EmailRate}, api.Deps{
-		Store: st, Fanout: a.fan, Scheduler: a.scheduler, Contacts: cc, Sender: send, Settings: settings,
+		Store: st, Fanout: a.fan, Scheduler: a.scheduler, Contacts: cc, Sender: send, Settings: settings, Org: org,
 		Hub: a.hub, Clock: o.Clock, Log: log.Named("api"),
 	}).Routes(router)
 	return nil

@@ -55,8 +55,21 @@ func (l *Links) Sign(campaignID, contactID string, ch events.Channel, expires ti
 
 // Settings are the organization's, shared by every builder.
 type Settings struct {
+	// OrgName is the union's name when Org is nil or says nothing.
 	OrgName string
-	Links   *Links
+	// Org reads the union's name as the admin last set it (orgname).
+	Org   func() string
+	Links *Links
+}
+
+// Name is the union's name to use now.
+func (s Settings) Name() string {
+	if s.Org != nil {
+		if n := s.Org(); n != "" {
+			return n
+		}
+	}
+	return s.OrgName
 }
 
 // Builder builds one part of one campaign for any member.
@@ -108,7 +121,7 @@ func New(c *campaign.Campaign, part campaign.Part, step int, notice string, s Se
 		if _, done := b.langs[lang]; done {
 			continue
 		}
-		cp, err := b.compile(lang, c.Content[lang], def, notice, s.OrgName)
+		cp, err := b.compile(lang, c.Content[lang], def, notice, s.Name())
 		if err != nil {
 			return nil, fmt.Errorf("compiling %s %s: %w", part, lang, err)
 		}
@@ -116,7 +129,7 @@ func New(c *campaign.Campaign, part campaign.Part, step int, notice string, s Se
 	}
 	b.def = b.langs[c.DefaultLanguage]
 	if c.Meeting != nil && (part == campaign.PartMain || part == campaign.PartUpdate || part == campaign.PartCancel) {
-		b.attach = []events.Attachment{Calendar(c, part, s.OrgName, now)}
+		b.attach = []events.Attachment{Calendar(c, part, s.Name(), now)}
 	}
 	return b, nil
 }

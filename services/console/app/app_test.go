@@ -39,6 +39,15 @@ type console struct {
 	// created are the bodies of the campaigns asked for; the last one is
 	// served back as campaign c2.
 	created []map[string]any
+	// orgName is the union's name campaigns was last told.
+	orgName string
+}
+
+// toldOrgName is the union's name the console last gave campaigns.
+func (c *console) toldOrgName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.orgName
 }
 
 func (c *console) creates() []map[string]any {
@@ -136,6 +145,15 @@ func startConsoleAt(t *testing.T, limit int, firstRun bool, change ...func(*app.
 			_, _ = io.WriteString(w, `{"items": []}`)
 		case r.URL.Path == "/inbox/conversations":
 			_, _ = io.WriteString(w, `{"conversations": []}`)
+		case r.Method == http.MethodPut && r.URL.Path == "/settings/org-name":
+			var body struct {
+				OrgName string `json:"org_name"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			c.mu.Lock()
+			c.orgName = body.OrgName
+			c.mu.Unlock()
+			_ = json.NewEncoder(w).Encode(body)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = io.WriteString(w, `{"error": "no such campaign", "kind": "not_found"}`)
@@ -155,6 +173,18 @@ func startConsoleAt(t *testing.T, limit int, firstRun bool, change ...func(*app.
 	cfg.DevMode = true
 	for _, f := range change {
 		f(&cfg)
+	}
+	if cfg.ServiceKey != seed {
+		// A change gave the console another key (a stand-in for delivery
+		// that checks its own): the stand-in for campaigns trusts it.
+		key, err := svcauth.ParsePrivateKey(cfg.ServiceKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trusted, _ := svcauth.ParseTrusted("console=" + svcauth.PublicKey(key))
+		if verifier, err = svcauth.NewVerifier("campaigns", trusted, time.Now); err != nil {
+			t.Fatal(err)
+		}
 	}
 	a, err := app.New(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{Now: c.clock.Now})
 	if err != nil {

@@ -92,7 +92,6 @@ func withDelivery(t *testing.T, emailOn bool) (*fakeDelivery, func(*app.Config))
 	t.Cleanup(srv.Close)
 	return d, func(cfg *app.Config) {
 		cfg.DeliveryURL, cfg.ServiceKey = srv.URL, seed
-		cfg.CampaignsURL = "http://127.0.0.1:1" // not asked by these tests
 	}
 }
 
@@ -388,6 +387,11 @@ func TestFirstRunSetupComesFirst(t *testing.T) {
 		if s[k] != v {
 			t.Errorf("delivery's %s = %v, want %q", k, s[k], v)
 		}
+	}
+	// Campaigns is told too: {{org_name}} and the first-text check name
+	// the union.
+	if got := c.toldOrgName(); got != "Local 1199" {
+		t.Errorf("campaigns was told the union is %q, want Local 1199", got)
 	}
 	if resp, _ := admin.do("GET", "/admin/organizers", nil, nil); resp.StatusCode != http.StatusOK {
 		t.Errorf("after setup /admin/organizers = %d, want 200", resp.StatusCode)

@@ -232,6 +232,10 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.forgetZone()
+	if err := s.shareOrgName(r.Context(), m.OrgName, p.Label); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
 	s.audit(r, p, "settings.change", "messaging settings",
 		fmt.Sprintf("window %s, zone %s, caps %d/day %d/week, shift-aware %t", m.SendWindow, m.TimeZone, m.CapPerDay, m.CapPerWeek, shift))
 	s.renderSettings(w, r, http.StatusOK, settingsView{Messaging: saved, Saved: true})

@@ -128,6 +128,10 @@ func (s *Server) apiPutSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.forgetZone()
+	if err := s.shareOrgName(r.Context(), m.OrgName, p.Label); err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
 	s.audit(r, p, "settings.change", "messaging settings",
 		fmt.Sprintf("window %s, zone %s, caps %d/day %d/week", m.SendWindow, m.TimeZone, m.CapPerDay, m.CapPerWeek))
 	web.WriteJSON(w, http.StatusOK, saved)

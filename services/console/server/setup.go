@@ -192,6 +192,10 @@ func (s *Server) saveSetup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.forgetZone()
+	if err := s.shareOrgName(r.Context(), m.OrgName, p.Label); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
 	if err := s.Store.MarkSetupDone(r.Context(), p.Label); err != nil {
 		s.failErr(w, r, err)
 		return

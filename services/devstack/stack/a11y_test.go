@@ -39,12 +39,16 @@ func TestEveryConsolePageIsAccessibleAndFitsAPhone(t *testing.T) {
 	extra := seedOrganizingDay(t, api, st)
 
 	ctx := browserContext(t)
-	run(t, ctx, "opening the sign-in page", chromedp.Navigate(st.ConsoleURL+"/signin"), chromedp.WaitReady("main", chromedp.ByQuery))
-	if v := axeViolations(t, ctx, string(axe)); len(v) > 0 {
-		t.Errorf("/signin: accessibility violations:\n  %s", strings.Join(v, "\n  "))
-	}
-	if wide := widerThanPhone(t, ctx); len(wide) > 0 {
-		t.Errorf("/signin scrolls sideways at %d px: %s", phoneWidth, strings.Join(wide, "; "))
+	// The pages before signing in.
+	for _, page := range []string{"/signin", "/account/forgot"} {
+		run(t, ctx, "opening "+page, chromedp.Navigate(st.ConsoleURL+page), chromedp.WaitReady("main", chromedp.ByQuery))
+		if v := axeViolations(t, ctx, string(axe)); len(v) > 0 {
+			t.Errorf("%s: accessibility violations:\n  %s", page, strings.Join(v, "\n  "))
+		}
+		if wide := widerThanPhone(t, ctx); len(wide) > 0 {
+			t.Errorf("%s scrolls sideways at %d px: %s", page, phoneWidth, strings.Join(wide, "; "))
+		}
+		shoot(t, ctx, os.Getenv("MUSTER_SCREENSHOTS"), shotName(page))
 	}
 	signIn(t, ctx, st.ConsoleURL, consoleAdmin, consolePassword)
 
