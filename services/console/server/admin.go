@@ -184,12 +184,12 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 	v.StateRules, v.StateRulesError = s.stateRules(r)
 	v.StateRuleSaved = r.URL.Query().Get("saved") == "state_rule"
 	v.DeadlineSaved = r.URL.Query().Get("saved") == "reply_deadline"
-	if d, err := s.Store.ReplyDeadline(r.Context()); err != nil {
+	d, err := s.Store.ReplyDeadline(r.Context())
+	if err != nil {
 		s.failErr(w, r, err)
 		return
-	} else {
-		v.Deadline = strconv.FormatFloat(d.Within.Hours(), 'f', -1, 64)
 	}
+	v.Deadline = strconv.FormatFloat(d.Within.Hours(), 'f', -1, 64)
 	if v.DeadlineInput != "" {
 		v.Deadline = v.DeadlineInput
 	}
