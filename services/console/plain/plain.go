@@ -155,6 +155,26 @@ func word(m map[string]string, term string) string {
 	return strings.ReplaceAll(term, "_", " ")
 }
 
+// SupportLevel says a support rating on the union's 1-5 scale in words,
+// with its number: "1 · Leader" … "5 · Opposed"; 0 (or anything else) is
+// "Unassessed". The scale is the AFL-CIO's "chart the workplace" one
+// (docs/contacts.md, "Ratings").
+func SupportLevel(level int) string {
+	switch level {
+	case 1:
+		return "1 · Leader"
+	case 2:
+		return "2 · Supporter"
+	case 3:
+		return "3 · Undecided"
+	case 4:
+		return "4 · Leaning against"
+	case 5:
+		return "5 · Opposed"
+	}
+	return "Unassessed"
+}
+
 // failureCodes are the provider error codes organizers meet most, in
 // words: Twilio's messaging errors and the SMTP codes SendGrid reports
 // for bounces. The code itself is shown beside the words, for a talk with

@@ -25,7 +25,7 @@ import (
 // contactQuery are contacts' list and export filters, passed on as given.
 func contactQuery() []string {
 	return []string{"q", "tag", "sms_consent", "email_consent", "has_phone", "has_email", "language", "member_id", "assignee_id",
-		"worksite", "employer", "department", "role", "shift", "filter", "sort"}
+		"worksite", "employer", "department", "role", "shift", "filter", "sort", "rating", "rating_max", "rating_min"}
 }
 
 func contactPath(r *http.Request, rest string) string {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/musterhq/muster/services/console/plain"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/web"
 )
@@ -34,6 +35,12 @@ const (
 	condShift    = "shift"
 	condLanguage = "language"
 	condAttr     = "attr"
+	// The support conditions read the latest rating (contacts'
+	// {"rating": ...} and {"unassessed": true}).
+	condSupportIs  = "support_is"
+	condSupportMax = "support_max"
+	condSupportMin = "support_min"
+	condUnassessed = "unassessed"
 )
 
 // maxAudienceRows is how many conditions the builder takes; the filter
@@ -60,6 +67,10 @@ func audienceKinds() []audienceKind {
 		{condShift, "shift is"},
 		{condLanguage, "language is"},
 		{condAttr, "attribute equals"},
+		{condSupportIs, "support rating is"},
+		{condSupportMax, "support rating at most"},
+		{condSupportMin, "support rating at least"},
+		{condUnassessed, "not yet assessed"},
 	}
 }
 
@@ -72,7 +83,8 @@ type audienceRow struct {
 }
 
 // blank reports a row the organizer left empty, which the builder skips.
-func (r audienceRow) blank() bool { return r.Value == "" && r.Attr == "" }
+// A "not yet assessed" row needs no value, so it is never blank.
+func (r audienceRow) blank() bool { return r.Kind != condUnassessed && r.Value == "" && r.Attr == "" }
 
 // audienceForm is the builder's fields.
 type audienceForm struct {
@@ -195,6 +207,15 @@ func (r audienceRow) condition(i int) (map[string]any, error) {
 		c, err = field("shift", "shift")
 	case condLanguage:
 		c, err = field("language", "language, such as es or en")
+	case condSupportIs, condSupportMax, condSupportMin:
+		level, err := parseLevel("", strings.TrimSpace(strings.SplitN(r.Value, "·", 2)[0]))
+		if err != nil {
+			return nil, invalidRow(i, "value", "say a support level from 1 (leader) to 5 (opposed)")
+		}
+		op := map[string]string{condSupportIs: "eq", condSupportMax: "lte", condSupportMin: "gte"}[r.Kind]
+		c = map[string]any{"rating": map[string]any{"op": op, "value": level}}
+	case condUnassessed:
+		c = map[string]any{"unassessed": true}
 	case condAttr:
 		if err := checkAttrName(r.Attr); err != nil {
 			return nil, invalidRow(i, "attr", "%v", err)
@@ -402,6 +423,12 @@ func filterWords(n any) string {
 	if f, ok := m["field"]; ok && (m["op"] == nil || m["op"] == "eq") {
 		return strings.ReplaceAll(str(f), "_", " ") + " is " + str(m["value"])
 	}
+	if kind, level, ok := supportOfCondition(m); ok {
+		if kind == condUnassessed {
+			return "not yet assessed"
+		}
+		return map[string]string{condSupportIs: "support is ", condSupportMax: "support at most ", condSupportMin: "support at least "}[kind] + plain.SupportLevel(level)
+	}
 	for _, k := range []string{"all", "any"} {
 		list, ok := m[k].([]any)
 		if !ok {
@@ -511,6 +538,13 @@ func rowOfCondition(c any) (audienceRow, bool) {
 	if t, isTag := m["tag"].(string); isTag && len(m) == 1 {
 		return audienceRow{Kind: condTag, Value: t}, true
 	}
+	if kind, level, ok := supportOfCondition(m); ok {
+		r := audienceRow{Kind: kind}
+		if kind != condUnassessed {
+			r.Value = strconv.Itoa(level)
+		}
+		return r, true
+	}
 	name, _ := m["field"].(string)
 	value, isString := m["value"].(string)
 	if op, _ := m["op"].(string); name == "" || !isString || (op != "" && op != "eq") {
@@ -521,4 +555,26 @@ func rowOfCondition(c any) (audienceRow, bool) {
 		return audienceRow{Kind: name, Value: value}, true
 	}
 	return audienceRow{Kind: condAttr, Attr: name, Value: value}, true
+}
+
+// supportOfCondition reads a support condition the builder writes:
+// {"rating": {"op", "value"}} or {"unassessed": true}.
+func supportOfCondition(m map[string]any) (kind string, level int, ok bool) {
+	if len(m) != 1 {
+		return "", 0, false
+	}
+	if yes, isBool := m["unassessed"].(bool); isBool && yes {
+		return condUnassessed, 0, true
+	}
+	r, isMap := m["rating"].(map[string]any)
+	if !isMap {
+		return "", 0, false
+	}
+	v, isNum := r["value"].(float64)
+	op, _ := r["op"].(string)
+	kind = map[string]string{"": condSupportIs, "eq": condSupportIs, "lte": condSupportMax, "gte": condSupportMin}[op]
+	if !isNum || kind == "" || v != float64(int(v)) || v < 1 || v > 5 {
+		return "", 0, false
+	}
+	return kind, int(v), true
 }

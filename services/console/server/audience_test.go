@@ -49,6 +49,13 @@ func TestAudienceBuilderWritesTheFilterLanguage(t *testing.T) {
 			"aud_kind_0": {"no_tag"}, "aud_value_0": {"steward"},
 			"aud_kind_1": {"no_tag"}, "aud_value_1": {"nights"}, "aud_not_1": {"on"}},
 			`{"all":[{"not":{"tag":"steward"}},{"not":{"not":{"tag":"nights"}}}]}`, ""},
+		{"support at most 2", url.Values{"aud_kind_0": {"support_max"}, "aud_value_0": {"2"}},
+			`{"rating":{"op":"lte","value":2}}`, ""},
+		{"support is, at least, and not yet assessed", url.Values{"aud_match": {"any"},
+			"aud_kind_0": {"support_is"}, "aud_value_0": {"3 · Undecided"},
+			"aud_kind_1": {"support_min"}, "aud_value_1": {"4"},
+			"aud_kind_2": {"unassessed"}},
+			`{"any":[{"rating":{"op":"eq","value":3}},{"rating":{"op":"gte","value":4}},{"unassessed":true}]}`, ""},
 		{"a negated lone tag is a filter", url.Values{"aud_kind_0": {"tag"}, "aud_value_0": {"steward"}, "aud_not_0": {"1"}},
 			`{"not":{"tag":"steward"}}`, `{"filter":{"not":{"tag":"steward"}}}`},
 	}
@@ -94,6 +101,9 @@ func TestAudienceBuilderRefusesBadInputByRow(t *testing.T) {
 		{url.Values{"aud_kind_0": {"attr"}, "aud_attr_0": {"???"}, "aud_value_0": {"4B"}}, "aud_attr_0", "not an attribute name"},
 		{url.Values{"aud_kind_0": {"tag"}, "aud_value_0": {strings.Repeat("t", 101)}}, "aud_value_0", "at most 100"},
 		{url.Values{"aud_kind_0": {"worksite"}, "aud_value_0": {strings.Repeat("w", 257)}}, "aud_value_0", "longer than 256"},
+		{url.Values{"aud_kind_0": {"support_max"}, "aud_value_0": {"6"}}, "aud_value_0", "condition 1: say a support level from 1 (leader) to 5"},
+		{url.Values{"aud_kind_0": {"support_is"}, "aud_value_0": {"0"}}, "aud_value_0", "support level from 1"},
+		{url.Values{"aud_kind_0": {"support_min"}, "aud_value_0": {"high"}}, "aud_value_0", "support level from 1"},
 	}
 	for _, c := range cases {
 		f := formOf(c.form)
@@ -119,6 +129,8 @@ func TestAudienceWordsSayTheFilter(t *testing.T) {
 		{"", `{"all":[{"tag":"nights"},{"field":"worksite","op":"eq","value":"Mercy"},{"not":{"tag":"steward"}}]}`, "tagged nights, worksite is Mercy and not tagged steward"},
 		{"", `{"any":[{"field":"union_steward","value":"yes"},{"not":{"field":"shift","op":"eq","value":"Day"}}]}`, "union steward is yes or shift is not Day"},
 		{"", `{"all":[]}`, "everyone"},
+		{"", `{"all":[{"tag":"nights"},{"rating":{"op":"lte","value":2}},{"not":{"unassessed":true}}]}`, "tagged nights, support at most 2 · Supporter and not (not yet assessed)"},
+		{"", `{"unassessed":true}`, "not yet assessed"},
 	} {
 		if got := audienceWords(c.tag, json.RawMessage(c.filter)); got != c.want {
 			t.Errorf("audienceWords(%q, %s) = %q, want %q", c.tag, c.filter, got, c.want)
@@ -137,6 +149,8 @@ func TestStoredAudienceGoesBackIntoTheBuilder(t *testing.T) {
 		{"aud_match": {"any"}, "aud_kind_0": {"no_tag"}, "aud_value_0": {"a"}, "aud_kind_1": {"attr"}, "aud_attr_1": {"unit"}, "aud_value_1": {"4B"}, "aud_not_1": {"1"},
 			"aud_kind_2": {"language"}, "aud_value_2": {"es"}},
 		{"aud_kind_0": {"shift"}, "aud_value_0": {"night"}, "aud_not_0": {"1"}},
+		{"aud_match": {"any"}, "aud_kind_0": {"support_max"}, "aud_value_0": {"2"}, "aud_kind_1": {"unassessed"}, "aud_kind_2": {"support_min"}, "aud_value_2": {"4"}, "aud_not_2": {"1"}},
+		{"aud_kind_0": {"support_is"}, "aud_value_0": {"3"}},
 	} {
 		f := formOf(form)
 		aud, err := f.campaignAudience()

@@ -4,10 +4,12 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/musterhq/muster/services/console/plain"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/web"
 )
@@ -212,6 +214,10 @@ type contactNotes struct {
 	AssignError string
 	// Tag is the tag as typed when it was refused.
 	Tag string
+	// RatingError says why a rating was refused; RatingNote keeps the
+	// note as typed.
+	RatingError string
+	RatingNote  string
 }
 
 func noticeOfContact(q url.Values) string {
@@ -224,6 +230,9 @@ func noticeOfContact(q url.Values) string {
 		return "Tag " + q.Get("tag") + " removed."
 	case "assigned":
 		return "Assigned to " + q.Get("to") + "."
+	case "rated":
+		n, _ := strconv.Atoi(q.Get("rating"))
+		return "Rated " + plain.SupportLevel(n) + "."
 	}
 	return ""
 }

@@ -34,6 +34,8 @@ type contact struct {
 	// Rhythm is the member's own choice of when and how often to be
 	// texted (GET /contacts/{id} only).
 	Rhythm memberRhythm `json:"rhythm"`
+	// Rating is the member's latest support rating, nil while unassessed.
+	Rating *rating `json:"rating"`
 }
 
 type contactsView struct {
@@ -44,8 +46,10 @@ type contactsView struct {
 	Worksite, Assignee string
 	Assignees          []assignee
 	Steward            bool
-	Contacts           []contact
-	Next               string
+	// Support is the support filter chosen (supportQuery).
+	Support  string
+	Contacts []contact
+	Next     string
 	// Tagged reports a bulk tag change; Error a refused one.
 	Tagged string
 	Error  string
@@ -78,6 +82,14 @@ func (s *Server) contactsPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status int, query url.Values, tagged, problem string) {
 	q := filterQuery(query)
+	support := strings.TrimSpace(query.Get("support"))
+	sq, err := supportQuery(support)
+	if err != nil {
+		support, problem = "", err.Error()
+	}
+	for k, v := range sq {
+		q[k] = v
+	}
 	p := principalOf(r)
 	if isSteward(p) {
 		q.Set("assignee_id", p.ID)
@@ -93,7 +105,7 @@ func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status i
 		s.failErr(w, r, err)
 		return
 	}
-	v := contactsView{Q: q.Get("q"), Tag: q.Get("tag"), Consent: q.Get("sms_consent"), Worksite: q.Get("worksite"),
+	v := contactsView{Q: q.Get("q"), Tag: q.Get("tag"), Consent: q.Get("sms_consent"), Support: support, Worksite: q.Get("worksite"),
 		Assignee: q.Get("assignee_id"), Contacts: out.Contacts, Tagged: tagged, Error: problem, Steward: isSteward(p)}
 	if !isSteward(p) && p.Role.Allows(account.RoleOrganizer) {
 		list, err := s.assignees(r.Context())
@@ -104,6 +116,12 @@ func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status i
 		v.Assignees = list
 	}
 	if out.Next != "" {
+		for k := range sq {
+			q.Del(k)
+		}
+		if support != "" {
+			q.Set("support", support)
+		}
 		q.Set("cursor", out.Next)
 		v.Next = "/contacts?" + q.Encode()
 	}
@@ -179,9 +197,14 @@ type turn struct {
 
 type contactView struct {
 	Contact contact
-	Current []consentEntry
-	History []consentEntry
-	Turns   []turn
+	// Ratings are the member's support ratings, newest first;
+	// RatingsError says why they could not be shown, without failing the
+	// page.
+	Ratings      []rating
+	RatingsError string
+	Current      []consentEntry
+	History      []consentEntry
+	Turns        []turn
 	// Rhythm says the member's own rhythm in plain words; RhythmHistory
 	// lists its changes, newest first.
 	Rhythm        []rhythmLine
@@ -223,6 +246,13 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	v.Current, v.History = consent.Current, consent.History
+	var ratings struct {
+		Ratings []rating `json:"ratings"`
+	}
+	if err := s.Services.Contacts.JSON(r.Context(), http.MethodGet, "/contacts/"+id+"/ratings?limit=20", nil, &ratings); err != nil {
+		v.RatingsError = "The rating history could not be loaded: " + err.Error()
+	}
+	v.Ratings = ratings.Ratings
 	v.Rhythm, v.RhythmHistory = rhythmWords(v.Contact.Rhythm, v.Contact.TimeZone)
 	if v.Contact.Phone != "" {
 		var conv struct {

@@ -76,6 +76,7 @@ func templateFuncs() template.FuncMap {
 		"consent":        plain.Consent,
 		"source":         plain.Source,
 		"deferReason":    plain.DeferReason,
+		"support":        plain.SupportLevel,
 		"add":            func(a, b int) int { return a + b },
 		"minus":          func(a, b int) int { return a - b },
 		"sub":            func(a int64, b int) int64 { return a - int64(b) },
@@ -142,7 +143,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 }
 
 func navOf(p string) string {
-	for _, n := range []string{"contacts", "campaigns", "inbox", "optouts", "settings", "admin", "account"} {
+	for _, n := range []string{"contacts", "chart", "campaigns", "inbox", "optouts", "settings", "admin", "account"} {
 		if strings.HasPrefix(p, "/"+n) {
 			return n
 		}

@@ -23,8 +23,9 @@ import (
 // /contacts/export.csv into one filter, all of which must hold: tag
 // (repeatable), assignee_id, worksite, employer, department, role, shift, language,
 // sms_consent and email_consent (subscribed or opted_out), has_phone and
-// has_email (true or false), q (text in the name), and filter (a filter
-// in the audience language, as JSON).
+// has_email (true or false), rating (1 to 5, or unassessed), rating_max
+// and rating_min (1 to 5), q (text in the name), and filter (a filter in
+// the audience language, as JSON).
 func queryFilter(q url.Values) (filter.Node, error) {
 	var parts []filter.Node
 	add := func(raw any) error {
@@ -74,6 +75,9 @@ func queryFilter(q url.Values) (filter.Node, error) {
 		if err := add(cond); err != nil {
 			return filter.Node{}, err
 		}
+	}
+	if err := ratingQuery(q, add); err != nil {
+		return filter.Node{}, err
 	}
 	if v := strings.TrimSpace(q.Get("q")); v != "" {
 		if err := add(map[string]string{"text": v}); err != nil {
@@ -289,7 +293,7 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 		for _, k := range custom {
 			header = append(header, "attributes."+k)
 		}
-		header = append(header, "sms_consent", "email_consent", "created_at")
+		header = append(header, "sms_consent", "email_consent", "created_at", "support_rating", "rated_at")
 		return out.row(header...)
 	}, func(c store.ExportRow) error {
 		cells := []string{c.ID, c.MemberID, c.FirstName, c.LastName, string(c.Phone), string(c.Email)}
@@ -301,6 +305,11 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 			cells = append(cells, c.Attributes[k])
 		}
 		cells = append(cells, c.SMSConsent, c.EmailConsent, c.CreatedAt.UTC().Format(time.RFC3339))
+		if c.Rating != nil {
+			cells = append(cells, strconv.Itoa(c.Rating.Rating), c.Rating.RatedAt.UTC().Format(time.RFC3339))
+		} else {
+			cells = append(cells, "", "")
+		}
 		return out.row(cells...)
 	})
 	if out == nil {

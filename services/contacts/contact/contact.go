@@ -138,6 +138,9 @@ type Contact struct {
 	AssigneeFirstName string    `json:"assignee_first_name"`
 	CreatedAt         time.Time `json:"created_at"`
 	UpdatedAt         time.Time `json:"updated_at"`
+	// Rating is the member's latest support rating, nil while unassessed;
+	// only the rating endpoints change it.
+	Rating *Rating `json:"rating"`
 }
 
 // Draft is what an organizer submits to create a contact, before

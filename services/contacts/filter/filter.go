@@ -9,6 +9,12 @@
 //	{"consent": {"channel": "sms", "status": "subscribed" | "opted_out"}}
 //	{"has": "phone" | "email" | "member_id" | <attribute>}
 //	{"text": "ana"}   (case-insensitive substring of the name)
+//	{"rating": {"op": "eq" | "lte" | "gte", "value": 1-5}}   (latest support rating)
+//	{"unassessed": true}   (no support rating yet)
+//
+// A rating condition never matches an unassessed member: "rating at most
+// 2" is the rated leaders and supporters, and {"not": {"rating": ...}}
+// includes the unassessed.
 package filter
 
 import (
@@ -35,6 +41,8 @@ const (
 	KindConsent
 	KindHas
 	KindText
+	KindRating
+	KindUnassessed
 )
 
 // Op is how a field condition compares.
@@ -46,6 +54,9 @@ const (
 	OpEq     Op = "eq"
 	OpIn     Op = "in"
 	OpPrefix Op = "prefix"
+	// OpLte and OpGte compare a rating: at most, at least.
+	OpLte Op = "lte"
+	OpGte Op = "gte"
 )
 
 // Consent statuses a filter can ask for. A contact whose address has no
@@ -118,6 +129,7 @@ type Node struct {
 	Channel  string   // consent: "sms" or "email"
 	Status   string   // consent
 	Text     string
+	Rating   int // rating: the level compared with Op (eq, lte, gte)
 }
 
 // Everyone is the filter that matches every contact.
@@ -162,7 +174,7 @@ func (p *parser) node(raw json.RawMessage, path string, depth int) (Node, error)
 		return p.field(obj, path)
 	}
 	if len(obj) != 1 {
-		return Node{}, apperr.Invalid(path, "want exactly one of all, any, not, tag, field, consent, has, text; got %s", keys(obj))
+		return Node{}, apperr.Invalid(path, "want exactly one of all, any, not, tag, field, consent, has, text, rating, unassessed; got %s", keys(obj))
 	}
 	for key, val := range obj {
 		sub := path + "." + key
@@ -236,8 +248,16 @@ func (p *parser) node(raw json.RawMessage, path string, depth int) (Node, error)
 				return Node{}, apperr.Invalid(sub+".status", "want subscribed or opted_out, got %q", c.Status)
 			}
 			return Node{Kind: KindConsent, Channel: c.Channel, Status: c.Status}, nil
+		case "rating":
+			return rating(val, sub)
+		case "unassessed":
+			var yes bool
+			if err := json.Unmarshal(val, &yes); err != nil || !yes {
+				return Node{}, apperr.Invalid(sub, "want true; for the assessed, write {\"not\": {\"unassessed\": true}}")
+			}
+			return Node{Kind: KindUnassessed}, nil
 		default:
-			return Node{}, apperr.Invalid(path, "unknown condition %q: want all, any, not, tag, field, consent, has or text", key)
+			return Node{}, apperr.Invalid(path, "unknown condition %q: want all, any, not, tag, field, consent, has, text, rating or unassessed", key)
 		}
 	}
 	return Node{}, apperr.Invalid(path, "is an empty condition")
@@ -298,6 +318,33 @@ func (p *parser) field(obj map[string]json.RawMessage, path string) (Node, error
 		return Node{}, apperr.Invalid(path+".op", "unknown op %q: want eq, in or prefix", op)
 	}
 	return n, nil
+}
+
+// rating reads {"op": "eq"|"lte"|"gte", "value": 1-5}; op defaults to eq.
+func rating(raw json.RawMessage, path string) (Node, error) {
+	var r struct {
+		Op    Op              `json:"op"`
+		Value json.RawMessage `json:"value"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Node{}, apperr.Invalid(path, "want {\"op\": \"eq\"|\"lte\"|\"gte\", \"value\": 1 to 5}")
+	}
+	if r.Op == "" {
+		r.Op = OpEq
+	}
+	if r.Op != OpEq && r.Op != OpLte && r.Op != OpGte {
+		return Node{}, apperr.Invalid(path+".op", "want eq, lte (at most) or gte (at least), got %q", r.Op)
+	}
+	var level int
+	if err := json.Unmarshal(r.Value, &level); err != nil {
+		return Node{}, apperr.Invalid(path+".value", "want a whole number from 1 to 5")
+	}
+	if err := contact.CheckRating(level); err != nil {
+		return Node{}, apperr.Invalid(path+".value", "want a support level from 1 (leader) to 5 (opposed), got %d", level)
+	}
+	return Node{Kind: KindRating, Op: r.Op, Rating: level}, nil
 }
 
 func str(raw json.RawMessage, path string) (string, error) {

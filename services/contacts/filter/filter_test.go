@@ -33,6 +33,10 @@ func TestParse(t *testing.T) {
 			Node{Kind: KindField, Field: Field{Column: "language"}, Op: OpEq, Values: []string{"es"}}},
 		{`{"consent": {"channel": "sms", "status": "opted_out"}}`, Node{Kind: KindConsent, Channel: "sms", Status: StatusOptedOut}},
 		{`{"text": " ana "}`, Node{Kind: KindText, Text: "ana"}},
+		{`{"rating": {"op": "lte", "value": 2}}`, Node{Kind: KindRating, Op: OpLte, Rating: 2}},
+		{`{"rating": {"value": 3}}`, Node{Kind: KindRating, Op: OpEq, Rating: 3}},
+		{`{"rating": {"op": "gte", "value": 5}}`, Node{Kind: KindRating, Op: OpGte, Rating: 5}},
+		{`{"unassessed": true}`, Node{Kind: KindUnassessed}},
 	}
 	for _, c := range cases {
 		got, err := Parse(json.RawMessage(c.in))
@@ -56,6 +60,12 @@ func TestParseRefuses(t *testing.T) {
 		{`{"all": [{}]}`, "filter.all[0]", "exactly one"},
 		{`{"tag": ""}`, "filter.tag", "empty"},
 		{`{"color": "red"}`, "filter", "unknown condition"},
+		{`{"rating": {"op": "lte", "value": 0}}`, "filter.rating.value", "1 (leader) to 5"},
+		{`{"rating": {"value": 6}}`, "filter.rating.value", "1 (leader) to 5"},
+		{`{"rating": {"value": "2"}}`, "filter.rating.value", "whole number"},
+		{`{"rating": {"op": "lt", "value": 2}}`, "filter.rating.op", "want eq, lte"},
+		{`{"rating": 2}`, "filter.rating", "want {"},
+		{`{"unassessed": false}`, "filter.unassessed", "want true"},
 		{`{"field": "worksite", "op": "like", "value": "x"}`, "filter.op", "unknown op"},
 		{`{"field": "worksite", "op": "in", "value": "x"}`, "filter.value", "list of strings"},
 		{`{"field": "worksite", "op": "in", "value": []}`, "filter.value", "1 to"},

@@ -75,6 +75,18 @@ func compile(n filter.Node, a *sqlArgs) string {
 			return "(" + col + " IS NOT NULL AND " + optedOut + ")"
 		}
 		return "(" + col + " IS NOT NULL AND NOT " + optedOut + ")"
+	case filter.KindRating:
+		cmp := "="
+		switch n.Op {
+		case filter.OpLte:
+			cmp = "<="
+		case filter.OpGte:
+			cmp = ">="
+		}
+		// cmp comes from the fixed list above; the level is a parameter.
+		return "(c.rating IS NOT NULL AND c.rating " + cmp + " " + a.arg(n.Rating) + "::smallint)"
+	case filter.KindUnassessed:
+		return "(c.rating IS NULL)"
 	case filter.KindField:
 		expr, nullable := fieldExpr(n.Field, a)
 		guard := ""

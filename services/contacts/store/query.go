@@ -109,10 +109,9 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]contact.Contact, strin
 	}
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (listed, error) {
 		var l listed
-		var phone, email string
-		err := r.Scan(&l.c.ID, &l.c.MemberID, &l.c.FirstName, &l.c.LastName, &phone, &email, &l.c.TimeZone, &l.c.Language,
-			&l.c.Tags, &l.c.Attributes, &l.c.AssigneeID, &l.c.AssigneeName, &l.c.AssigneeFirstName, &l.c.CreatedAt, &l.c.UpdatedAt, &l.last, &l.first)
-		l.c.Phone, l.c.Email = contact.Phone(phone), contact.Email(email)
+		targets, done := contactTargets(&l.c)
+		err := r.Scan(append(targets, &l.last, &l.first)...)
+		done()
 		return l, err
 	})
 	if err != nil {
@@ -260,13 +259,11 @@ func (s *Store) Export(ctx context.Context, n filter.Node, columns func(custom [
 		defer rows.Close()
 		for rows.Next() {
 			var r ExportRow
-			var phone, email string
-			if err := rows.Scan(&r.ID, &r.MemberID, &r.FirstName, &r.LastName, &phone, &email, &r.TimeZone, &r.Language,
-				&r.Tags, &r.Attributes, &r.AssigneeID, &r.AssigneeName, &r.AssigneeFirstName, &r.CreatedAt, &r.UpdatedAt,
-				&r.SMSConsent, &r.EmailConsent); err != nil {
+			targets, done := contactTargets(&r.Contact)
+			if err := rows.Scan(append(targets, &r.SMSConsent, &r.EmailConsent)...); err != nil {
 				return fmt.Errorf("reading exported contact: %w", err)
 			}
-			r.Phone, r.Email = contact.Phone(phone), contact.Email(email)
+			done()
 			if err := row(r); err != nil {
 				return err
 			}

@@ -32,15 +32,46 @@ func New(pool *pgxpool.Pool, now func() time.Time) *Store { return &Store{pool: 
 func (s *Store) Now() time.Time { return s.now() }
 
 const contactColumns = `c.id::text, coalesce(c.member_id, ''), c.first_name, c.last_name, coalesce(c.phone, ''),
-	coalesce(c.email, ''), c.time_zone, c.language, c.tags, c.attributes, c.assignee_id, c.assignee_name, c.assignee_first_name,
-	c.created_at, c.updated_at`
+	coalesce(c.email, ''), c.time_zone, c.language, c.tags, c.attributes, c.created_at, c.updated_at,
+	c.rating, c.rated_at, coalesce(c.rated_by, ''), c.assignee_id, c.assignee_name, c.assignee_first_name`
+
+// latestRating is where a contact's latest rating is scanned.
+type latestRating struct {
+	level *int16
+	at    *time.Time
+	by    string
+}
+
+func (l *latestRating) targets() []any { return []any{&l.level, &l.at, &l.by} }
+
+// of is the rating as a contact carries it, nil while unassessed.
+func (l *latestRating) of() *contact.Rating {
+	if l.level == nil || l.at == nil {
+		return nil
+	}
+	n := int(*l.level)
+	return &contact.Rating{Rating: n, Label: contact.RatingLabel(n), RatedBy: l.by, RatedAt: *l.at}
+}
+
+// contactTargets are the scan targets of contactColumns, in order; done
+// finishes the contact once scanned.
+func contactTargets(c *contact.Contact) (targets []any, done func()) {
+	var phone, email string
+	var l latestRating
+	targets = append([]any{&c.ID, &c.MemberID, &c.FirstName, &c.LastName, &phone, &email, &c.TimeZone, &c.Language,
+		&c.Tags, &c.Attributes, &c.CreatedAt, &c.UpdatedAt}, l.targets()...)
+	targets = append(targets, &c.AssigneeID, &c.AssigneeName, &c.AssigneeFirstName)
+	return targets, func() {
+		c.Phone, c.Email = contact.Phone(phone), contact.Email(email)
+		c.Rating = l.of()
+	}
+}
 
 func scanContact(row pgx.Row) (contact.Contact, error) {
 	var c contact.Contact
-	var phone, email string
-	err := row.Scan(&c.ID, &c.MemberID, &c.FirstName, &c.LastName, &phone, &email, &c.TimeZone, &c.Language,
-		&c.Tags, &c.Attributes, &c.AssigneeID, &c.AssigneeName, &c.AssigneeFirstName, &c.CreatedAt, &c.UpdatedAt)
-	c.Phone, c.Email = contact.Phone(phone), contact.Email(email)
+	targets, done := contactTargets(&c)
+	err := row.Scan(targets...)
+	done()
 	return c, err
 }
 
@@ -218,9 +249,21 @@ func (s *Store) Merge(ctx context.Context, intoID, fromID string) (contact.Conta
 		if err != nil {
 			return err
 		}
+		// Ratings follow the member: the history moves, and the latest of
+		// both is the merged contact's.
+		if _, err := tx.Exec(ctx, `UPDATE contact_ratings SET contact_id = $1::uuid WHERE contact_id = $2::uuid`, intoID, fromID); err != nil {
+			return fmt.Errorf("moving the ratings of merged contact %s: %w", fromID, err)
+		}
 		// The source goes first so its phone and email are free to move.
 		if _, err := tx.Exec(ctx, `DELETE FROM contacts WHERE id = $1::uuid`, fromID); err != nil {
 			return fmt.Errorf("deleting merged contact %s: %w", fromID, err)
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE contacts c SET (rating, rated_at, rated_by) = (
+				SELECT r.rating, r.rated_at, r.rated_by FROM contact_ratings r
+				WHERE r.contact_id = c.id ORDER BY r.rated_at DESC, r.id DESC LIMIT 1)
+			WHERE c.id = $1::uuid`, intoID); err != nil {
+			return fmt.Errorf("taking the latest rating into contact %s: %w", intoID, err)
 		}
 		out, err = write(ctx, tx, merged, s.now())
 		return err

@@ -74,7 +74,7 @@ type Config struct {
 	// SendGridAPIURL is empty for SendGrid itself, or the simulator's URL.
 	SendGridAPIURL   string `env:"SENDGRID_API_URL"`
 	SendGridFrom     string `env:"SENDGRID_FROM" envDefault:"alerts@example.org"`
-	SendGridFromName string `env:"SENDGRID_FROM_NAME" envDefault:"Muster"`
+	SendGridFromName string `env:"SENDGRID_FROM_NAME"`
 	// SendGridWebhookKey is the event webhook's verification key as
 	// SendGrid's console shows it (base64); events are refused without it.
 	SendGridWebhookKey string `env:"SENDGRID_WEBHOOK_PUBLIC_KEY"`
@@ -458,7 +458,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	// console, and who members' messages come from, for its setup page.
 	var accountMail api.EmailSender
 	if cfg.SendGridAPIKey != "" {
-		accountMail = cfg.sendGrid()
+		accountMail = cfg.sendGrid(func() string { return src.Current().Settings.OrgName })
 	}
 	api.NewAccountEmails(accountMail, api.Senders{
 		SMSFrom: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, EmailFrom: cfg.SendGridFrom, EmailFromName: cfg.SendGridFromName,
@@ -546,7 +546,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
-	if err := a.startEmail(ctx, cfg, st, pub, links, pause.New("email", "sendgrid", m, o.Clock, log.Named("pause"))); err != nil {
+	if err := a.startEmail(ctx, cfg, st, pub, links, pause.New("email", "sendgrid", m, o.Clock, log.Named("pause")),
+		func() string { return src.Current().Settings.OrgName }); err != nil {
 		return err
 	}
 	metrics.QueueDepth(a.deps.Registry, a.deps.JS, events.StreamSend, "delivery-send", "sms")
@@ -562,10 +563,10 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 // startEmail runs the email pipeline: with SendGrid configured it sends;
 // without, email requests are logged as failed with the reason, so none
 // is silently left behind.
-func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *publish.Publisher, links *unsubscribe.Signer, gate *pause.Gate) error {
+func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *publish.Publisher, links *unsubscribe.Signer, gate *pause.Gate, org func() string) error {
 	var sender mailer.Sender = unconfigured{}
 	if cfg.SendGridAPIKey != "" {
-		sender = cfg.sendGrid()
+		sender = cfg.sendGrid(org)
 	}
 	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, ReplyDomain: cfg.InboundEmailDomain,
 		Prefs: a.prefs.URL, Gate: gate}, st, sender, pub, links, a.deps.Log.Named("mailer"))
@@ -576,10 +577,11 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 	}, m.Handle)
 }
 
-// sendGrid is a SendGrid client for the configured account.
-func (c Config) sendGrid() *sendgrid.Client {
+// sendGrid is a SendGrid client for the configured account; org names
+// the sender when DELIVERY_SENDGRID_FROM_NAME does not.
+func (c Config) sendGrid(org func() string) *sendgrid.Client {
 	return sendgrid.NewClient(sendgrid.Config{
-		APIKey: c.SendGridAPIKey, APIURL: c.SendGridAPIURL, From: c.SendGridFrom, FromName: c.SendGridFromName, Timeout: c.TwilioTimeout,
+		APIKey: c.SendGridAPIKey, APIURL: c.SendGridAPIURL, From: c.SendGridFrom, FromName: c.SendGridFromName, Name: org, Timeout: c.TwilioTimeout,
 	})
 }
 

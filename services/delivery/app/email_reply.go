@@ -80,13 +80,11 @@ func (a *App) startEmailReplies(r chi.Router, cfg Config, st *store.Store, src *
 	// Confirmations go straight to SendGrid, not through the send
 	// pipeline: the address is suppressed by then, and the pipeline
 	// rightly sends nothing to a suppressed address.
+	org := func() string { return src.Current().Settings.OrgName }
 	var mail receive.Mailer
 	if cfg.SendGridAPIKey != "" {
-		mail = sendgrid.NewClient(sendgrid.Config{
-			APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.SendGridFrom, FromName: cfg.SendGridFromName, Timeout: cfg.TwilioTimeout,
-		})
+		mail = cfg.sendGrid(org)
 	}
-	org := func() string { return src.Current().Settings.OrgName }
 	zone := func() *time.Location { return src.Rules().Zone }
 	replies := receive.NewEmailReplies(st, mail, cfg.InboundEmailDomain, org, zone, clock, log.Named("email_reply"))
 	sendgrid.NewInboundWebhook(keys.All(), replies, log.Named("sendgrid_inbound")).Routes(r)

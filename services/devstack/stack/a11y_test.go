@@ -93,7 +93,7 @@ func TestEveryConsolePageIsAccessibleAndFitsAPhone(t *testing.T) {
 	}
 	// The crawl must have reached the pages an organizer lives in, or it
 	// checked too little to mean anything.
-	for _, want := range []string{"/", "/contacts", "/contacts/{id}", "/contacts/imports/{id}", "/campaigns", "/campaigns/{id}", "/campaigns/{id}/launch", "/inbox", "/optouts", "/settings", "/admin/organizers", "/admin/audit"} {
+	for _, want := range []string{"/", "/contacts", "/contacts/{id}", "/contacts/imports/{id}", "/chart", "/campaigns", "/campaigns/{id}", "/campaigns/{id}/launch", "/inbox", "/optouts", "/settings", "/admin/organizers", "/admin/audit"} {
 		if !visited[want] {
 			t.Errorf("the crawl never reached %s (reached %v)", want, keys(visited))
 		}
@@ -111,8 +111,16 @@ func seedOrganizingDay(t *testing.T, api publicAPI, st *stack.Stack) []string {
 	for i, name := range []string{"Ana", "Bo", "Cy"} {
 		body := map[string]any{"first_name": name, "last_name": "Member", "phone": phones[i], "tags": []string{"stewards"},
 			"attributes": map[string]string{"worksite": "Mercy Clinic", "shift": "nights"}}
-		if code, raw := api.json("POST", "/api/contacts", body, nil); code != 201 {
+		var c struct{ ID string }
+		if code, raw := api.json("POST", "/api/contacts", body, &c); code != 201 {
 			t.Fatalf("creating %s = %d %s", name, code, raw)
+		}
+		// Ana and Bo are assessed, so the chart and the member's page
+		// show levels and a rating history.
+		if i < 2 {
+			if code, raw := api.json("PUT", "/api/contacts/"+c.ID+"/rating", map[string]any{"rating": i + 1, "note": "talked at the break"}, nil); code != 200 {
+				t.Fatalf("rating %s = %d %s", name, code, raw)
+			}
 		}
 	}
 	for _, c := range []map[string]any{

@@ -320,7 +320,9 @@
       row.querySelector("[data-aud-attr]").hidden = kind !== "attr";
       var v = row.querySelector("[data-aud-value]");
       if (tagKind(kind)) { v.setAttribute("list", "aud-tags"); } else { v.removeAttribute("list"); }
-      var names = { tag: "Tag", no_tag: "Tag", worksite: "Worksite", shift: "Shift", language: "Language (such as es)", attr: "Value" };
+      var names = { tag: "Tag", no_tag: "Tag", worksite: "Worksite", shift: "Shift", language: "Language (such as es)", attr: "Value",
+        support_is: "Level (1 leader to 5 opposed)", support_max: "Level (1 leader to 5 opposed)", support_min: "Level (1 leader to 5 opposed)" };
+      row.querySelector(".aud-value").hidden = kind === "unassessed";
       row.querySelector("[data-aud-value-label]").textContent = names[kind] || "Tag or value";
     };
     var renumber = function () {
@@ -379,7 +381,7 @@
             text("audience-count", res.d.error || "The audience could not be counted.");
             return;
           }
-          text("audience-count", res.d.total === undefined || (!res.d.total && !q.toString().match(/aud_value_\d+=[^&]/)) ? "" : words(res.d));
+          text("audience-count", res.d.total === undefined || (!res.d.total && !q.toString().match(/aud_value_\d+=[^&]|aud_kind_\d+=unassessed/)) ? "" : words(res.d));
         })
         .catch(function () { if (mine === seq) { text("audience-count", "The audience could not be counted."); } });
     }, 300);

@@ -24,9 +24,12 @@ const MaxPersonalizations = 1000
 type Config struct {
 	APIKey string
 	// APIURL is empty for SendGrid itself, or a stand-in's base URL.
-	APIURL   string
-	From     string
+	APIURL string
+	From   string
+	// FromName is the sender's name; empty, it is Name's answer (the
+	// union's name as the admin set it), read at each send.
 	FromName string
+	Name     func() string
 	Timeout  time.Duration
 }
 
@@ -94,6 +97,14 @@ type Batch struct {
 	Recipients  []Recipient
 }
 
+// fromName is the configured sender's name, else the union's.
+func (c *Client) fromName() string {
+	if c.cfg.FromName == "" && c.cfg.Name != nil {
+		return c.cfg.Name()
+	}
+	return c.cfg.FromName
+}
+
 // Send posts one batch and returns SendGrid's X-Message-Id. Failures are
 // *provider.SendError values. sendgrid-go returns a nil error for 4xx and
 // 5xx answers, so the status code is what decides.
@@ -103,7 +114,7 @@ func (c *Client) Send(ctx context.Context, b Batch) (string, error) {
 	}
 	req := sg.GetRequest(c.cfg.APIKey, "/v3/mail/send", c.host)
 	req.Method = rest.Post
-	req.Body = body(c.cfg.FromName, c.cfg.From, b)
+	req.Body = body(c.fromName(), c.cfg.From, b)
 	resp, err := c.rest.SendWithContext(ctx, req)
 	if err != nil {
 		return "", provider.FromTransport(err)
