@@ -261,6 +261,10 @@ type Member struct {
 	TimeZone  string            `json:"time_zone,omitempty"`
 	Language  string            `json:"language,omitempty"`
 	Fields    map[string]string `json:"fields,omitempty"`
+	// OrganizerFirstName is the first name of the member's assignee (their
+	// organizer or steward), "" when nobody is assigned: the
+	// {{organizer_first_name}} merge field.
+	OrganizerFirstName string `json:"organizer_first_name,omitempty"`
 }
 
 // AudiencePage is one page of an audience. Next is empty on the last page.

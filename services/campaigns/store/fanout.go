@@ -113,9 +113,11 @@ func addRecipients(ctx context.Context, tx pgx.Tx, l *Lease, members []events.Me
 	n := len(members)
 	ids, addrs, first, last, lang, tz, fields := make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n)
+	organizer := make([]string, n)
 	for i := range members {
 		m := &members[i]
 		ids[i], first[i], last[i], lang[i], tz[i] = m.ContactID, m.FirstName, m.LastName, m.Language, m.TimeZone
+		organizer[i] = m.OrganizerFirstName
 		addrs[i] = m.Phone
 		if l.Channel == events.ChannelEmail {
 			addrs[i] = m.Email
@@ -128,10 +130,11 @@ func addRecipients(ctx context.Context, tx pgx.Tx, l *Lease, members []events.Me
 			fields[i] = string(b)
 		}
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO campaign_recipients (campaign_id, contact_id, channel, address, first_name, last_name, language, time_zone, fields, created_at)
-		SELECT $1::uuid, u.id, $2, u.addr, u.first, u.last, u.lang, u.tz, nullif(u.fields, '')::jsonb, $10
-		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS u(id, addr, first, last, lang, tz, fields)
-		ON CONFLICT DO NOTHING`, l.CampaignID, string(l.Channel), ids, addrs, first, last, lang, tz, fields, at)
+	tag, err := tx.Exec(ctx, `INSERT INTO campaign_recipients (campaign_id, contact_id, channel, address, first_name, last_name, language, time_zone, fields, organizer_first_name, created_at)
+		SELECT $1::uuid, u.id, $2, u.addr, u.first, u.last, u.lang, u.tz, nullif(u.fields, '')::jsonb, u.organizer, $10
+		FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $11::text[])
+			AS u(id, addr, first, last, lang, tz, fields, organizer)
+		ON CONFLICT DO NOTHING`, l.CampaignID, string(l.Channel), ids, addrs, first, last, lang, tz, fields, at, organizer)
 	if err != nil {
 		return fmt.Errorf("recording recipients: %w", err)
 	}
@@ -209,7 +212,8 @@ func (s *Store) RecipientsPage(ctx context.Context, campaignID string, kind camp
 	if kind == campaign.StepUpdate || kind == campaign.StepCancel {
 		cond = `EXISTS (SELECT 1 FROM rsvps v WHERE v.campaign_id = r.campaign_id AND v.contact_id = r.contact_id AND v.answer = 'yes')`
 	}
-	rows, err := s.pool.Query(ctx, `SELECT r.contact_id, r.address, r.first_name, r.last_name, r.language, r.time_zone, r.fields
+	rows, err := s.pool.Query(ctx, `SELECT r.contact_id, r.address, r.first_name, r.last_name, r.language, r.time_zone, r.fields,
+			r.organizer_first_name
 		FROM campaign_recipients r
 		WHERE r.campaign_id = $1::uuid AND r.channel = $2 AND r.contact_id > $3 AND `+cond+`
 		ORDER BY r.contact_id LIMIT $4`, campaignID, string(ch), after, limit)
@@ -219,7 +223,7 @@ func (s *Store) RecipientsPage(ctx context.Context, campaignID string, kind camp
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.Member, error) {
 		var m events.Member
 		var addr string
-		err := r.Scan(&m.ContactID, &addr, &m.FirstName, &m.LastName, &m.Language, &m.TimeZone, &m.Fields)
+		err := r.Scan(&m.ContactID, &addr, &m.FirstName, &m.LastName, &m.Language, &m.TimeZone, &m.Fields, &m.OrganizerFirstName)
 		if ch == events.ChannelEmail {
 			m.Email = addr
 		} else {
@@ -238,9 +242,9 @@ func (s *Store) RecipientsPage(ctx context.Context, campaignID string, kind camp
 func (s *Store) Recipient(ctx context.Context, campaignID, contactID string) (events.Member, bool, error) {
 	var m events.Member
 	var ch, addr string
-	err := s.pool.QueryRow(ctx, `SELECT contact_id, channel, address, first_name, last_name, language, time_zone, fields
-		FROM campaign_recipients WHERE campaign_id::text = $1 AND contact_id = $2 ORDER BY channel DESC LIMIT 1`,
-		campaignID, contactID).Scan(&m.ContactID, &ch, &addr, &m.FirstName, &m.LastName, &m.Language, &m.TimeZone, &m.Fields)
+	err := s.pool.QueryRow(ctx, `SELECT contact_id, channel, address, first_name, last_name, language, time_zone, fields,
+		organizer_first_name FROM campaign_recipients WHERE campaign_id::text = $1 AND contact_id = $2 ORDER BY channel DESC LIMIT 1`,
+		campaignID, contactID).Scan(&m.ContactID, &ch, &addr, &m.FirstName, &m.LastName, &m.Language, &m.TimeZone, &m.Fields, &m.OrganizerFirstName)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return events.Member{}, false, nil
 	}

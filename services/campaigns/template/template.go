@@ -43,6 +43,7 @@ const (
 	SignKeyword
 	CallNumber
 	CallScript
+	OrganizerFirstName
 	numFields
 )
 
@@ -52,6 +53,7 @@ var names = [numFields]string{
 	OrgName: "org_name", MeetingTitle: "meeting_title", MeetingTime: "meeting_time",
 	MeetingPlace: "meeting_place", MeetingLink: "meeting_link", RSVPLink: "rsvp_link",
 	SignLink: "sign_link", SignKeyword: "sign_keyword", CallNumber: "call_number", CallScript: "call_script",
+	OrganizerFirstName: "organizer_first_name",
 }
 
 // String is the field's name as written in a template.
@@ -91,7 +93,7 @@ func (s Set) Has(f Field) bool { return s&(1<<f) != 0 }
 // The fields each kind of campaign may use: member fields everywhere,
 // meeting and petition fields only where they mean something.
 const (
-	MemberFields   Set = 1<<FirstName | 1<<LastName | 1<<FullName | 1<<Worksite | 1<<Employer | 1<<Role | 1<<Shift | 1<<OrgName
+	MemberFields   Set = 1<<FirstName | 1<<LastName | 1<<FullName | 1<<Worksite | 1<<Employer | 1<<Role | 1<<Shift | 1<<OrgName | 1<<OrganizerFirstName
 	MeetingFields  Set = 1<<MeetingTitle | 1<<MeetingTime | 1<<MeetingPlace | 1<<MeetingLink | 1<<RSVPLink
 	PetitionFields Set = 1<<SignLink | 1<<SignKeyword | 1<<CallNumber | 1<<CallScript
 )
@@ -205,7 +207,7 @@ func (t *Template) Render(dst []byte, m *events.Member, v *Values) []byte {
 			continue
 		}
 		n := len(dst)
-		dst = t.value(dst, p.field, m, v)
+		dst = t.value(dst, p, m, v)
 		if len(dst) == n {
 			dst = t.write(dst, p.def)
 		}
@@ -221,8 +223,8 @@ func (t *Template) String(m *events.Member, v *Values) string {
 	return string(t.Render(make([]byte, 0, t.size+64), m, v))
 }
 
-func (t *Template) value(dst []byte, f Field, m *events.Member, v *Values) []byte {
-	switch f {
+func (t *Template) value(dst []byte, p *part, m *events.Member, v *Values) []byte {
+	switch f := p.field; f {
 	case FirstName:
 		return t.write(dst, strings.TrimSpace(m.FirstName))
 	case LastName:
@@ -236,6 +238,17 @@ func (t *Template) value(dst []byte, f Field, m *events.Member, v *Values) []byt
 		return t.write(dst, last)
 	case Worksite, Employer, Role, Shift:
 		return t.write(dst, strings.TrimSpace(m.Fields[names[f]]))
+	case OrganizerFirstName:
+		// The member's assignee's first name; a member nobody is assigned
+		// to gets the template's default ({{organizer_first_name|the
+		// union}}) or, without one, the organization's name.
+		if first := strings.TrimSpace(m.OrganizerFirstName); first != "" {
+			return t.write(dst, first)
+		}
+		if p.def != "" {
+			return dst
+		}
+		return t.write(dst, v[OrgName])
 	default:
 		return t.write(dst, v[f])
 	}

@@ -122,3 +122,32 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestOrganizerFirstName(t *testing.T) {
+	v := &Values{}
+	v[OrgName] = "Local 9"
+	withDefault, err := Parse("body", "Hi {{first_name}}, it's {{organizer_first_name|the union}}.", MemberFields, Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare, err := Parse("body", "From {{organizer_first_name}}", MemberFields, Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assigned := &events.Member{FirstName: "Ana", OrganizerFirstName: "Ben"}
+	nobody := &events.Member{FirstName: "Cy"}
+	for _, c := range []struct {
+		t    *Template
+		m    *events.Member
+		want string
+	}{
+		{withDefault, assigned, "Hi Ana, it's Ben."},
+		{withDefault, nobody, "Hi Cy, it's the union."},
+		{bare, assigned, "From Ben"},
+		{bare, nobody, "From Local 9"},
+	} {
+		if got := c.t.String(c.m, v); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+}

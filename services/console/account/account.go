@@ -18,29 +18,38 @@ import (
 	"github.com/musterhq/muster/shared/apperr"
 )
 
-// Role is what an organizer or an API token may do. Roles are ordered:
-// an admin may do all an organizer may, an organizer all a viewer may.
+// Role is what an organizer or an API token may do. Admin, organizer and
+// viewer are ordered: an admin may do all an organizer may, an organizer
+// all a viewer may. A steward stands aside: they may do only what a route
+// opens to stewards (RoleSteward as the need), and there they see only
+// the members assigned to them; organizers and admins may do all of it
+// too, for everyone's members; viewers none of it.
 type Role string
 
 // The roles, from most to least trusted.
 const (
 	RoleAdmin     Role = "admin"
 	RoleOrganizer Role = "organizer"
+	RoleSteward   Role = "steward"
 	RoleViewer    Role = "viewer"
 )
 
 // Roles lists every role, most trusted first, for forms.
-func Roles() []Role { return []Role{RoleAdmin, RoleOrganizer, RoleViewer} }
+func Roles() []Role { return []Role{RoleAdmin, RoleOrganizer, RoleSteward, RoleViewer} }
 
 // ParseRole reads a role name.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(strings.TrimSpace(s)); r {
-	case RoleAdmin, RoleOrganizer, RoleViewer:
+	case RoleAdmin, RoleOrganizer, RoleSteward, RoleViewer:
 		return r, nil
 	default:
-		return "", apperr.Invalid("role", "want admin, organizer or viewer, got %q", s)
+		return "", apperr.Invalid("role", "want admin, organizer, steward or viewer, got %q", s)
 	}
 }
+
+// Assignable reports whether members may be assigned to an account of
+// this role: organizers and stewards (and admins, who organize too).
+func (r Role) Assignable() bool { return r == RoleAdmin || r == RoleOrganizer || r == RoleSteward }
 
 func (r Role) rank() int {
 	switch r {
@@ -55,8 +64,15 @@ func (r Role) rank() int {
 	}
 }
 
-// Allows reports whether r may do what needs the role need.
-func (r Role) Allows(need Role) bool { return r.rank() >= need.rank() && need.rank() > 0 }
+// Allows reports whether r may do what needs the role need. A steward is
+// allowed only what needs a steward; what needs a steward, organizers and
+// admins are allowed too.
+func (r Role) Allows(need Role) bool {
+	if need == RoleSteward {
+		return r == RoleSteward || r.Allows(RoleOrganizer)
+	}
+	return r.rank() >= need.rank() && need.rank() > 0
+}
 
 // Organizer is a person who signs in to the console.
 type Organizer struct {

@@ -72,6 +72,7 @@ func (s *services) count() int {
 // body to send.
 type documentedOp struct {
 	Role        string `json:"x-role"`
+	Steward     bool   `json:"x-steward"`
 	Audited     bool   `json:"x-audited"`
 	RequestBody *struct {
 		Content map[string]struct {
@@ -148,14 +149,16 @@ func TestEveryAPIRouteChecksItsRole(t *testing.T) {
 	}
 	b := newBrowser(t, c.URL())
 	tokens := map[string]string{"admin": admin}
-	for _, role := range []string{"viewer", "organizer"} {
+	for _, role := range []string{"viewer", "steward", "organizer"} {
 		var out tokenOut
 		if code := b.apiJSON("POST", "/api/tokens", admin, map[string]any{"name": "walk " + role, "role": role}, &out); code != http.StatusCreated {
 			t.Fatalf("making a %s token = %d", role, code)
 		}
 		tokens[role] = out.Token
 	}
-	smaller := map[string][]string{"viewer": nil, "organizer": {"viewer"}, "admin": {"viewer", "organizer"}}
+	// Who is refused each x-role. A steward stands outside the order:
+	// refused everything but x-role steward and x-steward operations.
+	smaller := map[string][]string{"viewer": {"steward"}, "steward": {"viewer"}, "organizer": {"viewer", "steward"}, "admin": {"viewer", "steward", "organizer"}}
 
 	send := func(method, path, ct, body, token string) (int, string) {
 		header := map[string]string{"Accept": "application/json"}
@@ -213,7 +216,8 @@ func TestEveryAPIRouteChecksItsRole(t *testing.T) {
 		walked++
 		path := param.ReplaceAllString(route, "x1")
 		ct, body := op.exampleBody(t)
-		ownStore := strings.HasPrefix(route, "/api/organizers") || strings.HasPrefix(route, "/api/tokens") || strings.HasPrefix(route, "/api/saved-replies")
+		ownStore := strings.HasPrefix(route, "/api/organizers") || strings.HasPrefix(route, "/api/tokens") || strings.HasPrefix(route, "/api/saved-replies") ||
+			route == "/api/assignees" || route == "/api/reply-deadline"
 		t.Run(name, func(t *testing.T) {
 			before := svc.count()
 			turnedAway := func(who string, code int, raw, kind string) {
@@ -232,32 +236,51 @@ func TestEveryAPIRouteChecksItsRole(t *testing.T) {
 				turnedAway("no credentials", code, raw, "unauthorized")
 			}
 			for _, role := range smaller[op.Role] {
+				if role == "steward" && op.Steward {
+					// Open to stewards, narrowed to their own members: a
+					// steward token is nobody's assignee, so it sees none.
+					if code, raw := send(method, path, ct, body, tokens[role]); code == http.StatusUnauthorized || code == http.StatusForbidden || code >= 500 {
+						t.Errorf("steward token on an x-steward route = %d %s, want it let in", code, raw)
+					}
+					before = svc.count()
+					continue
+				}
 				if code, raw := send(method, path, ct, body, tokens[role]); code != http.StatusForbidden {
 					t.Errorf("%s token = %d %s, want 403", role, code, raw)
 				} else {
 					turnedAway(role+" token", code, raw, "forbidden")
 				}
 			}
+			who := op.Role
+			if who == "steward" {
+				// A steward is let in, then finds no member of theirs (a
+				// token is nobody's assignee); an organizer reaches the
+				// service.
+				if code, raw := send(method, path, ct, body, tokens["steward"]); code == http.StatusUnauthorized || code == http.StatusForbidden || code >= 500 {
+					t.Errorf("steward token = %d %s, want it let in", code, raw)
+				}
+				before, who = svc.count(), "organizer"
+			}
 			mark := lastAudit()
-			code, raw := send(method, path, ct, body, tokens[op.Role])
+			code, raw := send(method, path, ct, body, tokens[who])
 			switch {
 			case ownStore:
 				// The console's own accounts, tokens and saved replies: x1 names none,
 				// so a 404 shows the handler ran.
 				if code == http.StatusUnauthorized || code == http.StatusForbidden || code >= 500 {
-					t.Errorf("%s token = %d %s, want the handler's answer", op.Role, code, raw)
+					t.Errorf("%s token = %d %s, want the handler's answer", who, code, raw)
 				}
 			case code/100 != 2:
-				t.Errorf("%s token = %d %s, want it passed to the service", op.Role, code, raw)
+				t.Errorf("%s token = %d %s, want it passed to the service", who, code, raw)
 			case svc.count() == before:
-				t.Errorf("%s token got %d without reaching a service", op.Role, code)
+				t.Errorf("%s token got %d without reaching a service", who, code)
 			}
 			want := 0
 			if op.Audited && code/100 == 2 {
 				want = 1
 			}
 			if got := auditedSince(mark); got != want {
-				t.Errorf("%s token = %d left %d audit entries, want %d (x-audited %v)", op.Role, code, got, want, op.Audited)
+				t.Errorf("%s token = %d left %d audit entries, want %d (x-audited %v)", who, code, got, want, op.Audited)
 			}
 		})
 		return nil

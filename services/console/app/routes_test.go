@@ -118,3 +118,39 @@ func TestViewersCannotWrite(t *testing.T) {
 		}
 	}
 }
+
+// stewardRoutes are every route a steward may call: their members, their
+// conversations, answering them, and their own account. A route added to
+// the console is closed to stewards unless it is named here.
+var stewardRoutes = map[string]bool{
+	"GET /": true, "GET /contacts": true, "GET /contacts/{id}": true, "GET /inbox": true,
+	"POST /inbox/{id}/reply": true, "POST /inbox/{id}/handled": true, "POST /inbox/handled": true,
+	"POST /signout": true, "GET /account": true, "POST /account/password": true,
+	"GET /api/contacts": true, "GET /api/contacts/{id}": true, "GET /api/contacts/{id}/assignments": true,
+	"GET /api/inbox/conversations": true, "GET /api/saved-replies": true, "GET /api/assignees": true,
+	"GET /api/reply-deadline": true, "POST /api/inbox/{id}/reply": true, "POST /api/inbox/{id}/handled": true,
+	"POST /api/inbox/handled": true,
+}
+
+func TestStewardsReachOnlyTheirRoutes(t *testing.T) {
+	c := startConsole(t, 1000)
+	admin := signedIn(t, c)
+	steward := firstSignIn(t, c, "steward@muster.test", invite(t, admin, "steward@muster.test", "steward"))
+	for _, rt := range consoleRoutes(t) {
+		method, path, _ := strings.Cut(rt, " ")
+		if public(rt) || method == http.MethodHead || rt == "POST /signout" {
+			continue
+		}
+		header := map[string]string{"X-CSRF-Token": steward.csrf}
+		resp, _ := steward.do(method, concrete(path), url.Values{"csrf": {steward.csrf}}, header)
+		if stewardRoutes[rt] {
+			if refused(resp) {
+				t.Errorf("%s as a steward = %d, want it open to stewards", rt, resp.StatusCode)
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s as a steward = %d, want 403", rt, resp.StatusCode)
+		}
+	}
+}

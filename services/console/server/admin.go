@@ -159,6 +159,13 @@ type settingsView struct {
 	StateRulesError string
 	StateRuleError  string
 	StateRuleSaved  bool
+	// Deadline is how long a reply may wait for an answer (hours, as the
+	// form shows it); DeadlineError why an admin's value was refused, with
+	// DeadlineInput what they typed.
+	Deadline      string
+	DeadlineSaved bool
+	DeadlineError string
+	DeadlineInput string
 }
 
 func (s *Server) settingsPage(w http.ResponseWriter, r *http.Request) {
@@ -176,6 +183,16 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 	v.Console = s.Settings
 	v.StateRules, v.StateRulesError = s.stateRules(r)
 	v.StateRuleSaved = r.URL.Query().Get("saved") == "state_rule"
+	v.DeadlineSaved = r.URL.Query().Get("saved") == "reply_deadline"
+	d, err := s.Store.ReplyDeadline(r.Context())
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	v.Deadline = strconv.FormatFloat(d.Within.Hours(), 'f', -1, 64)
+	if v.DeadlineInput != "" {
+		v.Deadline = v.DeadlineInput
+	}
 	s.render(w, r, status, "settings", "Settings", v)
 }
 

@@ -143,14 +143,21 @@ func (s *Server) apiInboxReply(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	var req struct {
 		Body string `json:"body"`
+		// Conversation names the member's conversation the item is in:
+		// a steward must say it (their members' only).
+		Conversation string `json:"conversation"`
 	}
 	if err := web.DecodeJSON(r, &req); err != nil {
 		s.writeJSONError(w, r, err)
 		return
 	}
+	if err := s.checkInboxItem(r.Context(), principalOf(r), id, req.Conversation); err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
 	var out json.RawMessage
 	if err := s.Services.Campaigns.JSONWithHeader(r.Context(), http.MethodPost, "/inbox/"+url.PathEscape(id)+"/reply",
-		map[string]string{"Idempotency-Key": r.Header.Get("Idempotency-Key")}, req, &out); err != nil {
+		map[string]string{"Idempotency-Key": r.Header.Get("Idempotency-Key")}, map[string]string{"body": req.Body}, &out); err != nil {
 		s.writeJSONError(w, r, err)
 		return
 	}
@@ -162,6 +169,10 @@ func (s *Server) apiInboxReply(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiInboxHandled(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
+	if err := s.checkInboxItem(r.Context(), principalOf(r), id, r.URL.Query().Get("conversation")); err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
 	s.forward(w, r, s.Services.Campaigns, http.MethodPost, "/inbox/"+url.PathEscape(id)+"/handled", bodyOptional, func(_, answer []byte) {
 		s.touch(r, principalOf(r), idOf(answer, "conversation"))
 		s.audit(r, principalOf(r), "inbox.handled", "inbox "+id, "")

@@ -24,7 +24,7 @@ import (
 
 // contactQuery are contacts' list and export filters, passed on as given.
 func contactQuery() []string {
-	return []string{"q", "tag", "sms_consent", "email_consent", "has_phone", "has_email", "language", "member_id",
+	return []string{"q", "tag", "sms_consent", "email_consent", "has_phone", "has_email", "language", "member_id", "assignee_id",
 		"worksite", "employer", "department", "role", "shift", "filter", "sort", "rating", "rating_max", "rating_min"}
 }
 
@@ -33,10 +33,20 @@ func contactPath(r *http.Request, rest string) string {
 }
 
 func (s *Server) apiListContacts(w http.ResponseWriter, r *http.Request) {
+	if p := principalOf(r); isSteward(p) {
+		// A steward's list is their own members, whatever else it asks.
+		q := r.URL.Query()
+		q.Set("assignee_id", p.ID)
+		r.URL.RawQuery = q.Encode()
+	}
 	s.list(w, r, s.Services.Contacts, "/contacts", listing{Name: "contacts", After: "cursor", Pass: contactQuery()})
 }
 
 func (s *Server) apiGetContact(w http.ResponseWriter, r *http.Request) {
+	if err := s.checkMember(r.Context(), principalOf(r), chi.URLParam(r, "id")); err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
 	s.proxy(w, r, s.Services.Contacts, http.MethodGet, contactPath(r, ""), nil)
 }
 

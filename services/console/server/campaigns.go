@@ -137,6 +137,9 @@ type dashboardView struct {
 	Recent    []campaignRow
 	OpenInbox int
 	InboxMore bool
+	// Overdue counts the replies past the reply deadline, for anyone.
+	Overdue     int
+	OverdueMore bool
 	// Reviews are the possible opt-outs waiting for a decision: the
 	// deadline makes them the most urgent thing in the inbox.
 	Reviews reviewsView
@@ -147,6 +150,11 @@ type dashboardView struct {
 const dashboardCampaigns = 8
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	if isSteward(principalOf(r)) {
+		// A steward's work is their members' conversations.
+		http.Redirect(w, r, "/inbox?mine=1", http.StatusSeeOther)
+		return
+	}
 	list, err := s.campaigns(r.Context())
 	if err != nil {
 		s.failErr(w, r, err)
@@ -175,6 +183,13 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	v.OpenInbox, v.InboxMore = len(inbox.Items), len(inbox.Items) == 100
 	v.Reviews = s.openReviews(r.Context())
+	_, names := s.campaignNames(r.Context())
+	overdue, more, err := s.conversations(r.Context(), principalOf(r), inboxFilter{Status: "open", Overdue: true}, names)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	v.Overdue, v.OverdueMore = len(overdue), more
 	s.render(w, r, http.StatusOK, "dashboard", "Dashboard", v)
 }
 

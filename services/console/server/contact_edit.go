@@ -210,6 +210,8 @@ func (s *Server) tagContact(w http.ResponseWriter, r *http.Request) {
 type contactNotes struct {
 	Notice   string
 	TagError string
+	// AssignError says why an assignment was refused.
+	AssignError string
 	// Tag is the tag as typed when it was refused.
 	Tag string
 	// RatingError says why a rating was refused; RatingNote keeps the
@@ -226,6 +228,8 @@ func noticeOfContact(q url.Values) string {
 		return "Tag " + q.Get("tag") + " added."
 	case "tag-removed":
 		return "Tag " + q.Get("tag") + " removed."
+	case "assigned":
+		return "Assigned to " + q.Get("to") + "."
 	case "rated":
 		n, _ := strconv.Atoi(q.Get("rating"))
 		return "Rated " + plain.SupportLevel(n) + "."

@@ -28,6 +28,9 @@ type contact struct {
 	TimeZone   string            `json:"time_zone"`
 	Tags       []string          `json:"tags"`
 	Attributes map[string]string `json:"attributes"`
+	// AssigneeID and AssigneeName are who the member is assigned to.
+	AssigneeID   string `json:"assignee_id"`
+	AssigneeName string `json:"assignee_name"`
 	// Rhythm is the member's own choice of when and how often to be
 	// texted (GET /contacts/{id} only).
 	Rhythm memberRhythm `json:"rhythm"`
@@ -37,6 +40,12 @@ type contact struct {
 
 type contactsView struct {
 	Q, Tag, Consent string
+	// Worksite and Assignee are the list's other filters; Assignees who
+	// members may be assigned to (for organizers); Steward says the list
+	// is the caller's own members.
+	Worksite, Assignee string
+	Assignees          []assignee
+	Steward            bool
 	// Support is the support filter chosen (supportQuery).
 	Support  string
 	Contacts []contact
@@ -54,7 +63,7 @@ type contactsView struct {
 // contactFilters are the list filters the console offers and passes on to
 // contacts' GET /contacts.
 func contactFilters() []string {
-	return []string{"q", "tag", "sms_consent", "worksite", "employer", "cursor", "limit", "has_phone", "has_email"}
+	return []string{"q", "tag", "sms_consent", "worksite", "employer", "cursor", "limit", "has_phone", "has_email", "assignee_id"}
 }
 
 func filterQuery(in url.Values) url.Values {
@@ -81,6 +90,10 @@ func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status i
 	for k, v := range sq {
 		q[k] = v
 	}
+	p := principalOf(r)
+	if isSteward(p) {
+		q.Set("assignee_id", p.ID)
+	}
 	if q.Get("limit") == "" {
 		q.Set("limit", "50")
 	}
@@ -92,7 +105,16 @@ func (s *Server) renderContacts(w http.ResponseWriter, r *http.Request, status i
 		s.failErr(w, r, err)
 		return
 	}
-	v := contactsView{Q: q.Get("q"), Tag: q.Get("tag"), Consent: q.Get("sms_consent"), Support: support, Contacts: out.Contacts, Tagged: tagged, Error: problem}
+	v := contactsView{Q: q.Get("q"), Tag: q.Get("tag"), Consent: q.Get("sms_consent"), Support: support, Worksite: q.Get("worksite"),
+		Assignee: q.Get("assignee_id"), Contacts: out.Contacts, Tagged: tagged, Error: problem, Steward: isSteward(p)}
+	if !isSteward(p) && p.Role.Allows(account.RoleOrganizer) {
+		list, err := s.assignees(r.Context())
+		if err != nil {
+			s.failErr(w, r, err)
+			return
+		}
+		v.Assignees = list
+	}
 	if out.Next != "" {
 		for k := range sq {
 			q.Del(k)
@@ -198,6 +220,8 @@ type contactView struct {
 	Changes []store.AuditEntry
 	// Polls are the member's poll answers, changes included.
 	Polls *memberPolls
+	// Assignees are who the member may be assigned to (organizers only).
+	Assignees []assignee
 }
 
 func (s *Server) contactPage(w http.ResponseWriter, r *http.Request) {
@@ -205,6 +229,10 @@ func (s *Server) contactPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status int, notes contactNotes) {
+	if err := s.checkMember(r.Context(), principalOf(r), chi.URLParam(r, "id")); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
 	id := url.PathEscape(chi.URLParam(r, "id"))
 	v := contactView{Notes: notes}
 	if err := s.Services.Contacts.JSON(r.Context(), http.MethodGet, "/contacts/"+id, nil, &v.Contact); err != nil {
@@ -245,6 +273,12 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status in
 	}
 	v.Changes = changes
 	v.Polls = s.memberPolls(r.Context(), v.Contact.ID)
+	if principalOf(r).Role.Allows(account.RoleOrganizer) {
+		if v.Assignees, err = s.assignees(r.Context()); err != nil {
+			s.failErr(w, r, err)
+			return
+		}
+	}
 	s.render(w, r, status, "contact", v.Contact.name(), v)
 }
 

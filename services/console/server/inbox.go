@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
@@ -64,6 +65,10 @@ type inboxRow struct {
 	Worksite     string
 	CampaignName string
 	Mine         bool
+	// Overdue says the reply has waited past the deadline inside the
+	// member's window (overdue.go); AssigneeName is who it is assigned to.
+	Overdue      bool
+	AssigneeName string
 	// Href opens the conversation with the list's filters kept.
 	Href string
 }
@@ -74,6 +79,7 @@ type inboxRow struct {
 type inboxFilter struct {
 	Status   string
 	Mine     bool
+	Overdue  bool
 	Campaign string
 	Tag      string
 }
@@ -84,6 +90,10 @@ func filterOf(v url.Values) inboxFilter {
 		f.Status = "open"
 	}
 	f.Mine, _ = strconv.ParseBool(v.Get("mine"))
+	f.Overdue, _ = strconv.ParseBool(v.Get("overdue"))
+	if f.Overdue {
+		f.Status = "open" // only an open conversation can be overdue
+	}
 	return f
 }
 
@@ -95,6 +105,9 @@ func (f inboxFilter) Values() url.Values {
 	}
 	if f.Mine {
 		q.Set("mine", "1")
+	}
+	if f.Overdue {
+		q.Set("overdue", "1")
 	}
 	if f.Campaign != "" {
 		q.Set("campaign", f.Campaign)
@@ -128,6 +141,11 @@ func (f inboxFilter) With(key, value string) string {
 		g.Status = value
 	case "mine":
 		g.Mine = value == "1"
+	case "overdue":
+		g.Overdue = value == "1"
+		if g.Overdue {
+			g.Status = "open"
+		}
 	}
 	return g.URL()
 }
@@ -136,7 +154,7 @@ func (f inboxFilter) With(key, value string) string {
 func (f inboxFilter) Cleared() string { return inboxFilter{Status: f.Status}.URL() }
 
 // Any reports whether anything narrows the list beyond its status.
-func (f inboxFilter) Any() bool { return f.Mine || f.Campaign != "" || f.Tag != "" }
+func (f inboxFilter) Any() bool { return f.Mine || f.Overdue || f.Campaign != "" || f.Tag != "" }
 
 // thread is one member's conversation, oldest first: their texts and our
 // answers.
@@ -188,8 +206,11 @@ type inboxView struct {
 	Saved     []store.SavedReply
 	Notice    string
 	Error     string
-	// Reviews are the possible opt-outs, shown first on every tab.
+	// Reviews are the possible opt-outs, shown first on every tab (not to
+	// stewards).
 	Reviews reviewsView
+	// Steward says the caller sees only their own members.
+	Steward bool
 }
 
 // Bounds of the inbox page: rows shown, and conversations read from
@@ -218,11 +239,17 @@ func (f inboxFilter) campaignsQuery(limit int) string {
 
 // contactBrief is what the inbox shows of a member.
 type contactBrief struct {
-	ID         string            `json:"id"`
-	FirstName  string            `json:"first_name"`
-	LastName   string            `json:"last_name"`
-	Tags       []string          `json:"tags"`
-	Attributes map[string]string `json:"attributes"`
+	ID           string            `json:"id"`
+	FirstName    string            `json:"first_name"`
+	LastName     string            `json:"last_name"`
+	Tags         []string          `json:"tags"`
+	Attributes   map[string]string `json:"attributes"`
+	TimeZone     string            `json:"time_zone"`
+	AssigneeID   string            `json:"assignee_id"`
+	AssigneeName string            `json:"assignee_name"`
+	Rhythm       struct {
+		Window string `json:"window"`
+	} `json:"rhythm"`
 }
 
 // contactsByID reads the members behind the conversations, a few at a
@@ -302,10 +329,14 @@ func (s *Server) campaignNames(ctx context.Context) ([]campaignOption, map[strin
 }
 
 // conversations lists the inbox's rows for a filter, for the page and the
-// API alike; more says rows were left out.
+// API alike; more says rows were left out. Mine is the members assigned to
+// the caller and the conversations they answered or marked handled; a
+// steward sees only their own members' conversations whatever the filter.
+// Overdue rows are flagged (overdue.go); the overdue filter keeps only them.
 func (s *Server) conversations(ctx context.Context, p *principal, f inboxFilter, names map[string]string) (rows []inboxRow, more bool, err error) {
+	steward := isSteward(p)
 	limit := inboxShown + 1
-	if f.Mine || f.Tag != "" {
+	if f.Mine || f.Tag != "" || f.Overdue || steward {
 		limit = inboxScanned
 	}
 	var out struct {
@@ -314,9 +345,17 @@ func (s *Server) conversations(ctx context.Context, p *principal, f inboxFilter,
 	if err := s.Services.Campaigns.JSON(ctx, http.MethodGet, f.campaignsQuery(limit), nil, &out); err != nil {
 		return nil, false, err
 	}
-	var mine, tagged map[string]bool
-	if f.Mine {
-		if mine, err = s.Store.TouchedConversations(ctx, p.ID); err != nil {
+	var assigned, touched, tagged map[string]bool
+	if f.Mine || steward {
+		if assigned, err = s.assignedMembers(ctx, p.ID); err != nil {
+			if steward {
+				return nil, false, err // a steward's view cannot be narrowed: show nothing
+			}
+			// An organizer's mine falls back to what they answered.
+			s.Log.Warn("inbox: assigned members not read", zap.Error(err))
+			assigned = map[string]bool{}
+		}
+		if touched, err = s.Store.TouchedConversations(ctx, p.ID); err != nil {
 			return nil, false, err
 		}
 	}
@@ -325,35 +364,64 @@ func (s *Server) conversations(ctx context.Context, p *principal, f inboxFilter,
 			return nil, false, err
 		}
 	}
+	rule := s.overdueRule(ctx)
+	var candidates []inboxRow
 	for _, c := range out.Conversations {
 		key := c.Latest.Conversation
-		if (f.Mine && !mine[key]) || (f.Tag != "" && !tagged[c.Latest.ContactID]) {
+		cid := c.Latest.ContactID
+		mine := assigned[cid] || touched[key]
+		switch {
+		case steward && !assigned[cid]:
+			continue
+		case f.Mine && !mine, f.Tag != "" && !tagged[cid]:
+			continue
+		case f.Overdue && (c.Open == 0 || !rule.maybe(receivedAt(c.Latest))):
+			continue
+		}
+		candidates = append(candidates, inboxRow{conversation: c, Key: key, ContactID: cid, Mine: mine,
+			Name:         strings.TrimSpace(c.Latest.FirstName + " " + c.Latest.LastName),
+			CampaignName: names[c.Latest.CampaignID], Href: f.URL("c", key) + "#thread"})
+		if !f.Overdue && len(candidates) > inboxShown {
+			break
+		}
+	}
+	var ids []string
+	for _, r := range candidates {
+		if r.ContactID != "" && !slices.Contains(ids, r.ContactID) {
+			ids = append(ids, r.ContactID)
+		}
+	}
+	members := s.contactsByID(ctx, ids)
+	for _, row := range candidates {
+		m, known := members[row.ContactID]
+		if known {
+			if n := strings.TrimSpace(m.FirstName + " " + m.LastName); n != "" {
+				row.Name = n
+			}
+			row.Worksite = m.Attributes["worksite"]
+			row.AssigneeName = m.AssigneeName
+		}
+		row.Overdue = row.Open > 0 && rule.overdue(receivedAt(row.Latest), m.Rhythm.Window, m.TimeZone)
+		if f.Overdue && !row.Overdue {
 			continue
 		}
 		if len(rows) == inboxShown {
 			more = true
 			break
 		}
-		rows = append(rows, inboxRow{conversation: c, Key: key, ContactID: c.Latest.ContactID, Mine: mine[key],
-			Name:         strings.TrimSpace(c.Latest.FirstName + " " + c.Latest.LastName),
-			CampaignName: names[c.Latest.CampaignID], Href: f.URL("c", key) + "#thread"})
-	}
-	var ids []string
-	for _, r := range rows {
-		if r.ContactID != "" && !slices.Contains(ids, r.ContactID) {
-			ids = append(ids, r.ContactID)
-		}
-	}
-	members := s.contactsByID(ctx, ids)
-	for i := range rows {
-		if m, ok := members[rows[i].ContactID]; ok {
-			if n := strings.TrimSpace(m.FirstName + " " + m.LastName); n != "" {
-				rows[i].Name = n
-			}
-			rows[i].Worksite = m.Attributes["worksite"]
-		}
+		rows = append(rows, row)
 	}
 	return rows, more, nil
+}
+
+// receivedAt reads when a reply came; one that cannot be read is taken as
+// in the far future, so it is never flagged by mistake.
+func receivedAt(it inboxItem) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, it.ReceivedAt)
+	if err != nil {
+		return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return t
 }
 
 // loadThread reads one member's conversation, oldest first.
@@ -423,7 +491,12 @@ type inboxState struct {
 // renderInbox shows the inbox with a filter and its state.
 func (s *Server) renderInbox(w http.ResponseWriter, r *http.Request, status int, f inboxFilter, st inboxState) {
 	ctx := r.Context()
-	v := inboxView{Filter: f, Notice: inboxNotice(r), Error: st.Error, Reviews: s.openReviews(ctx)}
+	p := principalOf(r)
+	v := inboxView{Filter: f, Notice: inboxNotice(r), Error: st.Error, Steward: isSteward(p)}
+	if !isSteward(p) {
+		// Possible opt-outs are anyone's texts: not a steward's to read.
+		v.Reviews = s.openReviews(ctx)
+	}
 	key := st.Key
 	var names map[string]string
 	v.Campaigns, names = s.campaignNames(ctx)
@@ -433,6 +506,10 @@ func (s *Server) renderInbox(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	if key != "" {
+		if err := s.checkConversation(ctx, p, key); err != nil {
+			s.failErr(w, r, err)
+			return
+		}
 		t, err := s.loadThread(ctx, key, names)
 		if err != nil {
 			s.failErr(w, r, err)
@@ -441,7 +518,7 @@ func (s *Server) renderInbox(w http.ResponseWriter, r *http.Request, status int,
 		t.Body, t.Error = st.Body, st.ReplyErr
 		v.Thread = t
 	}
-	if principalOf(r).Role.Allows(account.RoleOrganizer) {
+	if p.Role.Allows(account.RoleSteward) {
 		if v.Saved, err = s.Store.SavedReplies(ctx); err != nil {
 			s.failErr(w, r, err)
 			return
@@ -474,6 +551,10 @@ func (s *Server) inboxReply(w http.ResponseWriter, r *http.Request) {
 	body := strings.TrimSpace(r.PostFormValue("body"))
 	if body == "" {
 		s.renderInbox(w, r, http.StatusUnprocessableEntity, f, inboxState{Key: key, ReplyErr: "Write a reply first."})
+		return
+	}
+	if err := s.checkInboxItem(r.Context(), principalOf(r), id, key); err != nil {
+		s.failErr(w, r, err)
 		return
 	}
 	var out struct {
@@ -510,6 +591,10 @@ func (s *Server) touch(r *http.Request, p *principal, conversations ...string) {
 
 func (s *Server) inboxHandled(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
+	if err := s.checkInboxItem(r.Context(), principalOf(r), id, r.PostFormValue("conversation")); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
 	var it inboxItem
 	if err := s.Services.Campaigns.JSON(r.Context(), http.MethodPost, "/inbox/"+url.PathEscape(id)+"/handled", nil, &it); err != nil {
 		s.failErr(w, r, err)
@@ -541,6 +626,11 @@ func (s *Server) inboxHandledMany(w http.ResponseWriter, r *http.Request) {
 // handleConversations asks campaigns to mark conversations handled,
 // records them as the caller's and audits it once.
 func (s *Server) handleConversations(r *http.Request, keys []string) (int, error) {
+	for _, k := range keys {
+		if err := s.checkConversation(r.Context(), principalOf(r), k); err != nil {
+			return 0, err
+		}
+	}
 	var out struct {
 		Handled int `json:"handled"`
 	}
@@ -559,8 +649,9 @@ func (s *Server) handleConversations(r *http.Request, keys []string) (int, error
 // It reads at most inboxShown rows (more says there were others).
 func (s *Server) apiConversations(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := filterOf(url.Values{"status": {q.Get("status")}, "campaign": {q.Get("campaign_id")}, "tag": {q.Get("tag")}, "mine": {q.Get("mine")}})
-	if st := q.Get("status"); st != "" && st != f.Status {
+	f := filterOf(url.Values{"status": {q.Get("status")}, "campaign": {q.Get("campaign_id")}, "tag": {q.Get("tag")}, "mine": {q.Get("mine")},
+		"overdue": {q.Get("overdue")}})
+	if st := q.Get("status"); st != "" && st != f.Status && !f.Overdue {
 		s.writeJSONError(w, r, apperr.Invalid("status", "%q: use open, handled or all", st))
 		return
 	}
@@ -583,11 +674,14 @@ func (s *Server) apiConversations(w http.ResponseWriter, r *http.Request) {
 		Count        int       `json:"count"`
 		Open         int       `json:"open"`
 		Mine         bool      `json:"mine"`
+		Overdue      bool      `json:"overdue"`
+		AssigneeName string    `json:"assignee_name,omitempty"`
 	}
 	out := make([]row, 0, len(rows))
 	for _, c := range rows {
 		out = append(out, row{Conversation: c.Key, Member: member{ID: c.ContactID, Name: c.Name, Worksite: c.Worksite},
-			Latest: c.Latest, CampaignName: c.CampaignName, Count: c.Count, Open: c.Open, Mine: c.Mine})
+			Latest: c.Latest, CampaignName: c.CampaignName, Count: c.Count, Open: c.Open, Mine: c.Mine,
+			Overdue: c.Overdue, AssigneeName: c.AssigneeName})
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	web.WriteJSON(w, http.StatusOK, map[string]any{"conversations": out, "more": more})

@@ -22,6 +22,7 @@ type apiDoc struct {
 type apiOp struct {
 	Summary    string            `json:"summary"`
 	Role       string            `json:"x-role"`
+	Steward    bool              `json:"x-steward"`
 	Audited    *bool             `json:"x-audited"`
 	Security   *[]map[string]any `json:"security"`
 	Parameters []struct {
@@ -111,7 +112,7 @@ func TestOpenAPIMatchesTheRouter(t *testing.T) {
 // request body has an example (the route walk in the app tests sends it).
 func TestOpenAPIOperationsAreComplete(t *testing.T) {
 	_, ops := readDoc(t)
-	roles := []string{"viewer", "organizer", "admin"}
+	roles := []string{"viewer", "steward", "organizer", "admin"}
 	for name, op := range ops {
 		if op.Summary == "" {
 			t.Errorf("%s has no summary", name)
@@ -124,6 +125,9 @@ func TestOpenAPIOperationsAreComplete(t *testing.T) {
 			}
 			if op.Audited == nil {
 				t.Errorf("%s: no x-audited", name)
+			}
+			if op.Steward && op.Role != "viewer" {
+				t.Errorf("%s: x-steward opens a viewer's route to stewards; x-role is %q (a write stewards may make is x-role steward)", name, op.Role)
 			}
 			need = append(need, "401", "403")
 		}

@@ -21,7 +21,7 @@ import (
 
 // queryFilter reads the list filters of GET /contacts and
 // /contacts/export.csv into one filter, all of which must hold: tag
-// (repeatable), worksite, employer, department, role, shift, language,
+// (repeatable), assignee_id, worksite, employer, department, role, shift, language,
 // sms_consent and email_consent (subscribed or opted_out), has_phone and
 // has_email (true or false), rating (1 to 5, or unassessed), rating_max
 // and rating_min (1 to 5), q (text in the name), and filter (a filter in
@@ -45,7 +45,7 @@ func queryFilter(q url.Values) (filter.Node, error) {
 			return filter.Node{}, apperr.Invalid("tag", "%v", err)
 		}
 	}
-	for _, f := range append([]string{"language", "member_id"}, contact.KnownAttributes()...) {
+	for _, f := range append([]string{"language", "member_id", "assignee_id"}, contact.KnownAttributes()...) {
 		if v := q.Get(f); v != "" {
 			if err := add(map[string]string{"field": f, "op": "eq", "value": v}); err != nil {
 				return filter.Node{}, err

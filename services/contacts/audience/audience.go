@@ -169,7 +169,7 @@ func (r *Responder) member(msg *nats.Msg) {
 		default:
 			resp.Member = &events.Member{
 				ContactID: c.ID, FirstName: c.FirstName, LastName: c.LastName, Phone: string(c.Phone), Email: string(c.Email),
-				TimeZone: c.TimeZone, Language: c.Language, Fields: c.Attributes,
+				TimeZone: c.TimeZone, Language: c.Language, Fields: c.Attributes, OrganizerFirstName: c.AssigneeFirstName,
 			}
 		}
 	}

@@ -130,8 +130,14 @@ type Contact struct {
 	Language   string            `json:"language,omitempty"`
 	Tags       []string          `json:"tags"`
 	Attributes map[string]string `json:"attributes"`
-	CreatedAt  time.Time         `json:"created_at"`
-	UpdatedAt  time.Time         `json:"updated_at"`
+	// AssigneeID is the console account (organizer or steward) the member
+	// is assigned to, "" when nobody is; AssigneeName and
+	// AssigneeFirstName are that account's names when it was assigned.
+	AssigneeID        string    `json:"assignee_id"`
+	AssigneeName      string    `json:"assignee_name"`
+	AssigneeFirstName string    `json:"assignee_first_name"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
 	// Rating is the member's latest support rating, nil while unassessed;
 	// only the rating endpoints change it.
 	Rating *Rating `json:"rating"`

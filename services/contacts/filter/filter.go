@@ -79,6 +79,7 @@ const (
 // attribute (standard or custom).
 type Field struct {
 	// Column is set for first_name, last_name, phone, email, member_id,
+	// assignee_id,
 	// language and time_zone.
 	Column string
 	// Attribute is the attribute key otherwise.
@@ -96,7 +97,7 @@ func (f Field) Name() string {
 // isColumn reports the field names that are columns of a contact.
 func isColumn(name string) bool {
 	switch name {
-	case "first_name", "last_name", "phone", "email", "member_id", "language", "time_zone":
+	case "first_name", "last_name", "phone", "email", "member_id", "language", "time_zone", "assignee_id":
 		return true
 	}
 	return false

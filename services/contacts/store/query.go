@@ -172,7 +172,7 @@ func (s *Store) AudiencePage(ctx context.Context, n filter.Node, ch events.Chann
 	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT c.id::text, c.first_name, c.last_name, coalesce(c.phone, ''), coalesce(c.email, ''),
-		       c.time_zone, c.language, c.attributes
+		       c.time_zone, c.language, c.attributes, c.assignee_first_name
 		FROM contacts c
 		WHERE `+where+` AND `+col+` IS NOT NULL
 		  AND NOT EXISTS (SELECT 1 FROM consent k WHERE k.channel = `+a.arg(string(ch))+`
@@ -183,7 +183,7 @@ func (s *Store) AudiencePage(ctx context.Context, n filter.Node, ch events.Chann
 	}
 	members, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.Member, error) {
 		var m events.Member
-		err := r.Scan(&m.ContactID, &m.FirstName, &m.LastName, &m.Phone, &m.Email, &m.TimeZone, &m.Language, &m.Fields)
+		err := r.Scan(&m.ContactID, &m.FirstName, &m.LastName, &m.Phone, &m.Email, &m.TimeZone, &m.Language, &m.Fields, &m.OrganizerFirstName)
 		return m, err
 	})
 	if err != nil {

@@ -33,7 +33,7 @@ func (s *Store) Now() time.Time { return s.now() }
 
 const contactColumns = `c.id::text, coalesce(c.member_id, ''), c.first_name, c.last_name, coalesce(c.phone, ''),
 	coalesce(c.email, ''), c.time_zone, c.language, c.tags, c.attributes, c.created_at, c.updated_at,
-	c.rating, c.rated_at, coalesce(c.rated_by, '')`
+	c.rating, c.rated_at, coalesce(c.rated_by, ''), c.assignee_id, c.assignee_name, c.assignee_first_name`
 
 // latestRating is where a contact's latest rating is scanned.
 type latestRating struct {
@@ -60,6 +60,7 @@ func contactTargets(c *contact.Contact) (targets []any, done func()) {
 	var l latestRating
 	targets = append([]any{&c.ID, &c.MemberID, &c.FirstName, &c.LastName, &phone, &email, &c.TimeZone, &c.Language,
 		&c.Tags, &c.Attributes, &c.CreatedAt, &c.UpdatedAt}, l.targets()...)
+	targets = append(targets, &c.AssigneeID, &c.AssigneeName, &c.AssigneeFirstName)
 	return targets, func() {
 		c.Phone, c.Email = contact.Phone(phone), contact.Email(email)
 		c.Rating = l.of()

@@ -77,6 +77,8 @@ type Options struct {
 	AdminToken bool
 	// Console adjusts the console's configuration before it starts.
 	Console func(*console.Config)
+	// ConsoleOptions replaces parts of the console (a clock).
+	ConsoleOptions console.Options
 
 	// AutoCallbacks makes the simulator report sent then delivered for
 	// every message, as Twilio would.
@@ -307,7 +309,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		if o.Console != nil {
 			o.Console(&oc)
 		}
-		oa, err := console.New(ctx, oc, log.Named("console"), console.Options{})
+		oa, err := console.New(ctx, oc, log.Named("console"), o.ConsoleOptions)
 		if err != nil {
 			return nil, err
 		}
