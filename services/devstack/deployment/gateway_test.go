@@ -361,9 +361,9 @@ func TestGatewayMistakesAreCaught(t *testing.T) {
 	cases := []struct {
 		name, old, new, want string
 	}{
-		{"metrics through the console", "/settings/state-rules /admin/*", "/settings/state-rules /admin/* /metrics", "/metrics must get 404"},
+		{"metrics through the console", "/settings/reply-deadline /admin/*", "/settings/reply-deadline /admin/* /metrics", "/metrics must get 404"},
 		{"a broad console prefix", "@console path / ", "@console path /* ", "/healthz must get 404"},
-		{"a console prefix with no route", "/settings/state-rules /admin/*", "/settings/state-rules /admin/* /reports/*", "pattern /reports/* matches no route"},
+		{"a console prefix with no route", "/settings/reply-deadline /admin/*", "/settings/reply-deadline /admin/* /reports/*", "pattern /reports/* matches no route"},
 		{"contacts published", "\thandle {\n\t\trespond 404", "\t@contacts path /contacts/export.csv\n\thandle @contacts {\n\t\timport replicas contacts 8081\n\t}\n\n\thandle {\n\t\trespond 404", "not on the public edge"},
 		{"another webhook path", "/webhooks/sendgrid/inbound/* /unsubscribe", "/webhooks/sendgrid/inbound/* /webhooks/* /unsubscribe", "not a public route of delivery"},
 		{"inbound parse unrouted", " /webhooks/sendgrid/inbound/* ", " ", "/webhooks/sendgrid/inbound/dG9rZW4 should reach delivery"},
