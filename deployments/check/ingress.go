@@ -43,8 +43,10 @@ var publicEdge = []edgeRoute{
 	{"/campaigns", networkingv1.PathTypePrefix, "console"},
 	{"/inbox", networkingv1.PathTypePrefix, "console"},
 	{"/optouts", networkingv1.PathTypePrefix, "console"},
+	{"/chart", networkingv1.PathTypeExact, "console"},
 	{"/settings", networkingv1.PathTypeExact, "console"},
 	{"/settings/state-rules", networkingv1.PathTypeExact, "console"},
+	{"/settings/reply-deadline", networkingv1.PathTypeExact, "console"},
 	{"/admin", networkingv1.PathTypePrefix, "console"},
 }
 
