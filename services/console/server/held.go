@@ -44,6 +44,18 @@ type heldReason struct {
 	Reason     string
 	N          int
 	Next, Last time.Time
+	// NextZone is the time zone of the member whose text goes next, when
+	// known: the page also says the time on their clock.
+	NextZone *time.Location
+}
+
+// TheirTime is when the next text goes on its member's clock ("16:00"),
+// or "" when their zone is unknown.
+func (h heldReason) TheirTime() string {
+	if h.NextZone == nil || h.Next.IsZero() {
+		return ""
+	}
+	return h.Next.In(h.NextZone).Format("15:04")
 }
 
 // Ready reports whether these wait for nothing: queued with no reason,
@@ -54,6 +66,7 @@ func (h heldReason) Ready() bool { return h.Next.IsZero() }
 // that cannot be read leaves the explanation out, not the page.
 func (s *Server) heldBack(ctx context.Context, campaignID string) held {
 	var out held
+	org := s.orgZone(ctx)
 	byReason := map[string]*heldReason{}
 	key := "c." + campaignID + ".s" // the campaign's own steps, not test sends
 	after, seen := "", 0
@@ -67,6 +80,7 @@ func (s *Server) heldBack(ctx context.Context, campaignID string) held {
 				IdempotencyKey string     `json:"idempotency_key"`
 				DeferReason    string     `json:"defer_reason"`
 				DeferredUntil  *time.Time `json:"deferred_until"`
+				TimeZone       string     `json:"time_zone"`
 			} `json:"messages"`
 			Next string `json:"next"`
 		}
@@ -92,7 +106,13 @@ func (s *Server) heldBack(ctx context.Context, campaignID string) held {
 			if reason != "" {
 				at := *m.DeferredUntil
 				if h.Next.IsZero() || at.Before(h.Next) {
-					h.Next = at
+					h.Next, h.NextZone = at, nil
+					// Their clock, when it reads otherwise than the
+					// organization's.
+					if loc, err := time.LoadLocation(m.TimeZone); err == nil && m.TimeZone != "" &&
+						at.In(loc).Format("15:04") != at.In(org).Format("15:04") {
+						h.NextZone = loc
+					}
 				}
 				if at.After(h.Last) {
 					h.Last = at
