@@ -166,6 +166,10 @@ func (s *Server) apiStartImport(w http.ResponseWriter, r *http.Request) {
 			q.Set(k, v)
 		}
 	}
+	if err := s.importDirectory(r, q); err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
 	body := &watchedReader{r: r.Body}
 	resp, err := s.Services.Contacts.Raw(r.Context(), http.MethodPost, "/imports?"+q.Encode(), body, ct)
 	if tooBig := (*http.MaxBytesError)(nil); errors.As(body.err, &tooBig) {

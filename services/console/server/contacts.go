@@ -329,6 +329,10 @@ func (s *Server) importUpload(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("dry_run") != "" {
 		q.Set("dry_run", "true")
 	}
+	if err := s.importDirectory(r, q); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
 	resp, err := s.Services.Contacts.Raw(r.Context(), http.MethodPost, "/imports?"+q.Encode(), f, "text/csv")
 	if err != nil {
 		s.failErr(w, r, err)

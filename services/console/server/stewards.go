@@ -472,3 +472,31 @@ func (s *Server) apiPutReplyDeadline(w http.ResponseWriter, r *http.Request) {
 	}
 	web.WriteJSON(w, http.StatusOK, deadlineJSON(d))
 }
+
+// importDirectory adds to an import's query for contacts the accounts
+// members may be assigned to, by email (contacts reads a CSV's assignee
+// column against them: it does not know the console's accounts), and who
+// runs the import, for the assignment history. Both are set here, never
+// taken from the caller.
+func (s *Server) importDirectory(r *http.Request, q url.Values) error {
+	list, err := s.assignees(r.Context())
+	if err != nil {
+		return fmt.Errorf("listing the accounts an import may assign members to: %w", err)
+	}
+	dir := make([]map[string]string, len(list))
+	for i, a := range list {
+		dir[i] = a.forContacts()
+		dir[i]["email"] = a.Email
+	}
+	raw, err := json.Marshal(dir)
+	if err != nil {
+		return fmt.Errorf("encoding the accounts for an import: %w", err)
+	}
+	q.Set("assignees", string(raw))
+	by := ""
+	if p := principalOf(r); p != nil {
+		by = p.Label
+	}
+	q.Set("by", by)
+	return nil
+}

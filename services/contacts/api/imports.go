@@ -22,10 +22,19 @@ import (
 // importOptions are the options of POST /imports, from the query string
 // or, in a multipart upload, an "options" part holding them as JSON (or
 // parts named like the query parameters).
+//
+// assignees (the console's accounts members may be assigned to, a JSON
+// list of {"id", "name", "first_name", "email"}, which an assignee column
+// is read against) and by (who runs the import, for the assignment
+// history) come from the query string only: the console sets them, and
+// passes a multipart form on as its caller sent it, so a part of those
+// names is refused.
 type importOptions struct {
-	DryRun  bool              `json:"dry_run"`
-	Source  string            `json:"source"`
-	Mapping map[string]string `json:"mapping"`
+	DryRun    bool               `json:"dry_run"`
+	Source    string             `json:"source"`
+	Mapping   map[string]string  `json:"mapping"`
+	Assignees []importer.Account `json:"-"`
+	By        string             `json:"-"`
 }
 
 func (o *importOptions) set(name, value string) error {
@@ -42,6 +51,13 @@ func (o *importOptions) set(name, value string) error {
 		if err := json.Unmarshal([]byte(value), &o.Mapping); err != nil {
 			return apperr.Invalid("mapping", "want a JSON object of column header to field, such as {\"Cell\": \"phone\"}")
 		}
+	case "assignees":
+		o.Assignees = []importer.Account{}
+		if err := json.Unmarshal([]byte(value), &o.Assignees); err != nil {
+			return apperr.Invalid("assignees", "want a JSON list of {\"id\", \"name\", \"first_name\", \"email\"}")
+		}
+	case "by":
+		o.By = strings.TrimSpace(value)
 	case "options":
 		dec := json.NewDecoder(strings.NewReader(value))
 		dec.DisallowUnknownFields()
@@ -73,7 +89,7 @@ func (h *Handler) createImport(w http.ResponseWriter, r *http.Request) {
 		h.log.Warn("upload deadline not extended", zap.Error(err))
 	}
 	var opts importOptions
-	for _, name := range []string{"dry_run", "source", "mapping", "options"} {
+	for _, name := range []string{"dry_run", "source", "mapping", "options", "assignees", "by"} {
 		if v := r.URL.Query().Get(name); v != "" {
 			if err := opts.set(name, v); err != nil {
 				web.WriteError(w, r, h.log, err)
@@ -116,6 +132,9 @@ func (h *Handler) createImport(w http.ResponseWriter, r *http.Request) {
 				if opts.Source == "" {
 					opts.Source = part.FileName()
 				}
+			case "assignees", "by":
+				web.WriteError(w, r, h.log, apperr.Invalid(name, "comes from the console, not from the form"))
+				return
 			default:
 				value, err := io.ReadAll(io.LimitReader(part, web.MaxJSONBody))
 				if err == nil {
@@ -138,7 +157,8 @@ func (h *Handler) createImport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	imp, err := h.imports.Start(r.Context(), upload, importer.Request{Source: opts.Source, DryRun: opts.DryRun, Mapping: opts.Mapping})
+	imp, err := h.imports.Start(r.Context(), upload, importer.Request{Source: opts.Source, DryRun: opts.DryRun, Mapping: opts.Mapping,
+		Assignees: opts.Assignees, By: opts.By})
 	if err != nil {
 		web.WriteError(w, r, h.log, err)
 		return

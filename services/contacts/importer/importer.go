@@ -64,6 +64,10 @@ type Job struct {
 	Source string
 	DryRun bool
 	Plan   Plan
+	// Assignees reads the assignee column; By names who ran the import
+	// in the assignment history.
+	Assignees Directory
+	By        string
 }
 
 // Inspect reads a file's header and first data row and plans its columns
@@ -171,7 +175,7 @@ func (im *Importer) run(ctx context.Context, job Job, r io.Reader, total *store.
 	})
 	for range im.opts.Workers {
 		wg.Go(func() {
-			cv := newConverter(job.Plan, im.opts.Region)
+			cv := newConverter(job.Plan, im.opts.Region, job.Assignees)
 			for b := range work {
 				b.rows = make([]row, len(b.raws))
 				for i, raw := range b.raws {
@@ -308,6 +312,19 @@ func (im *Importer) commit(ctx context.Context, sess *store.ImportSession, job J
 		if err != nil {
 			return err
 		}
+		if hasAssignee(res.stage) {
+			by := job.By
+			if by == "" {
+				by = fmt.Sprintf("import of %q", job.Source)
+			}
+			changed, err := tx.AssignStaged(ctx, store.AssignImport, by)
+			if err != nil {
+				return err
+			}
+			for _, id := range changed {
+				merged.Changed[id] = true
+			}
+		}
 		for i, o := range res.outcomes {
 			switch {
 			case len(rows[i].issues) > 0:
@@ -339,6 +356,15 @@ func (im *Importer) commit(ctx context.Context, sess *store.ImportSession, job J
 		return err
 	})
 	return counts, issues, err
+}
+
+func hasAssignee(stage []store.StageRow) bool {
+	for _, s := range stage {
+		if s.Assignee.ID != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // optInEvidence is how a new contact's addresses came to be subscribed:

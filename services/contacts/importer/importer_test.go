@@ -91,6 +91,8 @@ type runOpts struct {
 	batchSize int
 	onBatch   func(store.ImportCounts)
 	ctx       context.Context
+	assignees importer.Directory
+	by        string
 }
 
 type result struct {
@@ -125,7 +127,8 @@ func (e *env) run(data string, o runOpts) result {
 		e.t.Fatal(err)
 	}
 	imp := importer.New(e.store, importer.Options{Region: "US", BatchSize: o.batchSize, OnBatch: o.onBatch}, zaptest.NewLogger(e.t))
-	_, runErr := imp.Run(ctx, importer.Job{ID: id, Source: "test.csv", DryRun: o.dryRun, Plan: plan}, strings.NewReader(data))
+	_, runErr := imp.Run(ctx, importer.Job{ID: id, Source: "test.csv", DryRun: o.dryRun, Plan: plan,
+		Assignees: o.assignees, By: o.by}, strings.NewReader(data))
 	got, err := e.store.GetImport(context.Background(), id)
 	if err != nil {
 		e.t.Fatal(err)

@@ -37,6 +37,11 @@ const (
 	FieldSMSOptOut   = "sms_opt_out"
 	FieldEmailOptOut = "email_opt_out"
 	FieldOptOut      = "opt_out"
+	// FieldAssignee holds the email of the console account (organizer,
+	// admin or steward) the member is assigned to; the console passes the
+	// import its directory of those accounts. An empty cell leaves the
+	// member's assignee as it is.
+	FieldAssignee = "assignee"
 	// FieldIgnore skips the column.
 	FieldIgnore = "ignore"
 
@@ -122,6 +127,8 @@ func guess(key string) string {
 		return FieldEmailOptOut
 	case "opt out", "opted out", "unsubscribed", "do not contact":
 		return FieldOptOut
+	case "assignee", "assigned to", "assignee email", "assigned organizer", "assigned steward":
+		return FieldAssignee
 	case "contact id", "sms consent", "email consent", "created at", "updated at":
 		// Columns of Muster's own export: consent comes from the ledger
 		// only, never back from a file.
@@ -138,7 +145,7 @@ func parseField(f string) (string, error) {
 	case "", "skip":
 		return FieldIgnore, nil
 	case FieldFirstName, FieldLastName, FieldName, FieldPhone, FieldEmail, FieldMemberID, FieldTimeZone,
-		FieldLanguage, FieldTags, FieldSMSOptOut, FieldEmailOptOut, FieldOptOut, FieldIgnore:
+		FieldLanguage, FieldTags, FieldSMSOptOut, FieldEmailOptOut, FieldOptOut, FieldAssignee, FieldIgnore:
 		return lf, nil
 	}
 	for _, k := range contact.KnownAttributes() {
@@ -153,7 +160,7 @@ func parseField(f string) (string, error) {
 	}
 	return "", fmt.Errorf("%q is not a field: want first_name, last_name, name, phone, email, member_id, "+
 		"worksite, employer, department, role, shift, language, time_zone, tags, sms_opt_out, email_opt_out, "+
-		"opt_out, attributes.<name> or ignore", f)
+		"opt_out, assignee, attributes.<name> or ignore", f)
 }
 
 // singleValued fields take one column at most.

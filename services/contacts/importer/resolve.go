@@ -213,6 +213,9 @@ func apply(op *store.StageRow, r *row) {
 	set(&op.Email, string(c.Email))
 	set(&op.TimeZone, c.TimeZone)
 	set(&op.Language, c.Language)
+	if r.assignee.ID != "" {
+		op.Assignee = r.assignee
+	}
 	for _, t := range c.Tags {
 		dup := false
 		for _, have := range op.Tags {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/musterhq/muster/services/contacts/contact"
+	"github.com/musterhq/muster/services/contacts/store"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/csvsafe"
 )
@@ -44,6 +45,9 @@ type row struct {
 	attrs   string
 	issues  []issue
 	optOuts []optOut
+	// assignee is the account the row assigns the contact to; the zero
+	// Assignee (an empty cell) leaves the contact's assignee as it is.
+	assignee store.Assignee
 }
 
 // converter turns raw rows into rows for one plan. It is not safe for
@@ -55,10 +59,13 @@ type converter struct {
 	// columnOf names the column a field's errors are reported under.
 	columnOf map[string]string
 	width    int
+	// assignees reads the assignee column.
+	assignees Directory
 }
 
-func newConverter(plan Plan, region string) *converter {
-	cv := &converter{plan: plan, norm: contact.NewNormalizer(region), region: region, columnOf: map[string]string{}, width: len(plan.Columns)}
+func newConverter(plan Plan, region string, assignees Directory) *converter {
+	cv := &converter{plan: plan, norm: contact.NewNormalizer(region), region: region, columnOf: map[string]string{},
+		width: len(plan.Columns), assignees: assignees}
 	for _, c := range plan.Columns {
 		f := c.Field
 		if f == FieldName {
@@ -151,6 +158,13 @@ func (cv *converter) convert(raw rawRow) row {
 					r.optOuts = append(r.optOuts, optOut{channel: "email", column: col.Header, value: v})
 				}
 			}
+		case FieldAssignee:
+			a, err := cv.assignees.lookup(v)
+			if err != nil {
+				r.issues = append(r.issues, issue{column: col.Header, reason: err.Error()})
+				continue
+			}
+			r.assignee = a
 		case FieldIgnore:
 		default:
 			d.Attributes[strings.TrimPrefix(col.Field, attributePrefix)] = v

@@ -25,6 +25,12 @@ type Request struct {
 	// Mapping names the field for some columns (header or "#3" to field);
 	// the rest are guessed.
 	Mapping map[string]string
+	// Assignees are the console's accounts members may be assigned to,
+	// which the assignee column is read against; nil when the console
+	// sent none (a file with an assignee column is then refused).
+	Assignees []Account
+	// By names who ran the import in the assignment history.
+	By string
 }
 
 // RunnerConfig bounds what a runner accepts.
@@ -128,7 +134,19 @@ func (r *Runner) Start(ctx context.Context, u *Upload, req Request) (store.Impor
 	if err != nil {
 		return store.Import{}, fmt.Errorf("encoding column mapping: %w", err)
 	}
-	job := Job{ID: NewID(), Source: req.Source, DryRun: req.DryRun, Plan: plan}
+	var dir Directory
+	if req.Assignees != nil {
+		if dir, err = NewDirectory(req.Assignees); err != nil {
+			return store.Import{}, err
+		}
+	}
+	for _, c := range plan.Columns {
+		if c.Field == FieldAssignee && dir == nil {
+			return store.Import{}, apperr.Invalid("assignees", "column %q holds assignees, but the import came without the console's "+
+				"accounts to read them against: import through the console, or map the column to ignore", c.Header)
+		}
+	}
+	job := Job{ID: NewID(), Source: req.Source, DryRun: req.DryRun, Plan: plan, Assignees: dir, By: req.By}
 	imp := store.Import{ID: job.ID, Source: req.Source, DryRun: req.DryRun, Mapping: mapping, Warnings: plan.Warnings, Bytes: u.bytes}
 	if err := r.store.CreateImport(ctx, imp); err != nil {
 		return store.Import{}, err

@@ -258,7 +258,10 @@ func (s *Store) OpenImport(ctx context.Context, importID string, dryRun bool) (*
 			tags       text[] NOT NULL,
 			attributes jsonb NOT NULL,
 			line       bigint NOT NULL,
-			existing   boolean NOT NULL
+			existing   boolean NOT NULL,
+			assignee_id         text NOT NULL DEFAULT '',
+			assignee_name       text NOT NULL DEFAULT '',
+			assignee_first_name text NOT NULL DEFAULT ''
 		)`)
 	if err != nil {
 		conn.Release()
@@ -355,6 +358,9 @@ type StageRow struct {
 	Line           int64
 	// Existing is true for a contact that exists, false for a new one.
 	Existing bool
+	// Assignee, when it has an id, is who AssignStaged assigns the
+	// contact to; the zero Assignee leaves the contact's as it is.
+	Assignee Assignee
 }
 
 // Merged says what one batch's merge did.
@@ -383,7 +389,8 @@ func (b *ImportBatch) Merge(ctx context.Context, rows []StageRow) (Merged, error
 		return out, fmt.Errorf("clearing import staging table: %w", err)
 	}
 	_, err := b.tx.CopyFrom(ctx, pgx.Identifier{"import_stage"},
-		[]string{"ord", "id", "member_id", "first_name", "last_name", "phone", "email", "time_zone", "language", "tags", "attributes", "line", "existing"},
+		[]string{"ord", "id", "member_id", "first_name", "last_name", "phone", "email", "time_zone", "language", "tags", "attributes", "line", "existing",
+			"assignee_id", "assignee_name", "assignee_first_name"},
 		pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 			r := rows[i]
 			tags := r.Tags
@@ -398,7 +405,8 @@ func (b *ImportBatch) Merge(ctx context.Context, rows []StageRow) (Merged, error
 			default:
 				attrs = r.Attributes
 			}
-			return []any{i, r.ID, r.MemberID, r.FirstName, r.LastName, r.Phone, r.Email, r.TimeZone, r.Language, tags, attrs, r.Line, r.Existing}, nil
+			return []any{i, r.ID, r.MemberID, r.FirstName, r.LastName, r.Phone, r.Email, r.TimeZone, r.Language, tags, attrs, r.Line, r.Existing,
+				r.Assignee.ID, r.Assignee.Name, r.Assignee.FirstName}, nil
 		}))
 	if err != nil {
 		return out, fmt.Errorf("staging import rows: %w", err)
@@ -462,6 +470,35 @@ func (b *ImportBatch) Merge(ctx context.Context, rows []StageRow) (Merged, error
 		return out, fmt.Errorf("merging import rows: %w", err)
 	}
 	return out, nil
+}
+
+// AssignStaged gives each contact the last Merge staged with an assignee
+// that assignee, recording each change in contact_assignments with the
+// source and who ran the import, as Assign does; a contact that already
+// has that assignee is not written. It returns the ids of the existing
+// contacts (not those the merge inserted) whose assignee changed.
+func (b *ImportBatch) AssignStaged(ctx context.Context, source, by string) ([]string, error) {
+	rows, err := b.tx.Query(ctx, `
+		WITH changed AS (
+			UPDATE contacts c SET assignee_id = s.assignee_id, assignee_name = s.assignee_name,
+				assignee_first_name = s.assignee_first_name, updated_at = $1
+			FROM import_stage s, contacts old
+			WHERE s.assignee_id <> '' AND c.id = s.id AND old.id = c.id
+				AND (c.assignee_id, c.assignee_name, c.assignee_first_name)
+					IS DISTINCT FROM (s.assignee_id, s.assignee_name, s.assignee_first_name)
+			RETURNING c.id, s.assignee_id, s.assignee_name, old.assignee_id AS previous_id, s.existing),
+		history AS (
+			INSERT INTO contact_assignments (contact_id, assignee_id, assignee_name, previous_id, source, changed_by, changed_at)
+			SELECT id, assignee_id, assignee_name, previous_id, $2, $3, $1 FROM changed)
+		SELECT id::text FROM changed WHERE existing`, b.now, source, by)
+	if err != nil {
+		return nil, fmt.Errorf("assigning imported contacts: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("assigning imported contacts: %w", err)
+	}
+	return ids, nil
 }
 
 // ImportOptOut is an opt-out read from an import row.

@@ -353,6 +353,65 @@ func TestStewardsOwnTheirMembers(t *testing.T) {
 	})
 
 	assignInABrowser(t, st, ids)
+	importAssignees(t, api, ben)
+}
+
+// importAssignees: a CSV's assignee column assigns Hal to Ben (his email
+// in another case) and Ivy to Ana; an unknown email is its line in the
+// error report and the rest imports; Hal is on Ben's members page.
+func importAssignees(t *testing.T, api publicAPI, ben *session) {
+	csv := "First Name,Cell,Assignee\n" +
+		"Hal,+12125550306,BEN@stewards.test\n" +
+		"Ivy,+12125550307,ana@stewards.test\n" +
+		"Jo,+12125550308,nobody@stewards.test\n"
+	var imp struct {
+		ID, State string
+		Rejected  int `json:"rejected"`
+		Imported  int `json:"imported"`
+	}
+	if code, raw := api.do("POST", "/api/imports?source=assigned.csv", "text/csv", csv, &imp); code != http.StatusAccepted || imp.ID == "" {
+		t.Fatalf("start import = %d %s", code, raw)
+	}
+	eventually(t, "the import to finish", func() bool {
+		api.json("GET", "/api/imports/"+imp.ID, nil, &imp)
+		return imp.State == "done" || imp.State == "failed"
+	})
+	if imp.State != "done" || imp.Rejected != 1 || imp.Imported != 2 {
+		t.Fatalf("import = %+v, want done with 2 imported and 1 rejected", imp)
+	}
+	if code, report := api.do("GET", "/api/imports/"+imp.ID+"/errors.csv", "", "", nil); code != 200 ||
+		!strings.Contains(report, "\n4,Assignee,") || !strings.Contains(report, "assignee nobody@stewards.test is not an organizer, admin or steward") {
+		t.Errorf("error report = %d %q, want line 4's unknown assignee", code, report)
+	}
+	var bens struct {
+		Contacts []struct {
+			ID        string `json:"id"`
+			FirstName string `json:"first_name"`
+		} `json:"contacts"`
+	}
+	code, raw := ben.json("GET", "/api/contacts?limit=50", nil, &bens)
+	hal := ""
+	for _, c := range bens.Contacts {
+		switch c.FirstName {
+		case "Hal":
+			hal = c.ID
+		case "Ivy", "Jo":
+			t.Errorf("Ben's members include %s", c.FirstName)
+		}
+	}
+	if code != 200 || hal == "" {
+		t.Fatalf("Ben's members after the import = %d %s, want Hal", code, raw)
+	}
+	var history struct {
+		Assignments []struct{ Source string } `json:"assignments"`
+	}
+	if code, raw := ben.json("GET", "/api/contacts/"+hal+"/assignments", nil, &history); code != 200 ||
+		len(history.Assignments) != 1 || history.Assignments[0].Source != "import" {
+		t.Errorf("Hal's history = %d %s, want one import", code, raw)
+	}
+	if code, body := ben.get("/contacts"); code != 200 || !strings.Contains(body, "Hal") || strings.Contains(body, "Ivy") {
+		t.Errorf("Ben's members page = %d, want Hal and not Ivy", code)
+	}
 }
 
 // assignInABrowser: an organizer assigns Eve on her page, everyone tagged
