@@ -34,7 +34,7 @@ func TestEveryConsolePageIsAccessibleAndFitsAPhone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := startConsoleStack(t, func(o *stack.Options) { o.AdminToken = true })
+	st := startConsoleStack(t, withAdminToken)
 	api := publicAPI{t: t, base: st.ConsoleURL, token: st.AdminToken}
 	extra := seedOrganizingDay(t, api, st)
 

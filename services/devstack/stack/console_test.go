@@ -105,6 +105,9 @@ func startConsoleStack(t *testing.T, changes ...func(*stack.Options)) *stack.Sta
 	return st
 }
 
+// withAdminToken has the stack write an admin API token (st.AdminToken).
+func withAdminToken(o *stack.Options) { o.AdminToken = true }
+
 // run runs browser actions, failing the test with what was being done.
 func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action) {
 	t.Helper()

@@ -9,17 +9,6 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-
-	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
-	consoledb "github.com/musterhq/muster/services/console/migrations"
-	contactsdb "github.com/musterhq/muster/services/contacts/migrations"
-	delivery "github.com/musterhq/muster/services/delivery/app"
-	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
-	"github.com/musterhq/muster/services/devstack/stack"
-	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
-	"github.com/musterhq/muster/shared/testkit"
 )
 
 // TestCampaignEditorInABrowser drives the campaign editor through a real
@@ -31,24 +20,7 @@ import (
 // scheduled campaign is moved in the organization's zone; and a launched
 // campaign's page charts what was sent, delivered and answered.
 func TestCampaignEditorInABrowser(t *testing.T) {
-	st, err := stack.Start(context.Background(), stack.Options{
-		NATSPort: -1, NATSDir: t.TempDir(),
-		ContactsDB: testkit.Database(t, contactsdb.FS), CampaignsDB: testkit.Database(t, campaignsdb.FS),
-		DeliveryDB: testkit.Database(t, deliverydb.FS), ConsoleDB: testkit.Database(t, consoledb.FS),
-		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
-		ConsoleAddr: "127.0.0.1:0", ConsoleAdminEmail: consoleAdmin, ConsoleAdminPassword: consolePassword, AdminToken: true,
-		AutoCallbacks: true, CallbackDelay: 20 * time.Millisecond,
-		RedisPrefix: redisPrefix(t), DeliveryOptions: delivery.Options{Clock: middayClock(t)},
-		Callers: svcauthtest.Trusted(), Log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Stop(); err != nil {
-			t.Errorf("stopping stack: %v", err)
-		}
-	})
+	st := startConsoleStack(t, withAdminToken)
 	api := publicAPI{t: t, base: st.ConsoleURL, token: st.AdminToken}
 	base := st.ConsoleURL
 	for _, m := range []map[string]any{
