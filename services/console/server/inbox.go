@@ -286,31 +286,7 @@ func (s *Server) contactsByID(ctx context.Context, ids []string) map[string]cont
 // taggedMembers are the ids of the members with a tag, as many as
 // tagScanPages pages hold.
 func (s *Server) taggedMembers(ctx context.Context, tag string) (map[string]bool, error) {
-	out := map[string]bool{}
-	after := ""
-	for range tagScanPages {
-		q := url.Values{"tag": {tag}, "limit": {"500"}}
-		if after != "" {
-			q.Set("after", after)
-		}
-		var page struct {
-			Contacts []struct {
-				ID string `json:"id"`
-			} `json:"contacts"`
-			Next string `json:"next"`
-		}
-		if err := s.Services.Contacts.JSON(ctx, http.MethodGet, "/contacts?"+q.Encode(), nil, &page); err != nil {
-			return nil, err
-		}
-		for _, c := range page.Contacts {
-			out[c.ID] = true
-		}
-		if page.Next == "" || len(page.Contacts) == 0 {
-			break
-		}
-		after = page.Next
-	}
-	return out, nil
+	return s.membersWhere(ctx, url.Values{"tag": {tag}})
 }
 
 // campaignNames maps each campaign's id to its name as organizers know it.
