@@ -303,8 +303,18 @@ func (d *Deps) Serve(ctx context.Context, srv *web.Server) error {
 	return serveErr
 }
 
+// Shutdown is Close bounded by the configured shutdown timeout: what an
+// app's Close calls. It is safe after Serve returned and to call twice.
+func (d *Deps) Shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
+	defer cancel()
+	d.Close(ctx)
+	return nil
+}
+
 // Close drains consumers and NATS and closes the pool. It is safe to call
-// on a service whose server never started.
+// on a service whose server never started, and again after Serve or a
+// first Close.
 func (d *Deps) Close(ctx context.Context) {
 	d.mu.Lock()
 	consumers, subs := d.consumers, d.subs

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/campaigns/api"
@@ -149,6 +150,8 @@ func (c Config) String() string {
 type Options struct {
 	// Clock drives schedules, reminders, link expiry and reply windows.
 	Clock func() time.Time
+	// TracerProvider makes the service's spans; a no-op provider when nil.
+	TracerProvider trace.TracerProvider
 }
 
 // App is a running campaigns service.
@@ -160,14 +163,11 @@ type App struct {
 	fan       *fanout.Fanout
 }
 
-// New connects everything and starts consuming; Run serves HTTP.
-func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*App, error) {
+// New connects everything and starts consuming; Run serves HTTP and
+// Close releases what New acquired.
+func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("configuring campaigns: %w", err)
-	}
-	var o Options
-	if len(opts) > 0 {
-		o = opts[0]
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -294,4 +294,11 @@ func (a *App) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, a.hub.Close)
 	defer stop()
 	return a.deps.Serve(ctx, a.server)
+}
+
+// Close ends live result streams and releases the database pool and the
+// NATS connection. It is safe after Run has returned and to call twice.
+func (a *App) Close() error {
+	a.hub.Close()
+	return a.deps.Shutdown()
 }

@@ -21,7 +21,7 @@ func TestLinkSecretIsRequiredOutsideDevelopmentMode(t *testing.T) {
 	} {
 		c := app.DefaultConfig()
 		c.LinkSecret, c.LinkSecretPrevious = tt.secret, tt.previous
-		if _, err := app.New(context.Background(), c, zap.NewNop()); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if _, err := app.New(context.Background(), c, zap.NewNop(), app.Options{}); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("LinkSecret %q: New = %v, want an error saying %q", tt.secret, err, tt.want)
 		}
 	}

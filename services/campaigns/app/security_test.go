@@ -43,7 +43,7 @@ func TestRefusesToStartWithoutTrustedCallers(t *testing.T) {
 	cfg := app.DefaultConfig()
 	cfg.DatabaseURL = "postgres://nobody@127.0.0.1:1/none?sslmode=disable"
 	cfg.LinkSecret = secret.Generate() // what is missing is the callers alone
-	_, err := app.New(context.Background(), cfg, zap.NewNop())
+	_, err := app.New(context.Background(), cfg, zap.NewNop(), app.Options{})
 	if err == nil || !strings.Contains(err.Error(), "CAMPAIGNS_TRUSTED_CALLERS is required") {
 		t.Fatalf("New = %v, want a refusal naming CAMPAIGNS_TRUSTED_CALLERS", err)
 	}

@@ -10,9 +10,11 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/console/account"
@@ -168,8 +170,10 @@ func (c Config) settings() []server.Setting {
 
 // Options replace parts of the console in tests.
 type Options struct {
-	// Now reads the clock; nil is time.Now.
-	Now func() time.Time
+	// Clock reads the time; nil is time.Now.
+	Clock func() time.Time
+	// TracerProvider makes the console's spans; a no-op provider when nil.
+	TracerProvider trace.TracerProvider
 }
 
 // App is a running console.
@@ -183,6 +187,8 @@ type App struct {
 	now     func() time.Time
 	// devMode is CONSOLE_DEV_MODE, which make run sets.
 	devMode bool
+
+	redisOnce sync.Once
 }
 
 // New connects everything, makes the first admin when asked, and listens;
@@ -191,8 +197,8 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
 	redisOpts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
@@ -212,10 +218,9 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if err != nil {
 		return nil, fmt.Errorf("starting console: %w", err)
 	}
-	a := &App{deps: deps, redis: redis.NewClient(redisOpts), store: store.New(deps.Pool, o.Now), now: o.Now, devMode: cfg.DevMode}
+	a := &App{deps: deps, redis: redis.NewClient(redisOpts), store: store.New(deps.Pool, o.Clock), now: o.Clock, devMode: cfg.DevMode}
 	if err := a.start(ctx, cfg, o, signer, guard); err != nil {
-		deps.Close(ctx)
-		_ = a.redis.Close()
+		_ = a.Close()
 		return nil, err
 	}
 	return a, nil
@@ -246,7 +251,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, signer *svcauth.
 		SecureCookie:   cfg.SecureCookie,
 		MaxUpload:      cfg.MaxUpload,
 		Settings:       cfg.settings(),
-		Now:            o.Now,
+		Now:            o.Clock,
 		TrustedProxies: proxies,
 		PublicURL:      strings.TrimRight(cfg.PublicURL, "/"),
 	})
@@ -355,7 +360,7 @@ func (a *App) Store() *store.Store { return a.store }
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
-	defer a.redis.Close()
+	defer a.closeRedis()
 	// Password-reset emails finish after their answer: when ctx ends, the
 	// server stops only once they have gone, before the store closes.
 	serve, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -369,4 +374,25 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}()
 	return a.deps.Serve(serve, a.server)
+}
+
+// Close releases the database pool and the Redis client. It is safe after
+// Run has returned and to call twice.
+func (a *App) Close() error {
+	err := a.deps.Shutdown()
+	if rerr := a.closeRedis(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// closeRedis closes the Redis client once.
+func (a *App) closeRedis() error {
+	var err error
+	a.redisOnce.Do(func() {
+		if err = a.redis.Close(); err != nil {
+			err = fmt.Errorf("closing redis: %w", err)
+		}
+	})
+	return err
 }

@@ -186,7 +186,7 @@ func startConsoleAt(t *testing.T, limit int, firstRun bool, change ...func(*app.
 			t.Fatal(err)
 		}
 	}
-	a, err := app.New(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{Now: c.clock.Now})
+	a, err := app.New(context.Background(), cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), app.Options{Clock: c.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/contacts/api"
@@ -79,14 +80,13 @@ type Options struct {
 	// Clock stamps and compares every time contacts keeps (imports'
 	// heartbeats, consent records); time.Now when nil.
 	Clock func() time.Time
+	// TracerProvider makes the service's spans; a no-op provider when nil.
+	TracerProvider trace.TracerProvider
 }
 
-// New connects everything and starts consuming; Run serves HTTP.
-func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*App, error) {
-	var o Options
-	if len(opts) > 0 {
-		o = opts[0]
-	}
+// New connects everything and starts consuming; Run serves HTTP and
+// Close releases what New acquired.
+func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
@@ -155,3 +155,7 @@ func (a *App) URL() string { return a.server.URL() }
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error { return a.deps.Serve(ctx, a.server) }
+
+// Close releases the database pool and the NATS connection. It is safe
+// after Run has returned (which already released them) and to call twice.
+func (a *App) Close() error { return a.deps.Shutdown() }

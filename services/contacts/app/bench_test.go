@@ -40,7 +40,7 @@ func startQuiet(tb testing.TB, dsn string, ns *testkit.NATS) string {
 	cfg.NATSURL, cfg.NATSSeed = ns.URL(), ns.Seed(natsauth.Contacts)
 	cfg.ImportDir = tb.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, zap.NewNop())
+	a, err := app.New(ctx, cfg, zap.NewNop(), app.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestImportChildProcess(t *testing.T) {
 	cfg.ImportDir = os.Getenv("CONTACTS_BENCH_DIR")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := app.New(ctx, cfg, zap.NewNop())
+	a, err := app.New(ctx, cfg, zap.NewNop(), app.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func TestEveryRouteNeedsServiceCredentials(t *testing.T) {
 func TestRefusesToStartWithoutTrustedCallers(t *testing.T) {
 	cfg := app.DefaultConfig()
 	cfg.DatabaseURL = "postgres://nobody@127.0.0.1:1/none?sslmode=disable"
-	_, err := app.New(context.Background(), cfg, zap.NewNop())
+	_, err := app.New(context.Background(), cfg, zap.NewNop(), app.Options{})
 	if err == nil || !strings.Contains(err.Error(), "CONTACTS_TRUSTED_CALLERS is required") {
 		t.Fatalf("New = %v, want a refusal naming CONTACTS_TRUSTED_CALLERS", err)
 	}

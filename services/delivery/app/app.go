@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/redis/go-redis/v9"
@@ -360,6 +362,8 @@ type App struct {
 	redis  *redis.Client
 	rhythm *rhythm.Service
 	prefs  *prefs.Signer
+
+	redisOnce sync.Once
 }
 
 // Options are the parts a test may replace; production passes none.
@@ -368,6 +372,8 @@ type Options struct {
 	Clock func() time.Time
 	// SMS replaces the Twilio client.
 	SMS worker.SMSSender
+	// TracerProvider makes the service's spans; a no-op provider when nil.
+	TracerProvider trace.TracerProvider
 }
 
 // String shows the configuration with its secrets masked, for the log.
@@ -385,14 +391,11 @@ func (c Config) String() string {
 	return service.Describe(c.Config, m)
 }
 
-// New connects everything and starts consuming; Run serves HTTP.
-func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*App, error) {
+// New connects everything and starts consuming; Run serves HTTP and
+// Close releases what New acquired.
+func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("configuring delivery: %w", err)
-	}
-	var o Options
-	if len(opts) > 0 {
-		o = opts[0]
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -421,8 +424,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	}
 	a := &App{deps: deps, redis: redis.NewClient(redisOpts)}
 	if err := a.start(ctx, cfg, o, guard); err != nil {
-		deps.Close(ctx)
-		_ = a.redis.Close()
+		_ = a.Close()
 		return nil, err
 	}
 	return a, nil
@@ -612,6 +614,27 @@ func (a *App) Routes() chi.Routes { return a.server.Routes() }
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
-	defer a.redis.Close()
+	defer a.closeRedis()
 	return a.deps.Serve(ctx, a.server)
+}
+
+// Close releases the database pool, the NATS connection and the Redis
+// client. It is safe after Run has returned and to call twice.
+func (a *App) Close() error {
+	err := a.deps.Shutdown()
+	if rerr := a.closeRedis(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// closeRedis closes the Redis client once.
+func (a *App) closeRedis() error {
+	var err error
+	a.redisOnce.Do(func() {
+		if err = a.redis.Close(); err != nil {
+			err = fmt.Errorf("closing redis: %w", err)
+		}
+	})
+	return err
 }

@@ -51,7 +51,7 @@ func TestSecretsAreRequiredOutsideDevelopmentMode(t *testing.T) {
 	// the database nobody listens at.
 	c := real()
 	c.DatabaseURL = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"
-	if _, err := app.New(context.Background(), c, zap.NewNop()); err == nil || strings.Contains(err.Error(), "configuring delivery") {
+	if _, err := app.New(context.Background(), c, zap.NewNop(), app.Options{}); err == nil || strings.Contains(err.Error(), "configuring delivery") {
 		t.Fatalf("a real configuration was refused: %v", err)
 	}
 	for _, tt := range []struct {
@@ -78,7 +78,7 @@ func TestSecretsAreRequiredOutsideDevelopmentMode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := real()
 			tt.change(&c)
-			_, err := app.New(context.Background(), c, zap.NewNop())
+			_, err := app.New(context.Background(), c, zap.NewNop(), app.Options{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("New = %v, want an error saying %q", err, tt.want)
 			}
@@ -89,7 +89,7 @@ func TestSecretsAreRequiredOutsideDevelopmentMode(t *testing.T) {
 	c.DevMode, c.UnsubscribeSecret, c.TwilioAuthToken, c.TwilioAPIURL = true, "", sim.DefaultAuthToken, "http://127.0.0.1:1"
 	c.SendGridInboundSecret = ""
 	c.DatabaseURL = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"
-	if _, err := app.New(context.Background(), c, zap.NewNop()); err == nil || strings.Contains(err.Error(), "configuring delivery") {
+	if _, err := app.New(context.Background(), c, zap.NewNop(), app.Options{}); err == nil || strings.Contains(err.Error(), "configuring delivery") {
 		t.Fatalf("development mode refused the configuration: %v", err)
 	}
 }

@@ -226,12 +226,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	cc.DevMode = true
 	cc.NATSSeed, cc.NATSCAFile = s.NATSSeeds[natsauth.Contacts], s.NATSCAFile
 	cc.TrustedCallers = trusted
-	ca, err := contacts.New(ctx, cc, log.Named("contacts"))
+	ca, err := contacts.New(ctx, cc, log.Named("contacts"), contacts.Options{})
 	if err != nil {
 		return nil, err
 	}
 	s.ContactsURL = ca.URL()
-	s.run(runCtx, "contacts", ca.Run)
+	s.run(runCtx, "contacts", ca)
 
 	pc := campaigns.DefaultConfig()
 	pc.FanoutPoll = 200 * time.Millisecond
@@ -243,12 +243,12 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	pc.DevMode = true
 	pc.NATSSeed, pc.NATSCAFile = s.NATSSeeds[natsauth.Campaigns], s.NATSCAFile
 	pc.TrustedCallers = trusted
-	pa, err := campaigns.New(ctx, pc, log.Named("campaigns"))
+	pa, err := campaigns.New(ctx, pc, log.Named("campaigns"), campaigns.Options{})
 	if err != nil {
 		return nil, err
 	}
 	s.CampaignsURL = pa.URL()
-	s.run(runCtx, "campaigns", pa.Run)
+	s.run(runCtx, "campaigns", pa)
 
 	dc := delivery.DefaultConfig()
 	dc.TwilioFrom = "+15550001111"
@@ -281,7 +281,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.run(runCtx, "delivery", da.Run)
+	s.run(runCtx, "delivery", da)
 
 	if o.ConsoleDB != "" {
 		oc := console.DefaultConfig()
@@ -319,7 +319,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 				return nil, fmt.Errorf("marking the console's setup done: %w", err)
 			}
 		}
-		s.run(runCtx, "console", oa.Run)
+		s.run(runCtx, "console", oa)
 		if o.AdminToken {
 			if s.AdminToken, err = oa.DevAdminToken(ctx, "make run", 30*24*time.Hour); err != nil {
 				return nil, fmt.Errorf("making the development admin token: %w", err)
@@ -375,9 +375,18 @@ func (e *environment) overlay(prefix string, cfg any, more ...string) error {
 	return nil
 }
 
-func (s *Stack) run(ctx context.Context, name string, serve func(context.Context) error) {
+// startedApp is a started app: Run serves it, Close releases what it holds.
+type startedApp interface {
+	Run(ctx context.Context) error
+	Close() error
+}
+
+// run serves a until ctx ends, then closes it.
+func (s *Stack) run(ctx context.Context, name string, a startedApp) {
 	s.wg.Go(func() {
-		if err := serve(ctx); err != nil {
+		err := a.Run(ctx)
+		err = errors.Join(err, a.Close())
+		if err != nil {
 			s.mu.Lock()
 			s.errs = append(s.errs, fmt.Errorf("%s: %w", name, err))
 			s.mu.Unlock()

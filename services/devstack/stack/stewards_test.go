@@ -118,7 +118,7 @@ func TestStewardsOwnTheirMembers(t *testing.T) {
 	clock.SetMidday(t, "America/New_York")
 	st := startConsoleStack(t, withAdminToken, func(o *stack.Options) {
 		o.DeliveryOptions = delivery.Options{Clock: clock.Now}
-		o.ConsoleOptions = console.Options{Now: clock.Now}
+		o.ConsoleOptions = console.Options{Clock: clock.Now}
 	})
 	api := publicAPI{t: t, base: st.ConsoleURL, token: st.AdminToken}
 	admin := signedIn(t, st)

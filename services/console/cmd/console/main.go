@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -32,6 +33,6 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		return a.Run(ctx)
+		return errors.Join(a.Run(ctx), a.Close())
 	})
 }

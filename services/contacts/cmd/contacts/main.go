@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -27,10 +28,10 @@ func run() error {
 		return err
 	}
 	return cli.Main(os.Args[1:], "contacts", cfg.Config, migrations.FS, func(ctx context.Context, log *zap.Logger) error {
-		a, err := app.New(ctx, cfg, log)
+		a, err := app.New(ctx, cfg, log, app.Options{})
 		if err != nil {
 			return err
 		}
-		return a.Run(ctx)
+		return errors.Join(a.Run(ctx), a.Close())
 	})
 }
