@@ -18,13 +18,23 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Open connects a pool and checks that the server answers.
 func Open(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {
+	return OpenTraced(ctx, dsn, maxConns, nil)
+}
+
+// OpenTraced is Open with each statement of a traced request or message
+// made a span of tp's; a nil tp traces nothing.
+func OpenTraced(ctx context.Context, dsn string, maxConns int32, tp trace.TracerProvider) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parsing database url: %w", err)
+	}
+	if tp != nil {
+		cfg.ConnConfig.Tracer = NewQueryTracer(tp)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns

@@ -21,12 +21,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/shared/buildinfo"
 	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/tracing"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -71,6 +73,19 @@ type Config struct {
 	// bearer token read /metrics, and nothing else: Prometheus cannot
 	// sign service tokens. At least 32 characters. A secret.
 	MetricsToken string `env:"METRICS_TOKEN"`
+
+	// OTLPEndpoint is the OpenTelemetry collector's OTLP/HTTP URL
+	// (http://collector:4318) this service sends its traces to; empty,
+	// the default, turns tracing off.
+	OTLPEndpoint string `env:"OTLP_ENDPOINT"`
+	// TraceSampleRatio is the share of new traces kept (0 to 1); a trace
+	// begun by a caller follows the caller's decision.
+	TraceSampleRatio float64 `env:"TRACE_SAMPLE_RATIO" envDefault:"1"`
+}
+
+// Tracing is the service's tracing configuration, for tracing.New.
+func (c Config) Tracing() tracing.Config {
+	return tracing.Config{Endpoint: c.OTLPEndpoint, SampleRatio: c.TraceSampleRatio}
 }
 
 // String shows the configuration with its secrets masked, for the log.
@@ -159,6 +174,8 @@ type Deps struct {
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	Registry *prometheus.Registry
+	// TracerProvider makes the service's spans; nil when tracing is off.
+	TracerProvider trace.TracerProvider
 
 	cfg       Config
 	mu        sync.Mutex
@@ -173,8 +190,9 @@ type Deps struct {
 // Open makes the service's database if it is missing, applies migrations,
 // connects to NATS as the service's own user and declares the streams that
 // user owns. A service with no user in the natsauth table (the console)
-// does not connect to NATS at all.
-func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *zap.Logger) (*Deps, error) {
+// does not connect to NATS at all. tp, when not nil, traces statements,
+// requests and consumed messages.
+func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *zap.Logger, tp trace.TracerProvider) (*Deps, error) {
 	if cfg.DatabaseURL == "" {
 		return nil, errors.New("no database url configured")
 	}
@@ -194,7 +212,7 @@ func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *z
 	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return nil, err
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	pool, err := postgres.OpenTraced(ctx, cfg.DatabaseURL, cfg.DBMaxConns, tp)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +245,7 @@ func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *z
 		reg.MustRegister(gauges)
 	}
 	bgCtx, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &Deps{Log: log, Pool: pool, NC: nc, JS: js, Registry: reg, cfg: cfg, gauges: gauges, bgCtx: bgCtx, bgCancel: bgCancel}, nil
+	return &Deps{Log: log, Pool: pool, NC: nc, JS: js, Registry: reg, TracerProvider: tp, cfg: cfg, gauges: gauges, bgCtx: bgCtx, bgCancel: bgCancel}, nil
 }
 
 // Go runs a background loop (a scheduler, a fan-out runner) until Close,
@@ -238,6 +256,9 @@ func (d *Deps) Go(loop func(ctx context.Context)) {
 
 // Consume runs a durable consumer that Close will drain.
 func (d *Deps) Consume(ctx context.Context, spec stream.Consumer, h stream.Handler) error {
+	if spec.TracerProvider == nil {
+		spec.TracerProvider = d.TracerProvider
+	}
 	r, err := stream.Run(ctx, d.JS, spec, h, d.Log.Named("consumer"))
 	if err != nil {
 		return err
@@ -279,6 +300,9 @@ func (d *Deps) Checks() map[string]web.Check {
 // NewServer listens on the configured address with the standard endpoints
 // and the service's routes; opts guard /metrics (web.MetricsGuard).
 func (d *Deps) NewServer(routes http.Handler, checks map[string]web.Check, opts ...web.Option) (*web.Server, error) {
+	if d.TracerProvider != nil {
+		opts = append(opts, web.Tracing(d.TracerProvider))
+	}
 	return web.NewServer(d.cfg.HTTPAddr, routes, d.Registry, checks, d.Log.Named("http"), opts...)
 }
 

@@ -9,9 +9,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 // Msg is what a handler sees of one JetStream message.
@@ -77,6 +81,9 @@ type Consumer struct {
 	AckWait time.Duration
 	// DeliverNew starts a new consumer at new messages only.
 	DeliverNew bool
+	// TracerProvider makes a consumer span of each message, continuing
+	// the trace its headers carry; nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 func (c Consumer) withDefaults() Consumer {
@@ -143,6 +150,9 @@ func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, 
 	r := &Running{work: make(chan jetstream.Msg, maxPending), inflight: &inflight{msgs: map[jetstream.Msg]struct{}{}},
 		done: make(chan struct{}), stop: stop}
 	d := dispatcher{js: js, spec: spec, handle: h, log: log, inflight: r.inflight}
+	if spec.TracerProvider != nil {
+		d.tracer = spec.TracerProvider.Tracer(tracerName)
+	}
 	// Ends with workCtx, which Stop cancels once the workers are done.
 	go r.inflight.keepAlive(workCtx, spec.AckWait/3)
 	for range spec.Workers {
@@ -223,6 +233,7 @@ type dispatcher struct {
 	handle   Handler
 	log      *zap.Logger
 	inflight *inflight
+	tracer   trace.Tracer // nil: untraced
 }
 
 // inflight holds the messages this process has been given and not yet
@@ -272,31 +283,43 @@ func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
 	if meta, err := m.Metadata(); err == nil {
 		deliveries = meta.NumDelivered
 	}
+	span := trace.SpanFromContext(ctx)
+	if d.tracer != nil {
+		ctx, span = d.tracer.Start(tracing.Extract(ctx, m.Headers()), "consume "+d.spec.Durable, trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", m.Subject()),
+				attribute.String("messaging.consumer.group.name", d.spec.Durable), attribute.Int64("messaging.message.delivery_count", int64(deliveries))))
+		defer span.End()
+	}
 	err := d.handle(ctx, Msg{Subject: m.Subject(), Data: m.Data(), Header: m.Headers(), Deliveries: deliveries})
 	defer d.inflight.remove(m)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "handler failed")
+	}
+	log := d.log.With(tracing.ID(ctx))
 	var retry *retryError
 	var perm *permanentError
 	switch {
 	case err == nil:
 		if err := m.Ack(); err != nil {
-			d.log.Warn("ack failed; message will be redelivered", zap.Error(err))
+			log.Warn("ack failed; message will be redelivered", zap.Error(err))
 		}
 	case errors.As(err, &retry):
 		// Logged once per message: a dependency outage would otherwise
 		// log every message on every retry.
 		if deliveries <= 1 && !retry.reported {
-			d.log.Warn("retrying later", zap.Duration("delay", retry.delay), zap.Error(err))
+			log.Warn("retrying later", zap.Duration("delay", retry.delay), zap.Error(err))
 		} else {
-			d.log.Debug("retrying later", zap.Uint64("deliveries", deliveries), zap.Duration("delay", retry.delay), zap.Error(err))
+			log.Debug("retrying later", zap.Uint64("deliveries", deliveries), zap.Duration("delay", retry.delay), zap.Error(err))
 		}
 		_ = m.NakWithDelay(retry.delay)
 	case errors.As(err, &perm):
-		d.deadLetter(ctx, m, deliveries, err)
+		d.deadLetter(ctx, log, m, deliveries, err)
 	case int(deliveries) >= d.spec.MaxAttempts:
-		d.deadLetter(ctx, m, deliveries, err)
+		d.deadLetter(ctx, log, m, deliveries, err)
 	default:
 		delay := backoff(deliveries)
-		d.log.Warn("handler failed; retrying", zap.Uint64("deliveries", deliveries), zap.Duration("delay", delay), zap.Error(err))
+		log.Warn("handler failed; retrying", zap.Uint64("deliveries", deliveries), zap.Duration("delay", delay), zap.Error(err))
 		_ = m.NakWithDelay(delay)
 	}
 }
@@ -304,7 +327,7 @@ func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
 // deadLetter keeps the message for operators before terminating it; if
 // the dead letter cannot be stored the message is retried instead, so
 // nothing is ever dropped silently.
-func (d dispatcher) deadLetter(ctx context.Context, m jetstream.Msg, deliveries uint64, cause error) {
+func (d dispatcher) deadLetter(ctx context.Context, log *zap.Logger, m jetstream.Msg, deliveries uint64, cause error) {
 	dl := events.DeadLettered{
 		Meta:     events.NewMeta(events.TypeDeadLettered, events.VersionDeadLettered, m.Headers().Get("Correlation-Id"), time.Now()),
 		Consumer: d.spec.Durable, Subject: m.Subject(), Data: m.Data(),
@@ -317,11 +340,11 @@ func (d dispatcher) deadLetter(ctx context.Context, m jetstream.Msg, deliveries 
 		cancel()
 	}
 	if err != nil {
-		d.log.Error("dead-lettering failed; retrying message", zap.NamedError("cause", cause), zap.Error(err))
+		log.Error("dead-lettering failed; retrying message", zap.NamedError("cause", cause), zap.Error(err))
 		_ = m.NakWithDelay(backoff(deliveries))
 		return
 	}
-	d.log.Error("message dead-lettered", zap.String("subject", m.Subject()), zap.Uint64("deliveries", deliveries), zap.Error(cause))
+	log.Error("message dead-lettered", zap.String("subject", m.Subject()), zap.Uint64("deliveries", deliveries), zap.Error(cause))
 	_ = m.TermWithReason(cause.Error())
 }
 

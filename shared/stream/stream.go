@@ -13,9 +13,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 // Connect dials NATS and keeps reconnecting for as long as the process
@@ -143,11 +147,33 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject, id string, v 
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", subject, err)
 	}
-	if _, err := js.Publish(ctx, subject, data, jetstream.WithMsgID(id)); err != nil {
+	ctx, span := StartPublish(ctx, subject)
+	defer span.End()
+	msg := &nats.Msg{Subject: subject, Data: data}
+	tracing.Inject(ctx, msg)
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id)); err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "publish failed")
 		return fmt.Errorf("publishing %s: %w", subject, err)
 	}
 	return nil
 }
+
+// StartPublish starts a producer span for a message to subject, with the
+// provider of the span already in ctx: a publish from a traced request or
+// message is a child of it, and one from an untraced loop is a no-op.
+// Inject the returned context into the message (tracing.Inject).
+func StartPublish(ctx context.Context, subject string) (context.Context, trace.Span) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.SpanContext().IsValid() {
+		return ctx, parent
+	}
+	return parent.TracerProvider().Tracer(tracerName).Start(ctx, "publish "+subject, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", subject)))
+}
+
+// tracerName names the spans this package makes.
+const tracerName = "github.com/musterhq/muster/shared/stream"
 
 // PublishEventually retries Publish until it succeeds or ctx ends: for an
 // event that must not be lost after the state change it reports was

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 // MaxJSONBody bounds every JSON request body a service reads.
@@ -64,7 +65,7 @@ func plainToken(s string) bool {
 // whole error is logged once, here, under that id with fields.
 func Fail(w http.ResponseWriter, r *http.Request, log *zap.Logger, status int, msg string, err error, fields ...zap.Field) {
 	id := RequestID(w, r)
-	log.Error(msg, append(fields, zap.String("request_id", id), zap.Int("status", status), zap.Error(err))...)
+	log.Error(msg, append(fields, zap.String("request_id", id), tracing.ID(r.Context()), zap.Int("status", status), zap.Error(err))...)
 	body := BodyOf(err)
 	if status == http.StatusServiceUnavailable && body.Kind != apperr.KindUnavailable.String() {
 		body = ErrorBody{Error: "unavailable, try again", Kind: apperr.KindUnavailable.String()} // a cancelled request

@@ -14,9 +14,14 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 // Check reports whether one dependency is usable; readiness runs them all.
@@ -38,6 +43,15 @@ type Option func(*options)
 
 type options struct {
 	metricsGuard func(http.Handler) http.Handler
+	tracer       trace.TracerProvider
+}
+
+// Tracing makes a span of each request with tp, named for its route
+// pattern (POST /campaigns/{id}/launch) and continuing the caller's trace
+// when the request carries one. Without it, or with a nil tp, requests
+// are not traced.
+func Tracing(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracer = tp }
 }
 
 // MetricsGuard puts /metrics behind guard. Without one /metrics refuses
@@ -62,6 +76,9 @@ func NewServer(addr string, routes http.Handler, reg *prometheus.Registry, check
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(metricsMiddleware(reg))
+	if o.tracer != nil {
+		r.Use(traceMiddleware(o.tracer))
+	}
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -169,6 +186,36 @@ func (rd *readiness) note(name string, err error) {
 	case err == nil && was:
 		rd.log.Info("dependency check passes again", zap.String("check", name))
 	}
+}
+
+// traceMiddleware starts a server span per request (otelhttp) and names it
+// for the route chi matched, once it has: otelhttp names the span again
+// when the handler returns.
+func traceMiddleware(tp trace.TracerProvider) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			if route := routePattern(r); route != "" {
+				trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("http.route", route))
+			}
+		})
+		return otelhttp.NewHandler(routed, "http", otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tracing.Propagator()),
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+				if route := routePattern(r); route != "" {
+					return r.Method + " " + route
+				}
+				return r.Method
+			}))
+	}
+}
+
+// routePattern is the pattern chi matched for r so far ("" before routing).
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		return rc.RoutePattern()
+	}
+	return ""
 }
 
 func metricsMiddleware(reg *prometheus.Registry) func(http.Handler) http.Handler {

@@ -22,12 +22,20 @@ import (
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/svcauth"
+	"github.com/musterhq/muster/shared/tracing"
 	"github.com/musterhq/muster/shared/web"
 )
 
 // Waker is told there is work: the fan-out runner and the scheduler are
 // both.
 type Waker interface{ Wake() }
+
+// Launcher is the fan-out: woken when there is work, and told which
+// request launched a campaign, so the fan-out continues its trace.
+type Launcher interface {
+	Waker
+	Launched(ctx context.Context, campaignID string)
+}
 
 // Sender publishes one send request (test sends, inbox answers).
 type Sender interface {
@@ -55,7 +63,7 @@ type Config struct {
 // Deps are the parts the API uses.
 type Deps struct {
 	Store     *store.Store
-	Fanout    Waker
+	Fanout    Launcher
 	Scheduler Waker
 	Contacts  *contacts.Client
 	Sender    Sender
@@ -297,10 +305,11 @@ func (h *Handler) launchCampaign(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]any{"campaign": c, "already_launched": true})
 		return
 	}
+	h.Fanout.Launched(ctx, c.ID)
 	h.Fanout.Wake()
 	h.Scheduler.Wake()
 	h.Log.Info("campaign launched", zap.String("campaign_id", c.ID), zap.String("kind", string(c.Kind)),
-		zap.String("tag", c.Audience.Tag), zap.Time("at", at))
+		zap.String("tag", c.Audience.Tag), zap.Time("at", at), tracing.ID(ctx))
 	web.WriteJSON(w, http.StatusAccepted, map[string]any{"campaign": c, "already_launched": false})
 }
 

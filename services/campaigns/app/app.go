@@ -176,7 +176,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if err != nil {
 		return nil, fmt.Errorf("configuring campaigns: %w", err)
 	}
-	deps, err := service.Open(ctx, "campaigns", cfg.Config, migrations.FS, log)
+	deps, err := service.Open(ctx, "campaigns", cfg.Config, migrations.FS, log, o.TracerProvider)
 	if err != nil {
 		return nil, fmt.Errorf("starting campaigns: %w", err)
 	}
@@ -228,6 +228,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
+	a.fan.Traced(o.TracerProvider)
 	a.scheduler = schedule.New(st, o.Clock, cfg.SchedulePoll, a.fan, log.Named("schedule"))
 	a.deps.Go(a.fan.Run)
 	a.deps.Go(a.scheduler.Run)

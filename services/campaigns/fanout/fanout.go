@@ -14,10 +14,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/campaigns/campaign"
@@ -25,6 +28,8 @@ import (
 	"github.com/musterhq/muster/services/campaigns/message"
 	"github.com/musterhq/muster/services/campaigns/store"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 // Config tunes the fan-out.
@@ -53,6 +58,57 @@ type Fanout struct {
 	clock    func() time.Time
 	log      *zap.Logger
 	wake     chan struct{}
+
+	// tracer is nil when tracing is off. launches hands the trace of a
+	// launch request to the fan-out it started, when this replica claims
+	// it (another replica's fan-out starts a trace of its own).
+	tracer   trace.Tracer
+	mu       sync.Mutex
+	launches map[string]trace.SpanContext
+}
+
+// maxLaunches bounds the launches remembered for their fan-out.
+const maxLaunches = 1024
+
+// Traced makes spans of each fan-out and of each send request published,
+// with tp; a nil tp traces nothing.
+func (f *Fanout) Traced(tp trace.TracerProvider) *Fanout {
+	if tp != nil {
+		f.tracer = tp.Tracer("github.com/musterhq/muster/services/campaigns/fanout")
+		f.launches = map[string]trace.SpanContext{}
+	}
+	return f
+}
+
+// Launched remembers the trace of the request that launched campaignID,
+// so its first fan-out continues it.
+func (f *Fanout) Launched(ctx context.Context, campaignID string) {
+	sc := trace.SpanContextFromContext(ctx)
+	if f.tracer == nil || !sc.IsValid() {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.launches) < maxLaunches {
+		f.launches[campaignID] = sc
+	}
+}
+
+// startSpan starts the span of one leased fan-out: a child of its launch
+// when this replica saw the launch, else the root of a trace.
+func (f *Fanout) startSpan(ctx context.Context, l *store.Lease) (context.Context, trace.Span) {
+	if f.tracer == nil {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	f.mu.Lock()
+	parent, ok := f.launches[l.CampaignID]
+	if ok && l.Step == 0 {
+		delete(f.launches, l.CampaignID)
+		ctx = trace.ContextWithSpanContext(ctx, parent)
+	}
+	f.mu.Unlock()
+	return f.tracer.Start(ctx, "fanout", trace.WithAttributes(attribute.String("muster.campaign_id", l.CampaignID),
+		attribute.Int("muster.step", l.Step), attribute.String("muster.channel", string(l.Channel))))
 }
 
 // New builds a fan-out runner; owner names this replica in leases. It
@@ -141,6 +197,8 @@ type page struct {
 // Process runs one leased job to its end, or until an error, a pause or
 // the loss of its lease.
 func (f *Fanout) Process(ctx context.Context, l *store.Lease) error {
+	ctx, span := f.startSpan(ctx, l)
+	defer span.End()
 	c, err := f.store.Get(ctx, l.CampaignID)
 	if err != nil {
 		return err
@@ -149,7 +207,7 @@ func (f *Fanout) Process(ctx context.Context, l *store.Lease) error {
 	if err != nil {
 		return fmt.Errorf("campaign %s: %w", c.ID, err)
 	}
-	log := f.log.With(zap.String("campaign_id", c.ID), zap.Int("step", l.Step), zap.String("channel", string(l.Channel)))
+	log := f.log.With(zap.String("campaign_id", c.ID), zap.Int("step", l.Step), zap.String("channel", string(l.Channel)), tracing.ID(ctx))
 	if !b.Has(l.Channel) {
 		log.Info("nothing to send on this channel")
 		return f.store.Complete(ctx, l)
@@ -230,6 +288,7 @@ const ackTimeout = 30 * time.Second
 func (p *publisher) publish(ctx context.Context, js jetstream.JetStream, b *message.Builder, members []events.Member, ch events.Channel, now time.Time) error {
 	p.futures = p.futures[:0]
 	subject := events.SendSubject(ch)
+	traced := trace.SpanFromContext(ctx).IsRecording()
 	for i := range members {
 		m := &members[i]
 		if (ch == events.ChannelSMS && m.Phone == "") || (ch == events.ChannelEmail && m.Email == "") {
@@ -241,6 +300,11 @@ func (p *publisher) publish(ctx context.Context, js jetstream.JetStream, b *mess
 			return fmt.Errorf("encoding send request: %w", err)
 		}
 		msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{jetstream.MsgIDHeader: []string{req.IdempotencyKey}}}
+		if traced {
+			pctx, span := stream.StartPublish(ctx, subject)
+			tracing.Inject(pctx, msg)
+			span.End()
+		}
 		fut, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(ackTimeout))
 		if err != nil {
 			return fmt.Errorf("publishing send request: %w", err)

@@ -214,7 +214,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if err != nil {
 		return nil, fmt.Errorf("configuring console: %w", err)
 	}
-	deps, err := service.Open(ctx, "console", cfg.Config, migrations.FS, log)
+	deps, err := service.Open(ctx, "console", cfg.Config, migrations.FS, log, o.TracerProvider)
 	if err != nil {
 		return nil, fmt.Errorf("starting console: %w", err)
 	}
@@ -241,9 +241,9 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, signer *svcauth.
 		Uploads: limit.NewSlots(a.redis, cfg.RedisPrefix, "upload", cfg.ImportsPerOrganizer, cfg.ImportsTotal, 30*time.Second),
 		Streams: limit.NewSlots(a.redis, cfg.RedisPrefix, "stream", cfg.StreamsPerOrganizer, cfg.StreamsTotal, 30*time.Second),
 		Services: upstream.Services{
-			Contacts:  upstream.New("contacts", cfg.ContactsURL, cfg.UpstreamTimeout, signer),
-			Campaigns: upstream.New("campaigns", cfg.CampaignsURL, cfg.UpstreamTimeout, signer),
-			Delivery:  upstream.New("delivery", cfg.DeliveryURL, cfg.UpstreamTimeout, signer),
+			Contacts:  upstream.New("contacts", cfg.ContactsURL, cfg.UpstreamTimeout, signer).Traced(o.TracerProvider),
+			Campaigns: upstream.New("campaigns", cfg.CampaignsURL, cfg.UpstreamTimeout, signer).Traced(o.TracerProvider),
+			Delivery:  upstream.New("delivery", cfg.DeliveryURL, cfg.UpstreamTimeout, signer).Traced(o.TracerProvider),
 		},
 		Log:            log.Named("http"),
 		SessionTTL:     cfg.SessionTTL,

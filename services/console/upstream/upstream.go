@@ -17,8 +17,13 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/svcauth"
+	"github.com/musterhq/muster/shared/tracing"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -42,6 +47,21 @@ func New(name, base string, timeout time.Duration, signer *svcauth.Signer) *Clie
 		hc:     &http.Client{Timeout: timeout, Transport: signer.Transport(name, nil)},
 		stream: &http.Client{Transport: signer.Transport(name, nil)},
 	}
+}
+
+// Traced makes a client span of each call with tp and sends the trace
+// context along, so the service's spans join the console's trace; a nil
+// tp leaves the client as it is.
+func (c *Client) Traced(tp trace.TracerProvider) *Client {
+	if tp == nil {
+		return c
+	}
+	wrap := func(rt http.RoundTripper) http.RoundTripper {
+		return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tracing.Propagator()),
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()))
+	}
+	c.hc.Transport, c.stream.Transport = wrap(c.hc.Transport), wrap(c.stream.Transport)
+	return c
 }
 
 // URL is the service's base URL.

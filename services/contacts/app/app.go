@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if err != nil {
 		return nil, fmt.Errorf("configuring contacts: %w", err)
 	}
-	deps, err := service.Open(ctx, "contacts", cfg.Config, migrations.FS, log)
+	deps, err := service.Open(ctx, "contacts", cfg.Config, migrations.FS, log, o.TracerProvider)
 	if err != nil {
 		return nil, fmt.Errorf("starting contacts: %w", err)
 	}

@@ -407,7 +407,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if o.SMS == nil {
 		client, err := twilio.NewClient(twilio.Config{
 			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIURL: cfg.TwilioAPIURL, Timeout: cfg.TwilioTimeout,
-			MaxConns: cfg.TwilioMaxConns,
+			MaxConns: cfg.TwilioMaxConns, TracerProvider: o.TracerProvider,
 		})
 		if err != nil {
 			return nil, err
@@ -418,7 +418,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if err != nil {
 		return nil, fmt.Errorf("parsing DELIVERY_REDIS_URL: %w", err)
 	}
-	deps, err := service.Open(ctx, "delivery", cfg.Config, migrations.FS, log)
+	deps, err := service.Open(ctx, "delivery", cfg.Config, migrations.FS, log, o.TracerProvider)
 	if err != nil {
 		return nil, fmt.Errorf("starting delivery: %w", err)
 	}
@@ -464,7 +464,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	// console, and who members' messages come from, for its setup page.
 	var accountMail api.EmailSender
 	if cfg.SendGridAPIKey != "" {
-		accountMail = cfg.sendGrid(func() string { return src.Current().Settings.OrgName })
+		accountMail = cfg.sendGrid(func() string { return src.Current().Settings.OrgName }, o.TracerProvider)
 	}
 	api.NewAccountEmails(accountMail, api.Senders{
 		SMSFrom: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, EmailFrom: cfg.SendGridFrom, EmailFromName: cfg.SendGridFromName,
@@ -481,7 +481,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	a.deps.Go(func(ctx context.Context) { reviewer.Sweep(ctx, cfg.ReviewSweepEvery) })
 	metrics.Reviews(a.deps.Registry, func(ctx context.Context) (int, int, error) { return st.ReviewCounts(ctx, o.Clock()) })
 	recv := receive.New(st, pub, src.Rules, o.Clock, log.Named("receive"))
-	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, recv, log.Named("twilio")).Routes(r)
+	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, traceStatus(recv, st, o.TracerProvider, log.Named("twilio")), log.Named("twilio")).Routes(r)
 	if cfg.UnsubscribeSecret == "" { // development mode only: validate refuses it otherwise
 		cfg.UnsubscribeSecret = secret.Generate()
 		log.Warn("no DELIVERY_UNSUBSCRIBE_SECRET: unsubscribe links will stop working when delivery restarts")
@@ -525,7 +525,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		From: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, AccountSID: cfg.TwilioAccountSID,
 		PublicURL: publicURL, Rules: src.Rules, MinOpen: cfg.MinOpen, MaxAge: cfg.MaxAge,
 		SenderRate: cfg.SenderRate, ServiceRate: cfg.ServiceRate, AccountRate: cfg.AccountRate, Clock: o.Clock,
-		States: states, Gate: pause.New("sms", "twilio", m, o.Clock, log.Named("pause")),
+		States: states, Gate: pause.New("sms", "twilio", m, o.Clock, log.Named("pause")), TracerProvider: o.TracerProvider,
 	}, st, o.SMS, pub,
 		ratelimit.New(a.redis, cfg.RedisPrefix),
 		freqcap.New(a.redis, cfg.RedisPrefix),
@@ -572,7 +572,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *publish.Publisher, links *unsubscribe.Signer, gate *pause.Gate, org func() string) error {
 	var sender mailer.Sender = unconfigured{}
 	if cfg.SendGridAPIKey != "" {
-		sender = cfg.sendGrid(org)
+		sender = cfg.sendGrid(org, a.deps.TracerProvider)
 	}
 	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, ReplyDomain: cfg.InboundEmailDomain,
 		Prefs: a.prefs.URL, Gate: gate}, st, sender, pub, links, a.deps.Log.Named("mailer"))
@@ -585,9 +585,10 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 
 // sendGrid is a SendGrid client for the configured account; org names
 // the sender when DELIVERY_SENDGRID_FROM_NAME does not.
-func (c Config) sendGrid(org func() string) *sendgrid.Client {
+func (c Config) sendGrid(org func() string, tp trace.TracerProvider) *sendgrid.Client {
 	return sendgrid.NewClient(sendgrid.Config{
 		APIKey: c.SendGridAPIKey, APIURL: c.SendGridAPIURL, From: c.SendGridFrom, FromName: c.SendGridFromName, Name: org, Timeout: c.TwilioTimeout,
+		TracerProvider: tp,
 	})
 }
 

@@ -83,7 +83,7 @@ func (a *App) startEmailReplies(r chi.Router, cfg Config, st *store.Store, src *
 	org := func() string { return src.Current().Settings.OrgName }
 	var mail receive.Mailer
 	if cfg.SendGridAPIKey != "" {
-		mail = cfg.sendGrid(org)
+		mail = cfg.sendGrid(org, a.deps.TracerProvider)
 	}
 	zone := func() *time.Location { return src.Rules().Zone }
 	replies := receive.NewEmailReplies(st, mail, cfg.InboundEmailDomain, org, zone, clock, log.Named("email_reply"))

@@ -18,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/delivery/batch"
@@ -37,6 +39,7 @@ import (
 	"github.com/musterhq/muster/shared/phone"
 	"github.com/musterhq/muster/shared/sms"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 // MaxSMSBody is Twilio's limit on one message's body, in characters.
@@ -95,6 +98,9 @@ type Config struct {
 	// Gate pauses texting while Twilio refuses our credentials; nil
 	// never pauses.
 	Gate *pause.Gate
+	// TracerProvider makes a span of each provider call; nil traces
+	// nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Worker handles send requests from the SEND stream and deferred messages
@@ -115,6 +121,7 @@ type Worker struct {
 	caps    CapCounter
 	metrics *metrics.Metrics
 	log     *zap.Logger
+	tracer  trace.Tracer // nil: untraced
 }
 
 // New builds a worker.
@@ -126,6 +133,9 @@ func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter R
 		cfg.Gate = pause.New("sms", "twilio", m, cfg.Clock, log)
 	}
 	w := &Worker{cfg: cfg, zones: quiet.NewZoner(), store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
+	if cfg.TracerProvider != nil {
+		w.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
 	w.claims = batch.New(w.claimBatch, 200, 2*time.Millisecond)
 	w.settles = batch.New(w.settleBatch, 200, 2*time.Millisecond)
 	w.rhythms = batch.New(w.rhythmBatch, 200, 2*time.Millisecond)
@@ -543,6 +553,8 @@ func (w *Worker) expire(ctx context.Context, msg store.Message) error {
 }
 
 func (w *Worker) send(ctx context.Context, msg store.Message, validity time.Duration) error {
+	ctx, span := w.startSend(ctx, msg)
+	defer span.End()
 	start := time.Now()
 	sid, err := w.sms.Send(ctx, twilio.Message{
 		To: msg.To, From: w.cfg.From, MessagingServiceSID: w.cfg.MessagingServiceSID, Body: msg.Body,
@@ -552,6 +564,7 @@ func (w *Worker) send(ctx context.Context, msg store.Message, validity time.Dura
 	outcome := "ok"
 	if err != nil {
 		outcome = kind.String()
+		span.SetStatus(codes.Error, outcome)
 	}
 	w.metrics.ProviderLatency.WithLabelValues("twilio", outcome).Observe(time.Since(start).Seconds())
 	if kind != provider.Unauthorized {
@@ -562,7 +575,7 @@ func (w *Worker) send(ctx context.Context, msg store.Message, validity time.Dura
 	if err == nil {
 		return w.settle(ctx, msg.ID, store.Update{Status: status.Accepted, ProviderID: sid})
 	}
-	fields := []zap.Field{zap.String("message_id", msg.ID), zap.String("provider", "twilio"), zap.String("code", code), zap.Error(err)}
+	fields := []zap.Field{zap.String("message_id", msg.ID), zap.String("provider", "twilio"), zap.String("code", code), tracing.ID(ctx), zap.Error(err)}
 	switch kind {
 	case provider.Retryable:
 		w.releaseCap(ctx, msg.To, msg.IdempotencyKey)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	campaigns "github.com/musterhq/muster/services/campaigns/app"
@@ -112,6 +113,11 @@ type Options struct {
 	// reads them) that contacts, campaigns and delivery trust beside the
 	// console: a test that calls a service directly adds its own.
 	Callers string
+
+	// TracerProvider traces every service (and is each one's
+	// Options.TracerProvider unless those options name their own); nil
+	// traces nothing.
+	TracerProvider trace.TracerProvider
 
 	Log *zap.Logger
 }
@@ -226,7 +232,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	cc.DevMode = true
 	cc.NATSSeed, cc.NATSCAFile = s.NATSSeeds[natsauth.Contacts], s.NATSCAFile
 	cc.TrustedCallers = trusted
-	ca, err := contacts.New(ctx, cc, log.Named("contacts"), contacts.Options{})
+	ca, err := contacts.New(ctx, cc, log.Named("contacts"), contacts.Options{TracerProvider: o.TracerProvider})
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +249,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	pc.DevMode = true
 	pc.NATSSeed, pc.NATSCAFile = s.NATSSeeds[natsauth.Campaigns], s.NATSCAFile
 	pc.TrustedCallers = trusted
-	pa, err := campaigns.New(ctx, pc, log.Named("campaigns"), campaigns.Options{})
+	pa, err := campaigns.New(ctx, pc, log.Named("campaigns"), campaigns.Options{TracerProvider: o.TracerProvider})
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +283,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if o.Delivery != nil {
 		o.Delivery(&dc)
 	}
+	if o.DeliveryOptions.TracerProvider == nil {
+		o.DeliveryOptions.TracerProvider = o.TracerProvider
+	}
 	da, err := delivery.New(ctx, dc, log.Named("delivery"), o.DeliveryOptions)
 	if err != nil {
 		return nil, err
@@ -308,6 +317,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		}
 		if o.Console != nil {
 			o.Console(&oc)
+		}
+		if o.ConsoleOptions.TracerProvider == nil {
+			o.ConsoleOptions.TracerProvider = o.TracerProvider
 		}
 		oa, err := console.New(ctx, oc, log.Named("console"), o.ConsoleOptions)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/app"
 	"github.com/musterhq/muster/services/campaigns/migrations"
 	"github.com/musterhq/muster/shared/cli"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 func main() {
@@ -28,10 +29,14 @@ func run() error {
 		return err
 	}
 	return cli.Main(os.Args[1:], "campaigns", cfg.Config, migrations.FS, func(ctx context.Context, log *zap.Logger) error {
-		a, err := app.New(ctx, cfg, log, app.Options{})
+		tp, err := tracing.New(ctx, "campaigns", cfg.Tracing())
 		if err != nil {
 			return err
 		}
-		return errors.Join(a.Run(ctx), a.Close())
+		a, err := app.New(ctx, cfg, log, app.Options{TracerProvider: tp.TracerProvider})
+		if err != nil {
+			return errors.Join(err, tp.Shutdown(context.WithoutCancel(ctx)))
+		}
+		return errors.Join(a.Run(ctx), a.Close(), tp.Shutdown(context.WithoutCancel(ctx)))
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/musterhq/muster/services/console/app"
 	"github.com/musterhq/muster/services/console/migrations"
 	"github.com/musterhq/muster/shared/cli"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 func main() {
@@ -29,10 +30,14 @@ func run() error {
 		return err
 	}
 	return cli.Main(os.Args[1:], "console", cfg.Config, migrations.FS, func(ctx context.Context, log *zap.Logger) error {
-		a, err := app.New(ctx, cfg, log, app.Options{})
+		tp, err := tracing.New(ctx, "console", cfg.Tracing())
 		if err != nil {
 			return err
 		}
-		return errors.Join(a.Run(ctx), a.Close())
+		a, err := app.New(ctx, cfg, log, app.Options{TracerProvider: tp.TracerProvider})
+		if err != nil {
+			return errors.Join(err, tp.Shutdown(context.WithoutCancel(ctx)))
+		}
+		return errors.Join(a.Run(ctx), a.Close(), tp.Shutdown(context.WithoutCancel(ctx)))
 	})
 }

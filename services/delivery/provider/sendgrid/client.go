@@ -13,8 +13,12 @@ import (
 
 	"github.com/sendgrid/rest"
 	sg "github.com/sendgrid/sendgrid-go"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/musterhq/muster/services/delivery/provider"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 // MaxPersonalizations is how many recipients one mail/send may carry.
@@ -31,6 +35,9 @@ type Config struct {
 	FromName string
 	Name     func() string
 	Timeout  time.Duration
+	// TracerProvider makes a client span of each API call; nil traces
+	// nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Client sends mail.
@@ -53,7 +60,13 @@ func NewClient(cfg Config) *Client {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 64
-	return &Client{cfg: cfg, host: strings.TrimRight(host, "/"), rest: &rest.Client{HTTPClient: &http.Client{Timeout: timeout, Transport: transport}}}
+	var rt http.RoundTripper = transport
+	if cfg.TracerProvider != nil {
+		rt = otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(cfg.TracerProvider), otelhttp.WithPropagators(tracing.Propagator()),
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+			otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return "sendgrid mail send" }))
+	}
+	return &Client{cfg: cfg, host: strings.TrimRight(host, "/"), rest: &rest.Client{HTTPClient: &http.Client{Timeout: timeout, Transport: rt}}}
 }
 
 // Recipient is one personalization: one member, with the ids that map

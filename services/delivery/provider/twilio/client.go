@@ -14,8 +14,12 @@ import (
 
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/musterhq/muster/services/delivery/provider"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 // Config says which Twilio account to send from and where Twilio is.
@@ -30,11 +34,18 @@ type Config struct {
 	// MaxConns bounds concurrent API calls: Twilio answers 429 (20429)
 	// past an account's concurrency limit, 100 by default.
 	MaxConns int
+	// TracerProvider makes a client span of each API call, in the trace
+	// of the context Send is given; nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Client sends messages.
 type Client struct {
 	api *openapi.ApiService
+	// base is the twilio-go client api uses; traced, each traced Send
+	// copies it to carry its span (twilio-go passes no context on).
+	base   *client.Client
+	traced bool
 }
 
 // NewClient builds a client. twilio-go has no base-URL setting, so a
@@ -54,6 +65,11 @@ func NewClient(cfg Config) (*Client, error) {
 		}
 		rt = rewriteHost{base: base, next: transport}
 	}
+	if cfg.TracerProvider != nil {
+		rt = otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(cfg.TracerProvider), otelhttp.WithPropagators(tracing.Propagator()),
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+			otelhttp.WithSpanNameFormatter(func(string, *http.Request) string { return "twilio create message" }))
+	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -69,7 +85,32 @@ func NewClient(cfg Config) (*Client, error) {
 		},
 	}
 	c.SetAccountSid(cfg.AccountSID)
-	return &Client{api: openapi.NewApiServiceWithClient(c)}, nil
+	return &Client{api: openapi.NewApiServiceWithClient(c), base: c, traced: cfg.TracerProvider != nil}, nil
+}
+
+// apiFor is the API service a Send with ctx calls through: the shared one,
+// or, when ctx carries a span to continue, a copy whose requests carry it.
+func (c *Client) apiFor(ctx context.Context) *openapi.ApiService {
+	span := trace.SpanFromContext(ctx)
+	if !c.traced || !span.SpanContext().IsValid() {
+		return c.api
+	}
+	cc := *c.base
+	hc := *cc.HTTPClient
+	hc.Transport = withSpan{span: span, next: hc.Transport}
+	cc.HTTPClient = &hc
+	return openapi.NewApiServiceWithClient(&cc)
+}
+
+// withSpan puts span into each request's context (twilio-go makes its
+// requests with context.Background), keeping the request's own deadline.
+type withSpan struct {
+	span trace.Span
+	next http.RoundTripper
+}
+
+func (t withSpan) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.next.RoundTrip(r.WithContext(trace.ContextWithSpan(r.Context(), t.span)))
 }
 
 type rewriteHost struct {
@@ -97,7 +138,7 @@ type Message struct {
 
 // Send hands one message to Twilio and returns its SID. Failures are
 // *provider.SendError values.
-func (c *Client) Send(_ context.Context, m Message) (string, error) {
+func (c *Client) Send(ctx context.Context, m Message) (string, error) {
 	p := &openapi.CreateMessageParams{}
 	p.SetTo(m.To).SetBody(m.Body)
 	if m.MessagingServiceSID != "" {
@@ -113,8 +154,8 @@ func (c *Client) Send(_ context.Context, m Message) (string, error) {
 		p.SetValidityPeriod(int(min(max(m.ValidityPeriod, time.Second), 10*time.Hour).Seconds()))
 	}
 	// twilio-go's CreateMessage takes no context; the HTTP client's
-	// timeout bounds it.
-	msg, err := c.api.CreateMessage(p)
+	// timeout bounds it, and ctx gives only its span (apiFor).
+	msg, err := c.apiFor(ctx).CreateMessage(p)
 	if err != nil {
 		return "", classify(err)
 	}

@@ -1,0 +1,34 @@
+package worker
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/delivery/store"
+	"github.com/musterhq/muster/shared/tracing"
+)
+
+// tracerName names the spans the worker makes.
+const tracerName = "github.com/musterhq/muster/services/delivery/worker"
+
+// startSend starts the span of one text's provider call and, when it is
+// sampled, remembers it on the message before the call: Twilio's status
+// callbacks carry no trace context, and one may arrive before the call
+// returns. Untraced, it does nothing.
+func (w *Worker) startSend(ctx context.Context, msg store.Message) (context.Context, trace.Span) {
+	if w.tracer == nil {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	ctx, span := w.tracer.Start(ctx, "sms send", trace.WithAttributes(
+		attribute.String("muster.message_id", msg.ID), attribute.String("muster.provider", "twilio")))
+	if tp := tracing.Traceparent(ctx); tp != "" {
+		if err := w.store.RememberTrace(ctx, msg.ID, tp); err != nil {
+			// The text still goes; only its callbacks start traces of their own.
+			w.log.Warn("trace not remembered for the status callbacks", zap.String("message_id", msg.ID), tracing.ID(ctx), zap.Error(err))
+		}
+	}
+	return ctx, span
+}
