@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
@@ -19,6 +21,7 @@ import (
 	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 // BenchmarkE2ESMS measures the skeleton end to end: from the launch call
@@ -28,28 +31,7 @@ import (
 // measures raw JetStream publish plus acknowledged consume, the broker's
 // own ceiling that Muster's rate should be read against.
 func BenchmarkE2ESMS(b *testing.B) {
-	members := 10_000
-	if v, err := strconv.Atoi(os.Getenv("MUSTER_BENCH_MEMBERS")); err == nil && v > 0 {
-		members = v
-	}
-	contactsDSN := testkit.Database(b, contactsdb.FS)
-	st, err := stack.Start(context.Background(), stack.Options{
-		NATSPort: -1, NATSDir: b.TempDir(),
-		ContactsDB: contactsDSN, CampaignsDB: testkit.Database(b, campaignsdb.FS), DeliveryDB: testkit.Database(b, deliverydb.FS),
-		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
-		AutoCallbacks: true, Log: zap.NewNop(), RedisPrefix: redisPrefix(b), DeliveryOptions: delivery.Options{Clock: middayClock(b)},
-		Callers: svcauthtest.Trusted(),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		if err := st.Stop(); err != nil {
-			b.Error(err)
-		}
-	}()
-	seedContacts(b, contactsDSN, members)
-
+	st, members := startBenchStack(b, nil)
 	b.ResetTimer()
 	var e2e, raw float64
 	for range b.N {
@@ -66,6 +48,59 @@ func BenchmarkE2ESMS(b *testing.B) {
 	b.ReportMetric(raw, "raw_msg/s")
 	fmt.Printf("BENCH e2e_sms_per_s %.0f msg/s\n", e2e)
 	fmt.Printf("BENCH jetstream_raw_per_s %.0f msg/s\n", raw)
+}
+
+// BenchmarkE2ESMSTraced is BenchmarkE2ESMS with every service tracing and
+// every trace sampled: spans go through the batch span processor, as in
+// production, to an exporter that drops them, so the figure is tracing's
+// cost inside Muster (spans, header propagation, the remembered send
+// span and its lookup at each callback) without a collector's.
+func BenchmarkE2ESMSTraced(b *testing.B) {
+	tp := tracing.NewSDK("muster", 1, sdktrace.WithBatcher(discard{}))
+	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) }) // after the stack stops
+	st, members := startBenchStack(b, tp)
+	b.ResetTimer()
+	var e2e float64
+	for range b.N {
+		e2e = launchAndWait(b, st, members)
+	}
+	b.StopTimer()
+	b.ReportMetric(e2e, "sms/s")
+	fmt.Printf("BENCH e2e_sms_traced_per_s %.0f msg/s\n", e2e)
+}
+
+// discard is a span exporter that drops every span.
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }
+
+// startBenchStack starts the platform for an end-to-end benchmark, traced
+// with tp when not nil, with its members seeded; it stops with b.
+func startBenchStack(b *testing.B, tp trace.TracerProvider) (*stack.Stack, int) {
+	b.Helper()
+	members := 10_000
+	if v, err := strconv.Atoi(os.Getenv("MUSTER_BENCH_MEMBERS")); err == nil && v > 0 {
+		members = v
+	}
+	contactsDSN := testkit.Database(b, contactsdb.FS)
+	st, err := stack.Start(context.Background(), stack.Options{
+		NATSPort: -1, NATSDir: b.TempDir(),
+		ContactsDB: contactsDSN, CampaignsDB: testkit.Database(b, campaignsdb.FS), DeliveryDB: testkit.Database(b, deliverydb.FS),
+		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
+		AutoCallbacks: true, Log: zap.NewNop(), RedisPrefix: redisPrefix(b), DeliveryOptions: delivery.Options{Clock: middayClock(b)},
+		Callers: svcauthtest.Trusted(), TracerProvider: tp,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := st.Stop(); err != nil {
+			b.Error(err)
+		}
+	})
+	seedContacts(b, contactsDSN, members)
+	return st, members
 }
 
 // seedContacts bulk-loads members tagged "bench" straight into the

@@ -35,6 +35,7 @@ import (
 	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/svcauth"
+	"github.com/musterhq/muster/shared/tracing"
 )
 
 // config is read from MUSTER_*.
@@ -62,6 +63,11 @@ type config struct {
 	ConsoleAdminEmail    string `env:"CONSOLE_ADMIN_EMAIL" envDefault:"admin@muster.local"`
 	ConsoleAdminPassword string `env:"CONSOLE_ADMIN_PASSWORD" envDefault:"muster-dev-password"`
 	LogLevel             string `env:"LOG_LEVEL" envDefault:"info"`
+	// OTLPEndpoint sends every part's traces to an OpenTelemetry
+	// collector (OTLP/HTTP); empty, tracing is off. TraceSampleRatio is
+	// the share of new traces kept.
+	OTLPEndpoint     string  `env:"OTLP_ENDPOINT"`
+	TraceSampleRatio float64 `env:"TRACE_SAMPLE_RATIO" envDefault:"1"`
 }
 
 // devSecrets reads the development secrets kept in path, making the file
@@ -183,6 +189,12 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	tp, err := tracing.New(ctx, "muster", tracing.Config{Endpoint: cfg.OTLPEndpoint, SampleRatio: cfg.TraceSampleRatio})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tp.Shutdown(context.Background()) }() // after the stack stops
+	opts.TracerProvider = tp.TracerProvider
 	st, err := stack.Start(ctx, opts)
 	if err != nil {
 		return err
