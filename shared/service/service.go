@@ -176,6 +176,9 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// TracerProvider makes the service's spans; nil when tracing is off.
 	TracerProvider trace.TracerProvider
+	// Clock is the service's clock, which its consumers stamp what they
+	// publish with (dead letters); nil is the wall clock.
+	Clock func() time.Time
 
 	cfg       Config
 	mu        sync.Mutex
@@ -258,6 +261,9 @@ func (d *Deps) Go(loop func(ctx context.Context)) {
 func (d *Deps) Consume(ctx context.Context, spec stream.Consumer, h stream.Handler) error {
 	if spec.TracerProvider == nil {
 		spec.TracerProvider = d.TracerProvider
+	}
+	if spec.Clock == nil {
+		spec.Clock = d.Clock
 	}
 	r, err := stream.Run(ctx, d.JS, spec, h, d.Log.Named("consumer"))
 	if err != nil {

@@ -84,6 +84,8 @@ type Consumer struct {
 	// TracerProvider makes a consumer span of each message, continuing
 	// the trace its headers carry; nil traces nothing.
 	TracerProvider trace.TracerProvider
+	// Clock stamps dead letters; nil is the wall clock.
+	Clock func() time.Time
 }
 
 func (c Consumer) withDefaults() Consumer {
@@ -236,6 +238,13 @@ type dispatcher struct {
 	tracer   trace.Tracer // nil: untraced
 }
 
+func (d dispatcher) now() time.Time {
+	if d.spec.Clock != nil {
+		return d.spec.Clock()
+	}
+	return time.Now()
+}
+
 // inflight holds the messages this process has been given and not yet
 // answered. They are reported in progress to the server every third of
 // AckWait, so a message is redelivered only when its holder is gone (a
@@ -329,7 +338,7 @@ func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
 // nothing is ever dropped silently.
 func (d dispatcher) deadLetter(ctx context.Context, log *zap.Logger, m jetstream.Msg, deliveries uint64, cause error) {
 	dl := events.DeadLettered{
-		Meta:     events.NewMeta(events.TypeDeadLettered, events.VersionDeadLettered, m.Headers().Get("Correlation-Id"), time.Now()),
+		Meta:     events.NewMeta(events.TypeDeadLettered, events.VersionDeadLettered, m.Headers().Get("Correlation-Id"), d.now()),
 		Consumer: d.spec.Durable, Subject: m.Subject(), Data: m.Data(),
 		Error: cause.Error(), Deliveries: deliveries,
 	}
