@@ -180,6 +180,7 @@ type Deps struct {
 	// publish with (dead letters); nil is the wall clock.
 	Clock func() time.Time
 
+	name      string
 	cfg       Config
 	mu        sync.Mutex
 	consumers []*stream.Running
@@ -248,7 +249,7 @@ func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *z
 		reg.MustRegister(gauges)
 	}
 	bgCtx, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &Deps{Log: log, Pool: pool, NC: nc, JS: js, Registry: reg, TracerProvider: tp, cfg: cfg, gauges: gauges, bgCtx: bgCtx, bgCancel: bgCancel}, nil
+	return &Deps{Log: log, Pool: pool, NC: nc, JS: js, Registry: reg, TracerProvider: tp, name: name, cfg: cfg, gauges: gauges, bgCtx: bgCtx, bgCancel: bgCancel}, nil
 }
 
 // Go runs a background loop (a scheduler, a fan-out runner) until Close,
@@ -307,9 +308,16 @@ func (d *Deps) Checks() map[string]web.Check {
 // and the service's routes; opts guard /metrics (web.MetricsGuard).
 func (d *Deps) NewServer(routes http.Handler, checks map[string]web.Check, opts ...web.Option) (*web.Server, error) {
 	if d.TracerProvider != nil {
-		opts = append(opts, web.Tracing(d.TracerProvider))
+		opts = append(opts, web.Tracing(d.TracerProvider, d.traceTrusted))
 	}
 	return web.NewServer(d.cfg.HTTPAddr, routes, d.Registry, checks, d.Log.Named("http"), opts...)
+}
+
+// traceTrusted says whose trace context a service continues: calls that
+// carry a service token (the console's, an operator's). Anything else is
+// the public edge. The console, the public edge itself, trusts none.
+func (d *Deps) traceTrusted(r *http.Request) bool {
+	return d.name != "console" && strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")
 }
 
 // Serve runs srv until ctx ends, then stops everything in reverse order of

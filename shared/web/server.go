@@ -44,14 +44,18 @@ type Option func(*options)
 type options struct {
 	metricsGuard func(http.Handler) http.Handler
 	tracer       trace.TracerProvider
+	trusted      func(*http.Request) bool
 }
 
 // Tracing makes a span of each request with tp, named for its route
-// pattern (POST /campaigns/{id}/launch) and continuing the caller's trace
-// when the request carries one. Without it, or with a nil tp, requests
-// are not traced.
-func Tracing(tp trace.TracerProvider) Option {
-	return func(o *options) { o.tracer = tp }
+// pattern (POST /campaigns/{id}/launch). The trace context of a request
+// trusted says is from a trusted caller is continued; any other request
+// (the public edge: a member's browser, a provider's webhook) starts a
+// trace of its own, linked to what it claimed, so no one outside can
+// choose what is sampled or join our traces. A nil trusted trusts no
+// one. Without Tracing, or with a nil tp, requests are not traced.
+func Tracing(tp trace.TracerProvider, trusted func(*http.Request) bool) Option {
+	return func(o *options) { o.tracer, o.trusted = tp, trusted }
 }
 
 // MetricsGuard puts /metrics behind guard. Without one /metrics refuses
@@ -77,7 +81,7 @@ func NewServer(addr string, routes http.Handler, reg *prometheus.Registry, check
 	r.Use(middleware.Recoverer)
 	r.Use(metricsMiddleware(reg))
 	if o.tracer != nil {
-		r.Use(traceMiddleware(o.tracer))
+		r.Use(traceMiddleware(o.tracer, o.trusted))
 	}
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -191,7 +195,8 @@ func (rd *readiness) note(name string, err error) {
 // traceMiddleware starts a server span per request (otelhttp) and names it
 // for the route chi matched, once it has: otelhttp names the span again
 // when the handler returns.
-func traceMiddleware(tp trace.TracerProvider) func(http.Handler) http.Handler {
+func traceMiddleware(tp trace.TracerProvider, trusted func(*http.Request) bool) func(http.Handler) http.Handler {
+	public := func(r *http.Request) bool { return trusted == nil || !trusted(r) }
 	return func(next http.Handler) http.Handler {
 		routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, r)
@@ -200,7 +205,7 @@ func traceMiddleware(tp trace.TracerProvider) func(http.Handler) http.Handler {
 			}
 		})
 		return otelhttp.NewHandler(routed, "http", otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tracing.Propagator()),
-			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()), otelhttp.WithPublicEndpointFn(public),
 			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
 				if route := routePattern(r); route != "" {
 					return r.Method + " " + route

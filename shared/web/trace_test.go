@@ -30,37 +30,55 @@ func TestTracedServer(t *testing.T) {
 	routes.Get("/campaigns/{id}", func(w http.ResponseWriter, r *http.Request) {
 		web.WriteError(w, r, zap.New(core), errors.New("down"))
 	})
-	srv, err := web.NewServer("127.0.0.1:0", routes, prometheus.NewRegistry(), nil, zap.NewNop(), web.Tracing(tp))
+	srv, err := web.NewServer("127.0.0.1:0", routes, prometheus.NewRegistry(), nil, zap.NewNop(), web.Tracing(tp, func(r *http.Request) bool { return r.Header.Get("X-Trusted") != "" }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve() }()
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 
-	ctx, caller := tp.Tracer("test").Start(context.Background(), "caller")
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL()+"/campaigns/42", nil)
-	tracing.Propagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	caller.End()
-
-	var got []tracetest.SpanStub
-	for _, s := range exp.GetSpans() {
-		if s.SpanKind == trace.SpanKindServer {
-			got = append(got, s)
+	get := func(trusted bool) (trace.Span, tracetest.SpanStub) {
+		t.Helper()
+		exp.Reset()
+		ctx, caller := tp.Tracer("test").Start(context.Background(), "caller")
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL()+"/campaigns/42", nil)
+		tracing.Propagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
+		if trusted {
+			req.Header.Set("X-Trusted", "yes")
 		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		caller.End()
+		var got []tracetest.SpanStub
+		for _, s := range exp.GetSpans() {
+			if s.SpanKind == trace.SpanKindServer {
+				got = append(got, s)
+			}
+		}
+		if len(got) != 1 || got[0].Name != "GET /campaigns/{id}" {
+			t.Fatalf("server spans %v, want one named GET /campaigns/{id}", got)
+		}
+		return caller, got[0]
 	}
-	if len(got) != 1 || got[0].Name != "GET /campaigns/{id}" {
-		t.Fatalf("server spans %v, want one named GET /campaigns/{id}", got)
+
+	caller, server := get(true)
+	if server.Parent.SpanID() != caller.SpanContext().SpanID() || server.SpanContext.TraceID() != caller.SpanContext().TraceID() {
+		t.Errorf("a trusted caller's request: server span's parent %s, want the caller %s", server.Parent.SpanID(), caller.SpanContext().SpanID())
 	}
-	if got[0].Parent.SpanID() != caller.SpanContext().SpanID() || got[0].SpanContext.TraceID() != caller.SpanContext().TraceID() {
-		t.Errorf("server span's parent %s, want the caller %s", got[0].Parent.SpanID(), caller.SpanContext().SpanID())
-	}
-	entries := logs.All()
+	entries := logs.TakeAll()
 	if len(entries) != 1 || entries[0].ContextMap()["trace_id"] != caller.SpanContext().TraceID().String() {
 		t.Errorf("failure logged as %v, want it with trace_id %s", entries, caller.SpanContext().TraceID())
+	}
+
+	// From the public edge, the claimed context is only linked.
+	caller, server = get(false)
+	if server.Parent.IsValid() || server.SpanContext.TraceID() == caller.SpanContext().TraceID() {
+		t.Errorf("a public request joined the trace it claimed (parent %s)", server.Parent.SpanID())
+	}
+	if len(server.Links) != 1 || server.Links[0].SpanContext.SpanID() != caller.SpanContext().SpanID() {
+		t.Errorf("a public request's span links %v, want the context it claimed", server.Links)
 	}
 }
