@@ -8,6 +8,8 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -176,4 +178,21 @@ func ID(ctx context.Context) zap.Field {
 		return zap.Skip()
 	}
 	return zap.String("trace_id", sc.TraceID().String())
+}
+
+// WithoutQuery is a transport, for inside otelhttp's, that records a
+// request's URL on its client span without the query, which can hold a
+// search for a member's name or number.
+func WithoutQuery(next http.RoundTripper) http.RoundTripper {
+	return withoutQuery{next: next}
+}
+
+type withoutQuery struct{ next http.RoundTripper }
+
+func (t withoutQuery) RoundTrip(r *http.Request) (*http.Response, error) {
+	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+		u := url.URL{Scheme: r.URL.Scheme, Host: r.URL.Host, Path: r.URL.Path}
+		span.SetAttributes(attribute.String("url.full", u.String()))
+	}
+	return t.next.RoundTrip(r)
 }

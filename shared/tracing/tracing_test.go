@@ -2,9 +2,15 @@ package tracing_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -91,5 +97,31 @@ func TestOffWithoutEndpoint(t *testing.T) {
 	}
 	if err := p.Shutdown(context.Background()); err != nil {
 		t.Errorf("shutting down with no span sent: %v", err)
+	}
+}
+
+func TestClientSpanDropsTheQuery(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	t.Cleanup(srv.Close)
+	exp := tracetest.NewInMemoryExporter()
+	tp := tracing.NewSDK("test", 1, sdktrace.WithSyncer(exp))
+	client := &http.Client{Transport: otelhttp.NewTransport(tracing.WithoutQuery(http.DefaultTransport), otelhttp.WithTracerProvider(tp))}
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "request")
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/contacts?q=%2B12125550101", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	parent.End()
+	for _, s := range exp.GetSpans() {
+		for _, a := range s.Attributes {
+			if strings.Contains(a.Value.Emit(), "12125550101") {
+				t.Errorf("span %q records %s = %s", s.Name, a.Key, a.Value.Emit())
+			}
+			if a.Key == "url.full" && a.Value.AsString() != srv.URL+"/contacts" {
+				t.Errorf("url.full = %s, want the URL without its query", a.Value.AsString())
+			}
+		}
 	}
 }

@@ -201,7 +201,9 @@ func traceMiddleware(tp trace.TracerProvider, trusted func(*http.Request) bool) 
 		routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, r)
 			if route := routePattern(r); route != "" {
-				trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("http.route", route))
+				// The pattern replaces the path, which can hold a secret
+				// (a preferences link's sealed token).
+				trace.SpanFromContext(r.Context()).SetAttributes(attribute.String("http.route", route), attribute.String("url.path", route))
 			}
 		})
 		return otelhttp.NewHandler(routed, "http", otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tracing.Propagator()),

@@ -61,6 +61,11 @@ func TestTracedServer(t *testing.T) {
 		if len(got) != 1 || got[0].Name != "GET /campaigns/{id}" {
 			t.Fatalf("server spans %v, want one named GET /campaigns/{id}", got)
 		}
+		for _, a := range got[0].Attributes {
+			if a.Key == "url.path" && a.Value.AsString() != "/campaigns/{id}" {
+				t.Errorf("url.path %q, want the route pattern (a path can hold a secret)", a.Value.AsString())
+			}
+		}
 		return caller, got[0]
 	}
 

@@ -57,7 +57,7 @@ func (c *Client) Traced(tp trace.TracerProvider) *Client {
 		return c
 	}
 	wrap := func(rt http.RoundTripper) http.RoundTripper {
-		return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tracing.Propagator()),
+		return otelhttp.NewTransport(tracing.WithoutQuery(rt), otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tracing.Propagator()),
 			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()))
 	}
 	c.hc.Transport, c.stream.Transport = wrap(c.hc.Transport), wrap(c.stream.Transport)
