@@ -8,11 +8,22 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// RememberTrace keeps the traceparent of the span sending message id, for
-// its status callbacks to continue. Only sampled sends are remembered.
-func (s *Store) RememberTrace(ctx context.Context, id, traceparent string) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE messages SET trace_parent = $2 WHERE id = $1::uuid`, id, traceparent); err != nil {
-		return fmt.Errorf("remembering message %s's trace: %w", id, err)
+// Trace pairs a message with the traceparent of the span sending it.
+type Trace struct {
+	MessageID, Traceparent string
+}
+
+// RememberTraces keeps, in one statement, the traceparent of each span
+// sending a message, for its status callbacks to continue. Only sampled
+// sends are remembered.
+func (s *Store) RememberTraces(ctx context.Context, traces []Trace) error {
+	ids, tps := make([]string, len(traces)), make([]string, len(traces))
+	for i, t := range traces {
+		ids[i], tps[i] = t.MessageID, t.Traceparent
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE messages m SET trace_parent = v.tp
+		FROM unnest($1::text[]::uuid[], $2::text[]) AS v(id, tp) WHERE m.id = v.id`, ids, tps); err != nil {
+		return fmt.Errorf("remembering %d messages' traces: %w", len(traces), err)
 	}
 	return nil
 }

@@ -25,10 +25,19 @@ func (w *Worker) startSend(ctx context.Context, msg store.Message) (context.Cont
 	ctx, span := w.tracer.Start(ctx, "sms send", trace.WithAttributes(
 		attribute.String("muster.message_id", msg.ID), attribute.String("muster.provider", "twilio")))
 	if tp := tracing.Traceparent(ctx); tp != "" {
-		if err := w.store.RememberTrace(ctx, msg.ID, tp); err != nil {
+		if _, err := w.traces.Do(ctx, store.Trace{MessageID: msg.ID, Traceparent: tp}); err != nil {
 			// The text still goes; only its callbacks start traces of their own.
 			w.log.Warn("trace not remembered for the status callbacks", zap.String("message_id", msg.ID), tracing.ID(ctx), zap.Error(err))
 		}
 	}
 	return ctx, span
+}
+
+// rememberBatch keeps many sends' traces in one statement: a write per
+// text would cost a commit per text.
+func (w *Worker) rememberBatch(ctx context.Context, traces []store.Trace) ([]struct{}, error) {
+	if err := w.store.RememberTraces(ctx, traces); err != nil {
+		return nil, err
+	}
+	return make([]struct{}, len(traces)), nil
 }

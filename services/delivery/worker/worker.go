@@ -122,6 +122,7 @@ type Worker struct {
 	metrics *metrics.Metrics
 	log     *zap.Logger
 	tracer  trace.Tracer // nil: untraced
+	traces  *batch.Batcher[store.Trace, struct{}]
 }
 
 // New builds a worker.
@@ -135,6 +136,7 @@ func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter R
 	w := &Worker{cfg: cfg, zones: quiet.NewZoner(), store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
 	if cfg.TracerProvider != nil {
 		w.tracer = cfg.TracerProvider.Tracer(tracerName)
+		w.traces = batch.New(w.rememberBatch, 200, 2*time.Millisecond)
 	}
 	w.claims = batch.New(w.claimBatch, 200, 2*time.Millisecond)
 	w.settles = batch.New(w.settleBatch, 200, 2*time.Millisecond)
@@ -147,6 +149,9 @@ func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter R
 func (w *Worker) RunBatches(ctx context.Context) {
 	go w.claims.Run(ctx)
 	go w.rhythms.Run(ctx)
+	if w.traces != nil {
+		go w.traces.Run(ctx)
+	}
 	w.settles.Run(ctx)
 }
 
