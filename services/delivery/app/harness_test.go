@@ -124,7 +124,8 @@ func (h *harness) start(sms func(twilio.Config) app.Options) {
 	h.t.Helper()
 	opts := app.Options{Clock: h.clock.Now}
 	if sms != nil {
-		o := sms(twilio.Config{AccountSID: h.cfg.TwilioAccountSID, AuthToken: h.cfg.TwilioAuthToken, APIURL: h.simURL, Timeout: h.cfg.TwilioTimeout})
+		o := sms(twilio.Config{AccountSID: h.cfg.TwilioAccountSID, AuthToken: h.cfg.TwilioAuthToken, APIURL: h.simURL, Timeout: h.cfg.TwilioTimeout,
+			PublicURL: "http://" + h.addr})
 		opts.SMS = o.SMS
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -7,8 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
-	"github.com/musterhq/muster/services/delivery/status"
+	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
 	"github.com/musterhq/muster/shared/apperr"
@@ -16,76 +15,28 @@ import (
 	"github.com/musterhq/muster/shared/logging"
 )
 
-// emailOutcome is what one SendGrid event means for Muster.
-type emailOutcome struct {
-	status   status.Status // "" when the message's status does not change
-	suppress string        // the consent change when the address must be suppressed
-}
-
-// droppedSuppresses lists the dropped reasons that mean the address must
-// not be mailed again (SendGrid's own suppression lists).
-var droppedSuppresses = []string{"bounced address", "spam reporting address", "invalid", "unsubscribed address"}
-
-// classifyEmail maps a SendGrid event to a status and a suppression.
-func classifyEmail(e sendgrid.Event) emailOutcome {
-	switch e.Event {
-	case "processed":
-		return emailOutcome{status: status.Accepted}
-	case "delivered":
-		return emailOutcome{status: status.Delivered}
-	case "bounce":
-		if e.Type == "blocked" {
-			// A block is the receiving server's passing refusal, not a dead address.
-			return emailOutcome{status: status.Undelivered}
-		}
-		return emailOutcome{status: status.Undelivered, suppress: events.ConsentBounced}
-	case "dropped":
-		reason := strings.ToLower(e.Reason)
-		for _, r := range droppedSuppresses {
-			if strings.Contains(reason, r) {
-				return emailOutcome{status: status.Failed, suppress: events.ConsentBounced}
-			}
-		}
-		return emailOutcome{status: status.Failed}
-	case "spamreport":
-		return emailOutcome{suppress: events.ConsentComplained}
-	case "unsubscribe", "group_unsubscribe":
-		return emailOutcome{suppress: events.ConsentOptedOut}
-	default: // deferred, open, click, group_resubscribe: nothing to do
-		return emailOutcome{}
-	}
-}
-
 // EmailEvents acts on verified SendGrid events, each once however often
 // SendGrid repeats it. A spam report suppresses at once.
-func (r *Receiver) EmailEvents(ctx context.Context, evs []sendgrid.Event) error {
+func (r *Receiver) EmailEvents(ctx context.Context, evs []provider.EmailEvent) error {
 	for _, e := range evs {
-		if e.ID == "" || e.Event == "" {
-			return apperr.Invalid("sg_event_id", "event without sg_event_id or event")
-		}
-		msgID := e.MessageID
-		if msgID != "" && !events.IsID(msgID) {
-			msgID = "" // not one of ours; still honour a suppression
-		}
-		first, err := r.store.FirstEmailEvent(ctx, e.ID, msgID, e.Event)
+		first, err := r.store.FirstEmailEvent(ctx, e.ID, e.MessageID, e.Name)
 		if err != nil {
 			return err
 		}
 		if !first {
 			continue
 		}
-		out := classifyEmail(e)
-		if out.suppress != "" && e.Email != "" {
-			if err := r.suppressEmail(ctx, strings.ToLower(e.Email), out.suppress, "sendgrid "+e.Event+" "+e.Reason, "sg."+e.ID); err != nil {
+		if e.Suppress != "" && e.Email != "" {
+			if err := r.suppressEmail(ctx, strings.ToLower(e.Email), e.Suppress, e.Evidence, "sg."+e.ID); err != nil {
 				return err
 			}
 		}
-		if out.status == "" || msgID == "" {
+		if e.Status == "" || e.MessageID == "" {
 			continue
 		}
-		msg, moved, err := r.store.Apply(ctx, msgID, store.Update{Status: out.status, ErrorCode: e.Status, Reason: e.Reason, ProviderStatus: e.Event})
+		msg, moved, err := r.store.Apply(ctx, e.MessageID, store.Update{Status: e.Status, ErrorCode: e.ErrorCode, Reason: e.Reason, ProviderStatus: e.Name})
 		if apperr.KindOf(err) == apperr.KindNotFound {
-			r.log.Warn("email event for an unknown message", zap.String("message_id", msgID), zap.String("event", e.Event))
+			r.log.Warn("email event for an unknown message", zap.String("message_id", e.MessageID), zap.String("event", e.Name))
 			continue
 		}
 		if err != nil {
