@@ -481,6 +481,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	a.deps.Go(func(ctx context.Context) { reviewer.Sweep(ctx, cfg.ReviewSweepEvery) })
 	metrics.Reviews(a.deps.Registry, func(ctx context.Context) (int, int, error) { return st.ReviewCounts(ctx, o.Clock()) })
 	recv := receive.New(st, pub, src.Rules, o.Clock, log.Named("receive"))
+	a.deps.Go(recv.RunBatches)
 	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, recv, log.Named("twilio")).Routes(r)
 	if cfg.UnsubscribeSecret == "" { // development mode only: validate refuses it otherwise
 		cfg.UnsubscribeSecret = secret.Generate()

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/delivery/batch"
 	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/review"
 	"github.com/musterhq/muster/services/delivery/settings"
@@ -25,6 +26,7 @@ import (
 // Publisher announces what the receiver changed.
 type Publisher interface {
 	Status(ctx context.Context, m store.Message)
+	Statuses(ctx context.Context, ms []store.Message)
 }
 
 // Receiver acts on providers' webhooks, mapped by their provider
@@ -36,16 +38,39 @@ type Receiver struct {
 	now    func() time.Time
 	log    *zap.Logger
 	rhythm Rhythm // members' NIGHTS, PAUSE...: see rhythm.go
+	// reports and emailEvents gather concurrent webhooks' status reports
+	// and email events and write each batch in a few statements, as the
+	// send path writes its outcomes: a webhook is answered only after
+	// its batch committed.
+	reports     *batch.Batcher[store.Outcome, store.Applied]
+	emailEvents *batch.Batcher[[]provider.EmailEvent, struct{}]
 }
 
-// New builds a receiver. rules gives the organization's current settings
+// Batching: up to this many reports or email posts per batch, waiting at
+// most this long after the first for company.
+const (
+	batchMax    = 500
+	batchLinger = 2 * time.Millisecond
+)
+
+// New builds a receiver; RunBatches must run for status reports and email
+// events to be served. rules gives the organization's current settings
 // (keyword replies by language, join words); clock stamps claims and
 // suppressions (nil is time.Now).
 func New(st *store.Store, pub Publisher, rules func() settings.Rules, clock func() time.Time, log *zap.Logger) *Receiver {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Receiver{store: st, pub: pub, rules: rules, now: clock, log: log}
+	r := &Receiver{store: st, pub: pub, rules: rules, now: clock, log: log}
+	r.reports = batch.New(r.reportBatch, batchMax, batchLinger)
+	r.emailEvents = batch.New(r.emailBatch, batchMax, batchLinger)
+	return r
+}
+
+// RunBatches serves the batched writes until ctx ends.
+func (r *Receiver) RunBatches(ctx context.Context) {
+	go r.emailEvents.Run(ctx)
+	r.reports.Run(ctx)
 }
 
 // Status applies a status report. Reports come late, out of order and
@@ -62,19 +87,47 @@ func (r *Receiver) Status(ctx context.Context, cb provider.StatusReport) error {
 			return err
 		}
 	}
-	msg, moved, err := r.store.Apply(ctx, id, store.Update{
+	a, err := r.reports.Do(ctx, store.Outcome{ID: id, Update: store.Update{
 		Status: cb.Status, ProviderID: cb.ProviderID, ErrorCode: cb.ErrorCode, ProviderStatus: cb.ProviderStatus,
-	})
+	}})
 	if err != nil {
-		return err
+		return fmt.Errorf("applying status report: %w", err)
 	}
-	if moved {
-		r.pub.Status(ctx, msg)
+	msg := a.Message
+	if msg.ID == "" {
+		return apperr.NotFound("no message %s", id)
 	}
 	if cb.OptedOut {
 		return r.optOut(ctx, msg.To, "carrier opt-out", events.SourceProvider, cb.Evidence, "cb."+cb.ProviderID)
 	}
 	return nil
+}
+
+// reportBatch applies a batch of status reports in one statement and
+// announces every message that moved, once, before any report is
+// answered. A failure fails the whole batch: every webhook in it is
+// answered 5xx and the providers post again.
+func (r *Receiver) reportBatch(ctx context.Context, outs []store.Outcome) ([]store.Applied, error) {
+	applied, err := r.store.ApplyReports(ctx, outs)
+	if err != nil {
+		return nil, err
+	}
+	r.announce(ctx, applied)
+	return applied, nil
+}
+
+// announce publishes each message that moved, once, as it stands after
+// the batch.
+func (r *Receiver) announce(ctx context.Context, applied []store.Applied) {
+	var moved []store.Message
+	for _, a := range applied {
+		if a.Moved {
+			moved = append(moved, a.Message)
+		}
+	}
+	if len(moved) > 0 {
+		r.pub.Statuses(ctx, moved)
+	}
 }
 
 // Inbound reads a member's text and returns the reply to send, if any.

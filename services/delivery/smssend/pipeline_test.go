@@ -194,6 +194,7 @@ func newPipeline(t *testing.T, start func(*testing.T, *receive.Receiver) fake) *
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	pub := &published{by: map[string][]status.Status{}}
 	recv := receive.New(st, pub, func() settings.Rules { return rules }, clock.Now, log)
+	go recv.RunBatches(ctx)
 	p := start(t, recv)
 	m := metrics.New(prometheus.NewRegistry())
 	gate := pause.New("sms", p.name, m, clock.Now, log)

@@ -151,21 +151,6 @@ func scanStatus(row pgx.Row, extra ...any) (Message, error) {
 	return m, err
 }
 
-// FirstEmailEvent records a SendGrid event id; false means it was seen
-// before (SendGrid repeats events) and must not be acted on again.
-func (s *Store) FirstEmailEvent(ctx context.Context, eventID, messageID, event string) (bool, error) {
-	var msg any
-	if messageID != "" {
-		msg = messageID
-	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO email_events (sg_event_id, message_id, event, received_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (sg_event_id) DO NOTHING`, eventID, msg, event, s.now())
-	if err != nil {
-		return false, fmt.Errorf("recording email event: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
-}
-
 // Outcome is one message's status report, for ApplyEach.
 type Outcome struct {
 	ID string
