@@ -291,3 +291,26 @@ func TestEmailEventsBatchedOnceEach(t *testing.T) {
 		t.Fatalf("%d delivered events applied, want %d", n, len(ids))
 	}
 }
+
+// A report saying the carrier opted the recipient out suppresses the
+// message's number.
+func TestCarrierOptOutReportSuppressesTheNumber(t *testing.T) {
+	e := newBatchEnv(t)
+	id := e.messages(1, events.ChannelSMS)[0]
+	ctx := context.Background()
+	msg, err := e.st.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := report(id, status.Undelivered)
+	rep.OptedOut, rep.ErrorCode, rep.Evidence = true, "21610", "carrier opt-out on P"+id
+	if err := e.recv.Status(ctx, rep); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.st.IsSuppressed(ctx, string(events.ChannelSMS), msg.To); err != nil || !ok {
+		t.Fatalf("%s not suppressed after the carrier's opt-out: %v %v", msg.To, ok, err)
+	}
+	if n := e.count(`SELECT count(*) FROM suppressions WHERE address = ''`); n != 0 {
+		t.Fatalf("%d empty addresses suppressed", n)
+	}
+}

@@ -12,9 +12,9 @@ import (
 // appear more than once: its highest-ranked report is the one that can
 // move it, and only forward, so reports arriving late or out of order
 // never move a message back; every report is logged. Results come back
-// in request order: Moved is whether that report moved its message, and
-// a report for a message that does not exist comes back with an empty
-// Message.
+// in request order, with the fields a status event reports and the
+// recipient: Moved is whether that report moved its message, and a report
+// for a message that does not exist comes back with an empty Message.
 func (s *Store) ApplyReports(ctx context.Context, outs []Outcome) ([]Applied, error) {
 	n := len(outs)
 	ids, pids, sts, codes, reasons, pst := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -44,7 +44,7 @@ func (s *Store) ApplyReports(ctx context.Context, outs []Outcome) ([]Applied, er
 			INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
 			SELECT u.id, u.status, u.provider_status, u.error_code, upd.moved AND upd.won = u.ord, $8::timestamptz
 			FROM u JOIN upd ON upd.id = u.id)
-		SELECT `+statusColumns+`, moved, won FROM upd`,
+		SELECT `+statusColumns+`, to_addr, moved, won FROM upd`,
 		ids, pids, sts, ranks, codes, reasons, pst, s.now(), status.Accepted.Rank())
 	if err != nil {
 		return nil, fmt.Errorf("applying %d reports: %w", n, err)
@@ -58,10 +58,12 @@ func (s *Store) ApplyReports(ctx context.Context, outs []Outcome) ([]Applied, er
 	for rows.Next() {
 		var r result
 		var err error
-		if r.msg, err = scanStatus(rows, &r.moved, &r.won); err != nil {
+		var to string
+		if r.msg, err = scanStatus(rows, &to, &r.moved, &r.won); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("reading applied report: %w", err)
 		}
+		r.msg.To = to
 		byID[r.msg.ID] = r
 	}
 	if err := rows.Err(); err != nil {
