@@ -206,7 +206,7 @@ func (r *Receiver) Inbound(ctx context.Context, in provider.Inbound) (string, er
 		rec.Review = &store.ReviewDeadline{DueAt: due, WarnAt: warn}
 	}
 	done, recorded, err := r.store.RecordInbound(ctx, rec, r.now(), &events.InboundReceived{
-		Meta:       events.Meta{ID: "in." + in.ProviderID, Type: events.TypeInboundReceived, Version: events.VersionInbound, OccurredAt: r.now().UTC(), CorrelationID: in.ProviderID},
+		Meta:       events.KeyedMeta("in."+in.ProviderID, events.TypeInboundReceived, in.ProviderID, r.now()),
 		ProviderID: in.ProviderID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
 		Keyword: string(rd.Meaning), CampaignID: out.CampaignID, ContactID: out.ContactID,
 	})
