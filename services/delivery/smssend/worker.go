@@ -202,54 +202,25 @@ func (w *Worker) claimBatch(ctx context.Context, cs []claim) ([]claimed, error) 
 }
 
 // settleBatch applies many outcomes in one statement and announces the
-// messages that moved before any of their requests is acknowledged.
+// messages that moved, once each, before any of their requests is
+// acknowledged. The same message twice in one batch (a request published
+// twice) takes its highest outcome, only forward, as callbacks do.
 func (w *Worker) settleBatch(ctx context.Context, outs []store.Outcome) ([]store.Applied, error) {
-	first := make([]store.Outcome, 0, len(outs))
-	seen := make(map[string]bool, len(outs))
-	var again []int
-	for i, o := range outs {
-		if seen[o.ID] {
-			again = append(again, i)
-			continue
-		}
-		seen[o.ID] = true
-		first = append(first, o)
-	}
-	applied, err := w.store.ApplyEach(ctx, first)
+	applied, err := w.store.ApplyReports(ctx, outs)
 	if err != nil {
 		return nil, err
 	}
-	res := make([]store.Applied, 0, len(outs))
-	byID := make(map[string]store.Applied, len(applied))
 	var moved []store.Message
-	for _, a := range applied {
-		byID[a.Message.ID] = a
+	for i, a := range applied {
+		if a.Message.ID == "" {
+			return nil, fmt.Errorf("settling outcomes: message %s not found", outs[i].ID)
+		}
 		if a.Moved {
 			moved = append(moved, a.Message)
 		}
 	}
-	// The same message twice in one batch is rare (a request published
-	// twice); its later reports are applied one by one, in order.
-	late := make(map[int]store.Applied, len(again))
-	for _, i := range again {
-		m, mv, err := w.store.Apply(ctx, outs[i].ID, outs[i].Update)
-		if err != nil {
-			return nil, err
-		}
-		late[i] = store.Applied{Message: m, Moved: mv}
-		if mv {
-			moved = append(moved, m)
-		}
-	}
 	w.pub.Statuses(ctx, moved)
-	for i, o := range outs {
-		if a, ok := late[i]; ok {
-			res = append(res, a)
-			continue
-		}
-		res = append(res, byID[o.ID])
-	}
-	return res, nil
+	return applied, nil
 }
 
 // Handle is the stream handler for one send request.
