@@ -133,7 +133,7 @@ func (r *Receiver) announce(ctx context.Context, applied []store.Applied) {
 // Inbound reads a member's text and returns the reply to send, if any.
 //
 // The message's id is claimed before anything acts on it. A message
-// already handled (Twilio retrying, or a captured, signed webhook replayed
+// already handled (the provider retrying, or a captured, signed webhook replayed
 // later) is answered as the first time and changes nothing; a claim an
 // earlier try left unhandled is finished with that try's time, so what the
 // message does is judged by when delivery first received it.
