@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/tracing"
@@ -32,15 +33,15 @@ func traceStatus(recv twilio.Receiver, st *store.Store, tp trace.TracerProvider,
 	return tracedStatus{Receiver: recv, store: st, tracer: tp.Tracer("github.com/musterhq/muster/services/delivery/app"), log: log}
 }
 
-func (t tracedStatus) Status(ctx context.Context, cb twilio.StatusCallback) error {
+func (t tracedStatus) Status(ctx context.Context, cb provider.StatusReport) error {
 	link := trace.LinkFromContext(ctx)
-	parent, err := t.store.Trace(ctx, cb.MessageID, cb.MessageSID)
+	parent, err := t.store.Trace(ctx, cb.MessageID, cb.ProviderID)
 	if err != nil {
 		t.log.Warn("status callback traced on its own: the send's trace was not read", tracing.ID(ctx), zap.Error(err))
 	}
 	ctx, span := t.tracer.Start(tracing.FromTraceparent(ctx, parent), "status callback", trace.WithLinks(link),
-		trace.WithAttributes(attribute.String("muster.message_id", cb.MessageID), attribute.String("muster.provider_id", cb.MessageSID),
-			attribute.String("muster.provider_status", cb.Status)))
+		trace.WithAttributes(attribute.String("muster.message_id", cb.MessageID), attribute.String("muster.provider_id", cb.ProviderID),
+			attribute.String("muster.provider_status", cb.ProviderStatus)))
 	defer span.End()
 	if err := t.Receiver.Status(ctx, cb); err != nil {
 		span.RecordError(err)

@@ -22,6 +22,9 @@ import (
 	"github.com/musterhq/muster/shared/tracing"
 )
 
+// Name labels Twilio in metrics, logs and evidence.
+const Name = "twilio"
+
 // Config says which Twilio account to send from and where Twilio is.
 type Config struct {
 	AccountSID string
@@ -34,6 +37,10 @@ type Config struct {
 	// MaxConns bounds concurrent API calls: Twilio answers 429 (20429)
 	// past an account's concurrency limit, 100 by default.
 	MaxConns int
+	// PublicURL is delivery's public base URL: each text asks Twilio to
+	// post its status callbacks there (StatusCallbackURL). Empty asks
+	// for none.
+	PublicURL string
 	// TracerProvider makes a client span of each API call, in the trace
 	// of the context Send is given; nil traces nothing.
 	TracerProvider trace.TracerProvider
@@ -41,7 +48,8 @@ type Config struct {
 
 // Client sends messages.
 type Client struct {
-	api *openapi.ApiService
+	api       *openapi.ApiService
+	publicURL string
 	// base is the twilio-go client api uses; traced, each traced Send
 	// copies it to carry its span (twilio-go passes no context on).
 	base   *client.Client
@@ -85,7 +93,7 @@ func NewClient(cfg Config) (*Client, error) {
 		},
 	}
 	c.SetAccountSid(cfg.AccountSID)
-	return &Client{api: openapi.NewApiServiceWithClient(c), base: c, traced: cfg.TracerProvider != nil}, nil
+	return &Client{api: openapi.NewApiServiceWithClient(c), publicURL: cfg.PublicURL, base: c, traced: cfg.TracerProvider != nil}, nil
 }
 
 // apiFor is the API service a Send with ctx calls through: the shared one,
@@ -124,34 +132,22 @@ func (t rewriteHost) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(r)
 }
 
-// Message is one SMS to send.
-type Message struct {
-	To                  string
-	From                string
-	MessagingServiceSID string
-	Body                string
-	StatusCallback      string
-	// ValidityPeriod, when set, makes Twilio drop a message still queued
-	// after it (so a text never arrives in the member's quiet hours).
-	ValidityPeriod time.Duration
-}
-
-// Send hands one message to Twilio and returns its SID. Failures are
-// *provider.SendError values.
-func (c *Client) Send(ctx context.Context, m Message) (string, error) {
+// Send hands one message to Twilio and returns its SID. ServiceID is a
+// Messaging Service SID. Failures are *provider.SendError values.
+func (c *Client) Send(ctx context.Context, m provider.SMS) (string, error) {
 	p := &openapi.CreateMessageParams{}
 	p.SetTo(m.To).SetBody(m.Body)
-	if m.MessagingServiceSID != "" {
-		p.SetMessagingServiceSid(m.MessagingServiceSID)
+	if m.ServiceID != "" {
+		p.SetMessagingServiceSid(m.ServiceID)
 	} else {
 		p.SetFrom(m.From)
 	}
-	if m.StatusCallback != "" {
-		p.SetStatusCallback(m.StatusCallback)
+	if c.publicURL != "" && m.MessageID != "" {
+		p.SetStatusCallback(StatusCallbackURL(c.publicURL, m.MessageID))
 	}
-	if m.ValidityPeriod > 0 {
+	if m.Validity > 0 {
 		// Twilio takes 1 to 36,000 seconds.
-		p.SetValidityPeriod(int(min(max(m.ValidityPeriod, time.Second), 10*time.Hour).Seconds()))
+		p.SetValidityPeriod(int(min(max(m.Validity, time.Second), 10*time.Hour).Seconds()))
 	}
 	// twilio-go's CreateMessage takes no context; the HTTP client's
 	// timeout bounds it, and ctx gives only its span (apiFor).
@@ -170,6 +166,9 @@ const (
 	codeTooManyRequests = 20429
 	codeUnsubscribed    = 21610
 )
+
+// unsubscribed is codeUnsubscribed as status callbacks carry it.
+var unsubscribed = strconv.Itoa(codeUnsubscribed)
 
 // permanentCodes are numbers or messages that can never succeed.
 var permanentCodes = map[int]bool{

@@ -1,4 +1,4 @@
-package worker
+package smssend
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 )
 
 // tracerName names the spans the worker makes.
-const tracerName = "github.com/musterhq/muster/services/delivery/worker"
+const tracerName = "github.com/musterhq/muster/services/delivery/smssend"
 
 // startSend starts the span of one text's provider call and, when it is
 // sampled, remembers it on the message before the call: Twilio's status
@@ -23,7 +23,7 @@ func (w *Worker) startSend(ctx context.Context, msg store.Message) (context.Cont
 		return ctx, trace.SpanFromContext(ctx)
 	}
 	ctx, span := w.tracer.Start(ctx, "sms send", trace.WithAttributes(
-		attribute.String("muster.message_id", msg.ID), attribute.String("muster.provider", "twilio")))
+		attribute.String("muster.message_id", msg.ID), attribute.String("muster.provider", w.cfg.Provider)))
 	if tp := tracing.Traceparent(ctx); tp != "" {
 		if _, err := w.traces.Do(ctx, store.Trace{MessageID: msg.ID, Traceparent: tp}); err != nil {
 			// The text still goes; only its callbacks start traces of their own.
