@@ -41,6 +41,14 @@ const (
 	// SubjectRhythmChanged is the one rhythm subject.
 	SubjectRhythmChanged = "member.rhythm_changed"
 
+	// StreamErasure carries members' erasures (ContactErased) from
+	// contacts to campaigns and delivery. It keeps an event until every
+	// consumer acknowledged it (interest retention): the addresses in it
+	// leave JetStream once every service has erased them.
+	StreamErasure = "ERASURE"
+	// SubjectContactErased is the one erasure subject.
+	SubjectContactErased = "contact.erased"
+
 	// StreamDeadLetter keeps what consumers gave up on, for operators.
 	StreamDeadLetter = "DEADLETTER"
 	// SubjectDeadLetterPrefix is followed by the consumer name.

@@ -19,6 +19,7 @@ const (
 	TypeConsentChanged   = "consent.changed"
 	TypeDeadLettered     = "consumer.dead_lettered"
 	TypeRhythmChanged    = "member.rhythm_changed"
+	TypeContactErased    = "contact.erased"
 	VersionSendRequested = 1
 	VersionStatusChanged = 1
 	VersionStatuses      = 1
@@ -26,6 +27,7 @@ const (
 	VersionConsent       = 1
 	VersionDeadLettered  = 1
 	VersionRhythm        = 1
+	VersionContactErased = 1
 )
 
 // IdempotencyKey names one intended message: one campaign step to one
@@ -224,6 +226,29 @@ type RhythmChanged struct {
 	// Channels is sms, email or both.
 	Channels string    `json:"channels"`
 	At       time.Time `json:"at"`
+}
+
+// ContactErased says an admin erased a member: every service removes what
+// it keeps of them (campaigns by contact id; delivery by contact id and by
+// address, since replies and suppressions are kept by address) and keeps
+// a suppression only as a keyed hash (package erasure). It is published
+// through contacts' outbox on StreamErasure, which keeps it only until
+// every consumer has acknowledged it, so the addresses it carries do not
+// outlive the erasure. Handling it twice changes nothing.
+type ContactErased struct {
+	Meta
+	ContactID string `json:"contact_id"`
+	// Addresses are the member's phone number and email when erased.
+	Addresses []ErasedAddress `json:"addresses"`
+	// ErasedBy names who erased (an organizer's id, or "operator").
+	ErasedBy string    `json:"erased_by"`
+	At       time.Time `json:"at"`
+}
+
+// ErasedAddress is one address of an erased member.
+type ErasedAddress struct {
+	Channel Channel `json:"channel"`
+	Address string  `json:"address"`
 }
 
 // DeadLettered records a message a consumer gave up on, with the original

@@ -62,7 +62,8 @@ type User struct {
 // consumes (events/subjects.go names the subjects):
 //
 //   - contacts answers the audience and member queries, publishes consent
-//     changes organizers make, applies everyone's consent changes, and
+//     changes organizers make and members' erasures (campaigns and
+//     delivery consume those), applies everyone's consent changes, and
 //     keeps members' rhythm changes to show them on the member page.
 //   - campaigns alone publishes send requests, asks contacts for audience
 //     pages, and reads message statuses and replies.
@@ -75,25 +76,26 @@ func Users() []User {
 	return []User{
 		{
 			Name:      Contacts,
-			Streams:   []string{events.StreamConsent, events.StreamRhythm, events.StreamDeadLetter},
+			Streams:   []string{events.StreamConsent, events.StreamRhythm, events.StreamErasure, events.StreamDeadLetter},
 			Consumers: []Consumer{{events.StreamConsent, "contacts-consent"}, {events.StreamRhythm, "contacts-rhythm"}},
-			Events:    []string{events.SubjectConsentChanged},
+			Events:    []string{events.SubjectConsentChanged, events.SubjectContactErased},
 			Serves:    []string{events.SubjectAudiencePage, events.SubjectAudienceCount, events.SubjectMemberGet},
 		},
 		{
 			Name:      Campaigns,
-			Streams:   []string{events.StreamSend, events.StreamMessages, events.StreamDeadLetter},
-			Consumers: []Consumer{{events.StreamMessages, "campaigns-results"}},
+			Streams:   []string{events.StreamSend, events.StreamMessages, events.StreamErasure, events.StreamDeadLetter},
+			Consumers: []Consumer{{events.StreamMessages, "campaigns-results"}, {events.StreamErasure, "campaigns-erasure"}},
 			Events:    []string{events.SubjectSendAll},
 			Requests:  []string{events.SubjectAudiencePage, events.SubjectAudienceCount, events.SubjectMemberGet},
 		},
 		{
 			Name:    Delivery,
-			Streams: []string{events.StreamSend, events.StreamMessages, events.StreamConsent, events.StreamRhythm, events.StreamDeadLetter},
+			Streams: []string{events.StreamSend, events.StreamMessages, events.StreamConsent, events.StreamRhythm, events.StreamErasure, events.StreamDeadLetter},
 			Consumers: []Consumer{
 				{events.StreamSend, "delivery-send"},
 				{events.StreamSend, "delivery-send-email"},
 				{events.StreamConsent, "delivery-consent"},
+				{events.StreamErasure, "delivery-erasure"},
 				{events.StreamDeadLetter, "delivery-dead-letters"},
 			},
 			Events: []string{events.SubjectMessagesAll, events.SubjectConsentChanged, events.SubjectRhythmChanged, events.SubjectRetryAll},

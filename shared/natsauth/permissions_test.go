@@ -148,6 +148,8 @@ func subjectIn(name string) string {
 		return events.SubjectConsentChanged
 	case events.StreamRhythm:
 		return events.SubjectRhythmChanged
+	case events.StreamErasure:
+		return events.SubjectContactErased
 	default:
 		return events.SubjectDeadLetterPrefix + "test"
 	}

@@ -94,6 +94,15 @@ func StreamConfigs(t Topology) []jetstream.StreamConfig {
 			Replicas: replicas, Duplicates: 10 * time.Minute,
 		},
 		{
+			// Erasures, kept until campaigns and delivery have both
+			// acknowledged them: a service that is down when a member is
+			// erased finds the event on its durable consumer when it is
+			// back, and no address stays in the stream after that.
+			Name: events.StreamErasure, Subjects: []string{events.SubjectContactErased},
+			Retention: jetstream.InterestPolicy, Storage: jetstream.FileStorage,
+			Replicas: replicas, Duplicates: 10 * time.Minute,
+		},
+		{
 			Name: events.StreamDeadLetter, Subjects: []string{events.SubjectDeadLetterPrefix + ">"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
 			Replicas: replicas, MaxAge: 30 * 24 * time.Hour,
