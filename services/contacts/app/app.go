@@ -15,9 +15,10 @@ import (
 	"github.com/musterhq/muster/services/contacts/audience"
 	"github.com/musterhq/muster/services/contacts/importer"
 	"github.com/musterhq/muster/services/contacts/migrations"
-	"github.com/musterhq/muster/services/contacts/outbox"
 	"github.com/musterhq/muster/services/contacts/store"
+	"github.com/musterhq/muster/shared/erasure"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/outbox"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/svcauth"
@@ -42,6 +43,10 @@ type Config struct {
 	// OutboxPoll is how often queued consent events are looked for besides
 	// being published at once after each change.
 	OutboxPoll time.Duration `env:"OUTBOX_POLL" envDefault:"2s"`
+	// ErasureKey keys the hash an erased member's addresses are kept as
+	// on the consent ledger (package erasure): required outside
+	// development mode, 32+ characters, never rotated.
+	ErasureKey string `env:"ERASURE_KEY"`
 }
 
 // DefaultConfig is the configuration with every default applied and no
@@ -94,20 +99,24 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	if err != nil {
 		return nil, fmt.Errorf("configuring contacts: %w", err)
 	}
+	key, err := erasure.NewKey("CONTACTS_ERASURE_KEY", cfg.ErasureKey, cfg.DevMode)
+	if err != nil {
+		return nil, fmt.Errorf("configuring contacts: %w", err)
+	}
 	deps, err := service.Open(ctx, "contacts", cfg.Config, migrations.FS, log)
 	if err != nil {
 		return nil, fmt.Errorf("starting contacts: %w", err)
 	}
 	a := &App{deps: deps}
-	if err := a.start(ctx, cfg, o, guard); err != nil {
+	if err := a.start(ctx, cfg, o, guard, key); err != nil {
 		deps.Close(ctx)
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.Guard) error {
-	st := store.New(a.deps.Pool, o.Clock)
+func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.Guard, key erasure.Key) error {
+	st := store.New(a.deps.Pool, o.Clock).WithErasureKey(key)
 	log := a.deps.Log
 	responder := audience.NewResponder(st, log.Named("audience"))
 	queries, err := responder.SubscribeQueries(a.deps.NC)
@@ -137,8 +146,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
-	relay := outbox.New(st, a.deps.JS, cfg.OutboxPoll, log.Named("outbox"))
-	a.deps.Go(relay.Loop)
+	relay := outbox.NewRelay(a.deps.Pool, a.deps.JS, cfg.OutboxPoll, log.Named("outbox"))
+	a.deps.Go(relay.Run)
 	imp := importer.New(st, importer.Options{Region: cfg.DefaultRegion, BatchSize: cfg.ImportBatchSize, Workers: cfg.ImportWorkers}, log.Named("importer"))
 	runner := importer.NewRunner(imp, st, importer.RunnerConfig{Dir: cfg.ImportDir, MaxBytes: cfg.ImportMaxBytes}, log.Named("importer"))
 	a.deps.Go(runner.Loop)
