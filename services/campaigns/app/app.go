@@ -16,6 +16,7 @@ import (
 
 	"github.com/musterhq/muster/services/campaigns/api"
 	"github.com/musterhq/muster/services/campaigns/contacts"
+	"github.com/musterhq/muster/services/campaigns/erasure"
 	"github.com/musterhq/muster/services/campaigns/fanout"
 	"github.com/musterhq/muster/services/campaigns/inbound"
 	"github.com/musterhq/muster/services/campaigns/message"
@@ -268,6 +269,11 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		// upgrade, never acknowledged unread.
 		return stream.Permanent(fmt.Errorf("no handler for subject %s", m.Subject))
 	})
+	if err != nil {
+		return err
+	}
+	err = a.deps.Consume(ctx, stream.Consumer{Stream: events.StreamErasure, Durable: erasure.Durable, Workers: 1},
+		erasure.Handler(st, log.Named("erasure")))
 	if err != nil {
 		return err
 	}
