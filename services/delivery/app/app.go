@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/musterhq/muster/services/delivery/api"
+	erasureconsumer "github.com/musterhq/muster/services/delivery/erasure"
 	"github.com/musterhq/muster/services/delivery/freqcap"
 	"github.com/musterhq/muster/services/delivery/mailer"
 	"github.com/musterhq/muster/services/delivery/metrics"
@@ -37,6 +38,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
 	"github.com/musterhq/muster/services/delivery/worker"
 	"github.com/musterhq/muster/shared/consent"
+	"github.com/musterhq/muster/shared/erasure"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/outbox"
 	"github.com/musterhq/muster/shared/secret"
@@ -86,6 +88,10 @@ type Config struct {
 	// emails already sent: they still open, the current key seals. Since
 	// unsubscribe links never expire, keep a rotated key here for good.
 	UnsubscribeSecretPrevious string `env:"UNSUBSCRIBE_SECRET_PREVIOUS"`
+	// ErasureKey keys the hash an erased member's suppressions are kept
+	// as (package erasure): required outside development mode, 32+
+	// characters, never rotated.
+	ErasureKey string `env:"ERASURE_KEY"`
 	// InboundEmailDomain is the host SendGrid's Inbound Parse receives
 	// members' replies on (its MX points at SendGrid): campaign emails get
 	// Reply-To reply+<message id>@ it and the inbound webhook is mounted.
@@ -208,6 +214,9 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("DELIVERY_RETAIN_EMAIL_EVENTS must be 0 or at least 72h: SendGrid repeats an event for up to 72 hours"))
 	}
 	if err := secret.Check("DELIVERY_UNSUBSCRIBE_SECRET", c.UnsubscribeSecret, secret.MinLength, c.DevMode); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := erasure.NewKey("DELIVERY_ERASURE_KEY", c.ErasureKey, c.DevMode); err != nil {
 		errs = append(errs, err)
 	}
 	if c.UnsubscribeSecret != "" {
@@ -380,7 +389,7 @@ func (c Config) String() string {
 	}
 	m := c
 	m.TwilioAuthToken, m.SendGridAPIKey, m.UnsubscribeSecret = mask(c.TwilioAuthToken), mask(c.SendGridAPIKey), mask(c.UnsubscribeSecret)
-	m.UnsubscribeSecretPrevious = mask(c.UnsubscribeSecretPrevious)
+	m.UnsubscribeSecretPrevious, m.ErasureKey = mask(c.UnsubscribeSecretPrevious), mask(c.ErasureKey)
 	m.SendGridInboundSecret, m.SendGridInboundSecretPrevious = mask(c.SendGridInboundSecret), mask(c.SendGridInboundSecretPrevious)
 	return service.Describe(c.Config, m)
 }
@@ -443,7 +452,11 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if publicURL == "" {
 		publicURL = a.server.URL()
 	}
-	st := store.New(a.deps.Pool, o.Clock)
+	key, err := erasure.NewKey("DELIVERY_ERASURE_KEY", cfg.ErasureKey, cfg.DevMode)
+	if err != nil {
+		return err
+	}
+	st := store.New(a.deps.Pool, o.Clock).WithErasureKey(key)
 	// Consent changes go out through the outbox, written with the change.
 	relay := outbox.NewRelay(a.deps.Pool, a.deps.JS, time.Second, log.Named("outbox"))
 	st.OnOutbox(relay.Wake)
@@ -539,6 +552,12 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	err = a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamConsent, Durable: "delivery-consent", Workers: 1,
 	}, receive.ConsentHandler(st, o.Clock, log.Named("consent")))
+	if err != nil {
+		return err
+	}
+	// Erased members: one worker, erasures are rare.
+	err = a.deps.Consume(ctx, stream.Consumer{Stream: events.StreamErasure, Durable: erasureconsumer.Durable, Workers: 1},
+		erasureconsumer.Handler(st, log.Named("erasure")))
 	if err != nil {
 		return err
 	}
