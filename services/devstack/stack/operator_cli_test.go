@@ -132,6 +132,25 @@ func TestOperatorCLI(t *testing.T) {
 		t.Errorf("list after discard = %q", out)
 	}
 
+	// erase: a member is gone from contacts, and erasing again says so.
+	var member struct{ ID string }
+	if code := call(t, "contacts", "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": "Erin", "phone": "+12125550199"}, &member); code != 201 {
+		t.Fatalf("create contact = %d", code)
+	}
+	out, err = muster("erase", member.ID)
+	if err != nil || !strings.HasPrefix(out, "erased "+member.ID+" (by operator, ") {
+		t.Fatalf("erase = %q, %v", out, err)
+	}
+	if code := call(t, "contacts", "GET", st.ContactsURL+"/contacts/"+member.ID, nil, nil); code != 404 {
+		t.Errorf("the erased contact answers %d", code)
+	}
+	if out, err = muster("erase", member.ID); err != nil || !strings.HasPrefix(out, "already erased "+member.ID) {
+		t.Errorf("erase again = %q, %v", out, err)
+	}
+	if _, err = muster("erase", "00000000-0000-4000-8000-000000000000"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("erasing an unknown contact = %v, want contacts' 404", err)
+	}
+
 	out, err = muster("lag")
 	if err != nil {
 		t.Fatalf("lag: %v", err)
