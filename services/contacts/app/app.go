@@ -148,6 +148,9 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	}
 	relay := outbox.NewRelay(a.deps.Pool, a.deps.JS, cfg.OutboxPoll, log.Named("outbox"))
 	a.deps.Go(relay.Run)
+	if err := outbox.RegisterBacklog(a.deps.Registry, a.deps.Pool, "contacts"); err != nil {
+		return err
+	}
 	imp := importer.New(st, importer.Options{Region: cfg.DefaultRegion, BatchSize: cfg.ImportBatchSize, Workers: cfg.ImportWorkers}, log.Named("importer"))
 	runner := importer.NewRunner(imp, st, importer.RunnerConfig{Dir: cfg.ImportDir, MaxBytes: cfg.ImportMaxBytes}, log.Named("importer"))
 	a.deps.Go(runner.Loop)

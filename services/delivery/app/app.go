@@ -461,6 +461,9 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	relay := outbox.NewRelay(a.deps.Pool, a.deps.JS, time.Second, log.Named("outbox"))
 	st.OnOutbox(relay.Wake)
 	a.deps.Go(relay.Run)
+	if err := outbox.RegisterBacklog(a.deps.Registry, a.deps.Pool, "delivery"); err != nil {
+		return err
+	}
 	pub := publish.New(a.deps.JS, o.Clock, log.Named("publish"))
 	src, err := settings.NewSource(st, cfg.settings(), log.Named("settings"))
 	if err != nil {
