@@ -5,7 +5,6 @@ package erasure
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -22,12 +21,9 @@ const Durable = "campaigns-erasure"
 // Handler erases the member an event names.
 func Handler(st *store.Store, log *zap.Logger) func(ctx context.Context, m stream.Msg) error {
 	return func(ctx context.Context, m stream.Msg) error {
-		var ev events.ContactErased
-		if err := json.Unmarshal(m.Data, &ev); err != nil {
-			return stream.Permanent(fmt.Errorf("decoding erasure: %w", err))
-		}
-		if ev.Version > events.VersionContactErased {
-			return stream.Permanent(fmt.Errorf("erasure version %d is newer than this service knows", ev.Version))
+		ev, err := events.Decode[events.ContactErased](m.Data)
+		if err != nil {
+			return stream.Permanent(err)
 		}
 		if !events.IsUUID(ev.ContactID) {
 			return stream.Permanent(fmt.Errorf("erasure of %q: not a contact id", ev.ContactID))
