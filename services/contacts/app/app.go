@@ -15,6 +15,7 @@ import (
 	"github.com/musterhq/muster/services/contacts/audience"
 	"github.com/musterhq/muster/services/contacts/importer"
 	"github.com/musterhq/muster/services/contacts/migrations"
+	"github.com/musterhq/muster/services/contacts/retention"
 	"github.com/musterhq/muster/services/contacts/store"
 	"github.com/musterhq/muster/shared/erasure"
 	"github.com/musterhq/muster/shared/events"
@@ -47,6 +48,12 @@ type Config struct {
 	// on the consent ledger (package erasure): required outside
 	// development mode, 32+ characters, never rotated.
 	ErasureKey string `env:"ERASURE_KEY"`
+	// RetainImports is how long an ended import's record, its error and
+	// merge reports, and an upload it left behind are kept (0: for ever);
+	// PurgeEvery how often the purge runs (docs/operations.md
+	// "Retention").
+	RetainImports time.Duration `env:"RETAIN_IMPORTS" envDefault:"720h"`
+	PurgeEvery    time.Duration `env:"PURGE_EVERY" envDefault:"1h"`
 }
 
 // DefaultConfig is the configuration with every default applied and no
@@ -155,8 +162,12 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	imp := importer.New(st, importer.Options{Region: cfg.DefaultRegion, BatchSize: cfg.ImportBatchSize, Workers: cfg.ImportWorkers}, log.Named("importer"))
 	runner := importer.NewRunner(imp, st, importer.RunnerConfig{Dir: cfg.ImportDir, MaxBytes: cfg.ImportMaxBytes}, log.Named("importer"))
 	a.deps.Go(runner.Loop)
+	purger := retention.New(a.deps.Pool, cfg.RetainImports, cfg.ImportDir, o.Clock, a.deps.Registry, log.Named("retention"))
+	a.deps.Go(func(ctx context.Context) { purger.Run(ctx, max(cfg.PurgeEvery, time.Minute)) })
 	h := api.New(api.Deps{Store: st, Imports: runner, ConsentQueued: relay.Wake, Region: cfg.DefaultRegion, Log: log.Named("api")})
-	a.server, err = a.deps.NewServer(guard.Protect(h.Routes(), PublicRoutes()), a.deps.Checks(), web.MetricsGuard(guard.Metrics))
+	routes := h.Routes()
+	routes.Post("/purge", purger.Handler(log.Named("retention")))
+	a.server, err = a.deps.NewServer(guard.Protect(routes, PublicRoutes()), a.deps.Checks(), web.MetricsGuard(guard.Metrics))
 	return err
 }
 
