@@ -22,6 +22,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/migrations"
 	"github.com/musterhq/muster/services/campaigns/orgname"
 	"github.com/musterhq/muster/services/campaigns/results"
+	"github.com/musterhq/muster/services/campaigns/retention"
 	"github.com/musterhq/muster/services/campaigns/schedule"
 	"github.com/musterhq/muster/services/campaigns/sender"
 	"github.com/musterhq/muster/services/campaigns/store"
@@ -78,6 +79,12 @@ type Config struct {
 	EmailRate float64 `env:"EMAIL_RATE" envDefault:"100"`
 	// ResultsWorkers handle delivery's events concurrently.
 	ResultsWorkers int `env:"RESULTS_WORKERS" envDefault:"16"`
+	// RetainInbox is how long a member's reply is kept once an organizer
+	// handled it (with their answer), and a reply on a campaign after it
+	// came (0: for ever); PurgeEvery how often the purge runs
+	// (docs/operations.md "Retention").
+	RetainInbox time.Duration `env:"RETAIN_INBOX" envDefault:"4320h"`
+	PurgeEvery  time.Duration `env:"PURGE_EVERY" envDefault:"1h"`
 }
 
 // DefaultConfig is the configuration with every default applied and no
@@ -275,6 +282,9 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		Store: st, Fanout: a.fan, Scheduler: a.scheduler, Contacts: cc, Sender: send, Settings: settings, Org: org,
 		Hub: a.hub, Clock: o.Clock, Log: log.Named("api"),
 	}).Routes(router)
+	purger := retention.New(a.deps.Pool, cfg.RetainInbox, o.Clock, a.deps.Registry, log.Named("retention"))
+	a.deps.Go(func(ctx context.Context) { purger.Run(ctx, max(cfg.PurgeEvery, time.Minute)) })
+	router.Post("/purge", purger.Handler(log.Named("retention")))
 	return nil
 }
 
