@@ -491,6 +491,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		DeadLetters: cfg.RetainDeadLetters, EmailEvents: cfg.RetainEmailEvents,
 	}, o.Clock, a.deps.Registry, log.Named("retention"))
 	a.deps.Go(func(ctx context.Context) { purger.Run(ctx, cfg.PurgeEvery) })
+	r.Post("/purge", purger.Handler(log.Named("retention"))) // the operator's muster purge-now
 	reviewer := review.New(st, o.Clock, log.Named("review"))
 	api.NewReviews(st, reviewer, o.Clock, log.Named("api")).Routes(r)
 	a.deps.Go(func(ctx context.Context) { reviewer.Sweep(ctx, cfg.ReviewSweepEvery) })
