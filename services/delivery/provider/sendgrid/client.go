@@ -56,46 +56,16 @@ func NewClient(cfg Config) *Client {
 	return &Client{cfg: cfg, host: strings.TrimRight(host, "/"), rest: &rest.Client{HTTPClient: &http.Client{Timeout: timeout, Transport: transport}}}
 }
 
-// Recipient is one personalization: one member, with the ids that map
-// SendGrid's events back (no personal data in custom_args) and the
-// headers and substitutions that are theirs alone (the unsubscribe link).
-// The fields are lists rather than maps so a batch of 1,000 is built
-// without 3,000 maps; a name given twice keeps its last value.
-type Recipient struct {
-	Email         string
-	CustomArgs    []Field
-	Headers       []Field
-	Substitutions []Field
-}
-
-// Field is one name and value of a personalization's custom_args, headers
-// or substitutions.
-type Field struct {
-	Name  string
-	Value string
-}
-
-// Attachment is one file sent with every mail of a batch (a meeting's
-// calendar invitation); Content is standard base64.
-type Attachment struct {
-	Filename    string
-	ContentType string
-	Content     string
-}
-
-// Batch is one mail/send: the same content to up to 1,000 recipients.
-type Batch struct {
-	Subject string
-	// ReplyTo is the mail's Reply-To address, empty for none. SendGrid
-	// takes one per mail/send (Reply-To is a reserved header, refused in
-	// a personalization's headers) but applies each personalization's
-	// substitutions to it, so a tag in it gives every member their own.
-	ReplyTo     string
-	Text        string
-	HTML        string
-	Attachments []Attachment
-	Recipients  []Recipient
-}
+// The batch a mail/send carries is delivery's provider-neutral one; this
+// package writes it as SendGrid's JSON (body.go): each recipient a
+// personalization, their substitutions SendGrid's substitutions, which
+// SendGrid applies to the subject, both content parts and the reply_to.
+type (
+	Batch      = provider.EmailBatch
+	Recipient  = provider.EmailRecipient
+	Field      = provider.Field
+	Attachment = provider.EmailAttachment
+)
 
 // fromName is the configured sender's name, else the union's.
 func (c *Client) fromName() string {
