@@ -12,13 +12,13 @@ import (
 // Event type names and their current versions. A consumer that meets a
 // higher version than it knows refuses the event rather than misread it.
 const (
-	TypeSendRequested    = "send.requested"
-	TypeStatusChanged    = "message.status_changed"
-	TypeStatusesChanged  = "message.statuses_changed"
-	TypeInboundReceived  = "message.inbound_received"
-	TypeConsentChanged   = "consent.changed"
-	TypeDeadLettered     = "consumer.dead_lettered"
-	TypeRhythmChanged    = "member.rhythm_changed"
+	TypeSendRequested   = "send.requested"
+	TypeStatusChanged   = "message.status_changed"
+	TypeStatusesChanged = "message.statuses_changed"
+	TypeInboundReceived = "message.inbound_received"
+	TypeConsentChanged  = "consent.changed"
+	TypeDeadLettered    = "consumer.dead_lettered"
+	TypeRhythmChanged   = "member.rhythm_changed"
 	// VersionSendRequested 2 added ContentRef and MergeValues; a version
 	// 1 request (the whole email inline) is still read the same way.
 	VersionSendRequested = 2

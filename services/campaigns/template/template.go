@@ -305,7 +305,7 @@ func (s Slot) String() string {
 // one step: the member's own fields and their signed links. The others
 // (the union's name, the meeting's) are the same for everyone.
 func PerMember(f Field) bool {
-	return (MemberFields|1<<RSVPLink|1<<SignLink).Has(f) && f != OrgName
+	return (MemberFields | 1<<RSVPLink | 1<<SignLink).Has(f) && f != OrgName
 }
 
 // Slots adds the template's per-member slots to have, each once, in
