@@ -338,8 +338,8 @@ func DecodeSendRequested(data []byte) (SendRequested, error) {
 	if err := fastjson.Unmarshal(data, &req); err != nil {
 		return SendRequested{}, fmt.Errorf("decoding send request: %w", err)
 	}
-	if req.Version > VersionSendRequested {
-		return SendRequested{}, fmt.Errorf("send request version %d is newer than this service knows", req.Version)
+	if err := Check(req); err != nil {
+		return SendRequested{}, err
 	}
 	if req.IdempotencyKey == "" || req.CampaignID == "" || req.ContactID == "" {
 		return SendRequested{}, errors.New("send request lacks idempotency key, campaign or contact")

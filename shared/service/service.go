@@ -159,6 +159,9 @@ type Deps struct {
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	Registry *prometheus.Registry
+	// Clock is the service's clock, which its consumers stamp what they
+	// publish with (dead letters); nil is the wall clock.
+	Clock func() time.Time
 
 	cfg       Config
 	mu        sync.Mutex
@@ -238,6 +241,9 @@ func (d *Deps) Go(loop func(ctx context.Context)) {
 
 // Consume runs a durable consumer that Close will drain.
 func (d *Deps) Consume(ctx context.Context, spec stream.Consumer, h stream.Handler) error {
+	if spec.Clock == nil {
+		spec.Clock = d.Clock
+	}
 	r, err := stream.Run(ctx, d.JS, spec, h, d.Log.Named("consumer"))
 	if err != nil {
 		return err

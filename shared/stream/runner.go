@@ -77,6 +77,8 @@ type Consumer struct {
 	AckWait time.Duration
 	// DeliverNew starts a new consumer at new messages only.
 	DeliverNew bool
+	// Clock stamps dead letters; nil is the wall clock.
+	Clock func() time.Time
 }
 
 func (c Consumer) withDefaults() Consumer {
@@ -225,6 +227,13 @@ type dispatcher struct {
 	inflight *inflight
 }
 
+func (d dispatcher) now() time.Time {
+	if d.spec.Clock != nil {
+		return d.spec.Clock()
+	}
+	return time.Now()
+}
+
 // inflight holds the messages this process has been given and not yet
 // answered. They are reported in progress to the server every third of
 // AckWait, so a message is redelivered only when its holder is gone (a
@@ -306,7 +315,7 @@ func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
 // nothing is ever dropped silently.
 func (d dispatcher) deadLetter(ctx context.Context, m jetstream.Msg, deliveries uint64, cause error) {
 	dl := events.DeadLettered{
-		Meta:     events.NewMeta(events.TypeDeadLettered, events.VersionDeadLettered, m.Headers().Get("Correlation-Id"), time.Now()),
+		Meta:     events.NewMeta(events.TypeDeadLettered, events.VersionDeadLettered, m.Headers().Get("Correlation-Id"), d.now()),
 		Consumer: d.spec.Durable, Subject: m.Subject(), Data: m.Data(),
 		Error: cause.Error(), Deliveries: deliveries,
 	}

@@ -99,7 +99,7 @@ func (h *Handler) inboxReply(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.Clock()
 	msg := events.SendRequested{
-		Meta:           events.Meta{ID: key, Type: events.TypeSendRequested, Version: events.VersionSendRequested, OccurredAt: now.UTC(), CorrelationID: it.EventID},
+		Meta:           events.KeyedMeta(key, events.TypeSendRequested, it.EventID, now),
 		IdempotencyKey: key, CampaignID: campaignID, Step: sender.InboxStep, ContactID: contactID, Channel: events.ChannelSMS,
 		To: it.From, Body: rep.Body, Urgent: true, // answering the member's own text
 	}

@@ -4,7 +4,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -180,6 +179,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	if err != nil {
 		return nil, fmt.Errorf("starting campaigns: %w", err)
 	}
+	deps.Clock = o.Clock
 	a := &App{deps: deps, hub: results.NewHub()}
 	if err := a.start(ctx, cfg, o, guard); err != nil {
 		deps.Close(ctx)
@@ -239,27 +239,21 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	}, func(ctx context.Context, m stream.Msg) error {
 		switch {
 		case strings.HasPrefix(m.Subject, events.SubjectStatusPrefix):
-			var ev events.StatusChanged
-			if err := json.Unmarshal(m.Data, &ev); err != nil {
-				return stream.Permanent(fmt.Errorf("decoding status event: %w", err))
+			ev, err := events.Decode[events.StatusChanged](m.Data)
+			if err != nil {
+				return stream.Permanent(err)
 			}
 			return statusHandler(ctx, ev)
 		case m.Subject == events.SubjectStatuses:
-			var ev events.StatusesChanged
-			if err := json.Unmarshal(m.Data, &ev); err != nil {
-				return stream.Permanent(fmt.Errorf("decoding status batch: %w", err))
-			}
-			if ev.Version > events.VersionStatuses {
-				return stream.Permanent(fmt.Errorf("status batch version %d is newer than this service knows", ev.Version))
+			ev, err := events.Decode[events.StatusesChanged](m.Data)
+			if err != nil {
+				return stream.Permanent(err)
 			}
 			return statusesHandler(ctx, ev)
 		case m.Subject == events.SubjectInbound:
-			var ev events.InboundReceived
-			if err := json.Unmarshal(m.Data, &ev); err != nil {
-				return stream.Permanent(fmt.Errorf("decoding inbound event: %w", err))
-			}
-			if ev.Version > events.VersionInbound {
-				return stream.Permanent(fmt.Errorf("inbound event version %d is newer than this service knows", ev.Version))
+			ev, err := events.Decode[events.InboundReceived](m.Data)
+			if err != nil {
+				return stream.Permanent(err)
 			}
 			return replies.Handle(ctx, ev)
 		}

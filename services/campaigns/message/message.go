@@ -361,7 +361,7 @@ func (b *Builder) BuildKeyed(m *events.Member, ch events.Channel, key string, no
 		v[template.SignLink] = b.links.Sign(b.c.ID, m.ContactID, ch, b.signExp)
 	}
 	req := events.SendRequested{
-		Meta:           events.Meta{ID: key, Type: events.TypeSendRequested, Version: events.VersionSendRequested, OccurredAt: now.UTC(), CorrelationID: b.c.ID},
+		Meta:           events.KeyedMeta(key, events.TypeSendRequested, b.c.ID, now),
 		IdempotencyKey: key, CampaignID: b.c.ID, Step: b.step, ContactID: m.ContactID, Channel: ch,
 		TimeZone: m.TimeZone, Urgent: b.c.Urgent, Language: b.language(m),
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/musterhq/muster/services/console/account"
 	"github.com/musterhq/muster/services/console/store"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/orgsettings"
 )
 
 type organizersView struct {
@@ -112,40 +113,13 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "audit", "Audit log", list)
 }
 
-// Messaging are the organization's settings delivery keeps: texts are
-// signed with the name, keyword replies, when texts may arrive, the time
-// zone for members with none, and frequency caps.
-type Messaging struct {
-	OrgName    string `json:"org_name"`
-	HelpText   string `json:"help_text"`
-	OptOutText string `json:"opt_out_text"`
-	OptInText  string `json:"opt_in_text"`
-	// The same replies in Spanish, and the text-to-join keywords with
-	// their welcome.
-	HelpTextES   string `json:"help_text_es,omitempty"`
-	OptOutTextES string `json:"opt_out_text_es,omitempty"`
-	OptInTextES  string `json:"opt_in_text_es,omitempty"`
-	JoinWords    string `json:"join_words,omitempty"`
-	JoinText     string `json:"join_text,omitempty"`
-	JoinTextES   string `json:"join_text_es,omitempty"`
-	SendWindow   string `json:"send_window"`
-	TimeZone     string `json:"time_zone"`
-	CapPerDay    int    `json:"cap_per_day"`
-	CapPerWeek   int    `json:"cap_per_week"`
-	// ShiftAwareDefault starts night-shift members with the NIGHTS window
-	// until they choose; nil (left out of an API call) keeps delivery's.
-	ShiftAwareDefault *bool `json:"shift_aware_default,omitempty"`
-}
-
-// ShiftAware is whether the shift-aware default is on, for templates
-// (which would read a non-nil pointer to false as true).
-func (m Messaging) ShiftAware() bool { return m.ShiftAwareDefault != nil && *m.ShiftAwareDefault }
-
-type messagingDoc struct {
-	Settings  Messaging `json:"settings"`
-	UpdatedBy string    `json:"updated_by,omitempty"`
-	UpdatedAt string    `json:"updated_at,omitempty"`
-}
+// Messaging are the organization's settings delivery keeps, in the
+// contract both services share; messagingDoc is delivery's document of
+// them (who changed them last, and when).
+type (
+	Messaging    = orgsettings.Settings
+	messagingDoc = orgsettings.Document
+)
 
 type settingsView struct {
 	Messaging messagingDoc
@@ -197,31 +171,42 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 }
 
 // saveSettings sends an admin's change to delivery, which checks it, and
-// records who made it in the audit log.
+// records who made it in the audit log. A field the form does not carry
+// keeps its current value, as in delivery's API.
 func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
-	num := func(name string) int {
-		n, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue(name)))
-		if err != nil {
-			return -1 // delivery refuses it with the field named
+	var cur messagingDoc
+	if err := s.Services.Delivery.JSON(r.Context(), http.MethodGet, "/settings", nil, &cur); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	m := cur.Settings
+	if err := r.ParseForm(); err != nil {
+		s.failErr(w, r, apperr.Invalid("form", "unreadable: %v", err))
+		return
+	}
+	for name, field := range map[string]*string{
+		"org_name": &m.OrgName, "help_text": &m.HelpText, "opt_out_text": &m.OptOutText, "opt_in_text": &m.OptInText,
+		"help_text_es": &m.HelpTextES, "opt_out_text_es": &m.OptOutTextES, "opt_in_text_es": &m.OptInTextES,
+		"join_words": &m.JoinWords, "join_text": &m.JoinText, "join_text_es": &m.JoinTextES,
+		"send_window": &m.SendWindow, "time_zone": &m.TimeZone,
+	} {
+		if _, sent := r.PostForm[name]; sent {
+			*field = r.PostForm.Get(name)
 		}
-		return n
 	}
-	m := Messaging{
-		OrgName: r.PostFormValue("org_name"), HelpText: r.PostFormValue("help_text"),
-		OptOutText: r.PostFormValue("opt_out_text"), OptInText: r.PostFormValue("opt_in_text"),
-		HelpTextES: r.PostFormValue("help_text_es"), OptOutTextES: r.PostFormValue("opt_out_text_es"),
-		OptInTextES: r.PostFormValue("opt_in_text_es"), JoinWords: r.PostFormValue("join_words"),
-		JoinText: r.PostFormValue("join_text"), JoinTextES: r.PostFormValue("join_text_es"),
-		SendWindow: r.PostFormValue("send_window"), TimeZone: r.PostFormValue("time_zone"),
-		CapPerDay: num("cap_per_day"), CapPerWeek: num("cap_per_week"),
+	for name, field := range map[string]*int{"cap_per_day": &m.CapPerDay, "cap_per_week": &m.CapPerWeek} {
+		if _, sent := r.PostForm[name]; !sent {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get(name)))
+		if err != nil {
+			n = -1 // delivery refuses it with the field named
+		}
+		*field = n
 	}
-	shift := r.PostFormValue("shift_aware_default") == "on"
-	m.ShiftAwareDefault = &shift
+	m.ShiftAwareDefault = r.PostFormValue("shift_aware_default") == "on"
 	p := principalOf(r)
-	body := struct {
-		Messaging
-		UpdatedBy string `json:"updated_by"`
-	}{m, p.Label}
+	body := orgsettings.Change{Settings: m, UpdatedBy: p.Label}
 	var saved messagingDoc
 	if err := s.Services.Delivery.JSON(r.Context(), http.MethodPut, "/settings", body, &saved); err != nil {
 		if apperr.KindOf(err) == apperr.KindInvalid {
@@ -237,6 +222,6 @@ func (s *Server) saveSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(r, p, "settings.change", "messaging settings",
-		fmt.Sprintf("window %s, zone %s, caps %d/day %d/week, shift-aware %t", m.SendWindow, m.TimeZone, m.CapPerDay, m.CapPerWeek, shift))
+		fmt.Sprintf("window %s, zone %s, caps %d/day %d/week, shift-aware %t", m.SendWindow, m.TimeZone, m.CapPerDay, m.CapPerWeek, m.ShiftAwareDefault))
 	s.renderSettings(w, r, http.StatusOK, settingsView{Messaging: saved, Saved: true})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/musterhq/muster/shared/orgsettings"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -110,18 +111,21 @@ func (s *Server) apiGetSettings(w http.ResponseWriter, r *http.Request) {
 
 // apiPutSettings replaces the messaging settings, which delivery checks.
 // Who changed them is the caller, never a name in the body, recorded by
-// delivery and in the audit log.
+// delivery and in the audit log. A field the body leaves out keeps its
+// current value, as in delivery's own API.
 func (s *Server) apiPutSettings(w http.ResponseWriter, r *http.Request) {
-	var m Messaging
+	var cur messagingDoc
+	if err := s.Services.Delivery.JSON(r.Context(), http.MethodGet, "/settings", nil, &cur); err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	m := cur.Settings
 	if err := web.DecodeJSON(r, &m); err != nil {
 		s.writeJSONError(w, r, err)
 		return
 	}
 	p := principalOf(r)
-	body := struct {
-		Messaging
-		UpdatedBy string `json:"updated_by"`
-	}{m, p.Label}
+	body := orgsettings.Change{Settings: m, UpdatedBy: p.Label}
 	var saved json.RawMessage
 	if err := s.Services.Delivery.JSON(r.Context(), http.MethodPut, "/settings", body, &saved); err != nil {
 		s.writeJSONError(w, r, err)

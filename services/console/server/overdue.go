@@ -114,11 +114,12 @@ func (s *Server) overdueRule(ctx context.Context) overdueRule {
 	if rule.within <= 0 {
 		rule.within = 4 * time.Hour
 	}
-	var m Messaging
-	if err := s.Services.Delivery.JSON(ctx, http.MethodGet, "/settings", nil, &m); err != nil {
+	var doc messagingDoc
+	if err := s.Services.Delivery.JSON(ctx, http.MethodGet, "/settings", nil, &doc); err != nil {
 		s.Log.Warn("inbox: the organization's window not read; counting every hour", zap.Error(err))
 		return rule
 	}
+	m := doc.Settings
 	rule.orgWindow = m.SendWindow
 	if loc, err := time.LoadLocation(m.TimeZone); err == nil && m.TimeZone != "" {
 		rule.orgZone = loc

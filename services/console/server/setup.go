@@ -11,6 +11,7 @@ import (
 
 	"github.com/musterhq/muster/services/console/account"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/orgsettings"
 )
 
 // defaultOrgName is the name delivery's settings carry until an admin
@@ -179,10 +180,7 @@ func (s *Server) saveSetup(w http.ResponseWriter, r *http.Request) {
 		*t = renamed(*t, old, m.OrgName)
 	}
 	p := principalOf(r)
-	body := struct {
-		Messaging
-		UpdatedBy string `json:"updated_by"`
-	}{m, p.Label}
+	body := orgsettings.Change{Settings: m, UpdatedBy: p.Label}
 	if err := s.Services.Delivery.JSON(r.Context(), http.MethodPut, "/settings", body, nil); err != nil {
 		if apperr.KindOf(err) == apperr.KindInvalid {
 			again(err.Error())

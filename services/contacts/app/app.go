@@ -98,6 +98,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	if err != nil {
 		return nil, fmt.Errorf("starting contacts: %w", err)
 	}
+	deps.Clock = o.Clock
 	a := &App{deps: deps}
 	if err := a.start(ctx, cfg, o, guard); err != nil {
 		deps.Close(ctx)

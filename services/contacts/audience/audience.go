@@ -102,12 +102,9 @@ func (r *Responder) handle(msg *nats.Msg) {
 // they come back).
 func ConsentHandler(s *store.Store, log *zap.Logger) stream.Handler {
 	return func(ctx context.Context, m stream.Msg) error {
-		var ev events.ConsentChanged
-		if err := json.Unmarshal(m.Data, &ev); err != nil {
-			return stream.Permanent(fmt.Errorf("decoding consent event: %w", err))
-		}
-		if ev.Version > events.VersionConsent {
-			return stream.Permanent(fmt.Errorf("consent event version %d is newer than this service knows", ev.Version))
+		ev, err := events.Decode[events.ConsentChanged](m.Data)
+		if err != nil {
+			return stream.Permanent(err)
 		}
 		if !ev.Channel.Valid() || ev.Address == "" || ev.ID == "" {
 			return stream.Permanent(fmt.Errorf("consent event %q lacks channel, address or id", ev.ID))

@@ -2,7 +2,6 @@ package audience
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -18,12 +17,9 @@ import (
 // the rhythm; nothing here changes consent.
 func RhythmHandler(s *store.Store, log *zap.Logger) stream.Handler {
 	return func(ctx context.Context, m stream.Msg) error {
-		var ev events.RhythmChanged
-		if err := json.Unmarshal(m.Data, &ev); err != nil {
-			return stream.Permanent(fmt.Errorf("decoding rhythm event: %w", err))
-		}
-		if ev.Version > events.VersionRhythm {
-			return stream.Permanent(fmt.Errorf("rhythm event version %d is newer than this service knows", ev.Version))
+		ev, err := events.Decode[events.RhythmChanged](m.Data)
+		if err != nil {
+			return stream.Permanent(err)
 		}
 		if !ev.Channel.Valid() || ev.Address == "" || ev.ID == "" {
 			return stream.Permanent(fmt.Errorf("rhythm event %q lacks channel, address or id", ev.ID))

@@ -15,6 +15,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/orgsettings"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -108,13 +109,7 @@ func (h *Handler) conversation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) getSettings(w http.ResponseWriter, _ *http.Request) {
-	web.WriteJSON(w, http.StatusOK, h.settings.Current())
-}
-
-type settingsRequest struct {
-	settings.Settings
-	// UpdatedBy names who made the change (the console sends the admin).
-	UpdatedBy string `json:"updated_by"`
+	web.WriteJSON(w, http.StatusOK, h.settings.Current().Document)
 }
 
 // putSettings replaces the organization's settings; every field is
@@ -122,7 +117,7 @@ type settingsRequest struct {
 func (h *Handler) putSettings(w http.ResponseWriter, r *http.Request) {
 	// A field the request leaves out keeps its current value, so a client
 	// that predates a setting (the Spanish replies) cannot blank it.
-	req := settingsRequest{Settings: h.settings.Current().Settings}
+	req := orgsettings.Change{Settings: h.settings.Current().Settings}
 	if err := web.DecodeJSON(r, &req); err != nil {
 		web.WriteError(w, r, h.log, err)
 		return
@@ -133,5 +128,5 @@ func (h *Handler) putSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("settings changed", zap.String("by", req.UpdatedBy))
-	web.WriteJSON(w, http.StatusOK, cur)
+	web.WriteJSON(w, http.StatusOK, cur.Document)
 }

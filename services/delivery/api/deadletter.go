@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -23,9 +22,9 @@ import (
 // dead_letters table, where the API lists it.
 func DeadLetterHandler(st *store.Store) stream.Handler {
 	return func(ctx context.Context, m stream.Msg) error {
-		var dl events.DeadLettered
-		if err := json.Unmarshal(m.Data, &dl); err != nil {
-			return stream.Permanent(fmt.Errorf("decoding dead letter: %w", err))
+		dl, err := events.Decode[events.DeadLettered](m.Data)
+		if err != nil {
+			return stream.Permanent(err)
 		}
 		if err := st.KeepDeadLetter(ctx, dl); err != nil {
 			return stream.Retry(err, time.Second)

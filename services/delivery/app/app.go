@@ -192,7 +192,7 @@ func (c Config) validate() error {
 	if c.TwilioFrom == "" && c.MessagingServiceSID == "" {
 		errs = append(errs, errors.New("set DELIVERY_TWILIO_FROM or DELIVERY_TWILIO_MESSAGING_SERVICE_SID"))
 	}
-	if _, err := c.settings().Rules(); err != nil {
+	if _, err := settings.Parse(c.settings()); err != nil {
 		errs = append(errs, fmt.Errorf("default settings (DELIVERY_ORG_NAME, _HELP_TEXT, _SEND_WINDOW, _TIME_ZONE, _CAP_PER_*): %w", err))
 	}
 	if c.ReconcileLookupAfter <= c.TwilioTimeout {
@@ -420,6 +420,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	if err != nil {
 		return nil, fmt.Errorf("starting delivery: %w", err)
 	}
+	deps.Clock = o.Clock
 	a := &App{deps: deps, redis: redis.NewClient(redisOpts)}
 	if err := a.start(ctx, cfg, o, guard); err != nil {
 		deps.Close(ctx)

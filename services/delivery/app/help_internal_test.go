@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/musterhq/muster/services/delivery/settings"
 )
 
 // The default HELP replies tell a member about NIGHTS and PAUSE (NOCHES
@@ -13,7 +15,7 @@ func TestDefaultHelpNamesTheRhythmKeywords(t *testing.T) {
 	c := DefaultConfig()
 	c.OrgName = strings.Repeat("L", 100)
 	s := c.settings()
-	if _, err := s.Rules(); err != nil {
+	if _, err := settings.Parse(s); err != nil {
 		t.Fatalf("default settings with a long name: %v", err)
 	}
 	for _, tt := range []struct {

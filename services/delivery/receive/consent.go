@@ -2,7 +2,6 @@ package receive
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -25,9 +24,9 @@ func ConsentHandler(st *store.Store, clock func() time.Time, log *zap.Logger) st
 		clock = time.Now
 	}
 	return func(ctx context.Context, m stream.Msg) error {
-		var ev events.ConsentChanged
-		if err := json.Unmarshal(m.Data, &ev); err != nil {
-			return stream.Permanent(fmt.Errorf("decoding consent event: %w", err))
+		ev, err := events.Decode[events.ConsentChanged](m.Data)
+		if err != nil {
+			return stream.Permanent(err)
 		}
 		if ev.Source == events.SourceInboundSMS || ev.Source == events.SourceProvider || ev.Source == events.SourceInboundEmail ||
 			ev.Source == events.SourceInboundEmailReply {

@@ -103,7 +103,7 @@ func (r *Receiver) suppressEmail(ctx context.Context, addr, change, evidence, ev
 	added, err := r.store.Suppress(ctx, store.Suppression{
 		Channel: string(events.ChannelEmail), Address: addr, Reason: change, Source: events.SourceProvider, Evidence: evidence, At: at,
 		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: eventID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: at.UTC()},
+			Meta:    events.KeyedMeta(eventID, events.TypeConsentChanged, "", at),
 			Channel: events.ChannelEmail, Address: addr, Change: change, Source: events.SourceProvider, Evidence: evidence, At: at.UTC(),
 		},
 	})
@@ -122,7 +122,7 @@ func (r *Receiver) Unsubscribe(ctx context.Context, sub unsubscribe.Subject, how
 		Channel: string(events.ChannelEmail), Address: addr, Reason: "member unsubscribed",
 		Source: events.SourceInboundEmail, Evidence: fmt.Sprintf("%s from message %s", how, sub.MessageID), At: at,
 		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: "unsub." + sub.MessageID + "." + addr, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: at.UTC()},
+			Meta:    events.KeyedMeta("unsub."+sub.MessageID+"."+addr, events.TypeConsentChanged, sub.MessageID, at),
 			Channel: events.ChannelEmail, Address: addr, Change: events.ConsentOptedOut,
 			Source: events.SourceInboundEmail, Evidence: how, At: at.UTC(),
 		},

@@ -159,7 +159,7 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 		rec.Review = &store.ReviewDeadline{DueAt: due, WarnAt: warn}
 	}
 	done, recorded, err := r.store.RecordInbound(ctx, rec, r.now(), &events.InboundReceived{
-		Meta:       events.Meta{ID: "in." + in.MessageSID, Type: events.TypeInboundReceived, Version: events.VersionInbound, OccurredAt: r.now().UTC(), CorrelationID: in.MessageSID},
+		Meta:       events.KeyedMeta("in."+in.MessageSID, events.TypeInboundReceived, in.MessageSID, r.now()),
 		ProviderID: in.MessageSID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
 		Keyword: string(rd.Meaning), CampaignID: out.CampaignID, ContactID: out.ContactID,
 	})

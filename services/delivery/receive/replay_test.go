@@ -91,7 +91,7 @@ func newInboundEnv(t *testing.T) *inboundEnv {
 	t.Cleanup(pool.Close)
 	e := &inboundEnv{t: t, pool: pool, clock: &testClock{now: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)}}
 	e.st = store.New(pool, e.clock.Now)
-	rules, err := testSettings().Rules()
+	rules, err := settings.Parse(testSettings())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,34 +24,12 @@ import (
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/consent"
+	"github.com/musterhq/muster/shared/orgsettings"
 )
 
-// Settings are the editable values.
-type Settings struct {
-	OrgName    string `json:"org_name"`
-	HelpText   string `json:"help_text"`
-	OptOutText string `json:"opt_out_text"`
-	OptInText  string `json:"opt_in_text"`
-	// The same replies in Spanish, for members who write in Spanish or
-	// whose language is Spanish.
-	HelpTextES   string `json:"help_text_es"`
-	OptOutTextES string `json:"opt_out_text_es"`
-	OptInTextES  string `json:"opt_in_text_es"`
-	// JoinWords are the text-to-join keywords, comma-separated ("JOIN,
-	// UNETE"); JoinText and JoinTextES welcome a member who texts one.
-	JoinWords  string `json:"join_words"`
-	JoinText   string `json:"join_text"`
-	JoinTextES string `json:"join_text_es"`
-	SendWindow string `json:"send_window"`
-	TimeZone   string `json:"time_zone"`
-	CapPerDay  int    `json:"cap_per_day"`
-	CapPerWeek int    `json:"cap_per_week"`
-	// ShiftAwareDefault starts members whose shift attribute is night
-	// with the NIGHTS window (16:00-21:00 their time) until they choose
-	// their own hours (events.SendRequested.DefaultWindow). Off by
-	// default: turning it on holds some members' texts later than before.
-	ShiftAwareDefault bool `json:"shift_aware_default"`
-}
+// Settings are the editable values, as the console and delivery's API
+// exchange them.
+type Settings = orgsettings.Settings
 
 // maxReply keeps a keyword reply to at most two GSM-7 segments.
 const maxReply = 306
@@ -88,9 +66,9 @@ func (r Rules) In(lang string) Replies {
 	return r.Replies[consent.English]
 }
 
-// Rules checks the settings and parses them. The HELP reply must say how
+// Parse checks the settings and parses them. The HELP reply must say how
 // to opt out, and every reply must fit two segments.
-func (s Settings) Rules() (Rules, error) {
+func Parse(s Settings) (Rules, error) {
 	var errs []error
 	w, err := quiet.Parse(s.SendWindow)
 	if err != nil {
@@ -161,12 +139,10 @@ func joinWords(list string) ([]string, error) {
 
 var joinWordRe = regexp.MustCompile(`^[A-Z0-9ÁÉÍÓÚÑ]{2,20}$`)
 
-// Current is what a replica uses now.
+// Current is what a replica uses now: the document and its parsed rules.
 type Current struct {
-	Settings  Settings  `json:"settings"`
-	UpdatedBy string    `json:"updated_by,omitempty"`
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
-	rules     Rules
+	orgsettings.Document
+	rules Rules
 }
 
 // Source keeps the current settings.
@@ -179,12 +155,12 @@ type Source struct {
 
 // NewSource starts from the defaults, which must be valid.
 func NewSource(st *store.Store, defaults Settings, log *zap.Logger) (*Source, error) {
-	rules, err := defaults.Rules()
+	rules, err := Parse(defaults)
 	if err != nil {
 		return nil, fmt.Errorf("default settings: %w", err)
 	}
 	src := &Source{store: st, defaults: defaults, log: log}
-	src.cur.Store(&Current{Settings: defaults, rules: rules})
+	src.cur.Store(&Current{Document: orgsettings.Document{Settings: defaults}, rules: rules})
 	return src, nil
 }
 
@@ -215,11 +191,11 @@ func (s *Source) decode(row store.SettingsRow) (*Current, error) {
 	if err := json.Unmarshal(row.Data, &v); err != nil {
 		return nil, fmt.Errorf("decoding stored settings: %w", err)
 	}
-	rules, err := v.Rules()
+	rules, err := Parse(v)
 	if err != nil {
 		return nil, fmt.Errorf("stored settings: %w", err)
 	}
-	return &Current{Settings: v, UpdatedBy: row.UpdatedBy, UpdatedAt: row.UpdatedAt, rules: rules}, nil
+	return &Current{Document: orgsettings.Document{Settings: v, UpdatedBy: row.UpdatedBy, UpdatedAt: row.UpdatedAt}, rules: rules}, nil
 }
 
 // Run refreshes every interval until ctx ends, so a change saved on one
@@ -248,7 +224,7 @@ func (s *Source) Save(ctx context.Context, v Settings, by string) (Current, erro
 	if strings.TrimSpace(by) == "" {
 		return Current{}, apperr.Invalid("updated_by", "is required: changes are attributed")
 	}
-	if _, err := v.Rules(); err != nil {
+	if _, err := Parse(v); err != nil {
 		return Current{}, err
 	}
 	data, err := json.Marshal(v)

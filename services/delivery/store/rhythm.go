@@ -297,7 +297,7 @@ func rhythmEvent(r Rhythm, c RhythmChange, key string, now time.Time) *events.Rh
 		paused = &p
 	}
 	return &events.RhythmChanged{
-		Meta:    events.Meta{ID: key, Type: events.TypeRhythmChanged, Version: events.VersionRhythm, OccurredAt: now.UTC(), CorrelationID: corr},
+		Meta:    events.KeyedMeta(key, events.TypeRhythmChanged, corr, now),
 		Channel: events.Channel(r.Channel), Address: r.Address, Change: c.Change, Source: c.Source, Evidence: c.Evidence,
 		Window: r.WindowText(), PausedUntil: paused, Less: r.Less, Language: r.Language, Channels: r.Channels, At: now.UTC(),
 	}

@@ -641,7 +641,7 @@ func (w *Worker) suppress(ctx context.Context, msg store.Message, code string) e
 		Channel: msg.Channel, Address: msg.To, Reason: "carrier opt-out", Source: events.SourceProvider,
 		Evidence: "twilio error " + code, At: w.cfg.Clock(),
 		Announce: &events.ConsentChanged{
-			Meta:    events.Meta{ID: "carrier-stop." + msg.ID, Type: events.TypeConsentChanged, Version: events.VersionConsent, OccurredAt: now, CorrelationID: msg.CorrelationID},
+			Meta:    events.KeyedMeta("carrier-stop."+msg.ID, events.TypeConsentChanged, msg.CorrelationID, now),
 			Channel: events.Channel(msg.Channel), Address: msg.To, Change: events.ConsentOptedOut,
 			Source: events.SourceProvider, Evidence: "twilio error " + code, At: now,
 		},

@@ -2,7 +2,6 @@ package operator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -98,8 +97,8 @@ func listDeadLetters(ctx context.Context, s jetstream.Stream, consumer string, o
 		}
 		seq = m.Sequence + 1
 		n++
-		var dl events.DeadLettered
-		if err := json.Unmarshal(m.Data, &dl); err != nil {
+		dl, err := events.Decode[events.DeadLettered](m.Data)
+		if err != nil {
 			if _, err := fmt.Fprintf(out, "%d %s unreadable dead letter: %v\n", m.Sequence, strings.TrimPrefix(m.Subject, events.SubjectDeadLetterPrefix), err); err != nil {
 				return fmt.Errorf("printing: %w", err)
 			}
@@ -125,8 +124,8 @@ func readDeadLetter(ctx context.Context, s jetstream.Stream, id uint64) (events.
 	if err != nil {
 		return events.DeadLettered{}, fmt.Errorf("reading dead letter %d: %w", id, err)
 	}
-	var dl events.DeadLettered
-	if err := json.Unmarshal(m.Data, &dl); err != nil {
+	dl, err := events.Decode[events.DeadLettered](m.Data)
+	if err != nil {
 		return events.DeadLettered{}, fmt.Errorf("dead letter %d is unreadable: %w", id, err)
 	}
 	return dl, nil
