@@ -80,7 +80,9 @@ func TestEmailContentStoredOnceAndNeverEdited(t *testing.T) {
 	}
 	h.tick(srv, start.Add(-24*time.Hour))
 	eventually(t, "the reminder", func() bool { return findStep(t, srv.url, id, "reminder", "-24h0m0s", "").Status == "done" })
-	rem := out.where(func(m events.SendRequested) bool { return m.CampaignID == id && m.Step != 0 && m.To == "eve@example.org" })
+	rem := out.where(func(m events.SendRequested) bool {
+		return m.CampaignID == id && m.Step != 0 && m.To == "eve@example.org"
+	})
 	if len(rem) != 1 || !strings.Contains(rem[0].Body, "Room 2") || !strings.Contains(rem[0].Body, "Hi Eve,") {
 		t.Fatalf("Eve's reminder = %+v", rem)
 	}
