@@ -123,8 +123,9 @@ func TestEmailFromStoredContent(t *testing.T) {
 	}
 }
 
-// A request whose merge values do not fit its content is refused into the
-// message log as failed, never sent half-merged.
+// A request whose merge values do not fit its content, or would not fit
+// one SendGrid personalization, is refused into the message log as
+// failed, never sent half-merged nor failing its batch's call.
 func TestEmailContentMergeMismatchRefused(t *testing.T) {
 	h := newHarness(t, setup{})
 	h.start(nil)
@@ -135,6 +136,14 @@ func TestEmailContentMergeMismatchRefused(t *testing.T) {
 	})
 	m := h.waitStatus(k, "failed")
 	if !strings.Contains(m.Reason, "merge") {
+		t.Errorf("reason %q", m.Reason)
+	}
+	// Values past what one SendGrid personalization takes fail alone.
+	k = h.publish(events.ChannelEmail, "bo@local1199.org", func(r *events.SendRequested) {
+		r.Version = events.VersionSendRequested
+		r.ContentRef, r.MergeValues = ref, []string{strings.Repeat("<", 2000)}
+	})
+	if m := h.waitStatus(k, "failed"); m.Reason != "merge values too long" {
 		t.Errorf("reason %q", m.Reason)
 	}
 	if n := len(h.sim.Emails()); n != 0 {

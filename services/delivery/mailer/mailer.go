@@ -185,6 +185,9 @@ func invalid(req events.SendRequested, c *events.Content) string {
 		return "merge values without content to merge them into"
 	case c != nil && len(req.MergeValues) != len(c.Merge):
 		return fmt.Sprintf("%d merge values for content with %d merge fields", len(req.MergeValues), len(c.Merge))
+	case mergeBytes(req.MergeValues) > maxMergeBytes:
+		// Refused alone, rather than failing the whole batch's call.
+		return "merge values too long"
 	case err != nil || addr.Address != req.To || !strings.Contains(req.To[strings.LastIndexByte(req.To, '@')+1:], "."):
 		return "recipient is not an email address"
 	case strings.TrimSpace(req.Subject) == "":
@@ -498,6 +501,20 @@ func (m *Mailer) batch(group []send) (provider.EmailBatch, []string) {
 		ids[i] = s.msg.ID
 	}
 	return b, ids
+}
+
+// maxMergeBytes bounds one member's merge values as they are sent (text
+// and HTML-escaped): SendGrid refuses a whole mail/send when one
+// personalization's substitutions pass 10,000 bytes, and the member's
+// unsubscribe, preferences and reply substitutions need room beside them.
+const maxMergeBytes = 8000
+
+func mergeBytes(values []string) int {
+	n := 0
+	for _, v := range values {
+		n += len(v) + len(html.EscapeString(v))
+	}
+	return n
 }
 
 // mergeTags are one merge slot's tags in the text parts and the HTML.
