@@ -365,9 +365,14 @@ func (b *Builder) BuildKeyed(m *events.Member, ch events.Channel, key string, no
 		IdempotencyKey: key, CampaignID: b.c.ID, Step: b.step, ContactID: m.ContactID, Channel: ch,
 		TimeZone: m.TimeZone, Urgent: b.c.Urgent, Language: b.language(m),
 	}
+	// A request carrying its words inline is version 1, so a delivery not
+	// yet upgraded reads it during a rolling upgrade; only one naming
+	// stored content needs version 2.
+	req.Version = 1
 	if ch == events.ChannelEmail && cp.ref != "" {
 		req.To = m.Email
 		req.ContentRef = cp.ref
+		req.Version = events.VersionSendRequested
 		req.MergeValues = make([]string, len(cp.slots))
 		for i, s := range cp.slots {
 			req.MergeValues[i] = s.Value(m, &v)
