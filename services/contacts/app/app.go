@@ -14,6 +14,7 @@ import (
 	"github.com/musterhq/muster/services/contacts/api"
 	"github.com/musterhq/muster/services/contacts/audience"
 	"github.com/musterhq/muster/services/contacts/importer"
+	"github.com/musterhq/muster/services/contacts/ledger"
 	"github.com/musterhq/muster/services/contacts/migrations"
 	"github.com/musterhq/muster/services/contacts/outbox"
 	"github.com/musterhq/muster/services/contacts/store"
@@ -126,7 +127,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	// One worker: consent changes for an address are applied in order.
 	err = a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamConsent, Durable: "contacts-consent", Workers: 1,
-	}, audience.ConsentHandler(st, log.Named("consent")))
+	}, ledger.ConsentHandler(st, log.Named("consent")))
 	if err != nil {
 		return err
 	}
@@ -134,7 +135,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	// worker keeps the member page's history in arrival order too.
 	err = a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamRhythm, Durable: "contacts-rhythm", Workers: 1,
-	}, audience.RhythmHandler(st, log.Named("rhythm")))
+	}, ledger.RhythmHandler(st, log.Named("rhythm")))
 	if err != nil {
 		return err
 	}

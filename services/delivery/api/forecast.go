@@ -7,7 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
 
-	"github.com/musterhq/muster/services/delivery/worker"
+	"github.com/musterhq/muster/services/delivery/smssend"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/web"
 )
@@ -18,7 +18,7 @@ const MaxForecast = 1000
 
 // Forecaster judges an audience as the send path would, reserving nothing.
 type Forecaster interface {
-	Forecast(ctx context.Context, members []worker.ForecastMember) (worker.Forecast, error)
+	Forecast(ctx context.Context, members []smssend.ForecastMember) (smssend.Forecast, error)
 }
 
 // ForecastHandler serves POST /forecast for the console's launch
@@ -37,7 +37,7 @@ func NewForecast(f Forecaster, log *zap.Logger) *ForecastHandler {
 func (h *ForecastHandler) Routes(r chi.Router) { r.Post("/forecast", h.forecast) }
 
 type forecastRequest struct {
-	Members []worker.ForecastMember `json:"members"`
+	Members []smssend.ForecastMember `json:"members"`
 }
 
 func (h *ForecastHandler) forecast(w http.ResponseWriter, r *http.Request) {

@@ -34,9 +34,9 @@ import (
 	"github.com/musterhq/muster/services/delivery/review"
 	"github.com/musterhq/muster/services/delivery/rhythm"
 	"github.com/musterhq/muster/services/delivery/settings"
+	"github.com/musterhq/muster/services/delivery/smssend"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
-	"github.com/musterhq/muster/services/delivery/worker"
 	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/outbox"
@@ -367,8 +367,9 @@ type App struct {
 type Options struct {
 	// Clock drives quiet hours, caps, deferrals and reconciliation.
 	Clock func() time.Time
-	// SMS replaces the Twilio client.
-	SMS worker.SMSSender
+	// SMS replaces the Twilio client (a provider.SMSFinder too, when it
+	// can look texts up for the reconciler).
+	SMS provider.SMSSender
 }
 
 // String shows the configuration with its secrets masked, for the log.
@@ -402,16 +403,6 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, opts ...Options) (*Ap
 	if err != nil {
 		return nil, fmt.Errorf("configuring delivery: %w", err)
 	}
-	if o.SMS == nil {
-		client, err := twilio.NewClient(twilio.Config{
-			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIURL: cfg.TwilioAPIURL, Timeout: cfg.TwilioTimeout,
-			MaxConns: cfg.TwilioMaxConns,
-		})
-		if err != nil {
-			return nil, err
-		}
-		o.SMS = client
-	}
 	redisOpts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("parsing DELIVERY_REDIS_URL: %w", err)
@@ -444,6 +435,17 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
 		publicURL = a.server.URL()
+	}
+	if o.SMS == nil {
+		// Twilio posts each text's status callbacks under publicURL.
+		client, err := twilio.NewClient(twilio.Config{
+			AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIURL: cfg.TwilioAPIURL, Timeout: cfg.TwilioTimeout,
+			MaxConns: cfg.TwilioMaxConns, PublicURL: publicURL,
+		})
+		if err != nil {
+			return err
+		}
+		o.SMS = client
 	}
 	st := store.New(a.deps.Pool, o.Clock)
 	// Consent changes go out through the outbox, written with the change.
@@ -481,6 +483,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	a.deps.Go(func(ctx context.Context) { reviewer.Sweep(ctx, cfg.ReviewSweepEvery) })
 	metrics.Reviews(a.deps.Registry, func(ctx context.Context) (int, int, error) { return st.ReviewCounts(ctx, o.Clock()) })
 	recv := receive.New(st, pub, src.Rules, o.Clock, log.Named("receive"))
+	a.deps.Go(recv.RunBatches)
 	twilio.NewWebhooks(cfg.TwilioAuthToken, publicURL, recv, log.Named("twilio")).Routes(r)
 	if cfg.UnsubscribeSecret == "" { // development mode only: validate refuses it otherwise
 		cfg.UnsubscribeSecret = secret.Generate()
@@ -519,13 +522,13 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	}
 	m := metrics.New(a.deps.Registry)
 	// The message counts come from the log's own moves, so they match it.
-	providers := map[string]string{string(events.ChannelSMS): "twilio", string(events.ChannelEmail): "sendgrid"}
+	providers := map[string]string{string(events.ChannelSMS): twilio.Name, string(events.ChannelEmail): sendgrid.Name}
 	st.OnMove(func(mv store.Move) { m.Count(mv.Channel, providers[mv.Channel], mv.Status, mv.ErrorCode) })
-	w := worker.New(worker.Config{
-		From: cfg.TwilioFrom, MessagingServiceSID: cfg.MessagingServiceSID, AccountSID: cfg.TwilioAccountSID,
-		PublicURL: publicURL, Rules: src.Rules, MinOpen: cfg.MinOpen, MaxAge: cfg.MaxAge,
+	w := smssend.New(smssend.Config{
+		Provider: twilio.Name, From: cfg.TwilioFrom, ServiceID: cfg.MessagingServiceSID, AccountID: cfg.TwilioAccountSID,
+		Rules: src.Rules, MinOpen: cfg.MinOpen, MaxAge: cfg.MaxAge,
 		SenderRate: cfg.SenderRate, ServiceRate: cfg.ServiceRate, AccountRate: cfg.AccountRate, Clock: o.Clock,
-		States: states, Gate: pause.New("sms", "twilio", m, o.Clock, log.Named("pause")),
+		States: states, Gate: pause.New("sms", twilio.Name, m, o.Clock, log.Named("pause")),
 	}, st, o.SMS, pub,
 		ratelimit.New(a.redis, cfg.RedisPrefix),
 		freqcap.New(a.redis, cfg.RedisPrefix),
@@ -552,7 +555,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
-	if err := a.startEmail(ctx, cfg, st, pub, links, pause.New("email", "sendgrid", m, o.Clock, log.Named("pause")),
+	if err := a.startEmail(ctx, cfg, st, pub, links, pause.New("email", sendgrid.Name, m, o.Clock, log.Named("pause")),
 		func() string { return src.Current().Settings.OrgName }); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/musterhq/muster/services/delivery/app"
+	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
@@ -26,7 +27,7 @@ type gated struct {
 	release chan struct{}
 }
 
-func (g *gated) Send(ctx context.Context, m twilio.Message) (string, error) {
+func (g *gated) Send(ctx context.Context, m provider.SMS) (string, error) {
 	g.arrived <- m.To
 	<-g.release
 	return g.next.Send(ctx, m)
@@ -87,7 +88,7 @@ type dies struct {
 	died chan struct{}
 }
 
-func (d *dies) Send(ctx context.Context, m twilio.Message) (string, error) {
+func (d *dies) Send(ctx context.Context, m provider.SMS) (string, error) {
 	if _, err := d.next.Send(ctx, m); err != nil {
 		return "", err
 	}

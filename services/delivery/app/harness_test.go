@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -48,6 +49,8 @@ type harness struct {
 	campaign int
 	// app is the delivery start ran last.
 	app *app.App
+	// pool reads delivery's database directly (benchmarks), opened by db.
+	pool *pgxpool.Pool
 }
 
 type setup struct {
@@ -124,7 +127,8 @@ func (h *harness) start(sms func(twilio.Config) app.Options) {
 	h.t.Helper()
 	opts := app.Options{Clock: h.clock.Now}
 	if sms != nil {
-		o := sms(twilio.Config{AccountSID: h.cfg.TwilioAccountSID, AuthToken: h.cfg.TwilioAuthToken, APIURL: h.simURL, Timeout: h.cfg.TwilioTimeout})
+		o := sms(twilio.Config{AccountSID: h.cfg.TwilioAccountSID, AuthToken: h.cfg.TwilioAuthToken, APIURL: h.simURL, Timeout: h.cfg.TwilioTimeout,
+			PublicURL: "http://" + h.addr})
 		opts.SMS = o.SMS
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/musterhq/muster/services/delivery/worker"
+	"github.com/musterhq/muster/services/delivery/smssend"
 	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
 )
@@ -145,7 +145,7 @@ func TestTextAfterTheEventExpires(t *testing.T) {
 		r.NotAfter = time.Date(y, mo, d, 15, 0, 0, 0, ny)
 	})
 	m := h.waitStatus(key, "expired")
-	if m.Reason != worker.Late {
+	if m.Reason != smssend.Late {
 		t.Fatalf("reason = %q", m.Reason)
 	}
 	// One whose event is after the opening waits for it as usual.

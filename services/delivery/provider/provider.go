@@ -1,14 +1,123 @@
-// Package provider is the vocabulary the send worker uses to understand a
-// provider's answer. Each provider package (twilio, later sendgrid) turns
-// its client's errors into a *SendError of one of these kinds.
+// Package provider is the provider-neutral vocabulary between delivery's
+// pipelines and the providers they send through: what a text is, what a
+// provider must do with it, what its answers and reports mean. Each
+// provider package (twilio, sendgrid) speaks its provider's wire format
+// and maps it onto these types; nothing else in delivery knows a
+// provider's codes, statuses or URLs.
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"syscall"
+	"time"
+
+	"github.com/musterhq/muster/services/delivery/status"
 )
+
+// SMS is one text to send.
+type SMS struct {
+	// MessageID is ours; the provider's status reports carry it back.
+	MessageID string
+	To        string
+	// From is the sending number; ServiceID, when set, names a pool of
+	// numbers the provider picks from instead (Twilio's Messaging
+	// Service).
+	From      string
+	ServiceID string
+	Body      string
+	// Validity, when set, has the provider drop the text if it is still
+	// queued after it (so a text never arrives in the member's quiet
+	// hours).
+	Validity time.Duration
+}
+
+// SMSSender sends one text and returns the provider's id for it.
+// Failures are *SendError values.
+type SMSSender interface {
+	Send(ctx context.Context, m SMS) (string, error)
+}
+
+// SMSFinder looks a text up at the provider, for the reconciler: found,
+// the text went; not found long after the call ended, it never reached
+// the provider and may be sent again.
+type SMSFinder interface {
+	Find(ctx context.Context, to, body string, since time.Time) (Found, bool, error)
+}
+
+// Found is a text the provider holds.
+type Found struct {
+	ProviderID string
+	// Status is the provider's status in our vocabulary; Accepted when
+	// the provider's word says nothing more.
+	Status status.Status
+	// ProviderStatus and ErrorCode are the provider's own words, kept for
+	// the message log.
+	ProviderStatus string
+	ErrorCode      string
+}
+
+// StatusReport is a provider's report on one of our texts (a status
+// callback), in our vocabulary.
+type StatusReport struct {
+	// MessageID is ours when the report carries it; otherwise the
+	// message is found by ProviderID.
+	MessageID  string
+	ProviderID string
+	Status     status.Status
+	// ProviderStatus and ErrorCode are the provider's own words.
+	ProviderStatus string
+	ErrorCode      string
+	// OptedOut says the carrier reports the recipient opted out: the
+	// number is suppressed like a STOP. Evidence says who said so.
+	OptedOut bool
+	Evidence string
+}
+
+// Inbound is a text a member sent us.
+type Inbound struct {
+	ProviderID string
+	From       string
+	To         string
+	Body       string
+	// Answered is the keyword (STOP, START or HELP) the provider's own
+	// opt-out handling already acted on and replied to: delivery records
+	// it as that keyword, whatever the words, and must not reply again.
+	// "" when the provider did nothing.
+	Answered string
+	// AnsweredBy names the provider's feature, for the message log.
+	AnsweredBy string
+}
+
+// The keywords a provider may have answered.
+const (
+	AnsweredStop  = "STOP"
+	AnsweredStart = "START"
+	AnsweredHelp  = "HELP"
+)
+
+// EmailEvent is one thing an email provider reports about a message or
+// an address, in our vocabulary.
+type EmailEvent struct {
+	// ID is the provider's id for the event: each is acted on once.
+	ID string
+	// MessageID is ours, when the event concerns one of our messages.
+	MessageID string
+	Email     string
+	// Name is the provider's name for the event, kept for the log.
+	Name string
+	// Status is where the message moves; "" when it does not.
+	Status status.Status
+	// Suppress is the consent change (events.ConsentBounced, ...) when
+	// the address must not be mailed again; "" otherwise.
+	Suppress  string
+	Reason    string
+	ErrorCode string
+	// Evidence says who said so, for the suppression list.
+	Evidence string
+}
 
 // Kind says what the worker should do about a failed send.
 type Kind int
@@ -16,12 +125,12 @@ type Kind int
 // The kinds of send failure.
 const (
 	// Retryable: the provider did not take the message (connection
-	// refused, 429 / Twilio 20429). Safe to send again after a delay.
+	// refused, too many requests). Safe to send again after a delay.
 	Retryable Kind = iota + 1
 	// Permanent: the message can never go (invalid or landline number).
 	Permanent
-	// Stopped: the carrier says the member opted out (Twilio 21610).
-	// Suppress the address like a STOP.
+	// Stopped: permanent for this address because its owner opted out
+	// at the carrier (Twilio 21610): suppress the address like a STOP.
 	Stopped
 	// Ambiguous: the request went out and no clear answer came back (a
 	// timeout, a 5xx). The message may have been sent: never resend

@@ -7,95 +7,84 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
-	"github.com/musterhq/muster/services/delivery/status"
+	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
-	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/logging"
 )
 
-// emailOutcome is what one SendGrid event means for Muster.
-type emailOutcome struct {
-	status   status.Status // "" when the message's status does not change
-	suppress string        // the consent change when the address must be suppressed
-}
-
-// droppedSuppresses lists the dropped reasons that mean the address must
-// not be mailed again (SendGrid's own suppression lists).
-var droppedSuppresses = []string{"bounced address", "spam reporting address", "invalid", "unsubscribed address"}
-
-// classifyEmail maps a SendGrid event to a status and a suppression.
-func classifyEmail(e sendgrid.Event) emailOutcome {
-	switch e.Event {
-	case "processed":
-		return emailOutcome{status: status.Accepted}
-	case "delivered":
-		return emailOutcome{status: status.Delivered}
-	case "bounce":
-		if e.Type == "blocked" {
-			// A block is the receiving server's passing refusal, not a dead address.
-			return emailOutcome{status: status.Undelivered}
-		}
-		return emailOutcome{status: status.Undelivered, suppress: events.ConsentBounced}
-	case "dropped":
-		reason := strings.ToLower(e.Reason)
-		for _, r := range droppedSuppresses {
-			if strings.Contains(reason, r) {
-				return emailOutcome{status: status.Failed, suppress: events.ConsentBounced}
-			}
-		}
-		return emailOutcome{status: status.Failed}
-	case "spamreport":
-		return emailOutcome{suppress: events.ConsentComplained}
-	case "unsubscribe", "group_unsubscribe":
-		return emailOutcome{suppress: events.ConsentOptedOut}
-	default: // deferred, open, click, group_resubscribe: nothing to do
-		return emailOutcome{}
+// EmailEvents acts on verified email events, each once however often
+// the provider repeats it; concurrent posts are written together. A spam
+// report suppresses at once. It returns once the batch holding these
+// events committed; an error means none of it may have been recorded, and
+// the provider must post again (acting twice is harmless: statuses only
+// move forward and suppressions are idempotent).
+func (r *Receiver) EmailEvents(ctx context.Context, evs []provider.EmailEvent) error {
+	if len(evs) == 0 {
+		return nil
 	}
-}
-
-// EmailEvents acts on verified SendGrid events, each once however often
-// SendGrid repeats it. A spam report suppresses at once.
-func (r *Receiver) EmailEvents(ctx context.Context, evs []sendgrid.Event) error {
-	for _, e := range evs {
-		if e.ID == "" || e.Event == "" {
-			return apperr.Invalid("sg_event_id", "event without sg_event_id or event")
-		}
-		msgID := e.MessageID
-		if msgID != "" && !events.IsID(msgID) {
-			msgID = "" // not one of ours; still honour a suppression
-		}
-		first, err := r.store.FirstEmailEvent(ctx, e.ID, msgID, e.Event)
-		if err != nil {
-			return err
-		}
-		if !first {
-			continue
-		}
-		out := classifyEmail(e)
-		if out.suppress != "" && e.Email != "" {
-			if err := r.suppressEmail(ctx, strings.ToLower(e.Email), out.suppress, "sendgrid "+e.Event+" "+e.Reason, "sg."+e.ID); err != nil {
-				return err
-			}
-		}
-		if out.status == "" || msgID == "" {
-			continue
-		}
-		msg, moved, err := r.store.Apply(ctx, msgID, store.Update{Status: out.status, ErrorCode: e.Status, Reason: e.Reason, ProviderStatus: e.Event})
-		if apperr.KindOf(err) == apperr.KindNotFound {
-			r.log.Warn("email event for an unknown message", zap.String("message_id", msgID), zap.String("event", e.Event))
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if moved {
-			r.pub.Status(ctx, msg)
-		}
+	if _, err := r.emailEvents.Do(ctx, evs); err != nil {
+		return fmt.Errorf("applying email events: %w", err)
 	}
 	return nil
+}
+
+// emailBatch acts on the events of many posts: which were seen before is
+// read in one statement, statuses are applied in one, and the events are
+// recorded as seen in one, last, so an event is never marked seen before
+// it was acted on.
+func (r *Receiver) emailBatch(ctx context.Context, posts [][]provider.EmailEvent) ([]struct{}, error) {
+	var fresh []provider.EmailEvent
+	ids := make([]string, 0, len(posts))
+	inBatch := make(map[string]bool)
+	for _, p := range posts {
+		for _, e := range p {
+			if !inBatch[e.ID] {
+				inBatch[e.ID] = true
+				ids = append(ids, e.ID)
+				fresh = append(fresh, e)
+			}
+		}
+	}
+	seen, err := r.store.SeenEmailEvents(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var outs []store.Outcome
+	var recs []store.EmailEventRecord
+	for _, e := range fresh {
+		if seen[e.ID] {
+			continue
+		}
+		recs = append(recs, store.EmailEventRecord{ID: e.ID, MessageID: e.MessageID, Event: e.Name})
+		if e.Suppress != "" && e.Email != "" {
+			if err := r.suppressEmail(ctx, strings.ToLower(e.Email), e.Suppress, e.Evidence, "sg."+e.ID); err != nil {
+				return nil, err
+			}
+		}
+		if e.Status != "" && e.MessageID != "" {
+			outs = append(outs, store.Outcome{ID: e.MessageID, Update: store.Update{Status: e.Status, ErrorCode: e.ErrorCode, Reason: e.Reason, ProviderStatus: e.Name}})
+		}
+	}
+	if len(outs) > 0 {
+		applied, err := r.store.ApplyReports(ctx, outs)
+		if err != nil {
+			return nil, err
+		}
+		for i, a := range applied {
+			if a.Message.ID == "" {
+				r.log.Warn("email event for an unknown message", zap.String("message_id", outs[i].ID), zap.String("event", outs[i].ProviderStatus))
+			}
+		}
+		r.announce(ctx, applied)
+	}
+	if len(recs) > 0 {
+		if err := r.store.RecordEmailEvents(ctx, recs); err != nil {
+			return nil, err
+		}
+	}
+	return make([]struct{}, len(posts)), nil
 }
 
 func (r *Receiver) suppressEmail(ctx context.Context, addr, change, evidence, eventID string) error {

@@ -12,10 +12,10 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/musterhq/muster/services/delivery/provider/twilio"
+	"github.com/musterhq/muster/services/delivery/batch"
+	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/review"
 	"github.com/musterhq/muster/services/delivery/settings"
-	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/consent"
@@ -26,9 +26,11 @@ import (
 // Publisher announces what the receiver changed.
 type Publisher interface {
 	Status(ctx context.Context, m store.Message)
+	Statuses(ctx context.Context, ms []store.Message)
 }
 
-// Receiver implements twilio.Receiver.
+// Receiver acts on providers' webhooks, mapped by their provider
+// packages into delivery's neutral vocabulary (package provider).
 type Receiver struct {
 	store  *store.Store
 	pub    Publisher
@@ -36,63 +38,107 @@ type Receiver struct {
 	now    func() time.Time
 	log    *zap.Logger
 	rhythm Rhythm // members' NIGHTS, PAUSE...: see rhythm.go
+	// reports and emailEvents gather concurrent webhooks' status reports
+	// and email events and write each batch in a few statements, as the
+	// send path writes its outcomes: a webhook is answered only after
+	// its batch committed.
+	reports     *batch.Batcher[store.Outcome, store.Applied]
+	emailEvents *batch.Batcher[[]provider.EmailEvent, struct{}]
 }
 
-// New builds a receiver. rules gives the organization's current settings
+// Batching: up to this many reports or email posts per batch, waiting at
+// most this long after the first for company.
+const (
+	batchMax    = 500
+	batchLinger = 2 * time.Millisecond
+)
+
+// New builds a receiver; RunBatches must run for status reports and email
+// events to be served. rules gives the organization's current settings
 // (keyword replies by language, join words); clock stamps claims and
 // suppressions (nil is time.Now).
 func New(st *store.Store, pub Publisher, rules func() settings.Rules, clock func() time.Time, log *zap.Logger) *Receiver {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Receiver{store: st, pub: pub, rules: rules, now: clock, log: log}
+	r := &Receiver{store: st, pub: pub, rules: rules, now: clock, log: log}
+	r.reports = batch.New(r.reportBatch, batchMax, batchLinger)
+	r.emailEvents = batch.New(r.emailBatch, batchMax, batchLinger)
+	return r
 }
 
-// carrierOptOut is Twilio's code for a recipient who replied STOP at the
-// carrier; it suppresses like a STOP to us.
-const carrierOptOut = "21610"
+// RunBatches serves the batched writes until ctx ends.
+func (r *Receiver) RunBatches(ctx context.Context) {
+	go r.emailEvents.Run(ctx)
+	r.reports.Run(ctx)
+}
 
-// Status applies a status callback. Callbacks come late, out of order and
-// repeated; the store lets a message move forward only.
-func (r *Receiver) Status(ctx context.Context, cb twilio.StatusCallback) error {
-	st, ok := status.FromTwilio(cb.Status)
-	if !ok {
-		return apperr.Invalid("MessageStatus", "unknown status %q", cb.Status)
-	}
+// Status applies a status report. Reports come late, out of order and
+// repeated; the store lets a message move forward only. A carrier's
+// opt-out suppresses the number like a STOP.
+func (r *Receiver) Status(ctx context.Context, cb provider.StatusReport) error {
 	id := cb.MessageID
 	if id != "" && !events.IsID(id) {
 		return apperr.Invalid("message_id", "not a message id")
 	}
 	if id == "" {
 		var err error
-		if id, err = r.store.MessageIDByProvider(ctx, cb.MessageSID); err != nil {
+		if id, err = r.store.MessageIDByProvider(ctx, cb.ProviderID); err != nil {
 			return err
 		}
 	}
-	msg, moved, err := r.store.Apply(ctx, id, store.Update{
-		Status: st, ProviderID: cb.MessageSID, ErrorCode: cb.ErrorCode, ProviderStatus: cb.Status,
-	})
+	a, err := r.reports.Do(ctx, store.Outcome{ID: id, Update: store.Update{
+		Status: cb.Status, ProviderID: cb.ProviderID, ErrorCode: cb.ErrorCode, ProviderStatus: cb.ProviderStatus,
+	}})
 	if err != nil {
-		return err
+		return fmt.Errorf("applying status report: %w", err)
 	}
-	if moved {
-		r.pub.Status(ctx, msg)
+	msg := a.Message
+	if msg.ID == "" {
+		return apperr.NotFound("no message %s", id)
 	}
-	if cb.ErrorCode == carrierOptOut {
-		return r.optOut(ctx, msg.To, "carrier opt-out", events.SourceProvider, "twilio error 21610 on "+cb.MessageSID, "cb."+cb.MessageSID)
+	if cb.OptedOut {
+		return r.optOut(ctx, msg.To, "carrier opt-out", events.SourceProvider, cb.Evidence, "cb."+cb.ProviderID)
 	}
 	return nil
+}
+
+// reportBatch applies a batch of status reports in one statement and
+// announces every message that moved, once, before any report is
+// answered. A failure fails the whole batch: every webhook in it is
+// answered 5xx and the providers post again.
+func (r *Receiver) reportBatch(ctx context.Context, outs []store.Outcome) ([]store.Applied, error) {
+	applied, err := r.store.ApplyReports(ctx, outs)
+	if err != nil {
+		return nil, err
+	}
+	r.announce(ctx, applied)
+	return applied, nil
+}
+
+// announce publishes each message that moved, once, as it stands after
+// the batch.
+func (r *Receiver) announce(ctx context.Context, applied []store.Applied) {
+	var moved []store.Message
+	for _, a := range applied {
+		if a.Moved {
+			moved = append(moved, a.Message)
+		}
+	}
+	if len(moved) > 0 {
+		r.pub.Statuses(ctx, moved)
+	}
 }
 
 // Inbound reads a member's text and returns the reply to send, if any.
 //
 // The message's id is claimed before anything acts on it. A message
-// already handled (Twilio retrying, or a captured, signed webhook replayed
+// already handled (the provider retrying, or a captured, signed webhook replayed
 // later) is answered as the first time and changes nothing; a claim an
 // earlier try left unhandled is finished with that try's time, so what the
 // message does is judged by when delivery first received it.
-func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, error) {
-	rec := store.Inbound{ProviderID: in.MessageSID, Channel: string(events.ChannelSMS), From: in.From, To: in.To, Body: in.Body}
+func (r *Receiver) Inbound(ctx context.Context, in provider.Inbound) (string, error) {
+	rec := store.Inbound{ProviderID: in.ProviderID, Channel: string(events.ChannelSMS), From: in.From, To: in.To, Body: in.Body}
 	claim, err := r.store.ClaimInbound(ctx, rec, r.now())
 	if err != nil {
 		return "", err
@@ -110,10 +156,11 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 	if err != nil {
 		return "", err
 	}
-	rd = withProvider(rd, in.OptOutType, suppressed)
-	// Twilio's Advanced Opt-Out already answered this keyword: act on it,
-	// do not confirm a second time (a second reply would fail with 21610).
-	providerAnswered := in.OptOutType != ""
+	rd = withProvider(rd, in, suppressed)
+	// The provider's own opt-out handling already answered this keyword:
+	// act on it, do not confirm a second time (a second reply to an
+	// opted-out number would fail).
+	providerAnswered := in.Answered != ""
 	replies := rules.In(replyLanguage(rd.Lang, out.Language))
 	var reply string
 	switch rd.Meaning {
@@ -159,8 +206,8 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 		rec.Review = &store.ReviewDeadline{DueAt: due, WarnAt: warn}
 	}
 	done, recorded, err := r.store.RecordInbound(ctx, rec, r.now(), &events.InboundReceived{
-		Meta:       events.KeyedMeta("in."+in.MessageSID, events.TypeInboundReceived, in.MessageSID, r.now()),
-		ProviderID: in.MessageSID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
+		Meta:       events.KeyedMeta("in."+in.ProviderID, events.TypeInboundReceived, in.ProviderID, r.now()),
+		ProviderID: in.ProviderID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
 		Keyword: string(rd.Meaning), CampaignID: out.CampaignID, ContactID: out.ContactID,
 	})
 	if err != nil {
@@ -174,20 +221,20 @@ func (r *Receiver) Inbound(ctx context.Context, in twilio.Inbound) (string, erro
 	return reply, nil
 }
 
-// withProvider settles what a text means given what Twilio's Advanced
-// Opt-Out said of it (its OptOutType decides, whatever the words) and
-// whether the sender is opted out: YES is an opt-in only for a member who
-// is, and a campaign reply (an RSVP) for everyone else.
-func withProvider(rd consent.Reading, optOutType string, suppressed bool) consent.Reading {
-	switch strings.ToUpper(optOutType) {
-	case "STOP":
+// withProvider settles what a text means given what the provider's own
+// opt-out handling said of it (its keyword decides, whatever the words)
+// and whether the sender is opted out: YES is an opt-in only for a member
+// who is, and a campaign reply (an RSVP) for everyone else.
+func withProvider(rd consent.Reading, in provider.Inbound, suppressed bool) consent.Reading {
+	switch in.Answered {
+	case provider.AnsweredStop:
 		if rd.Meaning != consent.OptOut {
-			rd.Meaning, rd.Reason = consent.OptOut, "Twilio Advanced Opt-Out (OptOutType STOP)"
+			rd.Meaning, rd.Reason = consent.OptOut, in.AnsweredBy
 		}
-	case "START":
-		rd.Meaning, rd.Reason = consent.OptIn, "Twilio Advanced Opt-Out (OptOutType START)"
-	case "HELP":
-		rd.Meaning, rd.Reason = consent.Help, "Twilio Advanced Opt-Out (OptOutType HELP)"
+	case provider.AnsweredStart:
+		rd.Meaning, rd.Reason = consent.OptIn, in.AnsweredBy
+	case provider.AnsweredHelp:
+		rd.Meaning, rd.Reason = consent.Help, in.AnsweredBy
 	}
 	if rd.Meaning == consent.Yes {
 		if suppressed {
@@ -211,18 +258,18 @@ func replyLanguage(textLang, memberLang string) string {
 
 // suppress records a member's opt-out as of at, when delivery first
 // received it.
-func (r *Receiver) suppress(ctx context.Context, in twilio.Inbound, rd consent.Reading, at time.Time) (bool, error) {
+func (r *Receiver) suppress(ctx context.Context, in provider.Inbound, rd consent.Reading, at time.Time) (bool, error) {
 	reason := "member texted " + strings.ToUpper(strings.TrimSpace(in.Body))
 	if rd.Reason != "" && !strings.EqualFold(rd.Reason, strings.TrimSpace(in.Body)) {
 		reason = "member text: " + rd.Reason
 	}
-	evidence := fmt.Sprintf("%s (%s)", in.Body, in.MessageSID)
+	evidence := fmt.Sprintf("%s (%s)", in.Body, in.ProviderID)
 	added, err := r.store.Suppress(ctx, store.Suppression{
 		Channel: string(events.ChannelSMS), Address: in.From, Reason: reason, Source: events.SourceInboundSMS,
 		Evidence: evidence, At: at,
 		Announce: consent.Change{
 			Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentOptedOut, Source: events.SourceInboundSMS,
-			Evidence: in.Body, Reason: rd.Reason, At: at, Key: "stop." + in.MessageSID, Correlation: in.MessageSID,
+			Evidence: in.Body, Reason: rd.Reason, At: at, Key: "stop." + in.ProviderID, Correlation: in.ProviderID,
 		}.Event(r.now()),
 		AnnounceRepeat: true,
 	})
@@ -238,13 +285,13 @@ func (r *Receiver) suppress(ctx context.Context, in twilio.Inbound, rd consent.R
 // nothing (see store.Unsuppress). A join is announced even when there was
 // nothing to lift: it is the member's opt-in evidence, and contacts adds
 // a member it does not know.
-func (r *Receiver) resubscribe(ctx context.Context, in twilio.Inbound, rd consent.Reading, at time.Time) (bool, error) {
+func (r *Receiver) resubscribe(ctx context.Context, in provider.Inbound, rd consent.Reading, at time.Time) (bool, error) {
 	change := consent.Change{
 		Channel: events.ChannelSMS, Address: in.From, Change: events.ConsentResubscribe, Source: events.SourceInboundSMS,
-		Evidence: fmt.Sprintf("%s (%s)", in.Body, in.MessageSID), At: at, Key: "start." + in.MessageSID, Correlation: in.MessageSID,
+		Evidence: fmt.Sprintf("%s (%s)", in.Body, in.ProviderID), At: at, Key: "start." + in.ProviderID, Correlation: in.ProviderID,
 	}
 	if rd.Meaning == consent.Join {
-		change.Change, change.Source, change.Key = events.ConsentSubscribed, events.SourceJoinKeyword, "join."+in.MessageSID
+		change.Change, change.Source, change.Key = events.ConsentSubscribed, events.SourceJoinKeyword, "join."+in.ProviderID
 	}
 	lifted, err := r.store.Unsuppress(ctx, string(events.ChannelSMS), in.From, at, change.Event(r.now()))
 	if err != nil {

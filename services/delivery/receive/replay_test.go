@@ -61,6 +61,8 @@ type nopPublisher struct{}
 
 func (nopPublisher) Status(context.Context, store.Message) {}
 
+func (nopPublisher) Statuses(context.Context, []store.Message) {}
+
 // testSettings are the organization's replies, in English and Spanish.
 func testSettings() settings.Settings {
 	return settings.Settings{
@@ -97,6 +99,9 @@ func newInboundEnv(t *testing.T) *inboundEnv {
 	}
 	log := zaptest.NewLogger(t)
 	recv := receive.New(e.st, nopPublisher{}, func() settings.Rules { return rules }, e.clock.Now, log)
+	ctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	go recv.RunBatches(ctx)
 	r := chi.NewRouter()
 	twilio.NewWebhooks(authToken, publicURL, recv, log).Routes(r)
 	srv := httptest.NewServer(r)

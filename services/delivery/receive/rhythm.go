@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/musterhq/muster/services/delivery/provider/twilio"
+	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/shared/consent"
 )
 
@@ -38,11 +38,11 @@ func (r *Receiver) withLink(help, from string) string {
 // received it. A member who is opted out may still set their rhythm (it
 // applies if they opt back in), but gets no confirmation: nothing but an
 // opt-out's own is texted to a suppressed number.
-func (r *Receiver) applyRhythm(ctx context.Context, in twilio.Inbound, rd consent.Reading, at time.Time, suppressed bool) (string, error) {
+func (r *Receiver) applyRhythm(ctx context.Context, in provider.Inbound, rd consent.Reading, at time.Time, suppressed bool) (string, error) {
 	if r.rhythm == nil {
 		return "", nil
 	}
-	reply, err := r.rhythm.Apply(ctx, in.From, rd, in.MessageSID, at)
+	reply, err := r.rhythm.Apply(ctx, in.From, rd, in.ProviderID, at)
 	if err != nil || suppressed {
 		return "", err
 	}

@@ -1,6 +1,8 @@
 // Package status is the life of one message: the statuses it can be in,
 // the order they come in, and the rule that a message only ever moves
 // forward, however late or out of order the provider's callbacks arrive.
+// It is the neutral vocabulary every provider package maps its own
+// statuses onto.
 package status
 
 import (
@@ -50,24 +52,3 @@ func (s Status) Rank() int {
 // CanMove reports whether a message in from may move to to. Terminal
 // statuses never move, so a late "sent" cannot undo "delivered".
 func CanMove(from, to Status) bool { return to.Rank() > from.Rank() }
-
-// FromTwilio maps a Twilio MessageStatus to ours. ok is false for statuses
-// that say nothing about an outbound message (receiving, received).
-func FromTwilio(s string) (st Status, ok bool) {
-	st, ok = twilioStatuses[s]
-	return st, ok
-}
-
-var twilioStatuses = map[string]Status{
-	"accepted":            Accepted,
-	"scheduled":           Accepted,
-	"queued":              Accepted,
-	"sending":             Accepted,
-	"sent":                Sent,
-	"delivered":           Delivered,
-	"read":                Delivered,
-	"undelivered":         Undelivered,
-	"failed":              Failed,
-	"canceled":            Cancelled,
-	"partially_delivered": Delivered,
-}

@@ -28,17 +28,11 @@ func TestCanMoveOnlyForward(t *testing.T) {
 	}
 }
 
-func TestFromTwilio(t *testing.T) {
-	for in, want := range map[string]Status{"queued": Accepted, "sent": Sent, "delivered": Delivered, "undelivered": Undelivered, "failed": Failed} {
-		got, ok := FromTwilio(in)
-		if !ok || got != want {
-			t.Errorf("FromTwilio(%q) = %q, %v; want %q", in, got, ok, want)
-		}
-	}
-	if _, ok := FromTwilio("received"); ok {
-		t.Error("an inbound status mapped to an outbound one")
-	}
+func TestParseRefusesUnknownStatuses(t *testing.T) {
 	if _, err := Parse("bogus"); err == nil {
 		t.Error("Parse accepted an unknown status")
+	}
+	if st, err := Parse("delivered"); err != nil || st != Delivered {
+		t.Errorf("Parse(delivered) = %q, %v", st, err)
 	}
 }

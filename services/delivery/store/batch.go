@@ -151,94 +151,14 @@ func scanStatus(row pgx.Row, extra ...any) (Message, error) {
 	return m, err
 }
 
-// FirstEmailEvent records a SendGrid event id; false means it was seen
-// before (SendGrid repeats events) and must not be acted on again.
-func (s *Store) FirstEmailEvent(ctx context.Context, eventID, messageID, event string) (bool, error) {
-	var msg any
-	if messageID != "" {
-		msg = messageID
-	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO email_events (sg_event_id, message_id, event, received_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (sg_event_id) DO NOTHING`, eventID, msg, event, s.now())
-	if err != nil {
-		return false, fmt.Errorf("recording email event: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
-}
-
-// Outcome is one message's status report, for ApplyEach.
+// Outcome is one message's status report, for ApplyReports.
 type Outcome struct {
 	ID string
 	Update
 }
 
-// Applied is a message after ApplyEach, and whether it moved.
+// Applied is a message after ApplyReports, and whether it moved.
 type Applied struct {
 	Message Message
 	Moved   bool
-}
-
-// ApplyEach applies a different report to each message (the outcomes of
-// many separate provider calls) in one statement, moving each only
-// forward, and logs every report. Results come back in request order,
-// with the fields a status event reports; the ids must be distinct.
-func (s *Store) ApplyEach(ctx context.Context, outs []Outcome) ([]Applied, error) {
-	n := len(outs)
-	ids, pids, sts, codes, reasons, pst := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	ranks := make([]int16, n)
-	for i, o := range outs {
-		ids[i], pids[i], sts[i], codes[i], reasons[i], pst[i] = o.ID, o.ProviderID, string(o.Status), o.ErrorCode, o.Reason, o.ProviderStatus
-		ranks[i] = int16(o.Status.Rank())
-	}
-	rows, err := s.pool.Query(ctx, `
-		WITH u AS (
-			SELECT * FROM unnest($1::text[]::uuid[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[])
-				AS u(id, provider_id, status, rank, error_code, reason, provider_status)),
-		cur AS (SELECT m.id, m.status_rank FROM messages m JOIN u ON u.id = m.id ORDER BY m.id FOR UPDATE OF m),
-		upd AS (
-			UPDATE messages m SET
-				provider_id = coalesce(m.provider_id, nullif(u.provider_id, '')),
-				status = CASE WHEN cur.status_rank < u.rank THEN u.status ELSE m.status END,
-				status_rank = CASE WHEN cur.status_rank < u.rank THEN u.rank ELSE m.status_rank END,
-				error_code = CASE WHEN cur.status_rank < u.rank AND u.error_code <> '' THEN u.error_code ELSE m.error_code END,
-				reason = CASE WHEN cur.status_rank < u.rank AND u.reason <> '' THEN u.reason ELSE m.reason END,
-				sent_at = CASE WHEN cur.status_rank < u.rank AND u.rank >= $9::smallint AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
-				updated_at = $8::timestamptz
-			FROM u, cur WHERE m.id = u.id AND cur.id = u.id
-			RETURNING m.*, cur.status_rank < u.rank AS moved, u.status AS reported, u.provider_status, u.error_code AS reported_code),
-		logged AS (
-			INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
-			SELECT id, reported, provider_status, reported_code, moved, $8::timestamptz FROM upd)
-		SELECT `+statusColumns+`, moved FROM upd`,
-		ids, pids, sts, ranks, codes, reasons, pst, s.now(), status.Accepted.Rank())
-	if err != nil {
-		return nil, fmt.Errorf("applying %d outcomes: %w", n, err)
-	}
-	byID := make(map[string]Applied, n)
-	for rows.Next() {
-		var a Applied
-		var err error
-		if a.Message, err = scanStatus(rows, &a.Moved); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reading applied outcome: %w", err)
-		}
-		byID[a.Message.ID] = a
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("applying %d outcomes: %w", n, err)
-	}
-	for _, a := range byID {
-		if a.Moved {
-			s.move(a.Message.Channel, a.Message.Status, a.Message.ErrorCode)
-		}
-	}
-	out := make([]Applied, n)
-	for i, o := range outs {
-		a, ok := byID[o.ID]
-		if !ok {
-			return nil, fmt.Errorf("applying outcomes: message %s not found", o.ID)
-		}
-		out[i] = a
-	}
-	return out, nil
 }

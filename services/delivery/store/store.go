@@ -326,7 +326,7 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 	return m, moved, nil
 }
 
-// MessageIDByProvider finds our id for a Twilio message SID.
+// MessageIDByProvider finds our id for a text by its provider id (a Twilio SID).
 func (s *Store) MessageIDByProvider(ctx context.Context, providerID string) (string, error) {
 	var id string
 	err := s.pool.QueryRow(ctx, `SELECT id::text FROM messages WHERE provider_id = $1 AND channel = 'sms'`, providerID).Scan(&id)

@@ -12,13 +12,17 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/sendgrid/sendgrid-go/helpers/eventwebhook"
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/delivery/provider"
+	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -46,9 +50,56 @@ type Event struct {
 	MessageID string `json:"message_id"`
 }
 
-// EventReceiver acts on verified events.
+// EventReceiver acts on verified events, mapped into delivery's neutral
+// vocabulary.
 type EventReceiver interface {
-	EmailEvents(ctx context.Context, events []Event) error
+	EmailEvents(ctx context.Context, events []provider.EmailEvent) error
+}
+
+// Name labels SendGrid in metrics, logs and evidence.
+const Name = "sendgrid"
+
+// droppedSuppresses lists the dropped reasons that mean the address must
+// not be mailed again (SendGrid's own suppression lists).
+var droppedSuppresses = []string{"bounced address", "spam reporting address", "invalid", "unsubscribed address"}
+
+// Neutral maps a SendGrid event to a status and a suppression in our
+// vocabulary. The custom arg message_id is kept only when it is one of
+// ours.
+func (e Event) Neutral() provider.EmailEvent {
+	out := provider.EmailEvent{ID: e.ID, Email: e.Email, Name: e.Event, Reason: e.Reason, ErrorCode: e.Status,
+		Evidence: Name + " " + e.Event + " " + e.Reason}
+	if events.IsID(e.MessageID) {
+		out.MessageID = e.MessageID
+	}
+	switch e.Event {
+	case "processed":
+		out.Status = status.Accepted
+	case "delivered":
+		out.Status = status.Delivered
+	case "bounce":
+		out.Status = status.Undelivered
+		if e.Type != "blocked" {
+			// A block is the receiving server's passing refusal, not a
+			// dead address.
+			out.Suppress = events.ConsentBounced
+		}
+	case "dropped":
+		out.Status = status.Failed
+		reason := strings.ToLower(e.Reason)
+		for _, r := range droppedSuppresses {
+			if strings.Contains(reason, r) {
+				out.Suppress = events.ConsentBounced
+				break
+			}
+		}
+	case "spamreport":
+		out.Suppress = events.ConsentComplained
+	case "unsubscribe", "group_unsubscribe":
+		out.Suppress = events.ConsentOptedOut
+	default: // deferred, open, click, group_resubscribe: nothing to do
+	}
+	return out
 }
 
 // ParsePublicKey reads the webhook's verification key as SendGrid shows
@@ -86,9 +137,9 @@ func NewEventWebhook(key *ecdsa.PublicKey, recv EventReceiver, log *zap.Logger) 
 func (h *EventWebhook) Routes(r chi.Router) { r.Post(EventsPath, h.events) }
 
 func (h *EventWebhook) events(w http.ResponseWriter, r *http.Request) {
-	events, err := h.verify(r)
+	evs, err := h.verify(r)
 	if err == nil {
-		err = h.recv.EmailEvents(r.Context(), events)
+		err = h.recv.EmailEvents(r.Context(), evs)
 	}
 	if err != nil {
 		status := web.StatusOf(err)
@@ -104,7 +155,7 @@ func (h *EventWebhook) events(w http.ResponseWriter, r *http.Request) {
 }
 
 // verify checks the signature over the raw body before decoding anything.
-func (h *EventWebhook) verify(r *http.Request) ([]Event, error) {
+func (h *EventWebhook) verify(r *http.Request) ([]provider.EmailEvent, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return nil, &apperr.Error{Kind: apperr.KindInvalid, Field: "Content-Type", Message: "want application/json"}
 	}
@@ -126,13 +177,20 @@ func (h *EventWebhook) verify(r *http.Request) ([]Event, error) {
 	if sec, err := strconv.ParseInt(ts, 10, 64); err != nil || h.now().Sub(time.Unix(sec, 0)).Abs() > maxClockSkew {
 		return nil, apperr.Forbidden("event webhook timestamp out of range")
 	}
-	var events []Event
-	if err := json.Unmarshal(body, &events); err != nil {
+	var posted []Event
+	if err := json.Unmarshal(body, &posted); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
 			return nil, apperr.Invalid("body", "not valid JSON")
 		}
 		return nil, apperr.Invalid("body", "not an array of events: %v", err)
 	}
-	return events, nil
+	out := make([]provider.EmailEvent, len(posted))
+	for i, e := range posted {
+		if e.ID == "" || e.Event == "" {
+			return nil, apperr.Invalid("sg_event_id", "event without sg_event_id or event")
+		}
+		out[i] = e.Neutral()
+	}
+	return out, nil
 }

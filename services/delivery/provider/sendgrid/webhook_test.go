@@ -17,11 +17,15 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/zap"
+
+	"github.com/musterhq/muster/services/delivery/provider"
+	"github.com/musterhq/muster/services/delivery/status"
+	"github.com/musterhq/muster/shared/events"
 )
 
-type recorder struct{ got [][]Event }
+type recorder struct{ got [][]provider.EmailEvent }
 
-func (r *recorder) EmailEvents(_ context.Context, evs []Event) error {
+func (r *recorder) EmailEvents(_ context.Context, evs []provider.EmailEvent) error {
 	r.got = append(r.got, evs)
 	return nil
 }
@@ -87,6 +91,7 @@ func TestEventWebhookVerifiesBeforeDecoding(t *testing.T) {
 		{"tampered", strings.Replace(captured, "bounce", "delivered", 1), sign(t, priv, ts, []byte(captured)), ts, "application/json", http.StatusForbidden},
 		{"replayed two days later", captured, sign(t, priv, old, []byte(captured)), old, "application/json", http.StatusForbidden},
 		{"form body", "a=b", sign(t, priv, ts, []byte("a=b")), ts, "application/x-www-form-urlencoded", http.StatusBadRequest},
+		{"event without id", `[{"event":"delivered"}]`, sign(t, priv, ts, []byte(`[{"event":"delivered"}]`)), ts, "application/json", http.StatusBadRequest},
 		{"signed garbage", "{not json", sign(t, priv, ts, []byte("{not json")), ts, "application/json", http.StatusBadRequest},
 	}
 	for _, c := range cases {
@@ -99,7 +104,8 @@ func TestEventWebhookVerifiesBeforeDecoding(t *testing.T) {
 		}
 		if c.want == http.StatusNoContent {
 			e := rec.got[0][0]
-			if e.Event != "bounce" || e.Type != "bounce" || e.MessageID != "6f1c2b3a-4d5e-4f70-8a9b-0c1d2e3f4a5b" || e.ID != "ZGVsaXZlcmVk" {
+			if e.Name != "bounce" || e.Status != status.Undelivered || e.Suppress != events.ConsentBounced ||
+				e.MessageID != "6f1c2b3a-4d5e-4f70-8a9b-0c1d2e3f4a5b" || e.ID != "ZGVsaXZlcmVk" {
 				t.Errorf("decoded %+v", e)
 			}
 		}
@@ -121,4 +127,33 @@ func FuzzEventWebhookRefusesUnsigned(f *testing.F) {
 			t.Fatalf("unsigned post answered %d, reached receiver %v", code, len(rec.got) != 0)
 		}
 	})
+}
+
+// SendGrid's event classes in our words: what moves the message, what
+// suppresses the address.
+func TestEventsMapToOurVocabulary(t *testing.T) {
+	cases := []struct {
+		in       Event
+		status   status.Status
+		suppress string
+	}{
+		{Event{Event: "processed"}, status.Accepted, ""},
+		{Event{Event: "delivered"}, status.Delivered, ""},
+		{Event{Event: "bounce", Type: "bounce"}, status.Undelivered, events.ConsentBounced},
+		{Event{Event: "bounce", Type: "blocked"}, status.Undelivered, ""},
+		{Event{Event: "dropped", Reason: "Bounced Address"}, status.Failed, events.ConsentBounced},
+		{Event{Event: "dropped", Reason: "Spam Content"}, status.Failed, ""},
+		{Event{Event: "spamreport"}, "", events.ConsentComplained},
+		{Event{Event: "group_unsubscribe"}, "", events.ConsentOptedOut},
+		{Event{Event: "open"}, "", ""},
+	}
+	for _, c := range cases {
+		got := c.in.Neutral()
+		if got.Status != c.status || got.Suppress != c.suppress || got.Name != c.in.Event {
+			t.Errorf("%s/%s/%s = %+v, want status %q suppress %q", c.in.Event, c.in.Type, c.in.Reason, got, c.status, c.suppress)
+		}
+	}
+	if got := (Event{Event: "delivered", MessageID: "not-ours"}).Neutral(); got.MessageID != "" {
+		t.Errorf("a foreign message_id was kept: %+v", got)
+	}
 }

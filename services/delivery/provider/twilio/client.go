@@ -18,6 +18,9 @@ import (
 	"github.com/musterhq/muster/services/delivery/provider"
 )
 
+// Name labels Twilio in metrics, logs and evidence.
+const Name = "twilio"
+
 // Config says which Twilio account to send from and where Twilio is.
 type Config struct {
 	AccountSID string
@@ -30,11 +33,16 @@ type Config struct {
 	// MaxConns bounds concurrent API calls: Twilio answers 429 (20429)
 	// past an account's concurrency limit, 100 by default.
 	MaxConns int
+	// PublicURL is delivery's public base URL: each text asks Twilio to
+	// post its status callbacks there (StatusCallbackURL). Empty asks
+	// for none.
+	PublicURL string
 }
 
 // Client sends messages.
 type Client struct {
-	api *openapi.ApiService
+	api       *openapi.ApiService
+	publicURL string
 }
 
 // NewClient builds a client. twilio-go has no base-URL setting, so a
@@ -69,7 +77,7 @@ func NewClient(cfg Config) (*Client, error) {
 		},
 	}
 	c.SetAccountSid(cfg.AccountSID)
-	return &Client{api: openapi.NewApiServiceWithClient(c)}, nil
+	return &Client{api: openapi.NewApiServiceWithClient(c), publicURL: cfg.PublicURL}, nil
 }
 
 type rewriteHost struct {
@@ -83,34 +91,22 @@ func (t rewriteHost) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(r)
 }
 
-// Message is one SMS to send.
-type Message struct {
-	To                  string
-	From                string
-	MessagingServiceSID string
-	Body                string
-	StatusCallback      string
-	// ValidityPeriod, when set, makes Twilio drop a message still queued
-	// after it (so a text never arrives in the member's quiet hours).
-	ValidityPeriod time.Duration
-}
-
-// Send hands one message to Twilio and returns its SID. Failures are
-// *provider.SendError values.
-func (c *Client) Send(_ context.Context, m Message) (string, error) {
+// Send hands one message to Twilio and returns its SID. ServiceID is a
+// Messaging Service SID. Failures are *provider.SendError values.
+func (c *Client) Send(_ context.Context, m provider.SMS) (string, error) {
 	p := &openapi.CreateMessageParams{}
 	p.SetTo(m.To).SetBody(m.Body)
-	if m.MessagingServiceSID != "" {
-		p.SetMessagingServiceSid(m.MessagingServiceSID)
+	if m.ServiceID != "" {
+		p.SetMessagingServiceSid(m.ServiceID)
 	} else {
 		p.SetFrom(m.From)
 	}
-	if m.StatusCallback != "" {
-		p.SetStatusCallback(m.StatusCallback)
+	if c.publicURL != "" && m.MessageID != "" {
+		p.SetStatusCallback(StatusCallbackURL(c.publicURL, m.MessageID))
 	}
-	if m.ValidityPeriod > 0 {
+	if m.Validity > 0 {
 		// Twilio takes 1 to 36,000 seconds.
-		p.SetValidityPeriod(int(min(max(m.ValidityPeriod, time.Second), 10*time.Hour).Seconds()))
+		p.SetValidityPeriod(int(min(max(m.Validity, time.Second), 10*time.Hour).Seconds()))
 	}
 	// twilio-go's CreateMessage takes no context; the HTTP client's
 	// timeout bounds it.
@@ -129,6 +125,9 @@ const (
 	codeTooManyRequests = 20429
 	codeUnsubscribed    = 21610
 )
+
+// unsubscribed is codeUnsubscribed as status callbacks carry it.
+var unsubscribed = strconv.Itoa(codeUnsubscribed)
 
 // permanentCodes are numbers or messages that can never succeed.
 var permanentCodes = map[int]bool{

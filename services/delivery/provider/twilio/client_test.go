@@ -59,7 +59,7 @@ func TestSendClassifiesProviderAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = cl.Send(context.Background(), Message{To: "+12125550101", From: "+15550001111", Body: "hi"})
+			_, err = cl.Send(context.Background(), provider.SMS{To: "+12125550101", From: "+15550001111", Body: "hi"})
 			kind, code := provider.Classify(err)
 			if kind != c.want || code != c.code {
 				t.Fatalf("got %s (code %q), want %s (code %q); err = %v", kind, code, c.want, c.code, err)
@@ -79,7 +79,7 @@ func TestSendToClosedPortIsRetryable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = cl.Send(context.Background(), Message{To: "+12125550101", From: "+15550001111", Body: "hi"})
+	_, err = cl.Send(context.Background(), provider.SMS{To: "+12125550101", From: "+15550001111", Body: "hi"})
 	if kind, _ := provider.Classify(err); kind != provider.Retryable {
 		t.Fatalf("refused connection classified %s: %v", kind, err)
 	}
@@ -102,19 +102,18 @@ func TestSendPostsWhatTwilioExpects(t *testing.T) {
 		_, _ = w.Write([]byte(`{"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued"}`))
 	}))
 	defer srv.Close()
-	cl, err := NewClient(Config{AccountSID: testSID, AuthToken: testToken, APIURL: srv.URL})
+	cl, err := NewClient(Config{AccountSID: testSID, AuthToken: testToken, APIURL: srv.URL, PublicURL: "https://x.org/"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sid, err := cl.Send(context.Background(), Message{
-		To: "+12125550101", MessagingServiceSID: "MG0123", Body: "hi", StatusCallback: "https://x.org/cb?message_id=1",
-		ValidityPeriod: 90 * time.Minute,
+	sid, err := cl.Send(context.Background(), provider.SMS{
+		MessageID: "1", To: "+12125550101", ServiceID: "MG0123", Body: "hi", Validity: 90 * time.Minute,
 	})
 	if err != nil || sid != "SM0123456789abcdef0123456789abcdef" {
 		t.Fatalf("Send = %q, %v", sid, err)
 	}
 	want := map[string]string{"To": "+12125550101", "MessagingServiceSid": "MG0123", "Body": "hi",
-		"StatusCallback": "https://x.org/cb?message_id=1", "ValidityPeriod": "5400"}
+		"StatusCallback": "https://x.org" + StatusPath + "?message_id=1", "ValidityPeriod": "5400"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("form %s = %q, want %q", k, got[k], v)

@@ -15,6 +15,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/web"
 )
@@ -28,31 +29,11 @@ const (
 // maxWebhookBody bounds a webhook form; Twilio's are a few hundred bytes.
 const maxWebhookBody = 64 << 10
 
-// StatusCallback is a Twilio status callback for one of our messages.
-type StatusCallback struct {
-	// MessageID is ours, carried in the callback URL we gave Twilio.
-	MessageID  string
-	MessageSID string
-	Status     string
-	ErrorCode  string
-}
-
-// Inbound is a text a member sent us.
-type Inbound struct {
-	MessageSID string
-	From       string
-	To         string
-	Body       string
-	// OptOutType is set when Twilio's Advanced Opt-Out already handled a
-	// keyword and replied: we record it but must not confirm again.
-	OptOutType string
-}
-
-// Receiver acts on verified, decoded webhooks. Inbound returns the text to
-// reply with, or "" for no reply.
+// Receiver acts on verified webhooks, mapped into delivery's neutral
+// vocabulary. Inbound returns the text to reply with, or "" for no reply.
 type Receiver interface {
-	Status(ctx context.Context, cb StatusCallback) error
-	Inbound(ctx context.Context, in Inbound) (reply string, err error)
+	Status(ctx context.Context, r provider.StatusReport) error
+	Inbound(ctx context.Context, in provider.Inbound) (reply string, err error)
 }
 
 // Webhooks verifies and decodes Twilio's webhooks.
@@ -92,17 +73,12 @@ func (h *Webhooks) status(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, err)
 		return
 	}
-	cb := StatusCallback{
-		MessageID:  r.URL.Query().Get("message_id"),
-		MessageSID: form.Get("MessageSid"),
-		Status:     form.Get("MessageStatus"),
-		ErrorCode:  form.Get("ErrorCode"),
-	}
-	if cb.MessageSID == "" || cb.Status == "" {
-		h.refuse(w, r, apperr.Invalid("MessageStatus", "status callback lacks MessageSid or MessageStatus"))
+	rep, err := statusReport(r.URL.Query().Get("message_id"), form)
+	if err != nil {
+		h.refuse(w, r, err)
 		return
 	}
-	if err := h.recv.Status(r.Context(), cb); err != nil {
+	if err := h.recv.Status(r.Context(), rep); err != nil {
 		h.refuse(w, r, err)
 		return
 	}
@@ -115,14 +91,19 @@ func (h *Webhooks) inbound(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, err)
 		return
 	}
-	in := Inbound{
-		MessageSID: form.Get("MessageSid"),
+	in := provider.Inbound{
+		ProviderID: form.Get("MessageSid"),
 		From:       form.Get("From"),
 		To:         form.Get("To"),
 		Body:       form.Get("Body"),
-		OptOutType: form.Get("OptOutType"),
 	}
-	if in.MessageSID == "" || in.From == "" {
+	// Twilio's Advanced Opt-Out already handled a keyword and replied:
+	// we record it but must not confirm again.
+	switch t := strings.ToUpper(form.Get("OptOutType")); t {
+	case provider.AnsweredStop, provider.AnsweredStart, provider.AnsweredHelp:
+		in.Answered, in.AnsweredBy = t, "Twilio Advanced Opt-Out (OptOutType "+t+")"
+	}
+	if in.ProviderID == "" || in.From == "" {
 		h.refuse(w, r, apperr.Invalid("From", "inbound message lacks MessageSid or From"))
 		return
 	}
@@ -132,6 +113,26 @@ func (h *Webhooks) inbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeTwiML(w, r, reply)
+}
+
+// statusReport reads a status callback into our vocabulary. The carrier's
+// opt-out (21610) is Twilio's word for a member who replied STOP there.
+func statusReport(messageID string, form url.Values) (provider.StatusReport, error) {
+	rep := provider.StatusReport{
+		MessageID: messageID, ProviderID: form.Get("MessageSid"), ProviderStatus: form.Get("MessageStatus"), ErrorCode: form.Get("ErrorCode"),
+	}
+	if rep.ProviderID == "" || rep.ProviderStatus == "" {
+		return rep, apperr.Invalid("MessageStatus", "status callback lacks MessageSid or MessageStatus")
+	}
+	st, ok := Status(rep.ProviderStatus)
+	if !ok {
+		return rep, apperr.Invalid("MessageStatus", "unknown status %q", rep.ProviderStatus)
+	}
+	rep.Status = st
+	if rep.ErrorCode == unsubscribed {
+		rep.OptedOut, rep.Evidence = true, "twilio error "+unsubscribed+" on "+rep.ProviderID
+	}
+	return rep, nil
 }
 
 // verify checks the request's form and signature. Only the signature

@@ -22,6 +22,8 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/musterhq/muster/services/delivery/provider"
+	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/shared/web"
 )
 
@@ -51,18 +53,18 @@ func TestSignMatchesTwiliosPublishedVector(t *testing.T) {
 }
 
 type recorder struct {
-	statuses []StatusCallback
-	inbound  []Inbound
+	statuses []provider.StatusReport
+	inbound  []provider.Inbound
 	reply    string
 	err      error
 }
 
-func (r *recorder) Status(_ context.Context, cb StatusCallback) error {
+func (r *recorder) Status(_ context.Context, cb provider.StatusReport) error {
 	r.statuses = append(r.statuses, cb)
 	return r.err
 }
 
-func (r *recorder) Inbound(_ context.Context, in Inbound) (string, error) {
+func (r *recorder) Inbound(_ context.Context, in provider.Inbound) (string, error) {
 	r.inbound = append(r.inbound, in)
 	return r.reply, r.err
 }
@@ -107,7 +109,7 @@ func TestInboundVerifiedAndDecoded(t *testing.T) {
 		t.Fatalf("inbound = %d %s", code, out)
 	}
 	in := rec.inbound[0]
-	if in.From != "+12125550103" || in.Body != "Stop" || in.MessageSID != "SM2f6e4a0c1b0d4a7e9f1c2b3a4d5e6f70" || in.OptOutType != "" {
+	if in.From != "+12125550103" || in.Body != "Stop" || in.ProviderID != "SM2f6e4a0c1b0d4a7e9f1c2b3a4d5e6f70" || in.Answered != "" {
 		t.Errorf("decoded %+v", in)
 	}
 	if !strings.Contains(out, "<Response><Message>You are unsubscribed &amp; will get no more texts.</Message></Response>") {
@@ -128,6 +130,8 @@ func TestWebhooksRefuseWhatTheyCannotTrust(t *testing.T) {
 		{"json body", InboundPath, "application/json", `{"Body":"STOP"}`, "x", 400},
 		{"oversized", InboundPath, "application/x-www-form-urlencoded", "Body=" + strings.Repeat("a", maxWebhookBody), "x", 400},
 		{"not a form", InboundPath, "application/x-www-form-urlencoded", "%zz", "x", 400},
+		{"unknown status", StatusPath, "application/x-www-form-urlencoded", "MessageSid=SM1&MessageStatus=received",
+			sign(testToken, public+StatusPath, url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"received"}}), 400},
 		{"status without status", StatusPath, "application/x-www-form-urlencoded", "MessageSid=SM1", sign(testToken, public+StatusPath, url.Values{"MessageSid": {"SM1"}}), 400},
 	}
 	for _, c := range cases {
@@ -146,8 +150,16 @@ func TestWebhooksRefuseWhatTheyCannotTrust(t *testing.T) {
 	// with our message id from the query string.
 	rec := &recorder{}
 	code, _ := post(t, handler(rec, t), statusPath, "application/x-www-form-urlencoded", statusForm.Encode(), sign(testToken, public+statusPath, statusForm))
-	if code != 204 || len(rec.statuses) != 1 || rec.statuses[0].MessageID != "6f1c2b3a-4d5e-4f70-8a9b-0c1d2e3f4a5b" {
+	if code != 204 || len(rec.statuses) != 1 || rec.statuses[0].MessageID != "6f1c2b3a-4d5e-4f70-8a9b-0c1d2e3f4a5b" ||
+		rec.statuses[0].Status != status.Delivered || rec.statuses[0].OptedOut {
 		t.Fatalf("signed status = %d %+v", code, rec.statuses)
+	}
+	// Twilio's 21610 is the carrier's opt-out, in our words.
+	optOut := url.Values{"MessageSid": {"SM2"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"21610"}}
+	rec = &recorder{}
+	code, _ = post(t, handler(rec, t), statusPath, "application/x-www-form-urlencoded", optOut.Encode(), sign(testToken, public+statusPath, optOut))
+	if code != 204 || len(rec.statuses) != 1 || !rec.statuses[0].OptedOut || rec.statuses[0].Status != status.Undelivered {
+		t.Fatalf("21610 status = %d %+v", code, rec.statuses)
 	}
 	// A receiver failure is the server's, so Twilio retries.
 	rec = &recorder{err: errors.New("database down")}

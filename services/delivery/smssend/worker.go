@@ -1,4 +1,4 @@
-// Package worker is the send pipeline. For each message: the member's
+// Package smssend is the SMS send pipeline. For each message: the member's
 // pause and the hours they may be texted (the organization's window, their
 // state's and their own, in their time zone), their frequency caps, their
 // LESS and their state's daily limit, and rate-limit room
@@ -7,8 +7,10 @@
 // suppressed, claims it for sending (a message held by the rules is
 // recorded as deferred instead); then the provider call, and a status for
 // every outcome. It fails closed: without a written record, a rate-limit
-// decision and a confirmed suppression check nothing is sent.
-package worker
+// decision and a confirmed suppression check nothing is sent. It speaks
+// only delivery's neutral provider vocabulary (package provider): which
+// provider sends, and how its words map onto ours, is wiring.
+package smssend
 
 import (
 	"context"
@@ -25,7 +27,6 @@ import (
 	"github.com/musterhq/muster/services/delivery/metrics"
 	"github.com/musterhq/muster/services/delivery/pause"
 	"github.com/musterhq/muster/services/delivery/provider"
-	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/delivery/quiet"
 	"github.com/musterhq/muster/services/delivery/ratelimit"
 	"github.com/musterhq/muster/services/delivery/rhythm"
@@ -39,13 +40,9 @@ import (
 	"github.com/musterhq/muster/shared/stream"
 )
 
-// MaxSMSBody is Twilio's limit on one message's body, in characters.
+// MaxSMSBody is the longest body a text may have, in characters (ten
+// concatenated segments; Twilio's limit too).
 const MaxSMSBody = 1600
-
-// SMSSender sends one text; the Twilio client is one.
-type SMSSender interface {
-	Send(ctx context.Context, m twilio.Message) (string, error)
-}
 
 // Publisher announces what happened to messages.
 type Publisher interface {
@@ -70,11 +67,14 @@ type CapCounter interface {
 
 // Config is how the worker addresses and paces messages.
 type Config struct {
-	From                string
-	MessagingServiceSID string
-	AccountSID          string
-	// PublicURL is the base URL Twilio's status callbacks are sent to.
-	PublicURL string
+	// Provider names the provider in metrics and logs ("twilio").
+	Provider string
+	// From is the sending number; ServiceID a pool of numbers the
+	// provider picks from instead; AccountID the provider account. Each
+	// is a rate-limit budget.
+	From      string
+	ServiceID string
+	AccountID string
 	// Rules are the organization's current settings: the send window,
 	// its time zone (for members whose zone is known neither from their
 	// record nor from their number) and the frequency caps.
@@ -92,8 +92,8 @@ type Config struct {
 	Clock func() time.Time
 	// States are the states' stricter hours and limits (nil: none).
 	States *rhythm.StateRules
-	// Gate pauses texting while Twilio refuses our credentials; nil
-	// never pauses.
+	// Gate pauses texting while the provider refuses our credentials;
+	// nil never pauses.
 	Gate *pause.Gate
 }
 
@@ -109,7 +109,7 @@ type Worker struct {
 	// own to the send path.
 	rhythms *batch.Batcher[string, store.Rhythm]
 	store   *store.Store
-	sms     SMSSender
+	sms     provider.SMSSender
 	pub     Publisher
 	limiter RateLimiter
 	caps    CapCounter
@@ -118,12 +118,15 @@ type Worker struct {
 }
 
 // New builds a worker.
-func New(cfg Config, st *store.Store, sender SMSSender, pub Publisher, limiter RateLimiter, caps CapCounter, m *metrics.Metrics, log *zap.Logger) *Worker {
+func New(cfg Config, st *store.Store, sender provider.SMSSender, pub Publisher, limiter RateLimiter, caps CapCounter, m *metrics.Metrics, log *zap.Logger) *Worker {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.Provider == "" {
+		cfg.Provider = "sms"
+	}
 	if cfg.Gate == nil {
-		cfg.Gate = pause.New("sms", "twilio", m, cfg.Clock, log)
+		cfg.Gate = pause.New("sms", cfg.Provider, m, cfg.Clock, log)
 	}
 	w := &Worker{cfg: cfg, zones: quiet.NewZoner(), store: st, sms: sender, pub: pub, limiter: limiter, caps: caps, metrics: m, log: log}
 	w.claims = batch.New(w.claimBatch, 200, 2*time.Millisecond)
@@ -199,54 +202,25 @@ func (w *Worker) claimBatch(ctx context.Context, cs []claim) ([]claimed, error) 
 }
 
 // settleBatch applies many outcomes in one statement and announces the
-// messages that moved before any of their requests is acknowledged.
+// messages that moved, once each, before any of their requests is
+// acknowledged. The same message twice in one batch (a request published
+// twice) takes its highest outcome, only forward, as callbacks do.
 func (w *Worker) settleBatch(ctx context.Context, outs []store.Outcome) ([]store.Applied, error) {
-	first := make([]store.Outcome, 0, len(outs))
-	seen := make(map[string]bool, len(outs))
-	var again []int
-	for i, o := range outs {
-		if seen[o.ID] {
-			again = append(again, i)
-			continue
-		}
-		seen[o.ID] = true
-		first = append(first, o)
-	}
-	applied, err := w.store.ApplyEach(ctx, first)
+	applied, err := w.store.ApplyReports(ctx, outs)
 	if err != nil {
 		return nil, err
 	}
-	res := make([]store.Applied, 0, len(outs))
-	byID := make(map[string]store.Applied, len(applied))
 	var moved []store.Message
-	for _, a := range applied {
-		byID[a.Message.ID] = a
+	for i, a := range applied {
+		if a.Message.ID == "" {
+			return nil, fmt.Errorf("settling outcomes: message %s not found", outs[i].ID)
+		}
 		if a.Moved {
 			moved = append(moved, a.Message)
 		}
 	}
-	// The same message twice in one batch is rare (a request published
-	// twice); its later reports are applied one by one, in order.
-	late := make(map[int]store.Applied, len(again))
-	for _, i := range again {
-		m, mv, err := w.store.Apply(ctx, outs[i].ID, outs[i].Update)
-		if err != nil {
-			return nil, err
-		}
-		late[i] = store.Applied{Message: m, Moved: mv}
-		if mv {
-			moved = append(moved, m)
-		}
-	}
 	w.pub.Statuses(ctx, moved)
-	for i, o := range outs {
-		if a, ok := late[i]; ok {
-			res = append(res, a)
-			continue
-		}
-		res = append(res, byID[o.ID])
-	}
-	return res, nil
+	return applied, nil
 }
 
 // Handle is the stream handler for one send request.
@@ -258,7 +232,7 @@ func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
 	if reason := invalid(req); reason != "" {
 		return w.refuse(ctx, req, reason)
 	}
-	// While Twilio refuses our credentials nothing is recorded, reserved
+	// While the provider refuses our credentials nothing is recorded, reserved
 	// or claimed: the request waits on the stream for the next probe.
 	if ok, wait := w.cfg.Gate.Allow(); !ok {
 		return stream.Hold(pause.ErrPaused, wait)
@@ -317,8 +291,8 @@ type decision struct {
 	// late is a text that could only go after its event (NotAfter): it
 	// ends expired.
 	late bool
-	// open is how long the member's window stays open, for Twilio's
-	// ValidityPeriod.
+	// open is how long the member's window stays open, for the text's
+	// validity at the provider.
 	open time.Duration
 }
 
@@ -383,7 +357,7 @@ func (w *Worker) admit(ctx context.Context, rc recipient) (decision, error) {
 	}
 	w.metrics.RateLimitWait.Observe(waited.Seconds())
 	// Whatever is left of the window after the waits bounds how long
-	// Twilio may keep the text queued. A window that closed during them
+	// the provider may keep the text queued. A window that closed during them
 	// (a long wait for rate-limit room) holds the text for the next one.
 	after := w.cfg.Clock()
 	if o = limits.Next(after, zones, 0); o.At.After(after) {
@@ -508,8 +482,8 @@ func (w *Worker) claimed(ctx context.Context, msg store.Message, st status.Statu
 func (w *Worker) buckets() []ratelimit.Bucket {
 	return []ratelimit.Bucket{
 		{Key: "sender:" + w.cfg.From, PerSecond: w.cfg.SenderRate},
-		{Key: "service:" + w.cfg.MessagingServiceSID, PerSecond: w.cfg.ServiceRate},
-		{Key: "account:" + w.cfg.AccountSID, PerSecond: w.cfg.AccountRate},
+		{Key: "service:" + w.cfg.ServiceID, PerSecond: w.cfg.ServiceRate},
+		{Key: "account:" + w.cfg.AccountID, PerSecond: w.cfg.AccountRate},
 	}
 }
 
@@ -544,25 +518,24 @@ func (w *Worker) expire(ctx context.Context, msg store.Message) error {
 
 func (w *Worker) send(ctx context.Context, msg store.Message, validity time.Duration) error {
 	start := time.Now()
-	sid, err := w.sms.Send(ctx, twilio.Message{
-		To: msg.To, From: w.cfg.From, MessagingServiceSID: w.cfg.MessagingServiceSID, Body: msg.Body,
-		StatusCallback: twilio.StatusCallbackURL(w.cfg.PublicURL, msg.ID), ValidityPeriod: validity,
+	sid, err := w.sms.Send(ctx, provider.SMS{
+		MessageID: msg.ID, To: msg.To, From: w.cfg.From, ServiceID: w.cfg.ServiceID, Body: msg.Body, Validity: validity,
 	})
 	kind, code := provider.Classify(err)
 	outcome := "ok"
 	if err != nil {
 		outcome = kind.String()
 	}
-	w.metrics.ProviderLatency.WithLabelValues("twilio", outcome).Observe(time.Since(start).Seconds())
+	w.metrics.ProviderLatency.WithLabelValues(w.cfg.Provider, outcome).Observe(time.Since(start).Seconds())
 	if kind != provider.Unauthorized {
-		// Any answer but a credential refusal means Twilio took our
-		// credentials: a pause ends.
+		// Any answer but a credential refusal means the provider took
+		// our credentials: a pause ends.
 		w.cfg.Gate.Accepted()
 	}
 	if err == nil {
 		return w.settle(ctx, msg.ID, store.Update{Status: status.Accepted, ProviderID: sid})
 	}
-	fields := []zap.Field{zap.String("message_id", msg.ID), zap.String("provider", "twilio"), zap.String("code", code), zap.Error(err)}
+	fields := []zap.Field{zap.String("message_id", msg.ID), zap.String("provider", w.cfg.Provider), zap.String("code", code), zap.Error(err)}
 	switch kind {
 	case provider.Retryable:
 		w.releaseCap(ctx, msg.To, msg.IdempotencyKey)
@@ -637,13 +610,14 @@ func (w *Worker) announce(ctx context.Context, id string) {
 // through the outbox.
 func (w *Worker) suppress(ctx context.Context, msg store.Message, code string) error {
 	now := w.cfg.Clock().UTC()
+	evidence := w.cfg.Provider + " error " + code
 	_, err := w.store.Suppress(ctx, store.Suppression{
 		Channel: msg.Channel, Address: msg.To, Reason: "carrier opt-out", Source: events.SourceProvider,
-		Evidence: "twilio error " + code, At: w.cfg.Clock(),
+		Evidence: evidence, At: w.cfg.Clock(),
 		Announce: &events.ConsentChanged{
 			Meta:    events.KeyedMeta("carrier-stop."+msg.ID, events.TypeConsentChanged, msg.CorrelationID, now),
 			Channel: events.Channel(msg.Channel), Address: msg.To, Change: events.ConsentOptedOut,
-			Source: events.SourceProvider, Evidence: "twilio error " + code, At: now,
+			Source: events.SourceProvider, Evidence: evidence, At: now,
 		},
 	})
 	return err
@@ -697,19 +671,14 @@ func (w *Worker) Sweep(ctx context.Context, every time.Duration) {
 	}
 }
 
-// SMSFinder looks a text up at the provider; the Twilio client is one.
-// Without it, a send of unknown outcome can only be given up on.
-type SMSFinder interface {
-	Find(ctx context.Context, to, body string, since time.Time) (twilio.Found, bool, error)
-}
-
 // Reconcile settles messages whose provider call had no clear answer (a
 // timeout, a 5xx, a process killed during the call). Once lookupAfter has
-// passed with no callback, a text is looked up at Twilio: found, it takes
-// Twilio's status; not found, it never reached Twilio and goes back in
-// the queue to be sent (the sweeper claims it, so once). What cannot be
-// looked up (email, or Twilio unreachable) ends failed after giveUpAfter,
-// with the reason saying it may have been delivered.
+// passed with no callback, a text is looked up at the provider (when it
+// is a provider.SMSFinder): found, it takes the provider's status; not
+// found, it never reached the provider and goes back in the queue to be
+// sent (the sweeper claims it, so once). What cannot be looked up (email,
+// or the provider unreachable) ends failed after giveUpAfter, with the
+// reason saying it may have been delivered.
 func (w *Worker) Reconcile(ctx context.Context, lookupAfter, giveUpAfter, every time.Duration) {
 	for {
 		stale, err := w.store.Unsettled(ctx, w.cfg.Clock().Add(-lookupAfter), 200)
@@ -729,29 +698,30 @@ func (w *Worker) Reconcile(ctx context.Context, lookupAfter, giveUpAfter, every 
 
 func (w *Worker) reconcile(ctx context.Context, msg store.Message, giveUpAfter time.Duration) {
 	log := w.log.With(zap.String("message_id", msg.ID))
-	if finder, ok := w.sms.(SMSFinder); ok && msg.Channel == string(events.ChannelSMS) {
+	if finder, ok := w.sms.(provider.SMSFinder); ok && msg.Channel == string(events.ChannelSMS) {
+		log := log.With(zap.String("provider", w.cfg.Provider))
 		// A minute of slack for clocks; the body and number pick it out.
 		f, found, err := finder.Find(ctx, msg.To, msg.Body, msg.CreatedAt.Add(-time.Minute))
 		switch {
 		case err != nil:
-			log.Warn("looking up a message of unknown outcome at twilio failed", zap.Error(err))
+			log.Warn("looking up a message of unknown outcome at the provider failed", zap.Error(err))
 		case found:
-			st, known := status.FromTwilio(f.Status)
-			if !known {
+			st := f.Status
+			if st == "" {
 				st = status.Accepted
 			}
-			if err := w.settle(ctx, msg.ID, store.Update{Status: st, ProviderID: f.SID, ErrorCode: f.ErrorCode,
-				ProviderStatus: f.Status, Reason: "reconciled: twilio has it"}); err != nil && ctx.Err() == nil {
+			if err := w.settle(ctx, msg.ID, store.Update{Status: st, ProviderID: f.ProviderID, ErrorCode: f.ErrorCode,
+				ProviderStatus: f.ProviderStatus, Reason: "reconciled: " + w.cfg.Provider + " has it"}); err != nil && ctx.Err() == nil {
 				log.Warn("settling a reconciled message failed", zap.Error(err))
 			}
 			return
 		default:
-			requeued, err := w.store.Requeue(ctx, msg.ID, "reconciled: twilio never received it")
+			requeued, err := w.store.Requeue(ctx, msg.ID, "reconciled: "+w.cfg.Provider+" never received it")
 			if err != nil && ctx.Err() == nil {
-				log.Warn("requeueing a message twilio never received failed", zap.Error(err))
+				log.Warn("requeueing a message the provider never received failed", zap.Error(err))
 			}
 			if requeued {
-				log.Info("message of unknown outcome never reached twilio; sending it again")
+				log.Info("message of unknown outcome never reached the provider; sending it again")
 			}
 			return
 		}

@@ -1,4 +1,4 @@
-package audience
+package ledger
 
 import (
 	"context"
