@@ -118,7 +118,8 @@ func New(cfg Config, st *store.Store, sender Sender, pub Publisher, links *unsub
 		cfg.Parallel = 4
 	}
 	if cfg.Gate == nil {
-		cfg.Gate = pause.New("email", "sendgrid", nil, nil, log)
+		// Without metrics no label is read; the wiring names the provider.
+		cfg.Gate = pause.New("email", "", nil, nil, log)
 	}
 	return &Mailer{cfg: cfg, store: st, sender: sender, pub: pub, links: links, log: log, jobs: make(chan *job, cfg.MaxBatch),
 		seed: maphash.MakeSeed()}
@@ -423,7 +424,7 @@ func (m *Mailer) sendGroup(ctx context.Context, group []send) {
 				return
 			}
 		}
-		m.log.Debug("sendgrid busy; retrying", zap.Int("recipients", len(ids)), zap.Error(err))
+		m.log.Debug("email provider busy; retrying", zap.Int("recipients", len(ids)), zap.Error(err))
 		finishSends(group, stream.Retry(err, 2*time.Second))
 		return
 	case kind == provider.Permanent:
