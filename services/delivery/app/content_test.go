@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/musterhq/muster/services/delivery/app"
+	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
 )
@@ -148,5 +149,33 @@ func TestEmailContentMergeMismatchRefused(t *testing.T) {
 	}
 	if n := len(h.sim.Emails()); n != 0 {
 		t.Fatalf("%d emails sent", n)
+	}
+}
+
+// SendGrid refusing one member's address (a 400 naming its
+// personalization) fails that member alone: the others of the batch go
+// in a call without them.
+func TestEmailOneRefusedAddressFailsAlone(t *testing.T) {
+	h := newHarness(t, setup{config: func(c *app.Config) { c.EmailLinger = 500 * time.Millisecond }})
+	bad := "bad@local1199.org"
+	h.sim.SetEmailFaults([]sim.Fault{{To: bad, Kind: sim.FaultInvalidEmail}})
+	h.start(nil)
+	ref := storeContent(t, h, events.Content{Subject: "Hi " + events.MergeTag(0, false), Text: "Hi " + events.MergeTag(0, false), Merge: []string{"first_name"}})
+	keys := map[string]string{}
+	for _, addr := range []string{"ana@local1199.org", bad, "bo@local1199.org"} {
+		keys[addr] = h.publish(events.ChannelEmail, addr, func(r *events.SendRequested) {
+			r.Version = events.VersionSendRequested
+			r.ContentRef, r.MergeValues = ref, []string{"X"}
+		})
+	}
+	if m := h.waitStatus(keys[bad], "failed"); m.ErrorCode != "400" {
+		t.Errorf("refused member: code %q", m.ErrorCode)
+	}
+	h.waitStatus(keys["ana@local1199.org"], "delivered")
+	h.waitStatus(keys["bo@local1199.org"], "delivered")
+	for _, e := range h.sim.Emails() {
+		if e.To == bad {
+			t.Fatal("the refused address was recorded as sent")
+		}
 	}
 }

@@ -402,6 +402,25 @@ func (m *Mailer) sendGroup(ctx context.Context, group []send) {
 	if kind != provider.Unauthorized {
 		m.cfg.Gate.Accepted() // SendGrid took the key
 	}
+	if bad, rest, refused := splitRefused(group, err); refused != nil {
+		// Nothing went out: the members named are at fault, the others
+		// go again without them (a batch is never failed for one
+		// member's address).
+		badIDs := make([]string, len(bad))
+		for i, s := range bad {
+			badIDs[i] = s.msg.ID
+		}
+		moved, aerr := m.store.ApplyMany(ctx, badIDs, store.Update{Status: status.Failed, ErrorCode: refused.Code, Reason: refused.Err.Error()})
+		if aerr != nil {
+			finishSends(group, stream.Retry(aerr, time.Second))
+			return
+		}
+		m.log.Warn("email recipients refused; sending the others", zap.Int("refused", len(bad)), zap.Int("others", len(rest)), zap.Error(err))
+		m.pub.Statuses(ctx, moved)
+		finishSends(bad, nil)
+		m.sendGroup(ctx, rest)
+		return
+	}
 	switch {
 	case kind == provider.Unauthorized && err != nil:
 		// Nothing went out and no member's mail is at fault: back in the
@@ -443,6 +462,30 @@ func (m *Mailer) sendGroup(ctx context.Context, group []send) {
 	}
 	m.pub.Statuses(ctx, moved)
 	finishSends(group, nil)
+}
+
+// splitRefused splits a group the provider refused for some recipients
+// only into those and the rest; refused is nil when err is not such a
+// refusal or names every recipient (or one the batch does not have).
+func splitRefused(group []send, err error) (bad, rest []send, refused *provider.RefusedRecipients) {
+	if !errors.As(err, &refused) || len(refused.Index) == 0 || len(refused.Index) >= len(group) {
+		return nil, nil, nil
+	}
+	at := make(map[int]bool, len(refused.Index))
+	for _, i := range refused.Index {
+		if i < 0 || i >= len(group) {
+			return nil, nil, nil
+		}
+		at[i] = true
+	}
+	for i, s := range group {
+		if at[i] {
+			bad = append(bad, s)
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	return bad, rest, refused
 }
 
 // batch builds one mail/send for a group with the same content: each

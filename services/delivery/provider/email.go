@@ -44,3 +44,18 @@ type EmailAttachment struct {
 	ContentType string
 	Content     string
 }
+
+// RefusedRecipients is a provider's refusal of a whole batch that names
+// the recipients at fault (SendGrid answers 400 for the request, naming
+// each bad personalization): nothing was sent, the recipients at Index
+// (positions in the batch) can never be sent as they are, and the others
+// may go in a batch without them.
+type RefusedRecipients struct {
+	Index []int
+	// Code is the provider's error code, kept for the message log.
+	Code string
+	Err  error
+}
+
+func (e *RefusedRecipients) Error() string { return e.Err.Error() }
+func (e *RefusedRecipients) Unwrap() error { return e.Err }

@@ -5,8 +5,10 @@ package sendgrid
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,6 +97,35 @@ func (c *Client) Send(ctx context.Context, b Batch) (string, error) {
 	return "", classifyStatus(resp.StatusCode, resp.Body)
 }
 
+// refusedPersonalizations reads a 400 answer's errors: when every one
+// names a personalization ("personalizations.2.to.0.email"), those
+// positions, in order and once each; otherwise none (the request as a
+// whole is at fault).
+func refusedPersonalizations(answer string) []int {
+	var body struct {
+		Errors []struct {
+			Field string `json:"field"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal([]byte(answer), &body) != nil || len(body.Errors) == 0 {
+		return nil
+	}
+	var out []int
+	for _, e := range body.Errors {
+		rest, ok := strings.CutPrefix(e.Field, "personalizations.")
+		n, _, _ := strings.Cut(rest, ".")
+		i, err := strconv.Atoi(n)
+		if !ok || err != nil || i < 0 {
+			return nil
+		}
+		if !slices.Contains(out, i) {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func firstHeader(h map[string][]string, key string) string {
 	for k, v := range h {
 		if strings.EqualFold(k, key) && len(v) > 0 {
@@ -115,6 +146,11 @@ func classifyStatus(code int, answer string) error {
 		return &provider.SendError{Kind: provider.Unauthorized, Code: c, Err: err}
 	case code >= 500:
 		return &provider.SendError{Kind: provider.Ambiguous, Code: c, Err: err}
+	case code == http.StatusBadRequest:
+		if idx := refusedPersonalizations(answer); len(idx) > 0 {
+			return &provider.RefusedRecipients{Index: idx, Code: c, Err: &provider.SendError{Kind: provider.Permanent, Code: c, Err: err}}
+		}
+		return &provider.SendError{Kind: provider.Permanent, Code: c, Err: err}
 	default:
 		return &provider.SendError{Kind: provider.Permanent, Code: c, Err: err}
 	}
