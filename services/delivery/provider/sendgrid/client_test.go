@@ -3,8 +3,8 @@ package sendgrid
 import (
 	"context"
 	"errors"
-	"slices"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"go.uber.org/zap"
