@@ -54,6 +54,16 @@ const (
 	// SubjectDeadLetterPrefix is followed by the consumer name.
 	SubjectDeadLetterPrefix = "deadletter."
 
+	// StreamContent keeps campaign steps' rendered email content
+	// (Content), one message per content under SubjectContentPrefix and
+	// its hash: campaigns writes it before the step's send requests,
+	// delivery reads it by subject (direct get) and caches it.
+	StreamContent = "CONTENT"
+	// SubjectContentPrefix is followed by the content's hex SHA-256.
+	SubjectContentPrefix = "content."
+	// SubjectContentAll matches every stored content.
+	SubjectContentAll = "content.>"
+
 	// SubjectAudiencePage is the request/reply subject contacts answers with
 	// one page of an audience.
 	SubjectAudiencePage = "contacts.audience.page"

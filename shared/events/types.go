@@ -20,7 +20,9 @@ const (
 	TypeDeadLettered     = "consumer.dead_lettered"
 	TypeRhythmChanged    = "member.rhythm_changed"
 	TypeContactErased    = "contact.erased"
-	VersionSendRequested = 1
+	// VersionSendRequested 2 added ContentRef and MergeValues; a version
+	// 1 request (the whole email inline) is still read the same way.
+	VersionSendRequested = 2
 	VersionStatusChanged = 1
 	VersionStatuses      = 1
 	VersionInbound       = 1
@@ -76,6 +78,13 @@ type SendRequested struct {
 	// Attachments go with an email only (a meeting's calendar invitation);
 	// an SMS request never carries any.
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// ContentRef, on an email, names the step's stored Content (its ref,
+	// see Content.Ref) in place of Subject, Body, HTML and Attachments,
+	// which are then empty; MergeValues are this member's values of the
+	// content's merge slots, in order and unescaped. Together they name
+	// exactly what the member gets.
+	ContentRef  string   `json:"content_ref,omitempty"`
+	MergeValues []string `json:"merge_values,omitempty"`
 }
 
 // DefaultWindowNights asks for the NIGHTS window (16:00-21:00 the

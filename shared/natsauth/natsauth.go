@@ -49,6 +49,10 @@ type User struct {
 	Consumers []Consumer
 	// Events are the stream subjects it publishes to (wildcards allowed).
 	Events []string
+	// Reads are streams whose messages it fetches by subject (JetStream
+	// direct get), without a consumer: delivery reading a campaign step's
+	// stored email content.
+	Reads []string
 	// Requests are request/reply subjects it asks.
 	Requests []string
 	// Serves are request/reply subjects it answers (in a queue group); it
@@ -65,13 +69,15 @@ type User struct {
 //     changes organizers make and members' erasures (campaigns and
 //     delivery consume those), applies everyone's consent changes, and
 //     keeps members' rhythm changes to show them on the member page.
-//   - campaigns alone publishes send requests, asks contacts for audience
-//     pages, and reads message statuses and replies.
+//   - campaigns alone publishes send requests and the email content they
+//     name (content.<hash>), asks contacts for audience pages, and reads
+//     message statuses and replies.
 //   - delivery reads send requests and consent changes, publishes message
 //     statuses, members' replies, consent changes (STOP, bounces) and
 //     members' rhythm changes (NIGHTS, PAUSE, the preferences page), keeps
 //     its own dead letters, and re-queues one an operator retries on
-//     delivery.retry.<channel>, never on delivery.send.
+//     delivery.retry.<channel>, never on delivery.send. It reads stored
+//     email content by subject and never writes it.
 func Users() []User {
 	return []User{
 		{
@@ -83,14 +89,15 @@ func Users() []User {
 		},
 		{
 			Name:      Campaigns,
-			Streams:   []string{events.StreamSend, events.StreamMessages, events.StreamErasure, events.StreamDeadLetter},
+			Streams:   []string{events.StreamSend, events.StreamMessages, events.StreamContent, events.StreamErasure, events.StreamDeadLetter},
 			Consumers: []Consumer{{events.StreamMessages, "campaigns-results"}, {events.StreamErasure, "campaigns-erasure"}},
-			Events:    []string{events.SubjectSendAll},
+			Events:    []string{events.SubjectSendAll, events.SubjectContentAll},
 			Requests:  []string{events.SubjectAudiencePage, events.SubjectAudienceCount, events.SubjectMemberGet},
 		},
 		{
 			Name:    Delivery,
-			Streams: []string{events.StreamSend, events.StreamMessages, events.StreamConsent, events.StreamRhythm, events.StreamErasure, events.StreamDeadLetter},
+			Streams: []string{events.StreamSend, events.StreamMessages, events.StreamContent, events.StreamConsent, events.StreamRhythm, events.StreamErasure, events.StreamDeadLetter},
+			Reads:   []string{events.StreamContent},
 			Consumers: []Consumer{
 				{events.StreamSend, "delivery-send"},
 				{events.StreamSend, "delivery-send-email"},
@@ -142,6 +149,9 @@ func (u User) Permissions() Permissions {
 	for _, s := range u.Streams {
 		// No delete or purge: losing a stream is an operator's decision.
 		pub = append(pub, jsAPI+"STREAM.CREATE."+s, jsAPI+"STREAM.UPDATE."+s, jsAPI+"STREAM.INFO."+s)
+	}
+	for _, s := range u.Reads {
+		pub = append(pub, jsAPI+"DIRECT.GET."+s+".>")
 	}
 	for _, c := range u.Consumers {
 		name := c.Stream + "." + c.Durable

@@ -103,6 +103,17 @@ func StreamConfigs(t Topology) []jetstream.StreamConfig {
 			Replicas: replicas, Duplicates: 10 * time.Minute,
 		},
 		{
+			// Campaign steps' email content, one message per content
+			// hash (a republish of the same content replaces it with
+			// itself). Read by subject with direct gets, so AllowDirect.
+			// Kept 60 days: longer than a dead letter (30) an operator may
+			// retry, which still names its content.
+			Name: events.StreamContent, Subjects: []string{events.SubjectContentAll},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Replicas: replicas, Duplicates: 10 * time.Minute, MaxAge: 60 * 24 * time.Hour,
+			MaxMsgsPerSubject: 1, AllowDirect: true,
+		},
+		{
 			Name: events.StreamDeadLetter, Subjects: []string{events.SubjectDeadLetterPrefix + ">"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
 			Replicas: replicas, MaxAge: 30 * 24 * time.Hour,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/musterhq/muster/services/delivery/api"
 	erasureconsumer "github.com/musterhq/muster/services/delivery/erasure"
+	"github.com/musterhq/muster/services/delivery/content"
 	"github.com/musterhq/muster/services/delivery/freqcap"
 	"github.com/musterhq/muster/services/delivery/mailer"
 	"github.com/musterhq/muster/services/delivery/metrics"
@@ -600,7 +601,7 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 		sender = cfg.sendGrid(org)
 	}
 	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, ReplyDomain: cfg.InboundEmailDomain,
-		Prefs: a.prefs.URL, Gate: gate}, st, sender, pub, links, a.deps.Log.Named("mailer"))
+		Prefs: a.prefs.URL, Gate: gate, Contents: content.NewReader(content.NewStream(a.deps.JS), 0)}, st, sender, pub, links, a.deps.Log.Named("mailer"))
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
@@ -620,7 +621,7 @@ func (c Config) sendGrid(org func() string) *sendgrid.Client {
 // good, with a reason the message log shows.
 type unconfigured struct{}
 
-func (unconfigured) Send(context.Context, sendgrid.Batch) (string, error) {
+func (unconfigured) Send(context.Context, provider.EmailBatch) (string, error) {
 	return "", &provider.SendError{Kind: provider.Permanent, Code: "not_configured", Err: errors.New("email is not configured: set DELIVERY_SENDGRID_API_KEY")}
 }
 
