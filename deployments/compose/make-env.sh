@@ -43,6 +43,8 @@ POSTGRES_PASSWORD=$(hex)
 REDIS_PASSWORD=$(hex)
 CAMPAIGNS_LINK_SECRET=$(hex)
 DELIVERY_UNSUBSCRIBE_SECRET=$(hex)
+CONTACTS_ERASURE_KEY=$(hex)
+DELIVERY_ERASURE_KEY=$(hex)
 DELIVERY_SENDGRID_INBOUND_SECRET=$(hex)
 CONSOLE_ADMIN_PASSWORD=$(hex 12)
 # Prometheus's credential for every service's /metrics (profile observability).

@@ -25,6 +25,7 @@ func (InboundReceived) EventType() string { return TypeInboundReceived }
 func (ConsentChanged) EventType() string  { return TypeConsentChanged }
 func (RhythmChanged) EventType() string   { return TypeRhythmChanged }
 func (DeadLettered) EventType() string    { return TypeDeadLettered }
+func (ContactErased) EventType() string   { return TypeContactErased }
 
 // Current is the version of eventType this release writes and the newest
 // it reads; 0 for a type it does not know.
@@ -44,6 +45,8 @@ func Current(eventType string) int {
 		return VersionDeadLettered
 	case TypeRhythmChanged:
 		return VersionRhythm
+	case TypeContactErased:
+		return VersionContactErased
 	}
 	return 0
 }

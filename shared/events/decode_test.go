@@ -48,7 +48,7 @@ func TestDecodeRefuses(t *testing.T) {
 
 func TestEveryEventTypeHasACurrentVersion(t *testing.T) {
 	for _, ev := range []Event{SendRequested{}, StatusChanged{}, StatusesChanged{}, InboundReceived{}, ConsentChanged{},
-		RhythmChanged{}, DeadLettered{}} {
+		RhythmChanged{}, DeadLettered{}, ContactErased{}} {
 		if Current(ev.EventType()) < 1 {
 			t.Errorf("%s has no current version", ev.EventType())
 		}

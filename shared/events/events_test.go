@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,6 +35,13 @@ func TestGolden(t *testing.T) {
 			CampaignID:     "camp1", ContactID: "ct1", Channel: ChannelSMS,
 			To: "+15552013344", Body: "Hi Ana, rally at 5pm. Reply STOP to opt out.",
 			TimeZone: "America/New_York",
+		},
+		"send_requested_content": &SendRequested{
+			Meta:           fixedMeta(TypeSendRequested, VersionSendRequested),
+			IdempotencyKey: IdempotencyKey("camp1", 0, "ct1", ChannelEmail),
+			CampaignID:     "camp1", ContactID: "ct1", Channel: ChannelEmail, To: "ana@local1199.org",
+			ContentRef:  "sha256:" + strings.Repeat("0f", 32),
+			MergeValues: []string{"Ana", `<b>&"`},
 		},
 		"status_changed": &StatusChanged{
 			Meta: fixedMeta(TypeStatusChanged, VersionStatusChanged),

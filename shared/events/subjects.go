@@ -41,10 +41,28 @@ const (
 	// SubjectRhythmChanged is the one rhythm subject.
 	SubjectRhythmChanged = "member.rhythm_changed"
 
+	// StreamErasure carries members' erasures (ContactErased) from
+	// contacts to campaigns and delivery. It keeps an event until every
+	// consumer acknowledged it (interest retention): the addresses in it
+	// leave JetStream once every service has erased them.
+	StreamErasure = "ERASURE"
+	// SubjectContactErased is the one erasure subject.
+	SubjectContactErased = "contact.erased"
+
 	// StreamDeadLetter keeps what consumers gave up on, for operators.
 	StreamDeadLetter = "DEADLETTER"
 	// SubjectDeadLetterPrefix is followed by the consumer name.
 	SubjectDeadLetterPrefix = "deadletter."
+
+	// StreamContent keeps campaign steps' rendered email content
+	// (Content), one message per content under SubjectContentPrefix and
+	// its hash: campaigns writes it before the step's send requests,
+	// delivery reads it by subject (direct get) and caches it.
+	StreamContent = "CONTENT"
+	// SubjectContentPrefix is followed by the content's hex SHA-256.
+	SubjectContentPrefix = "content."
+	// SubjectContentAll matches every stored content.
+	SubjectContentAll = "content.>"
 
 	// SubjectAudiencePage is the request/reply subject contacts answers with
 	// one page of an audience.

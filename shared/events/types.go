@@ -12,20 +12,24 @@ import (
 // Event type names and their current versions. A consumer that meets a
 // higher version than it knows refuses the event rather than misread it.
 const (
-	TypeSendRequested    = "send.requested"
-	TypeStatusChanged    = "message.status_changed"
-	TypeStatusesChanged  = "message.statuses_changed"
-	TypeInboundReceived  = "message.inbound_received"
-	TypeConsentChanged   = "consent.changed"
-	TypeDeadLettered     = "consumer.dead_lettered"
-	TypeRhythmChanged    = "member.rhythm_changed"
-	VersionSendRequested = 1
+	TypeSendRequested   = "send.requested"
+	TypeStatusChanged   = "message.status_changed"
+	TypeStatusesChanged = "message.statuses_changed"
+	TypeInboundReceived = "message.inbound_received"
+	TypeConsentChanged  = "consent.changed"
+	TypeDeadLettered    = "consumer.dead_lettered"
+	TypeRhythmChanged   = "member.rhythm_changed"
+	TypeContactErased   = "contact.erased"
+	// VersionSendRequested 2 added ContentRef and MergeValues; a version
+	// 1 request (the whole email inline) is still read the same way.
+	VersionSendRequested = 2
 	VersionStatusChanged = 1
 	VersionStatuses      = 1
 	VersionInbound       = 1
 	VersionConsent       = 1
 	VersionDeadLettered  = 1
 	VersionRhythm        = 1
+	VersionContactErased = 1
 )
 
 // IdempotencyKey names one intended message: one campaign step to one
@@ -74,6 +78,13 @@ type SendRequested struct {
 	// Attachments go with an email only (a meeting's calendar invitation);
 	// an SMS request never carries any.
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// ContentRef, on an email, names the step's stored Content (its ref,
+	// see Content.Ref) in place of Subject, Body, HTML and Attachments,
+	// which are then empty; MergeValues are this member's values of the
+	// content's merge slots, in order and unescaped. Together they name
+	// exactly what the member gets.
+	ContentRef  string   `json:"content_ref,omitempty"`
+	MergeValues []string `json:"merge_values,omitempty"`
 }
 
 // DefaultWindowNights asks for the NIGHTS window (16:00-21:00 the
@@ -224,6 +235,29 @@ type RhythmChanged struct {
 	// Channels is sms, email or both.
 	Channels string    `json:"channels"`
 	At       time.Time `json:"at"`
+}
+
+// ContactErased says an admin erased a member: every service removes what
+// it keeps of them (campaigns by contact id; delivery by contact id and by
+// address, since replies and suppressions are kept by address) and keeps
+// a suppression only as a keyed hash (package erasure). It is published
+// through contacts' outbox on StreamErasure, which keeps it only until
+// every consumer has acknowledged it, so the addresses it carries do not
+// outlive the erasure. Handling it twice changes nothing.
+type ContactErased struct {
+	Meta
+	ContactID string `json:"contact_id"`
+	// Addresses are the member's phone number and email when erased.
+	Addresses []ErasedAddress `json:"addresses"`
+	// ErasedBy names who erased (an organizer's id, or "operator").
+	ErasedBy string    `json:"erased_by"`
+	At       time.Time `json:"at"`
+}
+
+// ErasedAddress is one address of an erased member.
+type ErasedAddress struct {
+	Channel Channel `json:"channel"`
+	Address string  `json:"address"`
 }
 
 // DeadLettered records a message a consumer gave up on, with the original

@@ -49,6 +49,10 @@ type User struct {
 	Consumers []Consumer
 	// Events are the stream subjects it publishes to (wildcards allowed).
 	Events []string
+	// Reads are streams whose messages it fetches by subject (JetStream
+	// direct get), without a consumer: delivery reading a campaign step's
+	// stored email content.
+	Reads []string
 	// Requests are request/reply subjects it asks.
 	Requests []string
 	// Serves are request/reply subjects it answers (in a queue group); it
@@ -62,38 +66,43 @@ type User struct {
 // consumes (events/subjects.go names the subjects):
 //
 //   - contacts answers the audience and member queries, publishes consent
-//     changes organizers make, applies everyone's consent changes, and
+//     changes organizers make and members' erasures (campaigns and
+//     delivery consume those), applies everyone's consent changes, and
 //     keeps members' rhythm changes to show them on the member page.
-//   - campaigns alone publishes send requests, asks contacts for audience
-//     pages, and reads message statuses and replies.
+//   - campaigns alone publishes send requests and the email content they
+//     name (content.<hash>), asks contacts for audience pages, and reads
+//     message statuses and replies.
 //   - delivery reads send requests and consent changes, publishes message
 //     statuses, members' replies, consent changes (STOP, bounces) and
 //     members' rhythm changes (NIGHTS, PAUSE, the preferences page), keeps
 //     its own dead letters, and re-queues one an operator retries on
-//     delivery.retry.<channel>, never on delivery.send.
+//     delivery.retry.<channel>, never on delivery.send. It reads stored
+//     email content by subject and never writes it.
 func Users() []User {
 	return []User{
 		{
 			Name:      Contacts,
-			Streams:   []string{events.StreamConsent, events.StreamRhythm, events.StreamDeadLetter},
+			Streams:   []string{events.StreamConsent, events.StreamRhythm, events.StreamErasure, events.StreamDeadLetter},
 			Consumers: []Consumer{{events.StreamConsent, "contacts-consent"}, {events.StreamRhythm, "contacts-rhythm"}},
-			Events:    []string{events.SubjectConsentChanged},
+			Events:    []string{events.SubjectConsentChanged, events.SubjectContactErased},
 			Serves:    []string{events.SubjectAudiencePage, events.SubjectAudienceCount, events.SubjectMemberGet},
 		},
 		{
 			Name:      Campaigns,
-			Streams:   []string{events.StreamSend, events.StreamMessages, events.StreamDeadLetter},
-			Consumers: []Consumer{{events.StreamMessages, "campaigns-results"}},
-			Events:    []string{events.SubjectSendAll},
+			Streams:   []string{events.StreamSend, events.StreamMessages, events.StreamContent, events.StreamErasure, events.StreamDeadLetter},
+			Consumers: []Consumer{{events.StreamMessages, "campaigns-results"}, {events.StreamErasure, "campaigns-erasure"}},
+			Events:    []string{events.SubjectSendAll, events.SubjectContentAll},
 			Requests:  []string{events.SubjectAudiencePage, events.SubjectAudienceCount, events.SubjectMemberGet},
 		},
 		{
 			Name:    Delivery,
-			Streams: []string{events.StreamSend, events.StreamMessages, events.StreamConsent, events.StreamRhythm, events.StreamDeadLetter},
+			Streams: []string{events.StreamSend, events.StreamMessages, events.StreamContent, events.StreamConsent, events.StreamRhythm, events.StreamErasure, events.StreamDeadLetter},
+			Reads:   []string{events.StreamContent},
 			Consumers: []Consumer{
 				{events.StreamSend, "delivery-send"},
 				{events.StreamSend, "delivery-send-email"},
 				{events.StreamConsent, "delivery-consent"},
+				{events.StreamErasure, "delivery-erasure"},
 				{events.StreamDeadLetter, "delivery-dead-letters"},
 			},
 			Events: []string{events.SubjectMessagesAll, events.SubjectConsentChanged, events.SubjectRhythmChanged, events.SubjectRetryAll},
@@ -140,6 +149,9 @@ func (u User) Permissions() Permissions {
 	for _, s := range u.Streams {
 		// No delete or purge: losing a stream is an operator's decision.
 		pub = append(pub, jsAPI+"STREAM.CREATE."+s, jsAPI+"STREAM.UPDATE."+s, jsAPI+"STREAM.INFO."+s)
+	}
+	for _, s := range u.Reads {
+		pub = append(pub, jsAPI+"DIRECT.GET."+s+".>")
 	}
 	for _, c := range u.Consumers {
 		name := c.Stream + "." + c.Durable

@@ -66,6 +66,9 @@ func TestOnlyOwnersPublish(t *testing.T) {
 		{events.SubjectStatuses, []string{natsauth.Delivery}},
 		{events.SubjectInbound, []string{natsauth.Delivery}},
 		{events.SubjectAudiencePage, []string{natsauth.Campaigns}},
+		{events.ContentSubject("sha256:" + strings.Repeat("ab", 32)), []string{natsauth.Campaigns}},
+		// Only delivery reads stored content by subject.
+		{"$JS.API.DIRECT.GET." + events.StreamContent + ".content.x", []string{natsauth.Delivery}},
 		{events.SubjectMemberGet, []string{natsauth.Campaigns}},
 		{events.SubjectDeadLetterPrefix + "delivery-send", []string{natsauth.Delivery}},
 		{events.SubjectDeadLetterPrefix + "campaigns-results", []string{natsauth.Campaigns}},

@@ -114,6 +114,9 @@ func TestServiceCannotUseAnothersSubjects(t *testing.T) {
 		{natsauth.Delivery, "sub", events.SubjectAudiencePage, "only contacts answers audience queries"},
 		{natsauth.Campaigns, "sub", "_INBOX.contacts.>", "no service reads another's replies"},
 		{natsauth.Contacts, "sub", ">", "no service listens to everything"},
+		{natsauth.Delivery, "pub", events.SubjectContentPrefix + "x", "only campaigns stores content"},
+		{natsauth.Contacts, "pub", "$JS.API.DIRECT.GET." + events.StreamContent + ".content.x", "only delivery reads stored content"},
+		{natsauth.Delivery, "pub", "$JS.API.DIRECT.GET." + events.StreamSend + ".delivery.send.sms", "delivery reads send requests through its consumer only"},
 	}
 	// Every event subject a user publishes is forbidden to every user
 	// whose own row does not grant it.
@@ -148,6 +151,10 @@ func subjectIn(name string) string {
 		return events.SubjectConsentChanged
 	case events.StreamRhythm:
 		return events.SubjectRhythmChanged
+	case events.StreamErasure:
+		return events.SubjectContactErased
+	case events.StreamContent:
+		return events.SubjectContentPrefix + "test"
 	default:
 		return events.SubjectDeadLetterPrefix + "test"
 	}
@@ -183,6 +190,19 @@ func TestServiceUsesItsOwnSubjects(t *testing.T) {
 			}
 			for _, c := range u.Consumers {
 				runConsumer(t, admin, js, c)
+			}
+			for _, name := range u.Reads {
+				subject := subjectIn(name)
+				if err := stream.Publish(ctx, admin, subject, events.NewID(), map[string]string{"test": "read"}); err != nil {
+					t.Fatal(err)
+				}
+				s, err := js.Stream(ctx, name)
+				if err != nil {
+					t.Fatalf("%s opening %s: %v", u.Name, name, err)
+				}
+				if m, err := s.GetLastMsgForSubject(ctx, subject); err != nil || !strings.Contains(string(m.Data), "read") {
+					t.Errorf("%s reading %s by subject: %v", u.Name, subject, err)
+				}
 			}
 			if len(u.Serves) > 0 {
 				for _, s := range u.Serves {

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/shared/events"
@@ -149,4 +150,36 @@ func (r *Relay) flush(ctx context.Context) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// RegisterBacklog exports muster_outbox_backlog{service}: the events in
+// the service's outbox not yet published, counted at each scrape. It
+// stays above 0 only while the relay cannot publish (NATS down, a stream
+// missing): events wait, none is lost, but nothing downstream hears of
+// them (docs/operations.md, MusterOutboxBacklog).
+func RegisterBacklog(reg prometheus.Registerer, pool *pgxpool.Pool, service string) error {
+	b := backlog{pool: pool, desc: prometheus.NewDesc("muster_outbox_backlog",
+		"Events in the service's transactional outbox not yet published to JetStream.", nil, prometheus.Labels{"service": service})}
+	if err := reg.Register(b); err != nil {
+		return fmt.Errorf("registering the outbox backlog gauge: %w", err)
+	}
+	return nil
+}
+
+type backlog struct {
+	pool *pgxpool.Pool
+	desc *prometheus.Desc
+}
+
+func (b backlog) Describe(ch chan<- *prometheus.Desc) { ch <- b.desc }
+
+func (b backlog) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var n int64
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+		ch <- prometheus.NewInvalidMetric(b.desc, fmt.Errorf("counting the outbox: %w", err))
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(b.desc, prometheus.GaugeValue, float64(n))
 }

@@ -242,7 +242,7 @@ func Open(ctx context.Context, name string, cfg Config, migrations fs.FS, log *z
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		buildinfo.Read().Collector(name))
+		buildinfo.Read().Collector(name), NewCertExpiry(cfg.NATSCAFile))
 	var gauges *stream.Gauges
 	if js != nil {
 		gauges = stream.NewGauges(js)

@@ -98,6 +98,26 @@ func StreamConfigs(t Topology) []jetstream.StreamConfig {
 			Replicas: replicas, Duplicates: 10 * time.Minute,
 		},
 		{
+			// Erasures, kept until campaigns and delivery have both
+			// acknowledged them: a service that is down when a member is
+			// erased finds the event on its durable consumer when it is
+			// back, and no address stays in the stream after that.
+			Name: events.StreamErasure, Subjects: []string{events.SubjectContactErased},
+			Retention: jetstream.InterestPolicy, Storage: jetstream.FileStorage,
+			Replicas: replicas, Duplicates: 10 * time.Minute,
+		},
+		{
+			// Campaign steps' email content, one message per content
+			// hash (a republish of the same content replaces it with
+			// itself). Read by subject with direct gets, so AllowDirect.
+			// Kept 60 days: longer than a dead letter (30) an operator may
+			// retry, which still names its content.
+			Name: events.StreamContent, Subjects: []string{events.SubjectContentAll},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
+			Replicas: replicas, Duplicates: 10 * time.Minute, MaxAge: 60 * 24 * time.Hour,
+			MaxMsgsPerSubject: 1, AllowDirect: true,
+		},
+		{
 			Name: events.StreamDeadLetter, Subjects: []string{events.SubjectDeadLetterPrefix + ">"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
 			Replicas: replicas, MaxAge: 30 * 24 * time.Hour,

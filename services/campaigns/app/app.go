@@ -16,12 +16,14 @@ import (
 
 	"github.com/musterhq/muster/services/campaigns/api"
 	"github.com/musterhq/muster/services/campaigns/contacts"
+	"github.com/musterhq/muster/services/campaigns/erasure"
 	"github.com/musterhq/muster/services/campaigns/fanout"
 	"github.com/musterhq/muster/services/campaigns/inbound"
 	"github.com/musterhq/muster/services/campaigns/message"
 	"github.com/musterhq/muster/services/campaigns/migrations"
 	"github.com/musterhq/muster/services/campaigns/orgname"
 	"github.com/musterhq/muster/services/campaigns/results"
+	"github.com/musterhq/muster/services/campaigns/retention"
 	"github.com/musterhq/muster/services/campaigns/schedule"
 	"github.com/musterhq/muster/services/campaigns/sender"
 	"github.com/musterhq/muster/services/campaigns/store"
@@ -78,6 +80,12 @@ type Config struct {
 	EmailRate float64 `env:"EMAIL_RATE" envDefault:"100"`
 	// ResultsWorkers handle delivery's events concurrently.
 	ResultsWorkers int `env:"RESULTS_WORKERS" envDefault:"16"`
+	// RetainInbox is how long a member's reply is kept once an organizer
+	// handled it (with their answer), and a reply on a campaign after it
+	// came (0: for ever); PurgeEvery how often the purge runs
+	// (docs/operations.md "Retention").
+	RetainInbox time.Duration `env:"RETAIN_INBOX" envDefault:"4320h"`
+	PurgeEvery  time.Duration `env:"PURGE_EVERY" envDefault:"1h"`
 }
 
 // DefaultConfig is the configuration with every default applied and no
@@ -266,10 +274,18 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
+	err = a.deps.Consume(ctx, stream.Consumer{Stream: events.StreamErasure, Durable: erasure.Durable, Workers: 1},
+		erasure.Handler(st, log.Named("erasure")))
+	if err != nil {
+		return err
+	}
 	api.New(api.Config{OrgZone: cfg.OrgTimeZone, Region: cfg.DefaultRegion, SMSRate: cfg.SMSRate, EmailRate: cfg.EmailRate}, api.Deps{
 		Store: st, Fanout: a.fan, Scheduler: a.scheduler, Contacts: cc, Sender: send, Settings: settings, Org: org,
 		Hub: a.hub, Clock: o.Clock, Log: log.Named("api"),
 	}).Routes(router)
+	purger := retention.New(a.deps.Pool, cfg.RetainInbox, o.Clock, a.deps.Registry, log.Named("retention"))
+	a.deps.Go(func(ctx context.Context) { purger.Run(ctx, max(cfg.PurgeEvery, time.Minute)) })
+	router.Post("/purge", purger.Handler(log.Named("retention")))
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"slices"
@@ -293,6 +294,50 @@ type outbox struct {
 	mu   sync.Mutex
 	msgs []events.SendRequested
 	keys map[string]int
+	// refs are the requests that named stored content, as published;
+	// msgs holds them merged, as the member gets them.
+	refs []events.SendRequested
+}
+
+// storedContent reads the email content stored under ref, as delivery
+// reads it.
+func (h *harness) storedContent(ref string) (events.Content, error) {
+	s, err := h.js.Stream(context.Background(), events.StreamContent)
+	if err != nil {
+		return events.Content{}, err
+	}
+	m, err := s.GetLastMsgForSubject(context.Background(), events.ContentSubject(ref))
+	if err != nil {
+		return events.Content{}, err
+	}
+	if events.RefOf(m.Data) != ref {
+		return events.Content{}, fmt.Errorf("content under %s hashes otherwise", ref)
+	}
+	var c events.Content
+	return c, json.Unmarshal(m.Data, &c)
+}
+
+// merged is a request naming stored content with the content merged in,
+// as the member gets it (escaping values in the HTML part as delivery
+// does): what tests of campaigns' words read.
+func (h *harness) merged(req events.SendRequested) events.SendRequested {
+	c, err := h.storedContent(req.ContentRef)
+	if err != nil {
+		h.t.Errorf("request %s names content %s: %v", req.IdempotencyKey, req.ContentRef, err)
+		return req
+	}
+	if len(req.MergeValues) != len(c.Merge) {
+		h.t.Errorf("request %s: %d merge values for %d fields", req.IdempotencyKey, len(req.MergeValues), len(c.Merge))
+		return req
+	}
+	var text, markup []string
+	for i, v := range req.MergeValues {
+		text = append(text, events.MergeTag(i, false), v)
+		markup = append(markup, events.MergeTag(i, true), html.EscapeString(v))
+	}
+	tr, hr := strings.NewReplacer(text...), strings.NewReplacer(markup...)
+	req.Subject, req.Body, req.HTML, req.Attachments = tr.Replace(c.Subject), tr.Replace(c.Text), hr.Replace(c.HTML), c.Attachments
+	return req
 }
 
 func (h *harness) outbox() *outbox {
@@ -308,6 +353,12 @@ func (h *harness) outbox() *outbox {
 		var req events.SendRequested
 		if err := json.Unmarshal(m.Data(), &req); err != nil {
 			h.t.Errorf("undecodable send request: %v", err)
+		}
+		if req.ContentRef != "" {
+			o.mu.Lock()
+			o.refs = append(o.refs, req)
+			o.mu.Unlock()
+			req = h.merged(req)
 		}
 		o.mu.Lock()
 		o.msgs = append(o.msgs, req)

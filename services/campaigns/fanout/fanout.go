@@ -212,6 +212,11 @@ func (f *Fanout) Process(ctx context.Context, l *store.Lease) error {
 		log.Info("nothing to send on this channel")
 		return f.store.Complete(ctx, l)
 	}
+	if l.Channel == events.ChannelEmail {
+		if err := f.storeContent(ctx, b); err != nil {
+			return fmt.Errorf("campaign %s: %w", c.ID, err)
+		}
+	}
 	log.Info("fan-out started", zap.String("cursor", l.Cursor))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -241,6 +246,25 @@ func (f *Fanout) Process(ctx context.Context, l *store.Lease) error {
 		}
 	}
 	return ctx.Err()
+}
+
+// storeContent stores the step's email content, once per language, and
+// waits for JetStream to keep it before any request naming it is
+// published: delivery then finds it (and waits for it, redelivering,
+// should it ever not). Stored under its hash, the same content stored
+// again replaces itself, and different content can never take its place.
+func (f *Fanout) storeContent(ctx context.Context, b *message.Builder) error {
+	shared, err := b.ShareContent()
+	if err != nil {
+		return err
+	}
+	for _, c := range shared {
+		msg := &nats.Msg{Subject: events.ContentSubject(c.Ref), Data: c.Data, Header: nats.Header{jetstream.MsgIDHeader: []string{c.Ref}}}
+		if _, err := f.js.PublishMsg(ctx, msg); err != nil {
+			return fmt.Errorf("storing email content %s: %w", c.Ref, err)
+		}
+	}
+	return nil
 }
 
 // fetch reads pages in order into out until the last, an error or ctx's

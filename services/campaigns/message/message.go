@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,6 +92,10 @@ type compiled struct {
 	subject, text, html  *template.Template
 	values               template.Values
 	needRSVP, needSignIn bool
+	// ref names the stored email content once ShareContent made it;
+	// slots are its merge slots, whose values each request carries.
+	ref   string
+	slots []template.Slot
 }
 
 // New compiles a part of a campaign. notice replaces the default words of
@@ -235,6 +240,68 @@ func (b *Builder) values(lang, org string) template.Values {
 	return v
 }
 
+// Shared is one language's email content in its wire form, under its ref.
+type Shared struct {
+	Ref  string
+	Data []byte
+}
+
+// ShareContent renders the part's email once per language with the
+// members' own fields left as merge tags, and makes every email request
+// the builder makes from now on name that content (ContentRef) with the
+// member's values (MergeValues) instead of carrying it. The caller stores
+// what it returns before publishing any such request.
+func (b *Builder) ShareContent() ([]Shared, error) {
+	var out []Shared
+	seen := map[*compiled]bool{}
+	for _, cp := range b.langs {
+		if cp.text == nil || seen[cp] {
+			continue
+		}
+		seen[cp] = true
+		c := b.content(cp)
+		ref, data, err := c.Ref()
+		if err != nil {
+			return nil, err
+		}
+		cp.ref = ref
+		if !slices.ContainsFunc(out, func(s Shared) bool { return s.Ref == ref }) {
+			out = append(out, Shared{Ref: ref, Data: data})
+		}
+	}
+	return out, nil
+}
+
+// content renders one language's email with merge tags.
+func (b *Builder) content(cp *compiled) events.Content {
+	slots := cp.subject.Slots(nil)
+	slots = cp.text.Slots(slots)
+	slots = cp.html.Slots(slots)
+	cp.slots = slots
+	textTag := func(i int) string { return events.MergeTag(i, false) }
+	htmlTag := func(i int) string { return events.MergeTag(i, true) }
+	v := cp.values
+	c := events.Content{
+		Subject:     string(cp.subject.RenderShared(nil, &v, slots, textTag)),
+		Text:        string(cp.text.RenderShared(make([]byte, 0, cp.text.Size()+64), &v, slots, textTag)),
+		Attachments: b.attach,
+	}
+	if cp.html != nil {
+		c.HTML = string(cp.html.RenderShared(make([]byte, 0, cp.html.Size()+64), &v, slots, htmlTag))
+	} else {
+		// The tags are letters, digits, dots and braces, which escaping
+		// leaves alone: the text's tags become the HTML's.
+		c.HTML = TextToHTML(c.Text)
+		for i := range slots {
+			c.HTML = strings.ReplaceAll(c.HTML, textTag(i), htmlTag(i))
+		}
+	}
+	for _, s := range slots {
+		c.Merge = append(c.Merge, s.String())
+	}
+	return c
+}
+
 // Has reports whether the part has anything to say on ch (an auto-reply
 // has no email; a campaign without email content sends none).
 func (b *Builder) Has(ch events.Channel) bool {
@@ -297,6 +364,20 @@ func (b *Builder) BuildKeyed(m *events.Member, ch events.Channel, key string, no
 		Meta:           events.KeyedMeta(key, events.TypeSendRequested, b.c.ID, now),
 		IdempotencyKey: key, CampaignID: b.c.ID, Step: b.step, ContactID: m.ContactID, Channel: ch,
 		TimeZone: m.TimeZone, Urgent: b.c.Urgent, Language: b.language(m),
+	}
+	// A request carrying its words inline is version 1, so a delivery not
+	// yet upgraded reads it during a rolling upgrade; only one naming
+	// stored content needs version 2.
+	req.Version = 1
+	if ch == events.ChannelEmail && cp.ref != "" {
+		req.To = m.Email
+		req.ContentRef = cp.ref
+		req.Version = events.VersionSendRequested
+		req.MergeValues = make([]string, len(cp.slots))
+		for i, s := range cp.slots {
+			req.MergeValues[i] = s.Value(m, &v)
+		}
+		return req
 	}
 	if ch == events.ChannelEmail {
 		req.To = m.Email

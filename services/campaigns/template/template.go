@@ -11,6 +11,7 @@ package template
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -281,4 +282,87 @@ func (t *Template) write(dst []byte, s string) []byte {
 		last = i + 1
 	}
 	return append(dst, s[last:]...)
+}
+
+// Slot is one of a member's own values as a template writes it: a member
+// field (or a per-member link) with the default it falls back to. Two
+// uses of {{first_name}} are one slot; {{first_name|friend}} is another.
+type Slot struct {
+	Field Field
+	Def   string
+}
+
+// String names the slot as stored content lists it: "first_name",
+// "first_name|friend".
+func (s Slot) String() string {
+	if s.Def == "" {
+		return s.Field.String()
+	}
+	return s.Field.String() + "|" + s.Def
+}
+
+// PerMember reports whether a field's value differs between members of
+// one step: the member's own fields and their signed links. The others
+// (the union's name, the meeting's) are the same for everyone.
+func PerMember(f Field) bool {
+	return (MemberFields | 1<<RSVPLink | 1<<SignLink).Has(f) && f != OrgName
+}
+
+// Slots adds the template's per-member slots to have, each once, in
+// order of first use.
+func (t *Template) Slots(have []Slot) []Slot {
+	if t == nil {
+		return have
+	}
+	for _, p := range t.parts {
+		if p.field == none || !PerMember(p.field) {
+			continue
+		}
+		s := Slot{Field: p.field, Def: p.def}
+		if !slices.Contains(have, s) {
+			have = append(have, s)
+		}
+	}
+	return have
+}
+
+// RenderShared appends the template with the step's values filled and
+// each per-member slot written as tag(its index in slots), so the result
+// is what every member of the step shares. Values not per member are
+// escaped in HTML mode as Render escapes them; the tag is written as is.
+func (t *Template) RenderShared(dst []byte, v *Values, slots []Slot, tag func(int) string) []byte {
+	var nobody events.Member
+	for i := range t.parts {
+		p := &t.parts[i]
+		switch {
+		case p.field == none:
+			dst = append(dst, p.text...)
+		case PerMember(p.field):
+			for j, s := range slots {
+				if s.Field == p.field && s.Def == p.def {
+					dst = append(dst, tag(j)...)
+					break
+				}
+			}
+		default:
+			n := len(dst)
+			dst = t.value(dst, p, &nobody, v)
+			if len(dst) == n {
+				dst = t.write(dst, p.def)
+			}
+		}
+	}
+	return dst
+}
+
+// Value is the slot's value for one member, unescaped: what the template
+// would write for it in Text mode, default included.
+func (s Slot) Value(m *events.Member, v *Values) string {
+	t := Template{mode: Text}
+	p := part{field: s.Field, def: s.Def}
+	dst := t.value(nil, &p, m, v)
+	if len(dst) == 0 {
+		return s.Def
+	}
+	return string(dst)
 }

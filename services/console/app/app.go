@@ -20,6 +20,7 @@ import (
 	"github.com/musterhq/muster/services/console/account"
 	"github.com/musterhq/muster/services/console/limit"
 	"github.com/musterhq/muster/services/console/migrations"
+	"github.com/musterhq/muster/services/console/retention"
 	"github.com/musterhq/muster/services/console/server"
 	"github.com/musterhq/muster/services/console/store"
 	"github.com/musterhq/muster/services/console/upstream"
@@ -70,6 +71,13 @@ type Config struct {
 	// MaxUpload bounds a signed-in organizer's CSV upload; every other
 	// request body is bounded at 1 MiB (web.MaxJSONBody).
 	MaxUpload int64 `env:"MAX_UPLOAD" envDefault:"268435456"`
+	// RetainAudit is how long audit entries are kept; RetainTokens how
+	// long API tokens and emailed links are kept after they expired, were
+	// revoked or used (0: for ever); PurgeEvery how often the purge runs
+	// (docs/operations.md "Retention").
+	RetainAudit  time.Duration `env:"RETAIN_AUDIT" envDefault:"17520h"`
+	RetainTokens time.Duration `env:"RETAIN_TOKENS" envDefault:"2160h"`
+	PurgeEvery   time.Duration `env:"PURGE_EVERY" envDefault:"1h"`
 	// PublicURL is the console's address as organizers reach it (the
 	// gateway's, https): invitation and password-reset emails link to
 	// it. Empty: in development mode the address the console listens on;
@@ -262,6 +270,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, signer *svcauth.
 	checks := a.deps.Checks()
 	checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
 	a.deps.Go(a.sweepSessions)
+	purger := retention.New(a.deps.Pool, retention.Policy{Audit: cfg.RetainAudit, Tokens: cfg.RetainTokens}, o.Clock, a.deps.Registry, log.Named("retention"))
+	a.deps.Go(func(ctx context.Context) { purger.Run(ctx, max(cfg.PurgeEvery, time.Minute)) })
 	// The console's routes are the public edge: they check sessions and
 	// API tokens themselves (package server), not service tokens.
 	a.server, err = a.deps.NewServer(srv.Routes(), checks, web.MetricsGuard(guard.Metrics))

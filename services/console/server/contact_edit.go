@@ -218,6 +218,8 @@ type contactNotes struct {
 	// note as typed.
 	RatingError string
 	RatingNote  string
+	// EraseError says why an erasure was refused.
+	EraseError string
 }
 
 func noticeOfContact(q url.Values) string {

@@ -197,6 +197,8 @@ type turn struct {
 
 type contactView struct {
 	Contact contact
+	// EraseWord is what an admin types to erase the member.
+	EraseWord string
 	// Ratings are the member's support ratings, newest first;
 	// RatingsError says why they could not be shown, without failing the
 	// page.
@@ -256,6 +258,7 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, status in
 	}
 	v.Ratings = ratings.Ratings
 	v.Rhythm, v.RhythmHistory = rhythmWords(v.Contact.Rhythm, v.Contact.TimeZone)
+	v.EraseWord = eraseWord(v.Contact)
 	if v.Contact.Phone != "" {
 		var conv struct {
 			Turns []turn `json:"turns"`

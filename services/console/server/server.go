@@ -323,6 +323,7 @@ func (s *Server) Routes() http.Handler {
 		r.Post("/admin/tokens", s.createToken)
 		r.Post("/admin/tokens/{id}/revoke", s.revokeToken)
 		r.Get("/admin/audit", s.auditPage)
+		r.Post("/contacts/{id}/erase", s.eraseContact)
 		r.Get("/admin/saved-replies", s.savedRepliesPage)
 		r.Post("/admin/saved-replies", s.createSavedReply)
 		r.Post("/admin/saved-replies/{id}", s.updateSavedReply)

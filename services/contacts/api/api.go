@@ -65,6 +65,7 @@ func (h *Handler) Routes() chi.Router {
 	r.Get("/contacts/{id}/consent", h.consent)
 	r.Post("/contacts/{id}/opt-out", h.optOut)
 	r.Post("/contacts/{id}/opt-in", h.optIn)
+	r.Post("/contacts/{id}/erase", h.erase)
 	r.Put("/contacts/{id}/rating", h.rate)
 	r.Get("/contacts/{id}/ratings", h.ratings)
 	r.Get("/chart", h.chart)

@@ -17,9 +17,11 @@ import (
 	"github.com/musterhq/muster/services/contacts/importer"
 	"github.com/musterhq/muster/services/contacts/ledger"
 	"github.com/musterhq/muster/services/contacts/migrations"
-	"github.com/musterhq/muster/services/contacts/outbox"
+	"github.com/musterhq/muster/services/contacts/retention"
 	"github.com/musterhq/muster/services/contacts/store"
+	"github.com/musterhq/muster/shared/erasure"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/outbox"
 	"github.com/musterhq/muster/shared/service"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/svcauth"
@@ -44,6 +46,16 @@ type Config struct {
 	// OutboxPoll is how often queued consent events are looked for besides
 	// being published at once after each change.
 	OutboxPoll time.Duration `env:"OUTBOX_POLL" envDefault:"2s"`
+	// ErasureKey keys the hash an erased member's addresses are kept as
+	// on the consent ledger (package erasure): required outside
+	// development mode, 32+ characters, never rotated.
+	ErasureKey string `env:"ERASURE_KEY"`
+	// RetainImports is how long an ended import's record, its error and
+	// merge reports, and an upload it left behind are kept (0: for ever);
+	// PurgeEvery how often the purge runs (docs/operations.md
+	// "Retention").
+	RetainImports time.Duration `env:"RETAIN_IMPORTS" envDefault:"720h"`
+	PurgeEvery    time.Duration `env:"PURGE_EVERY" envDefault:"1h"`
 }
 
 // DefaultConfig is the configuration with every default applied and no
@@ -95,21 +107,25 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	if err != nil {
 		return nil, fmt.Errorf("configuring contacts: %w", err)
 	}
+	key, err := erasure.NewKey("CONTACTS_ERASURE_KEY", cfg.ErasureKey, cfg.DevMode)
+	if err != nil {
+		return nil, fmt.Errorf("configuring contacts: %w", err)
+	}
 	deps, err := service.Open(ctx, "contacts", cfg.Config, migrations.FS, log, o.TracerProvider)
 	if err != nil {
 		return nil, fmt.Errorf("starting contacts: %w", err)
 	}
 	deps.Clock = o.Clock
 	a := &App{deps: deps}
-	if err := a.start(ctx, cfg, o, guard); err != nil {
+	if err := a.start(ctx, cfg, o, guard, key); err != nil {
 		deps.Close(ctx)
 		return nil, err
 	}
 	return a, nil
 }
 
-func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.Guard) error {
-	st := store.New(a.deps.Pool, o.Clock)
+func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.Guard, key erasure.Key) error {
+	st := store.New(a.deps.Pool, o.Clock).WithErasureKey(key)
 	log := a.deps.Log
 	responder := audience.NewResponder(st, log.Named("audience"))
 	queries, err := responder.SubscribeQueries(a.deps.NC)
@@ -139,13 +155,20 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
-	relay := outbox.New(st, a.deps.JS, cfg.OutboxPoll, log.Named("outbox"))
-	a.deps.Go(relay.Loop)
+	relay := outbox.NewRelay(a.deps.Pool, a.deps.JS, cfg.OutboxPoll, log.Named("outbox"))
+	a.deps.Go(relay.Run)
+	if err := outbox.RegisterBacklog(a.deps.Registry, a.deps.Pool, "contacts"); err != nil {
+		return err
+	}
 	imp := importer.New(st, importer.Options{Region: cfg.DefaultRegion, BatchSize: cfg.ImportBatchSize, Workers: cfg.ImportWorkers}, log.Named("importer"))
 	runner := importer.NewRunner(imp, st, importer.RunnerConfig{Dir: cfg.ImportDir, MaxBytes: cfg.ImportMaxBytes}, log.Named("importer"))
 	a.deps.Go(runner.Loop)
+	purger := retention.New(a.deps.Pool, cfg.RetainImports, cfg.ImportDir, o.Clock, a.deps.Registry, log.Named("retention"))
+	a.deps.Go(func(ctx context.Context) { purger.Run(ctx, max(cfg.PurgeEvery, time.Minute)) })
 	h := api.New(api.Deps{Store: st, Imports: runner, ConsentQueued: relay.Wake, Region: cfg.DefaultRegion, Log: log.Named("api")})
-	a.server, err = a.deps.NewServer(guard.Protect(h.Routes(), PublicRoutes()), a.deps.Checks(), web.MetricsGuard(guard.Metrics))
+	routes := h.Routes()
+	routes.Post("/purge", purger.Handler(log.Named("retention")))
+	a.server, err = a.deps.NewServer(guard.Protect(routes, PublicRoutes()), a.deps.Checks(), web.MetricsGuard(guard.Metrics))
 	return err
 }
 

@@ -44,6 +44,7 @@ func startApp(t *testing.T) (*app.App, *testkit.NATS, string) {
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TrustedCallers = svcauthtest.Trusted()
+	cfg.ErasureKey = "contacts-erasure-key-for-these-tests-0123456789"
 	cfg.DatabaseURL = testkit.Database(t, migrations.FS)
 	cfg.NATSURL, cfg.NATSSeed = n.URL(), n.Seed(natsauth.Contacts)
 	ctx, cancel := context.WithCancel(context.Background())

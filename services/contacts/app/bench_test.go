@@ -36,6 +36,7 @@ func startQuiet(tb testing.TB, dsn string, ns *testkit.NATS) string {
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TrustedCallers = svcauthtest.Trusted()
+	cfg.ErasureKey = "contacts-erasure-key-for-these-tests-0123456789"
 	cfg.DatabaseURL = dsn
 	cfg.NATSURL, cfg.NATSSeed = ns.URL(), ns.Seed(natsauth.Contacts)
 	cfg.ImportDir = tb.TempDir()
@@ -184,6 +185,7 @@ func TestImportChildProcess(t *testing.T) {
 	cfg := app.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.TrustedCallers = svcauthtest.Trusted()
+	cfg.ErasureKey = "contacts-erasure-key-for-these-tests-0123456789"
 	cfg.DatabaseURL = os.Getenv("CONTACTS_BENCH_DSN")
 	cfg.NATSURL, cfg.NATSSeed = os.Getenv("CONTACTS_BENCH_NATS"), os.Getenv("CONTACTS_BENCH_NATS_SEED")
 	cfg.ImportDir = os.Getenv("CONTACTS_BENCH_DIR")

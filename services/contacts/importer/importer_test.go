@@ -491,7 +491,7 @@ func TestDryRunCommitsNothing(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM contacts`); n != 1 {
 		t.Fatalf("a dry run left %d contacts", n)
 	}
-	if n := e.count(`SELECT count(*) FROM consent_ledger`) + e.count(`SELECT count(*) FROM consent_outbox`); n != 1 {
+	if n := e.count(`SELECT count(*) FROM consent_ledger`) + e.count(`SELECT count(*) FROM outbox`); n != 1 {
 		t.Fatalf("a dry run left %d consent records besides the first import's evidence", n-1)
 	}
 	real := e.run(data, runOpts{})
@@ -569,7 +569,7 @@ func TestOptOutColumnIsRecordedOnce(t *testing.T) {
 	if len(ev) != 1 || !strings.Contains(ev[0], `"test.csv", line 4, column "Do Not Text": "Y"`) {
 		t.Errorf("evidence = %q", ev)
 	}
-	if n := e.count(`SELECT count(*) FROM consent_outbox`); n != 4 {
+	if n := e.count(`SELECT count(*) FROM outbox`); n != 4 {
 		t.Errorf("%d events queued for delivery, want 4", n)
 	}
 	if is, ok := r.issue(6, store.IssueRejected); !ok || is.Column != "Do Not Text" || !strings.Contains(is.Reason, `"maybe" is not yes or no`) {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/consent"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/outbox"
 )
 
 // lockAddress serializes consent changes to one address, so two changes
@@ -173,49 +173,9 @@ func currentStatus(ctx context.Context, tx pgx.Tx, ch events.Channel, address st
 	return status, nil
 }
 
-// enqueue writes an event to the consent outbox for the relay to publish.
+// enqueue writes an event to the outbox for the relay to publish.
 func enqueue(ctx context.Context, tx pgx.Tx, ev events.ConsentChanged, now time.Time) error {
-	data, err := events.Encode(ev)
-	if err != nil {
-		return fmt.Errorf("encoding consent event: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO consent_outbox (event_id, event, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, ev.ID, string(data), now); err != nil {
-		return fmt.Errorf("queueing consent event: %w", err)
-	}
-	return nil
-}
-
-// OutboxEvent is a consent event waiting to be published.
-type OutboxEvent struct {
-	ID   string
-	Data json.RawMessage
-}
-
-// PendingConsentEvents returns up to limit queued events, oldest first.
-func (s *Store) PendingConsentEvents(ctx context.Context, limit int) ([]OutboxEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT event_id, event::text FROM consent_outbox ORDER BY created_at, event_id LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("reading consent outbox: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxEvent, error) {
-		var e OutboxEvent
-		var data string
-		err := r.Scan(&e.ID, &data)
-		e.Data = json.RawMessage(data)
-		return e, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading consent outbox: %w", err)
-	}
-	return list, nil
-}
-
-// DeletePublished removes events JetStream has stored.
-func (s *Store) DeletePublished(ctx context.Context, ids []string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM consent_outbox WHERE event_id = ANY ($1)`, ids); err != nil {
-		return fmt.Errorf("clearing consent outbox: %w", err)
-	}
-	return nil
+	return outbox.Add(ctx, tx, now, events.SubjectConsentChanged, ev.ID, ev)
 }
 
 // ConsentEntry is one line of an address's consent history.

@@ -169,7 +169,7 @@ func TestOrganizerOptInOnlyLiftsTheUnionsOwnOptOut(t *testing.T) {
 	}
 	// Every organizer change went to the outbox, once.
 	var queued int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM consent_outbox`).Scan(&queued); err != nil || queued != 3 {
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&queued); err != nil || queued != 3 {
 		t.Fatalf("outbox holds %d events, want 3 (%v)", queued, err)
 	}
 }

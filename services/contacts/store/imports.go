@@ -236,6 +236,7 @@ type ImportSession struct {
 	importID string
 	dry      pgx.Tx
 	now      func() time.Time
+	store    *Store
 }
 
 // OpenImport starts an import session.
@@ -267,7 +268,7 @@ func (s *Store) OpenImport(ctx context.Context, importID string, dryRun bool) (*
 		conn.Release()
 		return nil, fmt.Errorf("creating import staging table: %w", err)
 	}
-	is := &ImportSession{conn: conn, importID: importID, now: s.now}
+	is := &ImportSession{conn: conn, importID: importID, now: s.now, store: s}
 	if dryRun {
 		if is.dry, err = conn.Begin(ctx); err != nil {
 			conn.Release()
@@ -292,13 +293,13 @@ func (is *ImportSession) Close(ctx context.Context) {
 // edit waits for one batch at most.
 func (is *ImportSession) Batch(ctx context.Context, fn func(*ImportBatch) error) error {
 	if is.dry != nil {
-		return fn(&ImportBatch{tx: is.dry, importID: is.importID, now: is.now()})
+		return fn(&ImportBatch{tx: is.dry, importID: is.importID, now: is.now(), store: is.store})
 	}
 	return pgx.BeginFunc(ctx, is.conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE contacts IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("locking contacts for an import batch: %w", err)
 		}
-		return fn(&ImportBatch{tx: tx, importID: is.importID, now: is.now()})
+		return fn(&ImportBatch{tx: tx, importID: is.importID, now: is.now(), store: is.store})
 	})
 }
 
@@ -307,6 +308,7 @@ type ImportBatch struct {
 	tx       pgx.Tx
 	importID string
 	now      time.Time // when the batch began, by the store's clock
+	store    *Store
 }
 
 // Existing is a contact a batch row may match.
@@ -469,6 +471,20 @@ func (b *ImportBatch) Merge(ctx context.Context, rows []StageRow) (Merged, error
 		}
 		return out, fmt.Errorf("merging import rows: %w", err)
 	}
+	// An erased member's address imported again is opted out, as the
+	// erasure left it.
+	addrs := make([]events.ErasedAddress, 0, 2*len(rows))
+	for _, r := range rows {
+		if r.Phone != "" {
+			addrs = append(addrs, events.ErasedAddress{Channel: events.ChannelSMS, Address: r.Phone})
+		}
+		if r.Email != "" {
+			addrs = append(addrs, events.ErasedAddress{Channel: events.ChannelEmail, Address: r.Email})
+		}
+	}
+	if err := b.store.carryErasedOptOuts(ctx, b.tx, addrs, "import "+b.importID); err != nil {
+		return out, err
+	}
 	return out, nil
 }
 
@@ -579,8 +595,8 @@ func (b *ImportBatch) RecordOptOuts(ctx context.Context, list []ImportOptOut, at
 			FROM o JOIN s USING (channel, address)
 			ON CONFLICT (event_id) DO NOTHING
 			RETURNING event_id)
-		INSERT INTO consent_outbox (event_id, event, created_at)
-		SELECT o.event_id, o.payload::jsonb, $7 FROM o JOIN l USING (event_id)`,
+		INSERT INTO outbox (subject, msg_id, payload, created_at)
+		SELECT '`+events.SubjectConsentChanged+`', o.event_id, convert_to(o.payload, 'UTF8'), $7 FROM o JOIN l USING (event_id)`,
 		channels, addrs, ids, evidence, payloads, at, b.now)
 	if err != nil {
 		return 0, fmt.Errorf("recording opt-outs: %w", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/musterhq/muster/services/contacts/contact"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/erasure"
 	"github.com/musterhq/muster/shared/events"
 )
 
@@ -20,6 +21,9 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// erasure hashes an erased member's addresses (erase.go); the zero
+	// key refuses erasures.
+	erasure erasure.Key
 }
 
 // New wraps a pool. now is the service's clock: every time the store
@@ -27,6 +31,13 @@ type Store struct {
 // ledger's recording time) comes from it, never from PostgreSQL's now()
 // (docs/delivery.md, "One clock").
 func New(pool *pgxpool.Pool, now func() time.Time) *Store { return &Store{pool: pool, now: now} }
+
+// WithErasureKey sets the key erasures hash addresses with (set once, at
+// start-up, before the store is shared) and returns the store.
+func (s *Store) WithErasureKey(k erasure.Key) *Store {
+	s.erasure = k
+	return s
+}
 
 // Now is the store's clock, for callers that stamp what they hand it.
 func (s *Store) Now() time.Time { return s.now() }
@@ -115,6 +126,9 @@ func (s *Store) Create(ctx context.Context, c contact.Contact, evidence string) 
 		if err != nil {
 			return fmt.Errorf("inserting contact: %w", err)
 		}
+		if err := s.carryErasedOptOuts(ctx, tx, addressesOf(created), "a new contact"); err != nil {
+			return err
+		}
 		if evidence == "" {
 			return nil
 		}
@@ -195,8 +209,10 @@ func (s *Store) Update(ctx context.Context, id string, p contact.Patch, region s
 		if err != nil {
 			return err
 		}
-		out, err = write(ctx, tx, next, s.now())
-		return err
+		if out, err = write(ctx, tx, next, s.now()); err != nil {
+			return err
+		}
+		return s.carryErasedOptOuts(ctx, tx, addressesOf(out), "an edit of contact "+out.ID)
 	})
 	return out, err
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/musterhq/muster/services/delivery/api"
+	"github.com/musterhq/muster/services/delivery/content"
+	erasureconsumer "github.com/musterhq/muster/services/delivery/erasure"
 	"github.com/musterhq/muster/services/delivery/freqcap"
 	"github.com/musterhq/muster/services/delivery/mailer"
 	"github.com/musterhq/muster/services/delivery/metrics"
@@ -39,6 +41,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
 	"github.com/musterhq/muster/shared/consent"
+	"github.com/musterhq/muster/shared/erasure"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/outbox"
 	"github.com/musterhq/muster/shared/secret"
@@ -88,6 +91,10 @@ type Config struct {
 	// emails already sent: they still open, the current key seals. Since
 	// unsubscribe links never expire, keep a rotated key here for good.
 	UnsubscribeSecretPrevious string `env:"UNSUBSCRIBE_SECRET_PREVIOUS"`
+	// ErasureKey keys the hash an erased member's suppressions are kept
+	// as (package erasure): required outside development mode, 32+
+	// characters, never rotated.
+	ErasureKey string `env:"ERASURE_KEY"`
 	// InboundEmailDomain is the host SendGrid's Inbound Parse receives
 	// members' replies on (its MX points at SendGrid): campaign emails get
 	// Reply-To reply+<message id>@ it and the inbound webhook is mounted.
@@ -210,6 +217,9 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("DELIVERY_RETAIN_EMAIL_EVENTS must be 0 or at least 72h: SendGrid repeats an event for up to 72 hours"))
 	}
 	if err := secret.Check("DELIVERY_UNSUBSCRIBE_SECRET", c.UnsubscribeSecret, secret.MinLength, c.DevMode); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := erasure.NewKey("DELIVERY_ERASURE_KEY", c.ErasureKey, c.DevMode); err != nil {
 		errs = append(errs, err)
 	}
 	if c.UnsubscribeSecret != "" {
@@ -387,7 +397,7 @@ func (c Config) String() string {
 	}
 	m := c
 	m.TwilioAuthToken, m.SendGridAPIKey, m.UnsubscribeSecret = mask(c.TwilioAuthToken), mask(c.SendGridAPIKey), mask(c.UnsubscribeSecret)
-	m.UnsubscribeSecretPrevious = mask(c.UnsubscribeSecretPrevious)
+	m.UnsubscribeSecretPrevious, m.ErasureKey = mask(c.UnsubscribeSecretPrevious), mask(c.ErasureKey)
 	m.SendGridInboundSecret, m.SendGridInboundSecretPrevious = mask(c.SendGridInboundSecret), mask(c.SendGridInboundSecretPrevious)
 	return service.Describe(c.Config, m)
 }
@@ -448,11 +458,18 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		}
 		o.SMS = client
 	}
-	st := store.New(a.deps.Pool, o.Clock)
+	key, err := erasure.NewKey("DELIVERY_ERASURE_KEY", cfg.ErasureKey, cfg.DevMode)
+	if err != nil {
+		return err
+	}
+	st := store.New(a.deps.Pool, o.Clock).WithErasureKey(key)
 	// Consent changes go out through the outbox, written with the change.
 	relay := outbox.NewRelay(a.deps.Pool, a.deps.JS, time.Second, log.Named("outbox"))
 	st.OnOutbox(relay.Wake)
 	a.deps.Go(relay.Run)
+	if err := outbox.RegisterBacklog(a.deps.Registry, a.deps.Pool, "delivery"); err != nil {
+		return err
+	}
 	pub := publish.New(a.deps.JS, o.Clock, log.Named("publish"))
 	src, err := settings.NewSource(st, cfg.settings(), log.Named("settings"))
 	if err != nil {
@@ -479,6 +496,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		DeadLetters: cfg.RetainDeadLetters, EmailEvents: cfg.RetainEmailEvents,
 	}, o.Clock, a.deps.Registry, log.Named("retention"))
 	a.deps.Go(func(ctx context.Context) { purger.Run(ctx, cfg.PurgeEvery) })
+	r.Post("/purge", purger.Handler(log.Named("retention"))) // the operator's muster purge-now
 	reviewer := review.New(st, o.Clock, log.Named("review"))
 	api.NewReviews(st, reviewer, o.Clock, log.Named("api")).Routes(r)
 	a.deps.Go(func(ctx context.Context) { reviewer.Sweep(ctx, cfg.ReviewSweepEvery) })
@@ -548,6 +566,12 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
+	// Erased members: one worker, erasures are rare.
+	err = a.deps.Consume(ctx, stream.Consumer{Stream: events.StreamErasure, Durable: erasureconsumer.Durable, Workers: 1},
+		erasureconsumer.Handler(st, log.Named("erasure")))
+	if err != nil {
+		return err
+	}
 	err = a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamDeadLetter, Durable: "delivery-dead-letters",
 		Subjects: []string{events.SubjectDeadLetterPrefix + "delivery-send", events.SubjectDeadLetterPrefix + "delivery-send-email",
@@ -579,7 +603,7 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 		sender = cfg.sendGrid(org, a.deps.TracerProvider)
 	}
 	m := mailer.New(mailer.Config{Linger: cfg.EmailLinger, MaxBatch: sendgrid.MaxPersonalizations, ReplyDomain: cfg.InboundEmailDomain,
-		Prefs: a.prefs.URL, Gate: gate}, st, sender, pub, links, a.deps.Log.Named("mailer"))
+		Prefs: a.prefs.URL, Gate: gate, Contents: content.NewReader(content.NewStream(a.deps.JS), 0)}, st, sender, pub, links, a.deps.Log.Named("mailer"))
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
@@ -600,7 +624,7 @@ func (c Config) sendGrid(org func() string, tp trace.TracerProvider) *sendgrid.C
 // good, with a reason the message log shows.
 type unconfigured struct{}
 
-func (unconfigured) Send(context.Context, sendgrid.Batch) (string, error) {
+func (unconfigured) Send(context.Context, provider.EmailBatch) (string, error) {
 	return "", &provider.SendError{Kind: provider.Permanent, Code: "not_configured", Err: errors.New("email is not configured: set DELIVERY_SENDGRID_API_KEY")}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"os"
 	"sort"
 	"strconv"
@@ -44,7 +45,7 @@ func (h *harness) fill(b *testing.B, n int, ch events.Channel, build func(i int)
 	for i := range n {
 		req := build(i)
 		key := fmt.Sprintf("c.bench.s0.%d.%s", i, ch)
-		req.Meta = events.Meta{ID: key, Type: events.TypeSendRequested, Version: 1, OccurredAt: time.Now()}
+		req.Meta = events.Meta{ID: key, Type: events.TypeSendRequested, Version: events.VersionSendRequested, OccurredAt: time.Now()}
 		req.IdempotencyKey, req.ContactID, req.Channel = key, strconv.Itoa(i), ch
 		data, _ := events.Encode(req)
 		f, err := h.publishAsync(events.SendSubject(ch), data, key)
@@ -84,12 +85,58 @@ func texts(i int) events.SendRequested {
 		To: fmt.Sprintf("+1212%07d", 2_000_000+i), Body: "Hi, the contract vote is Thursday. Reply STOP to opt out."}
 }
 
-// emails are an alert by email with the same content to distinct members,
-// as an action alert without merge fields would be.
-func emails(i int) events.SendRequested {
-	return events.SendRequested{CampaignID: "00000000-0000-4000-8000-000000000002",
-		To: fmt.Sprintf("member%d@local1199.org", i), Subject: "Contract vote Thursday",
-		Body: "Vote at the union hall, 5pm.", HTML: "<p>Vote at the union hall, 5pm.</p>"}
+// firstName is member i's first name: every member's is different, as
+// on a real list, so no two members' emails are the same.
+func firstName(i int) string {
+	const syl = "bacadafagalamanapasatavazabecedefegelemenepesetevezebi"
+	var sb strings.Builder
+	for n := i + 27; n > 0; n /= 27 {
+		k := n % 27 * 2
+		sb.WriteString(syl[k : k+2])
+	}
+	s := sb.String()
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// smallAlert is a short alert by email, personalized in subject and body.
+func smallAlert() events.Content {
+	return events.Content{
+		Subject: "Contract vote Thursday, " + events.MergeTag(0, false),
+		Text:    "Hi " + events.MergeTag(0, false) + ", vote at the union hall, 5pm.",
+		HTML:    "<p>Hi " + events.MergeTag(0, true) + ", vote at the union hall, 5pm.</p>",
+		Merge:   []string{"first_name"},
+	}
+}
+
+// largeAlert is an alert of real size: 12 KB of styled HTML and a 3 KB
+// text part, personalized in subject and body.
+func largeAlert() events.Content {
+	return events.Content{
+		Subject: "Contract vote Thursday, " + events.MergeTag(0, false),
+		Text:    "Hi " + events.MergeTag(0, false) + ",\n\n" + strings.Repeat("Our contract expires Friday. Come to the union hall Thursday at 5pm and vote. ", 40),
+		HTML: "<div style=\"font-family:Arial,sans-serif;font-size:16px;color:#222\"><p>Hi " + events.MergeTag(0, true) + ",</p>" +
+			strings.Repeat("<p>Our contract expires Friday. Management wants to cut night-shift differentials and raise caseloads again. Come to the union hall Thursday at 5pm and vote.</p>", 75) + "</div>",
+		Merge: []string{"first_name"},
+	}
+}
+
+// personalized builds member i's request for content c: naming the stored
+// content with the member's first name, or, with MUSTER_BENCH_INLINE=1,
+// carrying the email rendered for the member as campaigns did before
+// content was stored once per step (the baseline).
+func personalized(c events.Content, ref string) func(i int) events.SendRequested {
+	inline := os.Getenv("MUSTER_BENCH_INLINE") == "1"
+	return func(i int) events.SendRequested {
+		r := events.SendRequested{CampaignID: "00000000-0000-4000-8000-000000000002", To: fmt.Sprintf("member%d@local1199.org", i)}
+		name := firstName(i)
+		if !inline {
+			r.ContentRef, r.MergeValues = ref, []string{name}
+			return r
+		}
+		text := strings.NewReplacer(events.MergeTag(0, false), name)
+		r.Subject, r.Body, r.HTML = text.Replace(c.Subject), text.Replace(c.Text), strings.ReplaceAll(c.HTML, events.MergeTag(0, true), html.EscapeString(name))
+		return r
+	}
 }
 
 // BenchmarkSMSSend measures delivery alone, queue to provider call: the
@@ -277,34 +324,30 @@ func (h *harness) db(b *testing.B) *pgxpool.Pool {
 	return h.pool
 }
 
-// BenchmarkEmailSend measures the email pipeline queue to SendGrid call:
-// batched record and suppression check, one mail/send per 1,000
-// recipients with their own unsubscribe links, batched settle and events.
-// The SendGrid simulator runs as a process of its own, as the provider is
-// remote in production; delivery runs with its production timeouts, so
-// in-flight requests are kept alive as often as they would be there.
+// BenchmarkEmailSend measures the email pipeline, queue to provider: a
+// short alert personalized with each member's (distinct) first name in
+// subject and body, 50,000 members: batched record and suppression
+// check, one mail/send per 1,000 recipients carrying the body once with
+// each member's merge values and unsubscribe link as substitutions,
+// batched settle and events. The SendGrid simulator runs as a process of
+// its own, as the provider is remote in production; delivery runs with
+// its production timeouts, so in-flight requests are kept alive as often
+// as they would be there.
 func BenchmarkEmailSend(b *testing.B) {
-	benchEmail(b, "email", emails)
+	benchEmail(b, "email", smallAlert())
 }
 
 // BenchmarkEmailSendLarge is the same with an alert of real size: 12 KB
-// of styled HTML and a 3 KB text part, which every stage carries.
+// of styled HTML and a 3 KB text part.
 func BenchmarkEmailSendLarge(b *testing.B) {
-	html := "<div style=\"font-family:Arial,sans-serif;font-size:16px;color:#222\">" +
-		strings.Repeat("<p>Our contract expires Friday. Management wants to cut night-shift differentials and raise caseloads again. Come to the union hall Thursday at 5pm and vote.</p>", 75) + "</div>"
-	text := strings.Repeat("Our contract expires Friday. Come to the union hall Thursday at 5pm and vote. ", 40)
-	benchEmail(b, "email_12kb", func(i int) events.SendRequested {
-		r := emails(i)
-		r.Body, r.HTML = text, html
-		return r
-	})
+	benchEmail(b, "email_12kb", largeAlert())
 }
 
 // benchEmail sends 50,000 emails built by build and prints the rate and
 // the CPU each email cost in delivery (with its embedded NATS),
 // PostgreSQL and the simulator as BENCH <name>_send_per_s and
 // <name>_cpu_<part>_us.
-func benchEmail(b *testing.B, name string, build func(int) events.SendRequested) {
+func benchEmail(b *testing.B, name string, c events.Content) {
 	n := benchCount(50_000)
 	provider := startSimProcess(b, "SIMULATOR_SENDGRID_KEY=SG.test", "SIMULATOR_AUTO_CALLBACKS=false", "SIMULATOR_AUTO_EMAIL_EVENTS=false")
 	// Batches linger 5ms (the default): measured, longer lingers (20ms,
@@ -314,12 +357,22 @@ func benchEmail(b *testing.B, name string, build func(int) events.SendRequested)
 			d := app.DefaultConfig()
 			c.AckWait, c.TwilioTimeout = d.AckWait, d.TwilioTimeout
 			c.SendGridAPIURL = provider.URL
+			if v, err := strconv.Atoi(os.Getenv("MUSTER_BENCH_EMAIL_WORKERS")); err == nil && v > 0 {
+				c.EmailWorkers = v
+			}
 		},
 	})
 	if err := stream.EnsureStreams(context.Background(), h.js, stream.Topology{}); err != nil {
 		b.Fatal(err)
 	}
-	h.fill(b, n, events.ChannelEmail, build)
+	ref, data, err := c.Ref()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := h.js.Publish(context.Background(), events.ContentSubject(ref), data); err != nil {
+		b.Fatal(err)
+	}
+	h.fill(b, n, events.ChannelEmail, personalized(c, ref))
 	b.ResetTimer()
 	cpuBefore := readCPU(provider.cmd.Process.Pid)
 	start := time.Now()

@@ -42,6 +42,7 @@ func TestSecretsAreRequiredOutsideDevelopmentMode(t *testing.T) {
 		c := app.DefaultConfig()
 		c.TwilioAccountSID, c.TwilioAuthToken, c.TwilioFrom = "AC"+strings.Repeat("7", 32), strings.Repeat("f3", 16), "+15550001111"
 		c.UnsubscribeSecret = secret.Generate()
+		c.ErasureKey = secret.Generate()
 		c.SendGridAPIKey, c.SendGridWebhookKey = "SG."+secret.Generate(), webhookKey
 		c.InboundEmailDomain, c.SendGridInboundSecret = "replies.local1199.org", secret.Generate()
 		c.TrustedCallers = svcauthtest.Trusted()
@@ -60,6 +61,7 @@ func TestSecretsAreRequiredOutsideDevelopmentMode(t *testing.T) {
 		want   string
 	}{
 		{"no unsubscribe secret", func(c *app.Config) { c.UnsubscribeSecret = "" }, "DELIVERY_UNSUBSCRIBE_SECRET is required"},
+		{"no erasure key", func(c *app.Config) { c.ErasureKey = "" }, "DELIVERY_ERASURE_KEY is required"},
 		{"short unsubscribe secret", func(c *app.Config) { c.UnsubscribeSecret = "short" }, "DELIVERY_UNSUBSCRIBE_SECRET must be at least"},
 		{"compose's old default", func(c *app.Config) { c.UnsubscribeSecret = "dev-only-unsubscribe-secret-change-me-please" }, "known development value"},
 		{"short previous key", func(c *app.Config) { c.UnsubscribeSecretPrevious = "short" }, "_PREVIOUS"},

@@ -42,7 +42,7 @@ func TestRefusesToStartWithoutTrustedCallers(t *testing.T) {
 	// Real-looking credentials and secrets: what is missing is the
 	// callers alone.
 	cfg.TwilioAccountSID, cfg.TwilioAuthToken, cfg.TwilioFrom = "AC"+strings.Repeat("7", 32), strings.Repeat("f3", 16), "+15550001111"
-	cfg.UnsubscribeSecret = secret.Generate()
+	cfg.UnsubscribeSecret, cfg.ErasureKey = secret.Generate(), secret.Generate()
 	_, err := app.New(context.Background(), cfg, zap.NewNop(), app.Options{})
 	if err == nil || !strings.Contains(err.Error(), "DELIVERY_TRUSTED_CALLERS is required") {
 		t.Fatalf("New = %v, want a refusal naming DELIVERY_TRUSTED_CALLERS", err)

@@ -1,15 +1,22 @@
 // Package mailer is the email pipeline. Send requests are gathered for a
 // moment into batches: one statement records and claims the whole batch
 // (with the suppression check), requests with the same content share one
-// SendGrid call of up to 1,000 personalizations, and one statement settles
-// the batch. Each member's unsubscribe link and List-Unsubscribe headers
-// travel in their own personalization.
+// provider call of up to 1,000 recipients, and one statement settles the
+// batch. A campaign step's requests name its stored content (ContentRef)
+// and carry only the member's merge values, so a whole batch of one step
+// is one call whose body travels once: each member's merge values,
+// unsubscribe link and List-Unsubscribe headers ride in their own
+// recipient's substitutions. The pipeline speaks delivery's
+// provider-neutral batch (provider.EmailBatch); provider/sendgrid
+// translates.
 package mailer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
+	"html"
 	"net/mail"
 	"slices"
 	"strings"
@@ -18,9 +25,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/musterhq/muster/services/delivery/content"
 	"github.com/musterhq/muster/services/delivery/pause"
 	"github.com/musterhq/muster/services/delivery/provider"
-	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/services/delivery/unsubscribe"
@@ -28,9 +35,16 @@ import (
 	"github.com/musterhq/muster/shared/stream"
 )
 
-// Sender sends one batch; the SendGrid client is one.
+// Sender sends one batch and returns the provider's id for it; the
+// SendGrid client is one.
 type Sender interface {
-	Send(ctx context.Context, b sendgrid.Batch) (string, error)
+	Send(ctx context.Context, b provider.EmailBatch) (string, error)
+}
+
+// Contents reads a step's stored email content by its ref
+// (content.Reader); content.ErrMissing when it is not stored yet.
+type Contents interface {
+	Get(ctx context.Context, ref string) (*events.Content, error)
 }
 
 // Publisher announces status changes.
@@ -42,8 +56,12 @@ type Publisher interface {
 type Config struct {
 	// Linger is how long the first request of a batch waits for company.
 	Linger time.Duration
-	// MaxBatch bounds a batch (and so one SendGrid call).
+	// MaxBatch bounds a batch (and so one provider call): 1,000 unless
+	// set.
 	MaxBatch int
+	// Contents reads the content requests name; nil refuses such
+	// requests (they wait for a delivery that can read them).
+	Contents Contents
 	// Parallel is how many batches are in progress at once: while one
 	// waits on SendGrid, the next is being recorded.
 	Parallel int
@@ -74,23 +92,34 @@ type Mailer struct {
 }
 
 type job struct {
-	req  events.SendRequested
-	done chan error
+	req events.SendRequested
+	// content is what req names by ContentRef, nil for an inline request.
+	content *events.Content
+	done    chan error
 }
+
+// maxBatch is the most recipients one call carries by default
+// (SendGrid's limit on personalizations).
+const maxBatch = 1000
+
+// missingWait is how long a request whose content is not stored yet waits
+// before it is redelivered.
+const missingWait = 2 * time.Second
 
 // New builds a mailer; Run must be running for Handle to make progress.
 func New(cfg Config, st *store.Store, sender Sender, pub Publisher, links *unsubscribe.Signer, log *zap.Logger) *Mailer {
 	if cfg.Linger <= 0 {
 		cfg.Linger = 5 * time.Millisecond
 	}
-	if cfg.MaxBatch <= 0 || cfg.MaxBatch > sendgrid.MaxPersonalizations {
-		cfg.MaxBatch = sendgrid.MaxPersonalizations
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = maxBatch
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
 	}
 	if cfg.Gate == nil {
-		cfg.Gate = pause.New("email", "sendgrid", nil, nil, log)
+		// Without metrics no label is read; the wiring names the provider.
+		cfg.Gate = pause.New("email", "", nil, nil, log)
 	}
 	return &Mailer{cfg: cfg, store: st, sender: sender, pub: pub, links: links, log: log, jobs: make(chan *job, cfg.MaxBatch),
 		seed: maphash.MakeSeed()}
@@ -110,7 +139,22 @@ func (m *Mailer) Handle(ctx context.Context, msg stream.Msg) error {
 	if err != nil {
 		return stream.Permanent(err)
 	}
-	if reason := invalid(req); reason != "" {
+	var c *events.Content
+	if req.ContentRef != "" {
+		if m.cfg.Contents == nil {
+			return stream.Retry(errors.New("this delivery reads no stored email content"), missingWait)
+		}
+		c, err = m.cfg.Contents.Get(ctx, req.ContentRef)
+		switch {
+		case errors.Is(err, content.ErrMissing):
+			// Campaigns stores a step's content before its requests;
+			// should it ever be late, the request waits for it.
+			return stream.Retry(err, missingWait)
+		case err != nil:
+			return stream.Retry(err, time.Second)
+		}
+	}
+	if reason := invalid(req, c); reason != "" {
 		return m.refuse(ctx, req, reason)
 	}
 	// While SendGrid refuses our key nothing is recorded or claimed: the
@@ -118,7 +162,7 @@ func (m *Mailer) Handle(ctx context.Context, msg stream.Msg) error {
 	if ok, wait := m.cfg.Gate.Allow(); !ok {
 		return stream.Hold(pause.ErrPaused, wait)
 	}
-	j := &job{req: req, done: make(chan error, 1)}
+	j := &job{req: req, content: c, done: make(chan error, 1)}
 	select {
 	case m.jobs <- j:
 	case <-ctx.Done():
@@ -132,9 +176,19 @@ func (m *Mailer) Handle(ctx context.Context, msg stream.Msg) error {
 	}
 }
 
-func invalid(req events.SendRequested) string {
+func invalid(req events.SendRequested, c *events.Content) string {
 	addr, err := mail.ParseAddress(req.To)
+	if c != nil {
+		req.Subject, req.Body, req.HTML = c.Subject, c.Text, c.HTML
+	}
 	switch {
+	case c == nil && len(req.MergeValues) > 0:
+		return "merge values without content to merge them into"
+	case c != nil && len(req.MergeValues) != len(c.Merge):
+		return fmt.Sprintf("%d merge values for content with %d merge fields", len(req.MergeValues), len(c.Merge))
+	case mergeBytes(req.MergeValues) > maxMergeBytes:
+		// Refused alone, rather than failing the whole batch's call.
+		return "merge values too long"
 	case err != nil || addr.Address != req.To || !strings.Contains(req.To[strings.LastIndexByte(req.To, '@')+1:], "."):
 		return "recipient is not an email address"
 	case strings.TrimSpace(req.Subject) == "":
@@ -200,6 +254,9 @@ func (m *Mailer) process(ctx context.Context, batch []*job) {
 	reqs := make([]events.SendRequested, len(batch))
 	for i, j := range batch {
 		reqs[i] = j.req
+		if j.req.ContentRef != "" {
+			reqs[i].Body = LogBody(j.req.ContentRef, j.req.MergeValues)
+		}
 	}
 	created, err := m.store.RecordAndClaimMany(ctx, reqs, nil)
 	if err != nil {
@@ -259,7 +316,7 @@ next:
 	for i, s := range sends {
 		h := m.contentHash(s.job.req)
 		for _, g := range buckets[h] {
-			if sameContent(sends[firsts[g]].job.req, s.job.req) {
+			if sameContent(&sends[firsts[g]].job.req, &s.job.req) {
 				of[i] = g
 				continue next
 			}
@@ -285,6 +342,10 @@ next:
 func (m *Mailer) contentHash(r events.SendRequested) uint64 {
 	var h maphash.Hash
 	h.SetSeed(m.seed)
+	if r.ContentRef != "" {
+		h.WriteString(r.ContentRef)
+		return h.Sum64()
+	}
 	for _, part := range []string{r.Subject, r.Body, r.HTML} {
 		h.WriteString(part)
 		h.WriteByte(0)
@@ -296,7 +357,10 @@ func (m *Mailer) contentHash(r events.SendRequested) uint64 {
 	return h.Sum64()
 }
 
-func sameContent(a, b events.SendRequested) bool {
+func sameContent(a, b *events.SendRequested) bool {
+	if a.ContentRef != "" || b.ContentRef != "" {
+		return a.ContentRef == b.ContentRef
+	}
 	return a.Subject == b.Subject && a.Body == b.Body && a.HTML == b.HTML && slices.Equal(a.Attachments, b.Attachments)
 }
 
@@ -338,6 +402,25 @@ func (m *Mailer) sendGroup(ctx context.Context, group []send) {
 	if kind != provider.Unauthorized {
 		m.cfg.Gate.Accepted() // SendGrid took the key
 	}
+	if bad, rest, refused := splitRefused(group, err); refused != nil {
+		// Nothing went out: the members named are at fault, the others
+		// go again without them (a batch is never failed for one
+		// member's address).
+		badIDs := make([]string, len(bad))
+		for i, s := range bad {
+			badIDs[i] = s.msg.ID
+		}
+		moved, aerr := m.store.ApplyMany(ctx, badIDs, store.Update{Status: status.Failed, ErrorCode: refused.Code, Reason: refused.Err.Error()})
+		if aerr != nil {
+			finishSends(group, stream.Retry(aerr, time.Second))
+			return
+		}
+		m.log.Warn("email recipients refused; sending the others", zap.Int("refused", len(bad)), zap.Int("others", len(rest)), zap.Error(err))
+		m.pub.Statuses(ctx, moved)
+		finishSends(bad, nil)
+		m.sendGroup(ctx, rest)
+		return
+	}
 	switch {
 	case kind == provider.Unauthorized && err != nil:
 		// Nothing went out and no member's mail is at fault: back in the
@@ -360,7 +443,7 @@ func (m *Mailer) sendGroup(ctx context.Context, group []send) {
 				return
 			}
 		}
-		m.log.Debug("sendgrid busy; retrying", zap.Int("recipients", len(ids)), zap.Error(err))
+		m.log.Debug("email provider busy; retrying", zap.Int("recipients", len(ids)), zap.Error(err))
 		finishSends(group, stream.Retry(err, 2*time.Second))
 		return
 	case kind == provider.Permanent:
@@ -381,42 +464,127 @@ func (m *Mailer) sendGroup(ctx context.Context, group []send) {
 	finishSends(group, nil)
 }
 
+// splitRefused splits a group the provider refused for some recipients
+// only into those and the rest; refused is nil when err is not such a
+// refusal or names every recipient (or one the batch does not have).
+func splitRefused(group []send, err error) (bad, rest []send, refused *provider.RefusedRecipients) {
+	if !errors.As(err, &refused) || len(refused.Index) == 0 || len(refused.Index) >= len(group) {
+		return nil, nil, nil
+	}
+	at := make(map[int]bool, len(refused.Index))
+	for _, i := range refused.Index {
+		if i < 0 || i >= len(group) {
+			return nil, nil, nil
+		}
+		at[i] = true
+	}
+	for i, s := range group {
+		if at[i] {
+			bad = append(bad, s)
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	return bad, rest, refused
+}
+
 // batch builds one mail/send for a group with the same content: each
 // member gets their own ids and unsubscribe link, signed once for both the
 // List-Unsubscribe header and the body.
-func (m *Mailer) batch(group []send) (sendgrid.Batch, []string) {
+func (m *Mailer) batch(group []send) (provider.EmailBatch, []string) {
 	first := group[0].job.req
+	var merge []mergeTags
+	if c := group[0].job.content; c != nil {
+		first.Subject, first.Body, first.HTML, first.Attachments = c.Subject, c.Text, c.HTML, c.Attachments
+		merge = tagsFor(len(c.Merge))
+	}
 	prefs := m.cfg.Prefs != nil
-	b := sendgrid.Batch{Subject: first.Subject, Text: withFooter(first.Body, false, prefs), HTML: withFooter(first.HTML, true, prefs),
-		Recipients: make([]sendgrid.Recipient, len(group))}
+	b := provider.EmailBatch{Subject: first.Subject, Text: withFooter(first.Body, false, prefs), HTML: withFooter(first.HTML, true, prefs),
+		Recipients: make([]provider.EmailRecipient, len(group))}
 	if m.cfg.ReplyDomain != "" {
 		b.ReplyTo = ReplyAddress(m.cfg.ReplyDomain, replySubstitution)
 	}
 	for _, a := range first.Attachments {
-		b.Attachments = append(b.Attachments, sendgrid.Attachment{Filename: a.Filename, ContentType: a.ContentType, Content: a.Content})
+		b.Attachments = append(b.Attachments, provider.EmailAttachment{Filename: a.Filename, ContentType: a.ContentType, Content: a.Content})
 	}
+	// One backing array for every recipient's substitutions.
+	per := 1 + len(merge)*2
+	if prefs {
+		per++
+	}
+	if b.ReplyTo != "" {
+		per++
+	}
+	subs := make([]provider.Field, 0, per*len(group))
 	ids := make([]string, len(group))
 	for i, s := range group {
 		link := m.links.URL(unsubscribe.Subject{Address: s.msg.To, MessageID: s.msg.ID})
 		h := unsubscribe.Headers(link)
-		b.Recipients[i] = sendgrid.Recipient{
-			Email: s.msg.To,
-			// Ids only: custom_args must carry no personal data.
-			CustomArgs: []sendgrid.Field{
-				{Name: "message_id", Value: s.msg.ID}, {Name: "campaign_id", Value: s.msg.CampaignID}, {Name: "contact_id", Value: s.msg.ContactID},
-			},
-			Headers:       []sendgrid.Field{{Name: h[0].Name, Value: h[0].Value}, {Name: h[1].Name, Value: h[1].Value}},
-			Substitutions: []sendgrid.Field{{Name: substitution, Value: link}},
-		}
+		start := len(subs)
+		subs = append(subs, provider.Field{Name: substitution, Value: link})
 		if prefs {
-			b.Recipients[i].Substitutions = append(b.Recipients[i].Substitutions, sendgrid.Field{Name: prefsSubstitution, Value: m.cfg.Prefs(s.msg.To)})
+			subs = append(subs, provider.Field{Name: prefsSubstitution, Value: m.cfg.Prefs(s.msg.To)})
 		}
 		if b.ReplyTo != "" {
-			b.Recipients[i].Substitutions = append(b.Recipients[i].Substitutions, sendgrid.Field{Name: replySubstitution, Value: s.msg.ID})
+			subs = append(subs, provider.Field{Name: replySubstitution, Value: s.msg.ID})
+		}
+		// The member's own values: as they are in the subject and the
+		// text part, escaped in the HTML part.
+		for k, v := range s.job.req.MergeValues {
+			subs = append(subs, provider.Field{Name: merge[k].text, Value: v}, provider.Field{Name: merge[k].html, Value: html.EscapeString(v)})
+		}
+		b.Recipients[i] = provider.EmailRecipient{
+			Email: s.msg.To,
+			// Ids only: custom_args must carry no personal data.
+			CustomArgs: []provider.Field{
+				{Name: "message_id", Value: s.msg.ID}, {Name: "campaign_id", Value: s.msg.CampaignID}, {Name: "contact_id", Value: s.msg.ContactID},
+			},
+			Headers:       []provider.Field{{Name: h[0].Name, Value: h[0].Value}, {Name: h[1].Name, Value: h[1].Value}},
+			Substitutions: subs[start:len(subs):len(subs)],
 		}
 		ids[i] = s.msg.ID
 	}
 	return b, ids
+}
+
+// maxMergeBytes bounds one member's merge values as they are sent (text
+// and HTML-escaped): SendGrid refuses a whole mail/send when one
+// personalization's substitutions pass 10,000 bytes, and the member's
+// unsubscribe, preferences and reply substitutions need room beside them.
+const maxMergeBytes = 8000
+
+func mergeBytes(values []string) int {
+	n := 0
+	for _, v := range values {
+		n += len(v) + len(html.EscapeString(v))
+	}
+	return n
+}
+
+// mergeTags are one merge slot's tags in the text parts and the HTML.
+type mergeTags struct{ text, html string }
+
+func tagsFor(n int) []mergeTags {
+	out := make([]mergeTags, n)
+	for i := range out {
+		out[i] = mergeTags{text: events.MergeTag(i, false), html: events.MergeTag(i, true)}
+	}
+	return out
+}
+
+// LogBody is what the message log keeps as the body of an email that
+// names stored content: the content's ref and the member's merge values,
+// which together name exactly what the member got (the content is kept
+// under its ref in the CONTENT stream). The retention purge and an
+// erasure clear it as they clear any body.
+func LogBody(ref string, values []string) string {
+	var sb strings.Builder
+	sb.WriteString(ref)
+	for _, v := range values {
+		sb.WriteByte('\n')
+		sb.WriteString(strings.ReplaceAll(v, "\n", " "))
+	}
+	return sb.String()
 }
 
 // withFooter adds the unsubscribe link to a body that lacks one, and the

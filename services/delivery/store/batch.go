@@ -28,6 +28,7 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 	urgent := make([]bool, 0, n)
 	states, notAfters := make([]string, 0, n), make([]*time.Time, 0, n)
 	defaults := make([]string, 0, n)
+	hashes := make([]string, 0, n)
 	langs := make([]string, 0, n)
 	// byKey is each key's first request: the only one the statement sees,
 	// so what it checked is what the caller sends.
@@ -49,6 +50,7 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 		steps, urgent, segs = append(steps, int32(r.Step)), append(urgent, r.Urgent), append(segs, int32(segmentsOf(i)))
 		states, notAfters = append(states, r.State), append(notAfters, notAfter(r.NotAfter))
 		defaults = append(defaults, r.DefaultWindow)
+		hashes = append(hashes, s.hashOf(string(r.Channel), r.To))
 	}
 	rows, err := s.pool.Query(ctx, `
 		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
@@ -59,14 +61,16 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 			CASE WHEN sup.address IS NULL THEN '' ELSE 'suppressed: ' || sup.reason END,
 			r.corr, r.urgent, r.zone, r.segs, r.lang, r.state, r.not_after, r.default_window, CASE WHEN sup.address IS NULL THEN $16::timestamptz END, $16::timestamptz, $16::timestamptz
 		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-				$13::boolean[], $14::text[], $15::smallint[], $17::text[], $18::text[], $19::timestamptz[], $20::text[])
-			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs, lang, state, not_after, default_window)
-		LEFT JOIN suppressions sup ON sup.channel = r.channel AND sup.address = r.to_addr
+				$13::boolean[], $14::text[], $15::smallint[], $17::text[], $18::text[], $19::timestamptz[], $20::text[], $21::text[])
+			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs, lang, state, not_after, default_window, to_hash)
+		-- the address, or an erased member's suppression on its keyed hash
+		LEFT JOIN LATERAL (SELECT x.address, x.reason FROM suppressions x
+			WHERE x.channel = r.channel AND x.address IN (r.to_addr, r.to_hash) LIMIT 1) sup ON true
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING idempotency_key, id::text, status, reason, created_at`,
 		keys, campaigns, steps, contacts, channels, tos, bodies, corr,
 		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs, s.now(), langs,
-		states, notAfters, defaults)
+		states, notAfters, defaults, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("recording messages: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/shared/apperr"
+	"github.com/musterhq/muster/shared/erasure"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/outbox"
 )
@@ -27,6 +28,9 @@ type Store struct {
 	now        func() time.Time
 	wakeOutbox func()
 	moved      func(Move)
+	// erasure hashes an erased member's addresses (erase.go); the zero
+	// key refuses erasures and matches no hashed suppression.
+	erasure erasure.Key
 }
 
 // Move is a message's step forward that the log has just recorded, past
@@ -56,6 +60,21 @@ func (s *Store) move(channel string, st status.Status, code string) {
 // time the worker later compares with its clock was written by that same
 // clock (docs/delivery.md, "One clock").
 func New(pool *pgxpool.Pool, now func() time.Time) *Store { return &Store{pool: pool, now: now} }
+
+// WithErasureKey sets the key erased members' suppressions are hashed
+// with (set once, at start-up, before the store is shared) and returns
+// the store.
+func (s *Store) WithErasureKey(k erasure.Key) *Store {
+	s.erasure = k
+	return s
+}
+
+// hashOf is an address's keyed hash, or "" (which no suppression has)
+// without a key.
+func (s *Store) hashOf(channel, address string) string {
+	h, _ := s.erasure.Hash(events.Channel(channel), address)
+	return h
+}
 
 // Ping checks the database answers; sending pauses while it does not.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
@@ -114,7 +133,14 @@ func notAfter(t time.Time) *time.Time {
 // already recorded returns the existing row with created false: the caller
 // must not send it again unless it is still queued.
 func (s *Store) Record(ctx context.Context, req events.SendRequested, segments int) (Message, bool, error) {
+	// An erased member's address sent to again (re-imported) takes the
+	// suppression the erasure left on its hash, so Claim finds it.
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		WITH carried AS (
+			INSERT INTO suppressions (channel, address, reason, source, evidence, created_at, renewed_at)
+			SELECT channel, $6, reason, source, 'suppressed before its member was erased', created_at, renewed_at
+			FROM suppressions WHERE channel = $5 AND address = $19 AND $19 <> ''
+			ON CONFLICT (channel, address) DO NOTHING)
 		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
 			correlation_id, time_zone, urgent, segments, created_at, updated_at, language, state, not_after, default_window)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18)
@@ -122,7 +148,7 @@ func (s *Store) Record(ctx context.Context, req events.SendRequested, segments i
 		RETURNING `+messageColumns,
 		req.IdempotencyKey, req.CampaignID, req.Step, req.ContactID, string(req.Channel), req.To, req.Body,
 		status.Queued, status.Queued.Rank(), req.CorrelationID, req.TimeZone, req.Urgent, segments, s.now(), req.Language,
-		req.State, notAfter(req.NotAfter), req.DefaultWindow))
+		req.State, notAfter(req.NotAfter), req.DefaultWindow, s.hashOf(string(req.Channel), req.To)))
 	if err == nil {
 		return m, true, nil
 	}
@@ -461,12 +487,14 @@ func (s *Store) suppressIn(ctx context.Context, tx pgx.Tx, sup Suppression) (add
 // address was not suppressed or because the opt-in is older.
 func (s *Store) Unsuppress(ctx context.Context, channel, address string, receivedAt time.Time, announce *events.ConsentChanged) (removed bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address = $2 AND renewed_at < $3`,
-			channel, address, receivedAt)
+		// The member's own opt-in lifts an erasure's suppression of the
+		// address too (they came back and texted START).
+		tag, err := tx.Exec(ctx, `DELETE FROM suppressions WHERE channel = $1 AND address IN ($2, $4) AND renewed_at < $3`,
+			channel, address, receivedAt, s.hashOf(channel, address))
 		if err != nil {
 			return fmt.Errorf("lifting suppression: %w", err)
 		}
-		removed = tag.RowsAffected() == 1
+		removed = tag.RowsAffected() > 0
 		if removed && announce != nil {
 			return outbox.Add(ctx, tx, s.now(), events.SubjectConsentChanged, announce.ID, announce)
 		}
@@ -524,8 +552,8 @@ func (s *Store) wake() {
 // IsSuppressed reports whether an address is on the list.
 func (s *Store) IsSuppressed(ctx context.Context, channel, address string) (bool, error) {
 	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE channel = $1 AND address = $2)`,
-		channel, address).Scan(&ok)
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE channel = $1 AND address IN ($2, $3))`,
+		channel, address, s.hashOf(channel, address)).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("checking suppression: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,73 @@ func TestOperatorCLI(t *testing.T) {
 	}
 	if out, _ := muster("dead-letters", "list", "--consumer", "delivery-send"); out != "no dead letters\n" {
 		t.Errorf("list after discard = %q", out)
+	}
+
+	// erase: a member is gone from contacts, and erasing again says so.
+	var member struct{ ID string }
+	if code := call(t, "contacts", "POST", st.ContactsURL+"/contacts", map[string]any{"first_name": "Erin", "phone": "+12125550199"}, &member); code != 201 {
+		t.Fatalf("create contact = %d", code)
+	}
+	out, err = muster("erase", member.ID)
+	if err != nil || !strings.HasPrefix(out, "erased "+member.ID+" (by operator, ") {
+		t.Fatalf("erase = %q, %v", out, err)
+	}
+	if code := call(t, "contacts", "GET", st.ContactsURL+"/contacts/"+member.ID, nil, nil); code != 404 {
+		t.Errorf("the erased contact answers %d", code)
+	}
+	if out, err = muster("erase", member.ID); err != nil || !strings.HasPrefix(out, "already erased "+member.ID) {
+		t.Errorf("erase again = %q, %v", out, err)
+	}
+	if _, err = muster("erase", "00000000-0000-4000-8000-000000000000"); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("erasing an unknown contact = %v, want contacts' 404", err)
+	}
+
+	// purge-now: every service with an operator purge answers with its
+	// counts; the console has none to run.
+	out, err = muster("purge-now")
+	if err != nil {
+		t.Fatalf("purge-now: %v\n%s", err, out)
+	}
+	for _, want := range []string{"contacts import_files=0 import_reports=0 imports=0", "campaigns inbox_answers=0 inbox_items=0 reply_bodies=0",
+		"delivery dead_letters="} {
+		if !strings.Contains(out, want) {
+			t.Errorf("purge-now does not say %q:\n%s", want, out)
+		}
+	}
+	if out, err = muster("purge-now", "delivery"); err != nil || strings.Contains(out, "contacts") || !strings.HasPrefix(out, "delivery ") {
+		t.Errorf("purge-now delivery = %q, %v", out, err)
+	}
+	if _, err = muster("purge-now", "console"); err == nil {
+		t.Error("purge-now console did not fail")
+	}
+
+	// replay: a status event on MESSAGES is published again, with a new
+	// message id, and campaigns takes it without complaint; CONSENT is
+	// refused with the reason.
+	status := events.StatusesChanged{Meta: events.NewMeta(events.TypeStatusesChanged, events.VersionStatuses, "cli", time.Now()),
+		Changes: []events.StatusChange{{MessageID: "m1", CampaignID: "not-a-campaign", Status: "delivered"}}}
+	if err := stream.Publish(t.Context(), js, events.SubjectStatuses, status.ID, status); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := js.Stream(t.Context(), events.StreamMessages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := ms.CachedInfo().State.LastSeq
+	out, err = muster("replay", events.StreamMessages, "--from", strconv.FormatUint(last, 10), "--to", strconv.FormatUint(last, 10))
+	if err != nil || !strings.HasPrefix(out, "replayed 1 messages of MESSAGES") || !strings.Contains(out, "safe because") {
+		t.Fatalf("replay = %q, %v", out, err)
+	}
+	info, err := ms.Info(t.Context())
+	if err != nil || info.State.LastSeq != last+1 {
+		t.Fatalf("MESSAGES after the replay: %+v (%v), want one more message", info, err)
+	}
+	replayed, err := ms.GetMsg(t.Context(), last+1)
+	if err != nil || replayed.Subject != events.SubjectStatuses || string(replayed.Data) == "" {
+		t.Fatalf("the replayed message: %+v (%v)", replayed, err)
+	}
+	if _, err = muster("replay", events.StreamConsent, "--from", "1", "--to", "1"); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("replay of CONSENT = %v, want a refusal", err)
 	}
 
 	out, err = muster("lag")

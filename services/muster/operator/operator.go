@@ -28,7 +28,10 @@ const usage = `usage: muster <command>
   dead-letters retry <id>          publish its message again, then remove it
   dead-letters discard <id>        print it, then remove it
   lag                              every consumer's pending, ack pending, redelivered
-  check [--env FILE]               a deployment's settings and whether its URLs answer`
+  check [--env FILE]               a deployment's settings and whether its URLs answer
+  erase <contact-id>               erase a member everywhere (docs/operations.md, "Erasing a member")
+  purge-now [service]              run contacts', campaigns' and delivery's retention purge now (or one's)
+  replay <stream> --from N --to M  republish a range of SEND, MESSAGES or ERASURE for its consumers`
 
 // Run runs the subcommand in args, writing to out. MUSTER_OPERATOR_*
 // say where the services and NATS are (Config).
@@ -65,6 +68,29 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 		return lag(ctx, js, out)
 	case "check":
 		return check(ctx, args[1:], out)
+	case "purge-now":
+		cfg, err := LoadConfig()
+		if err != nil {
+			return err
+		}
+		return purgeNow(ctx, cfg, args[1:], out)
+	case "replay":
+		cfg, err := LoadConfig()
+		if err != nil {
+			return err
+		}
+		js, closeNATS, err := connect(cfg)
+		if err != nil {
+			return err
+		}
+		defer closeNATS()
+		return replay(ctx, js, args[1:], out)
+	case "erase":
+		cfg, err := LoadConfig()
+		if err != nil {
+			return err
+		}
+		return erase(ctx, cfg, args[1:], out)
 	case "help", "-h", "--help":
 		_, err := fmt.Fprintln(out, usage)
 		return err

@@ -93,6 +93,38 @@ func (st *emailStore) length() int {
 	return st.count
 }
 
+func (st *emailStore) at(positions []int) []Email {
+	st.mu.RLock()
+	records := slices.Clone(st.records)
+	st.mu.RUnlock()
+	var out []Email
+	for _, p := range positions {
+		first := 0
+		for _, r := range records {
+			if p < first+r.count {
+				es, err := r.emails()
+				if err != nil {
+					panic(err) // the bytes decoded when they were accepted
+				}
+				out = append(out, es[p-first])
+				break
+			}
+			first += r.count
+		}
+	}
+	return out
+}
+
+func (st *emailStore) bytes() int {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	n := 0
+	for _, r := range st.records {
+		n += len(r.raw)
+	}
+	return n
+}
+
 func (st *emailStore) list() []Email {
 	st.mu.RLock()
 	records := slices.Clone(st.records)

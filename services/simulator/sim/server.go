@@ -278,6 +278,15 @@ func (s *Server) Emails() []Email { return s.emails.list() }
 // tests and benchmarks that poll while thousands arrive.
 func (s *Server) EmailCount() int { return s.emails.length() }
 
+// EmailsAt returns the recorded emails at the given positions (in the
+// order Emails lists them), writing out only the requests that hold
+// them: for benchmarks that check a few of a hundred thousand.
+func (s *Server) EmailsAt(positions ...int) []Email { return s.emails.at(positions) }
+
+// EmailBytes is the size of the mail/send requests the simulator keeps
+// to answer tests: the memory it holds for what it was sent.
+func (s *Server) EmailBytes() int { return s.emails.bytes() }
+
 // ResetEmails clears the recorded emails and drops their pending automatic
 // events.
 func (s *Server) ResetEmails() {

@@ -47,9 +47,9 @@ func TestBodyMatchesSendGridHelpers(t *testing.T) {
 	member := func(email string) Recipient {
 		return Recipient{
 			Email:         email,
-			CustomArgs:    []Field{{"message_id", "5f0c7a2e-1f7b-4a8e-9d5c-3b2a1c0d9e8f"}, {"campaign_id", "00000000-0000-4000-8000-000000000002"}, {"contact_id", ""}},
-			Headers:       []Field{{"List-Unsubscribe", "<https://muster.example/unsubscribe?t=abc.def>"}, {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}},
-			Substitutions: []Field{{"-unsubscribe_url-", "https://muster.example/unsubscribe?t=abc.def"}},
+			CustomArgs:    []Field{{Name: "message_id", Value: "5f0c7a2e-1f7b-4a8e-9d5c-3b2a1c0d9e8f"}, {Name: "campaign_id", Value: "00000000-0000-4000-8000-000000000002"}, {Name: "contact_id", Value: ""}},
+			Headers:       []Field{{Name: "List-Unsubscribe", Value: "<https://muster.example/unsubscribe?t=abc.def>"}, {Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"}},
+			Substitutions: []Field{{Name: "-unsubscribe_url-", Value: "https://muster.example/unsubscribe?t=abc.def"}},
 		}
 	}
 	cases := map[string]struct {
@@ -64,8 +64,8 @@ func TestBodyMatchesSendGridHelpers(t *testing.T) {
 			Subject: "Tab\there, newline\nthere, \x00\x01\x1f control, </script> & <b>",
 			Text:    "Line\r\nbreak \u2028 and \u2029, é, 日本, 🎉, bad \xff\xfe utf-8",
 			HTML:    `<a href="x?a=1&b=2">'quoted'</a>`,
-			Recipients: []Recipient{{Email: "q\"uote@example.org", CustomArgs: []Field{{"k\"ey", "v\\al"}},
-				Headers: []Field{{"X-A", "1"}, {"X-A", "2"}}}}}},
+			Recipients: []Recipient{{Email: "q\"uote@example.org", CustomArgs: []Field{{Name: "k\"ey", Value: "v\\al"}},
+				Headers: []Field{{Name: "X-A", Value: "1"}, {Name: "X-A", Value: "2"}}}}}},
 		"html only, attachment": {"", Batch{Subject: "Meeting", HTML: "<p>See you</p>",
 			Attachments: []Attachment{{Filename: "invite.ics", ContentType: "text/calendar", Content: "QkVHSU46VkNBTEVOREFS"}},
 			Recipients:  []Recipient{{Email: "c@example.org"}}}},
@@ -99,9 +99,9 @@ func BenchmarkBody(b *testing.B) {
 	for range MaxPersonalizations {
 		link := "http://127.0.0.1:8083/unsubscribe?t=bWVtYmVyMUBsb2NhbDExOTkub3JnCjVmMGM3YTJlLTFmN2ItNGE4ZS05ZDVjLTNiMmExYzBkOWU4Zg.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 		batch.Recipients = append(batch.Recipients, Recipient{Email: "member1@local1199.org",
-			CustomArgs:    []Field{{"message_id", "5f0c7a2e-1f7b-4a8e-9d5c-3b2a1c0d9e8f"}, {"campaign_id", "00000000-0000-4000-8000-000000000002"}, {"contact_id", "1234"}},
-			Headers:       []Field{{"List-Unsubscribe", "<" + link + ">"}, {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}},
-			Substitutions: []Field{{"-unsubscribe_url-", link}}})
+			CustomArgs:    []Field{{Name: "message_id", Value: "5f0c7a2e-1f7b-4a8e-9d5c-3b2a1c0d9e8f"}, {Name: "campaign_id", Value: "00000000-0000-4000-8000-000000000002"}, {Name: "contact_id", Value: "1234"}},
+			Headers:       []Field{{Name: "List-Unsubscribe", Value: "<" + link + ">"}, {Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"}},
+			Substitutions: []Field{{Name: "-unsubscribe_url-", Value: link}}})
 	}
 	b.Run("direct", func(b *testing.B) {
 		for b.Loop() {

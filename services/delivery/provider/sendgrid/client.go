@@ -5,8 +5,10 @@ package sendgrid
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,46 +71,16 @@ func NewClient(cfg Config) *Client {
 	return &Client{cfg: cfg, host: strings.TrimRight(host, "/"), rest: &rest.Client{HTTPClient: &http.Client{Timeout: timeout, Transport: rt}}}
 }
 
-// Recipient is one personalization: one member, with the ids that map
-// SendGrid's events back (no personal data in custom_args) and the
-// headers and substitutions that are theirs alone (the unsubscribe link).
-// The fields are lists rather than maps so a batch of 1,000 is built
-// without 3,000 maps; a name given twice keeps its last value.
-type Recipient struct {
-	Email         string
-	CustomArgs    []Field
-	Headers       []Field
-	Substitutions []Field
-}
-
-// Field is one name and value of a personalization's custom_args, headers
-// or substitutions.
-type Field struct {
-	Name  string
-	Value string
-}
-
-// Attachment is one file sent with every mail of a batch (a meeting's
-// calendar invitation); Content is standard base64.
-type Attachment struct {
-	Filename    string
-	ContentType string
-	Content     string
-}
-
-// Batch is one mail/send: the same content to up to 1,000 recipients.
-type Batch struct {
-	Subject string
-	// ReplyTo is the mail's Reply-To address, empty for none. SendGrid
-	// takes one per mail/send (Reply-To is a reserved header, refused in
-	// a personalization's headers) but applies each personalization's
-	// substitutions to it, so a tag in it gives every member their own.
-	ReplyTo     string
-	Text        string
-	HTML        string
-	Attachments []Attachment
-	Recipients  []Recipient
-}
+// The batch a mail/send carries is delivery's provider-neutral one; this
+// package writes it as SendGrid's JSON (body.go): each recipient a
+// personalization, their substitutions SendGrid's substitutions, which
+// SendGrid applies to the subject, both content parts and the reply_to.
+type (
+	Batch      = provider.EmailBatch
+	Recipient  = provider.EmailRecipient
+	Field      = provider.Field
+	Attachment = provider.EmailAttachment
+)
 
 // fromName is the configured sender's name, else the union's.
 func (c *Client) fromName() string {
@@ -138,6 +110,35 @@ func (c *Client) Send(ctx context.Context, b Batch) (string, error) {
 	return "", classifyStatus(resp.StatusCode, resp.Body)
 }
 
+// refusedPersonalizations reads a 400 answer's errors: when every one
+// names a personalization ("personalizations.2.to.0.email"), those
+// positions, in order and once each; otherwise none (the request as a
+// whole is at fault).
+func refusedPersonalizations(answer string) []int {
+	var body struct {
+		Errors []struct {
+			Field string `json:"field"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal([]byte(answer), &body) != nil || len(body.Errors) == 0 {
+		return nil
+	}
+	var out []int
+	for _, e := range body.Errors {
+		rest, ok := strings.CutPrefix(e.Field, "personalizations.")
+		n, _, _ := strings.Cut(rest, ".")
+		i, err := strconv.Atoi(n)
+		if !ok || err != nil || i < 0 {
+			return nil
+		}
+		if !slices.Contains(out, i) {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func firstHeader(h map[string][]string, key string) string {
 	for k, v := range h {
 		if strings.EqualFold(k, key) && len(v) > 0 {
@@ -158,6 +159,11 @@ func classifyStatus(code int, answer string) error {
 		return &provider.SendError{Kind: provider.Unauthorized, Code: c, Err: err}
 	case code >= 500:
 		return &provider.SendError{Kind: provider.Ambiguous, Code: c, Err: err}
+	case code == http.StatusBadRequest:
+		if idx := refusedPersonalizations(answer); len(idx) > 0 {
+			return &provider.RefusedRecipients{Index: idx, Code: c, Err: &provider.SendError{Kind: provider.Permanent, Code: c, Err: err}}
+		}
+		return &provider.SendError{Kind: provider.Permanent, Code: c, Err: err}
 	default:
 		return &provider.SendError{Kind: provider.Permanent, Code: c, Err: err}
 	}

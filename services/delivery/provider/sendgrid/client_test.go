@@ -2,7 +2,9 @@ package sendgrid
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"go.uber.org/zap"
@@ -45,5 +47,29 @@ func TestSendClassifiesProviderAnswers(t *testing.T) {
 				t.Fatalf("got %s (code %q), want %s (code %q); err = %v", kind, code, c.want, c.code, err)
 			}
 		})
+	}
+}
+
+func TestBadRequestNamingPersonalizationsRefusesThoseOnly(t *testing.T) {
+	cases := []struct {
+		answer string
+		want   []int
+	}{
+		{`{"errors":[{"message":"Does not contain a valid address.","field":"personalizations.2.to.0.email"}]}`, []int{2}},
+		{`{"errors":[{"field":"personalizations.7.to.0.email"},{"field":"personalizations.1.substitutions"},{"field":"personalizations.7.to.0.email"}]}`, []int{1, 7}},
+		// The request as a whole is at fault: no recipient is named alone.
+		{`{"errors":[{"field":"personalizations.0.to.0.email"},{"field":"subject"}]}`, nil},
+		{`{"errors":[{"field":"content.0.value"}]}`, nil},
+		{`not json`, nil},
+	}
+	for _, c := range cases {
+		err := classifyStatus(400, c.answer)
+		var refused *provider.RefusedRecipients
+		if errors.As(err, &refused) != (c.want != nil) || (c.want != nil && !slices.Equal(refused.Index, c.want)) {
+			t.Errorf("%s: %v, want %v", c.answer, err, c.want)
+		}
+		if kind, code := provider.Classify(err); kind != provider.Permanent || code != "400" {
+			t.Errorf("%s: classified %v %s", c.answer, kind, code)
+		}
 	}
 }

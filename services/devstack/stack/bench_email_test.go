@@ -1,0 +1,213 @@
+package stack_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
+	contactsdb "github.com/musterhq/muster/services/contacts/migrations"
+	delivery "github.com/musterhq/muster/services/delivery/app"
+	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
+	"github.com/musterhq/muster/services/devstack/stack"
+	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
+	"github.com/musterhq/muster/shared/testkit"
+)
+
+// BenchmarkE2EEmail measures a real alert email end to end: 100,000
+// members (MUSTER_BENCH_MEMBERS) whose first names are all different, a
+// 12 KB HTML alert with a 3 KB text part personalized in subject and
+// body, from the launch call to the last email at the SendGrid simulator,
+// through contacts (audience pages), campaigns (render, store, publish),
+// JetStream, delivery (record, suppression check, mail/send) and the
+// simulator, with authenticated NATS users and service tokens as in
+// BenchmarkE2ESMS. Every service, the embedded NATS server and the
+// simulator share one process here, so their memory cannot be told apart
+// by the operating system: the benchmark reports the process's peak
+// resident set and the peak of the Go heap, and, apart from them, what
+// the simulator holds (it keeps every request it took, for tests to
+// read).
+func BenchmarkE2EEmail(b *testing.B) {
+	members := 100_000
+	if v, err := strconv.Atoi(os.Getenv("MUSTER_BENCH_MEMBERS")); err == nil && v > 0 {
+		members = v
+	}
+	contactsDSN := testkit.Database(b, contactsdb.FS)
+	st, err := stack.Start(context.Background(), stack.Options{
+		NATSPort: -1, NATSDir: b.TempDir(),
+		ContactsDB: contactsDSN, CampaignsDB: testkit.Database(b, campaignsdb.FS), DeliveryDB: testkit.Database(b, deliverydb.FS),
+		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
+		Log: zap.NewNop(), RedisPrefix: redisPrefix(b), DeliveryOptions: delivery.Options{Clock: middayClock(b)},
+		Callers: svcauthtest.Trusted(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := st.Stop(); err != nil {
+			b.Error(err)
+		}
+	}()
+	seedEmailContacts(b, contactsDSN, members)
+	runtime.GC()
+
+	b.ResetTimer()
+	var rate float64
+	var peakHeap uint64
+	for range b.N {
+		stop := make(chan struct{})
+		var peak atomic.Uint64
+		go sampleHeap(stop, &peak)
+		rate = launchEmailAndWait(b, st, members)
+		close(stop)
+		peakHeap = peak.Load()
+	}
+	b.StopTimer()
+	b.ReportMetric(rate, "email/s")
+	fmt.Printf("BENCH e2e_email_per_s %.0f msg/s\n", rate)
+	fmt.Printf("BENCH e2e_email_peak_heap_mb %.0f MB\n", float64(peakHeap)/(1<<20))
+	fmt.Printf("BENCH e2e_email_peak_rss_mb %.0f MB\n", peakRSS())
+	fmt.Printf("BENCH e2e_email_simulator_held_mb %.0f MB\n", float64(st.Sim.EmailBytes())/(1<<20))
+}
+
+// sampleHeap records the largest Go heap (live and not yet collected
+// objects) until stop closes.
+func sampleHeap(stop <-chan struct{}, peak *atomic.Uint64) {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		metrics.Read(s)
+		if v := s[0].Value.Uint64(); v > peak.Load() {
+			peak.Store(v)
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// peakRSS is this process's peak resident set (VmHWM) in MB.
+func peakRSS() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// benchFirstName is member i's first name, different for every member.
+func benchFirstName(i int) string {
+	const syl = "bacadafagalamanapasatavazabecedefegelemenepesetevezebi"
+	var sb strings.Builder
+	for n := i + 27; n > 0; n /= 27 {
+		k := n % 27 * 2
+		sb.WriteString(syl[k : k+2])
+	}
+	s := sb.String()
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// seedEmailContacts bulk-loads members tagged "bench" with an email
+// address and a first name of their own straight into the contacts
+// database: the benchmark measures sending, not importing.
+func seedEmailContacts(b *testing.B, dsn string, n int) {
+	b.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	now := time.Now()
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = []any{benchFirstName(i), fmt.Sprintf("member%d@local1199.org", i), []string{"bench"}, now, now}
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "email", "tags", "created_at", "updated_at"}, pgx.CopyFromRows(rows)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "ANALYZE contacts"); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// alertHTML and alertText are an alert of real size: 12 KB of styled HTML
+// and a 3 KB text part, each greeting the member by name.
+func alertHTML() string {
+	return `<div style="font-family:Arial,sans-serif;font-size:16px;color:#222"><p>Hi {{first_name}},</p>` +
+		strings.Repeat("<p>Our contract expires Friday. Management wants to cut night-shift differentials and raise caseloads again. Come to the union hall Thursday at 5pm and vote.</p>", 75) + "</div>"
+}
+
+func alertText() string {
+	return "Hi {{first_name}},\n\n" + strings.Repeat("Our contract expires Friday. Come to the union hall Thursday at 5pm and vote. ", 40)
+}
+
+func launchEmailAndWait(b *testing.B, st *stack.Stack, n int) float64 {
+	b.Helper()
+	st.Sim.ResetEmails()
+	var c struct {
+		ID string `json:"id"`
+	}
+	if code := call(b, "campaigns", "POST", st.CampaignsURL+"/campaigns", map[string]any{
+		"name": "bench", "channel": "email", "audience": map[string]string{"tag": "bench"},
+		"email": map[string]string{"subject": "{{first_name}}, the contract vote is Thursday", "text": alertText(), "html": alertHTML()},
+	}, &c); code != 201 {
+		b.Fatalf("create = %d", code)
+	}
+	start := time.Now()
+	if code := call(b, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+c.ID+"/launch", nil, nil); code != 202 {
+		b.Fatalf("launch = %d", code)
+	}
+	deadline := start.Add(20 * time.Minute)
+	for {
+		got := st.Sim.EmailCount()
+		if got >= n {
+			elapsed := time.Since(start)
+			if got != n {
+				b.Fatalf("%d emails for %d members", got, n)
+			}
+			// Spot-check that members got their own names.
+			for _, e := range st.Sim.EmailsAt(0, n-1, n/2) {
+				var i int
+				if _, err := fmt.Sscanf(e.To, "member%d@local1199.org", &i); err != nil {
+					b.Fatal(err)
+				}
+				name := benchFirstName(i)
+				if !strings.HasPrefix(e.Subject, name+",") || !strings.Contains(e.Text, "Hi "+name+",") || !strings.Contains(e.HTML, "Hi "+name+",") {
+					b.Fatalf("%s did not get their own email: %q", e.To, e.Subject)
+				}
+			}
+			return float64(n) / elapsed.Seconds()
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d emails arrived", got, n)
+		}
+		if os.Getenv("MUSTER_BENCH_TRACE") == "1" && time.Since(start)%time.Second < 20*time.Millisecond {
+			var cs struct {
+				Targeted int `json:"targeted"`
+			}
+			call(b, "campaigns", "GET", st.CampaignsURL+"/campaigns/"+c.ID, nil, &cs)
+			fmt.Printf("%5.1fs targeted %d emailed %d\n", time.Since(start).Seconds(), cs.Targeted, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
