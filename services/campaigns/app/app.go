@@ -16,7 +16,6 @@ import (
 
 	"github.com/musterhq/muster/services/campaigns/api"
 	"github.com/musterhq/muster/services/campaigns/contacts"
-	"github.com/musterhq/muster/services/campaigns/erasure"
 	"github.com/musterhq/muster/services/campaigns/fanout"
 	"github.com/musterhq/muster/services/campaigns/inbound"
 	"github.com/musterhq/muster/services/campaigns/message"
@@ -28,6 +27,7 @@ import (
 	"github.com/musterhq/muster/services/campaigns/sender"
 	"github.com/musterhq/muster/services/campaigns/store"
 	"github.com/musterhq/muster/services/campaigns/token"
+	"github.com/musterhq/muster/shared/erasure"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/service"
@@ -274,7 +274,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
-	err = a.deps.Consume(ctx, stream.Consumer{Stream: events.StreamErasure, Durable: erasure.Durable, Workers: 1},
+	err = a.deps.Consume(ctx, stream.Consumer{Stream: events.StreamErasure, Durable: "campaigns-erasure", Workers: 1},
 		erasure.Handler(st, log.Named("erasure")))
 	if err != nil {
 		return err

@@ -1,6 +1,3 @@
-// Package erasure consumes contact.erased: campaigns removes what it
-// keeps of a member an admin erased (store.Erase). Handling the event
-// twice changes nothing, so a redelivery or an operator's replay is safe.
 package erasure
 
 import (
@@ -10,16 +7,21 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/musterhq/muster/services/campaigns/store"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
 )
 
-// Durable is campaigns' consumer of the ERASURE stream.
-const Durable = "campaigns-erasure"
+// Eraser removes what a service keeps of an erased member. Erasing twice
+// must change nothing, so a redelivery or an operator's replay is safe.
+type Eraser interface {
+	Erase(ctx context.Context, ev events.ContactErased) error
+}
 
-// Handler erases the member an event names.
-func Handler(st *store.Store, log *zap.Logger) func(ctx context.Context, m stream.Msg) error {
+// Handler is the consumer of contact.erased that campaigns and delivery
+// run (each on its own durable consumer of the ERASURE stream): an event
+// that does not decode or names no contact is dead-lettered at once; a
+// failure to erase (the database is down) is retried, never dropped.
+func Handler(e Eraser, log *zap.Logger) stream.Handler {
 	return func(ctx context.Context, m stream.Msg) error {
 		ev, err := events.Decode[events.ContactErased](m.Data)
 		if err != nil {
@@ -28,7 +30,7 @@ func Handler(st *store.Store, log *zap.Logger) func(ctx context.Context, m strea
 		if !events.IsUUID(ev.ContactID) {
 			return stream.Permanent(fmt.Errorf("erasure of %q: not a contact id", ev.ContactID))
 		}
-		if err := st.Erase(ctx, ev); err != nil {
+		if err := e.Erase(ctx, ev); err != nil {
 			return stream.Retry(err, time.Second)
 		}
 		log.Info("member erased", zap.String("contact_id", ev.ContactID), zap.String("event_id", ev.ID))

@@ -1,4 +1,4 @@
-package erasure_test
+package store_test
 
 import (
 	"context"
@@ -7,9 +7,9 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/musterhq/muster/services/campaigns/erasure"
 	"github.com/musterhq/muster/services/campaigns/migrations"
 	"github.com/musterhq/muster/services/campaigns/store"
+	"github.com/musterhq/muster/shared/erasure"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/natsauth"
 	"github.com/musterhq/muster/shared/postgres"
@@ -58,7 +58,7 @@ func TestAnErasureWaitsForCampaignsToComeBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Both services ran once, so both consumers exist; campaigns stops.
-	spec := stream.Consumer{Stream: events.StreamErasure, Durable: erasure.Durable, Workers: 1}
+	spec := stream.Consumer{Stream: events.StreamErasure, Durable: "campaigns-erasure", Workers: 1}
 	campaignsRun, err := stream.Run(ctx, campaignsJS, spec, erasure.Handler(st, log), log)
 	if err != nil {
 		t.Fatal(err)
