@@ -184,11 +184,14 @@ type Deps struct {
 	cfg       Config
 	mu        sync.Mutex
 	consumers []*stream.Running
-	subs      []*nats.Subscription
-	gauges    *stream.Gauges // each consumer's lag and dead letters, at each scrape
-	bgCancel  context.CancelFunc
-	bg        sync.WaitGroup
-	bgCtx     context.Context
+	releases  []release
+	// releaseErr is what closing the releases said.
+	releaseErr error
+	subs       []*nats.Subscription
+	gauges     *stream.Gauges // each consumer's lag and dead letters, at each scrape
+	bgCancel   context.CancelFunc
+	bg         sync.WaitGroup
+	bgCtx      context.Context
 }
 
 // Open makes the service's database if it is missing, applies migrations,
@@ -347,7 +350,22 @@ func (d *Deps) Shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
 	defer cancel()
 	d.Close(ctx)
-	return nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.releaseErr
+}
+
+// Release has Close also close what an app opened beside these
+// connections (a Redis client), once, last.
+func (d *Deps) Release(what string, close func() error) {
+	d.mu.Lock()
+	d.releases = append(d.releases, release{what, close})
+	d.mu.Unlock()
+}
+
+type release struct {
+	what  string
+	close func() error
 }
 
 // Close drains consumers and NATS and closes the pool. It is safe to call
@@ -378,4 +396,17 @@ func (d *Deps) Close(ctx context.Context) {
 		d.NC.Close()
 	}
 	d.Pool.Close()
+	d.mu.Lock()
+	releases := d.releases
+	d.releases = nil
+	d.mu.Unlock()
+	var errs []error
+	for _, r := range releases {
+		if err := r.close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing %s: %w", r.what, err))
+		}
+	}
+	d.mu.Lock()
+	d.releaseErr = errors.Join(d.releaseErr, errors.Join(errs...))
+	d.mu.Unlock()
 }

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -195,8 +194,6 @@ type App struct {
 	now     func() time.Time
 	// devMode is CONSOLE_DEV_MODE, which make run sets.
 	devMode bool
-
-	redisOnce sync.Once
 }
 
 // New connects everything, makes the first admin when asked, and listens;
@@ -227,6 +224,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 		return nil, fmt.Errorf("starting console: %w", err)
 	}
 	a := &App{deps: deps, redis: redis.NewClient(redisOpts), store: store.New(deps.Pool, o.Clock), now: o.Clock, devMode: cfg.DevMode}
+	deps.Release("redis", a.redis.Close)
 	if err := a.start(ctx, cfg, o, signer, guard); err != nil {
 		_ = a.Close()
 		return nil, err
@@ -370,7 +368,6 @@ func (a *App) Store() *store.Store { return a.store }
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
-	defer a.closeRedis()
 	// Password-reset emails finish after their answer: when ctx ends, the
 	// server stops only once they have gone, before the store closes.
 	serve, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -388,21 +385,4 @@ func (a *App) Run(ctx context.Context) error {
 
 // Close releases the database pool and the Redis client. It is safe after
 // Run has returned and to call twice.
-func (a *App) Close() error {
-	err := a.deps.Shutdown()
-	if rerr := a.closeRedis(); err == nil {
-		err = rerr
-	}
-	return err
-}
-
-// closeRedis closes the Redis client once.
-func (a *App) closeRedis() error {
-	var err error
-	a.redisOnce.Do(func() {
-		if err = a.redis.Close(); err != nil {
-			err = fmt.Errorf("closing redis: %w", err)
-		}
-	})
-	return err
-}
+func (a *App) Close() error { return a.deps.Shutdown() }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/musterhq/muster/services/delivery/api"
 	"github.com/musterhq/muster/services/delivery/content"
-	erasureconsumer "github.com/musterhq/muster/services/delivery/erasure"
 	"github.com/musterhq/muster/services/delivery/freqcap"
 	"github.com/musterhq/muster/services/delivery/mailer"
 	"github.com/musterhq/muster/services/delivery/metrics"
@@ -372,8 +370,6 @@ type App struct {
 	redis  *redis.Client
 	rhythm *rhythm.Service
 	prefs  *prefs.Signer
-
-	redisOnce sync.Once
 }
 
 // Options are the parts a test may replace; production passes none.
@@ -425,6 +421,7 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, o Options) (*App, err
 	}
 	deps.Clock = o.Clock
 	a := &App{deps: deps, redis: redis.NewClient(redisOpts)}
+	deps.Release("redis", a.redis.Close)
 	if err := a.start(ctx, cfg, o, guard); err != nil {
 		_ = a.Close()
 		return nil, err
@@ -567,8 +564,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		return err
 	}
 	// Erased members: one worker, erasures are rare.
-	err = a.deps.Consume(ctx, stream.Consumer{Stream: events.StreamErasure, Durable: erasureconsumer.Durable, Workers: 1},
-		erasureconsumer.Handler(st, log.Named("erasure")))
+	err = a.deps.Consume(ctx, stream.Consumer{Stream: events.StreamErasure, Durable: "delivery-erasure", Workers: 1},
+		erasure.Handler(st, log.Named("erasure")))
 	if err != nil {
 		return err
 	}
@@ -643,27 +640,9 @@ func (a *App) Routes() chi.Routes { return a.server.Routes() }
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
-	defer a.closeRedis()
 	return a.deps.Serve(ctx, a.server)
 }
 
 // Close releases the database pool, the NATS connection and the Redis
 // client. It is safe after Run has returned and to call twice.
-func (a *App) Close() error {
-	err := a.deps.Shutdown()
-	if rerr := a.closeRedis(); err == nil {
-		err = rerr
-	}
-	return err
-}
-
-// closeRedis closes the Redis client once.
-func (a *App) closeRedis() error {
-	var err error
-	a.redisOnce.Do(func() {
-		if err = a.redis.Close(); err != nil {
-			err = fmt.Errorf("closing redis: %w", err)
-		}
-	})
-	return err
-}
+func (a *App) Close() error { return a.deps.Shutdown() }
