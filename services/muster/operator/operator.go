@@ -39,64 +39,52 @@ func Run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("no command\n%s", usage)
 	}
+	rest := args[1:]
+	// Commands that need nothing but their arguments.
 	switch args[0] {
-	case "version":
-		if err := cli.Version(out, "muster"); err != nil {
-			return err
-		}
-		cfg, err := LoadConfig()
-		if err != nil {
-			return err
-		}
-		return versions(ctx, cfg, out)
-	case "dead-letters":
-		cfg, err := LoadConfig()
-		if err != nil {
-			return err
-		}
-		return deadLetters(ctx, cfg, args[1:], out)
-	case "lag":
-		cfg, err := LoadConfig()
-		if err != nil {
-			return err
-		}
-		js, closeNATS, err := connect(cfg)
-		if err != nil {
-			return err
-		}
-		defer closeNATS()
-		return lag(ctx, js, out)
 	case "check":
-		return check(ctx, args[1:], out)
-	case "purge-now":
-		cfg, err := LoadConfig()
-		if err != nil {
-			return err
-		}
-		return purgeNow(ctx, cfg, args[1:], out)
-	case "replay":
-		cfg, err := LoadConfig()
-		if err != nil {
-			return err
-		}
-		js, closeNATS, err := connect(cfg)
-		if err != nil {
-			return err
-		}
-		defer closeNATS()
-		return replay(ctx, js, args[1:], out)
-	case "erase":
-		cfg, err := LoadConfig()
-		if err != nil {
-			return err
-		}
-		return erase(ctx, cfg, args[1:], out)
+		return check(ctx, rest, out)
 	case "help", "-h", "--help":
 		_, err := fmt.Fprintln(out, usage)
 		return err
-	default:
+	}
+	// Commands that call the services with the operator's settings.
+	withConfig := map[string]func(context.Context, Config, []string, io.Writer) error{
+		"version": func(ctx context.Context, cfg Config, _ []string, out io.Writer) error {
+			if err := cli.Version(out, "muster"); err != nil {
+				return err
+			}
+			return versions(ctx, cfg, out)
+		},
+		"dead-letters": deadLetters,
+		"purge-now":    purgeNow,
+		"erase":        erase,
+	}
+	// Commands that read or write streams as the NATS admin.
+	withNATS := map[string]func(context.Context, jetstream.JetStream, []string, io.Writer) error{
+		"lag": func(ctx context.Context, js jetstream.JetStream, _ []string, out io.Writer) error {
+			return lag(ctx, js, out)
+		},
+		"replay": replay,
+	}
+	command, needsConfig := withConfig[args[0]]
+	streams, needsNATS := withNATS[args[0]]
+	if !needsConfig && !needsNATS {
 		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 	}
+	cfg, err := LoadConfig()
+	if err != nil {
+		return err
+	}
+	if needsConfig {
+		return command(ctx, cfg, rest, out)
+	}
+	js, closeNATS, err := connect(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	return streams(ctx, js, rest, out)
 }
 
 // connect reaches NATS as its admin user: the only user that may read
