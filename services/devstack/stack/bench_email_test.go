@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
@@ -126,28 +125,12 @@ func benchFirstName(i int) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// seedEmailContacts bulk-loads members tagged "bench" with an email
-// address and a first name of their own straight into the contacts
-// database: the benchmark measures sending, not importing.
+// seedEmailContacts loads members with an email address and a first name
+// of their own.
 func seedEmailContacts(b *testing.B, dsn string, n int) {
-	b.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	now := time.Now()
-	rows := make([][]any, n)
-	for i := range rows {
-		rows[i] = []any{benchFirstName(i), fmt.Sprintf("member%d@local1199.org", i), []string{"bench"}, now, now}
-	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "email", "tags", "created_at", "updated_at"}, pgx.CopyFromRows(rows)); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, "ANALYZE contacts"); err != nil {
-		b.Fatal(err)
-	}
+	seedMembers(b, dsn, n, "email", func(i int) (string, string) {
+		return benchFirstName(i), fmt.Sprintf("member%d@local1199.org", i)
+	})
 }
 
 // alertHTML and alertText are an alert of real size: 12 KB of styled HTML
@@ -164,19 +147,10 @@ func alertText() string {
 func launchEmailAndWait(b *testing.B, st *stack.Stack, n int) float64 {
 	b.Helper()
 	st.Sim.ResetEmails()
-	var c struct {
-		ID string `json:"id"`
-	}
-	if code := call(b, "campaigns", "POST", st.CampaignsURL+"/campaigns", map[string]any{
+	id, start := createAndLaunch(b, st, map[string]any{
 		"name": "bench", "channel": "email", "audience": map[string]string{"tag": "bench"},
 		"email": map[string]string{"subject": "{{first_name}}, the contract vote is Thursday", "text": alertText(), "html": alertHTML()},
-	}, &c); code != 201 {
-		b.Fatalf("create = %d", code)
-	}
-	start := time.Now()
-	if code := call(b, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+c.ID+"/launch", nil, nil); code != 202 {
-		b.Fatalf("launch = %d", code)
-	}
+	})
 	deadline := start.Add(20 * time.Minute)
 	for {
 		got := st.Sim.EmailCount()
@@ -205,7 +179,7 @@ func launchEmailAndWait(b *testing.B, st *stack.Stack, n int) float64 {
 			var cs struct {
 				Targeted int `json:"targeted"`
 			}
-			call(b, "campaigns", "GET", st.CampaignsURL+"/campaigns/"+c.ID, nil, &cs)
+			call(b, "campaigns", "GET", st.CampaignsURL+"/campaigns/"+id, nil, &cs)
 			fmt.Printf("%5.1fs targeted %d emailed %d\n", time.Since(start).Seconds(), cs.Targeted, got)
 		}
 		time.Sleep(20 * time.Millisecond)
