@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/postgres"
@@ -37,6 +38,18 @@ const templateLock = 727_364_001
 func Database(t testing.TB, migrations fs.FS) string {
 	t.Helper()
 	return DatabaseOn(t, AdminURL(), migrations)
+}
+
+// Pool is a pool of four connections on a fresh database with
+// migrations applied (Database), closed when the test ends.
+func Pool(t testing.TB, migrations fs.FS) *pgxpool.Pool {
+	t.Helper()
+	pool, err := postgres.Open(context.Background(), Database(t, migrations), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // DatabaseOn is Database on the server adminURL names (a private one).

@@ -10,7 +10,6 @@ import (
 	"github.com/musterhq/muster/services/campaigns/migrations"
 	"github.com/musterhq/muster/services/campaigns/retention"
 	"github.com/musterhq/muster/services/campaigns/store"
-	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -20,11 +19,7 @@ import (
 // is blanked after the period, a newer one is kept.
 func TestHandledRepliesArePurged(t *testing.T) {
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, testkit.Database(t, migrations.FS), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := testkit.Pool(t, migrations.FS)
 	clock := testkit.NewClock(t)
 	now := clock.Now()
 	st := store.New(pool, clock.Now)

@@ -12,7 +12,6 @@ import (
 	"github.com/musterhq/muster/shared/erasure"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/natsauth"
-	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/testkit"
 )
@@ -27,11 +26,7 @@ import (
 func TestAnErasureWaitsForCampaignsToComeBack(t *testing.T) {
 	ctx := context.Background()
 	log := zaptest.NewLogger(t)
-	pool, err := postgres.Open(ctx, testkit.Database(t, migrations.FS), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := testkit.Pool(t, migrations.FS)
 	st := store.New(pool, testkit.NewClock(t).Now)
 	const member, phone = "7d1f7c4e-6c3b-4f39-9d38-1f7f1c2b9a01", "+12125550177"
 	if err := st.AddInbox(ctx, store.InboxItem{EventID: "e1", ContactID: member, FirstName: "Marisol", Channel: "sms", From: phone,

@@ -9,7 +9,6 @@ import (
 
 	"github.com/musterhq/muster/services/console/migrations"
 	"github.com/musterhq/muster/services/console/retention"
-	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -19,11 +18,7 @@ import (
 // stay.
 func TestOldAuditEntriesAndTokensArePurged(t *testing.T) {
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, testkit.Database(t, migrations.FS), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := testkit.Pool(t, migrations.FS)
 	clock := testkit.NewClock(t)
 	now := clock.Now()
 	day := 24 * time.Hour

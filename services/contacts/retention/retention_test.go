@@ -12,7 +12,6 @@ import (
 	"github.com/musterhq/muster/services/contacts/migrations"
 	"github.com/musterhq/muster/services/contacts/retention"
 	"github.com/musterhq/muster/shared/events"
-	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -22,11 +21,7 @@ import (
 // fresh upload are kept.
 func TestOldImportsArePurged(t *testing.T) {
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, testkit.Database(t, migrations.FS), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool := testkit.Pool(t, migrations.FS)
 	clock := testkit.NewClock(t)
 	now := clock.Now()
 	dir := t.TempDir()
