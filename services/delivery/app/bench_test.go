@@ -21,6 +21,7 @@ import (
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/testkit"
 )
 
 func benchReplicas() int {
@@ -85,19 +86,6 @@ func texts(i int) events.SendRequested {
 		To: fmt.Sprintf("+1212%07d", 2_000_000+i), Body: "Hi, the contract vote is Thursday. Reply STOP to opt out."}
 }
 
-// firstName is member i's first name: every member's is different, as
-// on a real list, so no two members' emails are the same.
-func firstName(i int) string {
-	const syl = "bacadafagalamanapasatavazabecedefegelemenepesetevezebi"
-	var sb strings.Builder
-	for n := i + 27; n > 0; n /= 27 {
-		k := n % 27 * 2
-		sb.WriteString(syl[k : k+2])
-	}
-	s := sb.String()
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
 // smallAlert is a short alert by email, personalized in subject and body.
 func smallAlert() events.Content {
 	return events.Content{
@@ -128,7 +116,7 @@ func personalized(c events.Content, ref string) func(i int) events.SendRequested
 	inline := os.Getenv("MUSTER_BENCH_INLINE") == "1"
 	return func(i int) events.SendRequested {
 		r := events.SendRequested{CampaignID: "00000000-0000-4000-8000-000000000002", To: fmt.Sprintf("member%d@local1199.org", i)}
-		name := firstName(i)
+		name := testkit.FirstName(i)
 		if !inline {
 			r.ContentRef, r.MergeValues = ref, []string{name}
 			return r

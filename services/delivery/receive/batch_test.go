@@ -13,6 +13,7 @@ import (
 
 	"github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/delivery/provider"
+	"github.com/musterhq/muster/services/delivery/publish/publishtest"
 	"github.com/musterhq/muster/services/delivery/receive"
 	"github.com/musterhq/muster/services/delivery/settings"
 	"github.com/musterhq/muster/services/delivery/status"
@@ -22,31 +23,13 @@ import (
 	"github.com/musterhq/muster/shared/testkit"
 )
 
-// announced records what the receiver published, in order.
-type announced struct {
-	mu sync.Mutex
-	by map[string][]status.Status
-}
-
-func (a *announced) Status(_ context.Context, m store.Message) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.by[m.ID] = append(a.by[m.ID], m.Status)
-}
-
-func (a *announced) Statuses(ctx context.Context, ms []store.Message) {
-	for _, m := range ms {
-		a.Status(ctx, m)
-	}
-}
-
 // batchEnv is a receiver with its batches running on a fresh database.
 type batchEnv struct {
 	t    *testing.T
 	pool *pgxpool.Pool
 	st   *store.Store
 	recv *receive.Receiver
-	pub  *announced
+	pub  *publishtest.Recorder
 }
 
 func newBatchEnv(t *testing.T) *batchEnv {
@@ -60,7 +43,7 @@ func newBatchEnv(t *testing.T) *batchEnv {
 	t.Cleanup(pool.Close)
 	clock := &testClock{now: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)}
 	st := store.New(pool, clock.Now)
-	pub := &announced{by: map[string][]status.Status{}}
+	pub := &publishtest.Recorder{}
 	recv := receive.New(st, pub, func() settings.Rules { return settings.Rules{} }, clock.Now, zaptest.NewLogger(t))
 	go recv.RunBatches(ctx)
 	return &batchEnv{t: t, pool: pool, st: st, recv: recv, pub: pub}
@@ -144,7 +127,7 @@ func TestConcurrentReportsOnlyMoveForward(t *testing.T) {
 		if st := e.statusOf(id); st != status.Delivered {
 			t.Fatalf("message %s ended %s, want delivered", id, st)
 		}
-		seen := e.pub.by[id]
+		seen := e.pub.Of(id)
 		if len(seen) == 0 || seen[len(seen)-1] != status.Delivered {
 			t.Fatalf("message %s announced %v, want it to end delivered", id, seen)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/provider/smsdouble"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
+	"github.com/musterhq/muster/services/delivery/publish/publishtest"
 	"github.com/musterhq/muster/services/delivery/quiet"
 	"github.com/musterhq/muster/services/delivery/ratelimit"
 	"github.com/musterhq/muster/services/delivery/receive"
@@ -146,32 +147,8 @@ type pipeline struct {
 	w     *smssend.Worker
 	gate  *pause.Gate
 	clock *testkit.Clock
-	pub   *published
+	pub   *publishtest.Recorder
 	n     int
-}
-
-// published records what the pipeline announced.
-type published struct {
-	mu sync.Mutex
-	by map[string][]status.Status
-}
-
-func (p *published) Status(_ context.Context, m store.Message) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.by[m.ID] = append(p.by[m.ID], m.Status)
-}
-
-func (p *published) Statuses(ctx context.Context, ms []store.Message) {
-	for _, m := range ms {
-		p.Status(ctx, m)
-	}
-}
-
-func (p *published) of(id string) []status.Status {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]status.Status(nil), p.by[id]...)
 }
 
 func newPipeline(t *testing.T, start func(*testing.T, *receive.Receiver) fake) *pipeline {
@@ -192,7 +169,7 @@ func newPipeline(t *testing.T, start func(*testing.T, *receive.Receiver) fake) *
 	}
 	rules := settings.Rules{Window: quiet.Default, Zone: zone}
 	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	pub := &published{by: map[string][]status.Status{}}
+	pub := &publishtest.Recorder{}
 	recv := receive.New(st, pub, func() settings.Rules { return rules }, clock.Now, log)
 	go recv.RunBatches(ctx)
 	p := start(t, recv)
@@ -275,7 +252,7 @@ func TestPipelineSendsAndFollowsReportsToDelivered(t *testing.T) {
 		if got, _ := pl.st.ByKey(context.Background(), keyOf(t, req)); got.Status != status.Delivered {
 			t.Fatalf("a late report moved the message back to %s", got.Status)
 		}
-		announced := pl.pub.of(msg.ID)
+		announced := pl.pub.Of(msg.ID)
 		for i := 1; i < len(announced); i++ {
 			if announced[i].Rank() <= announced[i-1].Rank() {
 				t.Fatalf("announced statuses went backwards: %v", announced)

@@ -113,23 +113,11 @@ func peakRSS() float64 {
 	return 0
 }
 
-// benchFirstName is member i's first name, different for every member.
-func benchFirstName(i int) string {
-	const syl = "bacadafagalamanapasatavazabecedefegelemenepesetevezebi"
-	var sb strings.Builder
-	for n := i + 27; n > 0; n /= 27 {
-		k := n % 27 * 2
-		sb.WriteString(syl[k : k+2])
-	}
-	s := sb.String()
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
 // seedEmailContacts loads members with an email address and a first name
 // of their own.
 func seedEmailContacts(b *testing.B, dsn string, n int) {
 	seedMembers(b, dsn, n, "email", func(i int) (string, string) {
-		return benchFirstName(i), fmt.Sprintf("member%d@local1199.org", i)
+		return testkit.FirstName(i), fmt.Sprintf("member%d@local1199.org", i)
 	})
 }
 
@@ -165,7 +153,7 @@ func launchEmailAndWait(b *testing.B, st *stack.Stack, n int) float64 {
 				if _, err := fmt.Sscanf(e.To, "member%d@local1199.org", &i); err != nil {
 					b.Fatal(err)
 				}
-				name := benchFirstName(i)
+				name := testkit.FirstName(i)
 				if !strings.HasPrefix(e.Subject, name+",") || !strings.Contains(e.Text, "Hi "+name+",") || !strings.Contains(e.HTML, "Hi "+name+",") {
 					b.Fatalf("%s did not get their own email: %q", e.To, e.Subject)
 				}
