@@ -68,6 +68,10 @@ type Topology struct {
 	Replicas int
 }
 
+// eventsKeptFor is how long the CONSENT and RHYTHM streams keep an event
+// their consumers have long applied.
+const eventsKeptFor = 30 * 24 * time.Hour
+
 // StreamConfigs are the streams Muster needs. SEND is a work queue: a send
 // request is removed once delivery acknowledged it. The others keep history
 // so several services can each read every event.
@@ -87,15 +91,22 @@ func StreamConfigs(t Topology) []jetstream.StreamConfig {
 			Replicas: replicas, Duplicates: 10 * time.Minute, MaxAge: 14 * 24 * time.Hour,
 		},
 		{
+			// Consent changes carry members' addresses. Contacts' ledger
+			// and delivery's suppression list keep them for good; the
+			// stream only carries them there, so it keeps them 30 days
+			// (as long as a dead letter): an erased member's address
+			// leaves JetStream by then, and a consumer stopped for longer
+			// has long been alerted on (MusterConsumerLagGrowing).
 			Name: events.StreamConsent, Subjects: []string{events.SubjectConsentChanged},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
-			Replicas: replicas, Duplicates: 10 * time.Minute,
+			Replicas: replicas, Duplicates: 10 * time.Minute, MaxAge: eventsKeptFor,
 		},
 		{
-			// Members' own rhythm, for contacts' member page.
+			// Members' own rhythm, for contacts' member page; kept as
+			// long as consent changes, for the same reasons.
 			Name: events.StreamRhythm, Subjects: []string{events.SubjectRhythmChanged},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
-			Replicas: replicas, Duplicates: 10 * time.Minute,
+			Replicas: replicas, Duplicates: 10 * time.Minute, MaxAge: eventsKeptFor,
 		},
 		{
 			// Erasures, kept until campaigns and delivery have both
@@ -120,7 +131,7 @@ func StreamConfigs(t Topology) []jetstream.StreamConfig {
 		{
 			Name: events.StreamDeadLetter, Subjects: []string{events.SubjectDeadLetterPrefix + ">"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage,
-			Replicas: replicas, MaxAge: 30 * 24 * time.Hour,
+			Replicas: replicas, MaxAge: eventsKeptFor,
 		},
 	}
 }
