@@ -71,7 +71,8 @@ test: ensure-services check-modules ## Run the tests of every module in go.work 
 # New York's next daylight-saving change.
 CLOCK_PKGS := ./shared/testkit/... ./services/delivery/app/... ./services/delivery/store/... \
 	./services/delivery/quiet/... ./services/delivery/freqcap/... ./services/delivery/review/... \
-	./services/delivery/rhythm/... ./services/delivery/prefs/... ./services/delivery/smssend/... ./services/campaigns/... \
+	./services/delivery/rhythm/... ./services/delivery/prefs/... ./services/delivery/smssend/... ./services/delivery/retention/... \
+	./services/campaigns/... \
 	./services/contacts/... ./services/console/... ./services/devstack/stack/...
 
 test-clock: ensure-services ## Run the time-sensitive tests 12h on (TZ=Asia/Kathmandu) and across a DST change (TZ=Pacific/Kiritimati)
