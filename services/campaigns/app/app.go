@@ -236,7 +236,9 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
-	a.fan.Traced(o.TracerProvider)
+	if _, err := a.fan.Traced(o.TracerProvider).Counted(a.deps.Registry); err != nil {
+		return err
+	}
 	a.scheduler = schedule.New(st, o.Clock, cfg.SchedulePoll, a.fan, log.Named("schedule"))
 	a.deps.Go(a.fan.Run)
 	a.deps.Go(a.scheduler.Run)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
@@ -65,6 +66,30 @@ type Fanout struct {
 	tracer   trace.Tracer
 	mu       sync.Mutex
 	launches map[string]trace.SpanContext
+
+	// members and completed count progress for the operators' dashboard;
+	// nil counts nothing.
+	members, completed *prometheus.CounterVec
+}
+
+// Counted exports the fan-out's progress on reg: members published
+// (campaigns_fanout_members_total{channel}) and fan-outs completed
+// (campaigns_fanouts_completed_total{channel}).
+func (f *Fanout) Counted(reg prometheus.Registerer) (*Fanout, error) {
+	f.members = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "campaigns_fanout_members_total",
+		Help: "Members whose send requests a fan-out published, by channel.",
+	}, []string{"channel"})
+	f.completed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "campaigns_fanouts_completed_total",
+		Help: "Campaign steps whose fan-out reached the end of the audience, by channel.",
+	}, []string{"channel"})
+	for _, c := range []prometheus.Collector{f.members, f.completed} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering fan-out metrics: %w", err)
+		}
+	}
+	return f, nil
 }
 
 // maxLaunches bounds the launches remembered for their fan-out.
@@ -237,9 +262,15 @@ func (f *Fanout) Process(ctx context.Context, l *store.Lease) error {
 		if err := f.store.Advance(ctx, l, pg.cursor, record, f.cfg.Lease); err != nil {
 			return err
 		}
+		if f.members != nil {
+			f.members.WithLabelValues(string(l.Channel)).Add(float64(len(pg.members)))
+		}
 		if pg.last {
 			if err := f.store.Complete(ctx, l); err != nil {
 				return err
+			}
+			if f.completed != nil {
+				f.completed.WithLabelValues(string(l.Channel)).Inc()
 			}
 			log.Info("fan-out complete")
 			return nil

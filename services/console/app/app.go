@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
@@ -241,8 +242,16 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, signer *svcauth.
 	if err != nil {
 		return err
 	}
+	signIns := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "console_signins_total",
+		Help: "Sign-in attempts by outcome: ok, failed (a wrong email or password), limited (locked out for a while by the rate limit).",
+	}, []string{"outcome"})
+	if err := a.deps.Registry.Register(signIns); err != nil {
+		return fmt.Errorf("registering sign-in metrics: %w", err)
+	}
 	srv, err := server.New(server.Deps{
 		Store:   a.store,
+		SignIns: signIns,
 		Limiter: limit.New(a.redis, cfg.RedisPrefix, cfg.SignInLimit, cfg.SignInWindow),
 		Uploads: limit.NewSlots(a.redis, cfg.RedisPrefix, "upload", cfg.ImportsPerOrganizer, cfg.ImportsTotal, 30*time.Second),
 		Streams: limit.NewSlots(a.redis, cfg.RedisPrefix, "stream", cfg.StreamsPerOrganizer, cfg.StreamsTotal, 30*time.Second),

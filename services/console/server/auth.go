@@ -263,6 +263,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
+		s.countSignIn("limited")
 		s.Log.Warn("sign-in rate limited", logging.Email("email", email))
 		again(http.StatusTooManyRequests, "Too many sign-in attempts. Wait a few minutes and try again.")
 		return
@@ -276,6 +277,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	// A disabled account is answered like a wrong password: the form
 	// does not tell a former organizer their account still exists.
 	if !account.PasswordMatches(o.PasswordHash, password) || o.Disabled {
+		s.countSignIn("failed")
 		again(http.StatusUnauthorized, signInFailed)
 		return
 	}
@@ -284,10 +286,17 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	s.countSignIn("ok")
 	s.audit(r, &principal{ID: o.ID, Label: o.Label()}, "signin", o.Email, "")
 	s.clearCookie(w, r, signInCookie)
 	s.setCookie(w, r, sessionCookie, tok, int(s.SessionTTL.Seconds()))
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) countSignIn(outcome string) {
+	if s.SignIns != nil {
+		s.SignIns.WithLabelValues(outcome).Inc()
+	}
 }
 
 // maxNext bounds a post-sign-in target; the console's own paths are short.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/console/account"
@@ -71,6 +72,10 @@ type Deps struct {
 	// of the links in invitation and password-reset emails. Empty sends
 	// no such emails (an invitation then shows a one-time password).
 	PublicURL string
+	// SignIns counts sign-in attempts by outcome (ok, failed, limited: the
+	// rate limit locked the email or address out for a while); nil counts
+	// nothing.
+	SignIns *prometheus.CounterVec
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// when counting sign-in attempts per address (an ingress in front).
 	TrustedProxies []netip.Prefix

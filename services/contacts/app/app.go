@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
@@ -161,7 +162,19 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		return err
 	}
 	imp := importer.New(st, importer.Options{Region: cfg.DefaultRegion, BatchSize: cfg.ImportBatchSize, Workers: cfg.ImportWorkers}, log.Named("importer"))
-	runner := importer.NewRunner(imp, st, importer.RunnerConfig{Dir: cfg.ImportDir, MaxBytes: cfg.ImportMaxBytes}, log.Named("importer"))
+	rows := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "contacts_import_rows_total",
+		Help: "Rows of CSV imports (not dry runs), by what became of each: new, updated, unchanged, merged or rejected.",
+	}, []string{"outcome"})
+	if err := a.deps.Registry.Register(rows); err != nil {
+		return fmt.Errorf("registering import metrics: %w", err)
+	}
+	countRows := func(c store.ImportCounts) {
+		for outcome, n := range map[string]int64{"new": c.New, "updated": c.Updated, "unchanged": c.Unchanged, "merged": c.Merged, "rejected": c.Rejected} {
+			rows.WithLabelValues(outcome).Add(float64(n))
+		}
+	}
+	runner := importer.NewRunner(imp, st, importer.RunnerConfig{Dir: cfg.ImportDir, MaxBytes: cfg.ImportMaxBytes, Done: countRows}, log.Named("importer"))
 	a.deps.Go(runner.Loop)
 	purger := retention.New(a.deps.Pool, cfg.RetainImports, cfg.ImportDir, o.Clock, a.deps.Registry, log.Named("retention"))
 	a.deps.Go(func(ctx context.Context) { purger.Run(ctx, max(cfg.PurgeEvery, time.Minute)) })

@@ -41,6 +41,9 @@ type RunnerConfig struct {
 	MaxBytes int64
 	// Queue is how many accepted imports may wait for the one running.
 	Queue int
+	// Done, when set, is told what each import (not a dry run) did with
+	// its rows, finished or not: the service counts them for operators.
+	Done func(store.ImportCounts)
 }
 
 // Runner accepts uploads and runs their imports one at a time in the
@@ -251,6 +254,9 @@ func (r *Runner) run(ctx context.Context, q queued) {
 	defer f.Close()
 	start := time.Now()
 	counts, err := r.imp.Run(ctx, q.job, f)
+	if r.cfg.Done != nil && !q.job.DryRun {
+		r.cfg.Done(counts)
+	}
 	fields := []zap.Field{zap.Bool("dry_run", q.job.DryRun), zap.Int64("rows_read", counts.Read), zap.Int64("new", counts.New),
 		zap.Int64("updated", counts.Updated), zap.Int64("unchanged", counts.Unchanged), zap.Int64("merged", counts.Merged),
 		zap.Int64("rejected", counts.Rejected), zap.Duration("took", time.Since(start))}

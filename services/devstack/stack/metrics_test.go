@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"sort"
@@ -164,14 +165,21 @@ var sample = regexp.MustCompile(`^(\w+\{[^}]*\}) ([0-9.e+]+)$`)
 // the named families, keyed by series.
 func deliveryCounters(t *testing.T, st *stack.Stack, families ...string) map[string]int {
 	t.Helper()
-	resp, err := svcauthtest.Client("delivery").Get(st.DeliveryURL + "/metrics")
+	return counters(t, "delivery", st.DeliveryURL, families...)
+}
+
+// counters scrapes a service's metrics (as a trusted caller) and returns
+// the samples of the named families, keyed by series.
+func counters(t *testing.T, service, base string, families ...string) map[string]int {
+	t.Helper()
+	resp, err := svcauthtest.Client(service).Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("delivery's metrics = %d %s", resp.StatusCode, body)
+		t.Fatalf("%s's metrics = %d %s", service, resp.StatusCode, body)
 	}
 	out := map[string]int{}
 	for line := range strings.Lines(string(body)) {
@@ -187,6 +195,54 @@ func deliveryCounters(t *testing.T, st *stack.Stack, families ...string) map[str
 		}
 	}
 	return out
+}
+
+// An operator sees sign-ins and lockouts, import rows and fan-out progress
+// in the metrics, counted as they happen.
+func TestOperatorsSeeSignInsImportsAndFanOut(t *testing.T) {
+	st := startConsoleStack(t, withAdminToken)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	_, tok := page(t, c, st.ConsoleURL+"/signin")
+	if code, _ := postForm(t, c, st.ConsoleURL+"/signin", url.Values{"csrf": {tok}, "email": {consoleAdmin}, "password": {"not the password"}}); code != http.StatusUnauthorized {
+		t.Fatalf("a wrong password = %d", code)
+	}
+	signedIn(t, st)
+	signIns := counters(t, "console", st.ConsoleURL, "console_signins_total")
+	if signIns[`console_signins_total{outcome="failed"}`] != 1 || signIns[`console_signins_total{outcome="ok"}`] != 1 {
+		t.Fatalf("sign-ins counted %v, want one failed and one ok", signIns)
+	}
+
+	api := publicAPI{t: t, base: st.ConsoleURL, token: st.AdminToken}
+	var imp struct{ ID, State string }
+	csv := "first_name,phone,tags\nDee,212-555-0144,nurses\nEd,not a phone,nurses\nFay,212-555-0145,nurses\n"
+	if code, raw := api.do("POST", "/api/imports?source=members.csv", "text/csv", csv, &imp); code != 202 {
+		t.Fatalf("starting an import = %d %s", code, raw)
+	}
+	eventually(t, "the import to finish", func() bool {
+		api.json("GET", "/api/imports/"+imp.ID, nil, &imp)
+		return imp.State == "done"
+	})
+	rows := counters(t, "contacts", st.ContactsURL, "contacts_import_rows_total")
+	if rows[`contacts_import_rows_total{outcome="new"}`] != 2 || rows[`contacts_import_rows_total{outcome="rejected"}`] != 1 {
+		t.Fatalf("import rows counted %v, want 2 new and 1 rejected", rows)
+	}
+
+	var created struct{ ID string }
+	if code, raw := api.json("POST", "/api/campaigns", map[string]any{"name": "Nurses", "kind": "alert", "channel": "sms",
+		"body": "Local 1199: nurses meet Thursday. Reply STOP to opt out.", "audience": map[string]string{"tag": "nurses"}}, &created); code != 201 {
+		t.Fatalf("creating = %d %s", code, raw)
+	}
+	if code, raw := api.json("POST", "/api/campaigns/"+created.ID+"/launch", map[string]any{}, nil); code != 202 && code != 200 {
+		t.Fatalf("launching = %d %s", code, raw)
+	}
+	eventually(t, "the fan-out to be counted", func() bool {
+		done := counters(t, "campaigns", st.CampaignsURL, "campaigns_fanouts_completed_total")
+		return done[`campaigns_fanouts_completed_total{channel="sms"}`] == 1
+	})
+	if got := counters(t, "campaigns", st.CampaignsURL, "campaigns_fanout_members_total"); got[`campaigns_fanout_members_total{channel="sms"}`] != 2 {
+		t.Fatalf("fan-out members counted %v, want the 2 nurses", got)
+	}
 }
 
 // compareCounts lists every series where the metrics and the log differ,
