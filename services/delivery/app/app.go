@@ -63,6 +63,9 @@ type Config struct {
 	TwilioFrom          string        `env:"TWILIO_FROM"`
 	MessagingServiceSID string        `env:"TWILIO_MESSAGING_SERVICE_SID"`
 	TwilioTimeout       time.Duration `env:"TWILIO_TIMEOUT" envDefault:"10s"`
+	// SendGridTimeout bounds one mail/send call (a batch of up to 1,000
+	// members); past it the batch's outcome is ambiguous.
+	SendGridTimeout time.Duration `env:"SENDGRID_TIMEOUT" envDefault:"10s"`
 	// Workers is how many texts are in progress at once; most of a text's
 	// time is spent waiting (PostgreSQL, Redis, Twilio), so many are
 	// needed. Twilio calls are further bounded by TwilioMaxConns.
@@ -299,13 +302,14 @@ func (c Config) unsubscribeKeys() (secret.Keyring, error) {
 	return k, nil
 }
 
-// ackWait is longer than the provider timeout, so a slow call is never
-// redelivered to a second worker while it is still in flight.
+// ackWait is longer than either provider's timeout, so a slow call is
+// never redelivered to a second worker while it is still in flight.
 func (c Config) ackWait() time.Duration {
-	if c.AckWait > c.TwilioTimeout {
+	longest := max(c.TwilioTimeout, c.SendGridTimeout)
+	if c.AckWait > longest {
 		return c.AckWait
 	}
-	return c.TwilioTimeout + 20*time.Second
+	return longest + 20*time.Second
 }
 
 // The default HELP replies name the member's own rhythm keywords, since a
@@ -612,7 +616,7 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 // the sender when DELIVERY_SENDGRID_FROM_NAME does not.
 func (c Config) sendGrid(org func() string, tp trace.TracerProvider) *sendgrid.Client {
 	return sendgrid.NewClient(sendgrid.Config{
-		APIKey: c.SendGridAPIKey, APIURL: c.SendGridAPIURL, From: c.SendGridFrom, FromName: c.SendGridFromName, Name: org, Timeout: c.TwilioTimeout,
+		APIKey: c.SendGridAPIKey, APIURL: c.SendGridAPIURL, From: c.SendGridFrom, FromName: c.SendGridFromName, Name: org, Timeout: c.SendGridTimeout,
 		TracerProvider: tp,
 	})
 }

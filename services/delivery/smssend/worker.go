@@ -283,7 +283,7 @@ func (w *Worker) Handle(ctx context.Context, m stream.Msg) error {
 		}
 		return w.resume(ctx, msg)
 	}
-	return w.claimed(ctx, msg, msg.Status, d.open)
+	return w.actOnClaim(ctx, msg, msg.Status, d.open)
 }
 
 // recipient is what the send rules read of a message.
@@ -478,11 +478,12 @@ func (w *Worker) Process(ctx context.Context, msg store.Message) error {
 		w.releaseCap(ctx, msg.To, msg.IdempotencyKey)
 		return stream.Retry(err, time.Second)
 	}
-	return w.claimed(ctx, msg, st, d.open)
+	return w.actOnClaim(ctx, msg, st, d.open)
 }
 
-// claimed acts on the outcome of a claim: send, or report the suppression.
-func (w *Worker) claimed(ctx context.Context, msg store.Message, st status.Status, open time.Duration) error {
+// actOnClaim acts on the outcome of a claim: send, or report the
+// suppression.
+func (w *Worker) actOnClaim(ctx context.Context, msg store.Message, st status.Status, open time.Duration) error {
 	switch st {
 	case "":
 		return nil // another worker holds it
