@@ -236,18 +236,25 @@ func understand(c campaign.Campaign, body string, now time.Time) (understood, bo
 	return understood{}, false
 }
 
-// autoReply sends the campaign's answer to the member who texted, keyed by
-// their message, through delivery like any text. It is marked urgent so
-// a member's frequency cap cannot hold back the answer to their own text;
-// quiet hours and opt-outs still apply.
+// autoReply answers a member's text with the campaign's reply for what
+// they said (an RSVP, a signature).
 func (r *Router) autoReply(ctx context.Context, u *understood, m *events.Member, ev events.InboundReceived, now time.Time) error {
-	b, err := message.New(&u.c, u.part, sender.ReplyStep, "", r.settings, now)
+	return r.reply(ctx, u, u.part, "", sender.ReplyKey(u.c.ID, ev.ID, ev.ContactID), m, ev, now)
+}
+
+// reply sends a member an answer to their own text (an auto-reply, a
+// poll's follow-up) through delivery like any text. It is marked urgent
+// so a member's frequency cap cannot hold back the answer to their own
+// text; quiet hours and opt-outs still apply. Answers are texts (a part
+// with no email says nothing by email), so an answer by email gets none:
+// its RSVP, signature or poll answer is recorded, and the organizer sees
+// it.
+func (r *Router) reply(ctx context.Context, u *understood, part campaign.Part, text, key string, m *events.Member,
+	ev events.InboundReceived, now time.Time) error {
+	b, err := message.New(&u.c, part, sender.ReplyStep, text, r.settings, now)
 	if err != nil {
 		return err
 	}
-	// Auto-replies are texts (a part with no email says nothing by
-	// email), so an answer by email gets none: its RSVP or signature is
-	// recorded, and the organizer sees it.
 	ch := ev.Channel
 	if ch == "" {
 		ch = events.ChannelSMS
@@ -255,7 +262,7 @@ func (r *Router) autoReply(ctx context.Context, u *understood, m *events.Member,
 	if !b.Has(ch) {
 		return nil
 	}
-	req := b.BuildKeyed(m, ch, sender.ReplyKey(u.c.ID, ev.ID, ev.ContactID), now)
+	req := b.BuildKeyed(m, ch, key, now)
 	req.Urgent = true
 	req.CorrelationID = ev.CorrelationID
 	return r.send.Send(ctx, req)
@@ -350,19 +357,5 @@ func (r *Router) pollAnswer(ctx context.Context, u *understood, member *events.M
 // followUp sends a poll's follow-up the way auto-replies go: through
 // delivery, urgent (the member just wrote), by text.
 func (r *Router) followUp(ctx context.Context, u *understood, m *events.Member, ev events.InboundReceived, text string, now time.Time) error {
-	b, err := message.New(&u.c, campaign.PartFollowUp, sender.ReplyStep, text, r.settings, now)
-	if err != nil {
-		return err
-	}
-	ch := ev.Channel
-	if ch == "" {
-		ch = events.ChannelSMS
-	}
-	if !b.Has(ch) {
-		return nil
-	}
-	req := b.BuildKeyed(m, ch, sender.FollowUpKey(u.c.ID, ev.ID, ev.ContactID), now)
-	req.Urgent = true
-	req.CorrelationID = ev.CorrelationID
-	return r.send.Send(ctx, req)
+	return r.reply(ctx, u, campaign.PartFollowUp, text, sender.FollowUpKey(u.c.ID, ev.ID, ev.ContactID), m, ev, now)
 }
