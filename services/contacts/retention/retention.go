@@ -35,8 +35,12 @@ func New(pool *pgxpool.Pool, keep time.Duration, dir string, now func() time.Tim
 			SELECT id FROM imports m WHERE finished_at < $1
 				AND NOT EXISTS (SELECT 1 FROM import_issues i WHERE i.import_id = m.id)
 			ORDER BY finished_at LIMIT $2)`},
-		{Data: "import_files", Keep: keep, Func: func(_ context.Context, cutoff time.Time, batch int) (int64, error) {
-			return removeOldUploads(dir, cutoff, batch)
+		{Data: "import_files", Keep: keep, Func: func(_ context.Context, _ time.Time, batch int) (int64, error) {
+			// A file's time is the file system's, so its age is read on
+			// the machine's clock, not the service's: a clock set ahead
+			// (a test's, or one an operator moved) must never make an
+			// upload waiting for its import look abandoned.
+			return removeOldUploads(dir, time.Now().Add(-keep), batch)
 		}},
 	}, now, reg, log)
 }
