@@ -302,14 +302,14 @@ func (c Config) unsubscribeKeys() (secret.Keyring, error) {
 	return k, nil
 }
 
-// ackWait is longer than either provider's timeout, so a slow call is
-// never redelivered to a second worker while it is still in flight.
-func (c Config) ackWait() time.Duration {
-	longest := max(c.TwilioTimeout, c.SendGridTimeout)
-	if c.AckWait > longest {
+// ackWait is longer than the provider's timeout (Twilio's for texts,
+// SendGrid's for email), so a slow call is never redelivered to a second
+// worker while it is still in flight.
+func (c Config) ackWait(providerTimeout time.Duration) time.Duration {
+	if c.AckWait > providerTimeout {
 		return c.AckWait
 	}
-	return longest + 20*time.Second
+	return providerTimeout + 20*time.Second
 }
 
 // The default HELP replies name the member's own rhythm keywords, since a
@@ -591,7 +591,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		Stream: events.StreamSend, Durable: "delivery-send", Workers: cfg.Workers,
 		// Retried dead letters come back on delivery.retry.sms.
 		Subjects: []string{events.SendSubject(events.ChannelSMS), events.RetrySubject(events.ChannelSMS)},
-		AckWait:  cfg.ackWait(),
+		AckWait:  cfg.ackWait(cfg.TwilioTimeout),
 	}, w.Handle)
 }
 
@@ -608,7 +608,7 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
 		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
-		Subjects: []string{events.SendSubject(events.ChannelEmail), events.RetrySubject(events.ChannelEmail)}, AckWait: cfg.ackWait(),
+		Subjects: []string{events.SendSubject(events.ChannelEmail), events.RetrySubject(events.ChannelEmail)}, AckWait: cfg.ackWait(cfg.SendGridTimeout),
 	}, m.Handle)
 }
 
