@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -12,14 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
-	contactsdb "github.com/musterhq/muster/services/contacts/migrations"
-	delivery "github.com/musterhq/muster/services/delivery/app"
-	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/devstack/stack"
-	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -37,27 +29,7 @@ import (
 // the simulator holds (it keeps every request it took, for tests to
 // read).
 func BenchmarkE2EEmail(b *testing.B) {
-	members := 100_000
-	if v, err := strconv.Atoi(os.Getenv("MUSTER_BENCH_MEMBERS")); err == nil && v > 0 {
-		members = v
-	}
-	contactsDSN := testkit.Database(b, contactsdb.FS)
-	st, err := stack.Start(context.Background(), stack.Options{
-		NATSPort: -1, NATSDir: b.TempDir(),
-		ContactsDB: contactsDSN, CampaignsDB: testkit.Database(b, campaignsdb.FS), DeliveryDB: testkit.Database(b, deliverydb.FS),
-		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
-		Log: zap.NewNop(), RedisPrefix: redisPrefix(b), DeliveryOptions: delivery.Options{Clock: middayClock(b)},
-		Callers: svcauthtest.Trusted(),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		if err := st.Stop(); err != nil {
-			b.Error(err)
-		}
-	}()
-	seedEmailContacts(b, contactsDSN, members)
+	st, members := startBenchStack(b, 100_000, seedEmailContacts, nil)
 	runtime.GC()
 
 	b.ResetTimer()

@@ -31,7 +31,7 @@ import (
 // measures raw JetStream publish plus acknowledged consume, the broker's
 // own ceiling that Muster's rate should be read against.
 func BenchmarkE2ESMS(b *testing.B) {
-	st, members := startBenchStack(b, nil)
+	st, members := smsBenchStack(b, nil)
 	b.ResetTimer()
 	var e2e, raw float64
 	for range b.N {
@@ -58,7 +58,7 @@ func BenchmarkE2ESMS(b *testing.B) {
 func BenchmarkE2ESMSTraced(b *testing.B) {
 	tp := tracing.NewSDK("muster", 1, sdktrace.WithBatcher(discard{}))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) }) // after the stack stops
-	st, members := startBenchStack(b, tp)
+	st, members := smsBenchStack(b, tp)
 	b.ResetTimer()
 	var e2e float64
 	for range b.N {
@@ -75,22 +75,26 @@ type discard struct{}
 func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discard) Shutdown(context.Context) error                             { return nil }
 
-// startBenchStack starts the platform for an end-to-end benchmark, traced
-// with tp when not nil, with its members seeded; it stops with b.
-func startBenchStack(b *testing.B, tp trace.TracerProvider) (*stack.Stack, int) {
+// startBenchStack starts the platform for an end-to-end benchmark with
+// its members seeded by seed (MUSTER_BENCH_MEMBERS of them, or members);
+// change, when given, adjusts the options first. It stops with b.
+func startBenchStack(b *testing.B, members int, seed func(*testing.B, string, int), change func(*stack.Options)) (*stack.Stack, int) {
 	b.Helper()
-	members := 10_000
 	if v, err := strconv.Atoi(os.Getenv("MUSTER_BENCH_MEMBERS")); err == nil && v > 0 {
 		members = v
 	}
 	contactsDSN := testkit.Database(b, contactsdb.FS)
-	st, err := stack.Start(context.Background(), stack.Options{
+	opts := stack.Options{
 		NATSPort: -1, NATSDir: b.TempDir(),
 		ContactsDB: contactsDSN, CampaignsDB: testkit.Database(b, campaignsdb.FS), DeliveryDB: testkit.Database(b, deliverydb.FS),
 		ContactsAddr: "127.0.0.1:0", CampaignsAddr: "127.0.0.1:0", DeliveryAddr: "127.0.0.1:0", SimulatorAddr: "127.0.0.1:0",
-		AutoCallbacks: true, Log: zap.NewNop(), RedisPrefix: redisPrefix(b), DeliveryOptions: delivery.Options{Clock: middayClock(b)},
-		Callers: svcauthtest.Trusted(), TracerProvider: tp,
-	})
+		Log: zap.NewNop(), RedisPrefix: redisPrefix(b), DeliveryOptions: delivery.Options{Clock: middayClock(b)},
+		Callers: svcauthtest.Trusted(),
+	}
+	if change != nil {
+		change(&opts)
+	}
+	st, err := stack.Start(context.Background(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -99,8 +103,16 @@ func startBenchStack(b *testing.B, tp trace.TracerProvider) (*stack.Stack, int) 
 			b.Error(err)
 		}
 	})
-	seedContacts(b, contactsDSN, members)
+	seed(b, contactsDSN, members)
 	return st, members
+}
+
+// smsBenchStack is the platform for the SMS benchmarks: 10,000 members by
+// default, the simulator reporting each text delivered, traced with tp
+// when not nil.
+func smsBenchStack(b *testing.B, tp trace.TracerProvider) (*stack.Stack, int) {
+	b.Helper()
+	return startBenchStack(b, 10_000, seedContacts, func(o *stack.Options) { o.AutoCallbacks, o.TracerProvider = true, tp })
 }
 
 // seedContacts bulk-loads members tagged "bench" straight into the
