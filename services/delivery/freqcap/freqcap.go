@@ -67,22 +67,77 @@ return {1, 0}
 // cap it returns false and the time a slot frees up. Urgent alerts are
 // counted but never held back.
 func (c *Counter) Reserve(ctx context.Context, address, messageID string, now time.Time, urgent bool, caps Caps) (bool, time.Time, error) {
-	if caps.PerDay <= 0 && caps.PerWeek <= 0 {
-		return true, time.Time{}, nil
+	res, err := c.ReserveMany(ctx, []Reservation{{Address: address, MessageID: messageID, Now: now, Urgent: urgent, Caps: caps}})
+	if err != nil {
+		return false, time.Time{}, err
 	}
+	return res[0].OK, res[0].Free, nil
+}
+
+// Reservation is one message to count against its member's caps, for
+// ReserveMany.
+type Reservation struct {
+	Address, MessageID string
+	Now                time.Time
+	Urgent             bool
+	Caps               Caps
+}
+
+// Reserved answers a Reservation: counted, or held until Free.
+type Reserved struct {
+	OK   bool
+	Free time.Time
+}
+
+// ReserveMany is Reserve for many messages in one round trip to Redis
+// (a pipeline of the same script, run in order): the send path's
+// workers reserve together instead of a round trip per text. Any Redis
+// failure is returned for them all; a message counted before the failure
+// is allowed again when it comes back (the script counts a message once).
+func (c *Counter) ReserveMany(ctx context.Context, rs []Reservation) ([]Reserved, error) {
+	out := make([]Reserved, len(rs))
+	cmds := make([]*redis.Cmd, len(rs))
+	pipe := c.rdb.Pipeline()
+	for i, r := range rs {
+		if r.Caps.PerDay <= 0 && r.Caps.PerWeek <= 0 {
+			out[i].OK = true
+			continue
+		}
+		cmds[i] = reserve.EvalSha(ctx, pipe, r.keys(c.prefix), r.args()...)
+	}
+	if pipe.Len() == 0 {
+		return out, nil
+	}
+	_, _ = pipe.Exec(ctx) // each command's own error is read below
+	for i, cmd := range cmds {
+		if cmd == nil {
+			continue
+		}
+		res, err := cmd.Int64Slice()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// A Redis that has not seen the script yet (new, restarted):
+			// Run loads it.
+			res, err = reserve.Run(ctx, c.rdb, rs[i].keys(c.prefix), rs[i].args()...).Int64Slice()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("frequency cap: %w", err)
+		}
+		out[i] = Reserved{OK: res[0] == 1}
+		if !out[i].OK {
+			out[i].Free = time.UnixMilli(res[1])
+		}
+	}
+	return out, nil
+}
+
+func (r Reservation) keys(prefix string) []string { return []string{prefix + "cap:" + r.Address} }
+
+func (r Reservation) args() []any {
 	force := "0"
-	if urgent {
+	if r.Urgent {
 		force = "1"
 	}
-	res, err := reserve.Run(ctx, c.rdb, []string{c.prefix + "cap:" + address},
-		now.UnixMilli(), messageID, caps.PerDay, caps.PerWeek, force).Int64Slice()
-	if err != nil {
-		return false, time.Time{}, fmt.Errorf("frequency cap: %w", err)
-	}
-	if res[0] == 1 {
-		return true, time.Time{}, nil
-	}
-	return false, time.UnixMilli(res[1]), nil
+	return []any{r.Now.UnixMilli(), r.MessageID, r.Caps.PerDay, r.Caps.PerWeek, force}
 }
 
 // Release uncounts a message that was not sent after all (it was

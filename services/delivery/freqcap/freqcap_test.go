@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/musterhq/muster/shared/testkit"
 )
 
@@ -73,5 +75,43 @@ func TestNoCapsNeverTouchesRedis(t *testing.T) {
 	ok, _, err := c.Reserve(context.Background(), "+1", "m", time.Now(), false, Caps{})
 	if !ok || err != nil {
 		t.Fatalf("uncapped Reserve = %v, %v", ok, err)
+	}
+}
+
+// Many reservations in one round trip are counted in order, as the same
+// calls one by one would be: the member's third text in the batch is the
+// one held, an uncapped one is allowed, and a Redis that has never seen
+// the script (a private, fresh one) loads it rather than failing.
+func TestReserveManyInOrder(t *testing.T) {
+	srv := testkit.PrivateRedis(t)
+	opts, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	c := New(rdb, "test:")
+	t0 := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
+	caps := Caps{PerDay: 2}
+	res, err := c.ReserveMany(context.Background(), []Reservation{
+		{Address: "+12125550101", MessageID: "m1", Now: t0, Caps: caps},
+		{Address: "+12125550101", MessageID: "m2", Now: t0.Add(time.Minute), Caps: caps},
+		{Address: "+12125550101", MessageID: "m3", Now: t0.Add(2 * time.Minute), Caps: caps},
+		{Address: "+12125550102", MessageID: "m1", Now: t0, Caps: caps},
+		{Address: "+12125550101", MessageID: "m4", Now: t0, Caps: Caps{}},
+		{Address: "+12125550101", MessageID: "m1", Now: t0.Add(3 * time.Minute), Caps: caps},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Reserved{{OK: true}, {OK: true}, {Free: t0.Add(24 * time.Hour)}, {OK: true}, {OK: true}, {OK: true}}
+	for i := range want {
+		if res[i].OK != want[i].OK || !res[i].Free.Equal(want[i].Free) {
+			t.Errorf("reservation %d = %+v, want %+v", i, res[i], want[i])
+		}
+	}
+	_ = rdb.Close()
+	if _, err := c.ReserveMany(context.Background(), []Reservation{{Address: "+1", MessageID: "m", Now: t0, Caps: caps}}); err == nil {
+		t.Fatal("a closed Redis gave a frequency-cap decision")
 	}
 }

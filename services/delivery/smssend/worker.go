@@ -59,10 +59,11 @@ type RateLimiter interface {
 }
 
 // CapCounter counts a member's texts against the organization's
-// frequency caps (Reserve) and against the member's own and their
-// state's limits (ReserveIn, in a bucket of freqcap's).
+// frequency caps (ReserveMany, for many texts at once) and against the
+// member's own and their state's limits (ReserveIn, in a bucket of
+// freqcap's).
 type CapCounter interface {
-	Reserve(ctx context.Context, address, messageID string, now time.Time, urgent bool, caps freqcap.Caps) (bool, time.Time, error)
+	ReserveMany(ctx context.Context, rs []freqcap.Reservation) ([]freqcap.Reserved, error)
 	Release(ctx context.Context, address, messageID string) error
 	ReserveIn(ctx context.Context, bucket, address, messageID string, now time.Time, caps freqcap.Caps) (bool, time.Time, error)
 	ReleaseIn(ctx context.Context, bucket, address, messageID string) error
@@ -114,15 +115,18 @@ type Worker struct {
 	// as claims and settles write them: a text adds no round trip of its
 	// own to the send path.
 	rhythms *batch.Batcher[string, store.Rhythm]
-	store   *store.Store
-	sms     provider.SMSSender
-	pub     Publisher
-	limiter RateLimiter
-	caps    CapCounter
-	metrics *metrics.Metrics
-	log     *zap.Logger
-	tracer  trace.Tracer // nil: untraced
-	traces  *batch.Batcher[store.Trace, struct{}]
+	// reserves counts many texts against the caps in one round trip to
+	// Redis, for the same reason.
+	reserves *batch.Batcher[freqcap.Reservation, freqcap.Reserved]
+	store    *store.Store
+	sms      provider.SMSSender
+	pub      Publisher
+	limiter  RateLimiter
+	caps     CapCounter
+	metrics  *metrics.Metrics
+	log      *zap.Logger
+	tracer   trace.Tracer // nil: untraced
+	traces   *batch.Batcher[store.Trace, struct{}]
 }
 
 // New builds a worker.
@@ -144,6 +148,7 @@ func New(cfg Config, st *store.Store, sender provider.SMSSender, pub Publisher, 
 	w.claims = batch.New(w.claimBatch, 200, 2*time.Millisecond)
 	w.settles = batch.New(w.settleBatch, 200, 2*time.Millisecond)
 	w.rhythms = batch.New(w.rhythmBatch, 200, 2*time.Millisecond)
+	w.reserves = batch.New(caps.ReserveMany, 200, 2*time.Millisecond)
 	return w
 }
 
@@ -152,6 +157,7 @@ func New(cfg Config, st *store.Store, sender provider.SMSSender, pub Publisher, 
 func (w *Worker) RunBatches(ctx context.Context) {
 	go w.claims.Run(ctx)
 	go w.rhythms.Run(ctx)
+	go w.reserves.Run(ctx)
 	if w.traces != nil {
 		go w.traces.Run(ctx)
 	}
@@ -339,12 +345,12 @@ func (w *Worker) admit(ctx context.Context, rc recipient) (decision, error) {
 		}
 		return decision{hold: true, until: o.At, reason: o.Reason}, nil
 	}
-	ok, free, err := w.caps.Reserve(ctx, rc.to, rc.key, now, rc.urgent, rules.Caps)
+	capped, err := w.reserves.Do(ctx, freqcap.Reservation{Address: rc.to, MessageID: rc.key, Now: now, Urgent: rc.urgent, Caps: rules.Caps})
 	if err != nil {
 		return decision{}, stream.Retry(err, time.Second)
 	}
-	if !ok {
-		return decision{hold: true, until: free, reason: rhythm.ReasonCap, late: rhythm.Late(free, rc.notAfter)}, nil
+	if !capped.OK {
+		return decision{hold: true, until: capped.Free, reason: rhythm.ReasonCap, late: rhythm.Late(capped.Free, rc.notAfter)}, nil
 	}
 	// The member's and the state's own counts: never bypassed.
 	var counts []count
