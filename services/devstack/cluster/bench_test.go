@@ -34,10 +34,12 @@ func sendAll(b *testing.B, bins cluster.Binaries, o cluster.Options, n int) (flo
 func sendOn(b *testing.B, p *cluster.Platform, n int) float64 {
 	b.Helper()
 	phones := p.Seed(n, "bench")
+	cpu := p.CPUSnapshot()
 	start := time.Now()
 	p.Launch("bench")
 	p.WaitSent(n, time.Hour)
 	rate := float64(n) / time.Since(start).Seconds()
+	b.Logf("CPU per text: %s", p.CPUSnapshot().Since(cpu, n))
 	if got := p.SimCount(); got != len(phones) {
 		b.Fatalf("the provider took %d texts for %d members", got, len(phones))
 	}
