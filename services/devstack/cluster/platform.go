@@ -314,10 +314,17 @@ func (p *Platform) simStats() simStats {
 // WaitEmailed waits until the provider has taken n emails.
 func (p *Platform) WaitEmailed(n int, within time.Duration) {
 	p.t.Helper()
+	p.waitTaken(n, "emails", p.SimEmailCount, within)
+}
+
+// waitTaken waits until count, the simulator's count of what (texts or
+// emails), reaches n.
+func (p *Platform) waitTaken(n int, what string, count func() int, within time.Duration) {
+	p.t.Helper()
 	deadline := time.Now().Add(within)
-	for p.SimEmailCount() < n {
+	for count() < n {
 		if time.Now().After(deadline) {
-			p.t.Fatalf("the provider took only %d of %d emails in %s", p.SimEmailCount(), n, within)
+			p.t.Fatalf("the provider took only %d of %d %s in %s", count(), n, what, within)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -343,13 +350,7 @@ func (p *Platform) EmailsAt(positions ...int) []sim.Email {
 // WaitSent waits until the provider has taken n texts.
 func (p *Platform) WaitSent(n int, within time.Duration) {
 	p.t.Helper()
-	deadline := time.Now().Add(within)
-	for p.SimCount() < n {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("the provider took only %d of %d texts in %s", p.SimCount(), n, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.waitTaken(n, "texts", p.SimCount, within)
 }
 
 // SetFaults replaces the simulator's Twilio fault rules.
