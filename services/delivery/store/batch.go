@@ -31,6 +31,7 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 	hashes := make([]string, 0, n)
 	langs := make([]string, 0, n)
 	ids, idText := newIDs(n)
+	hasher := s.erasure.Hasher()
 	// byKey is each key's row, made of its first request (at[row] in reqs):
 	// the only one the statement sees, so what it checked is what the
 	// caller sends.
@@ -54,7 +55,8 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 		steps, urgent, segs = append(steps, int32(r.Step)), append(urgent, r.Urgent), append(segs, int32(segmentsOf(i)))
 		states, notAfters = append(states, r.State), append(notAfters, notAfter(r.NotAfter))
 		defaults = append(defaults, r.DefaultWindow)
-		hashes = append(hashes, s.hashOf(string(r.Channel), r.To))
+		h, _ := hasher.Hash(r.Channel, r.To) // "", which no suppression has, without a key
+		hashes = append(hashes, h)
 	}
 	now := s.now()
 	rows, err := s.pool.Query(ctx, `
