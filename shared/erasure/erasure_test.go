@@ -1,6 +1,9 @@
 package erasure_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -66,5 +69,34 @@ func TestKeyIsRequiredOutsideDevelopmentMode(t *testing.T) {
 	}
 	if _, ok := (erasure.Key{}).Hash(events.ChannelSMS, "+12125550101"); ok {
 		t.Fatal("the zero key hashed")
+	}
+}
+
+// A hasher reused across a batch gives every address the hash a fresh
+// one gives, and that hash is still HMAC-SHA256 of the channel, a zero
+// byte and the address, as the suppression list and ledger already hold.
+func TestHasherReusedGivesTheStoredHashes(t *testing.T) {
+	k, err := erasure.NewKey("DELIVERY_ERASURE_KEY", realKey, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := k.Hasher()
+	for _, a := range []struct {
+		ch   events.Channel
+		addr string
+	}{{events.ChannelEmail, "ana@local1199.org"}, {events.ChannelSMS, "+12125550101"}, {events.ChannelEmail, "Bo@Local1199.org "}} {
+		got, ok := h.Hash(a.ch, a.addr)
+		norm := strings.TrimSpace(a.addr)
+		if a.ch == events.ChannelEmail {
+			norm = strings.ToLower(norm)
+		}
+		m := hmac.New(sha256.New, []byte(realKey))
+		m.Write([]byte(string(a.ch) + "\x00" + norm))
+		if want := erasure.Prefix + hex.EncodeToString(m.Sum(nil)); !ok || got != want {
+			t.Fatalf("hasher gave %q (%v) for %s %q, want %q", got, ok, a.ch, a.addr, want)
+		}
+	}
+	if got, ok := (erasure.Key{}).Hasher().Hash(events.ChannelSMS, "+12125550101"); ok || got != "" {
+		t.Fatalf("the zero key hashed: %q", got)
 	}
 }

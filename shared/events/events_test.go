@@ -150,11 +150,13 @@ func FuzzDecodeSendRequested(f *testing.F) {
 	f.Add([]byte(`{"idempotency_key":"k","campaign_id":"c","contact_id":"ct","occurred_at":"not a time"}`))
 	f.Add([]byte("{\"idempotency_key\":\"k\xff\",\"campaign_id\":\"c\",\"contact_id\":\"ct\"}"))
 	f.Add([]byte(`[]`))
+	// Keys match whatever their case, so this stamps a type: refused.
+	f.Add([]byte(`{"tYpe":"0","idempotenCY_keY":"0","CAmpAign_id":"0","ContACt_id":"0"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := DecodeSendRequested(data)
 		var want SendRequested
 		stdErr := json.Unmarshal(data, &want)
-		if (err == nil) != (stdErr == nil && want.Version <= VersionSendRequested && want.IdempotencyKey != "" && want.CampaignID != "" && want.ContactID != "") {
+		if (err == nil) != (stdErr == nil && Check(want) == nil && want.IdempotencyKey != "" && want.CampaignID != "" && want.ContactID != "") {
 			t.Fatalf("decoder disagrees with encoding/json on %q: fast %v, std %v", data, err, stdErr)
 		}
 		if err == nil && !reflect.DeepEqual(got, want) {

@@ -305,14 +305,18 @@ func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "handler failed")
 	}
+	if err == nil {
+		if err := m.Ack(); err != nil {
+			d.log.With(tracing.ID(ctx)).Warn("ack failed; message will be redelivered", zap.Error(err))
+		}
+		return
+	}
+	// Only a failure logs: a logger with fields costs a copy of its
+	// encoder, which every acknowledged message used to pay.
 	log := d.log.With(tracing.ID(ctx))
 	var retry *retryError
 	var perm *permanentError
 	switch {
-	case err == nil:
-		if err := m.Ack(); err != nil {
-			log.Warn("ack failed; message will be redelivered", zap.Error(err))
-		}
 	case errors.As(err, &retry):
 		// Logged once per message: a dependency outage would otherwise
 		// log every message on every retry.

@@ -362,7 +362,9 @@ func benchEmail(b *testing.B, name string, c events.Content) {
 	}
 	h.fill(b, n, events.ChannelEmail, personalized(c, ref))
 	b.ResetTimer()
-	cpuBefore := readCPU(provider.cmd.Process.Pid)
+	stopProfile := profileWindow(b)
+	db := dbName(h.cfg.DatabaseURL)
+	cpuBefore, pgOwnBefore := readCPU(provider.cmd.Process.Pid), postgresFor(db)
 	start := time.Now()
 	h.start(nil)
 	ctx := context.Background()
@@ -379,7 +381,10 @@ func benchEmail(b *testing.B, name string, c events.Content) {
 	}
 	rate := float64(n) / time.Since(start).Seconds()
 	self, pg, sim := readCPU(provider.cmd.Process.Pid).perMessage(cpuBefore, n)
+	pgOwn := float64((postgresFor(db) - pgOwnBefore).Microseconds()) / float64(n)
+	stopProfile()
 	b.StopTimer()
+	b.Logf("PostgreSQL CPU for this benchmark's database alone: %.1f us/msg", pgOwn)
 	b.ReportMetric(rate, "email/s")
 	fmt.Printf("BENCH %s_send_per_s %.0f msg/s\n", name, rate)
 	fmt.Printf("BENCH %s_cpu_delivery_us %.1f us/msg\n", name, self)

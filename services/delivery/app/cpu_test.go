@@ -1,10 +1,13 @@
 package app_test
 
 import (
+	neturl "net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -52,9 +55,64 @@ func procCPU(pid string) time.Duration {
 	return time.Duration(utime+stime) * time.Second / clockTicks
 }
 
+// postgresFor is the CPU time of the PostgreSQL processes that serve db
+// or no database at all (the WAL writer, checkpointer, bgwriter): on a
+// machine shared with other tests' databases, the part of PostgreSQL's
+// work this benchmark caused, near enough.
+func postgresFor(db string) time.Duration {
+	var d time.Duration
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range dirs {
+		comm, err := os.ReadFile(filepath.Join(dir, "comm"))
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue
+		}
+		// A backend's title is "postgres: <cluster>: <user> <database> <client> <state>".
+		title, err := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if err != nil {
+			continue
+		}
+		t := string(title)
+		if strings.Contains(t, " "+db+" ") || !strings.Contains(t, "127.0.0.1(") && !strings.Contains(t, "[local]") && !strings.Contains(t, " muster_") {
+			d += procCPU(filepath.Base(dir))
+		}
+	}
+	return d
+}
+
 // perMessage is the CPU each message cost in each part between two
 // readings, in microseconds.
 func (c cpuShare) perMessage(before cpuShare, n int) (self, postgres, simulator float64) {
 	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
 	return us(c.self - before.self), us(c.postgres - before.postgres), us(c.simulator - before.simulator)
+}
+
+// dbName is the database a PostgreSQL URL names.
+func dbName(url string) string {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+// profileWindow writes a CPU profile of the benchmark's timed window to
+// the file MUSTER_BENCH_CPUPROFILE names (go test -cpuprofile would
+// include filling the stream); the returned function stops it.
+func profileWindow(b *testing.B) func() {
+	path := os.Getenv("MUSTER_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

@@ -30,9 +30,13 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 	defaults := make([]string, 0, n)
 	hashes := make([]string, 0, n)
 	langs := make([]string, 0, n)
-	// byKey is each key's first request: the only one the statement sees,
-	// so what it checked is what the caller sends.
+	ids, idText := newIDs(n)
+	hasher := s.erasure.Hasher()
+	// byKey is each key's row, made of its first request (at[row] in reqs):
+	// the only one the statement sees, so what it checked is what the
+	// caller sends.
 	byKey := make(map[string]int, n)
+	at := make([]int, 0, n)
 	segmentsOf := func(i int) int {
 		if i < len(segments) {
 			return segments[i]
@@ -43,48 +47,54 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 		if _, dup := byKey[r.IdempotencyKey]; dup {
 			continue
 		}
-		byKey[r.IdempotencyKey] = i
+		byKey[r.IdempotencyKey] = len(at)
+		at = append(at, i)
 		keys, campaigns, contacts, channels = append(keys, r.IdempotencyKey), append(campaigns, r.CampaignID), append(contacts, r.ContactID), append(channels, string(r.Channel))
 		tos, bodies, corr, zones = append(tos, r.To), append(bodies, r.Body), append(corr, r.CorrelationID), append(zones, r.TimeZone)
 		langs = append(langs, r.Language)
 		steps, urgent, segs = append(steps, int32(r.Step)), append(urgent, r.Urgent), append(segs, int32(segmentsOf(i)))
 		states, notAfters = append(states, r.State), append(notAfters, notAfter(r.NotAfter))
 		defaults = append(defaults, r.DefaultWindow)
-		hashes = append(hashes, s.hashOf(string(r.Channel), r.To))
+		h, _ := hasher.Hash(r.Channel, r.To) // "", which no suppression has, without a key
+		hashes = append(hashes, h)
 	}
+	now := s.now()
 	rows, err := s.pool.Query(ctx, `
-		INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
+		INSERT INTO messages (id, idempotency_key, campaign_id, step, contact_id, channel, to_addr, body, status, status_rank,
 			reason, correlation_id, urgent, time_zone, segments, language, state, not_after, default_window, claimed_at, created_at, updated_at)
-		SELECT r.key, r.campaign, r.step, r.contact, r.channel, r.to_addr, r.body,
+		SELECT r.id, r.key, r.campaign, r.step, r.contact, r.channel, r.to_addr, r.body,
 			CASE WHEN sup.address IS NULL THEN $9 ELSE $10 END,
 			CASE WHEN sup.address IS NULL THEN $11::smallint ELSE $12::smallint END,
 			CASE WHEN sup.address IS NULL THEN '' ELSE 'suppressed: ' || sup.reason END,
 			r.corr, r.urgent, r.zone, r.segs, r.lang, r.state, r.not_after, r.default_window, CASE WHEN sup.address IS NULL THEN $16::timestamptz END, $16::timestamptz, $16::timestamptz
 		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-				$13::boolean[], $14::text[], $15::smallint[], $17::text[], $18::text[], $19::timestamptz[], $20::text[], $21::text[])
-			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs, lang, state, not_after, default_window, to_hash)
+				$13::boolean[], $14::text[], $15::smallint[], $17::text[], $18::text[], $19::timestamptz[], $20::text[], $21::text[], $22::uuid[])
+			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs, lang, state, not_after, default_window, to_hash, id)
 		-- the address, or an erased member's suppression on its keyed hash
 		LEFT JOIN LATERAL (SELECT x.address, x.reason FROM suppressions x
 			WHERE x.channel = r.channel AND x.address IN (r.to_addr, r.to_hash) LIMIT 1) sup ON true
 		ON CONFLICT (idempotency_key) DO NOTHING
-		RETURNING idempotency_key, id::text, status, reason, created_at`,
+		RETURNING idempotency_key, status, reason`,
 		keys, campaigns, steps, contacts, channels, tos, bodies, corr,
-		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs, s.now(), langs,
-		states, notAfters, defaults, hashes)
+		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs, now, langs,
+		states, notAfters, defaults, hashes, ids[:len(keys)])
 	if err != nil {
 		return nil, fmt.Errorf("recording messages: %w", err)
 	}
-	// A row created now holds its request as given: only what the
-	// statement decided is read back.
+	// A row created now holds its request as given, its id and times as
+	// sent: only what the statement decided is read back.
 	out := make(map[string]Message, len(keys))
 	for rows.Next() {
 		var key string
-		var m Message
-		if err := rows.Scan(&key, &m.ID, &m.Status, &m.Reason, &m.CreatedAt); err != nil {
+		// PostgreSQL keeps microseconds.
+		m := Message{CreatedAt: now.Truncate(time.Microsecond)}
+		if err := rows.Scan(&key, &m.Status, &m.Reason); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("reading recorded message: %w", err)
 		}
-		i := byKey[key]
+		k := byKey[key]
+		m.ID = idText[k]
+		i := at[k]
 		r := reqs[i]
 		m.IdempotencyKey, m.CampaignID, m.Step, m.ContactID, m.Channel, m.To, m.Body = key, r.CampaignID, r.Step, r.ContactID, string(r.Channel), r.To, r.Body
 		m.CorrelationID, m.TimeZone, m.Urgent, m.Segments, m.UpdatedAt = r.CorrelationID, r.TimeZone, r.Urgent, segmentsOf(i), m.CreatedAt
@@ -115,7 +125,9 @@ func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Messag
 				sent_at = CASE WHEN $4::smallint >= $9::smallint AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
 				updated_at = $8::timestamptz
 			WHERE m.id = ANY($1::text[]::uuid[]) AND m.status_rank < $4::smallint
-			RETURNING m.*),
+			-- what the event and the status log need, not whole rows
+			RETURNING m.id, m.idempotency_key, m.campaign_id, m.contact_id, m.channel, m.status, m.provider_id,
+				m.error_code, m.reason, m.correlation_id),
 		logged AS (
 			INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
 			SELECT id, $3::text, $7::text, $5::text, true, $8::timestamptz FROM upd)
