@@ -342,7 +342,7 @@ func checkContainer(ix *index, w workload, c corev1.Container, volumes map[strin
 		if c.LivenessProbe != nil && (c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/healthz") {
 			add("livenessProbe must be GET /healthz")
 		}
-		if c.ReadinessProbe != nil && (c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz") {
+		if c.ReadinessProbe != nil && (c.ReadinessProbe.HTTPGet == nil || !isReadyz(c.ReadinessProbe.HTTPGet.Path)) {
 			add("readinessProbe must be GET /readyz")
 		}
 	}
@@ -450,4 +450,11 @@ func checkPDB(ix *index, pdb *policyv1.PodDisruptionBudget) []string {
 		p = append(p, fmt.Sprintf("%s: selector %v matches no workload", name, pdb.Spec.Selector.MatchLabels))
 	}
 	return p
+}
+
+// isReadyz reports whether path is /readyz, with or without a query
+// (delivery's probe excludes its sending checks).
+func isReadyz(path string) bool {
+	p, _, _ := strings.Cut(path, "?")
+	return p == "/readyz"
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -141,6 +142,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // the answer says only ready or not, in a fixed body: which dependency
 // failed, and why, goes to the log. A failing check is logged once when it
 // starts failing and once when it recovers, not on every probe.
+//
+// /readyz?exclude=<check> (repeatable, as Kubernetes' own API server
+// reads it) leaves a check out of the answer, for a probe that must not
+// act on it: delivery is not ready while a provider refuses its
+// credentials, yet its load balancer must keep routing members' STOPs to
+// it. An excluded check still runs and is still logged.
 type readiness struct {
 	checks map[string]Check
 	log    *zap.Logger
@@ -162,11 +169,12 @@ var (
 func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	excluded := r.URL.Query()["exclude"]
 	ready := true
 	for name, check := range rd.checks {
 		err := check(ctx)
 		rd.note(name, err)
-		if err != nil {
+		if err != nil && !slices.Contains(excluded, name) {
 			ready = false
 		}
 	}

@@ -63,6 +63,14 @@ func TestServerEndpoints(t *testing.T) {
 			t.Errorf("readyz = %d %s while db down", code, body)
 		}
 	}
+	// A probe that excludes the failing check is answered ready; one that
+	// excludes another check is not.
+	if code, _ := get("/readyz?exclude=db"); code != 200 {
+		t.Errorf("readyz?exclude=db = %d while only db is down", code)
+	}
+	if code, _ := get("/readyz?exclude=cache"); code != 503 {
+		t.Errorf("readyz?exclude=cache = %d while db is down", code)
+	}
 	if failed := logs.FilterField(zap.String("check", "db")).FilterMessageSnippet("failed").All(); len(failed) != 1 ||
 		!strings.Contains(fmt.Sprint(failed[0].ContextMap()["error"]), "connection refused") {
 		t.Errorf("failure logged %d times, want once with its error: %+v", len(failed), failed)

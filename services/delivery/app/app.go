@@ -440,6 +440,13 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	r := chi.NewRouter()
 	checks := a.deps.Checks()
 	checks["redis"] = func(ctx context.Context) error { return a.redis.Ping(ctx).Err() }
+	// A channel whose provider refuses our credentials is not ready to
+	// send; the Kubernetes probe excludes these two checks so members'
+	// STOPs keep reaching delivery (deployments/k8s/delivery.yaml).
+	m := metrics.New(a.deps.Registry)
+	smsGate := pause.New("sms", twilio.Name, m, o.Clock, log.Named("pause"))
+	emailGate := pause.New("email", sendgrid.Name, m, o.Clock, log.Named("pause"))
+	checks["sms-sending"], checks["email-sending"] = smsGate.Check, emailGate.Check
 	var err error
 	if a.server, err = a.deps.NewServer(guard.Protect(r, PublicRoutes()), checks, web.MetricsGuard(guard.Metrics)); err != nil {
 		return err
@@ -540,7 +547,6 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err := a.startEmailReplies(r, cfg, st, src, o.Clock); err != nil {
 		return err
 	}
-	m := metrics.New(a.deps.Registry)
 	// The message counts come from the log's own moves, so they match it.
 	providers := map[string]string{string(events.ChannelSMS): twilio.Name, string(events.ChannelEmail): sendgrid.Name}
 	st.OnMove(func(mv store.Move) { m.Count(mv.Channel, providers[mv.Channel], mv.Status, mv.ErrorCode) })
@@ -548,7 +554,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		Provider: twilio.Name, From: cfg.TwilioFrom, ServiceID: cfg.MessagingServiceSID, AccountID: cfg.TwilioAccountSID,
 		Rules: src.Rules, MinOpen: cfg.MinOpen, MaxAge: cfg.MaxAge,
 		SenderRate: cfg.SenderRate, ServiceRate: cfg.ServiceRate, AccountRate: cfg.AccountRate, Clock: o.Clock,
-		States: states, Gate: pause.New("sms", twilio.Name, m, o.Clock, log.Named("pause")), TracerProvider: o.TracerProvider,
+		States: states, Gate: smsGate, TracerProvider: o.TracerProvider,
 	}, st, o.SMS, pub,
 		ratelimit.New(a.redis, cfg.RedisPrefix),
 		freqcap.New(a.redis, cfg.RedisPrefix),
@@ -581,7 +587,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	if err != nil {
 		return err
 	}
-	if err := a.startEmail(ctx, cfg, st, pub, links, pause.New("email", sendgrid.Name, m, o.Clock, log.Named("pause")),
+	if err := a.startEmail(ctx, cfg, st, pub, links, emailGate,
 		func() string { return src.Current().Settings.OrgName }); err != nil {
 		return err
 	}

@@ -21,6 +21,31 @@ func (h *harness) metricsText() string {
 	return string(body)
 }
 
+// readyz is the status code of delivery's /readyz at path (with its
+// query).
+func (h *harness) readyz(path string) int {
+	h.t.Helper()
+	resp, err := api().Get("http://" + h.addr + path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode
+}
+
+// notReadyToSend checks that delivery reports itself not ready while a
+// channel is paused, and ready to the probe that excludes sending (its
+// webhooks must keep coming).
+func (h *harness) notReadyToSend() {
+	h.t.Helper()
+	if code := h.readyz("/readyz"); code != 503 {
+		h.t.Errorf("/readyz = %d while a provider refuses our credentials, want 503", code)
+	}
+	if code := h.readyz("/readyz?exclude=sms-sending&exclude=email-sending"); code != 200 {
+		h.t.Errorf("/readyz excluding sending = %d, want 200: webhooks must keep reaching delivery", code)
+	}
+}
+
 func (h *harness) waitMetric(line string) {
 	h.t.Helper()
 	eventually(h.t, "metric "+line, func() bool { return strings.Contains(h.metricsText(), line) })
@@ -64,9 +89,14 @@ func TestCredentialRefusalPausesTextingAndLosesNothing(t *testing.T) {
 		t.Fatalf("twilio refused %d calls for %d texts: the pause did not hold", f, len(keys))
 	}
 
+	h.notReadyToSend()
+
 	h.sim.SetFaults(nil) // an operator fixed the account
 	h.accountFor(keys, phones)
 	h.waitMetric(`delivery_sending_paused{channel="sms"} 0`)
+	if code := h.readyz("/readyz"); code != 200 {
+		t.Errorf("/readyz = %d after the account was fixed", code)
+	}
 }
 
 // The same for email: SendGrid answering 403 (a key without the send
@@ -89,6 +119,7 @@ func TestCredentialRefusalPausesEmailAndLosesNothing(t *testing.T) {
 	}
 	// Texting is not paused by email's trouble.
 	h.waitMetric(`delivery_sending_paused{channel="sms"} 0`)
+	h.notReadyToSend()
 
 	h.sim.SetEmailFaults(nil)
 	for _, k := range keys {
@@ -104,4 +135,7 @@ func TestCredentialRefusalPausesEmailAndLosesNothing(t *testing.T) {
 		}
 	}
 	h.waitMetric(`delivery_sending_paused{channel="email"} 0`)
+	if code := h.readyz("/readyz"); code != 200 {
+		t.Errorf("/readyz = %d after the key was fixed", code)
+	}
 }

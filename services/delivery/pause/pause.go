@@ -9,7 +9,9 @@
 package pause
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -99,6 +101,16 @@ func (g *Gate) Paused() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.paused
+}
+
+// Check is the gate as a readiness check: it fails while the channel is
+// paused, so /readyz says delivery cannot send (see web's readiness for
+// the probe that must keep routing webhooks all the same).
+func (g *Gate) Check(context.Context) error {
+	if g.Paused() {
+		return fmt.Errorf("%s sending paused: %s refuses our credentials", g.channel, g.provider)
+	}
+	return nil
 }
 
 // Refused records a credential refusal and returns how long the refused

@@ -59,3 +59,26 @@ type RefusedRecipients struct {
 
 func (e *RefusedRecipients) Error() string { return e.Err.Error() }
 func (e *RefusedRecipients) Unwrap() error { return e.Err }
+
+// InboundEmail is an email someone sent to one of our reply addresses, as
+// a provider's inbound webhook heard it, decoded to UTF-8: the email
+// counterpart of Inbound. A provider package reads its own post format
+// into it (provider/sendgrid from Inbound Parse).
+type InboundEmail struct {
+	// ProviderID is the same for every post of one email (a provider
+	// retries a post whole), so a repeated post changes nothing.
+	ProviderID string
+	// From is the sender's address, lower-cased, without the display
+	// name.
+	From string
+	// Recipients are every address the mail was sent to, lower-cased, the
+	// one the provider actually received it at first.
+	Recipients []string
+	Subject    string
+	// Text is the plain-text body (the HTML body's text when the mail had
+	// no text part), the member's words and any original they quote.
+	Text string
+	// Automatic is true for mail a program sent, not a person: an
+	// out-of-office answer, a mailing list's robot.
+	Automatic bool
+}

@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/delivery/mailer"
-	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
+	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/services/delivery/review"
 	"github.com/musterhq/muster/services/delivery/store"
 	"github.com/musterhq/muster/shared/apperr"
@@ -20,14 +20,14 @@ import (
 	"github.com/musterhq/muster/shared/logging"
 )
 
-// Mailer sends one email; the SendGrid client is one. Nil when email is
-// not configured: then no confirmation goes out.
+// Mailer sends one email; the email provider's client is one. Nil when
+// email is not configured: then no confirmation goes out.
 type Mailer interface {
-	Send(ctx context.Context, b sendgrid.Batch) (string, error)
+	Send(ctx context.Context, b provider.EmailBatch) (string, error)
 }
 
-// EmailReplies hears members' replies to campaign emails, which SendGrid's
-// Inbound Parse posts: the same reading as a text (consent.Read), an
+// EmailReplies hears members' replies to campaign emails, which the email
+// provider's inbound webhook posts: the same reading as a text (consent.Read), an
 // opt-out suppressing the sender's address before the webhook answers,
 // and every other reply going to the organizers' inbox beside the texts.
 type EmailReplies struct {
@@ -40,8 +40,8 @@ type EmailReplies struct {
 	log    *zap.Logger
 }
 
-// NewEmailReplies builds the receiver. domain is the Inbound Parse host
-// of the reply addresses (mailer.ReplyAddress); mail sends opt-out
+// NewEmailReplies builds the receiver. domain is the inbound mail host of
+// the reply addresses (mailer.ReplyAddress); mail sends opt-out
 // confirmations (nil for none); org names the organization in them;
 // zone is the organization's time zone, for a possible opt-out's
 // business-day deadline; clock stamps claims and suppressions (nil is
@@ -56,14 +56,14 @@ func NewEmailReplies(st *store.Store, mail Mailer, domain string, org func() str
 // evidenceLimit bounds the reply text kept as a consent change's evidence.
 const evidenceLimit = 500
 
-// EmailReply acts on one reply. It is claimed first by the email's
-// Message-ID (else a digest of the post), so SendGrid posting it again
+// EmailReply acts on one reply. It is claimed first by its provider id,
+// the same for every post of the email, so the provider posting it again
 // changes nothing. The message it answers is found from the reply
 // address; the reply is the member's only when it comes from the address
 // that message went to. An opt-out from anyone else still takes the
 // sender's own address off (the reading that protects whoever wrote),
 // but is not put on the member's record.
-func (r *EmailReplies) EmailReply(ctx context.Context, e sendgrid.InboundEmail) error {
+func (r *EmailReplies) EmailReply(ctx context.Context, e provider.InboundEmail) error {
 	msgID, replyAddr := "", ""
 	for _, a := range e.Recipients {
 		if id := mailer.ReplyMessageID(a, r.domain); id != "" {
@@ -91,7 +91,7 @@ func (r *EmailReplies) EmailReply(ctx context.Context, e sendgrid.InboundEmail) 
 		// A fresh mail to the reply address, its word in the subject.
 		text = strings.TrimSpace(e.Subject)
 	}
-	rec := store.Inbound{ProviderID: e.Key(), Channel: string(events.ChannelEmail), From: e.From, To: replyAddr, Body: text}
+	rec := store.Inbound{ProviderID: e.ProviderID, Channel: string(events.ChannelEmail), From: e.From, To: replyAddr, Body: text}
 	claim, err := r.store.ClaimInbound(ctx, rec, r.now())
 	if err != nil {
 		return err
@@ -135,10 +135,10 @@ func (r *EmailReplies) EmailReply(ctx context.Context, e sendgrid.InboundEmail) 
 	if answered != nil && (!e.Automatic || keyword != "") {
 		announce = &events.InboundReceived{
 			Meta:       events.NewMeta(events.TypeInboundReceived, events.VersionInbound, claim.ID, r.now()),
-			ProviderID: e.Key(), Channel: events.ChannelEmail, From: e.From, To: replyAddr, Body: text,
+			ProviderID: e.ProviderID, Channel: events.ChannelEmail, From: e.From, To: replyAddr, Body: text,
 			Keyword: keyword, CampaignID: campaignID, ContactID: contactID,
 		}
-		announce.ID = "in." + e.Key()
+		announce.ID = "in." + e.ProviderID
 	}
 	if _, _, err := r.store.RecordInbound(ctx, rec, r.now(), announce); err != nil {
 		return err
@@ -152,7 +152,7 @@ func (r *EmailReplies) EmailReply(ctx context.Context, e sendgrid.InboundEmail) 
 // suppress takes the sender's address off email at once, as of when the
 // reply was first received, with the consent event for the ledger
 // written in the same transaction.
-func (r *EmailReplies) suppress(ctx context.Context, e sendgrid.InboundEmail, text string, rd consent.Reading, claim store.Claim) (bool, error) {
+func (r *EmailReplies) suppress(ctx context.Context, e provider.InboundEmail, text string, rd consent.Reading, claim store.Claim) (bool, error) {
 	evidence := fmt.Sprintf("%s (inbound %s)", truncate(text, evidenceLimit), claim.ID)
 	ch := consent.Change{
 		Channel: events.ChannelEmail, Address: e.From, Change: events.ConsentOptedOut, Source: events.SourceInboundEmailReply,
@@ -163,8 +163,8 @@ func (r *EmailReplies) suppress(ctx context.Context, e sendgrid.InboundEmail, te
 		Source: events.SourceInboundEmailReply, Evidence: evidence, At: claim.ReceivedAt,
 		Announce: ch.Event(r.now()),
 		// A second opt-out (after the unsubscribe link, say) is evidence
-		// for the ledger too; its key is this reply's, so a post SendGrid
-		// repeats is announced once.
+		// for the ledger too; its key is this reply's, so a post the
+		// provider repeats is announced once.
 		AnnounceRepeat: true,
 	})
 }
@@ -184,11 +184,11 @@ func (r *EmailReplies) confirm(ctx context.Context, addr, inboundID, lang string
 		return
 	}
 	subject, text := confirmation(r.org(), lang)
-	_, err = r.mail.Send(ctx, sendgrid.Batch{
+	_, err = r.mail.Send(ctx, provider.EmailBatch{
 		Subject: subject,
 		Text:    text,
 		// Ids only in custom_args, as for every email.
-		Recipients: []sendgrid.Recipient{{Email: addr, CustomArgs: []sendgrid.Field{{Name: "inbound_id", Value: inboundID}}}},
+		Recipients: []provider.EmailRecipient{{Email: addr, CustomArgs: []provider.Field{{Name: "inbound_id", Value: inboundID}}}},
 	})
 	if err != nil {
 		r.log.Warn("opt-out confirmation not sent", zap.String("inbound_id", inboundID), zap.Error(err))

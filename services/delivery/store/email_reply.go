@@ -21,7 +21,7 @@ func (s *Store) ClaimConfirmation(ctx context.Context, address, inboundID string
 }
 
 // ConfirmationSent records that the claimed confirmation went out, for
-// the record (an unsent claim means SendGrid refused it or the try died).
+// the record (an unsent claim means the provider refused it or the try died).
 func (s *Store) ConfirmationSent(ctx context.Context, address, inboundID string, at time.Time) error {
 	_, err := s.pool.Exec(ctx, `UPDATE email_reply_confirmations SET sent_at = $3
 		WHERE address = $1 AND inbound_id = $2`, address, inboundID, at)

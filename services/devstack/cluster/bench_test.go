@@ -112,3 +112,66 @@ func BenchmarkClusterGrowth(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkE2EEmailProcesses is BenchmarkE2EEmail (services/devstack/stack)
+// with every service a process of its own, so that each one's memory can
+// be told apart: 100,000 members (MUSTER_BENCH_MEMBERS) with first names
+// all different, the 12 KB alert personalized in subject and body, from
+// the launch call to the last email at the SendGrid simulator, through
+// contacts, campaigns, JetStream and delivery. The topology is the stack
+// benchmark's: one NATS server (in the test's process, as there in the
+// one process; with TLS, and like the stack's without an fsync for each
+// write), one process each of contacts, campaigns and delivery, the
+// simulator in its own. It prints the rate and the peak resident memory
+// of each process.
+func BenchmarkE2EEmailProcesses(b *testing.B) {
+	n := benchMembers("MUSTER_BENCH_MEMBERS", 100_000)
+	bins := cluster.Build(b)
+	alert := testkit.Alert()
+	// The services' own connection pools, as in the stack (the suite's
+	// small ones are for tests sharing a PostgreSQL).
+	pool := func(prefix string) []string { return []string{prefix + "DB_MAX_CONNS=16"} }
+	opts := cluster.Options{NATSNodes: 1, NATSNoFsync: true, CampaignsReplicas: 1, DeliveryReplicas: 1,
+		ContactsEnv: pool("CONTACTS_"), CampaignsEnv: pool("CAMPAIGNS_"), DeliveryEnv: pool("DELIVERY_")}
+	var rate float64
+	for range b.N {
+		p := cluster.Start(b, bins, opts)
+		p.SeedEmail(n, "bench")
+		start := time.Now()
+		p.LaunchDraft(alert.Draft("bench", "bench"))
+		p.WaitEmailed(n, 20*time.Minute)
+		rate = float64(n) / time.Since(start).Seconds()
+		if got := p.SimEmailCount(); got != n {
+			b.Fatalf("the provider took %d emails for %d members", got, n)
+		}
+		fmt.Printf("BENCH e2e_email_processes_per_s %.0f msg/s\n", rate)
+		// Memory first: asking the simulator for emails makes it
+		// write them out.
+		var peak []string
+		for _, s := range []struct {
+			service string
+			proc    *cluster.Process
+		}{{"contacts", p.Contacts}, {"campaigns", p.Campaigns[0]}, {"delivery", p.Delivery[0]}, {"simulator", p.Simulator}} {
+			rss, err := s.proc.PeakRSS()
+			if err != nil {
+				b.Fatal(err)
+			}
+			peak = append(peak, fmt.Sprintf("%s=%dMB", s.service, rss>>20))
+			fmt.Printf("BENCH e2e_email_%s_peak_rss_mb %d MB\n", s.service, rss>>20)
+		}
+		self, err := cluster.SelfPeakRSS()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%d members: %.0f emails/s; peak memory %s; NATS and the benchmark itself (one process) %dMB",
+			n, rate, strings.Join(peak, " "), self>>20)
+		// Spot-check that members got their own names.
+		for _, e := range p.EmailsAt(0, n/2, n-1) {
+			if err := alert.Check(e.To, e.Subject, e.Text, e.HTML); err != nil {
+				b.Fatal(err)
+			}
+		}
+		p.Stop()
+	}
+	b.ReportMetric(rate, "email/s")
+}

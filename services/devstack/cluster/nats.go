@@ -37,6 +37,9 @@ type NATS struct {
 	// clientTLS is what clients are served; routeTLS what nodes present
 	// to and require of each other.
 	clientTLS, routeTLS *tls.Config
+	// fsync makes each node write a message to disk before acknowledging
+	// it, as deployed.
+	fsync bool
 }
 
 type natsNode struct {
@@ -47,8 +50,15 @@ type natsNode struct {
 }
 
 // StartNATS starts a cluster of size nodes and waits until JetStream has a
-// meta leader.
+// meta leader. A size of one is a single server with no cluster at all,
+// as make run's.
 func StartNATS(t testing.TB, size int) *NATS {
+	t.Helper()
+	return startNATS(t, size, true)
+}
+
+// startNATS is StartNATS, with fsync on every write as deployed or not.
+func startNATS(t testing.TB, size int, fsync bool) *NATS {
 	t.Helper()
 	seeds, err := natsauth.NewSeeds()
 	if err != nil {
@@ -59,7 +69,7 @@ func StartNATS(t testing.TB, size int) *NATS {
 		t.Fatal(err)
 	}
 	ca := testkit.NewCA(t)
-	n := &NATS{t: t, seeds: seeds, keys: keys, ca: ca,
+	n := &NATS{t: t, seeds: seeds, keys: keys, ca: ca, fsync: fsync,
 		clientTLS: ca.ServerTLS(t, "127.0.0.1", "localhost"), routeTLS: ca.MutualTLS(t, "127.0.0.1", "localhost")}
 	t.Cleanup(n.StopAll)
 	// A free port can be taken by another test's server before a node
@@ -161,11 +171,13 @@ func (n *NATS) start(i int) error {
 		JetStreamMaxMemory: 256 << 20, JetStreamMaxStore: 8 << 30,
 		// As deployments/nats/cluster.conf: fsync before acknowledging,
 		// TLS for clients, mutual TLS between nodes.
-		SyncAlways: true,
+		SyncAlways: n.fsync,
 		TLS:        true, TLSConfig: n.clientTLS, TLSTimeout: 2,
-		Cluster: server.ClusterOpts{Name: "muster", Host: "127.0.0.1", Port: node.routePort,
-			TLSConfig: n.routeTLS, TLSTimeout: 2},
-		Routes: server.RoutesFromStr(strings.Join(routes, ",")),
+	}
+	if len(n.nodes) > 1 {
+		opts.Cluster = server.ClusterOpts{Name: "muster", Host: "127.0.0.1", Port: node.routePort,
+			TLSConfig: n.routeTLS, TLSTimeout: 2}
+		opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
 	}
 	if err := natsserver.Authorize(opts, n.keys); err != nil {
 		return err

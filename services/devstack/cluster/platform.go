@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,13 +13,23 @@ import (
 	campaignsdb "github.com/musterhq/muster/services/campaigns/migrations"
 	contactsdb "github.com/musterhq/muster/services/contacts/migrations"
 	deliverydb "github.com/musterhq/muster/services/delivery/migrations"
+	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
+	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
 )
 
 // Sender is the Twilio number every text goes out from.
 const Sender = "+15550001111"
+
+// Email wiring: the API key the simulator takes for mail/send, and the
+// domain of the reply addresses, which only the simulator posts to.
+const (
+	simSendGridKey = "SG.muster-cluster"
+	replyDomain    = "replies.muster.local"
+)
 
 // Options shape a platform. Zero values give the suite's default: three
 // NATS nodes, two replicas of campaigns and delivery, the machine's
@@ -30,14 +41,20 @@ type Options struct {
 	// PrivateRedis and PrivatePostgres run servers of the test's own, so
 	// it can stop and start them.
 	PrivateRedis, PrivatePostgres bool
-	// DeliveryEnv, CampaignsEnv and SimulatorEnv are extra KEY=value
-	// settings.
-	DeliveryEnv, CampaignsEnv, SimulatorEnv []string
+	// ContactsEnv, DeliveryEnv, CampaignsEnv and SimulatorEnv are extra
+	// KEY=value settings, over the platform's own.
+	ContactsEnv, DeliveryEnv, CampaignsEnv, SimulatorEnv []string
 	// Replicas of each stream; 0 means one per NATS node, up to three.
 	StreamReplicas int
+	// NATSNoFsync has NATS acknowledge a write before it reaches the
+	// disk, as the development stack's embedded server does; deployed
+	// nodes fsync every write first, and so do the suite's by default.
+	NATSNoFsync bool
 }
 
-// Platform is a running Muster: every service a process of its own.
+// Platform is a running Muster: every service a process of its own. It
+// sends texts through the simulator's Twilio and emails through its
+// SendGrid, and members' replies to either come back through it.
 type Platform struct {
 	t    testing.TB
 	NATS *NATS
@@ -62,7 +79,7 @@ type Platform struct {
 func Start(t testing.TB, bins Binaries, o Options) *Platform {
 	t.Helper()
 	o = o.withDefaults()
-	p := &Platform{t: t, NATS: StartNATS(t, o.NATSNodes)}
+	p := &Platform{t: t, NATS: startNATS(t, o.NATSNodes, !o.NATSNoFsync)}
 	adminURL := testkit.AdminURL()
 	if o.PrivatePostgres {
 		p.Postgres = testkit.PrivatePostgres(t)
@@ -107,18 +124,29 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 	// the first.
 	inbound := p.DeliveryURLs[len(p.DeliveryURLs)-1]
 
+	inboundSecret := secret.Generate()
+
 	simAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	p.SimURL = "http://" + simAddr
 	p.Simulator = newProcess(t, "simulator", bins.Path("simulator"), p.SimURL+"/healthz", append([]string{
-		"SIMULATOR_ADDR=" + simAddr, "SIMULATOR_INBOUND_URL=" + inbound + "/webhooks/twilio/inbound",
+		"SIMULATOR_ADDR=" + simAddr, "SIMULATOR_INBOUND_URL=" + inbound + twilio.InboundPath,
 		"SIMULATOR_AUTO_CALLBACKS=true", "SIMULATOR_AUTO_EMAIL_EVENTS=false", "SIMULATOR_CALLBACK_WORKERS=32",
+		"SIMULATOR_SENDGRID_KEY=" + simSendGridKey, "SIMULATOR_EVENT_WEBHOOK_URL=" + inbound + sendgrid.EventsPath,
+		"SIMULATOR_INBOUND_PARSE_URL=" + inbound + sendgrid.InboundPrefix + inboundSecret,
 	}, o.SimulatorEnv...))
 	p.Simulator.Start()
+	// Delivery verifies the simulator's signed email events with its key.
+	var eventKey struct {
+		PublicKey string `json:"public_key"`
+	}
+	if code, err := callQuiet("GET", p.SimURL+"/sim/sendgrid/public-key", nil, &eventKey); err != nil || code != 200 {
+		t.Fatalf("reading the simulator's event key: %d, %v", code, err)
+	}
 
 	contactsAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	p.ContactsURL = "http://" + contactsAddr
 	p.Contacts = newProcess(t, "contacts", bins.Path("contacts"), p.ContactsURL+"/healthz",
-		append(common("CONTACTS_", contactsAddr, p.ContactsDB), "CONTACTS_OUTBOX_POLL=200ms"))
+		append(append(common("CONTACTS_", contactsAddr, p.ContactsDB), "CONTACTS_OUTBOX_POLL=200ms"), o.ContactsEnv...))
 	p.Contacts.Start()
 
 	for i := range o.CampaignsReplicas {
@@ -142,6 +170,9 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 			"DELIVERY_REDIS_URL="+redisURL, "DELIVERY_REDIS_PREFIX="+prefix,
 			"DELIVERY_TWILIO_API_URL="+p.SimURL, "DELIVERY_TWILIO_ACCOUNT_SID="+sim.DefaultAccountSID,
 			"DELIVERY_TWILIO_AUTH_TOKEN="+sim.DefaultAuthToken, "DELIVERY_TWILIO_FROM="+Sender,
+			"DELIVERY_SENDGRID_API_URL="+p.SimURL, "DELIVERY_SENDGRID_API_KEY="+simSendGridKey,
+			"DELIVERY_SENDGRID_WEBHOOK_PUBLIC_KEY="+eventKey.PublicKey,
+			"DELIVERY_INBOUND_EMAIL_DOMAIN="+replyDomain, "DELIVERY_SENDGRID_INBOUND_SECRET="+inboundSecret,
 			// A killed replica's messages come back to the other in 5s.
 			"DELIVERY_ACK_WAIT=5s", "DELIVERY_TWILIO_TIMEOUT=3s",
 			// A send with no clear answer is looked up at the provider soon.
@@ -189,6 +220,22 @@ func Phone(i int) string { return fmt.Sprintf("+1212%07d", 2_000_000+i) }
 // their numbers in member order.
 func (p *Platform) Seed(n int, tag string) []string {
 	p.t.Helper()
+	return p.seed(n, tag, "phone", func(i int) (string, string) { return "Member" + strconv.Itoa(i), Phone(i) })
+}
+
+// SeedEmail is Seed for members with an email address
+// (testkit.MemberEmail) and a first name of their own
+// (testkit.FirstName), as the email benchmarks have them. It returns
+// their addresses in member order.
+func (p *Platform) SeedEmail(n int, tag string) []string {
+	p.t.Helper()
+	return p.seed(n, tag, "email", func(i int) (string, string) { return testkit.FirstName(i), testkit.MemberEmail(i) })
+}
+
+// seed loads n members, member i with the first name and the address (in
+// the column address) member gives, and returns the addresses.
+func (p *Platform) seed(n int, tag, address string, member func(i int) (firstName, addr string)) []string {
+	p.t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, p.ContactsDB)
 	if err != nil {
@@ -198,13 +245,14 @@ func (p *Platform) Seed(n int, tag string) []string {
 	zone := testkit.DaytimeZone()
 	// The binaries keep the real clock, so the seed is stamped with it.
 	now := time.Now()
-	phones := make([]string, n)
+	addrs := make([]string, n)
 	rows := make([][]any, n)
 	for i := range rows {
-		phones[i] = Phone(i)
-		rows[i] = []any{"Member" + strconv.Itoa(i), phones[i], []string{tag}, zone, now, now}
+		var name string
+		name, addrs[i] = member(i)
+		rows[i] = []any{name, addrs[i], []string{tag}, zone, now, now}
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", "phone", "tags", "time_zone", "created_at", "updated_at"},
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"first_name", address, "tags", "time_zone", "created_at", "updated_at"},
 		pgx.CopyFromRows(rows)); err != nil {
 		p.t.Fatalf("seeding %d members: %v", n, err)
 	}
@@ -212,20 +260,28 @@ func (p *Platform) Seed(n int, tag string) []string {
 	if _, err := conn.Exec(ctx, `ANALYZE contacts; ANALYZE consent`); err != nil {
 		p.t.Fatalf("analyzing contacts: %v", err)
 	}
-	return phones
+	return addrs
 }
 
 // Launch creates an SMS alert to everyone tagged tag on the first campaigns
 // replica and launches it, returning the campaign id.
 func (p *Platform) Launch(tag string) string {
 	p.t.Helper()
+	return p.LaunchDraft(map[string]any{
+		"name": "fault suite", "body": "Hi {{first_name}}, the vote is Thursday. Reply STOP to opt out.",
+		"audience": map[string]string{"tag": tag},
+	})
+}
+
+// LaunchDraft creates the campaign draft describes (the body of POST
+// /campaigns) on the first campaigns replica and launches it, returning
+// the campaign id.
+func (p *Platform) LaunchDraft(draft map[string]any) string {
+	p.t.Helper()
 	var c struct {
 		ID string `json:"id"`
 	}
-	if code, body := testkit.CallService(p.t, "campaigns", "POST", p.CampaignsURLs[0]+"/campaigns", map[string]any{
-		"name": "fault suite", "body": "Hi {{first_name}}, the vote is Thursday. Reply STOP to opt out.",
-		"audience": map[string]string{"tag": tag},
-	}, &c); code != 201 {
+	if code, body := testkit.CallService(p.t, "campaigns", "POST", p.CampaignsURLs[0]+"/campaigns", draft, &c); code != 201 {
 		p.t.Fatalf("create campaign = %d: %s", code, body)
 	}
 	if code, body := testkit.CallService(p.t, "campaigns", "POST", p.CampaignsURLs[0]+"/campaigns/"+c.ID+"/launch", nil, nil); code != 202 {
@@ -236,27 +292,65 @@ func (p *Platform) Launch(tag string) string {
 
 // SimCount is how many texts the simulator has accepted; -1 when it
 // cannot be asked.
-func (p *Platform) SimCount() int {
-	var st struct {
-		Count int `json:"count"`
+func (p *Platform) SimCount() int { return p.simStats().Count }
+
+// SimEmailCount is how many emails the simulator has accepted; -1 when it
+// cannot be asked.
+func (p *Platform) SimEmailCount() int { return p.simStats().Emails }
+
+type simStats struct {
+	Count  int `json:"count"`
+	Emails int `json:"emails"`
+}
+
+func (p *Platform) simStats() simStats {
+	var st simStats
+	if code, _ := callQuiet("GET", p.SimURL+"/sim/stats", nil, &st); code != 200 {
+		return simStats{Count: -1, Emails: -1}
 	}
-	code, _ := callQuiet("GET", p.SimURL+"/sim/stats", nil, &st)
-	if code != 200 {
-		return -1
+	return st
+}
+
+// WaitEmailed waits until the provider has taken n emails.
+func (p *Platform) WaitEmailed(n int, within time.Duration) {
+	p.t.Helper()
+	p.waitTaken(n, "emails", p.SimEmailCount, within)
+}
+
+// waitTaken waits until count, the simulator's count of what (texts or
+// emails), reaches n.
+func (p *Platform) waitTaken(n int, what string, count func() int, within time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(within)
+	for count() < n {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the provider took only %d of %d %s in %s", count(), n, what, within)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return st.Count
+}
+
+// EmailsAt is the emails the simulator took at the given positions, in
+// the order it took them: a few to look at out of many.
+func (p *Platform) EmailsAt(positions ...int) []sim.Email {
+	p.t.Helper()
+	at := make([]string, len(positions))
+	for i, n := range positions {
+		at[i] = strconv.Itoa(n)
+	}
+	var out struct {
+		Emails []sim.Email `json:"emails"`
+	}
+	if code, err := callQuiet("GET", p.SimURL+"/sim/emails?at="+strings.Join(at, ","), nil, &out); err != nil || code != 200 {
+		p.t.Fatalf("reading the simulator's emails: %d, %v", code, err)
+	}
+	return out.Emails
 }
 
 // WaitSent waits until the provider has taken n texts.
 func (p *Platform) WaitSent(n int, within time.Duration) {
 	p.t.Helper()
-	deadline := time.Now().Add(within)
-	for p.SimCount() < n {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("the provider took only %d of %d texts in %s", p.SimCount(), n, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.waitTaken(n, "texts", p.SimCount, within)
 }
 
 // SetFaults replaces the simulator's Twilio fault rules.

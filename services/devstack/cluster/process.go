@@ -132,18 +132,26 @@ func (p *Process) PeakRSS() (int64, error) {
 	if p.cmd == nil {
 		return 0, fmt.Errorf("%s is not running", p.Name)
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	return peakRSS(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid), p.Name)
+}
+
+// SelfPeakRSS is PeakRSS of the test's own process, where the NATS
+// servers run.
+func SelfPeakRSS() (int64, error) { return peakRSS("/proc/self/status", "the test process") }
+
+func peakRSS(statusFile, name string) (int64, error) {
+	data, err := os.ReadFile(statusFile)
 	if err != nil {
-		return 0, fmt.Errorf("reading %s's memory: %w", p.Name, err)
+		return 0, fmt.Errorf("reading %s's memory: %w", name, err)
 	}
 	for line := range strings.Lines(string(data)) {
 		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("parsing %s's VmHWM %q: %w", p.Name, rest, err)
+				return 0, fmt.Errorf("parsing %s's VmHWM %q: %w", name, rest, err)
 			}
 			return kb << 10, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM for %s", p.Name)
+	return 0, fmt.Errorf("no VmHWM for %s", name)
 }

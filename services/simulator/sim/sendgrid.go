@@ -489,10 +489,29 @@ func newMessageID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func (s *Server) handleEmails(w http.ResponseWriter, _ *http.Request) {
+// handleEmails lists the recorded emails; with ?at=0,5,9 only those at
+// the positions given (as EmailsAt), so a benchmark in another process
+// can check a few of a hundred thousand without all of them written out.
+func (s *Server) handleEmails(w http.ResponseWriter, r *http.Request) {
+	at := r.URL.Query().Get("at")
+	if at == "" {
+		writeJSON(w, http.StatusOK, struct {
+			Emails []Email `json:"emails"`
+		}{Emails: s.Emails()})
+		return
+	}
+	var positions []int
+	for _, f := range strings.Split(at, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || p < 0 {
+			writeJSON(w, http.StatusBadRequest, errorJSON{Error: fmt.Sprintf("at: %q is not a position", f)})
+			return
+		}
+		positions = append(positions, p)
+	}
 	writeJSON(w, http.StatusOK, struct {
 		Emails []Email `json:"emails"`
-	}{Emails: s.Emails()})
+	}{Emails: s.EmailsAt(positions...)})
 }
 
 func (s *Server) handleEmailsReset(w http.ResponseWriter, _ *http.Request) {

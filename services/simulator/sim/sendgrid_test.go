@@ -87,6 +87,13 @@ func TestSendGridMailSend(t *testing.T) {
 		out.Emails[2].To != "cy@example.com" {
 		t.Errorf("GET /sim/emails = %d %+v", code, out)
 	}
+	if code := doJSON(t, http.MethodGet, h.srv.URL+"/sim/emails?at=2,0", nil, &out); code != http.StatusOK || len(out.Emails) != 2 ||
+		out.Emails[0].To != "cy@example.com" || out.Emails[1].To != "ann@example.com" {
+		t.Errorf("GET /sim/emails?at=2,0 = %d %+v", code, out)
+	}
+	if code := doJSON(t, http.MethodGet, h.srv.URL+"/sim/emails?at=x", nil, nil); code != http.StatusBadRequest {
+		t.Errorf("GET /sim/emails?at=x = %d, want 400", code)
+	}
 	if code := doJSON(t, http.MethodDelete, h.srv.URL+"/sim/emails", nil, nil); code != http.StatusNoContent {
 		t.Errorf("DELETE status = %d", code)
 	}

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/text/encoding/htmlindex"
 
+	"github.com/musterhq/muster/services/delivery/provider"
 	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/web"
 )
@@ -51,8 +52,10 @@ const (
 	maxInboundParts = 1000
 )
 
-// InboundEmail is one email as Inbound Parse posts it, decoded to UTF-8.
-type InboundEmail struct {
+// InboundPost is one email as Inbound Parse posts it, decoded to UTF-8,
+// with what SendGrid adds (its SPF and DKIM results). Email is what the
+// rest of delivery reads of it.
+type InboundPost struct {
 	// From is the sender's address from the From header, lower-cased,
 	// without the display name; the envelope's sender when the header
 	// has none that parses.
@@ -84,7 +87,7 @@ type InboundEmail struct {
 // Key is the id that makes a retried post the same email: its
 // Message-ID, else its digest. SendGrid retries a post whole, so either
 // is stable across retries.
-func (e InboundEmail) Key() string {
+func (e InboundPost) Key() string {
 	if e.MessageID != "" {
 		sum := sha256.Sum256([]byte(strings.ToLower(e.MessageID)))
 		return "email:mid:" + hex.EncodeToString(sum[:16])
@@ -92,10 +95,16 @@ func (e InboundEmail) Key() string {
 	return "email:sum:" + e.Digest
 }
 
+// Email is the post in the provider-neutral form, keyed by Key.
+func (e InboundPost) Email() provider.InboundEmail {
+	return provider.InboundEmail{ProviderID: e.Key(), From: e.From, Recipients: e.Recipients, Subject: e.Subject,
+		Text: e.Text, Automatic: e.Automatic}
+}
+
 // InboundReceiver acts on a verified email. It returns once what must
 // happen before the webhook answers (an opt-out's suppression) has.
 type InboundReceiver interface {
-	EmailReply(ctx context.Context, e InboundEmail) error
+	EmailReply(ctx context.Context, e provider.InboundEmail) error
 }
 
 // InboundWebhook receives Inbound Parse posts.
@@ -124,7 +133,7 @@ func (h *InboundWebhook) inbound(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := ParseInbound(w, r)
 	if err == nil {
-		err = h.recv.EmailReply(r.Context(), e)
+		err = h.recv.EmailReply(r.Context(), e.Email())
 	}
 	if err != nil {
 		h.refuse(w, r, err, "inbound email refused")
@@ -169,10 +178,10 @@ var errTooLarge = errors.New("inbound post over the size limit")
 // MaxInboundText of text, and reads past attachments without keeping
 // them. A malformed post is an invalid error, an oversized one errTooLarge
 // or *http.MaxBytesError.
-func ParseInbound(w http.ResponseWriter, r *http.Request) (InboundEmail, error) {
+func ParseInbound(w http.ResponseWriter, r *http.Request) (InboundPost, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return InboundEmail{}, apperr.Invalid("Content-Type", "want multipart/form-data with a boundary")
+		return InboundPost{}, apperr.Invalid("Content-Type", "want multipart/form-data with a boundary")
 	}
 	mr := multipart.NewReader(http.MaxBytesReader(w, r.Body, maxInboundPost), params["boundary"])
 	fields := map[string]string{}
@@ -180,14 +189,14 @@ func ParseInbound(w http.ResponseWriter, r *http.Request) (InboundEmail, error) 
 	text, files := 0, 0
 	for n := 0; ; n++ {
 		if n >= maxInboundParts {
-			return InboundEmail{}, apperr.Invalid("body", "more than %d parts", maxInboundParts)
+			return InboundPost{}, apperr.Invalid("body", "more than %d parts", maxInboundParts)
 		}
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return InboundEmail{}, malformed(err)
+			return InboundPost{}, malformed(err)
 		}
 		name := part.FormName()
 		switch {
@@ -195,21 +204,21 @@ func ParseInbound(w http.ResponseWriter, r *http.Request) (InboundEmail, error) 
 			// An attachment: counted, never kept.
 			files++
 			if _, err := io.Copy(io.Discard, part); err != nil {
-				return InboundEmail{}, malformed(err)
+				return InboundPost{}, malformed(err)
 			}
 		case name == "email":
 			// Raw mode: the whole MIME message, read as a stream.
 			if raw, err = readRaw(part, MaxInboundText-text); err != nil {
-				return InboundEmail{}, err
+				return InboundPost{}, err
 			}
 			text += raw.size
 		default:
 			b, err := io.ReadAll(io.LimitReader(part, int64(MaxInboundText-text)+1))
 			if err != nil {
-				return InboundEmail{}, malformed(err)
+				return InboundPost{}, malformed(err)
 			}
 			if text += len(b); text > MaxInboundText {
-				return InboundEmail{}, errTooLarge
+				return InboundPost{}, errTooLarge
 			}
 			fields[name] = string(b)
 		}
@@ -238,22 +247,22 @@ type envelope struct {
 }
 
 // parsedEmail builds the email from the default (parsed) fields.
-func parsedEmail(f map[string]string, files int) (InboundEmail, error) {
+func parsedEmail(f map[string]string, files int) (InboundPost, error) {
 	var charsets map[string]string
 	if c := f["charsets"]; c != "" {
 		if err := json.Unmarshal([]byte(c), &charsets); err != nil {
-			return InboundEmail{}, apperr.Invalid("charsets", "not a JSON object")
+			return InboundPost{}, apperr.Invalid("charsets", "not a JSON object")
 		}
 	}
 	field := func(name string) string { return toUTF8(f[name], charsets[name]) }
-	e := InboundEmail{Subject: field("subject"), Text: field("text"), SPF: f["SPF"], DKIM: f["dkim"], Attachments: files}
+	e := InboundPost{Subject: field("subject"), Text: field("text"), SPF: f["SPF"], DKIM: f["dkim"], Attachments: files}
 	if e.Text == "" {
 		e.Text = htmlText(field("html"))
 	}
 	var env envelope
 	if s := f["envelope"]; s != "" {
 		if err := json.Unmarshal([]byte(s), &env); err != nil {
-			return InboundEmail{}, apperr.Invalid("envelope", "not the SMTP envelope's JSON")
+			return InboundPost{}, apperr.Invalid("envelope", "not the SMTP envelope's JSON")
 		}
 	}
 	hdr := headers(f["headers"])
@@ -268,12 +277,12 @@ func parsedEmail(f map[string]string, files int) (InboundEmail, error) {
 }
 
 // finish checks what every email needs and sets its digest.
-func (e InboundEmail) finish() (InboundEmail, error) {
+func (e InboundPost) finish() (InboundPost, error) {
 	if e.From == "" {
-		return InboundEmail{}, apperr.Invalid("from", "no sender address")
+		return InboundPost{}, apperr.Invalid("from", "no sender address")
 	}
 	if len(e.Recipients) == 0 {
-		return InboundEmail{}, apperr.Invalid("to", "no recipient address")
+		return InboundPost{}, apperr.Invalid("to", "no recipient address")
 	}
 	h := sha256.New()
 	for _, s := range append([]string{e.From, e.Subject, e.Text}, e.Recipients...) {
@@ -531,15 +540,15 @@ func bodyDisposition(body io.Reader) string {
 
 // email builds the email from raw mode's message and the post's other
 // fields (the envelope).
-func (m *rawEmail) email(f map[string]string, files int) (InboundEmail, error) {
-	e := InboundEmail{Subject: decodeWords(m.header.Get("Subject")), Text: m.text, SPF: f["SPF"], DKIM: f["dkim"], Attachments: files + m.files}
+func (m *rawEmail) email(f map[string]string, files int) (InboundPost, error) {
+	e := InboundPost{Subject: decodeWords(m.header.Get("Subject")), Text: m.text, SPF: f["SPF"], DKIM: f["dkim"], Attachments: files + m.files}
 	if e.Text == "" {
 		e.Text = htmlText(m.html)
 	}
 	var env envelope
 	if s := f["envelope"]; s != "" {
 		if err := json.Unmarshal([]byte(s), &env); err != nil {
-			return InboundEmail{}, apperr.Invalid("envelope", "not the SMTP envelope's JSON")
+			return InboundPost{}, apperr.Invalid("envelope", "not the SMTP envelope's JSON")
 		}
 	}
 	e.MessageID = messageID(m.header.Get("Message-Id"))
