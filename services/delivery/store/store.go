@@ -692,8 +692,9 @@ type Arrival struct {
 // ClaimArrival is ClaimInbound followed by IsSuppressed and
 // LatestOutbound for the sender, in one round trip: a member's STOP
 // waits for the database once instead of three times. The claim still
-// commits before anything acts on the message (the reads commit with it,
-// and changing nothing, they cannot make it fail).
+// commits before anything acts on the message; the reads run in its
+// transaction, so should one fail the message is not claimed either, as
+// if the webhook had not arrived, and the provider's retry claims it.
 func (s *Store) ClaimArrival(ctx context.Context, in Inbound, at time.Time) (Arrival, error) {
 	var a Arrival
 	b := &pgx.Batch{}
