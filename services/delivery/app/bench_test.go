@@ -205,7 +205,7 @@ func BenchmarkStopWebhook(b *testing.B) {
 // was answered, which must be none.
 func BenchmarkStopWebhookUnderLoad(b *testing.B) {
 	const rps, total = 200, 2000
-	n := benchCount(60_000)
+	n := benchCount(100_000) // the alert (#20); MUSTER_BENCH_MESSAGES overrides
 	h := newHarness(b, setup{config: func(c *app.Config) { c.DBMaxConns = 32 }})
 	if err := stream.EnsureStreams(context.Background(), h.js, stream.Topology{}); err != nil {
 		b.Fatal(err)

@@ -137,25 +137,22 @@ func (r *Receiver) announce(ctx context.Context, applied []store.Applied) {
 // later) is answered as the first time and changes nothing; a claim an
 // earlier try left unhandled is finished with that try's time, so what the
 // message does is judged by when delivery first received it.
+//
+// A STOP takes two round trips to the database and one commit after its
+// claim's: the claim with what is known of the sender, then the
+// suppression with the message's record (store.RecordOptOut).
 func (r *Receiver) Inbound(ctx context.Context, in provider.Inbound) (string, error) {
 	rec := store.Inbound{ProviderID: in.ProviderID, Channel: string(events.ChannelSMS), From: in.From, To: in.To, Body: in.Body}
-	claim, err := r.store.ClaimInbound(ctx, rec, r.now())
+	arrival, err := r.store.ClaimArrival(ctx, rec, r.now())
 	if err != nil {
 		return "", err
 	}
+	claim, suppressed, out := arrival.Claim, arrival.Suppressed, arrival.Latest
 	if claim.Handled {
 		return claim.Reply, nil
 	}
 	rules := r.rules()
 	rd := rules.Reader.Read(in.Body)
-	suppressed, err := r.store.IsSuppressed(ctx, string(events.ChannelSMS), in.From)
-	if err != nil {
-		return "", err
-	}
-	out, err := r.store.LatestOutbound(ctx, string(events.ChannelSMS), in.From)
-	if err != nil {
-		return "", err
-	}
 	rd = withProvider(rd, in, suppressed)
 	// The provider's own opt-out handling already answered this keyword:
 	// act on it, do not confirm a second time (a second reply to an
@@ -165,13 +162,7 @@ func (r *Receiver) Inbound(ctx context.Context, in provider.Inbound) (string, er
 	var reply string
 	switch rd.Meaning {
 	case consent.OptOut:
-		added, err := r.suppress(ctx, in, rd, claim.ReceivedAt)
-		if err != nil {
-			return "", err
-		}
-		if added && !providerAnswered {
-			reply = replies.OptOut
-		}
+		// Suppressed with the record, below.
 	case consent.OptIn, consent.Join:
 		lifted, err := r.resubscribe(ctx, in, rd, claim.ReceivedAt)
 		if err != nil {
@@ -205,17 +196,38 @@ func (r *Receiver) Inbound(ctx context.Context, in provider.Inbound) (string, er
 		due, warn := review.Deadline(claim.ReceivedAt, rules.Zone)
 		rec.Review = &store.ReviewDeadline{DueAt: due, WarnAt: warn}
 	}
-	done, recorded, err := r.store.RecordInbound(ctx, rec, r.now(), &events.InboundReceived{
+	announce := &events.InboundReceived{
 		Meta:       events.KeyedMeta("in."+in.ProviderID, events.TypeInboundReceived, in.ProviderID, r.now()),
 		ProviderID: in.ProviderID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
 		Keyword: string(rd.Meaning), CampaignID: out.CampaignID, ContactID: out.ContactID,
-	})
+	}
+	var (
+		done     store.Inbound
+		recorded bool
+	)
+	if rd.Meaning == consent.OptOut {
+		// The suppression and the record commit together; the reply
+		// confirms the STOP only when it added the number.
+		confirm := replies.OptOut
+		if providerAnswered {
+			confirm = ""
+		}
+		var added bool
+		done, added, recorded, err = r.store.RecordOptOut(ctx, rec, r.stopSuppression(in, rd, claim.ReceivedAt), r.now(), announce, confirm)
+		if err == nil && recorded {
+			reply = done.Reply
+			r.log.Info("number opted out", logging.Phone("from", in.From), zap.String("reason", rd.Reason), zap.Bool("new", added))
+		}
+	} else {
+		done, recorded, err = r.store.RecordInbound(ctx, rec, r.now(), announce)
+	}
 	if err != nil {
 		return "", err
 	}
 	if !recorded {
 		// A concurrent delivery of the same webhook finished first: answer
-		// as it did. What both did to the suppression list is idempotent.
+		// as it did. What both did to the suppression list (a STOP's
+		// committed with each one's record) is idempotent.
 		return done.Reply, nil
 	}
 	return reply, nil
@@ -256,15 +268,15 @@ func replyLanguage(textLang, memberLang string) string {
 	return consent.English
 }
 
-// suppress records a member's opt-out as of at, when delivery first
+// stopSuppression is a member's opt-out as of at, when delivery first
 // received it.
-func (r *Receiver) suppress(ctx context.Context, in provider.Inbound, rd consent.Reading, at time.Time) (bool, error) {
+func (r *Receiver) stopSuppression(in provider.Inbound, rd consent.Reading, at time.Time) store.Suppression {
 	reason := "member texted " + strings.ToUpper(strings.TrimSpace(in.Body))
 	if rd.Reason != "" && !strings.EqualFold(rd.Reason, strings.TrimSpace(in.Body)) {
 		reason = "member text: " + rd.Reason
 	}
 	evidence := fmt.Sprintf("%s (%s)", in.Body, in.ProviderID)
-	added, err := r.store.Suppress(ctx, store.Suppression{
+	return store.Suppression{
 		Channel: string(events.ChannelSMS), Address: in.From, Reason: reason, Source: events.SourceInboundSMS,
 		Evidence: evidence, At: at,
 		Announce: consent.Change{
@@ -272,12 +284,7 @@ func (r *Receiver) suppress(ctx context.Context, in provider.Inbound, rd consent
 			Evidence: in.Body, Reason: rd.Reason, At: at, Key: "stop." + in.ProviderID, Correlation: in.ProviderID,
 		}.Event(r.now()),
 		AnnounceRepeat: true,
-	})
-	if err != nil {
-		return false, err
 	}
-	r.log.Info("number opted out", logging.Phone("from", in.From), zap.String("reason", rd.Reason), zap.Bool("new", added))
-	return added, nil
 }
 
 // resubscribe lifts a member's opt-out on their own opt-in (START, or the
