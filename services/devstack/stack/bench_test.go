@@ -25,8 +25,9 @@ import (
 )
 
 // BenchmarkE2ESMS measures the skeleton end to end: from the launch call
-// to the last of N texts in the simulator's outbox (N = 10,000 unless
-// MUSTER_BENCH_MEMBERS says otherwise), with status callbacks flowing back
+// to the last of N texts in the simulator's outbox (N = 100,000, as for
+// e2e_email_per_s, unless MUSTER_BENCH_MEMBERS says otherwise), with
+// status callbacks flowing back
 // as they would from Twilio. Beside it, on the same NATS server, it
 // measures raw JetStream publish plus acknowledged consume, the broker's
 // own ceiling that Muster's rate should be read against.
@@ -112,7 +113,7 @@ func startBenchStack(b *testing.B, members int, seed func(*testing.B, string, in
 // when not nil.
 func smsBenchStack(b *testing.B, tp trace.TracerProvider) (*stack.Stack, int) {
 	b.Helper()
-	return startBenchStack(b, 10_000, seedContacts, func(o *stack.Options) { o.AutoCallbacks, o.TracerProvider = true, tp })
+	return startBenchStack(b, 100_000, seedContacts, func(o *stack.Options) { o.AutoCallbacks, o.TracerProvider = true, tp })
 }
 
 // seedContacts bulk-loads members tagged "bench" straight into the
