@@ -46,6 +46,15 @@ type options struct {
 	metricsGuard func(http.Handler) http.Handler
 	tracer       trace.TracerProvider
 	trusted      func(*http.Request) bool
+	excludable   []string
+}
+
+// Excludable names the readiness checks a probe may leave out with
+// /readyz?exclude=<check>. Any other name in exclude is ignored, so an
+// outsider who reaches the port cannot find out, by excluding one check
+// at a time, which dependency is down.
+func Excludable(checks ...string) Option {
+	return func(o *options) { o.excludable = append(o.excludable, checks...) }
 }
 
 // Tracing makes a span of each request with tp, named for its route
@@ -87,7 +96,7 @@ func NewServer(addr string, routes http.Handler, reg *prometheus.Registry, check
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	r.Get("/readyz", newReadiness(checks, log).ServeHTTP)
+	r.Get("/readyz", newReadiness(checks, o.excludable, log).ServeHTTP)
 	r.Handle("/metrics", o.metricsGuard(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	r.Mount("/", routes)
 	return &Server{
@@ -147,17 +156,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // reads it) leaves a check out of the answer, for a probe that must not
 // act on it: delivery is not ready while a provider refuses its
 // credentials, yet its load balancer must keep routing members' STOPs to
-// it. An excluded check still runs and is still logged.
+// it. Only checks the server was told are excludable can be left out
+// (see Excludable); an excluded check still runs and is still logged.
 type readiness struct {
-	checks map[string]Check
-	log    *zap.Logger
+	checks     map[string]Check
+	excludable []string
+	log        *zap.Logger
 
 	mu      sync.Mutex
 	failing map[string]bool
 }
 
-func newReadiness(checks map[string]Check, log *zap.Logger) *readiness {
-	return &readiness{checks: checks, log: log, failing: make(map[string]bool, len(checks))}
+func newReadiness(checks map[string]Check, excludable []string, log *zap.Logger) *readiness {
+	return &readiness{checks: checks, excludable: excludable, log: log, failing: make(map[string]bool, len(checks))}
 }
 
 // The two answers /readyz gives.
@@ -174,7 +185,7 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for name, check := range rd.checks {
 		err := check(ctx)
 		rd.note(name, err)
-		if err != nil && !slices.Contains(excluded, name) {
+		if err != nil && !(slices.Contains(excluded, name) && slices.Contains(rd.excludable, name)) {
 			ready = false
 		}
 	}

@@ -32,7 +32,8 @@ func TestServerEndpoints(t *testing.T) {
 	}}
 	core, logs := observer.New(zap.InfoLevel)
 	open := func(h http.Handler) http.Handler { return h }
-	srv, err := NewServer("127.0.0.1:0", routes, prometheus.NewRegistry(), checks, zap.New(core), MetricsGuard(open))
+	checks["sending"] = func(context.Context) error { return nil }
+	srv, err := NewServer("127.0.0.1:0", routes, prometheus.NewRegistry(), checks, zap.New(core), MetricsGuard(open), Excludable("db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +71,18 @@ func TestServerEndpoints(t *testing.T) {
 	}
 	if code, _ := get("/readyz?exclude=cache"); code != 503 {
 		t.Errorf("readyz?exclude=cache = %d while db is down", code)
+	}
+	// Only an excludable check can be left out.
+	srv2, err := NewServer("127.0.0.1:0", routes, prometheus.NewRegistry(), checks, zap.NewNop(), Excludable("sending"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv2.Serve() }()
+	t.Cleanup(func() { _ = srv2.Shutdown(context.Background()) })
+	if resp, err := http.Get(srv2.URL() + "/readyz?exclude=db"); err != nil || resp.StatusCode != 503 {
+		t.Errorf("readyz?exclude=db on a server where db is not excludable = %v, %v; want 503", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	if failed := logs.FilterField(zap.String("check", "db")).FilterMessageSnippet("failed").All(); len(failed) != 1 ||
 		!strings.Contains(fmt.Sprint(failed[0].ContextMap()["error"]), "connection refused") {

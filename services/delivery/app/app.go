@@ -448,7 +448,8 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	emailGate := pause.New("email", sendgrid.Name, m, o.Clock, log.Named("pause"))
 	checks["sms-sending"], checks["email-sending"] = smsGate.Check, emailGate.Check
 	var err error
-	if a.server, err = a.deps.NewServer(guard.Protect(r, PublicRoutes()), checks, web.MetricsGuard(guard.Metrics)); err != nil {
+	if a.server, err = a.deps.NewServer(guard.Protect(r, PublicRoutes()), checks, web.MetricsGuard(guard.Metrics),
+		web.Excludable("sms-sending", "email-sending")); err != nil {
 		return err
 	}
 	publicURL := cfg.PublicURL
