@@ -95,33 +95,40 @@ func (s *Store) ApplyRhythm(ctx context.Context, ev events.RhythmChanged) (appli
 
 // Rhythms returns the current rhythm of a contact's addresses (those that
 // ever changed it: a member who never did follows the organization) and
-// the history of their changes, oldest first.
-func (s *Store) Rhythms(ctx context.Context, c contact.Contact) ([]Rhythm, []RhythmEntry, error) {
+// the history of their changes, oldest first. Both are read from one
+// snapshot: read apart, a change committed between the two reads showed
+// in the history but not in the current rhythm.
+func (s *Store) Rhythms(ctx context.Context, c contact.Contact) (current []Rhythm, history []RhythmEntry, err error) {
 	phone, email := string(c.Phone), string(c.Email)
-	rows, err := s.pool.Query(ctx, `
-		SELECT channel, address, time_window, paused_until, less, language, channels, changed_at
-		FROM member_rhythm
-		WHERE (channel = 'sms' AND address = $1) OR (channel = 'email' AND address = $2)
-		ORDER BY channel DESC`, phone, email)
+	snapshot := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err = pgx.BeginTxFunc(ctx, s.pool, snapshot, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT channel, address, time_window, paused_until, less, language, channels, changed_at
+			FROM member_rhythm
+			WHERE (channel = 'sms' AND address = $1) OR (channel = 'email' AND address = $2)
+			ORDER BY channel DESC`, phone, email)
+		if err != nil {
+			return fmt.Errorf("reading rhythm: %w", err)
+		}
+		if current, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Rhythm]); err != nil {
+			return fmt.Errorf("reading rhythm: %w", err)
+		}
+		rows, err = tx.Query(ctx, `
+			SELECT event_id, channel, address, change, source, evidence, time_window, paused_until, less,
+				language, channels, occurred_at, recorded_at
+			FROM member_rhythm_history
+			WHERE (channel = 'sms' AND address = $1) OR (channel = 'email' AND address = $2)
+			ORDER BY occurred_at, id`, phone, email)
+		if err != nil {
+			return fmt.Errorf("reading rhythm history: %w", err)
+		}
+		if history, err = pgx.CollectRows(rows, pgx.RowToStructByPos[RhythmEntry]); err != nil {
+			return fmt.Errorf("reading rhythm history: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading rhythm: %w", err)
-	}
-	current, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Rhythm])
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading rhythm: %w", err)
-	}
-	rows, err = s.pool.Query(ctx, `
-		SELECT event_id, channel, address, change, source, evidence, time_window, paused_until, less,
-			language, channels, occurred_at, recorded_at
-		FROM member_rhythm_history
-		WHERE (channel = 'sms' AND address = $1) OR (channel = 'email' AND address = $2)
-		ORDER BY occurred_at, id`, phone, email)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading rhythm history: %w", err)
-	}
-	history, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RhythmEntry])
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading rhythm history: %w", err)
+		return nil, nil, err
 	}
 	return current, history, nil
 }
