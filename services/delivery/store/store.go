@@ -861,20 +861,9 @@ func (s *Store) recordedInbound(ctx context.Context, id string) (Inbound, error)
 	return prev, nil
 }
 
-// LatestOutbound finds the campaign and contact of the newest message sent
-// to an address, to link a reply to what it answers.
-func (s *Store) LatestOutbound(ctx context.Context, channel, to string) (Outbound, error) {
-	var o Outbound
-	err := s.pool.QueryRow(ctx, latestOutboundSQL, channel, to).Scan(&o.CampaignID, &o.ContactID, &o.Language)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Outbound{}, nil
-	}
-	if err != nil {
-		return Outbound{}, fmt.Errorf("finding latest outbound message: %w", err)
-	}
-	return o, nil
-}
-
+// latestOutboundSQL finds the campaign and contact of the newest message
+// sent to an address, to link a reply to what it answers (ClaimArrival
+// reads it with the claim).
 const latestOutboundSQL = `SELECT campaign_id, contact_id, language FROM messages
 	WHERE channel = $1 AND to_addr = $2 ORDER BY created_at DESC LIMIT 1`
 
