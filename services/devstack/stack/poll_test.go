@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -293,10 +294,19 @@ func TestPollByReply(t *testing.T) {
 	run(t, ctx, "reviewing the scale poll", chromedp.Click("#review", chromedp.ByQuery), chromedp.WaitVisible("#confirm-summary", chromedp.ByQuery))
 	waitText(t, ctx, "#confirm-summary", "20 people tagged caseload will get this poll by text")
 	run(t, ctx, "launching the scale poll", chromedp.Click("#launch", chromedp.ByQuery), chromedp.WaitVisible("#poll-counts", chromedp.ByQuery))
+	// The page reloads itself when the campaign's status moves on
+	// (sending, then sent), so the rows are read until a whole page shows.
+	want := []string{"1", "2", "3", "4", "5", "No answer yet"}
 	var rows []string
-	run(t, ctx, "reading the scale's rows", chromedp.Evaluate(`[...document.querySelectorAll("#poll-counts tbody th")].map(e => e.textContent.trim())`, &rows))
-	if want := []string{"1", "2", "3", "4", "5", "No answer yet"}; !reflect.DeepEqual(rows, want) {
-		t.Errorf("the scale's rows = %q, want %q", rows, want)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		run(t, ctx, "reading the scale's rows", chromedp.Evaluate(`[...document.querySelectorAll("#poll-counts tbody th")].map(e => e.textContent.trim())`, &rows))
+		if reflect.DeepEqual(rows, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the scale's rows = %q, want %q", rows, want)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if shots := os.Getenv("MUSTER_SCREENSHOTS"); shots != "" {
 		run(t, ctx, "opening the poll by worksite", chromedp.Navigate(base+"/campaigns/"+poll.ID+"?by=worksite"),
