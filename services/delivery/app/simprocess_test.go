@@ -82,20 +82,35 @@ func (s *simProcess) stop(tb testing.TB) {
 // EmailCount is how many emails the simulator has accepted, one per
 // recipient, from its stats (which do not copy the emails).
 func (s *simProcess) EmailCount(ctx context.Context) (int, error) {
+	st, err := s.stats(ctx)
+	return st.Emails, err
+}
+
+// TextCount is how many texts the simulator has accepted, from its stats
+// (which do not copy the outbox).
+func (s *simProcess) TextCount(ctx context.Context) (int, error) {
+	st, err := s.stats(ctx)
+	return st.Messages, err
+}
+
+type simStats struct {
+	Messages int `json:"messages"`
+	Emails   int `json:"emails"`
+}
+
+func (s *simProcess) stats(ctx context.Context) (simStats, error) {
+	var stats simStats
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/sim/stats", nil)
 	if err != nil {
-		return 0, err
+		return stats, err
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("reading simulator stats: %w", err)
+		return stats, fmt.Errorf("reading simulator stats: %w", err)
 	}
 	defer resp.Body.Close()
-	var stats struct {
-		Emails int `json:"emails"`
-	}
 	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
-		return 0, fmt.Errorf("decoding simulator stats: %w", err)
+		return stats, fmt.Errorf("decoding simulator stats: %w", err)
 	}
-	return stats.Emails, nil
+	return stats, nil
 }

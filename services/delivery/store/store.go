@@ -695,9 +695,19 @@ type Arrival struct {
 // commits before anything acts on the message; the reads run in its
 // transaction, so should one fail the message is not claimed either, as
 // if the webhook had not arrived, and the provider's retry claims it.
+//
+// The claim's commit does not wait for the disk (synchronous_commit off,
+// for this transaction only). Nothing is answered on the claim alone:
+// the message's record commits after it and does wait, and PostgreSQL
+// writes its log in order, so once the record is durable the claim is
+// too. A crash before that loses an unanswered claim, which is what a
+// claim without its record already meant (the provider's retry finds
+// the message unhandled and handles it). Under a large send the wait
+// for the disk was most of a STOP's first round trip (docs/performance.md).
 func (s *Store) ClaimArrival(ctx context.Context, in Inbound, at time.Time) (Arrival, error) {
 	var a Arrival
 	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
 	// The second half finds an earlier claim; a claim committed by a
 	// concurrent delivery of the webhook after this statement began is
 	// in neither half, and read again below.
@@ -712,6 +722,10 @@ func (s *Store) ClaimArrival(ctx context.Context, in Inbound, at time.Time) (Arr
 	b.Queue(suppressedSQL, in.Channel, in.From, s.hashOf(in.Channel, in.From))
 	b.Queue(latestOutboundSQL, in.Channel, in.From)
 	br := s.pool.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return Arrival{}, fmt.Errorf("claiming inbound message without waiting for the disk: %w", err)
+	}
 	claimed := true
 	err := br.QueryRow().Scan(&a.ID, &a.ReceivedAt, &a.Handled, &a.Reply)
 	if errors.Is(err, pgx.ErrNoRows) {

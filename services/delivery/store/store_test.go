@@ -65,3 +65,41 @@ func TestUnsettledFollowsTheServiceClock(t *testing.T) {
 		})
 	}
 }
+
+// A member's text is claimed without waiting for the disk, and only that
+// claim: the connection it used, next used to claim a text for sending,
+// waits again. Were the setting to outlive the claim's transaction, a
+// crash could lose a send's claim after the text went out, and the text
+// would go twice.
+func TestArrivalClaimLeavesCommitsDurable(t *testing.T) {
+	ctx := context.Background()
+	clock := testkit.NewClock(t)
+	pool, err := postgres.Open(ctx, testkit.Database(t, migrations.FS), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	st := store.New(pool, clock.Now)
+	setting := func() string {
+		var v string
+		if err := pool.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := setting(); v != "on" {
+		t.Fatalf("synchronous_commit before = %q, want on (the server's default)", v)
+	}
+	in := store.Inbound{ProviderID: "SM1", Channel: string(events.ChannelSMS), From: "+12125550100", To: "+15550001111", Body: "STOP"}
+	a, err := st.ClaimArrival(ctx, in, clock.Now())
+	if err != nil || a.ID == "" || a.Handled {
+		t.Fatalf("claim = %+v, %v", a, err)
+	}
+	if v := setting(); v != "on" {
+		t.Errorf("synchronous_commit after the claim = %q, want on: the claim's setting outlived its transaction", v)
+	}
+	again, err := st.ClaimArrival(ctx, in, clock.Now())
+	if err != nil || again.ID != a.ID {
+		t.Fatalf("second claim = %+v, %v; want the first's id %s", again, err, a.ID)
+	}
+}
