@@ -66,6 +66,12 @@ type Config struct {
 	// SendGridTimeout bounds one mail/send call (a batch of up to 1,000
 	// members); past it the batch's outcome is ambiguous.
 	SendGridTimeout time.Duration `env:"SENDGRID_TIMEOUT" envDefault:"10s"`
+	// Send false runs delivery without its send pipelines: it serves the
+	// webhooks (members' replies and STOPs, status callbacks, email
+	// events), the API and the consent streams, and sends nothing. A
+	// deployment of such replicas in front of the sending ones keeps a
+	// member's STOP from waiting behind a large send for CPU.
+	Send bool `env:"SEND" envDefault:"true"`
 	// Workers is how many texts are in progress at once; most of a text's
 	// time is spent waiting (PostgreSQL, Redis, Twilio), so many are
 	// needed. Twilio calls are further bounded by TwilioMaxConns.
@@ -562,10 +568,12 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 		m, log.Named("worker"))
 	a.deps.Go(w.RunBatches)
 	api.NewForecast(w, log.Named("api")).Routes(r)
-	a.deps.Go(func(ctx context.Context) { w.Sweep(ctx, cfg.SweepEvery) })
-	a.deps.Go(func(ctx context.Context) {
-		w.Reconcile(ctx, cfg.ReconcileLookupAfter, cfg.ReconcileAfter, cfg.ReconcileEvery)
-	})
+	if cfg.Send {
+		a.deps.Go(func(ctx context.Context) { w.Sweep(ctx, cfg.SweepEvery) })
+		a.deps.Go(func(ctx context.Context) {
+			w.Reconcile(ctx, cfg.ReconcileLookupAfter, cfg.ReconcileAfter, cfg.ReconcileEvery)
+		})
+	}
 	// Opt-outs made elsewhere (an organizer in contacts) reach the
 	// suppression list; one worker keeps each address's changes in order.
 	err = a.deps.Consume(ctx, stream.Consumer{
@@ -587,6 +595,10 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	}, api.DeadLetterHandler(st))
 	if err != nil {
 		return err
+	}
+	if !cfg.Send {
+		log.Info("sending is off (DELIVERY_SEND=false): serving webhooks, the API and consent only")
+		return nil
 	}
 	if err := a.startEmail(ctx, cfg, st, pub, links, emailGate,
 		func() string { return src.Current().Settings.OrgName }); err != nil {

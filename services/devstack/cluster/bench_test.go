@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -176,4 +177,59 @@ func BenchmarkE2EEmailProcesses(b *testing.B) {
 		p.Stop()
 	}
 	b.ReportMetric(rate, "email/s")
+}
+
+// BenchmarkClusterStopUnderLoad is members' STOPs at 200 a second while a
+// 100,000-member alert (MUSTER_BENCH_MEMBERS) sends at full speed, every
+// service a process of its own on one NATS node: first with the one
+// delivery replica both sending and taking the webhooks, then, on a fresh
+// platform in the same run, with the webhooks taken by a delivery replica
+// that sends nothing (DELIVERY_SEND=false) beside the one that sends. The
+// STOPs are posted from this process straight to the inbound webhook,
+// each from a member whose text is still queued when the storm begins. It
+// prints each arrangement's STOP latency, the texts sent during the
+// storm, and fails if a text was claimed after its member's STOP was
+// answered, or any member's text was lost or sent twice.
+func BenchmarkClusterStopUnderLoad(b *testing.B) {
+	const perSecond, stops = 200, 2000
+	n := benchMembers("MUSTER_BENCH_MEMBERS", 100_000)
+	bins := cluster.Build(b)
+	for range b.N {
+		for _, c := range []struct {
+			name     string
+			webhooks int
+		}{{"cluster_stop_under_load", 0}, {"cluster_stop_webhooks_apart", 1}} {
+			p := cluster.Start(b, bins, cluster.Options{NATSNodes: 1, NATSNoFsync: true, CampaignsReplicas: 1, DeliveryReplicas: 1, WebhookReplicas: c.webhooks})
+			phones := p.Seed(n, "bench")
+			members := make([]string, stops)
+			for k := range members {
+				members[k] = phones[n/4+k*(n*3/4)/stops]
+			}
+			r := p.Begin(phones, "bench")
+			r.StopsFromHere()
+			deadline := time.Now().Add(5 * time.Minute)
+			for p.SimCount() < n/50 {
+				if time.Now().After(deadline) {
+					b.Fatalf("%s: sending never began", c.name)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			before := p.SimCount()
+			r.StopStorm(context.Background(), perSecond, members)()
+			during := p.SimCount() - before
+			lat := r.StopLatencies()
+			rep := r.Settle(15 * time.Minute)
+			if len(lat) != stops {
+				b.Fatalf("%s: %d of %d STOPs answered", c.name, len(lat), stops)
+			}
+			fmt.Printf("BENCH %s_p99_ms %.1f ms\n", c.name, float64(lat[stops*99/100].Microseconds())/1000)
+			fmt.Printf("BENCH %s_p50_ms %.1f ms\n", c.name, float64(lat[stops/2].Microseconds())/1000)
+			fmt.Printf("BENCH %s_texts_sent_during %d msg\n", c.name, during)
+			fmt.Printf("BENCH %s_claimed_after_stop %d msg\n", c.name, rep.AfterOptOut)
+			if rep.AfterOptOut != 0 || rep.Lost != 0 || rep.Duplicated != 0 {
+				b.Fatalf("%s: %d claimed after their STOP, %d lost, %d sent twice: %v", c.name, rep.AfterOptOut, rep.Lost, rep.Duplicated, rep.Problems)
+			}
+			p.Stop()
+		}
+	}
 }

@@ -54,7 +54,7 @@ type CPUUse map[string]time.Duration
 // Two snapshots' Since is what a run cost.
 func (p *Platform) CPUSnapshot() CPUUse {
 	use := CPUUse{}
-	for _, proc := range append(append([]*Process{p.Contacts, p.Simulator}, p.Campaigns...), p.Delivery...) {
+	for _, proc := range p.processes() {
 		if d, err := proc.CPU(); err == nil {
 			use[proc.Name] = d
 		}

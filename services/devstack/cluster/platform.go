@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,6 +51,11 @@ type Options struct {
 	// disk, as the development stack's embedded server does; deployed
 	// nodes fsync every write first, and so do the suite's by default.
 	NATSNoFsync bool
+	// WebhookReplicas are delivery replicas that send nothing
+	// (DELIVERY_SEND=false) and take every webhook: members' replies,
+	// and the status callbacks of the sending replicas' texts, as when a
+	// deployment routes /webhooks to replicas of their own.
+	WebhookReplicas int
 }
 
 // Platform is a running Muster: every service a process of its own. It
@@ -68,9 +74,15 @@ type Platform struct {
 	Contacts  *Process
 	Campaigns []*Process
 	Delivery  []*Process
-	// CampaignsURLs and DeliveryURLs match Campaigns and Delivery.
-	CampaignsURLs, DeliveryURLs []string
-	ContactsURL                 string
+	// Webhooks are the delivery replicas that send nothing
+	// (Options.WebhookReplicas).
+	Webhooks []*Process
+	// CampaignsURLs, DeliveryURLs and WebhookURLs match Campaigns,
+	// Delivery and Webhooks.
+	CampaignsURLs, DeliveryURLs, WebhookURLs []string
+	ContactsURL                              string
+	// InboundURL is where members' texts reach delivery.
+	InboundURL string
 }
 
 // Start builds nothing: bins come from Build. It creates the databases,
@@ -121,15 +133,30 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 		p.DeliveryURLs = append(p.DeliveryURLs, "http://"+deliveryAddrs[i])
 	}
 	// Members' replies reach the last delivery replica; the suite kills
-	// the first.
+	// the first. With replicas that only take webhooks, they take them
+	// all, status callbacks too.
+	webhookAddrs := make([]string, o.WebhookReplicas)
+	for i := range webhookAddrs {
+		webhookAddrs[i] = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+		p.WebhookURLs = append(p.WebhookURLs, "http://"+webhookAddrs[i])
+	}
 	inbound := p.DeliveryURLs[len(p.DeliveryURLs)-1]
+	publicURLs := p.DeliveryURLs
+	if len(p.WebhookURLs) > 0 {
+		inbound = p.WebhookURLs[len(p.WebhookURLs)-1]
+		publicURLs = make([]string, len(p.DeliveryURLs))
+		for i := range publicURLs {
+			publicURLs[i] = p.WebhookURLs[i%len(p.WebhookURLs)]
+		}
+	}
+	p.InboundURL = inbound + twilio.InboundPath
 
 	inboundSecret := secret.Generate()
 
 	simAddr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	p.SimURL = "http://" + simAddr
 	p.Simulator = newProcess(t, "simulator", bins.Path("simulator"), p.SimURL+"/healthz", append([]string{
-		"SIMULATOR_ADDR=" + simAddr, "SIMULATOR_INBOUND_URL=" + inbound + twilio.InboundPath,
+		"SIMULATOR_ADDR=" + simAddr, "SIMULATOR_INBOUND_URL=" + p.InboundURL,
 		"SIMULATOR_AUTO_CALLBACKS=true", "SIMULATOR_AUTO_EMAIL_EVENTS=false", "SIMULATOR_CALLBACK_WORKERS=32",
 		"SIMULATOR_SENDGRID_KEY=" + simSendGridKey, "SIMULATOR_EVENT_WEBHOOK_URL=" + inbound + sendgrid.EventsPath,
 		"SIMULATOR_INBOUND_PARSE_URL=" + inbound + sendgrid.InboundPrefix + inboundSecret,
@@ -164,9 +191,9 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 		c.Start()
 	}
 
-	for i, addr := range deliveryAddrs {
-		env := append(common("DELIVERY_", addr, p.DeliveryDB),
-			"DELIVERY_PUBLIC_URL="+p.DeliveryURLs[i],
+	deliveryEnv := func(addr, publicURL string) []string {
+		return append(common("DELIVERY_", addr, p.DeliveryDB),
+			"DELIVERY_PUBLIC_URL="+publicURL,
 			"DELIVERY_REDIS_URL="+redisURL, "DELIVERY_REDIS_PREFIX="+prefix,
 			"DELIVERY_TWILIO_API_URL="+p.SimURL, "DELIVERY_TWILIO_ACCOUNT_SID="+sim.DefaultAccountSID,
 			"DELIVERY_TWILIO_AUTH_TOKEN="+sim.DefaultAuthToken, "DELIVERY_TWILIO_FROM="+Sender,
@@ -178,10 +205,17 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 			// A send with no clear answer is looked up at the provider soon.
 			"DELIVERY_RECONCILE_LOOKUP_AFTER=5s", "DELIVERY_RECONCILE_EVERY=1s",
 			"DELIVERY_TIME_ZONE="+testkit.DaytimeZone())
-		p.Delivery = append(p.Delivery, newProcess(t, fmt.Sprintf("delivery-%d", i+1), bins.Path("delivery"),
-			p.DeliveryURLs[i]+"/healthz", append(env, o.DeliveryEnv...)))
 	}
-	for _, d := range p.Delivery {
+	for i, addr := range webhookAddrs {
+		env := append(deliveryEnv(addr, p.WebhookURLs[i]), "DELIVERY_SEND=false")
+		p.Webhooks = append(p.Webhooks, newProcess(t, fmt.Sprintf("delivery-webhooks-%d", i+1), bins.Path("delivery"),
+			p.WebhookURLs[i]+"/healthz", append(env, o.DeliveryEnv...)))
+	}
+	for i, addr := range deliveryAddrs {
+		p.Delivery = append(p.Delivery, newProcess(t, fmt.Sprintf("delivery-%d", i+1), bins.Path("delivery"),
+			p.DeliveryURLs[i]+"/healthz", append(deliveryEnv(addr, publicURLs[i]), o.DeliveryEnv...)))
+	}
+	for _, d := range slices.Concat(p.Webhooks, p.Delivery) {
 		d.Start()
 	}
 	return p
@@ -190,10 +224,15 @@ func Start(t testing.TB, bins Binaries, o Options) *Platform {
 // Stop kills every process and shuts the NATS cluster down, so another
 // platform can run after it.
 func (p *Platform) Stop() {
-	for _, proc := range append(append([]*Process{p.Contacts, p.Simulator}, p.Campaigns...), p.Delivery...) {
+	for _, proc := range p.processes() {
 		proc.Kill()
 	}
 	p.NATS.StopAll()
+}
+
+// processes are the platform's processes but NATS's.
+func (p *Platform) processes() []*Process {
+	return slices.Concat([]*Process{p.Contacts, p.Simulator}, p.Campaigns, p.Delivery, p.Webhooks)
 }
 
 func (o Options) withDefaults() Options {

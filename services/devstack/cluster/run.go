@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 
 	"github.com/musterhq/muster/services/simulator/sim"
 	"github.com/musterhq/muster/shared/events"
@@ -29,9 +31,14 @@ type Run struct {
 	Phones     []string
 	Started    time.Time
 
+	// direct posts members' STOPs from this process (StopsFromHere);
+	// nil, through the simulator's process.
+	direct *sim.Server
+
 	mu              sync.Mutex
 	samples         []sample
 	stops           map[string]time.Time
+	latencies       []time.Duration
 	fault, repaired time.Time
 	done            chan struct{}
 	sampled         sync.WaitGroup
@@ -117,12 +124,33 @@ func (r *Run) StopStorm(ctx context.Context, perSecond int, phones []string) (wa
 	return wg.Wait
 }
 
+// StopsFromHere has the storm's STOPs posted from this process, signed
+// as Twilio signs them, straight to the platform's inbound webhook: what
+// they wait for is then delivery, not the busy simulator's process, and
+// StopLatencies reports it.
+func (r *Run) StopsFromHere() {
+	r.direct = sim.New(sim.Config{InboundURL: r.p.InboundURL}, zap.NewNop())
+	r.t.Cleanup(r.direct.Close)
+}
+
+// StopLatencies are the answered STOPs' times from the request to the
+// answer (the last try's, when one was tried again), shortest first.
+func (r *Run) StopLatencies() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := slices.Clone(r.latencies)
+	slices.Sort(out)
+	return out
+}
+
 func (r *Run) textStop(ctx context.Context, phone string) {
 	for {
-		at, err := r.p.TextStop(phone)
+		start := time.Now()
+		at, err := r.sendStop(ctx, phone)
 		if err == nil {
 			r.mu.Lock()
 			r.stops[phone] = at
+			r.latencies = append(r.latencies, at.Sub(start))
 			r.mu.Unlock()
 			return
 		}
@@ -132,6 +160,21 @@ func (r *Run) textStop(ctx context.Context, phone string) {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// sendStop posts phone's STOP and says when it was answered.
+func (r *Run) sendStop(ctx context.Context, phone string) (time.Time, error) {
+	if r.direct == nil {
+		return r.p.TextStop(phone)
+	}
+	res, err := r.direct.SendReply(ctx, sim.Reply{From: phone, To: Sender, Body: "STOP"})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return time.Time{}, fmt.Errorf("STOP from %s: webhook %d", phone, res.StatusCode)
+	}
+	return time.Now(), nil
 }
 
 // Settle waits until the campaign has no message left to send or to
