@@ -68,9 +68,10 @@ type Config struct {
 	SendGridTimeout time.Duration `env:"SENDGRID_TIMEOUT" envDefault:"10s"`
 	// Send false runs delivery without its send pipelines: it serves the
 	// webhooks (members' replies and STOPs, status callbacks, email
-	// events), the API and the consent streams, and sends nothing. A
-	// deployment of such replicas in front of the sending ones keeps a
-	// member's STOP from waiting behind a large send for CPU.
+	// events), the API and the consent streams, and sends nothing: a
+	// deployment of such replicas on CPU of their own keeps a large send
+	// from taking the CPU members' STOPs need (on one shared machine it
+	// does not help; docs/performance.md, session 9).
 	Send bool `env:"SEND" envDefault:"true"`
 	// Workers is how many texts are in progress at once; most of a text's
 	// time is spent waiting (PostgreSQL, Redis, Twilio), so many are
