@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/musterhq/muster/services/delivery/status"
+	"github.com/musterhq/muster/shared/postgres"
 )
 
 // ApplyReports applies many providers' status reports (status callbacks,
@@ -15,6 +16,8 @@ import (
 // in request order, with the fields a status event reports and the
 // recipient: Moved is whether that report moved its message, and a report
 // for a message that does not exist comes back with an empty Message.
+// Each batch is planned for itself (postgres.Replan): a plan kept from
+// when the log was small would read the whole log for every batch.
 func (s *Store) ApplyReports(ctx context.Context, outs []Outcome) ([]Applied, error) {
 	n := len(outs)
 	ids, pids, sts, codes, reasons, pst := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -45,7 +48,7 @@ func (s *Store) ApplyReports(ctx context.Context, outs []Outcome) ([]Applied, er
 			SELECT u.id, u.status, u.provider_status, u.error_code, upd.moved AND upd.won = u.ord, $8::timestamptz
 			FROM u JOIN upd ON upd.id = u.id)
 		SELECT `+statusColumns+`, to_addr, moved, won FROM upd`,
-		ids, pids, sts, ranks, codes, reasons, pst, s.now(), status.Accepted.Rank())
+		postgres.Replan, ids, pids, sts, ranks, codes, reasons, pst, s.now(), status.Accepted.Rank())
 	if err != nil {
 		return nil, fmt.Errorf("applying %d reports: %w", n, err)
 	}

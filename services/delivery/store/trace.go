@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/musterhq/muster/shared/postgres"
 )
 
 // Trace pairs a message with the traceparent of the span sending it.
@@ -22,7 +24,7 @@ func (s *Store) RememberTraces(ctx context.Context, traces []Trace) error {
 		ids[i], tps[i] = t.MessageID, t.Traceparent
 	}
 	if _, err := s.pool.Exec(ctx, `UPDATE messages m SET trace_parent = v.tp
-		FROM unnest($1::text[]::uuid[], $2::text[]) AS v(id, tp) WHERE m.id = v.id`, ids, tps); err != nil {
+		FROM unnest($1::text[]::uuid[], $2::text[]) AS v(id, tp) WHERE m.id = v.id`, postgres.Replan, ids, tps); err != nil {
 		return fmt.Errorf("remembering %d messages' traces: %w", len(traces), err)
 	}
 	return nil
