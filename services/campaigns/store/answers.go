@@ -312,7 +312,7 @@ func (s *Store) withReplies(ctx context.Context, items []InboxItem) ([]InboxItem
 		ids[i], at[it.ID] = it.ID, i
 	}
 	rows, err := s.pool.Query(ctx, `SELECT inbox_id::text, id::text, body, idempotency_key, created_at FROM inbox_replies
-		WHERE inbox_id::text = ANY($1) ORDER BY created_at`, ids)
+		WHERE inbox_id = ANY($1::uuid[]) ORDER BY created_at`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("reading inbox replies: %w", err)
 	}

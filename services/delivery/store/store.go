@@ -366,9 +366,14 @@ func (s *Store) MessageIDByProvider(ctx context.Context, providerID string) (str
 	return id, nil
 }
 
-// Get reads one message.
+// Get reads one message. An id that is no UUID (one typed into a URL) is
+// not found; the id is compared as a uuid, so the primary key finds it
+// (compared as text, every read scanned the whole log).
 func (s *Store) Get(ctx context.Context, id string) (Message, error) {
-	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id::text = $1`, id))
+	if !events.IsUUID(id) {
+		return Message{}, apperr.NotFound("no message %s", id)
+	}
+	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1::uuid`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Message{}, apperr.NotFound("no message %s", id)
 	}

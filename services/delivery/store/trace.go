@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/postgres"
 )
 
@@ -35,10 +36,14 @@ func (s *Store) RememberTraces(ctx context.Context, traces []Trace) error {
 func (s *Store) Trace(ctx context.Context, id, providerID string) (string, error) {
 	var tp *string
 	var err error
-	if id != "" {
-		err = s.pool.QueryRow(ctx, `SELECT trace_parent FROM messages WHERE id::text = $1`, id).Scan(&tp)
-	} else {
-		err = s.pool.QueryRow(ctx, `SELECT trace_parent FROM messages WHERE provider_id = $1`, providerID).Scan(&tp)
+	switch {
+	case id != "" && !events.IsUUID(id):
+		return "", nil
+	case id != "":
+		err = s.pool.QueryRow(ctx, `SELECT trace_parent FROM messages WHERE id = $1::uuid`, id).Scan(&tp)
+	default:
+		// Provider ids are indexed for texts (Twilio SIDs) only.
+		err = s.pool.QueryRow(ctx, `SELECT trace_parent FROM messages WHERE provider_id = $1 AND channel = 'sms'`, providerID).Scan(&tp)
 	}
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && tp == nil) {
 		return "", nil

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -10,6 +11,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/migrations"
 	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/services/delivery/store"
+	"github.com/musterhq/muster/shared/apperr"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/postgres"
 	"github.com/musterhq/muster/shared/testkit"
@@ -45,17 +47,61 @@ func TestReportsFindTextsByIDAsTheLogGrows(t *testing.T) {
 	for i := range reqs {
 		report(reqs[i].IdempotencyKey, status.Accepted)
 	}
-	if _, err := pool.Exec(ctx, `INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body,
-			status, status_rank, created_at, updated_at)
-		SELECT 'grown-' || g, 'c2', 0, 'm' || g, 'sms', '+1646555' || lpad(g::text, 4, '0'), 'Vote Thursday', 'accepted', $1, now(), now()
-		FROM generate_series(1, 50000) g`, status.Accepted.Rank()); err != nil {
-		t.Fatal(err)
-	}
+	grow(ctx, t, pool)
 
 	before := tableScanned(ctx, t, pool)
 	report("k0", status.Sent)
 	if read := tableScanned(ctx, t, pool) - before; read > 1000 {
 		t.Fatalf("one report read %d rows of the log to find its text", read)
+	}
+}
+
+// A text is read by its primary key, not by scanning the log: each text
+// recorded suppressed, because its member had stopped, is read back to be
+// announced, and compared as text its id matched no index.
+func TestGetReadsOneTextOfAGrownLog(t *testing.T) {
+	ctx := context.Background()
+	pool, err := postgres.Open(ctx, testkit.Database(t, migrations.FS), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	st := store.New(pool, testkit.NewClock(t).Now)
+	recorded, err := st.RecordAndClaimMany(ctx, []events.SendRequested{{IdempotencyKey: "k1", CampaignID: "c1", ContactID: "m1",
+		Channel: events.ChannelSMS, To: "+12125550100", Body: "Vote Thursday"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := recorded["k1"].ID
+	grow(ctx, t, pool)
+
+	before := tableScanned(ctx, t, pool)
+	m, err := st.Get(ctx, id)
+	if err != nil || m.ID != id || m.IdempotencyKey != "k1" {
+		t.Fatalf("Get(%s) = %s %q, %v", id, m.ID, m.IdempotencyKey, err)
+	}
+	if read := tableScanned(ctx, t, pool) - before; read > 1000 {
+		t.Fatalf("reading one text read %d rows of the log", read)
+	}
+	if m, err := st.Get(ctx, strings.ToUpper(id)); err != nil || m.ID != id {
+		t.Fatalf("Get of the id in capitals = %s, %v", m.ID, err)
+	}
+	for _, bad := range []string{"not-a-uuid", "", id + "0"} {
+		if _, err := st.Get(ctx, bad); apperr.KindOf(err) != apperr.KindNotFound {
+			t.Fatalf("Get(%q) = %v, want not found", bad, err)
+		}
+	}
+}
+
+// grow adds 50,000 texts of another campaign to the log at once, as an
+// alert does between two statements of a connection.
+func grow(ctx context.Context, t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	if _, err := pool.Exec(ctx, `INSERT INTO messages (idempotency_key, campaign_id, step, contact_id, channel, to_addr, body,
+			status, status_rank, created_at, updated_at)
+		SELECT 'grown-' || g, 'c2', 0, 'm' || g, 'sms', '+1646555' || lpad(g::text, 4, '0'), 'Vote Thursday', 'accepted', $1, now(), now()
+		FROM generate_series(1, 50000) g`, status.Accepted.Rank()); err != nil {
+		t.Fatal(err)
 	}
 }
 
