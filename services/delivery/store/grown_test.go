@@ -23,12 +23,7 @@ import (
 // reading every text of the alert for each batch once it held 100,000.
 func TestReportsFindTextsByIDAsTheLogGrows(t *testing.T) {
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, testkit.Database(t, migrations.FS), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	st := store.New(pool, testkit.NewClock(t).Now)
+	st, pool := oneConnection(t)
 	reqs := make([]events.SendRequested, 10)
 	for i := range reqs {
 		reqs[i] = events.SendRequested{IdempotencyKey: fmt.Sprintf("k%d", i), CampaignID: "c1", ContactID: fmt.Sprintf("m%d", i),
@@ -61,12 +56,7 @@ func TestReportsFindTextsByIDAsTheLogGrows(t *testing.T) {
 // announced, and compared as text its id matched no index.
 func TestGetReadsOneTextOfAGrownLog(t *testing.T) {
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, testkit.Database(t, migrations.FS), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	st := store.New(pool, testkit.NewClock(t).Now)
+	st, pool := oneConnection(t)
 	recorded, err := st.RecordAndClaimMany(ctx, []events.SendRequested{{IdempotencyKey: "k1", CampaignID: "c1", ContactID: "m1",
 		Channel: events.ChannelSMS, To: "+12125550100", Body: "Vote Thursday"}}, nil)
 	if err != nil {
@@ -91,6 +81,18 @@ func TestGetReadsOneTextOfAGrownLog(t *testing.T) {
 			t.Fatalf("Get(%q) = %v, want not found", bad, err)
 		}
 	}
+}
+
+// oneConnection is a store on a fresh database through a pool of one
+// connection, so every statement runs where its plan is kept.
+func oneConnection(t *testing.T) (*store.Store, *pgxpool.Pool) {
+	t.Helper()
+	pool, err := postgres.Open(context.Background(), testkit.Database(t, migrations.FS), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return store.New(pool, testkit.NewClock(t).Now), pool
 }
 
 // grow adds 50,000 texts of another campaign to the log at once, as an
