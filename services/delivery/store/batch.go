@@ -9,6 +9,7 @@ import (
 
 	"github.com/musterhq/muster/services/delivery/status"
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/postgres"
 )
 
 // RecordAndClaimMany records a batch of new send requests in one
@@ -19,7 +20,9 @@ import (
 // idempotency key; keys missing from the result were recorded before (the
 // caller reads them with ByKey and never sends them again). When a key
 // appears more than once in the batch, its first request is the one
-// recorded and checked.
+// recorded and checked. Each batch is planned for itself (postgres.Replan):
+// a plan kept from when a few members had stopped read every suppression
+// of the channel for each text once thousands had.
 func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendRequested, segments []int) (map[string]Message, error) {
 	n := len(reqs)
 	keys, campaigns, contacts, channels, tos, bodies, corr, zones := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n),
@@ -75,7 +78,7 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 			WHERE x.channel = r.channel AND x.address IN (r.to_addr, r.to_hash) LIMIT 1) sup ON true
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING idempotency_key, status, reason`,
-		keys, campaigns, steps, contacts, channels, tos, bodies, corr,
+		postgres.Replan, keys, campaigns, steps, contacts, channels, tos, bodies, corr,
 		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs, now, langs,
 		states, notAfters, defaults, hashes, ids[:len(keys)])
 	if err != nil {
@@ -113,7 +116,8 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 // ApplyMany applies one status report to many messages (the answer to one
 // batched provider call), in one statement, moving only those it ranks
 // above. It returns the messages that moved, with the fields a status
-// event reports (statusColumns).
+// event reports (statusColumns). Like ApplyReports, each batch is planned
+// for itself, or a plan kept from a young log scans all of it.
 func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Message, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH upd AS (
@@ -132,7 +136,7 @@ func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Messag
 			INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
 			SELECT id, $3::text, $7::text, $5::text, true, $8::timestamptz FROM upd)
 		SELECT `+statusColumns+` FROM upd`,
-		ids, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now(), status.Accepted.Rank())
+		postgres.Replan, ids, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now(), status.Accepted.Rank())
 	if err != nil {
 		return nil, fmt.Errorf("applying status to %d messages: %w", len(ids), err)
 	}

@@ -44,9 +44,9 @@ func TestReportsFindTextsByIDAsTheLogGrows(t *testing.T) {
 	}
 	grow(ctx, t, pool)
 
-	before := tableScanned(ctx, t, pool)
+	before := rowsRead(ctx, t, pool, "messages")
 	report("k0", status.Sent)
-	if read := tableScanned(ctx, t, pool) - before; read > 1000 {
+	if read := rowsRead(ctx, t, pool, "messages") - before; read > 1000 {
 		t.Fatalf("one report read %d rows of the log to find its text", read)
 	}
 }
@@ -65,12 +65,12 @@ func TestGetReadsOneTextOfAGrownLog(t *testing.T) {
 	id := recorded["k1"].ID
 	grow(ctx, t, pool)
 
-	before := tableScanned(ctx, t, pool)
+	before := rowsRead(ctx, t, pool, "messages")
 	m, err := st.Get(ctx, id)
 	if err != nil || m.ID != id || m.IdempotencyKey != "k1" {
 		t.Fatalf("Get(%s) = %s %q, %v", id, m.ID, m.IdempotencyKey, err)
 	}
-	if read := tableScanned(ctx, t, pool) - before; read > 1000 {
+	if read := rowsRead(ctx, t, pool, "messages") - before; read > 1000 {
 		t.Fatalf("reading one text read %d rows of the log", read)
 	}
 	if m, err := st.Get(ctx, strings.ToUpper(id)); err != nil || m.ID != id {
@@ -81,6 +81,89 @@ func TestGetReadsOneTextOfAGrownLog(t *testing.T) {
 			t.Fatalf("Get(%q) = %v, want not found", bad, err)
 		}
 	}
+}
+
+// The answer to one batched email call finds its texts by id however the
+// log has grown since the connection first ran it: the mailer applies
+// "accepted" to each batch it sends, from a fresh database's first alert on.
+func TestBatchAnswersFindTextsByIDAsTheLogGrows(t *testing.T) {
+	ctx := context.Background()
+	st, pool := oneConnection(t)
+	var ids []string
+	for _, m := range recordTexts(ctx, t, st, "a", 10, events.ChannelEmail) {
+		ids = append(ids, m.ID)
+	}
+	for range 8 { // enough runs for PostgreSQL to keep a plan
+		if _, err := st.ApplyMany(ctx, ids, store.Update{Status: status.Accepted}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grow(ctx, t, pool)
+
+	before := rowsRead(ctx, t, pool, "messages")
+	if moved, err := st.ApplyMany(ctx, ids[:1], store.Update{Status: status.Delivered}); err != nil || len(moved) != 1 {
+		t.Fatalf("ApplyMany = %d moved, %v", len(moved), err)
+	}
+	if read := rowsRead(ctx, t, pool, "messages") - before; read > 1000 {
+		t.Fatalf("one batch answer read %d rows of the log to find its text", read)
+	}
+}
+
+// Each text's suppression check reads that member's suppression, not every
+// suppression of the channel, however many members have stopped since the
+// connection first checked. In an alert during a storm of STOPs, a plan made
+// while a few members had stopped read all of them for every text.
+func TestSuppressionCheckReadsOneMemberAsStopsGrow(t *testing.T) {
+	ctx := context.Background()
+	st, pool := oneConnection(t)
+	stop := func(prefix string, n int) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, `INSERT INTO suppressions (channel, address, reason, source, created_at, renewed_at)
+			SELECT 'sms', $1 || lpad(g::text, 4, '0'), 'stop', 'keyword', now(), now() FROM generate_series(1, $2::int) g`, prefix, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop("+1917555", 3)
+	for i := range 8 { // enough runs for PostgreSQL to keep a plan
+		recordTexts(ctx, t, st, fmt.Sprintf("early%d-", i), 50, events.ChannelSMS)
+	}
+	stop("+1718555", 5000)
+
+	before := rowsRead(ctx, t, pool, "suppressions")
+	recordTexts(ctx, t, st, "late", 50, events.ChannelSMS)
+	if read := rowsRead(ctx, t, pool, "suppressions") - before; read > 100 {
+		t.Fatalf("checking 50 texts read %d suppressions", read)
+	}
+	if m := recordTexts(ctx, t, st, "stopped", 1, events.ChannelSMS, "+17185550042"); m[0].Status != status.Suppressed {
+		t.Fatalf("a text to a stopped member is %s", m[0].Status)
+	}
+}
+
+// recordTexts records n texts of one campaign, to the given numbers or
+// addresses or to made-up ones, keyed by prefix.
+func recordTexts(ctx context.Context, t *testing.T, st *store.Store, prefix string, n int, ch events.Channel, to ...string) []store.Message {
+	t.Helper()
+	reqs := make([]events.SendRequested, n)
+	for i := range reqs {
+		addr := fmt.Sprintf("+1212555%04d", i)
+		if ch == events.ChannelEmail {
+			addr = fmt.Sprintf("%s%d@members.test", prefix, i)
+		}
+		if i < len(to) {
+			addr = to[i]
+		}
+		reqs[i] = events.SendRequested{IdempotencyKey: prefix + fmt.Sprint(i), CampaignID: "c1", ContactID: prefix + fmt.Sprint(i),
+			Channel: ch, To: addr, Body: "Vote Thursday"}
+	}
+	recorded, err := st.RecordAndClaimMany(ctx, reqs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]store.Message, 0, n)
+	for _, r := range reqs {
+		out = append(out, recorded[r.IdempotencyKey])
+	}
+	return out
 }
 
 // oneConnection is a store on a fresh database through a pool of one
@@ -107,16 +190,17 @@ func grow(ctx context.Context, t *testing.T, pool *pgxpool.Pool) {
 	}
 }
 
-// tableScanned is how many rows of messages sequential scans have read,
-// including the statements this connection has just run.
-func tableScanned(ctx context.Context, t *testing.T, pool *pgxpool.Pool) int64 {
+// rowsRead is how many rows of table scans have read, sequential or by
+// index, including the statements this connection has just run.
+func rowsRead(ctx context.Context, t *testing.T, pool *pgxpool.Pool, table string) int64 {
 	t.Helper()
 	// A backend publishes its counts when it next waits for a statement.
 	if _, err := pool.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
 		t.Fatal(err)
 	}
 	var n int64
-	if err := pool.QueryRow(ctx, "SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'messages'").Scan(&n); err != nil {
+	if err := pool.QueryRow(ctx, "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables WHERE relname = $1",
+		table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
