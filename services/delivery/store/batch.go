@@ -73,9 +73,11 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 				$13::boolean[], $14::text[], $15::smallint[], $17::text[], $18::text[], $19::timestamptz[], $20::text[], $21::text[], $22::uuid[])
 			AS r(key, campaign, step, contact, channel, to_addr, body, corr, urgent, zone, segs, lang, state, not_after, default_window, to_hash, id)
-		-- the address, or an erased member's suppression on its keyed hash
-		LEFT JOIN LATERAL (SELECT x.address, x.reason FROM suppressions x
-			WHERE x.channel = r.channel AND x.address IN (r.to_addr, r.to_hash) LIMIT 1) sup ON true
+		-- the address, or an erased member's suppression on its keyed hash:
+		-- each a whole primary key, so no plan reads the channel's list
+		LEFT JOIN LATERAL (SELECT x.address, x.reason FROM suppressions x WHERE x.channel = r.channel AND x.address = r.to_addr
+			UNION ALL SELECT x.address, x.reason FROM suppressions x WHERE x.channel = r.channel AND x.address = r.to_hash
+			LIMIT 1) sup ON true
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING idempotency_key, status, reason`,
 		postgres.Replan, keys, campaigns, steps, contacts, channels, tos, bodies, corr,

@@ -111,8 +111,9 @@ func TestBatchAnswersFindTextsByIDAsTheLogGrows(t *testing.T) {
 
 // Each text's suppression check reads that member's suppression, not every
 // suppression of the channel, however many members have stopped since the
-// connection first checked. In an alert during a storm of STOPs, a plan made
-// while a few members had stopped read all of them for every text.
+// connection first checked and before statistics are gathered. In an alert
+// during a storm of STOPs, a plan made while a few members had stopped read
+// all of them for every text, and so did a plan made from no statistics.
 func TestSuppressionCheckReadsOneMemberAsStopsGrow(t *testing.T) {
 	ctx := context.Background()
 	st, pool := oneConnection(t)
@@ -127,12 +128,23 @@ func TestSuppressionCheckReadsOneMemberAsStopsGrow(t *testing.T) {
 	for i := range 8 { // enough runs for PostgreSQL to keep a plan
 		recordTexts(ctx, t, st, fmt.Sprintf("early%d-", i), 50, events.ChannelSMS)
 	}
-	stop("+1718555", 5000)
-
-	before := rowsRead(ctx, t, pool, "suppressions")
-	recordTexts(ctx, t, st, "late", 50, events.ChannelSMS)
-	if read := rowsRead(ctx, t, pool, "suppressions") - before; read > 100 {
-		t.Fatalf("checking 50 texts read %d suppressions", read)
+	for _, more := range []struct {
+		prefix string
+		n      int
+	}{{"+1718555", 300}, {"+1646555", 5000}} {
+		stop(more.prefix, more.n)
+		before := rowsRead(ctx, t, pool, "suppressions")
+		recordTexts(ctx, t, st, "late"+more.prefix, 50, events.ChannelSMS)
+		if read := rowsRead(ctx, t, pool, "suppressions") - before; read > 100 {
+			t.Fatalf("after %d more STOPs, checking 50 texts read %d suppressions", more.n, read)
+		}
+		before = rowsRead(ctx, t, pool, "suppressions")
+		if _, err := st.IsSuppressed(ctx, "sms", "+12125550000"); err != nil {
+			t.Fatal(err)
+		}
+		if read := rowsRead(ctx, t, pool, "suppressions") - before; read > 2 {
+			t.Fatalf("after %d more STOPs, checking one number read %d suppressions", more.n, read)
+		}
 	}
 	if m := recordTexts(ctx, t, st, "stopped", 1, events.ChannelSMS, "+17185550042"); m[0].Status != status.Suppressed {
 		t.Fatalf("a text to a stopped member is %s", m[0].Status)

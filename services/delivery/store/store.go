@@ -562,8 +562,11 @@ func (s *Store) wake() {
 }
 
 // suppressedSQL finds an address on the list, as itself ($2) or as the
-// keyed hash an erasure left ($3).
-const suppressedSQL = `SELECT EXISTS (SELECT 1 FROM suppressions WHERE channel = $1 AND address IN ($2, $3))`
+// keyed hash an erasure left ($3). Each is looked up by the whole primary
+// key: asked as "address IN ($2, $3)", a table without statistics yet was
+// read whole, the channel's every suppression for one address.
+const suppressedSQL = `SELECT EXISTS (SELECT 1 FROM suppressions WHERE channel = $1 AND address = $2)
+	OR EXISTS (SELECT 1 FROM suppressions WHERE channel = $1 AND address = $3)`
 
 // IsSuppressed reports whether an address is on the list.
 func (s *Store) IsSuppressed(ctx context.Context, channel, address string) (bool, error) {
