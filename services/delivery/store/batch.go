@@ -20,9 +20,10 @@ import (
 // idempotency key; keys missing from the result were recorded before (the
 // caller reads them with ByKey and never sends them again). When a key
 // appears more than once in the batch, its first request is the one
-// recorded and checked. Each batch is planned for itself (postgres.Replan):
-// a plan kept from when a few members had stopped read every suppression
-// of the channel for each text once thousands had.
+// recorded and checked. The suppression check probes the whole primary
+// key, once for the address and once for its hash, so that no plan, kept
+// from when a few members had stopped or made before statistics, reads
+// every suppression of the channel for each text.
 func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendRequested, segments []int) (map[string]Message, error) {
 	n := len(reqs)
 	keys, campaigns, contacts, channels, tos, bodies, corr, zones := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n),
@@ -80,7 +81,7 @@ func (s *Store) RecordAndClaimMany(ctx context.Context, reqs []events.SendReques
 			LIMIT 1) sup ON true
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING idempotency_key, status, reason`,
-		postgres.Replan, keys, campaigns, steps, contacts, channels, tos, bodies, corr,
+		keys, campaigns, steps, contacts, channels, tos, bodies, corr,
 		string(status.Sending), string(status.Suppressed), status.Sending.Rank(), status.Suppressed.Rank(), urgent, zones, segs, now, langs,
 		states, notAfters, defaults, hashes, ids[:len(keys)])
 	if err != nil {
