@@ -94,8 +94,9 @@ func (s *simProcess) TextCount(ctx context.Context) (int, error) {
 }
 
 type simStats struct {
-	Messages int `json:"messages"`
-	Emails   int `json:"emails"`
+	Messages   int            `json:"messages"`
+	Emails     int            `json:"emails"`
+	Duplicates map[string]int `json:"duplicates"`
 }
 
 func (s *simProcess) stats(ctx context.Context) (simStats, error) {
