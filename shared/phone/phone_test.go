@@ -3,8 +3,11 @@ package phone
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // TestFastPhonePathAgreesWithFullParse compares the ten-digit fast path
@@ -65,5 +68,89 @@ func TestIsE164MatchesTheOldPattern(t *testing.T) {
 		if got, want := IsE164(s), re.MatchString(s); got != want {
 			t.Errorf("IsE164(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+// TestTimeZonesAgreeWithTheFullParse looks up the zones of numbers as
+// Parse writes them, across every NANP area code and a spread of
+// countries (Italy's numbers keep their leading zero, Argentina's mobile
+// numbers gain a 9), and compares them with libphonenumber's own path:
+// parse the number, then look its zones up.
+func TestTimeZonesAgreeWithTheFullParse(t *testing.T) {
+	var numbers []string
+	for npa := 200; npa <= 999; npa++ {
+		numbers = append(numbers, fmt.Sprintf("+1%03d5550134", npa), fmt.Sprintf("+1%03d2345678", npa))
+	}
+	for _, region := range []string{"GB", "IT", "DE", "FR", "MX", "BR", "AR", "IN", "AU", "RU", "CN", "JP", "ZA", "NZ", "ID", "PH", "NG", "KE", "ES", "SV", "PR", "GU"} {
+		for _, kind := range []phonenumbers.PhoneNumberType{phonenumbers.FIXED_LINE, phonenumbers.MOBILE} {
+			example := phonenumbers.GetExampleNumberForType(region, kind)
+			if example == nil {
+				continue
+			}
+			national := phonenumbers.GetNationalSignificantNumber(example)
+			for d := range 10 {
+				typed := fmt.Sprintf("+%d%s%d", example.GetCountryCode(), national[:len(national)-1], d)
+				n, err := Parse(typed, region)
+				if err != nil {
+					continue
+				}
+				numbers = append(numbers, n)
+			}
+		}
+	}
+	known := 0
+	for _, n := range numbers {
+		if !IsE164(n) {
+			t.Fatalf("Parse wrote %q, not E.164", n)
+		}
+		want := fullParseZones(t, n)
+		got := TimeZones(n)
+		if !slices.Equal(got, want) {
+			t.Fatalf("TimeZones(%q) = %q; parsed first, libphonenumber says %q", n, got, want)
+		}
+		if len(got) > 0 {
+			known++
+		}
+	}
+	if known < len(numbers)*9/10 {
+		t.Fatalf("only %d of %d numbers have a known zone", known, len(numbers))
+	}
+	if got := TimeZones("+1 (212) 555-0134"); !slices.Equal(got, fullParseZones(t, "+12125550134")) || len(got) == 0 {
+		t.Fatalf("a typed number: zones %q", got)
+	}
+	if got := TimeZones("not a number"); got != nil {
+		t.Fatalf("zones of a non-number: %q", got)
+	}
+}
+
+// fullParseZones is libphonenumber's whole path from a number to its
+// zones, with "unknown" as nil.
+func fullParseZones(t *testing.T, number string) []string {
+	t.Helper()
+	num, err := phonenumbers.Parse(number, "")
+	if err != nil {
+		t.Fatalf("parsing %q: %v", number, err)
+	}
+	names, err := phonenumbers.GetTimezonesForNumber(num)
+	if err != nil {
+		t.Fatalf("zones of %q: %v", number, err)
+	}
+	if len(names) == 1 && names[0] == phonenumbers.UNKNOWN_TIMEZONE {
+		return nil
+	}
+	return names
+}
+
+// BenchmarkTimeZones compares a stored number's lookup with a typed
+// one's, which takes libphonenumber's full parse first.
+func BenchmarkTimeZones(b *testing.B) {
+	for name, number := range map[string]string{"stored": "+12125550134", "typed": "+1 (212) 555-0134"} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if TimeZones(number) == nil {
+					b.Fatal("no zone for a New York number")
+				}
+			}
+		})
 	}
 }

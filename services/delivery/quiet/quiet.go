@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
+	"github.com/musterhq/muster/shared/phone"
 )
 
 // Window is the part of each local day in which texts may arrive, as
@@ -127,24 +127,20 @@ func (z *Zoner) load(name string) *time.Location {
 // Zones returns the member's own time zone when the contact has one, else
 // the zones their number's area code covers, else fallback (the
 // organization's zone).
-func (z *Zoner) Zones(timeZone, phone string, fallback *time.Location) []*time.Location {
+func (z *Zoner) Zones(timeZone, number string, fallback *time.Location) []*time.Location {
 	if timeZone != "" {
 		if loc := z.load(timeZone); loc != nil {
 			return []*time.Location{loc}
 		}
 	}
-	if num, err := phonenumbers.Parse(phone, ""); err == nil {
-		if names, err := phonenumbers.GetTimezonesForNumber(num); err == nil {
-			var locs []*time.Location
-			for _, n := range names {
-				if loc := z.load(n); loc != nil {
-					locs = append(locs, loc)
-				}
-			}
-			if len(locs) > 0 {
-				return locs
-			}
+	var locs []*time.Location
+	for _, name := range phone.TimeZones(number) {
+		if loc := z.load(name); loc != nil {
+			locs = append(locs, loc)
 		}
+	}
+	if len(locs) > 0 {
+		return locs
 	}
 	if fallback == nil {
 		fallback = time.UTC
