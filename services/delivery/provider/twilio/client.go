@@ -7,11 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/segmentio/encoding/json"
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -50,6 +52,9 @@ type Config struct {
 type Client struct {
 	api       *openapi.ApiService
 	publicURL string
+	// messagesURL is the account's Messages resource at Twilio; a
+	// stand-in is reached through rewriteHost.
+	messagesURL string
 	// base is the twilio-go client api uses; traced, each traced Send
 	// copies it to carry its span (twilio-go passes no context on).
 	base   *client.Client
@@ -93,7 +98,10 @@ func NewClient(cfg Config) (*Client, error) {
 		},
 	}
 	c.SetAccountSid(cfg.AccountSID)
-	return &Client{api: openapi.NewApiServiceWithClient(c), publicURL: cfg.PublicURL, base: c, traced: cfg.TracerProvider != nil}, nil
+	return &Client{
+		api: openapi.NewApiServiceWithClient(c), publicURL: cfg.PublicURL, base: c, traced: cfg.TracerProvider != nil,
+		messagesURL: "https://api.twilio.com/2010-04-01/Accounts/" + cfg.AccountSID + "/Messages.json",
+	}, nil
 }
 
 // apiFor is the API service a Send with ctx calls through: the shared one,
@@ -134,31 +142,48 @@ func (t rewriteHost) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Send hands one message to Twilio and returns its SID. ServiceID is a
 // Messaging Service SID. Failures are *provider.SendError values.
+//
+// The request goes through twilio-go's request handler (credentials,
+// user agent, Twilio's error answers as *client.TwilioRestError) with the
+// fields its CreateMessage would send. Of Twilio's answer only the SID is
+// read: CreateMessage decodes all of its thirty-odd fields with
+// encoding/json, a tenth of delivery's CPU per text.
 func (c *Client) Send(ctx context.Context, m provider.SMS) (string, error) {
-	p := &openapi.CreateMessageParams{}
-	p.SetTo(m.To).SetBody(m.Body)
+	form := url.Values{"To": {m.To}, "Body": {m.Body}}
 	if m.ServiceID != "" {
-		p.SetMessagingServiceSid(m.ServiceID)
+		form.Set("MessagingServiceSid", m.ServiceID)
 	} else {
-		p.SetFrom(m.From)
+		form.Set("From", m.From)
 	}
 	if c.publicURL != "" && m.MessageID != "" {
-		p.SetStatusCallback(StatusCallbackURL(c.publicURL, m.MessageID))
+		form.Set("StatusCallback", StatusCallbackURL(c.publicURL, m.MessageID))
 	}
 	if m.Validity > 0 {
 		// Twilio takes 1 to 36,000 seconds.
-		p.SetValidityPeriod(int(min(max(m.Validity, time.Second), 10*time.Hour).Seconds()))
+		form.Set("ValidityPeriod", strconv.Itoa(int(min(max(m.Validity, time.Second), 10*time.Hour).Seconds())))
 	}
-	// twilio-go's CreateMessage takes no context; the HTTP client's
-	// timeout bounds it, and ctx gives only its span (apiFor).
-	msg, err := c.apiFor(ctx).CreateMessage(p)
+	// twilio-go's requests take no context; the HTTP client's timeout
+	// bounds them, and ctx gives only its span (apiFor).
+	headers := map[string]any{"Content-Type": "application/x-www-form-urlencoded"}
+	resp, err := c.apiFor(ctx).RequestHandler().Post(c.messagesURL, form, headers, "")
 	if err != nil {
 		return "", classify(err)
 	}
-	if msg.Sid == nil {
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", classify(fmt.Errorf("reading twilio's answer: %w", err))
+	}
+	var created struct {
+		Sid string `json:"sid"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil {
+		return "", classify(fmt.Errorf("decoding twilio's answer: %w", err))
+	}
+	if created.Sid == "" {
 		return "", &provider.SendError{Kind: provider.Ambiguous, Err: errors.New("twilio answered without a message sid")}
 	}
-	return *msg.Sid, nil
+	return created.Sid, nil
 }
 
 // Twilio error codes Muster acts on.

@@ -44,6 +44,15 @@ func TestSendClassifiesProviderAnswers(t *testing.T) {
 			w.WriteHeader(502)
 			_, _ = w.Write([]byte("<html>bad gateway</html>"))
 		}, provider.Ambiguous, ""},
+		// Twilio took the request; what it did with it is not known.
+		{"accepted without a sid", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(201)
+			_, _ = w.Write([]byte(`{"status": "queued", "sid": null}`))
+		}, provider.Ambiguous, ""},
+		{"accepted, answer cut short", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(201)
+			_, _ = w.Write([]byte(`{"sid": "SM0123`))
+		}, provider.Ambiguous, ""},
 		{"timeout after accept", func(_ http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
