@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/musterhq/muster/shared/testkit"
 )
 
 // cpuShare is the CPU time (user plus system) spent by the benchmark's
@@ -20,39 +22,12 @@ type cpuShare struct {
 	self, postgres, simulator time.Duration
 }
 
-// clockTicks is USER_HZ, which Linux fixes at 100 for /proc's counters.
-const clockTicks = 100
-
 func readCPU(simPID int) cpuShare {
 	var c cpuShare
-	c.self = procCPU("self")
-	c.simulator = procCPU(strconv.Itoa(simPID))
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		comm, err := os.ReadFile(filepath.Join(d, "comm"))
-		if err == nil && strings.TrimSpace(string(comm)) == "postgres" {
-			c.postgres += procCPU(filepath.Base(d))
-		}
-	}
+	c.self, _ = testkit.ProcessCPU("self")
+	c.simulator, _ = testkit.ProcessCPU(strconv.Itoa(simPID))
+	c.postgres = testkit.PostgresCPU()
 	return c
-}
-
-// procCPU reads utime and stime of one process from /proc/<pid>/stat.
-func procCPU(pid string) time.Duration {
-	data, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name is in parentheses and may hold spaces; fields
-	// after it are counted from the closing one.
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / clockTicks
 }
 
 // postgresFor is the CPU time of the PostgreSQL processes that serve db
@@ -74,7 +49,8 @@ func postgresFor(db string) time.Duration {
 		}
 		t := string(title)
 		if strings.Contains(t, " "+db+" ") || !strings.Contains(t, "127.0.0.1(") && !strings.Contains(t, "[local]") && !strings.Contains(t, " muster_") {
-			d += procCPU(filepath.Base(dir))
+			cpu, _ := testkit.ProcessCPU(filepath.Base(dir))
+			d += cpu
 		}
 	}
 	return d

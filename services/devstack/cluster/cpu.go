@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,38 +10,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/musterhq/muster/shared/testkit"
 )
-
-// clockTicks is the kernel's USER_HZ, the unit of /proc/<pid>/stat's
-// utime and stime; 100 on every Linux the suite runs on.
-const clockTicks = 100
-
-// procCPU is the user plus system CPU a process has used so far.
-func procCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading process %d's CPU: %w", pid, err)
-	}
-	// The command name in parentheses may hold spaces; fields start after it.
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("process %d's stat has %d fields", pid, len(f))
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("parsing process %d's stat %q", pid, s)
-	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
-}
 
 // CPU is the user plus system CPU the running process has used.
 func (p *Process) CPU() (time.Duration, error) {
 	if p.cmd == nil {
 		return 0, fmt.Errorf("%s is not running", p.Name)
 	}
-	return procCPU(p.cmd.Process.Pid)
+	return testkit.ProcessCPU(strconv.Itoa(p.cmd.Process.Pid))
 }
 
 // CPUUse is CPU used per part of the platform: each service process,
@@ -90,7 +67,7 @@ func (p *Platform) backends(dsn string) map[int]time.Duration {
 	}
 	out := map[int]time.Duration{}
 	for _, pid := range pids {
-		if d, err := procCPU(int(pid)); err == nil {
+		if d, err := testkit.ProcessCPU(strconv.Itoa(int(pid))); err == nil {
 			out[int(pid)] = d
 		}
 	}

@@ -1,0 +1,56 @@
+package testkit
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/<pid>/stat's
+// utime and stime; Linux fixes it at 100.
+const clockTicks = 100
+
+// ProcessCPU is the user plus system CPU a process has used so far, read
+// from /proc/<pid>/stat; pid "self" is this process. Benchmarks read it
+// before and after their timed window to say what each message cost.
+func ProcessCPU(pid string) (time.Duration, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return 0, fmt.Errorf("reading process %s's CPU: %w", pid, err)
+	}
+	// The command name in parentheses may hold spaces; fields are
+	// counted from the closing one.
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("process %s's stat has %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("parsing process %s's stat %q", pid, s)
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// PostgresCPU is the CPU every PostgreSQL server process on this machine
+// has used so far (backends, WAL writer, checkpointer): on a machine
+// running nothing else, what a benchmark cost the database. Processes
+// that end between two readings drop out of the later one.
+func PostgresCPU() time.Duration {
+	var total time.Duration
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		comm, err := os.ReadFile(filepath.Join(d, "comm"))
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue
+		}
+		if cpu, err := ProcessCPU(filepath.Base(d)); err == nil {
+			total += cpu
+		}
+	}
+	return total
+}
