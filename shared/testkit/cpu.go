@@ -36,17 +36,25 @@ func ProcessCPU(pid string) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
-// PostgresCPU is the CPU every PostgreSQL server process on this machine
-// has used so far (backends, WAL writer, checkpointer): on a machine
-// running nothing else, what a benchmark cost the database. Processes
-// that end between two readings drop out of the later one.
-func PostgresCPU() time.Duration {
+// PostgresCPU is the CPU the PostgreSQL server processes on this machine
+// (backends, WAL writer, checkpointer) have used so far: on a machine
+// running nothing else, what a benchmark cost the database. keep, when
+// not nil, picks processes by their title ("postgres: <cluster>: <user>
+// <database> <client> <state>" for a backend). Processes that end
+// between two readings drop out of the later one.
+func PostgresCPU(keep func(title string) bool) time.Duration {
 	var total time.Duration
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		comm, err := os.ReadFile(filepath.Join(d, "comm"))
 		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
 			continue
+		}
+		if keep != nil {
+			title, err := os.ReadFile(filepath.Join(d, "cmdline"))
+			if err != nil || !keep(string(title)) {
+				continue
+			}
 		}
 		if cpu, err := ProcessCPU(filepath.Base(d)); err == nil {
 			total += cpu

@@ -3,6 +3,7 @@ package testkit
 import (
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,5 +34,23 @@ func TestProcessCPUCountsWork(t *testing.T) {
 	}
 	if _, err := ProcessCPU("0"); err == nil {
 		t.Fatal("read the CPU of process 0")
+	}
+}
+
+// TestPostgresCPUKeepsWhatItIsTold reads the PostgreSQL processes' CPU
+// whole and through a filter that refuses every process.
+func TestPostgresCPUKeepsWhatItIsTold(t *testing.T) {
+	if got := PostgresCPU(func(string) bool { return false }); got != 0 {
+		t.Fatalf("no process kept, yet %v of CPU", got)
+	}
+	var titles []string
+	PostgresCPU(func(title string) bool {
+		titles = append(titles, title)
+		return true
+	})
+	for _, title := range titles {
+		if !strings.HasPrefix(title, "postgres") && !strings.Contains(title, "/postgres") {
+			t.Fatalf("kept a process titled %q", title)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package app_test
 import (
 	neturl "net/url"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -26,7 +25,7 @@ func readCPU(simPID int) cpuShare {
 	var c cpuShare
 	c.self, _ = testkit.ProcessCPU("self")
 	c.simulator, _ = testkit.ProcessCPU(strconv.Itoa(simPID))
-	c.postgres = testkit.PostgresCPU()
+	c.postgres = testkit.PostgresCPU(nil)
 	return c
 }
 
@@ -35,25 +34,10 @@ func readCPU(simPID int) cpuShare {
 // machine shared with other tests' databases, the part of PostgreSQL's
 // work this benchmark caused, near enough.
 func postgresFor(db string) time.Duration {
-	var d time.Duration
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, dir := range dirs {
-		comm, err := os.ReadFile(filepath.Join(dir, "comm"))
-		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
-			continue
-		}
-		// A backend's title is "postgres: <cluster>: <user> <database> <client> <state>".
-		title, err := os.ReadFile(filepath.Join(dir, "cmdline"))
-		if err != nil {
-			continue
-		}
-		t := string(title)
-		if strings.Contains(t, " "+db+" ") || !strings.Contains(t, "127.0.0.1(") && !strings.Contains(t, "[local]") && !strings.Contains(t, " muster_") {
-			cpu, _ := testkit.ProcessCPU(filepath.Base(dir))
-			d += cpu
-		}
-	}
-	return d
+	return testkit.PostgresCPU(func(title string) bool {
+		return strings.Contains(title, " "+db+" ") ||
+			!strings.Contains(title, "127.0.0.1(") && !strings.Contains(title, "[local]") && !strings.Contains(title, " muster_")
+	})
 }
 
 // perMessage is the CPU each message cost in each part between two

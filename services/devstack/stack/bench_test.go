@@ -185,7 +185,7 @@ func launchAndWait(b *testing.B, st *stack.Stack, n int) (float64, textCPU) {
 	b.Helper()
 	st.Sim.Reset()
 	selfBefore, _ := testkit.ProcessCPU("self")
-	pgBefore := testkit.PostgresCPU()
+	pgBefore := testkit.PostgresCPU(nil)
 	_, start := createAndLaunch(b, st, map[string]any{
 		"name": "bench", "body": "Hi {{first_name}}, the vote is Thursday. Reply STOP to opt out.", "audience": map[string]string{"tag": "bench"},
 	})
@@ -198,7 +198,7 @@ func launchAndWait(b *testing.B, st *stack.Stack, n int) (float64, textCPU) {
 			elapsed := time.Since(start)
 			self, _ := testkit.ProcessCPU("self")
 			perText := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
-			cpu := textCPU{platform: perText(self - selfBefore), postgres: perText(testkit.PostgresCPU() - pgBefore)}
+			cpu := textCPU{platform: perText(self - selfBefore), postgres: perText(testkit.PostgresCPU(nil) - pgBefore)}
 			out := st.Sim.Outbox()
 			seen := make(map[string]bool, len(out))
 			for _, m := range out {
