@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -61,4 +63,29 @@ func PostgresCPU(keep func(title string) bool) time.Duration {
 		}
 	}
 	return total
+}
+
+// ProfileWindow writes a CPU profile of a benchmark's timed window to the
+// file MUSTER_BENCH_CPUPROFILE names (go test -cpuprofile would include
+// the setup, such as seeding members or filling a stream); the returned
+// function stops it. Without the variable it does nothing.
+func ProfileWindow(tb testing.TB) func() {
+	tb.Helper()
+	path := os.Getenv("MUSTER_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatalf("creating the CPU profile: %v", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		tb.Fatalf("starting the CPU profile: %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			tb.Errorf("writing the CPU profile: %v", err)
+		}
+	}
 }

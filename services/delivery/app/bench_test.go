@@ -153,7 +153,7 @@ func BenchmarkSMSSend(b *testing.B) {
 	}
 	h.fill(b, n, events.ChannelSMS, texts)
 	b.ResetTimer()
-	stopProfile := profileWindow(b)
+	stopProfile := testkit.ProfileWindow(b)
 	cpuBefore := readCPU(provider.cmd.Process.Pid)
 	start := time.Now()
 	h.start(nil)
@@ -399,7 +399,7 @@ func benchEmail(b *testing.B, name string, c events.Content) {
 	}
 	h.fill(b, n, events.ChannelEmail, personalized(c, ref))
 	b.ResetTimer()
-	stopProfile := profileWindow(b)
+	stopProfile := testkit.ProfileWindow(b)
 	db := dbName(h.cfg.DatabaseURL)
 	cpuBefore, pgOwnBefore := readCPU(provider.cmd.Process.Pid), postgresFor(db)
 	start := time.Now()

@@ -2,11 +2,8 @@ package app_test
 
 import (
 	neturl "net/url"
-	"os"
-	"runtime/pprof"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/musterhq/muster/shared/testkit"
@@ -54,25 +51,4 @@ func dbName(url string) string {
 		return ""
 	}
 	return strings.TrimPrefix(u.Path, "/")
-}
-
-// profileWindow writes a CPU profile of the benchmark's timed window to
-// the file MUSTER_BENCH_CPUPROFILE names (go test -cpuprofile would
-// include filling the stream); the returned function stops it.
-func profileWindow(b *testing.B) func() {
-	path := os.Getenv("MUSTER_BENCH_CPUPROFILE")
-	if path == "" {
-		return func() {}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		b.Fatal(err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}
 }

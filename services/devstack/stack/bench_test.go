@@ -186,6 +186,8 @@ func launchAndWait(b *testing.B, st *stack.Stack, n int) (float64, textCPU) {
 	st.Sim.Reset()
 	selfBefore, _ := testkit.ProcessCPU("self")
 	pgBefore := testkit.PostgresCPU(nil)
+	stopProfile := testkit.ProfileWindow(b)
+	defer stopProfile()
 	_, start := createAndLaunch(b, st, map[string]any{
 		"name": "bench", "body": "Hi {{first_name}}, the vote is Thursday. Reply STOP to opt out.", "audience": map[string]string{"tag": "bench"},
 	})
