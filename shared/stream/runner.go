@@ -69,9 +69,15 @@ type Consumer struct {
 	Durable string
 	// Subjects filters the stream; empty takes every subject.
 	Subjects []string
-	// Workers handle messages concurrently. Use 1 where per-address order
-	// matters.
+	// Workers handle messages concurrently (the parts of a batch, each
+	// on its own). Use 1 where per-address order matters.
 	Workers int
+	// Parts is how many parts the consumer's messages carry, at most
+	// (MaxBatchParts for send requests, which campaigns packs in
+	// batches); 0 is 1. The runner holds messages for about eight parts
+	// a worker, so a batch consumer does not hold a hundred times the
+	// work, starving its other replicas.
+	Parts int
 	// MaxAttempts bounds plain errors before a message is dead-lettered.
 	MaxAttempts int
 	// AckWait is how long the server waits before redelivering a message
@@ -98,16 +104,23 @@ func (c Consumer) withDefaults() Consumer {
 	if c.AckWait <= 0 {
 		c.AckWait = 30 * time.Second
 	}
+	if c.Parts <= 0 {
+		c.Parts = 1
+	}
 	return c
 }
 
 // Running is a consumer that is being run; Stop drains it.
 type Running struct {
-	cc       jetstream.ConsumeContext
-	work     chan jetstream.Msg
+	cc jetstream.ConsumeContext
+	// msgs takes messages from the consume callback; the splitter turns
+	// each into its parts on work, which the workers take.
+	msgs     chan jetstream.Msg
+	work     chan job
 	inflight *inflight
-	// done tells workers and the consume callback to stop taking
-	// messages; anything not yet handled stays unacked and is redelivered.
+	// done tells workers, the splitter and the consume callback to stop
+	// taking messages; anything not yet handled stays unacked and is
+	// redelivered.
 	done chan struct{}
 	wg   sync.WaitGroup
 	stop context.CancelFunc
@@ -125,7 +138,7 @@ func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, 
 	// The server hands out at most maxPending unacked messages across all
 	// replicas; the local queue can hold them all, so the consume callback
 	// never blocks and every message is kept alive from arrival on.
-	maxPending := max(spec.Workers*8, 256)
+	maxPending := max(spec.Workers*8/spec.Parts, 256/spec.Parts, 4)
 	cfg := jetstream.ConsumerConfig{
 		Durable:       spec.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -149,23 +162,24 @@ func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, 
 	}
 	log = log.With(zap.String("consumer", spec.Durable))
 	workCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	r := &Running{work: make(chan jetstream.Msg, maxPending), inflight: &inflight{msgs: map[jetstream.Msg]struct{}{}},
-		done: make(chan struct{}), stop: stop}
+	r := &Running{msgs: make(chan jetstream.Msg, maxPending), work: make(chan job, spec.Workers),
+		inflight: &inflight{msgs: map[jetstream.Msg]struct{}{}}, done: make(chan struct{}), stop: stop}
 	d := dispatcher{js: js, spec: spec, handle: h, log: log, inflight: r.inflight}
 	if spec.TracerProvider != nil {
 		d.tracer = spec.TracerProvider.Tracer(tracerName)
 	}
 	// Ends with workCtx, which Stop cancels once the workers are done.
 	go r.inflight.keepAlive(workCtx, spec.AckWait/3)
+	r.wg.Go(func() { r.split(workCtx, d) })
 	for range spec.Workers {
 		r.wg.Go(func() {
 			for {
 				select {
-				case m, ok := <-r.work:
+				case j, ok := <-r.work:
 					if !ok {
 						return
 					}
-					d.dispatch(workCtx, m)
+					d.run(workCtx, j)
 				case <-r.done:
 					return
 				}
@@ -177,7 +191,7 @@ func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, 
 		// waiting for a free worker is not redelivered meanwhile.
 		r.inflight.add(m)
 		select {
-		case r.work <- m:
+		case r.msgs <- m:
 		case <-r.done:
 			r.inflight.remove(m)
 		}
@@ -186,7 +200,7 @@ func Run(ctx context.Context, js jetstream.JetStream, spec Consumer, h Handler, 
 		// whose unread data passes its max_pending (64 MB by default) as a
 		// slow consumer, and everything delivered on that connection waits
 		// out AckWait. 4,000 emails of 15 KB in one pull did that.
-		jetstream.PullMaxMessagesWithBytesLimit(max(spec.Workers*2, 16), pullBytes),
+		jetstream.PullMaxMessagesWithBytesLimit(max(spec.Workers*2/spec.Parts, 16/spec.Parts, 2), pullBytes),
 		// Pull requests last 5s (heartbeats every 2.5s) instead of 30s
 		// (15s): when the node holding the consumer's pulls dies, a missed
 		// heartbeat re-issues them within seconds; the suite measured 24s
@@ -211,9 +225,9 @@ func (r *Running) Stop(ctx context.Context) {
 	r.cc.Drain()
 	select {
 	case <-r.cc.Closed():
-		// The callback has returned for good: workers finish what it
-		// handed them, then end.
-		close(r.work)
+		// The callback has returned for good: the splitter and the
+		// workers finish what it handed them, then end.
+		close(r.msgs)
 	case <-ctx.Done():
 		r.cc.Stop()
 		close(r.done) // the callback may be blocked handing over; release it
@@ -287,30 +301,126 @@ func (f *inflight) keepAlive(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
-	var deliveries uint64 = 1
-	if meta, err := m.Metadata(); err == nil {
-		deliveries = meta.NumDelivered
+// job is one part of a message, for a worker.
+type job struct {
+	part  []byte
+	index int // of the part in its batch
+	batch *batch
+}
+
+// batch is a message being handled part by part (a message that is not a
+// batch is one part), and what its parts asked for so far.
+type batch struct {
+	m          jetstream.Msg
+	deliveries uint64
+	seq        uint64 // in the stream; 0 when unknown
+
+	total int // parts
+
+	mu   sync.Mutex
+	left int // parts not yet done
+	dead int // parts dead-lettered
+	// again redelivers the whole message after delay, the longest any
+	// part asked for.
+	again bool
+	delay time.Duration
+	cause error // the first dead-lettered part's, for the termination
+}
+
+// outcome is what one finished part asks of its message.
+type outcome struct {
+	again bool
+	delay time.Duration
+	dead  error
+}
+
+// finish records one part's outcome and says whether it was the last.
+func (b *batch) finish(o outcome) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if o.again {
+		b.again = true
+		b.delay = max(b.delay, o.delay)
 	}
+	if o.dead != nil {
+		b.dead++
+		if b.cause == nil {
+			b.cause = o.dead
+		}
+	}
+	b.left--
+	return b.left == 0
+}
+
+// split turns each message from the consume callback into jobs, one per
+// part, until the callback is done or the runner stops.
+func (r *Running) split(ctx context.Context, d dispatcher) {
+	defer close(r.work)
+	for {
+		var m jetstream.Msg
+		select {
+		case msg, ok := <-r.msgs:
+			if !ok {
+				return
+			}
+			m = msg
+		case <-r.done:
+			return
+		}
+		b := &batch{m: m, deliveries: 1}
+		if meta, err := m.Metadata(); err == nil {
+			b.deliveries, b.seq = meta.NumDelivered, meta.Sequence.Stream
+		}
+		ps, err := Parts(m.Headers(), m.Data())
+		if err != nil {
+			// The framing itself cannot be read: no part can be handed
+			// out, so the message is kept whole for operators.
+			log := d.log.With(tracing.ID(ctx))
+			if d.deadLetter(ctx, log, b, -1, m.Data(), Permanent(err)) {
+				_ = m.TermWithReason(err.Error())
+			} else {
+				_ = m.NakWithDelay(backoff(b.deliveries))
+			}
+			d.inflight.remove(m)
+			continue
+		}
+		b.total, b.left = len(ps), len(ps)
+		for i, p := range ps {
+			select {
+			case r.work <- job{part: p, index: i, batch: b}:
+			case <-r.done:
+				return
+			}
+		}
+	}
+}
+
+// run handles one part and, when it is its message's last, answers the
+// message.
+func (d dispatcher) run(ctx context.Context, j job) {
+	b := j.batch
 	span := trace.SpanFromContext(ctx)
 	if d.tracer != nil {
-		ctx, span = d.tracer.Start(tracing.Extract(ctx, m.Headers()), "consume "+d.spec.Durable, trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", m.Subject()),
-				attribute.String("messaging.consumer.group.name", d.spec.Durable), attribute.Int64("messaging.message.delivery_count", int64(deliveries))))
+		ctx, span = d.tracer.Start(tracing.Extract(ctx, b.m.Headers()), "consume "+d.spec.Durable, trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", b.m.Subject()),
+				attribute.String("messaging.consumer.group.name", d.spec.Durable), attribute.Int64("messaging.message.delivery_count", int64(b.deliveries))))
 		defer span.End()
 	}
-	err := d.handle(ctx, Msg{Subject: m.Subject(), Data: m.Data(), Header: m.Headers(), Deliveries: deliveries})
-	defer d.inflight.remove(m)
-	if err != nil {
+	var o outcome
+	if err := d.handle(ctx, Msg{Subject: b.m.Subject(), Data: j.part, Header: b.m.Headers(), Deliveries: b.deliveries}); err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "handler failed")
+		o = d.failed(ctx, j, err)
 	}
-	if err == nil {
-		if err := m.Ack(); err != nil {
-			d.log.With(tracing.ID(ctx)).Warn("ack failed; message will be redelivered", zap.Error(err))
-		}
-		return
+	if b.finish(o) {
+		d.answer(ctx, b)
 	}
+}
+
+// failed says what a part's error asks for: a retry of the message, or
+// the part dead-lettered on its own.
+func (d dispatcher) failed(ctx context.Context, j job, err error) outcome {
+	b := j.batch
 	// Only a failure logs: a logger with fields costs a copy of its
 	// encoder, which every acknowledged message used to pay.
 	log := d.log.With(tracing.ID(ctx))
@@ -320,45 +430,70 @@ func (d dispatcher) dispatch(ctx context.Context, m jetstream.Msg) {
 	case errors.As(err, &retry):
 		// Logged once per message: a dependency outage would otherwise
 		// log every message on every retry.
-		if deliveries <= 1 && !retry.reported {
+		if b.deliveries <= 1 && !retry.reported {
 			log.Warn("retrying later", zap.Duration("delay", retry.delay), zap.Error(err))
 		} else {
-			log.Debug("retrying later", zap.Uint64("deliveries", deliveries), zap.Duration("delay", retry.delay), zap.Error(err))
+			log.Debug("retrying later", zap.Uint64("deliveries", b.deliveries), zap.Duration("delay", retry.delay), zap.Error(err))
 		}
-		_ = m.NakWithDelay(retry.delay)
-	case errors.As(err, &perm):
-		d.deadLetter(ctx, log, m, deliveries, err)
-	case int(deliveries) >= d.spec.MaxAttempts:
-		d.deadLetter(ctx, log, m, deliveries, err)
+		return outcome{again: true, delay: retry.delay}
+	case errors.As(err, &perm), int(b.deliveries) >= d.spec.MaxAttempts:
+		if d.deadLetter(ctx, log, b, j.index, j.part, err) {
+			return outcome{dead: err}
+		}
+		return outcome{again: true, delay: backoff(b.deliveries)}
 	default:
-		delay := backoff(deliveries)
-		log.Warn("handler failed; retrying", zap.Uint64("deliveries", deliveries), zap.Duration("delay", delay), zap.Error(err))
-		_ = m.NakWithDelay(delay)
+		delay := backoff(b.deliveries)
+		log.Warn("handler failed; retrying", zap.Uint64("deliveries", b.deliveries), zap.Duration("delay", delay), zap.Error(err))
+		return outcome{again: true, delay: delay}
 	}
 }
 
-// deadLetter keeps the message for operators before terminating it; if
-// the dead letter cannot be stored the message is retried instead, so
-// nothing is ever dropped silently.
-func (d dispatcher) deadLetter(ctx context.Context, log *zap.Logger, m jetstream.Msg, deliveries uint64, cause error) {
+// answer tells the server what became of a message whose parts are all
+// done: redelivered when any part asked for it, terminated when every
+// part was dead-lettered, else acknowledged.
+func (d dispatcher) answer(ctx context.Context, b *batch) {
+	defer d.inflight.remove(b.m)
+	switch {
+	case b.again:
+		_ = b.m.NakWithDelay(b.delay)
+	case b.dead == b.total:
+		_ = b.m.TermWithReason(b.cause.Error())
+	default:
+		if err := b.m.Ack(); err != nil {
+			d.log.With(tracing.ID(ctx)).Warn("ack failed; message will be redelivered", zap.Error(err))
+		}
+	}
+}
+
+// deadLetter keeps a message's part (index -1: the whole message) for
+// operators and says whether it did; if the dead letter cannot be stored
+// the caller retries the message instead, so nothing is ever dropped
+// silently. The dead letter's Nats-Msg-Id names the message and part, so
+// a part dead-lettered again when its batch comes back for another part
+// is stored once.
+func (d dispatcher) deadLetter(ctx context.Context, log *zap.Logger, b *batch, index int, part []byte, cause error) bool {
+	m := b.m
 	dl := events.DeadLettered{
 		Meta:     events.NewMeta(events.TypeDeadLettered, events.VersionDeadLettered, m.Headers().Get("Correlation-Id"), d.now()),
-		Consumer: d.spec.Durable, Subject: m.Subject(), Data: m.Data(),
-		Error: cause.Error(), Deliveries: deliveries,
+		Consumer: d.spec.Durable, Subject: m.Subject(), Data: part,
+		Error: cause.Error(), Deliveries: b.deliveries,
+	}
+	id := dl.ID
+	if b.seq > 0 {
+		id = fmt.Sprintf("dead.%s.%d.%d", d.spec.Durable, b.seq, index)
 	}
 	data, err := events.Encode(dl)
 	if err == nil {
 		pubCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err = d.js.Publish(pubCtx, events.SubjectDeadLetterPrefix+d.spec.Durable, data, jetstream.WithMsgID(dl.ID))
+		_, err = d.js.Publish(pubCtx, events.SubjectDeadLetterPrefix+d.spec.Durable, data, jetstream.WithMsgID(id))
 		cancel()
 	}
 	if err != nil {
 		log.Error("dead-lettering failed; retrying message", zap.NamedError("cause", cause), zap.Error(err))
-		_ = m.NakWithDelay(backoff(deliveries))
-		return
+		return false
 	}
-	log.Error("message dead-lettered", zap.String("subject", m.Subject()), zap.Uint64("deliveries", deliveries), zap.Error(cause))
-	_ = m.TermWithReason(cause.Error())
+	log.Error("message dead-lettered", zap.String("subject", m.Subject()), zap.Uint64("deliveries", b.deliveries), zap.Error(cause))
+	return true
 }
 
 // backoff grows from 100ms to 30s with the number of deliveries.

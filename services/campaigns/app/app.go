@@ -42,8 +42,8 @@ type Config struct {
 	FanoutPageSize int           `env:"FANOUT_PAGE_SIZE" envDefault:"1000"`
 	FanoutLease    time.Duration `env:"FANOUT_LEASE" envDefault:"30s"`
 	FanoutPoll     time.Duration `env:"FANOUT_POLL" envDefault:"1s"`
-	// FanoutWindow bounds send requests published and not yet
-	// acknowledged by JetStream.
+	// FanoutWindow bounds the messages of send requests (up to 100
+	// each) published and not yet acknowledged by JetStream.
 	FanoutWindow int `env:"FANOUT_WINDOW" envDefault:"4000"`
 	// SchedulePoll is how often due steps (scheduled launches,
 	// reminders) are looked for.

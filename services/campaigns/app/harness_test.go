@@ -194,7 +194,13 @@ func newHarness(t testing.TB, members bool, cfg func(*app.Config)) *harness {
 		t.Fatal(err)
 	}
 	h.dir.serve(t, h.nc, members)
-	sub, err := h.nc.Subscribe(events.SubjectSendAll, func(*nats.Msg) { h.raw.Add(1) })
+	sub, err := h.nc.Subscribe(events.SubjectSendAll, func(m *nats.Msg) {
+		ps, err := stream.Parts(m.Header, m.Data)
+		if err != nil {
+			t.Errorf("unreadable batch of send requests: %v", err)
+		}
+		h.raw.Add(int64(len(ps)))
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,20 +356,26 @@ func (h *harness) outbox() *outbox {
 		h.t.Fatal(err)
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		var req events.SendRequested
-		if err := json.Unmarshal(m.Data(), &req); err != nil {
-			h.t.Errorf("undecodable send request: %v", err)
+		ps, err := stream.Parts(m.Headers(), m.Data())
+		if err != nil {
+			h.t.Errorf("unreadable batch of send requests: %v", err)
 		}
-		if req.ContentRef != "" {
+		for _, p := range ps {
+			var req events.SendRequested
+			if err := json.Unmarshal(p, &req); err != nil {
+				h.t.Errorf("undecodable send request: %v", err)
+			}
+			if req.ContentRef != "" {
+				o.mu.Lock()
+				o.refs = append(o.refs, req)
+				o.mu.Unlock()
+				req = h.merged(req)
+			}
 			o.mu.Lock()
-			o.refs = append(o.refs, req)
+			o.msgs = append(o.msgs, req)
+			o.keys[req.IdempotencyKey]++
 			o.mu.Unlock()
-			req = h.merged(req)
 		}
-		o.mu.Lock()
-		o.msgs = append(o.msgs, req)
-		o.keys[req.IdempotencyKey]++
-		o.mu.Unlock()
 		_ = m.Ack()
 	})
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package fanout turns a campaign step into one send request per member
-// and channel. It is idempotent and resumable: each request's id is its
+// and channel, a hundred requests to a JetStream message. It is idempotent and resumable: each request's id is its
 // idempotency key (campaign, step, contact, channel), the progress cursor
 // moves only after JetStream acknowledged a whole page, and the work is
 // leased so that a crashed replica's fan-out is picked up by another.
@@ -42,9 +42,9 @@ type Config struct {
 	Lease time.Duration
 	// Poll is how often idle replicas look for work nobody holds.
 	Poll time.Duration
-	// Window bounds the send requests published and not yet
-	// acknowledged, so a slow broker slows the fan-out instead of
-	// filling memory.
+	// Window bounds the messages of send requests (up to
+	// stream.MaxBatchParts each) published and not yet acknowledged, so
+	// a slow broker slows the fan-out instead of filling memory.
 	Window int
 }
 
@@ -331,6 +331,7 @@ func (f *Fanout) fetch(ctx context.Context, c *campaign.Campaign, l *store.Lease
 // publisher keeps its buffers between pages.
 type publisher struct {
 	futures []jetstream.PubAckFuture
+	batches *stream.BatchWriter
 }
 
 // ackTimeout bounds the wait for a page's acknowledgements: one lost in a
@@ -338,12 +339,31 @@ type publisher struct {
 // ids.
 const ackTimeout = 30 * time.Second
 
-// publish sends one request per member and waits until JetStream
-// acknowledged every one; only then may the cursor move.
+// publish sends one request per member, many to a JetStream message
+// (stream.BatchWriter), and waits until JetStream acknowledged every
+// message; only then may the cursor move. A page published again after a
+// crash packs the same members into the same batches, which JetStream
+// stores once; delivery's idempotency key covers any other repeat.
 func (p *publisher) publish(ctx context.Context, js jetstream.JetStream, b *message.Builder, members []events.Member, ch events.Channel, now time.Time) error {
 	p.futures = p.futures[:0]
 	subject := events.SendSubject(ch)
-	traced := trace.SpanFromContext(ctx).IsRecording()
+	if p.batches == nil {
+		p.batches = stream.NewBatchWriter()
+	}
+	send := func() error {
+		msg := p.batches.Msg(subject)
+		if trace.SpanFromContext(ctx).IsRecording() {
+			pctx, span := stream.StartPublish(ctx, subject)
+			tracing.Inject(pctx, msg)
+			span.End()
+		}
+		fut, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(ackTimeout))
+		if err != nil {
+			return fmt.Errorf("publishing send requests: %w", err)
+		}
+		p.futures = append(p.futures, fut)
+		return nil
+	}
 	for i := range members {
 		m := &members[i]
 		if (ch == events.ChannelSMS && m.Phone == "") || (ch == events.ChannelEmail && m.Email == "") {
@@ -354,17 +374,17 @@ func (p *publisher) publish(ctx context.Context, js jetstream.JetStream, b *mess
 		if err != nil {
 			return fmt.Errorf("encoding send request: %w", err)
 		}
-		msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{jetstream.MsgIDHeader: []string{req.IdempotencyKey}}}
-		if traced {
-			pctx, span := stream.StartPublish(ctx, subject)
-			tracing.Inject(pctx, msg)
-			span.End()
+		if !p.batches.Fits(len(data)) {
+			if err := send(); err != nil {
+				return err
+			}
 		}
-		fut, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(ackTimeout))
-		if err != nil {
-			return fmt.Errorf("publishing send request: %w", err)
+		p.batches.Add(data, req.IdempotencyKey)
+	}
+	if p.batches.Len() > 0 {
+		if err := send(); err != nil {
+			return err
 		}
-		p.futures = append(p.futures, fut)
 	}
 	deadline := time.NewTimer(ackTimeout)
 	defer deadline.Stop()
@@ -385,7 +405,7 @@ func (p *publisher) publish(ctx context.Context, js jetstream.JetStream, b *mess
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d send requests not acknowledged: %w", failed, len(p.futures), first)
+		return fmt.Errorf("%d of %d batches of send requests not acknowledged: %w", failed, len(p.futures), first)
 	}
 	return nil
 }

@@ -608,7 +608,7 @@ func (a *App) start(ctx context.Context, cfg Config, o Options, guard *svcauth.G
 	metrics.QueueDepth(a.deps.Registry, a.deps.JS, events.StreamSend, "delivery-send", "sms")
 	metrics.QueueDepth(a.deps.Registry, a.deps.JS, events.StreamSend, "delivery-send-email", "email")
 	return a.deps.Consume(ctx, stream.Consumer{
-		Stream: events.StreamSend, Durable: "delivery-send", Workers: cfg.Workers,
+		Stream: events.StreamSend, Durable: "delivery-send", Workers: cfg.Workers, Parts: stream.MaxBatchParts,
 		// Retried dead letters come back on delivery.retry.sms.
 		Subjects: []string{events.SendSubject(events.ChannelSMS), events.RetrySubject(events.ChannelSMS)},
 		AckWait:  cfg.ackWait(cfg.TwilioTimeout),
@@ -627,7 +627,7 @@ func (a *App) startEmail(ctx context.Context, cfg Config, st *store.Store, pub *
 		Prefs: a.prefs.URL, Gate: gate, Contents: content.NewReader(content.NewStream(a.deps.JS), 0)}, st, sender, pub, links, a.deps.Log.Named("mailer"))
 	a.deps.Go(m.Run)
 	return a.deps.Consume(ctx, stream.Consumer{
-		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers,
+		Stream: events.StreamSend, Durable: "delivery-send-email", Workers: cfg.EmailWorkers, Parts: stream.MaxBatchParts,
 		Subjects: []string{events.SendSubject(events.ChannelEmail), events.RetrySubject(events.ChannelEmail)}, AckWait: cfg.ackWait(cfg.SendGridTimeout),
 	}, m.Handle)
 }

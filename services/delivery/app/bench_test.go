@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/musterhq/muster/services/delivery/app"
@@ -39,21 +40,32 @@ func benchCount(def int) int {
 }
 
 // fill publishes n send requests to distinct members before delivery
-// starts, so a benchmark times the pipeline, not the publisher.
+// starts, so a benchmark times the pipeline, not the publisher. They are
+// packed as campaigns packs them, a hundred to a message.
 func (h *harness) fill(b *testing.B, n int, ch events.Channel, build func(i int) events.SendRequested) {
 	b.Helper()
-	futures := make([]jetstream.PubAckFuture, 0, n)
+	futures := make([]jetstream.PubAckFuture, 0, n/stream.MaxBatchParts+1)
+	w := stream.NewBatchWriter()
+	flush := func() {
+		f, err := h.publishAsync(w.Msg(events.SendSubject(ch)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		futures = append(futures, f)
+	}
 	for i := range n {
 		req := build(i)
 		key := fmt.Sprintf("c.bench.s0.%d.%s", i, ch)
 		req.Meta = events.Meta{ID: key, Type: events.TypeSendRequested, Version: events.VersionSendRequested, OccurredAt: time.Now()}
 		req.IdempotencyKey, req.ContactID, req.Channel = key, strconv.Itoa(i), ch
 		data, _ := events.Encode(req)
-		f, err := h.publishAsync(events.SendSubject(ch), data, key)
-		if err != nil {
-			b.Fatal(err)
+		if !w.Fits(len(data)) {
+			flush()
 		}
-		futures = append(futures, f)
+		w.Add(data, key)
+	}
+	if w.Len() > 0 {
+		flush()
 	}
 	for _, f := range futures {
 		select {
@@ -67,9 +79,9 @@ func (h *harness) fill(b *testing.B, n int, ch events.Channel, build func(i int)
 // publishAsync publishes without waiting for the acknowledgement; when
 // too many are outstanding (the broker is slow on a busy machine) it waits
 // for them and tries again rather than fail the fill.
-func (h *harness) publishAsync(subject string, data []byte, id string) (jetstream.PubAckFuture, error) {
+func (h *harness) publishAsync(msg *nats.Msg) (jetstream.PubAckFuture, error) {
 	for {
-		f, err := h.js.PublishAsync(subject, data, jetstream.WithMsgID(id))
+		f, err := h.js.PublishMsgAsync(msg)
 		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
 			return f, err
 		}
