@@ -36,10 +36,14 @@ func sendOn(b *testing.B, p *cluster.Platform, n int) float64 {
 	b.Helper()
 	phones := p.Seed(n, "bench")
 	cpu := p.CPUSnapshot()
+	// The test process's profile: the NATS nodes and the test's own
+	// polling (the services are processes of their own).
+	stopProfile := testkit.ProfileWindow(b)
 	start := time.Now()
 	p.Launch("bench")
 	p.WaitSent(n, time.Hour)
 	rate := float64(n) / time.Since(start).Seconds()
+	stopProfile()
 	b.Logf("CPU per text: %s", p.CPUSnapshot().Since(cpu, n))
 	if got := p.SimCount(); got != len(phones) {
 		b.Fatalf("the provider took %d texts for %d members", got, len(phones))
