@@ -248,6 +248,9 @@ func BenchmarkStopWebhookUnderLoad(b *testing.B) {
 		c.AckWait, c.TwilioTimeout = d.AckWait, d.TwilioTimeout
 		c.TwilioAPIURL = provider.URL
 		c.DBMaxConns = 32
+		if v, err := strconv.Atoi(os.Getenv("MUSTER_BENCH_WORKERS")); err == nil && v > 0 {
+			c.Workers = v
+		}
 	}})
 	texted := func() int {
 		sent, err := provider.TextCount(context.Background())
