@@ -3,11 +3,8 @@ package stream_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
@@ -83,27 +80,7 @@ func TestBatchWriterBoundsABatch(t *testing.T) {
 func TestRunnerHandlesEachPartAndAnswersTheBatchOnce(t *testing.T) {
 	js := setup(t)
 	ctx := context.Background()
-	var mu sync.Mutex
-	seen := map[string]int{}
-	h := func(_ context.Context, m stream.Msg) error {
-		var v map[string]string
-		if err := json.Unmarshal(m.Data, &v); err != nil {
-			return stream.Permanent(err)
-		}
-		mu.Lock()
-		seen[v["id"]]++
-		n := seen[v["id"]]
-		mu.Unlock()
-		switch v["id"] {
-		case "retry-once":
-			if n == 1 {
-				return stream.Retry(errors.New("redis down"), 10*time.Millisecond)
-			}
-		case "always-fails":
-			return errors.New("boom")
-		}
-		return nil
-	}
+	h, count := scripted()
 	r, err := stream.Run(ctx, js, stream.Consumer{Stream: events.StreamSend, Durable: "test", Workers: 4, MaxAttempts: 3}, h, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +94,6 @@ func TestRunnerHandlesEachPartAndAnswersTheBatchOnce(t *testing.T) {
 	if _, err := js.PublishMsg(ctx, w.Msg(events.SendSubject(events.ChannelSMS))); err != nil {
 		t.Fatal(err)
 	}
-	count := func(id string) int { mu.Lock(); defer mu.Unlock(); return seen[id] }
 	s, err := js.Stream(ctx, events.StreamSend)
 	if err != nil {
 		t.Fatal(err)
@@ -133,26 +109,7 @@ func TestRunnerHandlesEachPartAndAnswersTheBatchOnce(t *testing.T) {
 			t.Errorf("part %s handled %d times, want 3 (once per delivery of its batch)", id, got)
 		}
 	}
-	dl, err := js.Stream(ctx, events.StreamDeadLetter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := dl.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		raw, err := dl.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d events.DeadLettered
-		if err := json.Unmarshal(raw.Data, &d); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, string(d.Data))
-	}
+	got := deadLetters(t, js)
 	if len(got) != 2 || !contains(got, `{"id":"always-fails"}`) || !contains(got, `"not an object"`) {
 		t.Errorf("dead letters = %q, want each failing part once, alone", got)
 	}

@@ -74,27 +74,7 @@ func TestRunnerAcksRetriesAndDeadLetters(t *testing.T) {
 	ctx := context.Background()
 	log := zaptest.NewLogger(t)
 
-	var mu sync.Mutex
-	seen := map[string]int{}
-	h := func(_ context.Context, m stream.Msg) error {
-		var v map[string]string
-		if err := json.Unmarshal(m.Data, &v); err != nil {
-			return stream.Permanent(err)
-		}
-		mu.Lock()
-		seen[v["id"]]++
-		n := seen[v["id"]]
-		mu.Unlock()
-		switch v["id"] {
-		case "retry-once":
-			if n == 1 {
-				return stream.Retry(errors.New("redis down"), 10*time.Millisecond)
-			}
-		case "always-fails":
-			return errors.New("boom")
-		}
-		return nil
-	}
+	h, count := scripted()
 	r, err := stream.Run(ctx, js, stream.Consumer{
 		Stream: events.StreamSend, Durable: "test", Workers: 4, MaxAttempts: 3,
 	}, h, log)
@@ -113,7 +93,6 @@ func TestRunnerAcksRetriesAndDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	count := func(id string) int { mu.Lock(); defer mu.Unlock(); return seen[id] }
 	waitFor(t, "retry to succeed", func() bool { return count("retry-once") == 2 })
 	waitFor(t, "failing message to use its attempts", func() bool { return count("always-fails") == 3 })
 
@@ -125,21 +104,7 @@ func TestRunnerAcksRetriesAndDeadLetters(t *testing.T) {
 		info, err := dl.Info(ctx)
 		return err == nil && info.State.Msgs == 2
 	})
-	var got []string
-	for seq := uint64(1); seq <= 2; seq++ {
-		raw, err := dl.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d events.DeadLettered
-		if err := json.Unmarshal(raw.Data, &d); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, string(d.Data))
-		if d.Consumer != "test" || d.Error == "" {
-			t.Errorf("dead letter lacks consumer or error: %+v", d)
-		}
-	}
+	got := deadLetters(t, js)
 	if !(contains(got, `{"id":"always-fails"}`) && contains(got, "not json")) {
 		t.Errorf("dead letters = %q", got)
 	}
@@ -187,6 +152,65 @@ func TestRunnerSurvivesBrokerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "message after restart", func() bool { return handled.Load() == 2 })
+}
+
+// scripted is a handler that counts the messages it sees by their "id":
+// "retry-once" asks for a retry the first time, "always-fails" always
+// fails, and anything that is not a JSON object can never succeed.
+func scripted() (h stream.Handler, count func(id string) int) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	h = func(_ context.Context, m stream.Msg) error {
+		var v map[string]string
+		if err := json.Unmarshal(m.Data, &v); err != nil {
+			return stream.Permanent(err)
+		}
+		mu.Lock()
+		seen[v["id"]]++
+		n := seen[v["id"]]
+		mu.Unlock()
+		switch v["id"] {
+		case "retry-once":
+			if n == 1 {
+				return stream.Retry(errors.New("redis down"), 10*time.Millisecond)
+			}
+		case "always-fails":
+			return errors.New("boom")
+		}
+		return nil
+	}
+	return h, func(id string) int { mu.Lock(); defer mu.Unlock(); return seen[id] }
+}
+
+// deadLetters reads the data of every dead letter, checking that each
+// names the test's consumer and an error.
+func deadLetters(t *testing.T, js jetstream.JetStream) []string {
+	t.Helper()
+	ctx := context.Background()
+	dl, err := js.Stream(ctx, events.StreamDeadLetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := dl.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		raw, err := dl.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d events.DeadLettered
+		if err := json.Unmarshal(raw.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Consumer != "test" || d.Error == "" {
+			t.Errorf("dead letter lacks consumer or error: %+v", d)
+		}
+		got = append(got, string(d.Data))
+	}
+	return got
 }
 
 func contains(xs []string, s string) bool {
