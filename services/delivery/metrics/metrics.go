@@ -74,13 +74,15 @@ func (m *Metrics) Count(channel, provider string, st status.Status, errorCode st
 	}
 }
 
-// QueueDepth reports how many send requests wait on a consumer (not yet
-// delivered, or delivered and not yet answered), read from JetStream at
-// each scrape. When JetStream cannot say, the scrape has no sample rather
+// QueueDepth reports how many messages of send requests wait on a
+// consumer (not yet delivered, or delivered and not yet answered), read
+// from JetStream at each scrape. Campaigns packs up to a hundred requests
+// in a message (stream.BatchWriter), so this is the queue's size in
+// messages, not texts; it is 0 exactly when nothing waits. When JetStream cannot say, the scrape has no sample rather
 // than a made-up number (muster_jetstream_consumer_up says why).
 func QueueDepth(reg prometheus.Registerer, js jetstream.JetStream, stream, durable, channel string) {
 	reg.MustRegister(queueDepth{js: js, stream: stream, durable: durable, desc: prometheus.NewDesc(
-		"delivery_queue_depth", "Send requests waiting in JetStream, by channel.", nil, prometheus.Labels{"channel": channel})})
+		"delivery_queue_depth", "Messages of send requests (up to 100 requests each) waiting in JetStream, by channel.", nil, prometheus.Labels{"channel": channel})})
 }
 
 type queueDepth struct {
