@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -96,6 +97,21 @@ func (w *BatchWriter) Msg(subject string) *nats.Msg {
 	w.parts = 0
 	return &nats.Msg{Subject: subject, Data: data,
 		Header: nats.Header{jetstream.MsgIDHeader: []string{id}, BatchHeader: []string{batchVersion}}}
+}
+
+// RetryMsg is a dead letter's data to publish again on subject, marked
+// as a batch when it is one: a batch dead-lettered whole (by a delivery
+// released before batches, or one that could not read its framing) is
+// kept as its JSON array, without its headers, and must go back as a
+// batch to be read as one. A single event is a JSON object, never an
+// array.
+func RetryMsg(subject string, data []byte) *nats.Msg {
+	msg := nats.NewMsg(subject)
+	msg.Data = data
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		msg.Header.Set(BatchHeader, batchVersion)
+	}
+	return msg
 }
 
 // errBatchFraming is a batch this release cannot read.

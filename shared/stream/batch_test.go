@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
@@ -185,5 +186,42 @@ func TestBatchConsumerHoldsWorkForItsWorkers(t *testing.T) {
 			t.Errorf("%d workers, %d parts a message: the server hands out %d messages, want %d", c.workers, c.parts, got, c.want)
 		}
 		r.Stop(ctx)
+	}
+}
+
+// TestARetriedBatchIsReadAsABatch: a batch kept whole as a dead letter
+// (its data without its headers) goes back marked as a batch, and its
+// requests reach the handler one by one; a single event stays single.
+func TestARetriedBatchIsReadAsABatch(t *testing.T) {
+	js := setup(t)
+	ctx := context.Background()
+	handled := make(chan string, 10)
+	r, err := stream.Run(ctx, js, stream.Consumer{Stream: events.StreamSend, Durable: "test", Workers: 2}, func(_ context.Context, m stream.Msg) error {
+		handled <- string(m.Data)
+		return nil
+	}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(ctx)
+	subject := events.RetrySubject(events.ChannelSMS)
+	for _, data := range []string{` [{"id":"a"},{"id":"b"}]`, `{"id":"c"}`} {
+		if _, err := js.PublishMsg(ctx, stream.RetryMsg(subject, []byte(data))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]bool{}
+	for range 3 {
+		select {
+		case d := <-handled:
+			got[d] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("handled only %v", got)
+		}
+	}
+	for _, want := range []string{`{"id":"a"}`, `{"id":"b"}`, `{"id":"c"}`} {
+		if !got[want] {
+			t.Errorf("handled %v, want %s on its own", got, want)
+		}
 	}
 }

@@ -59,7 +59,7 @@ func (h *Handler) retryDeadLetter(w http.ResponseWriter, r *http.Request) {
 	}
 	id := fmt.Sprintf("retry.%s.%d", dl.ID, time.Now().UnixNano())
 	subject := RetrySubject(dl.Subject)
-	if _, err := h.js.Publish(r.Context(), subject, dl.Data, jetstream.WithMsgID(id)); err != nil {
+	if _, err := h.js.PublishMsg(r.Context(), stream.RetryMsg(subject, dl.Data), jetstream.WithMsgID(id)); err != nil {
 		web.WriteError(w, r, h.log, apperr.Unavailable(err, "republishing dead letter"))
 		return
 	}

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/stream"
 )
 
 // A dead letter's id is its sequence in the DEADLETTER stream: what
@@ -156,8 +156,7 @@ func retryDeadLetter(ctx context.Context, js jetstream.JetStream, s jetstream.St
 		return err
 	}
 	subject := RetrySubject(dl.Subject)
-	msg := nats.NewMsg(subject)
-	msg.Data = dl.Data
+	msg := stream.RetryMsg(subject, dl.Data)
 	if dl.CorrelationID != "" {
 		msg.Header.Set("Correlation-Id", dl.CorrelationID)
 	}
