@@ -119,15 +119,7 @@ func TestRunnerHandlesEachPartAndAnswersTheBatchOnce(t *testing.T) {
 func TestRunnerDeadLettersABatchItCannotRead(t *testing.T) {
 	js := setup(t)
 	ctx := context.Background()
-	handled := make(chan string, 10)
-	r, err := stream.Run(ctx, js, stream.Consumer{Stream: events.StreamSend, Durable: "test", Workers: 2}, func(_ context.Context, m stream.Msg) error {
-		handled <- string(m.Data)
-		return nil
-	}, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(ctx)
+	handled := recording(t, js)
 	w := stream.NewBatchWriter()
 	w.Add([]byte(`{"id":"a"}`), "a")
 	future := w.Msg(events.SendSubject(events.ChannelSMS))
@@ -195,15 +187,7 @@ func TestBatchConsumerHoldsWorkForItsWorkers(t *testing.T) {
 func TestARetriedBatchIsReadAsABatch(t *testing.T) {
 	js := setup(t)
 	ctx := context.Background()
-	handled := make(chan string, 10)
-	r, err := stream.Run(ctx, js, stream.Consumer{Stream: events.StreamSend, Durable: "test", Workers: 2}, func(_ context.Context, m stream.Msg) error {
-		handled <- string(m.Data)
-		return nil
-	}, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(ctx)
+	handled := recording(t, js)
 	subject := events.RetrySubject(events.ChannelSMS)
 	for _, data := range []string{` [{"id":"a"},{"id":"b"}]`, `{"id":"c"}`} {
 		if _, err := js.PublishMsg(ctx, stream.RetryMsg(subject, []byte(data))); err != nil {
@@ -224,4 +208,21 @@ func TestARetriedBatchIsReadAsABatch(t *testing.T) {
 			t.Errorf("handled %v, want %s on its own", got, want)
 		}
 	}
+}
+
+// recording runs a consumer of SEND until the test ends, handing the data
+// of each message (each part of a batch) it handles to the channel.
+func recording(t *testing.T, js jetstream.JetStream) <-chan string {
+	t.Helper()
+	handled := make(chan string, 10)
+	r, err := stream.Run(context.Background(), js, stream.Consumer{Stream: events.StreamSend, Durable: "test", Workers: 2},
+		func(_ context.Context, m stream.Msg) error {
+			handled <- string(m.Data)
+			return nil
+		}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Stop(context.Background()) })
+	return handled
 }
