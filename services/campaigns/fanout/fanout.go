@@ -1,8 +1,9 @@
 // Package fanout turns a campaign step into one send request per member
-// and channel, a hundred requests to a JetStream message. It is idempotent and resumable: each request's id is its
-// idempotency key (campaign, step, contact, channel), the progress cursor
-// moves only after JetStream acknowledged a whole page, and the work is
-// leased so that a crashed replica's fan-out is picked up by another.
+// and channel, a hundred requests to a JetStream message. It is
+// idempotent and resumable: each request's id is its idempotency key
+// (campaign, step, contact, channel), the progress cursor moves only
+// after JetStream acknowledged a whole page, and the work is leased so
+// that a crashed replica's fan-out is picked up by another.
 //
 // It is also fast: the next page is fetched while the current one is
 // published, requests are published asynchronously within a bounded
