@@ -2,6 +2,8 @@ package stream
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -468,24 +470,31 @@ func (d dispatcher) answer(ctx context.Context, b *batch) {
 // deadLetter keeps a message's part (index -1: the whole message) for
 // operators and says whether it did; if the dead letter cannot be stored
 // the caller retries the message instead, so nothing is ever dropped
-// silently. The dead letter's Nats-Msg-Id names the message and part, so
-// a part dead-lettered again when its batch comes back for another part
-// is stored once.
+// silently. The dead letter's event id (its Nats-Msg-Id, as for every
+// event) is derived from the message's stream sequence and the part's
+// place, so a part dead-lettered again when its batch comes back for
+// another part is stored once.
 func (d dispatcher) deadLetter(ctx context.Context, log *zap.Logger, b *batch, index int, part []byte, cause error) bool {
 	m := b.m
-	dl := events.DeadLettered{
-		Meta:     events.NewMeta(events.TypeDeadLettered, events.VersionDeadLettered, m.Headers().Get("Correlation-Id"), d.now()),
-		Consumer: d.spec.Durable, Subject: m.Subject(), Data: part,
-		Error: cause.Error(), Deliveries: b.deliveries,
-	}
-	id := dl.ID
+	correlation := m.Headers().Get("Correlation-Id")
+	meta := events.NewMeta(events.TypeDeadLettered, events.VersionDeadLettered, correlation, d.now())
 	if b.seq > 0 {
-		id = fmt.Sprintf("dead.%s.%d.%d", d.spec.Durable, b.seq, index)
+		// The event id, and so its Nats-Msg-Id and delivery's key for the
+		// dead letter, names the message and part.
+		sum := sha256.Sum256(fmt.Appendf(nil, "dead.%s.%d.%d", d.spec.Durable, b.seq, index))
+		meta.ID = hex.EncodeToString(sum[:16])
+		if correlation == "" {
+			meta.CorrelationID = meta.ID
+		}
+	}
+	dl := events.DeadLettered{
+		Meta: meta, Consumer: d.spec.Durable, Subject: m.Subject(), Data: part,
+		Error: cause.Error(), Deliveries: b.deliveries,
 	}
 	data, err := events.Encode(dl)
 	if err == nil {
 		pubCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err = d.js.Publish(pubCtx, events.SubjectDeadLetterPrefix+d.spec.Durable, data, jetstream.WithMsgID(id))
+		_, err = d.js.Publish(pubCtx, events.SubjectDeadLetterPrefix+d.spec.Durable, data, jetstream.WithMsgID(dl.ID))
 		cancel()
 	}
 	if err != nil {
