@@ -48,6 +48,26 @@ func Add(ctx context.Context, tx Execer, at time.Time, subject, msgID string, v 
 	return nil
 }
 
+// AddWith is Add with fields of the caller's rows merged into the event:
+// fields is a query (its arguments args, numbered from $5) that returns
+// one jsonb object, whose keys replace the event's own. A query that
+// finds no row queues nothing. It lets one batch both write a row and
+// queue the event that reports what only that write learns (a value it
+// read in the same statement), without a round trip between them.
+func AddWith(ctx context.Context, tx Execer, at time.Time, subject, msgID string, v any, fields string, args ...any) error {
+	payload, err := events.Encode(v)
+	if err != nil {
+		return fmt.Errorf("encoding %s for the outbox: %w", subject, err)
+	}
+	sql := `INSERT INTO outbox (subject, msg_id, payload, created_at)
+		SELECT $1, $2, convert_to((convert_from($3, 'UTF8')::jsonb || f.fields)::text, 'UTF8'), $4
+		FROM (` + fields + `) AS f(fields)`
+	if _, err := tx.Exec(ctx, sql, append([]any{subject, msgID, payload, at}, args...)...); err != nil {
+		return fmt.Errorf("queueing %s in the outbox: %w", subject, err)
+	}
+	return nil
+}
+
 // Relay publishes what the outbox holds.
 type Relay struct {
 	pool *pgxpool.Pool

@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -196,5 +197,53 @@ func TestEventsWaitWhileNATSIsDown(t *testing.T) {
 	waitFor(t, "the event published after NATS came back", func() bool { return f.backlog(t) == 0 })
 	if got := f.stored(t); strings.Join(got, ",") != "ev-down" {
 		t.Fatalf("CONSENT holds %v, want ev-down", got)
+	}
+}
+
+// TestAddWithMergesTheRowItFinds: AddWith queues the event with the
+// fields its query returns in place of the event's own, and queues
+// nothing when the query finds no row.
+func TestAddWithMergesTheRowItFinds(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	ev := events.ConsentChanged{Meta: events.Meta{ID: "ev-merged", Type: events.TypeConsentChanged, Version: events.VersionConsent},
+		Channel: events.ChannelSMS, Address: "+12125550101", Change: events.ConsentOptedOut, Source: events.SourceOrganizer, Reason: "before"}
+	fields := `SELECT jsonb_build_object('reason', $5::text) WHERE $6::bool`
+	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+		if err := outbox.AddWith(ctx, tx, time.Now(), events.SubjectConsentChanged, "ev-merged", ev, fields, "merged", true); err != nil {
+			return err
+		}
+		ev.ID = "ev-no-row"
+		return outbox.AddWith(ctx, tx, time.Now(), events.SubjectConsentChanged, "ev-no-row", ev, fields, "merged", false)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.pool.Query(ctx, `SELECT msg_id, payload FROM outbox ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type queued struct {
+		id      string
+		payload []byte
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (queued, error) {
+		var q queued
+		return q, r.Scan(&q.id, &q.payload)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].id != "ev-merged" {
+		t.Fatalf("outbox holds %+v, want ev-merged alone", got)
+	}
+	var back events.ConsentChanged
+	if err := json.Unmarshal(got[0].payload, &back); err != nil {
+		t.Fatalf("queued payload %s: %v", got[0].payload, err)
+	}
+	want := ev
+	want.ID, want.Reason = "ev-merged", "merged"
+	if back != want {
+		t.Fatalf("queued %+v, want %+v", back, want)
 	}
 }
