@@ -267,6 +267,7 @@ func BenchmarkStopWebhookUnderLoad(b *testing.B) {
 	latencies := make([]time.Duration, total)
 	answered := make([]time.Time, total)
 	b.ResetTimer()
+	stopProfile := testkit.ProfileWindow(b)
 	h.start(nil)
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Second / rps)
@@ -284,6 +285,7 @@ func BenchmarkStopWebhookUnderLoad(b *testing.B) {
 	wg.Wait()
 	tick.Stop()
 	sentDuring := texted()
+	stopProfile()
 	b.StopTimer()
 	// Every text is settled or held back before the count is taken.
 	deadline := time.Now().Add(10 * time.Minute)

@@ -138,10 +138,20 @@ func (r *Receiver) announce(ctx context.Context, applied []store.Applied) {
 // earlier try left unhandled is finished with that try's time, so what the
 // message does is judged by when delivery first received it.
 //
-// A STOP takes two round trips to the database and one commit after its
-// claim's: the claim with what is known of the sender, then the
-// suppression with the message's record (store.RecordOptOut).
+// A text whose words alone make it an opt-out (nothing the database holds
+// changes what a STOP means) is claimed and recorded, and its member
+// suppressed, in one round trip and one commit (stop). Any other text
+// takes two: the claim with what is known of the sender, then the record.
 func (r *Receiver) Inbound(ctx context.Context, in provider.Inbound) (string, error) {
+	rules := r.rules()
+	words := rules.Reader.Read(in.Body)
+	if rd := withProvider(words, in, false); rd.Meaning == consent.OptOut {
+		reply, recorded, err := r.stop(ctx, in, rd, rules)
+		if err != nil || recorded {
+			return reply, err
+		}
+		// Claimed before: answered, or finished, the general way.
+	}
 	rec := store.Inbound{ProviderID: in.ProviderID, Channel: string(events.ChannelSMS), From: in.From, To: in.To, Body: in.Body}
 	arrival, err := r.store.ClaimArrival(ctx, rec, r.now())
 	if err != nil {
@@ -151,9 +161,7 @@ func (r *Receiver) Inbound(ctx context.Context, in provider.Inbound) (string, er
 	if claim.Handled {
 		return claim.Reply, nil
 	}
-	rules := r.rules()
-	rd := rules.Reader.Read(in.Body)
-	rd = withProvider(rd, in, suppressed)
+	rd := withProvider(words, in, suppressed)
 	// The provider's own opt-out handling already answered this keyword:
 	// act on it, do not confirm a second time (a second reply to an
 	// opted-out number would fail).
@@ -231,6 +239,34 @@ func (r *Receiver) Inbound(ctx context.Context, in provider.Inbound) (string, er
 		return done.Reply, nil
 	}
 	return reply, nil
+}
+
+// stop records a text whose words alone make it an opt-out (a STOP, or
+// whatever the provider's own opt-out handling answered as one) in one
+// round trip, store.RecordStop: the member is suppressed, and the STOP
+// answered, after the database's one commit. recorded is false when the
+// message was claimed before; the caller then takes the general way.
+func (r *Receiver) stop(ctx context.Context, in provider.Inbound, rd consent.Reading, rules settings.Rules) (string, bool, error) {
+	at := r.now()
+	rec := store.Inbound{ProviderID: in.ProviderID, Channel: string(events.ChannelSMS), From: in.From, To: in.To,
+		Body: in.Body, Keyword: string(rd.Meaning), Reason: rd.Reason}
+	confirm := store.Confirmation{English: rules.In(consent.English).OptOut, Spanish: rules.In(consent.Spanish).OptOut,
+		SpanishText: rd.Lang == consent.Spanish}
+	if in.Answered != "" {
+		// The provider's own opt-out handling already answered: a second
+		// reply to an opted-out number would fail.
+		confirm = store.Confirmation{}
+	}
+	announce := &events.InboundReceived{
+		Meta:       events.KeyedMeta("in."+in.ProviderID, events.TypeInboundReceived, in.ProviderID, r.now()),
+		ProviderID: in.ProviderID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body, Keyword: string(rd.Meaning),
+	}
+	done, added, recorded, err := r.store.RecordStop(ctx, rec, r.stopSuppression(in, rd, at), at, announce, confirm)
+	if err != nil || !recorded {
+		return "", false, err
+	}
+	r.log.Info("number opted out", logging.Phone("from", in.From), zap.String("reason", rd.Reason), zap.Bool("new", added))
+	return done.Reply, true, nil
 }
 
 // withProvider settles what a text means given what the provider's own

@@ -798,18 +798,7 @@ func (s *Store) RecordOptOut(ctx context.Context, in Inbound, sup Suppression, a
 			return Inbound{}, false, false, err
 		}
 	}
-	br := s.pool.SendBatch(ctx, b)
-	err = br.QueryRow().Scan(&in.Reply, &added)
-	recorded = err == nil
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = nil
-	}
-	for i := 1; err == nil && i < b.Len(); i++ {
-		_, err = br.Exec()
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	recorded, err = s.sendBatch(ctx, b, &in.Reply, &added)
 	if err != nil {
 		return Inbound{}, false, false, fmt.Errorf("recording opt-out: %w", err)
 	}
@@ -819,6 +808,105 @@ func (s *Store) RecordOptOut(ctx context.Context, in Inbound, sup Suppression, a
 		return prev, false, false, err
 	}
 	return in, added, true, nil
+}
+
+// Confirmation is the reply to an opt-out that added the number: Spanish
+// when the member's text was (SpanishText), or when the latest message
+// sent to them was, else English. Both empty: no reply (the provider's
+// own opt-out handling already answered).
+type Confirmation struct {
+	English, Spanish string
+	SpanishText      bool
+}
+
+// RecordStop is ClaimArrival and RecordOptOut in one transaction and one
+// round trip, for a text whose words alone make it an opt-out: the
+// message is recorded handled, with the campaign and contact of the
+// latest message sent to the member, and its suppression and events
+// commit with it. Under a send at full speed a STOP then waits for the
+// database once instead of twice. The returned record has its new id, the
+// reply and the campaign and contact filled in.
+//
+// recorded is false when the provider id was claimed before (the provider
+// retrying, or a concurrent delivery of the webhook): this try then
+// writes nothing, and the caller takes ClaimArrival's way, which answers
+// a handled message as the first time and finishes one an earlier try
+// left unhandled (and confirms it, as its suppression adds the number).
+func (s *Store) RecordStop(ctx context.Context, in Inbound, sup Suppression, at time.Time, announce *events.InboundReceived,
+	confirm Confirmation) (rec Inbound, added, recorded bool, err error) {
+	if sup.Channel != in.Channel || sup.Address != in.From {
+		return Inbound{}, false, false, fmt.Errorf("recording opt-out: the suppression is not of the sender")
+	}
+	_, ids := newIDs(1)
+	in.ID = ids[0]
+	b := &pgx.Batch{}
+	// The suppression's channel and address ($1, $2) are the message's
+	// and its sender's, which latestOutboundSQL reads by. A message
+	// claimed before adds nothing here: the general way that finishes it
+	// must see whether its suppression adds the number.
+	b.Queue(`WITH sup AS (
+			INSERT INTO suppressions (channel, address, reason, source, evidence, created_at, renewed_at)
+			SELECT $1, $2, $3, $4, $5, $6, $6 WHERE NOT EXISTS (SELECT 1 FROM inbound_messages WHERE provider_id = $8)
+			ON CONFLICT (channel, address) DO NOTHING RETURNING 1),
+		latest AS (`+latestOutboundSQL+`)
+		INSERT INTO inbound_messages (id, provider_id, channel, from_addr, to_addr, body, keyword, reason,
+			campaign_id, contact_id, reply, received_at, handled_at)
+		SELECT $7, $8, $1, $2, $9, $10, $11, $12, coalesce(l.campaign_id, ''), coalesce(l.contact_id, ''),
+			CASE WHEN NOT EXISTS (SELECT 1 FROM sup) THEN ''
+				WHEN $13 OR l.language LIKE 'es%' THEN $14 ELSE $15 END,
+			$16, $16
+		FROM (VALUES (1)) AS one LEFT JOIN latest AS l ON true
+		ON CONFLICT (provider_id) DO NOTHING
+		RETURNING reply, campaign_id, contact_id, EXISTS (SELECT 1 FROM sup)`,
+		sup.Channel, sup.Address, sup.Reason, sup.Source, sup.Evidence, sup.At,
+		in.ID, in.ProviderID, in.To, in.Body, in.Keyword, in.Reason,
+		confirm.SpanishText, confirm.Spanish, confirm.English, at)
+	// The rest only when this try recorded the message (the row of its
+	// new id exists), the inbound event with what the record read of the
+	// latest message sent.
+	b.Queue(suppressRenewSQL+` AND EXISTS (SELECT 1 FROM inbound_messages WHERE id = $4)`, sup.Channel, sup.Address, sup.At, in.ID)
+	q := queue{b}
+	if sup.Announce != nil {
+		err := outbox.AddWith(ctx, q, s.now(), events.SubjectConsentChanged, sup.Announce.ID, sup.Announce,
+			`SELECT '{}'::jsonb FROM inbound_messages WHERE id = $5`, in.ID)
+		if err != nil {
+			return Inbound{}, false, false, err
+		}
+	}
+	if announce != nil {
+		announce.MessageID = in.ID
+		err := outbox.AddWith(ctx, q, s.now(), events.SubjectInbound, announce.ID, announce,
+			`SELECT jsonb_strip_nulls(jsonb_build_object('campaign_id', nullif(campaign_id, ''), 'contact_id', nullif(contact_id, '')))
+			FROM inbound_messages WHERE id = $5`, in.ID)
+		if err != nil {
+			return Inbound{}, false, false, err
+		}
+	}
+	recorded, err = s.sendBatch(ctx, b, &in.Reply, &in.CampaignID, &in.ContactID, &added)
+	if err != nil {
+		return Inbound{}, false, false, fmt.Errorf("recording opt-out: %w", err)
+	}
+	s.wake()
+	return in, added, recorded, nil
+}
+
+// sendBatch runs b in one round trip and one transaction. Its first
+// statement returns at most one row, read into dest (found false when
+// there is none); the others return nothing.
+func (s *Store) sendBatch(ctx context.Context, b *pgx.Batch, dest ...any) (found bool, err error) {
+	br := s.pool.SendBatch(ctx, b)
+	err = br.QueryRow().Scan(dest...)
+	found = err == nil
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil
+	}
+	for i := 1; err == nil && i < b.Len(); i++ {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return found, err
 }
 
 // queue is an outbox.Execer that queues its statements in a batch, to
