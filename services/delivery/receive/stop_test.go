@@ -43,18 +43,31 @@ func (e *inboundEnv) count(query string, args ...any) int {
 	return n
 }
 
+// failInbound makes every op ("INSERT" or "UPDATE") on inbound_messages
+// fail as a full disk would, until the returned function is called.
+func (e *inboundEnv) failInbound(op string) (heal func()) {
+	e.t.Helper()
+	ctx := context.Background()
+	if _, err := e.pool.Exec(ctx, `
+		CREATE FUNCTION fail_record() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql;
+		CREATE TRIGGER fail_record BEFORE `+op+` ON inbound_messages FOR EACH ROW EXECUTE FUNCTION fail_record();`); err != nil {
+		e.t.Fatal(err)
+	}
+	return func() {
+		e.t.Helper()
+		if _, err := e.pool.Exec(ctx, `DROP TRIGGER fail_record ON inbound_messages`); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
 // A STOP whose record cannot be written leaves nothing half done: its
 // claim, record, suppression and events commit in one transaction or not
 // at all, and the webhook fails so Twilio retries. The retry does the
 // whole of it and confirms it.
 func TestStopWhoseWriteFailsWritesNothing(t *testing.T) {
 	e := newInboundEnv(t)
-	ctx := context.Background()
-	if _, err := e.pool.Exec(ctx, `
-		CREATE FUNCTION fail_record() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql;
-		CREATE TRIGGER fail_record BEFORE INSERT ON inbound_messages FOR EACH ROW EXECUTE FUNCTION fail_record();`); err != nil {
-		t.Fatal(err)
-	}
+	heal := e.failInbound("INSERT")
 	stop := inbound("SM30000000000000000000000000000002", "STOP")
 	if code, answer := e.postStatus(stop); code < 500 {
 		t.Fatalf("a STOP whose record failed was answered %d: %s", code, answer)
@@ -62,9 +75,7 @@ func TestStopWhoseWriteFailsWritesNothing(t *testing.T) {
 	if e.suppressed() || e.count(`SELECT count(*) FROM outbox`) != 0 || e.count(`SELECT count(*) FROM inbound_messages`) != 0 {
 		t.Fatal("the failed STOP left a suppression, an event or a claim")
 	}
-	if _, err := e.pool.Exec(ctx, `DROP TRIGGER fail_record ON inbound_messages`); err != nil {
-		t.Fatal(err)
-	}
+	heal()
 	e.clock.Advance(time.Minute)
 	if answer := e.post(stop); !strings.Contains(answer, "unsubscribed") || !e.suppressed() {
 		t.Fatalf("the retried STOP was not confirmed or did not suppress: %q", answer)
@@ -85,11 +96,7 @@ func TestStopWhoseWriteFailsWritesNothing(t *testing.T) {
 func TestStopWhoseRecordFailsLeavesNothingHalfDone(t *testing.T) {
 	e := newInboundEnv(t)
 	ctx := context.Background()
-	if _, err := e.pool.Exec(ctx, `
-		CREATE FUNCTION fail_record() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql;
-		CREATE TRIGGER fail_record BEFORE UPDATE ON inbound_messages FOR EACH ROW EXECUTE FUNCTION fail_record();`); err != nil {
-		t.Fatal(err)
-	}
+	heal := e.failInbound("UPDATE")
 	stop := inbound("SM30000000000000000000000000000001", "STOP")
 	first := e.clock.Now()
 	if _, err := e.st.ClaimInbound(ctx, store.Inbound{ProviderID: "SM30000000000000000000000000000001", Channel: string(events.ChannelSMS),
@@ -107,9 +114,7 @@ func TestStopWhoseRecordFailsLeavesNothingHalfDone(t *testing.T) {
 		t.Errorf("the failed STOP queued %d consent events", n)
 	}
 
-	if _, err := e.pool.Exec(ctx, `DROP TRIGGER fail_record ON inbound_messages`); err != nil {
-		t.Fatal(err)
-	}
+	heal()
 	e.clock.Advance(time.Minute)
 	if answer := e.post(stop); !strings.Contains(answer, "unsubscribed") {
 		t.Fatalf("the retried STOP was not confirmed: %q", answer)
