@@ -49,9 +49,10 @@ func Add(ctx context.Context, tx Execer, at time.Time, subject, msgID string, v 
 }
 
 // AddWith is Add with fields of the caller's rows merged into the event:
-// fields is a query (its arguments args, numbered from $5) that returns
-// one jsonb object, whose keys replace the event's own. A query that
-// finds no row queues nothing. It lets one batch both write a row and
+// fields is a query (its arguments args, numbered from $5) whose one
+// column is a jsonb object, whose keys replace the event's own; the event
+// is queued once for each row it returns, so a query that finds no row
+// queues nothing. It lets one batch both write a row and
 // queue the event that reports what only that write learns (a value it
 // read in the same statement), without a round trip between them.
 func AddWith(ctx context.Context, tx Execer, at time.Time, subject, msgID string, v any, fields string, args ...any) error {
