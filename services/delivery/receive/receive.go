@@ -204,11 +204,8 @@ func (r *Receiver) Inbound(ctx context.Context, in provider.Inbound) (string, er
 		due, warn := review.Deadline(claim.ReceivedAt, rules.Zone)
 		rec.Review = &store.ReviewDeadline{DueAt: due, WarnAt: warn}
 	}
-	announce := &events.InboundReceived{
-		Meta:       events.KeyedMeta("in."+in.ProviderID, events.TypeInboundReceived, in.ProviderID, r.now()),
-		ProviderID: in.ProviderID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body,
-		Keyword: string(rd.Meaning), CampaignID: out.CampaignID, ContactID: out.ContactID,
-	}
+	announce := r.inboundEvent(in, rd.Meaning)
+	announce.CampaignID, announce.ContactID = out.CampaignID, out.ContactID
 	var (
 		done     store.Inbound
 		recorded bool
@@ -257,16 +254,21 @@ func (r *Receiver) stop(ctx context.Context, in provider.Inbound, rd consent.Rea
 		// reply to an opted-out number would fail.
 		confirm = store.Confirmation{}
 	}
-	announce := &events.InboundReceived{
-		Meta:       events.KeyedMeta("in."+in.ProviderID, events.TypeInboundReceived, in.ProviderID, r.now()),
-		ProviderID: in.ProviderID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body, Keyword: string(rd.Meaning),
-	}
-	done, added, recorded, err := r.store.RecordStop(ctx, rec, r.stopSuppression(in, rd, at), at, announce, confirm)
+	done, added, recorded, err := r.store.RecordStop(ctx, rec, r.stopSuppression(in, rd, at), at, r.inboundEvent(in, rd.Meaning), confirm)
 	if err != nil || !recorded {
 		return "", false, err
 	}
 	r.log.Info("number opted out", logging.Phone("from", in.From), zap.String("reason", rd.Reason), zap.Bool("new", added))
 	return done.Reply, true, nil
+}
+
+// inboundEvent announces a member's text read as meaning; its id is the
+// provider's message id, so announcing it again stores it once.
+func (r *Receiver) inboundEvent(in provider.Inbound, meaning consent.Meaning) *events.InboundReceived {
+	return &events.InboundReceived{
+		Meta:       events.KeyedMeta("in."+in.ProviderID, events.TypeInboundReceived, in.ProviderID, r.now()),
+		ProviderID: in.ProviderID, Channel: events.ChannelSMS, From: in.From, To: in.To, Body: in.Body, Keyword: string(meaning),
+	}
 }
 
 // withProvider settles what a text means given what the provider's own
