@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -44,5 +45,26 @@ func TestVersionNamesTheBinaryAndItsBuild(t *testing.T) {
 	got := out.String()
 	if !strings.HasPrefix(got, "delivery ") || !strings.Contains(got, "(commit ") || !strings.HasSuffix(got, ")\n") {
 		t.Errorf("version printed %q, want \"delivery <version> (commit <sha>, <go>)\"", got)
+	}
+}
+
+func TestGCPercentDefersToGOGC(t *testing.T) {
+	restore := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(restore) })
+
+	t.Setenv("GOGC", "")
+	if got := GCPercent(400); got != "400" {
+		t.Errorf("GCPercent(400) without GOGC = %q, want 400", got)
+	}
+	if got := debug.SetGCPercent(100); got != 400 {
+		t.Errorf("the collector's target without GOGC is %d, want 400", got)
+	}
+
+	t.Setenv("GOGC", "150")
+	if got := GCPercent(400); got != "150" {
+		t.Errorf("GCPercent(400) with GOGC=150 = %q, want 150", got)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GCPercent changed the target to %d with GOGC set; it should leave it", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/musterhq/muster/services/delivery/app"
 	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/cli"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
 	"github.com/musterhq/muster/shared/testkit"
@@ -37,6 +39,17 @@ func benchCount(def int) int {
 		return v
 	}
 	return def
+}
+
+// asTheBinary runs the collector for the rest of the benchmark at the
+// target delivery's binary takes (app.GCPercent, or GOGC when set), so
+// that delivery in the test's process costs what it does in its own.
+// GOGC=100 measures Go's default.
+func asTheBinary(b *testing.B) {
+	b.Helper()
+	before := debug.SetGCPercent(100)
+	b.Cleanup(func() { debug.SetGCPercent(before) })
+	b.Logf("garbage collector target %s", cli.GCPercent(app.GCPercent))
 }
 
 // fill publishes n send requests to distinct members before delivery
@@ -150,6 +163,7 @@ func personalized(c events.Content, ref string) func(i int) events.SendRequested
 // embedded NATS), PostgreSQL and the simulator.
 func BenchmarkSMSSend(b *testing.B) {
 	n := benchCount(20_000)
+	asTheBinary(b)
 	provider := startSimProcess(b, "SIMULATOR_AUTO_CALLBACKS=false")
 	h := newHarness(b, setup{
 		config: func(c *app.Config) {
@@ -204,6 +218,7 @@ func BenchmarkSMSSend(b *testing.B) {
 // answered after the suppression is committed.
 func BenchmarkStopWebhook(b *testing.B) {
 	const rps, total = 200, 2000
+	asTheBinary(b)
 	h := newHarness(b, setup{})
 	h.start(nil)
 	latencies := make([]time.Duration, total)
@@ -242,6 +257,7 @@ func BenchmarkStopWebhook(b *testing.B) {
 func BenchmarkStopWebhookUnderLoad(b *testing.B) {
 	const rps, total = 200, 2000
 	n := benchCount(100_000) // the alert (#20); MUSTER_BENCH_MESSAGES overrides
+	asTheBinary(b)
 	provider := startSimProcess(b)
 	h := newHarness(b, setup{config: func(c *app.Config) {
 		d := app.DefaultConfig()
@@ -391,6 +407,7 @@ func BenchmarkEmailSendLarge(b *testing.B) {
 // <name>_cpu_<part>_us.
 func benchEmail(b *testing.B, name string, c events.Content) {
 	n := benchCount(50_000)
+	asTheBinary(b)
 	provider := startSimProcess(b, "SIMULATOR_SENDGRID_KEY=SG.test", "SIMULATOR_AUTO_CALLBACKS=false", "SIMULATOR_AUTO_EMAIL_EVENTS=false")
 	// Batches linger 5ms (the default): measured, longer lingers (20ms,
 	// 50ms) made larger batches and a slower pipeline.

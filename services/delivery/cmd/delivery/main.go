@@ -28,7 +28,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	gc := cli.GCPercent(app.GCPercent)
 	return cli.Main(os.Args[1:], "delivery", cfg.Config, migrations.FS, func(ctx context.Context, log *zap.Logger) error {
+		log.Info("garbage collector", zap.String("gogc", gc))
 		tp, err := tracing.New(ctx, "delivery", cfg.Tracing())
 		if err != nil {
 			return err
