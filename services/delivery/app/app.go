@@ -324,8 +324,9 @@ func (c Config) ackWait(providerTimeout time.Duration) time.Duration {
 // megabytes) while it allocates about 25 KB a text, and it runs about
 // 700 goroutines (workers, provider connections, webhook requests) whose
 // stacks every collection scans: at Go's default of 100 the collector
-// took about a fifth of its CPU. At 400 it collects a quarter as often
-// for about 1.7 times the peak memory (docs/performance.md, "Session 15").
+// took about a fifth of its CPU. At 400 it collects a quarter as often,
+// for about 1.7 times the peak memory while texting and twice while
+// sending 12 KB emails (docs/performance.md, "Session 15").
 const GCPercent = 400
 
 // The default HELP replies name the member's own rhythm keywords, since a

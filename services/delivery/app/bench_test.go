@@ -7,6 +7,7 @@ import (
 	"html"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,7 +48,9 @@ func benchCount(def int) int {
 // GOGC=100 measures Go's default.
 func asTheBinary(b *testing.B) {
 	b.Helper()
-	before := debug.SetGCPercent(100)
+	inForce := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(inForce)
+	before := int(inForce[0].Value.Uint64())
 	b.Cleanup(func() { debug.SetGCPercent(before) })
 	b.Logf("garbage collector target %s", cli.GCPercent(app.GCPercent))
 }
