@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -324,4 +325,48 @@ func TestCloseStopsWorkers(t *testing.T) {
 		t.Fatal("Close did not return with a pending callback")
 	}
 	wh.none(t)
+}
+
+// TestCallbacksReuseConnections: more workers than http.Transport's
+// default cap of 100 idle connections post callbacks at once, round after
+// round with a pause between, and each worker keeps its connection
+// through the pauses: the webhook sees about one connection a worker (a
+// few more where a worker asks before its last one is back in the pool),
+// not fifty more every round.
+func TestCallbacksReuseConnections(t *testing.T) {
+	const workers, rounds = 150, 10
+	var conns, calls atomic.Int64
+	wh := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(10 * time.Millisecond) // so the workers overlap
+		calls.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	wh.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	wh.Start()
+	t.Cleanup(wh.Close)
+	// The delay lets a round's texts all be created before their
+	// callbacks are due, so every worker posts at once.
+	h := newHarness(t, Config{AutoCallbacks: true, CallbackDelay: 300 * time.Millisecond, CallbackWorkers: workers})
+	for round := 1; round <= rounds; round++ {
+		for range workers {
+			sendWithCallback(t, h, wh.URL+"/twilio/status")
+		}
+		want := int64(2 * workers * round)
+		deadline := time.Now().Add(30 * time.Second)
+		for calls.Load() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d of %d callbacks arrived", round, calls.Load(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	got := conns.Load()
+	t.Logf("%d callbacks took %d connections", 2*workers*rounds, got)
+	if got > 2*workers {
+		t.Errorf("%d callbacks took %d connections, want at most %d (about one a worker)", 2*workers*rounds, got, 2*workers)
+	}
 }

@@ -186,7 +186,10 @@ func New(cfg Config, log *zap.Logger) *Server {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	// Every worker may hold a connection to the same webhook host; keep them
 	// all alive so thousands of callbacks do not churn ephemeral ports.
+	// The total is not capped either: the default cap of 100 would close
+	// and redial connections whenever more workers than that post at once.
 	transport.MaxIdleConnsPerHost = cfg.CallbackWorkers + 4
+	transport.MaxIdleConns = 0
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:    cfg,
