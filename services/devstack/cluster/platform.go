@@ -17,6 +17,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/provider/sendgrid"
 	"github.com/musterhq/muster/services/delivery/provider/twilio"
 	"github.com/musterhq/muster/services/simulator/sim"
+	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/secret"
 	"github.com/musterhq/muster/shared/svcauth/svcauthtest"
 	"github.com/musterhq/muster/shared/testkit"
@@ -390,6 +391,28 @@ func (p *Platform) EmailsAt(positions ...int) []sim.Email {
 func (p *Platform) WaitSent(n int, within time.Duration) {
 	p.t.Helper()
 	p.waitTaken(n, "texts", p.SimCount, within)
+}
+
+// WaitSettled waits until campaigns' results hold a final status
+// (delivered, undelivered or failed) for n of the campaign's texts: what
+// the organizer's results page counts as done. It polls every quarter
+// second on one connection, so the polling costs PostgreSQL little.
+func (p *Platform) WaitSettled(campaignID string, n int, within time.Duration) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, p.CampaignsDB)
+	if err != nil {
+		p.t.Fatalf("connecting to campaigns' database: %v", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for settled := 0; settled < n; time.Sleep(250 * time.Millisecond) {
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM campaign_messages WHERE campaign_id = $1::uuid AND status_rank >= $2`,
+			campaignID, events.RankTerminal).Scan(&settled)
+		if err != nil {
+			p.t.Fatalf("%d of %d texts settled in campaigns' results: %v", settled, n, err)
+		}
+	}
 }
 
 // SetFaults replaces the simulator's Twilio fault rules.
