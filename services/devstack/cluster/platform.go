@@ -395,22 +395,44 @@ func (p *Platform) WaitSent(n int, within time.Duration) {
 
 // WaitSettled waits until campaigns' results hold a final status
 // (delivered, undelivered or failed) for n of the campaign's texts: what
-// the organizer's results page counts as done. It polls every quarter
-// second on one connection, so the polling costs PostgreSQL little.
+// the organizer's results page counts as done.
 func (p *Platform) WaitSettled(campaignID string, n int, within time.Duration) {
 	p.t.Helper()
+	WaitSettled(p.t, p.CampaignsDB, campaignID, n, within)
+}
+
+// WaitSettled waits until the campaigns database at dsn holds a final
+// status for n of the campaign's texts. It asks twice a second, on one
+// connection, whether any text is still short of one, which reads only
+// up to the first such text (at most about 25 ms of PostgreSQL's time at
+// 100,000 texts, taken from the platform being measured), and counts the
+// texts once none is.
+func WaitSettled(tb testing.TB, dsn, campaignID string, n int, within time.Duration) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, p.CampaignsDB)
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		p.t.Fatalf("connecting to campaigns' database: %v", err)
+		tb.Fatalf("connecting to campaigns' database: %v", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	for settled := 0; settled < n; time.Sleep(250 * time.Millisecond) {
-		err := conn.QueryRow(ctx, `SELECT count(*) FROM campaign_messages WHERE campaign_id = $1::uuid AND status_rank >= $2`,
-			campaignID, events.RankTerminal).Scan(&settled)
+	open := []string{events.StatusQueued, events.StatusSending, events.StatusUnknown, events.StatusAccepted, events.StatusSent}
+	for ; ; time.Sleep(500 * time.Millisecond) {
+		var unsettled bool
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign_messages WHERE campaign_id = $1::uuid AND status = ANY($2::text[]))`,
+			campaignID, open).Scan(&unsettled)
 		if err != nil {
-			p.t.Fatalf("%d of %d texts settled in campaigns' results: %v", settled, n, err)
+			tb.Fatalf("waiting for %d texts to settle in campaigns' results: %v", n, err)
+		}
+		if unsettled {
+			continue
+		}
+		var settled int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM campaign_messages WHERE campaign_id = $1::uuid`, campaignID).Scan(&settled); err != nil {
+			tb.Fatalf("counting settled texts in campaigns' results: %v", err)
+		}
+		if settled >= n {
+			return
 		}
 	}
 }

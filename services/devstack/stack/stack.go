@@ -85,6 +85,9 @@ type Options struct {
 	// every message, as Twilio would.
 	AutoCallbacks bool
 	CallbackDelay time.Duration
+	// CallbackWorkers is how many messages' callbacks the simulator posts
+	// at once (its default when 0).
+	CallbackWorkers int
 
 	// DeliveryWorkers overrides delivery's default concurrency when set.
 	DeliveryWorkers int
@@ -209,7 +212,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		o.InboundSecret = secret.Generate()
 	}
 	s.Sim = sim.New(sim.Config{
-		InboundURL: s.DeliveryURL + twilio.InboundPath, AutoCallbacks: o.AutoCallbacks, CallbackDelay: o.CallbackDelay,
+		InboundURL:    s.DeliveryURL + twilio.InboundPath,
+		AutoCallbacks: o.AutoCallbacks, CallbackDelay: o.CallbackDelay, CallbackWorkers: o.CallbackWorkers,
 		SendGridKey: simSendGridKey, EventWebhookURL: s.DeliveryURL + sendgrid.EventsPath, AutoEmailEvents: o.AutoCallbacks,
 		InboundParseURL: s.DeliveryURL + sendgrid.InboundPrefix + o.InboundSecret,
 		// Delivery's clock, when a test moves it: the simulator stamps
