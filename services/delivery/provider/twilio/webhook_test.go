@@ -2,9 +2,6 @@ package twilio
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sort"
 	"strings"
 	"testing"
 
@@ -29,19 +25,7 @@ import (
 
 // sign computes X-Twilio-Signature the way Twilio documents it.
 func sign(token, fullURL string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(fullURL)
-	for _, k := range keys {
-		b.WriteString(k + form.Get(k))
-	}
-	mac := hmac.New(sha1.New, []byte(token))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return signature([]byte(token), fullURL, form)
 }
 
 func TestSignMatchesTwiliosPublishedVector(t *testing.T) {
@@ -49,6 +33,44 @@ func TestSignMatchesTwiliosPublishedVector(t *testing.T) {
 		"Caller": {"+14158675309"}, "From": {"+14158675309"}, "ReasonConferenceEnded": {"test"}, "Reason": {"Participant"}}
 	if got := sign("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", form); got != "vOEb5UThFn24KEfnOFLQY2AE5FY=" {
 		t.Fatalf("signature = %s", got)
+	}
+}
+
+// TestSignedAgreesWithTwilioGo: the one-HMAC check of the URL as given
+// accepts and refuses what twilio-go's validator does, including a
+// signature over the URL with its port written out, which only the
+// validator's second try accepts.
+func TestSignedAgreesWithTwilioGo(t *testing.T) {
+	h := NewWebhooks(testToken, public, &recorder{}, zaptest.NewLogger(t))
+	target := public + StatusPath + "?m=0190f5c2-6d1a-7c3e-9b4d-2a1f0e3c5b7d"
+	form := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}, "To": {"+12125550103"}}
+	tampered := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"failed"}, "To": {"+12125550103"}}
+	withPort := strings.Replace(target, ".org/", ".org:443/", 1)
+	tests := []struct {
+		name string
+		sig  string
+		form url.Values
+		want bool
+	}{
+		{"signed over the URL as given", sign(testToken, target, form), form, true},
+		{"signed over the URL with its port", sign(testToken, withPort, form), form, true},
+		{"a parameter changed after signing", sign(testToken, target, form), tampered, false},
+		{"signed with another token", sign("another token", target, form), form, false},
+		{"signed over another URL", sign(testToken, public+InboundPath, form), form, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			params := map[string]string{}
+			for k := range tt.form {
+				params[k] = tt.form.Get(k)
+			}
+			if lib := h.validator.Validate(target, params, tt.sig); lib != tt.want {
+				t.Fatalf("twilio-go's validator says %v, want %v", lib, tt.want)
+			}
+			if got := h.signed(target, tt.form, tt.sig); got != tt.want {
+				t.Errorf("signed = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
