@@ -178,8 +178,8 @@ func (h *Webhooks) verify(r *http.Request) (url.Values, error) {
 // parameter given once. Twilio signs the URL it was given, which is
 // checked first, with one HMAC. twilio-go's validator decides every other
 // case: it also tries the URL with its port added and removed, and always
-// computes both, which cost delivery a few percent of its CPU at a
-// callback a text. Nothing it accepts is refused.
+// computes both, a few percent of delivery's CPU when every text brings
+// two callbacks. Nothing it accepts is refused.
 func (h *Webhooks) signed(fullURL string, form url.Values, sig string) bool {
 	if hmac.Equal([]byte(signature(h.authToken, fullURL, form)), []byte(sig)) {
 		return true
