@@ -43,7 +43,8 @@ func ProcessCPU(pid string) (time.Duration, error) {
 // running nothing else, what a benchmark cost the database. keep, when
 // not nil, picks processes by their title ("postgres: <cluster>: <user>
 // <database> <client> <state>" for a backend). Processes that end
-// between two readings drop out of the later one.
+// between two readings drop out of the later one, and one ending while
+// it is read (its title already empty) is left out.
 func PostgresCPU(keep func(title string) bool) time.Duration {
 	var total time.Duration
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
@@ -54,7 +55,7 @@ func PostgresCPU(keep func(title string) bool) time.Duration {
 		}
 		if keep != nil {
 			title, err := os.ReadFile(filepath.Join(d, "cmdline"))
-			if err != nil || !keep(string(title)) {
+			if err != nil || len(title) == 0 || !keep(string(title)) {
 				continue
 			}
 		}
