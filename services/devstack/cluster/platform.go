@@ -403,10 +403,10 @@ func (p *Platform) WaitSettled(campaignID string, n int, within time.Duration) {
 
 // WaitSettled waits until the campaigns database at dsn holds a final
 // status for n of the campaign's texts. It asks twice a second, on one
-// connection, whether any text is still short of one, which reads only
-// up to the first such text (at most about 25 ms of PostgreSQL's time at
-// 100,000 texts, taken from the platform being measured), and counts the
-// texts once none is.
+// connection, whether any text still ranks below a final status, which
+// reads only up to the first such text (at most about 10 ms of
+// PostgreSQL's time at 100,000 texts, taken from the platform being
+// measured), and counts the texts once none does.
 func WaitSettled(tb testing.TB, dsn, campaignID string, n int, within time.Duration) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
@@ -416,11 +416,10 @@ func WaitSettled(tb testing.TB, dsn, campaignID string, n int, within time.Durat
 		tb.Fatalf("connecting to campaigns' database: %v", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	open := []string{events.StatusQueued, events.StatusSending, events.StatusUnknown, events.StatusAccepted, events.StatusSent}
 	for ; ; time.Sleep(500 * time.Millisecond) {
 		var unsettled bool
-		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign_messages WHERE campaign_id = $1::uuid AND status = ANY($2::text[]))`,
-			campaignID, open).Scan(&unsettled)
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign_messages WHERE campaign_id = $1::uuid AND status_rank < $2)`,
+			campaignID, events.RankTerminal).Scan(&unsettled)
 		if err != nil {
 			tb.Fatalf("waiting for %d texts to settle in campaigns' results: %v", n, err)
 		}
