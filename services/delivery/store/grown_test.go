@@ -217,3 +217,100 @@ func rowsRead(ctx context.Context, t *testing.T, pool *pgxpool.Pool, table strin
 	}
 	return n
 }
+
+// Which of an email event post's events were acted on before is read by
+// their ids however many events the log has recorded since the connection
+// first asked. A fresh database's first email alert is where this broke:
+// with about 800 events recorded when PostgreSQL settled on a plan, the
+// plan it kept was to read every event, cheaper than the index at that
+// size, and it read all 200,000 of the alert's events for each post of
+// 100 (one run in a few settled 61 and 136 s after the last email, not
+// 18). Where the plan goes wrong depends on PostgreSQL's costs, so the
+// first posts come with several counts already recorded.
+func TestEmailEventDedupeReadsItsEventsAsTheLogGrows(t *testing.T) {
+	for _, before := range []int{0, 400, 800, 1200, 1600} {
+		t.Run(fmt.Sprint(before), func(t *testing.T) {
+			ctx := context.Background()
+			st, pool := oneConnection(t)
+			record := func(prefix string, n int) []string {
+				t.Helper()
+				evs := make([]store.EmailEventRecord, n)
+				ids := make([]string, n)
+				for i := range evs {
+					ids[i] = fmt.Sprintf("%s%d", prefix, i)
+					evs[i] = store.EmailEventRecord{ID: ids[i], Event: "delivered"}
+				}
+				if err := st.RecordEmailEvents(ctx, evs); err != nil {
+					t.Fatal(err)
+				}
+				return ids
+			}
+			record("before-", before)
+			// Posts of 100 events, each asked about and then recorded.
+			var early []string
+			for i := range 12 { // enough runs for PostgreSQL to keep a plan
+				post := make([]string, 100)
+				for j := range post {
+					post[j] = fmt.Sprintf("post%d-%d", i, j)
+				}
+				if seen, err := st.SeenEmailEvents(ctx, post); err != nil || len(seen) != 0 {
+					t.Fatalf("SeenEmailEvents = %v, %v before the post was recorded", seen, err)
+				}
+				early = append(early, record(fmt.Sprintf("post%d-", i), 100)...)
+			}
+			record("grown-", 50000)
+
+			from := rowsRead(ctx, t, pool, "email_events")
+			seen, err := st.SeenEmailEvents(ctx, []string{early[3], "grown-42", "never-posted"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !seen[early[3]] || !seen["grown-42"] || seen["never-posted"] {
+				t.Fatalf("seen = %v, want %s and grown-42 only", seen, early[3])
+			}
+			if read := rowsRead(ctx, t, pool, "email_events") - from; read > 100 {
+				t.Fatalf("asking about three events read %d rows of the log", read)
+			}
+		})
+	}
+}
+
+// The send workers read a batch's members' rhythms (NIGHTS, PAUSE, LESS)
+// by address however many members have chosen one since the connection
+// first asked. Every plan PostgreSQL kept for the question read every
+// member's rhythm for every batch: the more members used the rhythm
+// words, the slower every alert went.
+func TestRhythmsReadTheirMembersAsRhythmsGrow(t *testing.T) {
+	ctx := context.Background()
+	st, pool := oneConnection(t)
+	choose := func(prefix string, n int) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, `INSERT INTO member_rhythm (address, channel, paused_until, updated_at)
+			SELECT $1 || lpad(g::text, 6, '0'), 'sms', now() + interval '1 day', now() FROM generate_series(1, $2::int) g`, prefix, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	choose("+1718555", 800)
+	batch := make([]string, 100)
+	for i := range 8 { // enough runs for PostgreSQL to keep a plan
+		for j := range batch {
+			batch[j] = fmt.Sprintf("+1212555%04d", i*100+j)
+		}
+		if _, err := st.Rhythms(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	choose("+1646555", 50000)
+
+	before := rowsRead(ctx, t, pool, "member_rhythm")
+	got, err := st.Rhythms(ctx, []string{"+1718555000042", "+1646555000042", "+12125550000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["+1646555000042"].PausedUntil == nil {
+		t.Fatalf("rhythms = %v, want the two paused members", got)
+	}
+	if read := rowsRead(ctx, t, pool, "member_rhythm") - before; read > 100 {
+		t.Fatalf("reading three members' rhythms read %d rows", read)
+	}
+}

@@ -95,9 +95,11 @@ type EmailEventRecord struct {
 }
 
 // SeenEmailEvents says which of ids were recorded before: SendGrid repeats
-// events, and each is acted on once.
+// events, and each is acted on once. Each post's question is planned for
+// itself (postgres.Replan): a plan kept from when the events recorded
+// numbered a few hundred reads all of them for every post.
 func (s *Store) SeenEmailEvents(ctx context.Context, ids []string) (map[string]bool, error) {
-	rows, err := s.pool.Query(ctx, `SELECT sg_event_id FROM email_events WHERE sg_event_id = ANY($1::text[])`, ids)
+	rows, err := s.pool.Query(ctx, `SELECT sg_event_id FROM email_events WHERE sg_event_id = ANY($1::text[])`, postgres.Replan, ids)
 	if err != nil {
 		return nil, fmt.Errorf("reading seen email events: %w", err)
 	}

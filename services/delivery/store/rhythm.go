@@ -12,6 +12,7 @@ import (
 	"github.com/musterhq/muster/services/delivery/quiet"
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/outbox"
+	"github.com/musterhq/muster/shared/postgres"
 )
 
 // Rhythm is a member's own choice of when and how often to be reached,
@@ -101,9 +102,11 @@ func (s *Store) Rhythms(ctx context.Context, addresses []string) (map[string]Rhy
 	// Whether the member chose their hours is read from the history (by
 	// its address index), so the rhythm's own row and what writes it stay
 	// as they are; only members who ever changed their rhythm have rows.
+	// Each batch is planned for itself (postgres.Replan): every plan kept
+	// for any batch read all the rhythms members had chosen.
 	rows, err := s.pool.Query(ctx, `SELECT `+rhythmColumns+`, EXISTS (SELECT 1 FROM member_rhythm_history h
 			WHERE h.address = member_rhythm.address AND h.change = ANY($2))
-		FROM member_rhythm WHERE address = ANY($1)`, addresses, hoursChanges)
+		FROM member_rhythm WHERE address = ANY($1)`, postgres.Replan, addresses, hoursChanges)
 	if err != nil {
 		return nil, fmt.Errorf("reading rhythms: %w", err)
 	}
