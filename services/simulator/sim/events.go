@@ -41,7 +41,7 @@ var ErrNoEventWebhookURL = errors.New("event webhook url not configured")
 // be batched.
 type eventQueue struct {
 	mu      sync.Mutex
-	events  []map[string]any
+	events  []queuedEvent
 	firstAt time.Time // when the oldest pending event was queued
 	wake    chan struct{}
 	closed  bool
@@ -51,7 +51,16 @@ func newEventQueue() *eventQueue {
 	return &eventQueue{wake: make(chan struct{}, 1)}
 }
 
-func (q *eventQueue) push(evs []map[string]any) {
+// queuedEvent is an automatic event as it waits: what happened, to which
+// email, when. It becomes SendGrid's JSON when its batch is posted, so a
+// backlog of events holds no maps.
+type queuedEvent struct {
+	email *Email
+	event string
+	at    time.Time
+}
+
+func (q *eventQueue) push(evs []queuedEvent) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -77,11 +86,11 @@ func (q *eventQueue) pending() (int, time.Time) {
 
 // take removes and returns up to n of the oldest events. Events left
 // behind keep their age, so they go out without another wait.
-func (q *eventQueue) take(n int) []map[string]any {
+func (q *eventQueue) take(n int) []queuedEvent {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n = min(n, len(q.events))
-	batch := make([]map[string]any, n)
+	batch := make([]queuedEvent, n)
 	copy(batch, q.events)
 	clear(q.events[:n])
 	q.events = q.events[n:]
@@ -109,23 +118,21 @@ func (q *eventQueue) close() {
 // eventwebhook.ConvertPublicKeyBase64ToECDSA reads.
 func (s *Server) SendGridPublicKey() string { return s.publicKey }
 
-// queueAutoEvents queues processed then delivered events for newly accepted
-// emails when automatic events are on and there is a webhook to post to.
-func (s *Server) queueAutoEvents(rec mailRecord) {
+// queueAutoEvents queues processed then delivered events for the emails
+// of a request just accepted (rec, decoded as m) when automatic events
+// are on and there is a webhook to post to.
+func (s *Server) queueAutoEvents(rec mailRecord, m *sgMail) {
 	if auto, _ := s.emailEventSettings(); !auto || s.cfg.EventWebhookURL == "" || rec.count == 0 {
 		return
 	}
-	emails, err := rec.emails()
-	if err != nil {
-		s.log.Error("automatic email events not queued", zap.Error(err))
-		return
+	emails := envelopes(m, rec.id)
+	now := time.Now()
+	evs := make([]queuedEvent, 0, 2*len(emails))
+	for i := range emails {
+		evs = append(evs, queuedEvent{email: &emails[i], event: "processed", at: now})
 	}
-	evs := make([]map[string]any, 0, 2*len(emails))
-	for _, e := range emails {
-		evs = append(evs, s.EmailEvent(e, "processed", nil))
-	}
-	for _, e := range emails {
-		evs = append(evs, s.EmailEvent(e, "delivered", nil))
+	for i := range emails {
+		evs = append(evs, queuedEvent{email: &emails[i], event: "delivered", at: now})
 	}
 	s.events.push(evs)
 }
@@ -173,7 +180,11 @@ func (s *Server) batchEvents() {
 
 // postEventBatch posts one batch EmailEventRepeat times, retrying each post
 // like a status callback, and logs a post that never succeeded.
-func (s *Server) postEventBatch(batch []map[string]any) {
+func (s *Server) postEventBatch(queued []queuedEvent) {
+	batch := make([]map[string]any, len(queued))
+	for i, q := range queued {
+		batch[i] = emailEvent(*q.email, q.event, q.at, nil)
+	}
 	body, err := marshalEvents(batch)
 	if err != nil {
 		s.log.Error("marshal email events", zap.Error(err))
@@ -306,12 +317,17 @@ const (
 // group_unsubscribe and group_resubscribe have asm_group_id (the email's,
 // or 1 when it had none). extra is applied last and overrides any field.
 func (s *Server) EmailEvent(email Email, event string, extra map[string]any) map[string]any {
+	return emailEvent(email, event, time.Now(), extra)
+}
+
+// emailEvent is EmailEvent for an event that happened at.
+func emailEvent(email Email, event string, at time.Time, extra map[string]any) map[string]any {
 	ev := make(map[string]any, len(email.CustomArgs)+8+len(extra))
 	for k, v := range email.CustomArgs {
 		ev[k] = v
 	}
 	ev["email"] = email.To
-	ev["timestamp"] = time.Now().Unix()
+	ev["timestamp"] = at.Unix()
 	ev["event"] = event
 	ev["sg_event_id"] = newEventID()
 	ev["sg_message_id"] = email.SGMessageID

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -303,7 +304,7 @@ func (s *Server) handleMailSend(w http.ResponseWriter, r *http.Request) {
 		rec.fault = fault.Kind
 	}
 	s.emails.add(rec)
-	s.queueAutoEvents(rec)
+	s.queueAutoEvents(rec, &m)
 	id := rec.id
 	switch fault.Kind {
 	case FaultUnavailableAfterAccept:
@@ -357,11 +358,8 @@ func expand(m *sgMail, id string, at time.Time, fault FaultKind) []Email {
 			html = c.Value
 		}
 	}
-	asm := 0
-	if m.ASM != nil {
-		asm = m.ASM.GroupID
-	}
-	out := make([]Email, 0, recipients(m))
+	out := envelopes(m, id)
+	k := 0
 	for _, p := range m.Personalizations {
 		from := m.From
 		if p.From != nil && p.From.Email != "" {
@@ -376,25 +374,40 @@ func expand(m *sgMail, id string, at time.Time, fault FaultKind) []Email {
 		if m.ReplyTo != nil {
 			replyTo = sub.Replace(m.ReplyTo.Email)
 		}
+		for range p.To {
+			e := &out[k]
+			k++
+			e.From, e.ReplyTo, e.Subject = from.Email, replyTo, sub.Replace(subject)
+			e.Text, e.HTML = sub.Replace(text), sub.Replace(html)
+			e.Headers, e.TemplateID, e.DynamicTemplateData = merge(m.Headers, p.Headers), m.TemplateID, p.DynamicTemplateData
+			e.Attachments, e.Fault, e.CreatedAt = slices.Clone(m.Attachments), fault, at
+		}
+	}
+	return out
+}
+
+// envelopes is each recipient of a request without the content: the
+// address, the ids, the custom args and categories and the unsubscribe
+// group, all that SendGrid's events about the recipient carry. Events
+// are made from these: rendering each member's 12 KB email only to say
+// it was delivered would make the simulator, not the platform, what a
+// benchmark with events measures.
+func envelopes(m *sgMail, id string) []Email {
+	asm := 0
+	if m.ASM != nil {
+		asm = m.ASM.GroupID
+	}
+	out := make([]Email, 0, recipients(m))
+	for _, p := range m.Personalizations {
+		args := merge(m.CustomArgs, p.CustomArgs)
 		for _, to := range p.To {
 			out = append(out, Email{
-				MessageID:           id,
-				SGMessageID:         id + "." + strconv.Itoa(len(out)),
-				To:                  to.Email,
-				From:                from.Email,
-				ReplyTo:             replyTo,
-				Subject:             sub.Replace(subject),
-				Text:                sub.Replace(text),
-				HTML:                sub.Replace(html),
-				CustomArgs:          merge(m.CustomArgs, p.CustomArgs),
-				Headers:             merge(m.Headers, p.Headers),
-				TemplateID:          m.TemplateID,
-				DynamicTemplateData: p.DynamicTemplateData,
-				Categories:          slices.Clone(m.Categories),
-				ASMGroupID:          asm,
-				Attachments:         slices.Clone(m.Attachments),
-				Fault:               fault,
-				CreatedAt:           at,
+				MessageID:   id,
+				SGMessageID: id + "." + strconv.Itoa(len(out)),
+				To:          to.Email,
+				CustomArgs:  maps.Clone(args),
+				Categories:  slices.Clone(m.Categories),
+				ASMGroupID:  asm,
 			})
 		}
 	}
