@@ -223,10 +223,10 @@ func rowsRead(ctx context.Context, t *testing.T, pool *pgxpool.Pool, table strin
 // first asked. A fresh database's first email alert is where this broke:
 // with about 800 events recorded when PostgreSQL settled on a plan, the
 // plan it kept was to read every event, cheaper than the index at that
-// size, and it read all 200,000 of the alert's events for each post of
-// 100 (one run in a few settled 61 and 136 s after the last email, not
-// 18). Where the plan goes wrong depends on PostgreSQL's costs, so the
-// first posts come with several counts already recorded.
+// size, and it read up to all 200,000 of the alert's events for each
+// post of 100 (three runs of eleven settled 61 to 178 s after the last
+// email, not 18). Where the plan goes wrong depends on PostgreSQL's
+// costs, so the first posts come with several counts already recorded.
 func TestEmailEventDedupeReadsItsEventsAsTheLogGrows(t *testing.T) {
 	for _, before := range []int{0, 400, 800, 1200, 1600} {
 		t.Run(fmt.Sprint(before), func(t *testing.T) {

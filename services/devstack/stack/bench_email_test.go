@@ -26,12 +26,12 @@ import (
 // in BenchmarkE2ESMS; and on to campaigns' results holding every email's
 // final status (settled). As SendGrid does, the simulator posts each
 // email's processed and delivered events to delivery's event webhook
-// while the sends go on, so the sent rate pays for them too. Every service, the embedded NATS server and the
-// simulator share one process here, so their memory cannot be told apart
-// by the operating system: the benchmark reports the process's peak
-// resident set and the peak of the Go heap, and, apart from them, what
-// the simulator holds (it keeps every request it took, for tests to
-// read).
+// while the sends go on, so the sent rate pays for them too. Every
+// service, the embedded NATS server and the simulator share one process
+// here, so their memory cannot be told apart by the operating system:
+// the benchmark reports the process's peak resident set and the peak of
+// the Go heap, and, apart from them, what the simulator holds (it keeps
+// every request it took, for tests to read).
 func BenchmarkE2EEmail(b *testing.B) {
 	var campaignsDB string
 	st, members := startBenchStack(b, 100_000, seedEmailContacts, func(o *stack.Options) {
