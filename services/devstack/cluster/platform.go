@@ -394,19 +394,19 @@ func (p *Platform) WaitSent(n int, within time.Duration) {
 }
 
 // WaitSettled waits until campaigns' results hold a final status
-// (delivered, undelivered or failed) for n of the campaign's texts: what
-// the organizer's results page counts as done.
+// (delivered, undelivered, failed...) for n of the campaign's messages,
+// texts or emails: what the organizer's results page counts as done.
 func (p *Platform) WaitSettled(campaignID string, n int, within time.Duration) {
 	p.t.Helper()
 	WaitSettled(p.t, p.CampaignsDB, campaignID, n, within)
 }
 
 // WaitSettled waits until the campaigns database at dsn holds a final
-// status for n of the campaign's texts. It asks twice a second, on one
-// connection, whether any text still ranks below a final status, which
-// reads only up to the first such text (at most about 10 ms of
-// PostgreSQL's time at 100,000 texts, taken from the platform being
-// measured), and counts the texts once none does.
+// status for n of the campaign's messages. It asks twice a second, on one
+// connection, whether any message still ranks below a final status, which
+// reads only up to the first such message (at most about 10 ms of
+// PostgreSQL's time at 100,000 messages, taken from the platform being
+// measured), and counts the messages once none does.
 func WaitSettled(tb testing.TB, dsn, campaignID string, n int, within time.Duration) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
@@ -421,14 +421,14 @@ func WaitSettled(tb testing.TB, dsn, campaignID string, n int, within time.Durat
 		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign_messages WHERE campaign_id = $1::uuid AND status_rank < $2)`,
 			campaignID, events.RankTerminal).Scan(&unsettled)
 		if err != nil {
-			tb.Fatalf("waiting for %d texts to settle in campaigns' results: %v", n, err)
+			tb.Fatalf("waiting for %d messages to settle in campaigns' results: %v", n, err)
 		}
 		if unsettled {
 			continue
 		}
 		var settled int
 		if err := conn.QueryRow(ctx, `SELECT count(*) FROM campaign_messages WHERE campaign_id = $1::uuid`, campaignID).Scan(&settled); err != nil {
-			tb.Fatalf("counting settled texts in campaigns' results: %v", err)
+			tb.Fatalf("counting settled messages in campaigns' results: %v", err)
 		}
 		if settled >= n {
 			return
