@@ -52,7 +52,7 @@ func (s *Store) Erase(ctx context.Context, ev events.ContactErased) error {
 				ON CONFLICT (channel, address) DO NOTHING`, []any{channels, addrs, hashes, now}},
 			{"deleting plain suppressions", `DELETE FROM suppressions WHERE address = ANY($1)`, []any{addrs}},
 			{"suppressing waiting messages", `
-				UPDATE messages SET status = $3::text, status_rank = $4::smallint, reason = 'suppressed: member erased', deferred_until = NULL, updated_at = $5
+				UPDATE messages SET status = $3::text, status_rank = $4::smallint, reason = 'suppressed: member erased', deferred_until = NULL, unknown_since = NULL, updated_at = $5
 				WHERE (contact_id = $1 OR to_addr = ANY($2)) AND status = $6`,
 				[]any{ev.ContactID, addrs, string(status.Suppressed), status.Suppressed.Rank(), now, string(status.Queued)}},
 			{"deleting status reports", `

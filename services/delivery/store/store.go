@@ -240,7 +240,7 @@ func (s *Store) Requeue(ctx context.Context, id, reason string) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `
 		WITH upd AS (
 			UPDATE messages SET status = 'queued', status_rank = $3::smallint, deferred_until = $4::timestamptz, defer_reason = $2,
-				updated_at = $4::timestamptz
+				unknown_since = NULL, updated_at = $4::timestamptz
 			WHERE id = $1 AND status = 'unknown'
 			RETURNING id)
 		INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
@@ -287,7 +287,7 @@ func (s *Store) Due(ctx context.Context, now time.Time, lease time.Duration, lim
 // them.
 func (s *Store) Unsettled(ctx context.Context, cutoff time.Time, limit int) ([]Message, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages
-		WHERE status = 'unknown' AND updated_at < $1 ORDER BY updated_at LIMIT $2`, cutoff, limit)
+		WHERE unknown_since < $1 AND status = 'unknown' ORDER BY unknown_since LIMIT $2`, cutoff, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing unsettled messages: %w", err)
 	}
@@ -327,6 +327,8 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 				error_code = CASE WHEN cur.status_rank < $4::smallint AND $5::text <> '' THEN $5::text ELSE m.error_code END,
 				reason = CASE WHEN cur.status_rank < $4::smallint AND $6::text <> '' THEN $6::text ELSE m.reason END,
 				sent_at = CASE WHEN cur.status_rank < $4::smallint AND $4::smallint >= $9::smallint AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
+				unknown_since = CASE WHEN cur.status_rank < $4::smallint THEN CASE WHEN $3::text = $10 THEN $8::timestamptz END ELSE m.unknown_since END,
+				deferred_until = CASE WHEN cur.status_rank < $4::smallint THEN NULL ELSE m.deferred_until END,
 				updated_at = $8::timestamptz
 			FROM cur WHERE m.id = cur.id
 			RETURNING m.*, cur.status_rank < $4::smallint AS moved),
@@ -337,7 +339,8 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 			status, coalesce(provider_id, ''), error_code, reason, correlation_id, time_zone, urgent, segments,
 			deferred_until, defer_reason, state, not_after, default_window, created_at, updated_at, moved
 		FROM upd`,
-		id, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now(), status.Accepted.Rank())
+		id, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now(), status.Accepted.Rank(),
+		string(status.Unknown))
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
 		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
 		&m.DeferredUntil, &m.DeferReason, &m.State, &m.NotAfter, &m.DefaultWindow, &m.CreatedAt, &m.UpdatedAt, &moved)

@@ -1,0 +1,171 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/musterhq/muster/services/delivery/status"
+	"github.com/musterhq/muster/services/delivery/store"
+	"github.com/musterhq/muster/shared/events"
+	"github.com/musterhq/muster/shared/testkit"
+)
+
+// A text's status reports after the first can rewrite it in place: no
+// index of messages names a column they change, so PostgreSQL makes each
+// a HOT update (the new version on the same page, no new index entry)
+// when the page has room. Before, every report wrote a new entry in each
+// of messages' eight indexes.
+func TestStatusReportsRewriteTextsInPlace(t *testing.T) {
+	ctx := context.Background()
+	st, pool := oneConnection(t)
+	const texts = 200
+	reqs := make([]events.SendRequested, texts)
+	for i := range reqs {
+		reqs[i] = events.SendRequested{IdempotencyKey: fmt.Sprintf("k%d", i), CampaignID: "c1", ContactID: fmt.Sprintf("m%d", i),
+			Channel: events.ChannelSMS, To: fmt.Sprintf("+1212555%04d", i), Body: "Vote Thursday"}
+	}
+	recorded, err := st.RecordAndClaimMany(ctx, reqs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := func(s status.Status, providerID func(i int) string) {
+		t.Helper()
+		outs := make([]store.Outcome, texts)
+		for i, r := range reqs {
+			outs[i] = store.Outcome{ID: recorded[r.IdempotencyKey].ID, Update: store.Update{Status: s, ProviderID: providerID(i)}}
+		}
+		applied, err := st.ApplyReports(ctx, outs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range applied {
+			if !a.Moved {
+				t.Fatalf("report %d of %s did not move its text", i, s)
+			}
+		}
+	}
+	// The provider's answer names its id, an indexed column: not in place.
+	report(status.Accepted, func(i int) string { return fmt.Sprintf("SM%032d", i) })
+	none := func(int) string { return "" }
+	before := updates(ctx, t, pool)
+	report(status.Sent, none)
+	report(status.Delivered, none)
+	after := updates(ctx, t, pool)
+
+	all, inPlace := after.all-before.all, after.hot-before.hot
+	if all != 2*texts {
+		t.Fatalf("%d updates of messages for %d reports", all, 2*texts)
+	}
+	// In place needs room on the text's page too, which depends on how
+	// the earlier versions were laid out (here about two in five); an
+	// index naming status makes it none.
+	if inPlace < all/4 {
+		t.Fatalf("%d of %d reports rewrote their text in place, want at least a quarter; messages' indexes:\n%s",
+			inPlace, all, strings.Join(indexes(ctx, t, pool), "\n"))
+	}
+}
+
+type updateCounts struct{ all, hot int64 }
+
+// updates counts messages' row updates so far, and those made in place.
+func updates(ctx context.Context, t *testing.T, pool *pgxpool.Pool) updateCounts {
+	t.Helper()
+	// A backend publishes its counts when it next waits for a statement.
+	if _, err := pool.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
+		t.Fatal(err)
+	}
+	var c updateCounts
+	if err := pool.QueryRow(ctx, "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'messages'").
+		Scan(&c.all, &c.hot); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// indexes are messages' index definitions.
+func indexes(ctx context.Context, t *testing.T, pool *pgxpool.Pool) []string {
+	t.Helper()
+	rows, err := pool.Query(ctx, "SELECT indexdef FROM pg_indexes WHERE tablename = 'messages' ORDER BY indexname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var defs []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		defs = append(defs, d)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return defs
+}
+
+// The sweepers' indexes hold only the texts they look for, now that they
+// no longer name status: a text leaves the reconciler's when a report
+// moves it on from unknown, and the due sweeper's when a report moves it
+// on from a deferral.
+func TestMovesTakeTextsOutOfTheSweepersIndexes(t *testing.T) {
+	ctx := context.Background()
+	clock := testkit.NewClock(t)
+	st, pool := oneConnection(t)
+	st = store.New(pool, clock.Now)
+	recorded, err := st.RecordAndClaimMany(ctx, []events.SendRequested{
+		{IdempotencyKey: "unknown", CampaignID: "c1", ContactID: "m1", Channel: events.ChannelSMS, To: "+12125550100", Body: "Vote Thursday"},
+		{IdempotencyKey: "deferred", CampaignID: "c1", ContactID: "m2", Channel: events.ChannelSMS, To: "+12125550101", Body: "Vote Thursday"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown, deferred := recorded["unknown"].ID, recorded["deferred"].ID
+	if _, err := st.ApplyReports(ctx, []store.Outcome{{ID: unknown, Update: store.Update{Status: status.Unknown}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Release(ctx, deferred); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.Defer(ctx, deferred, clock.Now().Add(time.Hour), "quiet hours"); err != nil || !ok {
+		t.Fatalf("defer = %v, %v", ok, err)
+	}
+	if n := marked(ctx, t, pool); n != 2 {
+		t.Fatalf("%d texts marked unknown or deferred, want 2", n)
+	}
+
+	clock.Advance(2 * time.Hour)
+	if list, err := st.Unsettled(ctx, clock.Now(), 10); err != nil || len(list) != 1 || list[0].ID != unknown {
+		t.Fatalf("unsettled = %v, %v; want the unknown text", list, err)
+	}
+	if _, err := st.ApplyReports(ctx, []store.Outcome{
+		{ID: unknown, Update: store.Update{Status: status.Delivered}},
+		{ID: deferred, Update: store.Update{Status: status.Failed, Reason: "number disconnected"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := marked(ctx, t, pool); n != 0 {
+		t.Fatalf("%d texts still marked unknown or deferred after both moved on", n)
+	}
+	if list, err := st.Unsettled(ctx, clock.Now(), 10); err != nil || len(list) != 0 {
+		t.Fatalf("unsettled = %v, %v; want none", list, err)
+	}
+	if due, err := st.Due(ctx, clock.Now(), time.Minute, 10); err != nil || len(due) != 0 {
+		t.Fatalf("due = %v, %v; want none", due, err)
+	}
+}
+
+// marked counts the texts in the reconciler's or the due sweeper's index.
+func marked(ctx context.Context, t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE unknown_since IS NOT NULL OR deferred_until IS NOT NULL`).
+		Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
