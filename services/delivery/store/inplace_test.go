@@ -52,12 +52,12 @@ func TestStatusReportsRewriteTextsInPlace(t *testing.T) {
 	// The provider's answer names its id, an indexed column: not in place.
 	report(status.Accepted, func(i int) string { return fmt.Sprintf("SM%032d", i) })
 	none := func(int) string { return "" }
-	before := updates(ctx, t, pool)
+	before := testkit.TableUpdates(t, pool, "messages")
 	report(status.Sent, none)
 	report(status.Delivered, none)
-	after := updates(ctx, t, pool)
+	after := testkit.TableUpdates(t, pool, "messages")
 
-	all, inPlace := after.all-before.all, after.hot-before.hot
+	all, inPlace := after.All-before.All, after.InPlace-before.InPlace
 	if all != 2*texts {
 		t.Fatalf("%d updates of messages for %d reports", all, 2*texts)
 	}
@@ -68,23 +68,6 @@ func TestStatusReportsRewriteTextsInPlace(t *testing.T) {
 		t.Fatalf("%d of %d reports rewrote their text in place, want at least a quarter; messages' indexes:\n%s",
 			inPlace, all, strings.Join(indexes(ctx, t, pool), "\n"))
 	}
-}
-
-type updateCounts struct{ all, hot int64 }
-
-// updates counts messages' row updates so far, and those made in place.
-func updates(ctx context.Context, t *testing.T, pool *pgxpool.Pool) updateCounts {
-	t.Helper()
-	// A backend publishes its counts when it next waits for a statement.
-	if _, err := pool.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
-		t.Fatal(err)
-	}
-	var c updateCounts
-	if err := pool.QueryRow(ctx, "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'messages'").
-		Scan(&c.all, &c.hot); err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // indexes are messages' index definitions.
