@@ -98,8 +98,8 @@ func indexes(ctx context.Context, t *testing.T, pool *pgxpool.Pool) []string {
 func TestMovesTakeTextsOutOfTheSweepersIndexes(t *testing.T) {
 	ctx := context.Background()
 	clock := testkit.NewClock(t)
-	st, pool := oneConnection(t)
-	st = store.New(pool, clock.Now)
+	_, pool := oneConnection(t)
+	st := store.New(pool, clock.Now)
 	recorded, err := st.RecordAndClaimMany(ctx, []events.SendRequested{
 		{IdempotencyKey: "unknown", CampaignID: "c1", ContactID: "m1", Channel: events.ChannelSMS, To: "+12125550100", Body: "Vote Thursday"},
 		{IdempotencyKey: "deferred", CampaignID: "c1", ContactID: "m2", Channel: events.ChannelSMS, To: "+12125550101", Body: "Vote Thursday"},
