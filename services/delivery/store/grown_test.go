@@ -24,28 +24,20 @@ import (
 func TestReportsFindTextsByIDAsTheLogGrows(t *testing.T) {
 	ctx := context.Background()
 	st, pool := oneConnection(t)
-	reqs := make([]events.SendRequested, 10)
-	for i := range reqs {
-		reqs[i] = events.SendRequested{IdempotencyKey: fmt.Sprintf("k%d", i), CampaignID: "c1", ContactID: fmt.Sprintf("m%d", i),
-			Channel: events.ChannelSMS, To: fmt.Sprintf("+1212555010%d", i), Body: "Vote Thursday"}
-	}
-	recorded, err := st.RecordAndClaimMany(ctx, reqs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	report := func(key string, s status.Status) {
+	texts := recordTexts(ctx, t, st, "k", 10, events.ChannelSMS)
+	report := func(id string, s status.Status) {
 		t.Helper()
-		if _, err := st.ApplyReports(ctx, []store.Outcome{{ID: recorded[key].ID, Update: store.Update{Status: s}}}); err != nil {
+		if _, err := st.ApplyReports(ctx, []store.Outcome{{ID: id, Update: store.Update{Status: s}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for i := range reqs {
-		report(reqs[i].IdempotencyKey, status.Accepted)
+	for _, m := range texts {
+		report(m.ID, status.Accepted)
 	}
 	grow(ctx, t, pool)
 
 	before := rowsRead(ctx, t, pool, "messages")
-	report("k0", status.Sent)
+	report(texts[0].ID, status.Sent)
 	if read := rowsRead(ctx, t, pool, "messages") - before; read > 1000 {
 		t.Fatalf("one report read %d rows of the log to find its text", read)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/musterhq/muster/services/delivery/status"
@@ -23,21 +24,12 @@ import (
 func TestStatusReportsRewriteTextsInPlace(t *testing.T) {
 	ctx := context.Background()
 	st, pool := oneConnection(t)
-	const texts = 200
-	reqs := make([]events.SendRequested, texts)
-	for i := range reqs {
-		reqs[i] = events.SendRequested{IdempotencyKey: fmt.Sprintf("k%d", i), CampaignID: "c1", ContactID: fmt.Sprintf("m%d", i),
-			Channel: events.ChannelSMS, To: fmt.Sprintf("+1212555%04d", i), Body: "Vote Thursday"}
-	}
-	recorded, err := st.RecordAndClaimMany(ctx, reqs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	texts := recordTexts(ctx, t, st, "k", 200, events.ChannelSMS)
 	report := func(s status.Status, providerID func(i int) string) {
 		t.Helper()
-		outs := make([]store.Outcome, texts)
-		for i, r := range reqs {
-			outs[i] = store.Outcome{ID: recorded[r.IdempotencyKey].ID, Update: store.Update{Status: s, ProviderID: providerID(i)}}
+		outs := make([]store.Outcome, len(texts))
+		for i, m := range texts {
+			outs[i] = store.Outcome{ID: m.ID, Update: store.Update{Status: s, ProviderID: providerID(i)}}
 		}
 		applied, err := st.ApplyReports(ctx, outs)
 		if err != nil {
@@ -58,8 +50,8 @@ func TestStatusReportsRewriteTextsInPlace(t *testing.T) {
 	after := testkit.TableUpdates(t, pool, "messages")
 
 	all, inPlace := after.All-before.All, after.InPlace-before.InPlace
-	if all != 2*texts {
-		t.Fatalf("%d updates of messages for %d reports", all, 2*texts)
+	if all != int64(2*len(texts)) {
+		t.Fatalf("%d updates of messages for %d reports", all, 2*len(texts))
 	}
 	// In place needs room on the text's page too, which depends on how
 	// the earlier versions were laid out (here about two in five); an
@@ -77,15 +69,8 @@ func indexes(ctx context.Context, t *testing.T, pool *pgxpool.Pool) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var defs []string
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			t.Fatal(err)
-		}
-		defs = append(defs, d)
-	}
-	if err := rows.Err(); err != nil {
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		t.Fatal(err)
 	}
 	return defs
@@ -100,14 +85,8 @@ func TestMovesTakeTextsOutOfTheSweepersIndexes(t *testing.T) {
 	clock := testkit.NewClock(t)
 	_, pool := oneConnection(t)
 	st := store.New(pool, clock.Now)
-	recorded, err := st.RecordAndClaimMany(ctx, []events.SendRequested{
-		{IdempotencyKey: "unknown", CampaignID: "c1", ContactID: "m1", Channel: events.ChannelSMS, To: "+12125550100", Body: "Vote Thursday"},
-		{IdempotencyKey: "deferred", CampaignID: "c1", ContactID: "m2", Channel: events.ChannelSMS, To: "+12125550101", Body: "Vote Thursday"},
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unknown, deferred := recorded["unknown"].ID, recorded["deferred"].ID
+	texts := recordTexts(ctx, t, st, "k", 2, events.ChannelSMS)
+	unknown, deferred := texts[0].ID, texts[1].ID
 	if _, err := st.ApplyReports(ctx, []store.Outcome{{ID: unknown, Update: store.Update{Status: status.Unknown}}}); err != nil {
 		t.Fatal(err)
 	}
