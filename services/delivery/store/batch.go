@@ -130,8 +130,7 @@ func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Messag
 				error_code = CASE WHEN $5::text <> '' THEN $5::text ELSE m.error_code END,
 				reason = CASE WHEN $6::text <> '' THEN $6::text ELSE m.reason END,
 				sent_at = CASE WHEN $4::smallint >= $9::smallint AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
-				unknown_since = CASE WHEN $3::text = $10 THEN $8::timestamptz END,
-				deferred_until = NULL,
+				`+moveMarks("true", "$3::text", "$8::timestamptz")+`
 				updated_at = $8::timestamptz
 			WHERE m.id = ANY($1::text[]::uuid[]) AND m.status_rank < $4::smallint
 			-- what the event and the status log need, not whole rows
@@ -141,8 +140,7 @@ func (s *Store) ApplyMany(ctx context.Context, ids []string, u Update) ([]Messag
 			INSERT INTO message_events (message_id, status, provider_status, error_code, applied, received_at)
 			SELECT id, $3::text, $7::text, $5::text, true, $8::timestamptz FROM upd)
 		SELECT `+statusColumns+` FROM upd`,
-		postgres.Replan, ids, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now(), status.Accepted.Rank(),
-		string(status.Unknown))
+		postgres.Replan, ids, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now(), status.Accepted.Rank())
 	if err != nil {
 		return nil, fmt.Errorf("applying status to %d messages: %w", len(ids), err)
 	}

@@ -17,11 +17,7 @@ import (
 // recipient: Moved is whether that report moved its message, and a report
 // for a message that does not exist comes back with an empty Message.
 // Each batch is planned for itself (postgres.Replan): a plan kept from
-// when the log was small would read the whole log for every batch. A
-// move clears deferred_until, and sets unknown_since when it lands on
-// unknown and clears it otherwise; a report changes no other indexed
-// column but the provider id the first time (migration 0021), so
-// PostgreSQL rewrites most rows in place, without new index entries.
+// when the log was small would read the whole log for every batch.
 func (s *Store) ApplyReports(ctx context.Context, outs []Outcome) ([]Applied, error) {
 	n := len(outs)
 	ids, pids, sts, codes, reasons, pst := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -44,8 +40,7 @@ func (s *Store) ApplyReports(ctx context.Context, outs []Outcome) ([]Applied, er
 				error_code = CASE WHEN cur.status_rank < best.rank AND best.error_code <> '' THEN best.error_code ELSE m.error_code END,
 				reason = CASE WHEN cur.status_rank < best.rank AND best.reason <> '' THEN best.reason ELSE m.reason END,
 				sent_at = CASE WHEN cur.status_rank < best.rank AND best.rank >= $9::smallint AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
-				unknown_since = CASE WHEN cur.status_rank < best.rank THEN CASE WHEN best.status = $10 THEN $8::timestamptz END ELSE m.unknown_since END,
-				deferred_until = CASE WHEN cur.status_rank < best.rank THEN NULL ELSE m.deferred_until END,
+				`+moveMarks("cur.status_rank < best.rank", "best.status", "$8::timestamptz")+`
 				updated_at = $8::timestamptz
 			FROM best, cur WHERE m.id = best.id AND cur.id = best.id
 			RETURNING m.*, cur.status_rank < best.rank AS moved, best.ord AS won),
@@ -54,7 +49,7 @@ func (s *Store) ApplyReports(ctx context.Context, outs []Outcome) ([]Applied, er
 			SELECT u.id, u.status, u.provider_status, u.error_code, upd.moved AND upd.won = u.ord, $8::timestamptz
 			FROM u JOIN upd ON upd.id = u.id)
 		SELECT `+statusColumns+`, to_addr, moved, won FROM upd`,
-		postgres.Replan, ids, pids, sts, ranks, codes, reasons, pst, s.now(), status.Accepted.Rank(), string(status.Unknown))
+		postgres.Replan, ids, pids, sts, ranks, codes, reasons, pst, s.now(), status.Accepted.Rank())
 	if err != nil {
 		return nil, fmt.Errorf("applying %d reports: %w", n, err)
 	}
@@ -142,4 +137,16 @@ func (s *Store) RecordEmailEvents(ctx context.Context, evs []EmailEventRecord) e
 		return fmt.Errorf("recording %d email events: %w", len(evs), err)
 	}
 	return nil
+}
+
+// moveMarks sets what a status move keeps beside the status, for the
+// sweepers' indexes (migration 0021): the reconciler's mark, set when the
+// move lands on unknown and cleared otherwise, and the deferral, which
+// only a queued text keeps. moved is the SQL condition that the row
+// moves, and to the status it lands on. A report changes no other indexed column but the
+// provider id the first time, so PostgreSQL rewrites most rows in place,
+// without new index entries.
+func moveMarks(moved, to, now string) string {
+	return `unknown_since = CASE WHEN ` + moved + ` THEN CASE WHEN ` + to + ` = '` + string(status.Unknown) + `' THEN ` + now + ` END ELSE m.unknown_since END,
+				deferred_until = CASE WHEN ` + moved + ` THEN NULL ELSE m.deferred_until END,`
 }

@@ -327,8 +327,7 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 				error_code = CASE WHEN cur.status_rank < $4::smallint AND $5::text <> '' THEN $5::text ELSE m.error_code END,
 				reason = CASE WHEN cur.status_rank < $4::smallint AND $6::text <> '' THEN $6::text ELSE m.reason END,
 				sent_at = CASE WHEN cur.status_rank < $4::smallint AND $4::smallint >= $9::smallint AND m.sent_at IS NULL THEN $8::timestamptz ELSE m.sent_at END,
-				unknown_since = CASE WHEN cur.status_rank < $4::smallint THEN CASE WHEN $3::text = $10 THEN $8::timestamptz END ELSE m.unknown_since END,
-				deferred_until = CASE WHEN cur.status_rank < $4::smallint THEN NULL ELSE m.deferred_until END,
+				`+moveMarks("cur.status_rank < $4::smallint", "$3::text", "$8::timestamptz")+`
 				updated_at = $8::timestamptz
 			FROM cur WHERE m.id = cur.id
 			RETURNING m.*, cur.status_rank < $4::smallint AS moved),
@@ -339,8 +338,7 @@ func (s *Store) Apply(ctx context.Context, id string, u Update) (Message, bool, 
 			status, coalesce(provider_id, ''), error_code, reason, correlation_id, time_zone, urgent, segments,
 			deferred_until, defer_reason, state, not_after, default_window, created_at, updated_at, moved
 		FROM upd`,
-		id, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now(), status.Accepted.Rank(),
-		string(status.Unknown))
+		id, u.ProviderID, string(u.Status), u.Status.Rank(), u.ErrorCode, u.Reason, u.ProviderStatus, s.now(), status.Accepted.Rank())
 	err := row.Scan(&m.ID, &m.IdempotencyKey, &m.CampaignID, &m.Step, &m.ContactID, &m.Channel, &m.To, &m.Body,
 		&m.Status, &m.ProviderID, &m.ErrorCode, &m.Reason, &m.CorrelationID, &m.TimeZone, &m.Urgent, &m.Segments,
 		&m.DeferredUntil, &m.DeferReason, &m.State, &m.NotAfter, &m.DefaultWindow, &m.CreatedAt, &m.UpdatedAt, &moved)
