@@ -32,7 +32,9 @@ import (
 // campaigns' results hold every text's final status (settled). Beside
 // it, on the same NATS server, it measures raw JetStream publish plus
 // acknowledged consume, the broker's own ceiling that Muster's rate
-// should be read against.
+// should be read against, and the provider's traffic alone (as
+// BenchmarkProviderFloorSMS): the ratios to it hold still where the
+// machine's speed does not.
 func BenchmarkE2ESMS(b *testing.B) {
 	st, members, campaignsDB := smsBenchStack(b, nil)
 	b.ResetTimer()
@@ -40,6 +42,7 @@ func BenchmarkE2ESMS(b *testing.B) {
 		run     smsRun
 		settled float64
 		raw     float64
+		alone   floor
 	)
 	for range b.N {
 		// The broker's ceiling first, while the services are idle.
@@ -48,6 +51,7 @@ func BenchmarkE2ESMS(b *testing.B) {
 			b.Fatal(err)
 		}
 		raw = testkit.RawJetStream(b, st.NATSURL, 100_000, 1, admin...)
+		alone = providerFloor(b, members)
 		run = launchAndWait(b, st, members)
 		settled = run.settled(b, campaignsDB, members)
 	}
@@ -59,6 +63,9 @@ func BenchmarkE2ESMS(b *testing.B) {
 	fmt.Printf("BENCH e2e_sms_cpu_platform_us %.1f us/msg\n", run.cpu.platform)
 	fmt.Printf("BENCH e2e_sms_cpu_postgres_us %.1f us/msg\n", run.cpu.postgres)
 	fmt.Printf("BENCH jetstream_raw_per_s %.0f msg/s\n", raw)
+	b.Logf("the provider's traffic alone: %.0f texts/s sent, %.0f settled, %.1f us of CPU a text", alone.sent, alone.settled, alone.cpu)
+	fmt.Printf("BENCH e2e_sms_ratio_to_floor %.3f ratio\n", run.sent/alone.sent)
+	fmt.Printf("BENCH e2e_sms_settled_ratio_to_floor %.3f ratio\n", settled/alone.settled)
 }
 
 // BenchmarkE2ESMSTraced is BenchmarkE2ESMS with every service tracing and
@@ -91,9 +98,7 @@ func (discard) Shutdown(context.Context) error                             { ret
 // change, when given, adjusts the options first. It stops with b.
 func startBenchStack(b *testing.B, members int, seed func(*testing.B, string, int), change func(*stack.Options)) (*stack.Stack, int) {
 	b.Helper()
-	if v, err := strconv.Atoi(os.Getenv("MUSTER_BENCH_MEMBERS")); err == nil && v > 0 {
-		members = v
-	}
+	members = benchMembers(members)
 	contactsDSN := testkit.Database(b, contactsdb.FS)
 	opts := stack.Options{
 		NATSPort: -1, NATSDir: b.TempDir(),
@@ -116,6 +121,14 @@ func startBenchStack(b *testing.B, members int, seed func(*testing.B, string, in
 	})
 	seed(b, contactsDSN, members)
 	return st, members
+}
+
+// benchMembers is MUSTER_BENCH_MEMBERS when it is set, or def.
+func benchMembers(def int) int {
+	if v, err := strconv.Atoi(os.Getenv("MUSTER_BENCH_MEMBERS")); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
 
 // smsBenchStack is the platform for the SMS benchmarks: 100,000 members
