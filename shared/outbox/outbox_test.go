@@ -130,17 +130,6 @@ func (f fixture) stored(t *testing.T) []string {
 	return ids
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 15s for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestCommittedEventsArePublishedOnceInOrder: events committed while no
 // relay runs (a crash between commit and publish) wait in the outbox and
 // the backlog gauge counts them; a rolled-back event is never published;
@@ -160,13 +149,13 @@ func TestCommittedEventsArePublishedOnceInOrder(t *testing.T) {
 	r := outbox.NewRelay(f.pool, f.js, 10*time.Millisecond, zaptest.NewLogger(t))
 	go func() { r.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "the outbox to empty", func() bool { return f.backlog(t) == 0 })
+	testkit.Eventually(t, "the outbox to empty", func() bool { return f.backlog(t) == 0 })
 	if got := f.stored(t); strings.Join(got, ",") != "ev-1,ev-2" {
 		t.Fatalf("CONSENT holds %v, want ev-1,ev-2", got)
 	}
 	f.queue(t, "ev-1", true)
 	r.Wake()
-	waitFor(t, "the outbox to empty again", func() bool { return f.backlog(t) == 0 })
+	testkit.Eventually(t, "the outbox to empty again", func() bool { return f.backlog(t) == 0 })
 	if got := f.stored(t); strings.Join(got, ",") != "ev-1,ev-2" {
 		t.Fatalf("after a second publish of ev-1 CONSENT holds %v", got)
 	}
@@ -194,7 +183,7 @@ func TestEventsWaitWhileNATSIsDown(t *testing.T) {
 		t.Fatalf("with NATS down the outbox holds %d (gauge %v), want the event kept", left, f.backlog(t))
 	}
 	f.nats.Start()
-	waitFor(t, "the event published after NATS came back", func() bool { return f.backlog(t) == 0 })
+	testkit.Eventually(t, "the event published after NATS came back", func() bool { return f.backlog(t) == 0 })
 	if got := f.stored(t); strings.Join(got, ",") != "ev-down" {
 		t.Fatalf("CONSENT holds %v, want ev-down", got)
 	}

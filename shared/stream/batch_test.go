@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/musterhq/muster/shared/testkit"
 	"testing"
 	"time"
 
@@ -99,7 +100,7 @@ func TestRunnerHandlesEachPartAndAnswersTheBatchOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the batch to be answered", func() bool {
+	testkit.Eventually(t, "the batch to be answered", func() bool {
 		info, err := s.Info(ctx)
 		return err == nil && info.State.Msgs == 0
 	})
@@ -131,7 +132,7 @@ func TestRunnerDeadLettersABatchItCannotRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the unreadable batch to be dead-lettered", func() bool {
+	testkit.Eventually(t, "the unreadable batch to be dead-lettered", func() bool {
 		info, err := dl.Info(ctx)
 		return err == nil && info.State.Msgs == 1
 	})

@@ -37,17 +37,6 @@ func setup(t *testing.T) jetstream.JetStream {
 	return js
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestPublishDedupesByID(t *testing.T) {
 	js := setup(t)
 	ctx := context.Background()
@@ -93,14 +82,14 @@ func TestRunnerAcksRetriesAndDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	waitFor(t, "retry to succeed", func() bool { return count("retry-once") == 2 })
-	waitFor(t, "failing message to use its attempts", func() bool { return count("always-fails") == 3 })
+	testkit.Eventually(t, "retry to succeed", func() bool { return count("retry-once") == 2 })
+	testkit.Eventually(t, "failing message to use its attempts", func() bool { return count("always-fails") == 3 })
 
 	dl, err := js.Stream(ctx, events.StreamDeadLetter)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "two dead letters", func() bool {
+	testkit.Eventually(t, "two dead letters", func() bool {
 		info, err := dl.Info(ctx)
 		return err == nil && info.State.Msgs == 2
 	})
@@ -114,7 +103,7 @@ func TestRunnerAcksRetriesAndDeadLetters(t *testing.T) {
 
 	// The SEND work queue is empty once everything is acked or terminated.
 	s, _ := js.Stream(ctx, events.StreamSend)
-	waitFor(t, "work queue to empty", func() bool {
+	testkit.Eventually(t, "work queue to empty", func() bool {
 		info, err := s.Info(ctx)
 		return err == nil && info.State.Msgs == 0
 	})
@@ -142,7 +131,7 @@ func TestRunnerSurvivesBrokerRestart(t *testing.T) {
 	if err := stream.Publish(ctx, js, events.SendSubject(events.ChannelSMS), "a", 1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "first message", func() bool { return handled.Load() == 1 })
+	testkit.Eventually(t, "first message", func() bool { return handled.Load() == 1 })
 
 	n.Stop()
 	n.Start()
@@ -151,7 +140,7 @@ func TestRunnerSurvivesBrokerRestart(t *testing.T) {
 	if err := stream.PublishEventually(pubCtx, js, events.SendSubject(events.ChannelSMS), "b", 2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "message after restart", func() bool { return handled.Load() == 2 })
+	testkit.Eventually(t, "message after restart", func() bool { return handled.Load() == 2 })
 }
 
 // scripted is a handler that counts the messages it sees by their "id":
@@ -279,7 +268,7 @@ func TestLargeMessagesArriveWithoutRedelivery(t *testing.T) {
 	}
 	defer r.Stop(ctx)
 	// Well under AckWait: a dropped delivery would not be back by then.
-	waitFor(t, "every large message", func() bool { return handled.Load() >= n })
+	testkit.Eventually(t, "every large message", func() bool { return handled.Load() >= n })
 	if a := again.Load(); a != 0 {
 		t.Fatalf("%d of %d messages were delivered again", a, n)
 	}

@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"github.com/musterhq/muster/shared/testkit"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -44,7 +45,7 @@ func TestTraceCrossesJetStream(t *testing.T) {
 	if handled.TraceID() != root.SpanContext().TraceID() {
 		t.Fatalf("handler ran in trace %s, want the publisher's %s", handled.TraceID(), root.SpanContext().TraceID())
 	}
-	waitFor(t, "the consumer span", func() bool { return len(byName(exp.GetSpans(), "consume traced")) == 1 })
+	testkit.Eventually(t, "the consumer span", func() bool { return len(byName(exp.GetSpans(), "consume traced")) == 1 })
 	spans := exp.GetSpans()
 	pub := byName(spans, "publish "+events.SendSubject(events.ChannelSMS))
 	con := byName(spans, "consume traced")

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/base64"
+	"github.com/musterhq/muster/shared/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func TestEmailContentStoredOnceAndNeverEdited(t *testing.T) {
 	// The scheduler takes a step it finds locked (the meeting's update
 	// still fanning out holds the campaign's row) on its next look, so the
 	// test looks again, as the scheduler's loop does.
-	eventually(t, "the reminder", func() bool {
+	testkit.Eventually(t, "the reminder", func() bool {
 		h.tick(srv, start.Add(-24*time.Hour))
 		return findStep(t, srv.url, id, "reminder", "-24h0m0s", "").Status == "done"
 	})

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"github.com/musterhq/muster/shared/testkit"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func TestFanoutStoppedHalfwayResumesExactlyOnce(t *testing.T) {
 	if code := call(t, "POST", first.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "the fan-out to be under way", func() bool { return h.raw.Load() >= 4_000 })
+	testkit.Eventually(t, "the fan-out to be under way", func() bool { return h.raw.Load() >= 4_000 })
 	first.stop(t)
 	stoppedAt := h.raw.Load()
 	if stoppedAt >= members {
@@ -37,8 +38,8 @@ func TestFanoutStoppedHalfwayResumesExactlyOnce(t *testing.T) {
 	if c := get(t, second.url, id); c.Status != "launching" {
 		t.Fatalf("after the stop the campaign is %s, want launching", c.Status)
 	}
-	eventually(t, "the fan-out to complete", func() bool { return get(t, third.url, id).Status == "launched" })
-	eventually(t, "every request to reach the stream's reader", func() bool { return out.len() >= members })
+	testkit.Eventually(t, "the fan-out to complete", func() bool { return get(t, third.url, id).Status == "launched" })
+	testkit.Eventually(t, "every request to reach the stream's reader", func() bool { return out.len() >= members })
 	time.Sleep(100 * time.Millisecond) // anything extra would arrive now
 
 	out.mu.Lock()

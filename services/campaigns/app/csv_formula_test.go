@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"encoding/csv"
+	"github.com/musterhq/muster/shared/testkit"
 	"io"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func TestExportsNeutralizeFormulas(t *testing.T) {
 	h.inbound(meeting, eve.ContactID, eve.Phone, "yes")
 	h.inbound(petition, eve.ContactID, eve.Phone, "sign")
 	h.inbound(petition, eve.ContactID, eve.Phone, "called")
-	eventually(t, "the RSVP, signature and call", func() bool {
+	testkit.Eventually(t, "the RSVP, signature and call", func() bool {
 		r := petitionNumbers(t, srv.url, petition)
 		return rsvps(t, srv.url, meeting).Yes == 1 && *r.Signatures == 1 && *r.Calls == 1
 	})

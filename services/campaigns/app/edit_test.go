@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"github.com/musterhq/muster/shared/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -145,7 +146,7 @@ func TestRescheduleMovesOnlyAWaitingCampaign(t *testing.T) {
 		t.Fatalf("%d sent before the new time", n)
 	}
 	h.tick(srv, sooner.Add(time.Minute))
-	eventually(t, "the texts at the new time", func() bool { return len(out.step(id, 0)) == 2 })
+	testkit.Eventually(t, "the texts at the new time", func() bool { return len(out.step(id, 0)) == 2 })
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/reschedule", map[string]any{"at": sooner.Add(time.Hour)}, &e); code != 409 {
 		t.Fatalf("rescheduling a sent campaign = %d %+v", code, e)
 	}
@@ -180,7 +181,7 @@ func TestTestEmailIsMarkedAndNotCounted(t *testing.T) {
 		t.Fatalf("test email = %d", code)
 	}
 	var sent []events.SendRequested
-	eventually(t, "the test email", func() bool {
+	testkit.Eventually(t, "the test email", func() bool {
 		sent = out.where(func(m events.SendRequested) bool { return m.CampaignID == id })
 		return len(sent) == 1
 	})
@@ -194,14 +195,14 @@ func TestTestEmailIsMarkedAndNotCounted(t *testing.T) {
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "the emails", func() bool { return len(out.step(id, 0)) == 2 })
+	testkit.Eventually(t, "the emails", func() bool { return len(out.step(id, 0)) == 2 })
 	first := out.where(func(m events.SendRequested) bool { return m.CampaignID == id && m.Step == 0 })[0]
 	if strings.HasPrefix(first.Subject, "[Test]") {
 		t.Fatalf("a member's email is marked as a test: %+v", first)
 	}
 	h.status(first, events.StatusDelivered, "d1")
 	var r resultsOut
-	eventually(t, "the member's email counted", func() bool {
+	testkit.Eventually(t, "the member's email counted", func() bool {
 		call(t, "GET", srv.url+"/campaigns/"+id+"/results", nil, &r)
 		return r.Delivered > 0
 	})
@@ -236,11 +237,11 @@ func TestResultsTimeline(t *testing.T) {
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "three texts", func() bool { return len(out.step(id, 0)) == 3 })
+	testkit.Eventually(t, "three texts", func() bool { return len(out.step(id, 0)) == 3 })
 	reqs := out.where(func(m events.SendRequested) bool { return m.CampaignID == id })
 	h.status(reqs[0], events.StatusSent, "a")
 	h.status(reqs[1], events.StatusSent, "b")
-	eventually(t, "two sent", func() bool {
+	testkit.Eventually(t, "two sent", func() bool {
 		var r resultsOut
 		call(t, "GET", srv.url+"/campaigns/"+id+"/results", nil, &r)
 		return r.Sent == 2
@@ -249,7 +250,7 @@ func TestResultsTimeline(t *testing.T) {
 	h.clock.Set(h.clock.Now().Add(40 * time.Minute))
 	h.status(reqs[0], events.StatusDelivered, "a2")
 	h.inbound(id, ms[2].ContactID, ms[2].Phone, "Count me in")
-	eventually(t, "the delivery and the reply", func() bool {
+	testkit.Eventually(t, "the delivery and the reply", func() bool {
 		var r resultsOut
 		call(t, "GET", srv.url+"/campaigns/"+id+"/results", nil, &r)
 		return r.Delivered == 1 && r.Replies == 1

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"github.com/musterhq/muster/shared/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func TestEmailReplyCountsWithoutATextToTheAddress(t *testing.T) {
 	var list struct {
 		Items []inboxItem `json:"items"`
 	}
-	eventually(t, "the doubtful reply in the inbox", func() bool {
+	testkit.Eventually(t, "the doubtful reply in the inbox", func() bool {
 		list.Items = nil
 		call(t, "GET", srv.url+"/inbox", nil, &list)
 		return len(list.Items) == 1
@@ -57,7 +58,7 @@ func TestEmailReplyCountsWithoutATextToTheAddress(t *testing.T) {
 		t.Fatalf("a possible opt-out was counted as an RSVP: %+v", got)
 	}
 	h.publishInbound(ev, ev.ID)
-	eventually(t, "Di's answer by email", func() bool { return rsvps(t, srv.url, id) == rsvpCount{1, 0} })
+	testkit.Eventually(t, "Di's answer by email", func() bool { return rsvps(t, srv.url, id) == rsvpCount{1, 0} })
 	// Delivery's answer to a text comes within milliseconds; give it far
 	// more before saying none came.
 	time.Sleep(500 * time.Millisecond)

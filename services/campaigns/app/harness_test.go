@@ -279,19 +279,8 @@ func api() *http.Client { return svcauthtest.Client("campaigns") }
 // reached them, so tests that answer wait for both.
 func invited(t testing.TB, url, id string, out *outbox, n int) {
 	t.Helper()
-	eventually(t, "the first messages", func() bool { return len(out.step(id, 0)) == n })
-	eventually(t, "the members recorded", func() bool { return get(t, url, id).Targeted == n })
-}
-
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, "the first messages", func() bool { return len(out.step(id, 0)) == n })
+	testkit.Eventually(t, "the members recorded", func() bool { return get(t, url, id).Targeted == n })
 }
 
 // outbox is what delivery would get: every send request stored in the

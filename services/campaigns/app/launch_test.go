@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"github.com/musterhq/muster/shared/testkit"
 	"reflect"
 	"strings"
 	"testing"
@@ -153,8 +154,8 @@ func TestScheduledLaunchPauseResume(t *testing.T) {
 		t.Fatalf("resume = %d %+v, want scheduled", code, c)
 	}
 	h.tick(srv, at.Add(2*time.Minute))
-	eventually(t, "three texts after resuming", func() bool { return len(out.step(id, 0)) == 3 })
-	eventually(t, "the campaign to be launched", func() bool { return get(t, srv.url, id).Status == "launched" })
+	testkit.Eventually(t, "three texts after resuming", func() bool { return len(out.step(id, 0)) == 3 })
+	testkit.Eventually(t, "the campaign to be launched", func() bool { return get(t, srv.url, id).Status == "launched" })
 	if c := get(t, srv.url, id); c.Targeted != 3 {
 		t.Errorf("targeted = %d, want 3", c.Targeted)
 	}

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/base64"
+	"github.com/musterhq/muster/shared/testkit"
 	"io"
 	"net/http"
 	"net/url"
@@ -123,13 +124,13 @@ func TestMeetingRemindersFollowRSVPsAndTheClock(t *testing.T) {
 	// Ana and Bo answer by text; Di by the link in her email.
 	h.inbound(id, people["Ana"].ContactID, people["Ana"].Phone, "Yes I'll be there")
 	h.inbound(id, people["Bo"].ContactID, people["Bo"].Phone, "no sorry")
-	eventually(t, "two answers by text", func() bool { return rsvps(t, srv.url, id) == rsvpCount{1, 1} })
+	testkit.Eventually(t, "two answers by text", func() bool { return rsvps(t, srv.url, id) == rsvpCount{1, 1} })
 	replyTo := func(phone string) []events.SendRequested {
 		return out.where(func(m events.SendRequested) bool {
 			return m.To == phone && strings.HasPrefix(m.IdempotencyKey, "c."+id+".r.")
 		})
 	}
-	eventually(t, "the auto-replies", func() bool { return len(replyTo(people["Ana"].Phone)) == 1 && len(replyTo(people["Bo"].Phone)) == 1 })
+	testkit.Eventually(t, "the auto-replies", func() bool { return len(replyTo(people["Ana"].Phone)) == 1 && len(replyTo(people["Bo"].Phone)) == 1 })
 	if got := replyTo(people["Ana"].Phone)[0]; got.Body != "Thanks, Ana! You're on the list for General meeting, Friday, December 4 at 6:00 PM EST." || !got.Urgent {
 		t.Errorf("Ana's auto-reply = %+v", got)
 	}
@@ -166,14 +167,14 @@ func TestMeetingRemindersFollowRSVPsAndTheClock(t *testing.T) {
 	}
 	h.tick(srv, start.Add(-24*time.Hour))
 	first := findStep(t, srv.url, id, "reminder", "-24h0m0s", "")
-	eventually(t, "the -24h reminder", func() bool { return findStep(t, srv.url, id, "reminder", "-24h0m0s", "").Status == "done" })
+	testkit.Eventually(t, "the -24h reminder", func() bool { return findStep(t, srv.url, id, "reminder", "-24h0m0s", "").Status == "done" })
 	if got, want := who(out.step(id, first.Step)), []string{"Ana/sms", "Cy/email", "Cy/sms", "Di/email"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("-24h reminder went to %v, want %v", got, want)
 	}
 
 	// Cy says no after all; then the meeting moves a day later.
 	h.inbound(id, people["Cy"].ContactID, people["Cy"].Phone, "NO")
-	eventually(t, "Cy's no", func() bool { return rsvps(t, srv.url, id) == rsvpCount{2, 2} })
+	testkit.Eventually(t, "Cy's no", func() bool { return rsvps(t, srv.url, id) == rsvpCount{2, 2} })
 	moved := start.Add(24 * time.Hour)
 	var ch struct {
 		Campaign struct {
@@ -186,7 +187,7 @@ func TestMeetingRemindersFollowRSVPsAndTheClock(t *testing.T) {
 	}
 	h.tick(srv, h.clock.Now())
 	update := findStep(t, srv.url, id, "update", "", "")
-	eventually(t, "the update notice", func() bool { return findStep(t, srv.url, id, "update", "", "").Status == "done" })
+	testkit.Eventually(t, "the update notice", func() bool { return findStep(t, srv.url, id, "update", "", "").Status == "done" })
 	if got, want := who(out.step(id, update.Step)), []string{"Ana/sms", "Di/email"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("the update went to %v, want only those who said yes", got)
 	}
@@ -207,7 +208,7 @@ func TestMeetingRemindersFollowRSVPsAndTheClock(t *testing.T) {
 		t.Fatalf("-2h reminder at the old time is %s", s.Status)
 	}
 	h.tick(srv, moved.Add(-24*time.Hour))
-	eventually(t, "the second -24h reminder", func() bool {
+	testkit.Eventually(t, "the second -24h reminder", func() bool {
 		for _, s := range steps(t, srv.url, id) {
 			if s.Kind == "reminder" && s.Offset == "-24h0m0s" && s.Step != first.Step && s.Status == "done" {
 				return true
@@ -226,7 +227,7 @@ func TestMeetingRemindersFollowRSVPsAndTheClock(t *testing.T) {
 	}
 	last := findStep(t, srv.url, id, "reminder", "-2h0m0s", "")
 	h.tick(srv, moved.Add(-2*time.Hour))
-	eventually(t, "the -2h reminder", func() bool { return findStep(t, srv.url, id, "reminder", "-2h0m0s", "").Status == "done" })
+	testkit.Eventually(t, "the -2h reminder", func() bool { return findStep(t, srv.url, id, "reminder", "-2h0m0s", "").Status == "done" })
 	if got, want := who(out.step(id, last.Step)), []string{"Ana/sms", "Di/email"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("-2h reminder went to %v, want %v", got, want)
 	}
@@ -260,7 +261,7 @@ func TestMeetingRemindersFollowRSVPsAndTheClock(t *testing.T) {
 	}
 	h.tick(srv, h.clock.Now())
 	notice := findStep(t, srv.url, id, "cancel", "", "")
-	eventually(t, "the cancellation notice", func() bool { return findStep(t, srv.url, id, "cancel", "", "").Status == "done" })
+	testkit.Eventually(t, "the cancellation notice", func() bool { return findStep(t, srv.url, id, "cancel", "", "").Status == "done" })
 	if got, want := who(out.step(id, notice.Step)), []string{"Ana/sms", "Di/email"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("the cancellation went to %v, want only those who said yes", got)
 	}

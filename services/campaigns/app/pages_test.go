@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"github.com/musterhq/muster/shared/testkit"
 	"io"
 	"net/http"
 	"net/url"
@@ -39,7 +40,7 @@ func TestMemberPagesSendSecurityHeaders(t *testing.T) {
 		if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 			t.Fatalf("launch = %d", code)
 		}
-		eventually(t, "the ask", func() bool { return len(out.step(id, 0)) == 1 })
+		testkit.Eventually(t, "the ask", func() bool { return len(out.step(id, 0)) == 1 })
 		ask := out.where(func(r events.SendRequested) bool { return r.CampaignID == id && r.Step == 0 })[0]
 		link[id] = signLink(t, ask) // the first URL in the text
 	}
@@ -104,7 +105,7 @@ func TestMemberPagesNeverShowTheInternalName(t *testing.T) {
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "the invitation", func() bool { return len(out.step(id, 0)) == 1 })
+	testkit.Eventually(t, "the invitation", func() bool { return len(out.step(id, 0)) == 1 })
 	ask := out.where(func(r events.SendRequested) bool { return r.CampaignID == id && r.Step == 0 })[0]
 	if !strings.HasPrefix(ask.Body, "Local 1199: the meeting, answer at") {
 		t.Errorf("invitation = %q", ask.Body)
@@ -150,7 +151,7 @@ func TestTheSignPageShowsThePublicTitle(t *testing.T) {
 		if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 			t.Fatalf("launch = %d", code)
 		}
-		eventually(t, "the ask", func() bool { return len(out.step(id, 0)) == 1 })
+		testkit.Eventually(t, "the ask", func() bool { return len(out.step(id, 0)) == 1 })
 		ask := out.where(func(r events.SendRequested) bool { return r.CampaignID == id && r.Step == 0 })[0]
 		resp, err := http.Get(signLink(t, ask))
 		if err != nil {

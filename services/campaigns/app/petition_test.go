@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"github.com/musterhq/muster/shared/testkit"
 	"io"
 	"net/http"
 	"net/url"
@@ -87,8 +88,8 @@ func TestPetitionSignaturesCountOncePerMember(t *testing.T) {
 	// email link.
 	sign := h.inbound(id, ana.ContactID, ana.Phone, "sign")
 	h.publishInbound(sign, "redelivered-"+sign.ID)
-	eventually(t, "Ana's signature", func() bool { return *petitionNumbers(t, srv.url, id).Signatures == 1 })
-	eventually(t, "Ana's thank-you", func() bool { return len(thanks(ana.Phone)) == 1 })
+	testkit.Eventually(t, "Ana's signature", func() bool { return *petitionNumbers(t, srv.url, id).Signatures == 1 })
+	testkit.Eventually(t, "Ana's thank-you", func() bool { return len(thanks(ana.Phone)) == 1 })
 	if got := thanks(ana.Phone)[0].Body; got != "Thank you for signing, Ana!" {
 		t.Errorf("thank-you = %q", got)
 	}
@@ -110,8 +111,8 @@ func TestPetitionSignaturesCountOncePerMember(t *testing.T) {
 	// And a call reported by both.
 	h.inbound(id, ana.ContactID, ana.Phone, "I called")
 	h.inbound(id, bo.ContactID, bo.Phone, "called")
-	eventually(t, "every reply handled", func() bool { return petitionNumbers(t, srv.url, id).Replies == 4 })
-	eventually(t, "both calls", func() bool { return *petitionNumbers(t, srv.url, id).Calls == 2 })
+	testkit.Eventually(t, "every reply handled", func() bool { return petitionNumbers(t, srv.url, id).Replies == 4 })
+	testkit.Eventually(t, "both calls", func() bool { return *petitionNumbers(t, srv.url, id).Calls == 2 })
 
 	r := petitionNumbers(t, srv.url, id)
 	if *r.Signatures != 2 || r.Goal != 100 || r.InboxOpen != 0 {

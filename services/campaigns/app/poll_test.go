@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"github.com/musterhq/muster/shared/testkit"
 	"io"
 	"net/http"
 	"reflect"
@@ -76,7 +77,7 @@ func TestPollByReply(t *testing.T) {
 		evs[i] = h.inbound(id, ms[i].ContactID, ms[i].Phone, body)
 	}
 	var p pollOut
-	eventually(t, "the answers counted", func() bool {
+	testkit.Eventually(t, "the answers counted", func() bool {
 		call(t, "GET", srv.url+"/campaigns/"+id+"/poll?by=worksite", nil, &p)
 		return p.Poll.Answered == 4
 	})
@@ -95,7 +96,7 @@ func TestPollByReply(t *testing.T) {
 			Note string `json:"note"`
 		} `json:"items"`
 	}
-	eventually(t, "the inbox", func() bool {
+	testkit.Eventually(t, "the inbox", func() bool {
 		call(t, "GET", srv.url+"/inbox?campaign_id="+id, nil, &inbox)
 		return len(inbox.Items) >= 1
 	})
@@ -107,7 +108,7 @@ func TestPollByReply(t *testing.T) {
 	followUps := func() []events.SendRequested {
 		return out.where(func(m events.SendRequested) bool { return strings.Contains(m.IdempotencyKey, ".f.") })
 	}
-	eventually(t, "the follow-up", func() bool { return len(followUps()) == 1 })
+	testkit.Eventually(t, "the follow-up", func() bool { return len(followUps()) == 1 })
 	if f := followUps()[0]; f.ContactID != ms[2].ContactID || f.Body != "Thank you. Can a steward call you? Reply YES" || !f.Urgent {
 		t.Fatalf("follow-up = %+v", f)
 	}
@@ -115,7 +116,7 @@ func TestPollByReply(t *testing.T) {
 	h.publishInbound(evs[2], evs[2].ID+"-again")
 	h.inbound(id, ms[2].ContactID, ms[2].Phone, "unsafe") // the same answer again
 	h.inbound(id, ms[2].ContactID, ms[2].Phone, "YES")
-	eventually(t, "the yes to the follow-up", func() bool {
+	testkit.Eventually(t, "the yes to the follow-up", func() bool {
 		call(t, "GET", srv.url+"/campaigns/"+id+"/poll", nil, &p)
 		return p.Poll.FollowUpYes == 1
 	})
@@ -125,7 +126,7 @@ func TestPollByReply(t *testing.T) {
 	// A changed answer moves the count; the history keeps both.
 	h.clock.Set(h.began.Add(time.Hour))
 	h.inbound(id, ms[0].ContactID, ms[0].Phone, "1")
-	eventually(t, "the changed answer", func() bool {
+	testkit.Eventually(t, "the changed answer", func() bool {
 		call(t, "GET", srv.url+"/campaigns/"+id+"/results", nil, &p)
 		return p.Poll.Counts["Manageable"] == 1
 	})

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"github.com/musterhq/muster/shared/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func TestPreviewTestSendAndEstimate(t *testing.T) {
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/test", map[string]any{"phone": "555-0100"}, nil); code != 400 {
 		t.Errorf("test send to a bad number = %d, want 400", code)
 	}
-	eventually(t, "the tests in the SEND stream", func() bool { return out.len() == 2 })
+	testkit.Eventually(t, "the tests in the SEND stream", func() bool { return out.len() == 2 })
 	for _, m := range out.where(func(events.SendRequested) bool { return true }) {
 		if !strings.HasPrefix(m.IdempotencyKey, "c."+id+".t.") || m.ContactID != "test" || !m.Urgent {
 			t.Errorf("test request = %+v", m)

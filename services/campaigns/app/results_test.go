@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/musterhq/muster/shared/testkit"
 	"net/http"
 	"strings"
 	"testing"
@@ -71,11 +72,11 @@ func TestLiveResultsCountEachMessageOnce(t *testing.T) {
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "three texts", func() bool { return len(out.step(id, 0)) == 3 })
+	testkit.Eventually(t, "three texts", func() bool { return len(out.step(id, 0)) == 3 })
 	reqs := out.where(func(m events.SendRequested) bool { return m.CampaignID == id })
 	// The texts reach the queue before fan-out records the page it
 	// published: wait for the record, so the stream's first event has it.
-	eventually(t, "the page recorded", func() bool {
+	testkit.Eventually(t, "the page recorded", func() bool {
 		var r resultsOut
 		call(t, "GET", srv.url+"/campaigns/"+id+"/results", nil, &r)
 		return r.Published == 3
@@ -108,7 +109,7 @@ func TestLiveResultsCountEachMessageOnce(t *testing.T) {
 	keyword(ms[1], "YES", "help") // as if delivery had answered it: never an answer here
 
 	var last resultsOut
-	eventually(t, "the stream to show every report", func() bool {
+	testkit.Eventually(t, "the stream to show every report", func() bool {
 		for {
 			select {
 			case r := <-stream:
@@ -141,7 +142,7 @@ func TestResultsCountStatusBatches(t *testing.T) {
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "four texts", func() bool { return len(out.step(id, 0)) == 4 })
+	testkit.Eventually(t, "four texts", func() bool { return len(out.step(id, 0)) == 4 })
 	reqs := out.where(func(m events.SendRequested) bool { return m.CampaignID == id })
 	test := reqs[3]
 	test.IdempotencyKey, test.CampaignID = "test.1", "not-a-campaign"
@@ -151,7 +152,7 @@ func TestResultsCountStatusBatches(t *testing.T) {
 	h.statuses(change(reqs[1], events.StatusSending), change(reqs[0], events.StatusSent)) // late, lower
 
 	var r resultsOut
-	eventually(t, "the batches counted", func() bool {
+	testkit.Eventually(t, "the batches counted", func() bool {
 		call(t, "GET", srv.url+"/campaigns/"+id+"/results", nil, &r)
 		return r.Pending == 1
 	})
@@ -174,7 +175,7 @@ func TestUnknownMessagesEventIsDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the event in the dead-letter stream", func() bool {
+	testkit.Eventually(t, "the event in the dead-letter stream", func() bool {
 		raw, err := dl.GetLastMsgForSubject(context.Background(), events.SubjectDeadLetterPrefix+"campaigns-results")
 		if err != nil {
 			return false
@@ -210,10 +211,10 @@ func TestInboxRepliesGoThroughDelivery(t *testing.T) {
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "the texts", func() bool { return len(out.step(id, 0)) == 2 })
+	testkit.Eventually(t, "the texts", func() bool { return len(out.step(id, 0)) == 2 })
 	// Recipients are saved as each page's publishes are acknowledged:
 	// wait for the fan-out to finish, as a member's reply would.
-	eventually(t, "the fan-out to finish", func() bool {
+	testkit.Eventually(t, "the fan-out to finish", func() bool {
 		var c struct{ Status string }
 		call(t, "GET", srv.url+"/campaigns/"+id, nil, &c)
 		return c.Status == "launched"
@@ -224,7 +225,7 @@ func TestInboxRepliesGoThroughDelivery(t *testing.T) {
 	var list struct {
 		Items []inboxItem `json:"items"`
 	}
-	eventually(t, "two inbox items", func() bool {
+	testkit.Eventually(t, "two inbox items", func() bool {
 		list.Items = nil
 		call(t, "GET", srv.url+"/inbox", nil, &list)
 		return len(list.Items) == 2
@@ -261,7 +262,7 @@ func TestInboxRepliesGoThroughDelivery(t *testing.T) {
 	answers := func() []events.SendRequested {
 		return out.where(func(m events.SendRequested) bool { return strings.HasPrefix(m.IdempotencyKey, "c."+id+".i.") })
 	}
-	eventually(t, "the answer in the SEND stream", func() bool { return len(answers()) == 1 })
+	testkit.Eventually(t, "the answer in the SEND stream", func() bool { return len(answers()) == 1 })
 	a := answers()[0]
 	if a.To != ms[0].Phone || a.Body != "Of course, bring them!" || !a.Urgent || a.Channel != events.ChannelSMS {
 		t.Errorf("answer = %+v", a)
@@ -302,7 +303,7 @@ func TestResultsCountPossibleOptOuts(t *testing.T) {
 	if code := call(t, "POST", srv.url+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "two texts", func() bool { return len(out.step(id, 0)) == 2 })
+	testkit.Eventually(t, "two texts", func() bool { return len(out.step(id, 0)) == 2 })
 	for i, reply := range []struct{ body, keyword string }{{"I told you already to stop", "possible_opt_out"}, {"STOP", "opt_out"}} {
 		ev := events.InboundReceived{
 			Meta: events.NewMeta(events.TypeInboundReceived, events.VersionInbound, "", h.clock.Now()), Channel: events.ChannelSMS,
@@ -314,7 +315,7 @@ func TestResultsCountPossibleOptOuts(t *testing.T) {
 		resultsOut
 		PossibleOptOuts *int `json:"possible_opt_outs"`
 	}
-	eventually(t, "both replies counted", func() bool {
+	testkit.Eventually(t, "both replies counted", func() bool {
 		call(t, "GET", srv.url+"/campaigns/"+id+"/results", nil, &r)
 		return r.Replies == 2 && r.InboxOpen == 1
 	})

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"github.com/musterhq/muster/shared/testkit"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func TestEmailFromStoredContent(t *testing.T) {
 	if err := stream.Publish(context.Background(), h.js, events.SubjectConsentChanged, ev.ID, ev); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the suppression", func() bool { return suppressed(h, stopped) })
+	testkit.Eventually(t, "the suppression", func() bool { return suppressed(h, stopped) })
 
 	names := map[string]string{"ana@local1199.org": "Ana", "bo@local1199.org": `<b>&"`, "di@local1199.org": "Dmitri", stopped: "Cy"}
 	keys := map[string]string{}

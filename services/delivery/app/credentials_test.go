@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"github.com/musterhq/muster/shared/testkit"
 	"io"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func (h *harness) notReadyToSend() {
 
 func (h *harness) waitMetric(line string) {
 	h.t.Helper()
-	eventually(h.t, "metric "+line, func() bool { return strings.Contains(h.metricsText(), line) })
+	testkit.Eventually(h.t, "metric "+line, func() bool { return strings.Contains(h.metricsText(), line) })
 }
 
 // unsent checks that no message of keys failed, was given up on or went:

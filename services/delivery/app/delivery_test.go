@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/musterhq/muster/shared/testkit"
 	"io"
 	"net/http"
 	"net/url"
@@ -65,7 +66,7 @@ func TestStopWhileQueuedMeansNoSend(t *testing.T) {
 	if n := h.sim.SentTo(member); n != 0 {
 		t.Fatalf("%d texts reached a member after their STOP was answered", n)
 	}
-	eventually(t, "the other member's text", func() bool { return h.sim.SentTo(other) == 1 })
+	testkit.Eventually(t, "the other member's text", func() bool { return h.sim.SentTo(other) == 1 })
 
 	// The member's conversation shows their STOP and the text held back.
 	var conv struct {
@@ -192,7 +193,7 @@ func TestQuietHoursDeferToMorning(t *testing.T) {
 	member := "+12125550131" // 212: New York
 	key := h.send(member, "Strike vote tomorrow")
 	m := h.waitStatus(key, "queued")
-	eventually(t, "the deferral", func() bool { m, _ = h.message(key); return m.DeferredUntil != nil })
+	testkit.Eventually(t, "the deferral", func() bool { m, _ = h.message(key); return m.DeferredUntil != nil })
 	y, mo, d := night.Date()
 	morning := time.Date(y, mo, d+1, 8, 0, 0, 0, ny)
 	if !m.DeferredUntil.Equal(morning) || m.DeferReason != "quiet_hours" {
@@ -225,7 +226,7 @@ func TestFrequencyCapDefersAndUrgentBypasses(t *testing.T) {
 	h.waitStatus(first, "delivered")
 	h.waitStatus(h.send(member, "two"), "delivered")
 	third := h.send(member, "three")
-	eventually(t, "the third to be held", func() bool { m, _ := h.message(third); return m.DeferReason == "cap" })
+	testkit.Eventually(t, "the third to be held", func() bool { m, _ := h.message(third); return m.DeferReason == "cap" })
 	h.waitStatus(h.send(member, "URGENT: site closed", func(r *events.SendRequested) { r.Urgent = true }), "delivered")
 	if n := h.sim.SentTo(member); n != 3 {
 		t.Fatalf("%d texts sent, want 3 (two under the cap, one urgent)", n)
@@ -350,7 +351,7 @@ func TestBadRequestsFailOrDeadLetter(t *testing.T) {
 			ID, Consumer, Error string
 		} `json:"dead_letters"`
 	}
-	eventually(t, "the dead letter", func() bool {
+	testkit.Eventually(t, "the dead letter", func() bool {
 		h.get("/dead-letters", &dls)
 		return len(dls.DeadLetters) == 1
 	})
@@ -367,7 +368,7 @@ func TestBadRequestsFailOrDeadLetter(t *testing.T) {
 	}
 	// The retry went back to the send consumer (on delivery.retry.sms),
 	// which dead-letters it again.
-	eventually(t, "the retried request dead-lettered again", func() bool {
+	testkit.Eventually(t, "the retried request dead-lettered again", func() bool {
 		h.get("/dead-letters", &dls)
 		return len(dls.DeadLetters) == 2
 	})
@@ -395,7 +396,7 @@ func TestOrganizerOptOutSuppresses(t *testing.T) {
 	publish(events.ConsentOptedOut)
 	publish(events.ConsentResubscribe)
 	var seen atomic.Bool
-	eventually(t, "the suppression", func() bool {
+	testkit.Eventually(t, "the suppression", func() bool {
 		var sup struct {
 			Suppressions []struct{ Address string } `json:"suppressions"`
 		}
@@ -415,7 +416,7 @@ func readStatusEvent(t *testing.T, h *harness, messageID, status string) events.
 		t.Fatal(err)
 	}
 	var found events.StatusChange
-	eventually(t, "status event "+messageID+" "+status, func() bool {
+	testkit.Eventually(t, "status event "+messageID+" "+status, func() bool {
 		info, err := s.Info(context.Background())
 		if err != nil {
 			return false

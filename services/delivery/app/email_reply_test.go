@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/musterhq/muster/shared/testkit"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -113,7 +114,7 @@ func TestEmailReplyOptOutSuppressesAndConfirmsOnce(t *testing.T) {
 					t.Fatal("the address was not suppressed when the webhook answered")
 				}
 			}
-			eventually(t, "the confirmation", func() bool { return confirmations(h, addr) == 1 })
+			testkit.Eventually(t, "the confirmation", func() bool { return confirmations(h, addr) == 1 })
 			for _, c := range h.sim.Emails() {
 				if c.To == addr && c.CustomArgs["message_id"] == "" {
 					// In the language the member wrote in.
@@ -124,7 +125,7 @@ func TestEmailReplyOptOutSuppressesAndConfirmsOnce(t *testing.T) {
 			}
 			never(t, "a second confirmation", func() bool { return confirmations(h, addr) > 1 }, 300*time.Millisecond)
 			var optOuts []events.ConsentChanged
-			eventually(t, "the consent event", func() bool {
+			testkit.Eventually(t, "the consent event", func() bool {
 				optOuts = consentEvents(t, h, addr)
 				return len(optOuts) > 0
 			})
@@ -136,7 +137,7 @@ func TestEmailReplyOptOutSuppressesAndConfirmsOnce(t *testing.T) {
 			}
 			// The inbox hears it too, as the member's opt-out, once.
 			var in []events.InboundReceived
-			eventually(t, "the inbound event", func() bool { in = inboundEvents(t, h, addr); return len(in) > 0 })
+			testkit.Eventually(t, "the inbound event", func() bool { in = inboundEvents(t, h, addr); return len(in) > 0 })
 			if len(in) != 1 || in[0].Keyword != "opt_out" || in[0].Channel != events.ChannelEmail || in[0].ContactID == "" || in[0].CampaignID == "" {
 				t.Fatalf("inbound events = %+v", in)
 			}
@@ -166,7 +167,7 @@ func TestEmailReplyGoesToTheInboxWithItsCampaign(t *testing.T) {
 		t.Fatalf("inbound parse = %d, %v", code, err)
 	}
 	var in []events.InboundReceived
-	eventually(t, "the inbound event", func() bool { in = inboundEvents(t, h, addr); return len(in) > 0 })
+	testkit.Eventually(t, "the inbound event", func() bool { in = inboundEvents(t, h, addr); return len(in) > 0 })
 	ev := in[0]
 	if ev.Channel != events.ChannelEmail || ev.Keyword != "" || ev.Body != "Thanks, I'll be there with two coworkers." ||
 		ev.CampaignID != msg.CampaignID || ev.ContactID != msg.ContactID || ev.To != "reply+"+msgID+"@"+replyDomain {
@@ -202,7 +203,7 @@ func TestEmailReplyFromAnotherAddressIsNotTheMembers(t *testing.T) {
 		t.Fatalf("suppressed: sender %v, member %v; want the sender's address alone", suppressed(h, other), suppressed(h, member))
 	}
 	var in []events.InboundReceived
-	eventually(t, "the inbound event", func() bool { in = inboundEvents(t, h, other); return len(in) > 0 })
+	testkit.Eventually(t, "the inbound event", func() bool { in = inboundEvents(t, h, other); return len(in) > 0 })
 	if in[0].ContactID != "" || in[0].CampaignID != "" {
 		t.Fatalf("a stranger's reply was put on the member's record: %+v", in[0])
 	}
@@ -283,7 +284,7 @@ func TestEmailReplyAfterTheLinkIsNotConfirmedAgain(t *testing.T) {
 	if code, err := h.sim.SendEmailReply(context.Background(), e.Answer("UNSUBSCRIBE")); err != nil || code != http.StatusOK {
 		t.Fatalf("inbound parse = %d, %v", code, err)
 	}
-	eventually(t, "both opt-outs in the ledger", func() bool {
+	testkit.Eventually(t, "both opt-outs in the ledger", func() bool {
 		sources := map[string]bool{}
 		for _, ev := range consentEvents(t, h, addr) {
 			sources[ev.Source] = true

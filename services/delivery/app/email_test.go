@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"github.com/musterhq/muster/shared/testkit"
 	"io"
 	"net/http"
 	"net/url"
@@ -130,7 +131,7 @@ func TestEmailDuplicateInOneBatchSentOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "both copies answered", func() bool {
+	testkit.Eventually(t, "both copies answered", func() bool {
 		info, err := consumer.Info(context.Background())
 		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
 	})

@@ -132,7 +132,7 @@ func TestConsentWaitsForDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.start(nil)
-	eventually(t, "the opt-out", func() bool {
+	testkit.Eventually(t, "the opt-out", func() bool {
 		var sup struct {
 			Suppressions []struct{ Address string } `json:"suppressions"`
 		}
@@ -161,7 +161,7 @@ func TestFaultConsentSurvivesNATSOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the consent event after NATS came back", func() bool {
+	testkit.Eventually(t, "the consent event after NATS came back", func() bool {
 		m, err := s.GetLastMsgForSubject(context.Background(), events.SubjectConsentChanged)
 		if err != nil {
 			return false

@@ -273,17 +273,6 @@ func (h *harness) get(path string, out any) int {
 	return resp.StatusCode
 }
 
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 // never checks that cond stays false for a while: used to show that
 // something (a send) does not happen, after the thing that would cause it
 // has had ample time.

@@ -110,7 +110,7 @@ func TestFaultKillDashNineAfterProviderAccepted(t *testing.T) {
 		return key
 	}
 	key := send(held, 0)
-	eventually(t, "Twilio to accept the held text", func() bool { return s.SentTo(held) == 1 })
+	testkit.Eventually(t, "Twilio to accept the held text", func() bool { return s.SentTo(held) == 1 })
 	p.kill() // SIGKILL: no answer was read, nothing acknowledged
 
 	var others []string
@@ -136,7 +136,7 @@ func TestFaultKillDashNineAfterProviderAccepted(t *testing.T) {
 	}
 	h.waitStatus(key, "delivered")
 	for _, to := range others {
-		eventually(t, "the others' texts", func() bool { return s.SentTo(to) == 1 })
+		testkit.Eventually(t, "the others' texts", func() bool { return s.SentTo(to) == 1 })
 	}
 	if d := s.Duplicates(); len(d) != 0 {
 		t.Fatalf("duplicates: %v", d)

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"github.com/musterhq/muster/shared/testkit"
 	"testing"
 	"time"
 
@@ -35,14 +36,14 @@ func TestPurgeRunsWhileSending(t *testing.T) {
 	}
 	// (Read from the database: the harness's message list reads the first
 	// 1,000 rows of the log, all old ones here.)
-	eventually(t, "the new texts delivered", func() bool {
+	testkit.Eventually(t, "the new texts delivered", func() bool {
 		var delivered int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE idempotency_key = ANY($1) AND status = 'delivered'`, keys).Scan(&delivered); err != nil {
 			t.Fatal(err)
 		}
 		return delivered == len(keys)
 	})
-	eventually(t, "the old bodies purged", func() bool {
+	testkit.Eventually(t, "the old bodies purged", func() bool {
 		var kept int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE campaign_id = 'c-old' AND body <> ''`).Scan(&kept); err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/musterhq/muster/shared/testkit"
 	"io"
 	"net/http"
 	"net/url"
@@ -143,7 +144,7 @@ func consentEvent(t *testing.T, h *harness, id string) events.ConsentChanged {
 		t.Fatal(err)
 	}
 	var found events.ConsentChanged
-	eventually(t, "consent event "+id, func() bool {
+	testkit.Eventually(t, "consent event "+id, func() bool {
 		info, err := s.Info(context.Background())
 		if err != nil {
 			return false
@@ -324,7 +325,7 @@ func TestUndecidedReviewIsAnOptOutAtTheDeadline(t *testing.T) {
 
 	h.clock.Set(due.Add(time.Second))
 	var sup store.Suppression
-	eventually(t, "the suppression at the deadline", func() bool {
+	testkit.Eventually(t, "the suppression at the deadline", func() bool {
 		var ok bool
 		sup, ok = suppressionOf(h, member)
 		return ok

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/musterhq/muster/shared/testkit"
 	"io"
 	"net/http"
 	"net/url"
@@ -34,7 +35,7 @@ func (h *harness) deferred(key string) (time.Time, string) {
 		DeferredUntil *time.Time
 		DeferReason   string
 	}
-	eventually(h.t, "the deferral of "+key, func() bool {
+	testkit.Eventually(h.t, "the deferral of "+key, func() bool {
 		msg, ok := h.message(key)
 		if !ok || msg.DeferredUntil == nil || msg.Status != "queued" {
 			return false

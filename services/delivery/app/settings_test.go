@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/musterhq/muster/shared/testkit"
 	"net/http"
 	"strings"
 	"testing"
@@ -69,7 +70,7 @@ func TestSettingsChangeWithoutRestart(t *testing.T) {
 	}
 	h.waitStatus(h.send(member, "one"), "delivered")
 	second := h.send(member, "two")
-	eventually(t, "the second text held by the new cap of one a day", func() bool {
+	testkit.Eventually(t, "the second text held by the new cap of one a day", func() bool {
 		m, _ := h.message(second)
 		return m.DeferReason == "cap"
 	})

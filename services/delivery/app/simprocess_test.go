@@ -53,7 +53,7 @@ func startSimProcess(tb testing.TB, env ...string) *simProcess {
 		s.stop(tb)
 		logs.Close()
 	})
-	eventually(tb, "the simulator to answer", func() bool {
+	testkit.Eventually(tb, "the simulator to answer", func() bool {
 		resp, err := s.http.Get(s.URL + "/healthz")
 		if err != nil {
 			return false

@@ -3,6 +3,7 @@ package stack_test
 import (
 	"context"
 	"fmt"
+	"github.com/musterhq/muster/shared/testkit"
 	"net/url"
 	"os"
 	"regexp"
@@ -153,12 +154,12 @@ func seedOrganizingDay(t *testing.T, api publicAPI, st *stack.Stack) []string {
 	if code, raw := api.do("POST", "/api/imports?source=members.csv", "text/csv", csv, &imp); code != 202 {
 		t.Fatalf("starting an import = %d %s", code, raw)
 	}
-	eventually(t, "the import to finish", func() bool {
+	testkit.Eventually(t, "the import to finish", func() bool {
 		api.json("GET", "/api/imports/"+imp.ID, nil, &imp)
 		return imp.State == "done"
 	})
 	for i, body := range []string{"YES", "Is there parking at the hall?", "HELP", "STOP"} {
-		eventually(t, "the invitation to "+phones[i], func() bool { return len(outboxTo(st.Sim, phones[i], "outbound-api")) > 0 })
+		testkit.Eventually(t, "the invitation to "+phones[i], func() bool { return len(outboxTo(st.Sim, phones[i], "outbound-api")) > 0 })
 		if _, err := st.Sim.SendReply(context.Background(), sim.Reply{From: phones[i], To: "+15550001111", Body: body}); err != nil {
 			t.Fatal(err)
 		}

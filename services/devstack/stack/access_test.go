@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"context"
+	"github.com/musterhq/muster/shared/testkit"
 	"os"
 	"regexp"
 	"strings"
@@ -58,7 +59,7 @@ var (
 func emailedLinkTo(t *testing.T, st *stack.Stack, addr string, n int) string {
 	t.Helper()
 	var mine []sim.Email
-	eventually(t, "email to "+addr, func() bool {
+	testkit.Eventually(t, "email to "+addr, func() bool {
 		mine = mine[:0]
 		for _, e := range st.Sim.Emails() {
 			if e.To == addr {

@@ -128,7 +128,7 @@ func TestE2EPublicAPI(t *testing.T) {
 	if code, raw := api.do("POST", "/api/imports?source=members.csv", "text/csv", csv, &imp); code != http.StatusAccepted || imp.ID == "" {
 		t.Fatalf("start import = %d %s", code, raw)
 	}
-	eventually(t, "the import to finish", func() bool {
+	testkit.Eventually(t, "the import to finish", func() bool {
 		api.json("GET", "/api/imports/"+imp.ID, nil, &imp)
 		return imp.State == "done" || imp.State == "failed"
 	})
@@ -191,7 +191,7 @@ func TestE2EPublicAPI(t *testing.T) {
 		Next     string                                  `json:"next_cursor"`
 	}
 	var all []string
-	eventually(t, "three texts in the log", func() bool {
+	testkit.Eventually(t, "three texts in the log", func() bool {
 		all = all[:0]
 		cursor := ""
 		for pages := 0; pages < 4; pages++ {
@@ -220,7 +220,7 @@ func TestE2EPublicAPI(t *testing.T) {
 	if code, raw := api.json("POST", "/api/contacts/"+byName["Bo"]+"/opt-out", map[string]string{"channel": "sms", "reason": "asked at the meeting"}, &out); code != 200 || out.Address != "+12125550102" {
 		t.Fatalf("opt out = %d %s", code, raw)
 	}
-	eventually(t, "Bo on the suppression list", func() bool {
+	testkit.Eventually(t, "Bo on the suppression list", func() bool {
 		var sup struct {
 			Suppressions []struct{ Address, Channel string } `json:"suppressions"`
 			Next         *string                             `json:"next_cursor"`

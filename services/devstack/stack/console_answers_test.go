@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"context"
+	"github.com/musterhq/muster/shared/testkit"
 	"os"
 	"strings"
 	"testing"
@@ -73,7 +74,7 @@ func TestConsoleAnswersOrganizersQuestions(t *testing.T) {
 		"audience": map[string]string{"tag": "stewards"},
 		"meeting":  map[string]any{"starts_at": time.Now().Add(72 * time.Hour).UTC().Format(time.RFC3339), "place": "Union Hall"},
 	})
-	eventually(t, "the invitations", func() bool {
+	testkit.Eventually(t, "the invitations", func() bool {
 		return texted("Ana", "Local 1199: the meeting is") && texted("Bo", "Local 1199:") && texted("Cy", "Local 1199:")
 	})
 	reply("Ana", "YES")
@@ -82,11 +83,11 @@ func TestConsoleAnswersOrganizersQuestions(t *testing.T) {
 	var res struct {
 		RSVPs struct{ Yes, No int } `json:"rsvps"`
 	}
-	eventually(t, "two yes and one no", func() bool {
+	testkit.Eventually(t, "two yes and one no", func() bool {
 		api.json("GET", "/api/campaigns/"+meeting+"/results", nil, &res)
 		return res.RSVPs.Yes == 2 && res.RSVPs.No == 1
 	})
-	eventually(t, "Ana's auto-reply", func() bool { return texted("Ana", "Thanks, Ana! You're on the list for the meeting,") })
+	testkit.Eventually(t, "Ana's auto-reply", func() bool { return texted("Ana", "Thanks, Ana! You're on the list for the meeting,") })
 	for _, m := range st.Sim.Outbox() {
 		if strings.Contains(m.Body, "Stewards meeting Tue") {
 			t.Errorf("the internal name reached %s: %q", m.To, m.Body)
@@ -100,12 +101,12 @@ func TestConsoleAnswersOrganizersQuestions(t *testing.T) {
 		"audience": map[string]string{"tag": "nurses"},
 		"petition": map[string]any{"goal": 10},
 	})
-	eventually(t, "the petition text", func() bool { return texted("Dee", "Local 1199: sign") })
+	testkit.Eventually(t, "the petition text", func() bool { return texted("Dee", "Local 1199: sign") })
 	reply("Dee", "SIGN")
 	var signed struct {
 		Signatures *int `json:"signatures"`
 	}
-	eventually(t, "Dee's signature", func() bool {
+	testkit.Eventually(t, "Dee's signature", func() bool {
 		api.json("GET", "/api/campaigns/"+petition+"/results", nil, &signed)
 		return signed.Signatures != nil && *signed.Signatures == 1
 	})
@@ -129,7 +130,7 @@ func TestConsoleAnswersOrganizersQuestions(t *testing.T) {
 		"audience": map[string]string{"tag": "stewards"},
 	})
 	var until time.Time
-	eventually(t, "the alert held by the cap", func() bool {
+	testkit.Eventually(t, "the alert held by the cap", func() bool {
 		var out struct {
 			Messages []struct {
 				Status        string     `json:"status"`
@@ -234,7 +235,7 @@ func TestConsoleAnswersOrganizersQuestions(t *testing.T) {
 		chromedp.Submit("#test-phone", chromedp.ByQuery),
 		chromedp.WaitVisible(".notice", chromedp.ByQuery))
 	waitText(t, ctx, ".notice", "Test message sent")
-	eventually(t, "the test at (212) 555-1990", func() bool {
+	testkit.Eventually(t, "the test at (212) 555-1990", func() bool {
 		return len(outboxTo(st.Sim, "+12125551990", "outbound-api")) == 1
 	})
 

@@ -234,7 +234,7 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Logf("messages: %+v", out)
 		}
 	})
-	eventually(t, "three texts at the simulator", func() bool {
+	testkit.Eventually(t, "three texts at the simulator", func() bool {
 		n := 0
 		for name, phone := range phones {
 			for _, m := range outboxTo(st.Sim, phone, "outbound-api") {
@@ -253,7 +253,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitText(t, ctx, "#replies", "1")
-	eventually(t, "the question in the inbox", func() bool {
+	testkit.Eventually(t, "the question in the inbox", func() bool {
 		var n int
 		_ = chromedp.Run(ctx, chromedp.Navigate(base+"/inbox"), chromedp.Evaluate(`document.querySelectorAll("#conversations li").length`, &n))
 		return n == 1
@@ -268,7 +268,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		chromedp.Submit("article.item textarea", chromedp.ByQuery),
 		chromedp.WaitVisible(".notice", chromedp.ByQuery),
 	)
-	eventually(t, "the answer at Ana's phone", func() bool {
+	testkit.Eventually(t, "the answer at Ana's phone", func() bool {
 		for _, m := range outboxTo(st.Sim, phones["Ana"], "outbound-api") {
 			if m.Body == "Of course, bring them!" {
 				return true
@@ -281,7 +281,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if _, err := st.Sim.SendReply(context.Background(), sim.Reply{From: phones["Bo"], To: "+15550001111", Body: "I told you already to stop"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the possible opt-out in the inbox", func() bool {
+	testkit.Eventually(t, "the possible opt-out in the inbox", func() bool {
 		var n int
 		_ = chromedp.Run(ctx, chromedp.Navigate(base+"/inbox"), chromedp.Evaluate(`document.querySelectorAll("#reviews article.review").length`, &n))
 		return n == 1

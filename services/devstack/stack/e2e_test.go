@@ -54,17 +54,6 @@ func call(t testing.TB, service, method, url string, body, out any) int {
 	return code
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
-
 type message struct {
 	ID         string `json:"id"`
 	To         string `json:"to"`
@@ -153,7 +142,7 @@ func TestWalkingSkeleton(t *testing.T) {
 		t.Fatalf("second launch = %d %+v, want 200 already launched", code, launch)
 	}
 
-	eventually(t, "three accepted messages", func() bool {
+	testkit.Eventually(t, "three accepted messages", func() bool {
 		n := 0
 		for _, m := range messages(t, st, first) {
 			if m.Status == "accepted" {
@@ -202,7 +191,7 @@ func TestWalkingSkeleton(t *testing.T) {
 	if err := stream.Publish(context.Background(), js, events.SendSubject(events.ChannelSMS), "redelivered-"+key, again); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "redelivered request to be consumed", func() bool {
+	testkit.Eventually(t, "redelivered request to be consumed", func() bool {
 		s, err := js.Stream(context.Background(), events.StreamSend)
 		if err != nil {
 			return false
@@ -289,7 +278,7 @@ func TestWalkingSkeleton(t *testing.T) {
 	if _, err := st.Sim.SendReply(context.Background(), sim.Reply{From: phones["Ana"], To: "+15550001111", Body: "Can I bring my kids?"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the reply to reach campaign results", func() bool {
+	testkit.Eventually(t, "the reply to reach campaign results", func() bool {
 		var r struct {
 			Replies  int            `json:"replies"`
 			OptOuts  int            `json:"opt_outs"`
@@ -305,7 +294,7 @@ func TestWalkingSkeleton(t *testing.T) {
 	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+second+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch second = %d", code)
 	}
-	eventually(t, "second campaign's two texts", func() bool {
+	testkit.Eventually(t, "second campaign's two texts", func() bool {
 		log := messages(t, st, second)
 		return log[phones["Ana"]].Status == "accepted" && log[phones["Bo"]].Status == "accepted"
 	})

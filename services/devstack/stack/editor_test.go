@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"context"
+	"github.com/musterhq/muster/shared/testkit"
 	"os"
 	"strings"
 	"testing"
@@ -152,7 +153,7 @@ func TestCampaignEditorInABrowser(t *testing.T) {
 			chromedp.Click("#send-test", chromedp.ByQuery),
 			chromedp.WaitVisible("#editor-notice", chromedp.ByQuery))
 		waitText(t, ctx, "#editor-notice", "Test email sent")
-		eventually(t, "the test email at the simulator", func() bool {
+		testkit.Eventually(t, "the test email at the simulator", func() bool {
 			for _, e := range st.Sim.Emails() {
 				if e.To == to {
 					if e.Subject != "[Test] Vote news for Alex" || !strings.Contains(e.HTML, "Hello Alex") {
@@ -244,7 +245,7 @@ func TestCampaignEditorInABrowser(t *testing.T) {
 		if code, raw := api.json("POST", "/api/campaigns/"+email+"/launch", map[string]any{}, nil); code != 202 {
 			t.Fatalf("launch = %d %s", code, raw)
 		}
-		eventually(t, "the email sent and charted", func() bool {
+		testkit.Eventually(t, "the email sent and charted", func() bool {
 			var r struct {
 				Timeline *struct {
 					Buckets []struct{ Sent, Delivered int } `json:"buckets"`

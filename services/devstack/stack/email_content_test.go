@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"github.com/musterhq/muster/shared/testkit"
 	"strings"
 	"testing"
 )
@@ -35,7 +36,7 @@ func TestCampaignEmailPersonalizedPerMember(t *testing.T) {
 	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+c.ID+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "three emails", func() bool { return st.Sim.EmailCount() >= 3 })
+	testkit.Eventually(t, "three emails", func() bool { return st.Sim.EmailCount() >= 3 })
 	emails := st.Sim.Emails()
 	if len(emails) != 3 {
 		t.Fatalf("%d emails, want 3", len(emails))

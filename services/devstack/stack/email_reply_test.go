@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"context"
+	"github.com/musterhq/muster/shared/testkit"
 	"net/http"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestEmailRepliesReachTheInboxAndTheLedger(t *testing.T) {
 	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+camp.ID+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "two emails", func() bool { return len(st.Sim.Emails()) == 2 })
+	testkit.Eventually(t, "two emails", func() bool { return len(st.Sim.Emails()) == 2 })
 	for _, e := range st.Sim.Emails() {
 		if !strings.HasPrefix(e.ReplyTo, "reply+") {
 			t.Fatalf("email to %s has Reply-To %q", e.To, e.ReplyTo)
@@ -55,7 +56,7 @@ func TestEmailRepliesReachTheInboxAndTheLedger(t *testing.T) {
 			CampaignID          *string `json:"campaign_id"`
 		} `json:"items"`
 	}
-	eventually(t, "Ana's reply in the inbox", func() bool {
+	testkit.Eventually(t, "Ana's reply in the inbox", func() bool {
 		inbox.Items = nil
 		call(t, "campaigns", "GET", st.CampaignsURL+"/inbox", nil, &inbox)
 		return len(inbox.Items) > 0
@@ -71,7 +72,7 @@ func TestEmailRepliesReachTheInboxAndTheLedger(t *testing.T) {
 	if len(sup.Suppressions) != 1 || sup.Suppressions[0].Address != "bo@local1199.org" || sup.Suppressions[0].Channel != "email" {
 		t.Fatalf("suppressions = %+v", sup.Suppressions)
 	}
-	eventually(t, "Bo's opt-out in the ledger", func() bool {
+	testkit.Eventually(t, "Bo's opt-out in the ledger", func() bool {
 		var c struct {
 			Current []struct{ Channel, Status, Source string } `json:"current"`
 		}

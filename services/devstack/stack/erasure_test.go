@@ -58,7 +58,7 @@ func TestEraseAMember(t *testing.T) {
 		return c.ID
 	}
 	first1 := launch("Before the erasure")
-	eventually(t, "both texts delivered", func() bool {
+	testkit.Eventually(t, "both texts delivered", func() bool {
 		n := 0
 		for _, m := range messageLog(t, st, first1) {
 			if m.Status == "delivered" {
@@ -71,7 +71,7 @@ func TestEraseAMember(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	eventually(t, "the reply in campaigns' inbox", func() bool {
+	testkit.Eventually(t, "the reply in campaigns' inbox", func() bool {
 		hits, err := testkit.FindText(ctx, dbs.CampaignsDB, "bring my kids")
 		return err == nil && len(hits) > 0
 	})
@@ -82,7 +82,7 @@ func TestEraseAMember(t *testing.T) {
 	if _, err := st.Sim.SendReply(ctx, sim.Reply{From: phone, To: "+15550001111", Body: "STOP"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the STOP in the consent ledger", func() bool { return optedOut(t, st, member.ID) })
+	testkit.Eventually(t, "the STOP in the consent ledger", func() bool { return optedOut(t, st, member.ID) })
 	all := map[string]string{"contacts": dbs.ContactsDB, "campaigns": dbs.CampaignsDB, "delivery": dbs.DeliveryDB, "console": dbs.ConsoleDB}
 	for name, dsn := range all {
 		hits, err := testkit.FindText(ctx, dsn, needles...)
@@ -171,7 +171,7 @@ func TestEraseAMember(t *testing.T) {
 	if code, raw := api.do("POST", "/api/imports?source=again.csv", "text/csv", csv, &imp); code != http.StatusAccepted {
 		t.Fatalf("import = %d %s", code, raw)
 	}
-	eventually(t, "the import to finish", func() bool {
+	testkit.Eventually(t, "the import to finish", func() bool {
 		api.json("GET", "/api/imports/"+imp.ID, nil, &imp)
 		return imp.State == "done"
 	})
@@ -202,7 +202,7 @@ func TestEraseAMember(t *testing.T) {
 	}
 	before := len(outboxTo(st.Sim, phone, "outbound-api"))
 	second := launch("After the erasure")
-	eventually(t, "the second campaign to reach the other member", func() bool { return len(outboxTo(st.Sim, "+12125550178", "outbound-api")) == 2 })
+	testkit.Eventually(t, "the second campaign to reach the other member", func() bool { return len(outboxTo(st.Sim, "+12125550178", "outbound-api")) == 2 })
 	for _, m := range messageLog(t, st, second) {
 		if m.To == phone && m.Status != "suppressed" {
 			t.Errorf("the second campaign's text to the re-imported number is %s", m.Status)
@@ -226,7 +226,7 @@ func TestEraseAMember(t *testing.T) {
 	if err := stream.Publish(ctx, js, events.SendSubject(events.ChannelSMS), "erasure-direct", req); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "delivery to record the direct request", func() bool {
+	testkit.Eventually(t, "delivery to record the direct request", func() bool {
 		status := ""
 		for _, x := range messageLog(t, st, second) {
 			if x.Key == "erasure-direct" {

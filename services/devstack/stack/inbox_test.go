@@ -3,6 +3,7 @@ package stack_test
 import (
 	"context"
 	"fmt"
+	"github.com/musterhq/muster/shared/testkit"
 	"os"
 	"strings"
 	"testing"
@@ -70,7 +71,7 @@ func TestTheInboxIsBuiltForVolume(t *testing.T) {
 	}
 	rally := launch("Rally Friday", "stewards", "Local 1199: rally Friday 5pm at City Hall. Reply STOP to opt out.")
 	launch("Staffing check", "nurses", "Local 1199: how is staffing on your floor this week? Reply STOP to opt out.")
-	eventually(t, "the alerts", func() bool {
+	testkit.Eventually(t, "the alerts", func() bool {
 		return texted("Ana", "Local 1199: rally") && texted("Bo", "Local 1199: rally") && texted("Cy", "Local 1199: rally") && texted("Dee", "Local 1199: how")
 	})
 
@@ -153,7 +154,7 @@ func TestTheInboxIsBuiltForVolume(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		eventually(t, "four conversations waiting on a "+size.name, func() bool {
+		testkit.Eventually(t, "four conversations waiting on a "+size.name, func() bool {
 			_ = chromedp.Run(ctx, chromedp.Navigate(base+"/inbox"), chromedp.WaitVisible("#inbox-filters", chromedp.ByQuery))
 			var text string
 			_ = chromedp.Run(ctx, chromedp.Text("#conversations", &text, chromedp.ByQuery, chromedp.AtLeast(0)))
@@ -224,7 +225,7 @@ func TestTheInboxIsBuiltForVolume(t *testing.T) {
 		)
 		waitURL("notice=replied")
 		run(t, ctx, "waiting for the notice", chromedp.WaitVisible(".notice", chromedp.ByQuery))
-		eventually(t, "the answer at Ana's phone", func() bool {
+		testkit.Eventually(t, "the answer at Ana's phone", func() bool {
 			for _, m := range outboxTo(st.Sim, phones["Ana"], "outbound-api") {
 				if m.Body == answer {
 					return true

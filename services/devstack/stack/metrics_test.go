@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"fmt"
+	"github.com/musterhq/muster/shared/testkit"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -68,7 +69,7 @@ func TestMetricsMatchTheMessageLog(t *testing.T) {
 
 	// The log, once every message has reached its final status.
 	var logged []loggedMessage
-	eventually(t, "every message final in the log", func() bool {
+	testkit.Eventually(t, "every message final in the log", func() bool {
 		logged = logged[:0]
 		for _, id := range ids {
 			logged = append(logged, messageLog(t, st, id)...)
@@ -219,7 +220,7 @@ func TestOperatorsSeeSignInsImportsAndFanOut(t *testing.T) {
 	if code, raw := api.do("POST", "/api/imports?source=members.csv", "text/csv", csv, &imp); code != 202 {
 		t.Fatalf("starting an import = %d %s", code, raw)
 	}
-	eventually(t, "the import to finish", func() bool {
+	testkit.Eventually(t, "the import to finish", func() bool {
 		api.json("GET", "/api/imports/"+imp.ID, nil, &imp)
 		return imp.State == "done"
 	})
@@ -236,7 +237,7 @@ func TestOperatorsSeeSignInsImportsAndFanOut(t *testing.T) {
 	if code, raw := api.json("POST", "/api/campaigns/"+created.ID+"/launch", map[string]any{}, nil); code != 202 && code != 200 {
 		t.Fatalf("launching = %d %s", code, raw)
 	}
-	eventually(t, "the fan-out to be counted", func() bool {
+	testkit.Eventually(t, "the fan-out to be counted", func() bool {
 		done := counters(t, "campaigns", st.CampaignsURL, "campaigns_fanouts_completed_total")
 		return done[`campaigns_fanouts_completed_total{channel="sms"}`] == 1
 	})

@@ -102,7 +102,7 @@ func TestOperatorCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	var list string
-	eventually(t, "the dead letter", func() bool {
+	testkit.Eventually(t, "the dead letter", func() bool {
 		list, err = muster("dead-letters", "list", "--consumer", "delivery-send")
 		return err == nil && strings.Contains(list, "subject=delivery.send.sms")
 	})
@@ -117,7 +117,7 @@ func TestOperatorCLI(t *testing.T) {
 	}
 	// Delivery read it again, from the retry subject, and gave up again:
 	// a new dead letter, and the old one gone.
-	eventually(t, "the retried message's dead letter", func() bool {
+	testkit.Eventually(t, "the retried message's dead letter", func() bool {
 		list, err = muster("dead-letters", "list", "--consumer", "delivery-send")
 		return err == nil && strings.Contains(list, "subject=delivery.retry.sms")
 	})

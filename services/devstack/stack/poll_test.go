@@ -3,6 +3,7 @@ package stack_test
 import (
 	"context"
 	"fmt"
+	"github.com/musterhq/muster/shared/testkit"
 	"os"
 	"reflect"
 	"strings"
@@ -73,7 +74,7 @@ func TestPollByReply(t *testing.T) {
 		}
 		return n
 	}
-	eventually(t, "the poll to all 20", func() bool {
+	testkit.Eventually(t, "the poll to all 20", func() bool {
 		for i := range members {
 			if texts(i, "Local 1199: how is your caseload") != 1 {
 				return false
@@ -104,7 +105,7 @@ func TestPollByReply(t *testing.T) {
 		} `json:"groups"`
 	}
 	var res pollDoc
-	eventually(t, "four answers counted", func() bool {
+	testkit.Eventually(t, "four answers counted", func() bool {
 		api.json("GET", "/api/campaigns/"+poll.ID+"/results", nil, &res)
 		return res.Poll.Answered == 4
 	})
@@ -128,7 +129,7 @@ func TestPollByReply(t *testing.T) {
 			CampaignID string `json:"campaign_id"`
 		} `json:"items"`
 	}
-	eventually(t, "what? in the inbox", func() bool {
+	testkit.Eventually(t, "what? in the inbox", func() bool {
 		api.json("GET", "/api/inbox?status=all&campaign_id="+poll.ID, nil, &inbox)
 		return len(inbox.Items) > 0
 	})
@@ -138,7 +139,7 @@ func TestPollByReply(t *testing.T) {
 	// The follow-up: to the Unsafe answer only, and once, however the
 	// member repeats it.
 	const follow = "Thank you. Can a steward call you? Reply YES"
-	eventually(t, "the follow-up to Unsafe", func() bool { return texts(2, follow) == 1 })
+	testkit.Eventually(t, "the follow-up to Unsafe", func() bool { return texts(2, follow) == 1 })
 	reply(2, "unsafe")
 	reply(2, "YES")
 	var answers struct {
@@ -148,7 +149,7 @@ func TestPollByReply(t *testing.T) {
 			FollowUpYesAt *string `json:"follow_up_yes_at"`
 		} `json:"answers"`
 	}
-	eventually(t, "the YES to the follow-up", func() bool {
+	testkit.Eventually(t, "the YES to the follow-up", func() bool {
 		api.json("GET", "/api/campaigns/"+poll.ID+"/poll-answers?answer=Unsafe", nil, &answers)
 		return len(answers.Answers) == 1 && answers.Answers[0].FollowUpYesAt != nil
 	})
@@ -162,7 +163,7 @@ func TestPollByReply(t *testing.T) {
 	}
 	// A changed answer moves the count; both answers are in the history.
 	reply(3, "1")
-	eventually(t, "the changed answer", func() bool {
+	testkit.Eventually(t, "the changed answer", func() bool {
 		api.json("GET", "/api/campaigns/"+poll.ID+"/results", nil, &res)
 		return res.Poll.Counts["Manageable"] == 1
 	})

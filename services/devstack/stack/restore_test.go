@@ -86,7 +86,7 @@ func TestBackupAndRestoreDrill(t *testing.T) {
 	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+camp.ID+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launching = %d", code)
 	}
-	eventually(t, "three texts delivered", func() bool {
+	testkit.Eventually(t, "three texts delivered", func() bool {
 		n := 0
 		for _, m := range messageLog(t, st, camp.ID) {
 			if m.Status == "delivered" {
@@ -99,7 +99,7 @@ func TestBackupAndRestoreDrill(t *testing.T) {
 	if _, err := st.Sim.SendReply(context.Background(), sim.Reply{From: stopper, To: "+15550001111", Body: "STOP"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the STOP in the consent ledger", func() bool { return optedOut(t, st, ids[stopper]) })
+	testkit.Eventually(t, "the STOP in the consent ledger", func() bool { return optedOut(t, st, ids[stopper]) })
 	before := messageLog(t, st, camp.ID)
 	if err := st.Stop(); err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func TestBackupAndRestoreDrill(t *testing.T) {
 	if err := stream.Publish(ctx, js, events.SendSubject(events.ChannelSMS), "drill-after-restore", req); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the new text after the restore", func() bool { return len(st.Sim.Outbox()) > 0 })
+	testkit.Eventually(t, "the new text after the restore", func() bool { return len(st.Sim.Outbox()) > 0 })
 	time.Sleep(500 * time.Millisecond) // room for a stray resend to show up
 	if out := st.Sim.Outbox(); len(out) != 1 || out[0].Body != req.Body {
 		t.Errorf("the simulator received %+v after the restore, want only the new text", out)

@@ -109,7 +109,7 @@ func TestMemberRhythmEndToEnd(t *testing.T) {
 	if reply := text(night, "NIGHTS"); !strings.Contains(reply, "16:00-21:00") {
 		t.Fatalf("NIGHTS answered %q", reply)
 	}
-	eventually(t, "NIGHTS on Noor's record in contacts", func() bool {
+	testkit.Eventually(t, "NIGHTS on Noor's record in contacts", func() bool {
 		var c struct {
 			Rhythm struct {
 				Window  string `json:"window"`
@@ -127,7 +127,7 @@ func TestMemberRhythmEndToEnd(t *testing.T) {
 		t.Fatalf("launch = %d", code)
 	}
 	var held heldMessage
-	eventually(t, "Noor's text held for her window", func() bool {
+	testkit.Eventually(t, "Noor's text held for her window", func() bool {
 		m, ok := logOf(t, st, first, night)
 		held = m
 		return ok && m.DeferredUntil != nil
@@ -135,11 +135,11 @@ func TestMemberRhythmEndToEnd(t *testing.T) {
 	if held.Status != "queued" || !held.DeferredUntil.Equal(four) || held.DeferReason != "member_window" {
 		t.Fatalf("Noor's text = %+v, want queued until %s for member_window", held, four)
 	}
-	eventually(t, "Dee's text delivered at once", func() bool {
+	testkit.Eventually(t, "Dee's text delivered at once", func() bool {
 		m, _ := logOf(t, st, first, day)
 		return m.Status == "delivered"
 	})
-	eventually(t, "the results count the held text by reason", func() bool {
+	testkit.Eventually(t, "the results count the held text by reason", func() bool {
 		var r struct {
 			DeferredByReason map[string]int `json:"deferred_by_reason"`
 		}
@@ -151,7 +151,7 @@ func TestMemberRhythmEndToEnd(t *testing.T) {
 	}
 
 	clock.Set(four)
-	eventually(t, "Noor's text delivered at 16:00", func() bool {
+	testkit.Eventually(t, "Noor's text delivered at 16:00", func() bool {
 		m, _ := logOf(t, st, first, night)
 		return m.Status == "delivered"
 	})
@@ -165,14 +165,14 @@ func TestMemberRhythmEndToEnd(t *testing.T) {
 	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+second+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch second = %d", code)
 	}
-	eventually(t, "Noor's second text held by her pause", func() bool {
+	testkit.Eventually(t, "Noor's second text held by her pause", func() bool {
 		m, ok := logOf(t, st, second, night)
 		return ok && m.Status == "queued" && m.DeferReason == "pause"
 	})
 	if reply := text(night, "RESUME"); !strings.Contains(strings.ToLower(reply), "resumed") {
 		t.Fatalf("RESUME answered %q", reply)
 	}
-	eventually(t, "Noor's second text delivered after RESUME", func() bool {
+	testkit.Eventually(t, "Noor's second text delivered after RESUME", func() bool {
 		m, _ := logOf(t, st, second, night)
 		return m.Status == "delivered"
 	})
@@ -228,7 +228,7 @@ func TestPreferencesPageInTheBrowser(t *testing.T) {
 		t.Fatalf("launch = %d", code)
 	}
 	var held heldMessage
-	eventually(t, "Pat's text held for the hours chosen on the page", func() bool {
+	testkit.Eventually(t, "Pat's text held for the hours chosen on the page", func() bool {
 		m, ok := logOf(t, st, c, pat)
 		held = m
 		return ok && m.DeferredUntil != nil

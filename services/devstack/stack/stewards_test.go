@@ -198,7 +198,7 @@ func TestStewardsOwnTheirMembers(t *testing.T) {
 		t.Fatalf("launch = %d %s", code, raw)
 	}
 	want := map[string]string{"Finn": "it's Ben:", "Gus": "it's Ben:", "Cara": "it's Ana:", "Dev": "it's Ana:", "Eve": "it's the union:"}
-	eventually(t, "the broadcast greeting each member from their steward", func() bool {
+	testkit.Eventually(t, "the broadcast greeting each member from their steward", func() bool {
 		for _, m := range members {
 			found := false
 			for _, msg := range outboxTo(st.Sim, m.phone, "outbound-api") {
@@ -227,7 +227,7 @@ func TestStewardsOwnTheirMembers(t *testing.T) {
 		return out.Conversations
 	}
 	var caraRow conversationRow
-	eventually(t, "Cara's reply in Ana's mine", func() bool {
+	testkit.Eventually(t, "Cara's reply in Ana's mine", func() bool {
 		for _, r := range list(ana, "?mine=1") {
 			if r.Conversation == caraConv && r.Mine {
 				caraRow = r
@@ -321,7 +321,7 @@ func TestStewardsOwnTheirMembers(t *testing.T) {
 	if code, raw := ana.json("POST", "/api/inbox/"+caraRow.Latest.ID+"/reply", map[string]string{"body": "Sure, I'll call at 7.", "conversation": caraConv}, nil); code != 202 {
 		t.Fatalf("Ana answering Cara = %d %s", code, raw)
 	}
-	eventually(t, "Ana's answer to Cara", func() bool {
+	testkit.Eventually(t, "Ana's answer to Cara", func() bool {
 		for _, m := range outboxTo(st.Sim, "+12125550303", "outbound-api") {
 			if m.Body == "Sure, I'll call at 7." {
 				return true
@@ -350,7 +350,7 @@ func importAssignees(t *testing.T, api publicAPI, ben *session) {
 	if code, raw := api.do("POST", "/api/imports?source=assigned.csv", "text/csv", csv, &imp); code != http.StatusAccepted || imp.ID == "" {
 		t.Fatalf("start import = %d %s", code, raw)
 	}
-	eventually(t, "the import to finish", func() bool {
+	testkit.Eventually(t, "the import to finish", func() bool {
 		api.json("GET", "/api/imports/"+imp.ID, nil, &imp)
 		return imp.State == "done" || imp.State == "failed"
 	})

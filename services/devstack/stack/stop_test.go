@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"context"
+	"github.com/musterhq/muster/shared/testkit"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ func TestEveryStopHeard(t *testing.T) {
 	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+first+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "three accepted texts", func() bool {
+	testkit.Eventually(t, "three accepted texts", func() bool {
 		n := 0
 		for _, m := range messages(t, st, first) {
 			if m.Status == "accepted" {
@@ -75,7 +76,7 @@ func TestEveryStopHeard(t *testing.T) {
 	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+second+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch second = %d", code)
 	}
-	eventually(t, "the second campaign's text to Cy", func() bool {
+	testkit.Eventually(t, "the second campaign's text to Cy", func() bool {
 		return messages(t, st, second)[phones["Cy"]].Status == "accepted"
 	})
 	// The two who stopped are left out of the audience (contacts has their

@@ -54,8 +54,8 @@ func TestOneTextIsOneTrace(t *testing.T) {
 	if code := call(t, "campaigns", "POST", st.CampaignsURL+"/campaigns/"+id+"/launch", nil, nil); code != 202 {
 		t.Fatalf("launch = %d", code)
 	}
-	eventually(t, "the text to be delivered", func() bool { return messages(t, st, id)[phone].Status == "delivered" })
-	eventually(t, "the delivered callback's span", func() bool {
+	testkit.Eventually(t, "the text to be delivered", func() bool { return messages(t, st, id)[phone].Status == "delivered" })
+	testkit.Eventually(t, "the delivered callback's span", func() bool {
 		return len(spansWhere(exp.GetSpans(), "status callback", attribute.String("muster.provider_status", "delivered"))) == 1
 	})
 

@@ -53,17 +53,6 @@ func adminJetStream(t *testing.T) jetstream.JetStream {
 	return js
 }
 
-func eventually(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestDeadLetters makes a dead letter the way a service does (a consumer
 // that cannot read a message), then lists, inspects, retries and
 // discards it through the CLI.
@@ -92,7 +81,7 @@ func TestDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 	var list string
-	eventually(t, "the dead letter", func() bool {
+	testkit.Eventually(t, "the dead letter", func() bool {
 		list, err = run(t, "dead-letters", "list")
 		return err == nil && strings.Contains(list, "test-consent")
 	})
@@ -121,7 +110,7 @@ func TestDeadLetters(t *testing.T) {
 	if err != nil || out != "retried "+id+" on consent.changed\n" {
 		t.Fatalf("retry = %q, %v", out, err)
 	}
-	eventually(t, "the retried message", func() bool {
+	testkit.Eventually(t, "the retried message", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(handled) == 1 && handled[0] == "not json"
@@ -137,7 +126,7 @@ func TestDeadLetters(t *testing.T) {
 	if _, err := js.Publish(ctx, events.SubjectConsentChanged, []byte("still not json"), jetstream.WithMsgID("bad-2")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the second dead letter", func() bool {
+	testkit.Eventually(t, "the second dead letter", func() bool {
 		list, err = run(t, "dead-letters", "list", "--consumer", "test-consent")
 		return err == nil && strings.Contains(list, "test-consent")
 	})
