@@ -135,11 +135,6 @@ type countingReceiver struct {
 	reports, delivered atomic.Int64
 }
 
-func (r *countingReceiver) reset() {
-	r.reports.Store(0)
-	r.delivered.Store(0)
-}
-
 func (r *countingReceiver) Status(_ context.Context, rep provider.StatusReport) error {
 	r.reports.Add(1)
 	if rep.Status.Terminal() {
