@@ -12,6 +12,7 @@ import (
 
 	"github.com/musterhq/muster/shared/events"
 	"github.com/musterhq/muster/shared/stream"
+	"github.com/musterhq/muster/shared/testkit"
 )
 
 // Lag, unanswered and dead letters are read from JetStream at each
@@ -44,6 +45,17 @@ func TestGaugesReportLagAndDeadLetters(t *testing.T) {
 	<-handled
 	<-handled
 	r.Stop(ctx)
+	// An acknowledgement is a message to the server, not a call it
+	// answers: wait until the server has both, so the scrape reads a
+	// settled consumer.
+	testkit.Eventually(t, "the server to have both acknowledgements", func() bool {
+		c, err := js.Consumer(ctx, events.StreamSend, "lagging")
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumAckPending == 0
+	})
 	for _, id := range []string{"a", "b", "c"} {
 		if err := stream.Publish(ctx, js, subj, id, map[string]string{"id": id}); err != nil {
 			t.Fatal(err)
