@@ -143,9 +143,9 @@ func (s *Store) RecordEmailEvents(ctx context.Context, evs []EmailEventRecord) e
 // sweepers' indexes (migration 0021): the reconciler's mark, set when the
 // move lands on unknown and cleared otherwise, and the deferral, which
 // only a queued text keeps. moved is the SQL condition that the row
-// moves, and to the status it lands on. A report changes no other indexed column but the
-// provider id the first time, so PostgreSQL rewrites most rows in place,
-// without new index entries.
+// moves, and to the status it lands on. A report changes no other
+// indexed column but the provider id the first time, so PostgreSQL
+// rewrites most rows in place, without new index entries.
 func moveMarks(moved, to, now string) string {
 	return `unknown_since = CASE WHEN ` + moved + ` THEN CASE WHEN ` + to + ` = '` + string(status.Unknown) + `' THEN ` + now + ` END ELSE m.unknown_since END,
 				deferred_until = CASE WHEN ` + moved + ` THEN NULL ELSE m.deferred_until END,`

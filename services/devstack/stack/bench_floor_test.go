@@ -100,8 +100,9 @@ func providerFloor(b *testing.B, n int) floor {
 	return f
 }
 
-// sendAll sends n texts to distinct numbers from senders goroutines and
-// fails the benchmark on the first error.
+// sendAll sends n texts to distinct members, each named in the text as
+// the end-to-end benchmark's alert names them, from senders goroutines,
+// and fails the benchmark on the first error.
 func sendAll(b *testing.B, client *twilio.Client, n, senders int) {
 	b.Helper()
 	var next atomic.Int64
@@ -113,7 +114,7 @@ func sendAll(b *testing.B, client *twilio.Client, n, senders int) {
 				_, err := client.Send(context.Background(), provider.SMS{
 					MessageID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i),
 					To:        fmt.Sprintf("+1212%07d", 2_000_000+i), From: "+12125550100",
-					Body: "Hi, the contract vote is Thursday. Reply STOP to opt out.",
+					Body: "Hi " + testkit.FirstName(int(i)) + ", the vote is Thursday. Reply STOP to opt out.",
 				})
 				if err != nil {
 					errs <- fmt.Errorf("text %d: %w", i, err)
